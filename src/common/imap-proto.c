@@ -1,0 +1,1 @@
+/* imap-proto.c: being written in this session */

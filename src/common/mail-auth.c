@@ -1,0 +1,1 @@
+/* mail-auth.c: being written in this session */

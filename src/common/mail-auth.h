@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT
+ * mail-auth.h: users, passwords and SASL, shared by the three servers and
+ * the three clients (RFC 4616 PLAIN, draft-murchison-sasl-login LOGIN,
+ * RFC 4648 base64, RFC 8018 PBKDF2).
+ *
+ * The users file has one line per user, colon separated:
+ *   name:$pbkdf2-sha256$ITERATIONS$SALT_B64$HASH_B64:MAILDIR
+ * MAILDIR may be empty (then the config's mail_root/NAME/Maildir is used).
+ * Lines starting with '#' are comments.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "mail-config.h"
+
+G_BEGIN_DECLS
+
+#define MAIL_AUTH_ERROR (mail_auth_error_quark ())
+typedef enum
+{
+  MAIL_AUTH_ERROR_PARSE,      /* users file or SASL data malformed */
+  MAIL_AUTH_ERROR_NO_USER,    /* no such user */
+  MAIL_AUTH_ERROR_EXISTS,     /* user already exists */
+  MAIL_AUTH_ERROR_FAILED,
+} MailAuthError;
+GQuark mail_auth_error_quark (void);
+
+#define MAIL_PASSWORD_ITERATIONS 100000 /* PBKDF2-SHA256, OWASP 2023 order */
+
+typedef struct
+{
+  char *name;    /* login name: "alice" or "alice@example.test" */
+  char *hash;    /* "$pbkdf2-sha256$..." */
+  char *maildir; /* absolute path, or NULL for the default */
+} MailUser;
+
+typedef struct _MailUsers MailUsers;
+
+/* Loads @path; a missing file is an empty list, so "user add" can create
+ * it. Errors name the file and line. */
+MailUsers *mail_users_load (const char *path, GError **error);
+void mail_users_free (MailUsers *users);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailUsers, mail_users_free)
+/* Writes the file atomically (temporary file, fsync, rename), mode 0600. */
+gboolean mail_users_save (MailUsers *users, GError **error);
+
+/* (transfer none) NULL if absent. */
+const MailUser *mail_users_lookup (MailUsers *users, const char *name);
+/* The user who receives mail for @address ("bob@example.test"): the
+ * user named by the whole address, else, when the domain is local, the
+ * user named by the local part (case-insensitive). (transfer none) */
+const MailUser *mail_users_lookup_address (MailUsers *users,
+                                           const MailConfig *config,
+                                           const char *address);
+/* (transfer none) array of users in file order. */
+const GPtrArray *mail_users_list (MailUsers *users);
+/* Adds a user or, with @replace, changes the password and maildir. */
+gboolean mail_users_set (MailUsers *users,
+                         const char *name,
+                         const char *password,
+                         const char *maildir,
+                         gboolean replace,
+                         GError **error);
+gboolean mail_users_remove (MailUsers *users,
+                            const char *name,
+                            GError **error);
+/* TRUE if @name exists and @password is right. Takes the same time for an
+ * unknown user (a dummy hash is checked) and compares in constant time.
+ * The caller sleeps with mail_auth_failure_delay () after a failure. */
+gboolean mail_users_verify (MailUsers *users,
+                            const char *name,
+                            const char *password);
+
+/* "$pbkdf2-sha256$..." for @password with a random salt (transfer full). */
+char *mail_password_hash (const char *password, guint iterations);
+gboolean mail_password_verify (const char *password, const char *encoded);
+/* Constant-time equality of two buffers of the same length. */
+gboolean mail_auth_equal (const void *a, const void *b, gsize length);
+/* Sleeps after the @failures-th failed attempt: 1 s, 2 s, 4 s ... 8 s max,
+ * which slows password guessing without locking anyone out. */
+void mail_auth_failure_delay (guint failures);
+
+/* ---- SASL ------------------------------------------------------------- */
+
+/* RFC 4616 §2: message = [authzid] NUL authcid NUL passwd, base64 encoded.
+ * Rejects bad base64, a wrong number of NULs and empty authcid/passwd.
+ * Out strings are transfer full; the password should be wiped with
+ * explicit_bzero () and freed. *out_authzid is NULL when absent. */
+gboolean mail_sasl_plain_decode (const char *base64,
+                                 char **out_authzid,
+                                 char **out_authcid,
+                                 char **out_password,
+                                 GError **error);
+char *mail_sasl_plain_encode (const char *authzid,
+                              const char *authcid,
+                              const char *password);
+/* LOGIN: each step is one base64 string (user name, then password); NULs
+ * inside are refused. */
+gboolean mail_sasl_login_decode (const char *base64,
+                                 char **out_text,
+                                 GError **error);
+/* The server challenges of LOGIN, already base64: "VXNlcm5hbWU6" and
+ * "UGFzc3dvcmQ6" ("Username:", "Password:"). */
+#define MAIL_SASL_LOGIN_USER_CHALLENGE "VXNlcm5hbWU6"
+#define MAIL_SASL_LOGIN_PASSWORD_CHALLENGE "UGFzc3dvcmQ6"
+
+G_END_DECLS

@@ -1,0 +1,1 @@
+/* mail-catalog.c: being written in this session */

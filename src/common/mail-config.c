@@ -1,0 +1,1 @@
+/* mail-config.c: being written in this session */

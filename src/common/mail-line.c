@@ -1,0 +1,1 @@
+/* mail-line.c: being written in this session */

@@ -1,0 +1,1 @@
+/* mail-net.c: being written in this session */

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT
+ * mail-net.h: listening and connecting, written once for every server and
+ * client. A server is a GThreadedSocketService: each connection runs its
+ * session top to bottom in its own thread with blocking reads (bounded by
+ * timeouts), so one slow client never holds up another.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+#include "mail-config.h"
+#include "mail-line.h"
+
+G_BEGIN_DECLS
+
+typedef struct
+{
+  const char *label;     /* "smtp", "submission", "smtps", "pop3" ... */
+  gboolean implicit_tls; /* TLS from the first byte (RFC 8314 §3.3) */
+  guint16 port;          /* the port actually bound */
+} MailServerListener;
+
+/* Runs in the connection's own thread; the connection is closed after it
+ * returns. */
+typedef void (*MailServerSessionFunc) (GSocketConnection *connection,
+                                       const MailServerListener *listener,
+                                       gpointer user_data);
+
+typedef struct _MailServer MailServer;
+
+/* @program names the server in messages ("mw-smtpd"). */
+MailServer *mail_server_new (const char *program,
+                             guint max_sessions,
+                             MailServerSessionFunc func,
+                             gpointer user_data);
+void mail_server_free (MailServer *server);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailServer, mail_server_free)
+
+/* Binds @listen (port 0: any free port) and prints one line on stdout,
+ *   "<program>: <label> listening on <address>:<port>"
+ * which scripts and tests read to find ephemeral ports. A port of -1 means
+ * "off" and returns TRUE without binding. */
+gboolean mail_server_add_listener (MailServer *server,
+                                   const char *label,
+                                   const MailListen *listen,
+                                   gboolean implicit_tls,
+                                   GError **error);
+/* Serves until SIGINT or SIGTERM, then stops accepting and returns 0. */
+int mail_server_run (MailServer *server);
+
+/* "127.0.0.1:54321" / "[::1]:54321" of the peer (transfer full). */
+char *mail_net_peer_string (GSocketConnection *connection);
+gboolean mail_net_peer_is_loopback (GSocketConnection *connection);
+
+/* Connects to @host:@port (a name or an address literal), with TLS from
+ * the first byte when @implicit_tls. Errors say which step failed. */
+MailStream *mail_net_connect (const char *host,
+                              guint16 port,
+                              gboolean implicit_tls,
+                              const char *ca_file,
+                              gboolean insecure,
+                              gsize max_line,
+                              guint timeout,
+                              GCancellable *cancellable,
+                              GError **error);
+/* Splits "host:port", "[v6]:port" or "host" (then @default_port). */
+gboolean mail_net_parse_host_port (const char *text,
+                                   guint16 default_port,
+                                   char **out_host,
+                                   guint16 *out_port,
+                                   GError **error);
+
+G_END_DECLS

@@ -1,0 +1,1 @@
+/* mail-store.c: being written in this session */

@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: MIT
+ * mail-store.h: Maildir++ mail store shared by every server (Maildir as
+ * specified by D. J. Bernstein, maildir(5); Maildir++ folders as Courier
+ * and Dovecot use them; UIDs as RFC 9051 §2.3.1.1 needs them).
+ *
+ * On disk, for one user:
+ *   ROOT/{tmp,new,cur}/        the INBOX
+ *   ROOT/.Name/{tmp,new,cur}/  folder "Name" (".A.B" is "A/B")
+ *   ROOT/.../mailwire-uidlist  "1 V<uidvalidity> N<uidnext>" then one
+ *                              "<uid> <base name>" line per message
+ *   ROOT/.../dovecot-keywords  "<index> <keyword>" lines: keyword letters
+ *                              a..z in file names, as Dovecot writes them
+ *   ROOT/mailwire.lock         flock()ed while the uidlist is updated
+ *   ROOT/mailwire-pop3.lock    flock()ed by a POP3 session (maildrop lock)
+ * Messages are stored exactly as received, with CRLF line ends, so sizes
+ * are the sizes POP3 and IMAP send. File names are
+ *   <time>.M<usec>P<pid>Q<n>.<host>,S=<size>[:2,<flags>]
+ * Delivery: write tmp/, fsync the file, rename into new/, fsync new/. A
+ * message is visible only once renamed, so a crash mid-delivery leaves a
+ * file in tmp/ that no reader ever lists.
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MAIL_STORE_ERROR (mail_store_error_quark ())
+typedef enum
+{
+  MAIL_STORE_ERROR_NOT_FOUND,  /* folder or message does not exist */
+  MAIL_STORE_ERROR_EXISTS,     /* folder already exists */
+  MAIL_STORE_ERROR_IN_USE,     /* maildrop locked by another session */
+  MAIL_STORE_ERROR_NO_SPACE,   /* ENOSPC/EDQUOT: tell the sender 452 */
+  MAIL_STORE_ERROR_INVALID,    /* bad folder name */
+  MAIL_STORE_ERROR_FAILED,
+} MailStoreError;
+GQuark mail_store_error_quark (void);
+
+/* System flags (RFC 9051 §2.3.2) and their Maildir info letters. */
+typedef enum
+{
+  MAIL_FLAG_DRAFT = 1 << 0,    /* D */
+  MAIL_FLAG_FLAGGED = 1 << 1,  /* F */
+  MAIL_FLAG_ANSWERED = 1 << 2, /* R (replied) */
+  MAIL_FLAG_SEEN = 1 << 3,     /* S */
+  MAIL_FLAG_DELETED = 1 << 4,  /* T (trashed) */
+} MailFlags;
+
+/* Delivers one message into the Maildir at @maildir (created if
+ * missing) and its folder @folder (NULL: INBOX). Returns only once the
+ * message is durable (file and directory fsynced). *out_name (optional)
+ * gets the file's base name. ENOSPC gives MAIL_STORE_ERROR_NO_SPACE, and
+ * nothing is left behind on any failure. */
+gboolean mail_maildir_deliver (const char *maildir,
+                               const char *folder,
+                               const void *data,
+                               gsize length,
+                               char **out_name,
+                               GError **error);
+
+/* fsync a directory, after a rename or unlink inside it. */
+gboolean mail_fsync_directory (const char *path, GError **error);
+
+typedef struct
+{
+  guint32 uid;
+  char *name;     /* base name without ":2,..." (stable across flags) */
+  char *path;     /* current full path */
+  guint64 size;   /* octets, CRLF, as sent to clients */
+  gint64 mtime;   /* delivery time (IMAP INTERNALDATE), Unix seconds */
+  MailFlags flags;
+  GStrv keywords; /* NULL or a NULL-terminated list */
+  gboolean recent; /* was in new/ when this folder handle first saw it */
+} MailMessage;
+
+typedef struct _MailStore MailStore;
+typedef struct _MailFolder MailFolder;
+
+/* Opens (and creates if missing) the Maildir++ root @root. */
+MailStore *mail_store_open (const char *root, GError **error);
+void mail_store_free (MailStore *store);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailStore, mail_store_free)
+const char *mail_store_get_root (MailStore *store);
+
+/* Folder names use "/" as hierarchy separator; "INBOX" is the root.
+ * (transfer full) sorted, INBOX first. */
+GStrv mail_store_list_folders (MailStore *store, GError **error);
+gboolean mail_store_create_folder (MailStore *store,
+                                   const char *name,
+                                   GError **error);
+gboolean mail_store_rename_folder (MailStore *store,
+                                   const char *from,
+                                   const char *to,
+                                   GError **error);
+gboolean mail_store_delete_folder (MailStore *store,
+                                   const char *name,
+                                   GError **error);
+
+/* The POP3 maildrop lock (RFC 1939 §8): exclusive, non-blocking, released
+ * by mail_store_unlock_maildrop () or when the process dies.
+ * MAIL_STORE_ERROR_IN_USE if another session holds it. */
+gboolean mail_store_lock_maildrop (MailStore *store, GError **error);
+void mail_store_unlock_maildrop (MailStore *store);
+
+/* Opens a folder: takes the store lock, moves nothing, lists new/ and
+ * cur/, gives every message not yet in the uidlist the next UID (in
+ * delivery order), writes the uidlist back (fsynced) and unlocks. UIDs
+ * and UIDVALIDITY persist across reopen and are unique even when several
+ * processes deliver and open at once. */
+MailFolder *mail_folder_open (MailStore *store,
+                              const char *name,
+                              GError **error);
+void mail_folder_free (MailFolder *folder);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailFolder, mail_folder_free)
+
+guint32 mail_folder_get_uidvalidity (MailFolder *folder);
+guint32 mail_folder_get_uidnext (MailFolder *folder);
+/* Messages in UID order. The list changes only in mail_folder_sync (),
+ * so a POP3 session can hold its numbering fixed by not syncing. */
+guint mail_folder_get_count (MailFolder *folder);
+/* (transfer none) valid until the next sync/expunge. index is 0-based. */
+const MailMessage *mail_folder_get_message (MailFolder *folder, guint index);
+/* Index of @uid, or -1. */
+gint mail_folder_find_uid (MailFolder *folder, guint32 uid);
+
+/* Rescans: new messages get UIDs and are appended; messages removed by
+ * another process disappear. *out_added/*out_removed are optional. */
+gboolean mail_folder_sync (MailFolder *folder,
+                           guint *out_added,
+                           guint *out_removed,
+                           GError **error);
+/* Reads the whole message (transfer full). Follows renames made by other
+ * processes (flag changes) by rescanning for the base name. */
+GBytes *mail_folder_read_message (MailFolder *folder,
+                                  guint index,
+                                  GError **error);
+/* Replaces flags and keywords: renames into cur/ with ":2,<letters>". */
+gboolean mail_folder_set_flags (MailFolder *folder,
+                                guint index,
+                                MailFlags flags,
+                                const char *const *keywords,
+                                GError **error);
+/* Removes the message file (and fsyncs the directory). The entry stays in
+ * the list until the next sync, so indexes do not shift under a caller. */
+gboolean mail_folder_delete_message (MailFolder *folder,
+                                     guint index,
+                                     GError **error);
+/* Copies a message into another folder of the same store, durably, with
+ * the same flags (IMAP COPY/MOVE). */
+gboolean mail_folder_copy_message (MailFolder *folder,
+                                   guint index,
+                                   const char *to_folder,
+                                   GError **error);
+/* Watches new/ and cur/ (inotify through GFileMonitor) so IDLE and open
+ * sessions learn of changes; connect to "changed" and call
+ * mail_folder_sync (). (transfer full) */
+GFileMonitor *mail_folder_monitor (MailFolder *folder, GError **error);
+
+/* Maildir info letters for @flags + keyword letters ("FS") (transfer full)
+ * and back. Exposed for tests and tools. */
+char *mail_flags_to_info (MailFlags flags);
+MailFlags mail_flags_from_info (const char *info);
+
+G_END_DECLS

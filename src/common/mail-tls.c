@@ -1,0 +1,1 @@
+/* mail-tls.c: being written in this session */

@@ -1,0 +1,1 @@
+/* pop3-proto.c: being written in this session */

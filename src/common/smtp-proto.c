@@ -1,0 +1,1 @@
+/* smtp-proto.c: being written in this session */

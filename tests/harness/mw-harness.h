@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT
+ * mw-harness.h: what every integration and interop test needs, written
+ * once. A harness is a private directory under $TMPDIR holding
+ *   mailwire.conf   every listener on 127.0.0.1 port 0 (the kernel picks
+ *                   a free port, the server prints it: no collisions)
+ *   users           alice (password "alice-secret") and bob ("bob-secret")
+ *   cert.pem key.pem  a self-signed certificate for localhost/127.0.0.1
+ *   mail/<user>/Maildir, queue/
+ * and the servers started from it, stopped by PID when the harness is freed
+ * (SIGTERM, then SIGKILL after 5 s).
+ */
+#pragma once
+
+#include <gio/gio.h>
+
+G_BEGIN_DECLS
+
+#define MW_HARNESS_DOMAIN "example.test"
+
+typedef struct _MwHarness MwHarness;
+
+/* @extra_config: key-file text appended to mailwire.conf (may be NULL);
+ * a group given again adds to or overrides the generated one. */
+MwHarness *mw_harness_new (const char *extra_config);
+void mw_harness_free (MwHarness *harness);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MwHarness, mw_harness_free)
+
+const char *mw_harness_dir (MwHarness *harness);
+const char *mw_harness_config (MwHarness *harness);
+const char *mw_harness_cert (MwHarness *harness); /* CA file for clients */
+/* Maildir root of @user (transfer full). */
+char *mw_harness_maildir (MwHarness *harness, const char *user);
+
+/* Full path of a built program ("mw-smtpd", "mw-send", "mw-trace" ...),
+ * found under $MW_BUILD_ROOT (transfer full). */
+char *mw_harness_program (const char *name);
+
+/* Starts @program --config <conf> [extra args...] (NULL-terminated) and
+ * waits for its "<program>: ready" line, recording every
+ * "<program>: <label> listening on <addr>:<port>" line. Returns the pid. */
+GPid mw_harness_start (MwHarness *harness, const char *program, ...)
+  G_GNUC_NULL_TERMINATED;
+/* Port of the listener @label ("smtp", "submission", "smtps", "pop3",
+ * "pop3s", ...) of any started server; asserts that it exists. */
+guint16 mw_harness_port (MwHarness *harness, const char *label);
+/* Sends @signal to a server started by this harness and, for SIGKILL and
+ * SIGTERM, waits for it to exit. */
+void mw_harness_signal (MwHarness *harness, GPid pid, int signal);
+
+/* Runs a program to completion (argv NULL-terminated, argv[0] a name for
+ * mw_harness_program () or an absolute path or a program in PATH), with
+ * @stdin_text (may be NULL) and a 60 s limit. Returns the exit status
+ * (-1 if killed); *out_stdout / *out_stderr optional (transfer full). */
+int mw_harness_run (MwHarness *harness,
+                    const char *const *argv,
+                    const char *stdin_text,
+                    char **out_stdout,
+                    char **out_stderr);
+
+/* TRUE if @program is in PATH; tests of real clients that are missing
+ * call g_test_skip () with the package to install. */
+gboolean mw_harness_have (const char *program);
+
+/* Lists the regular files in Maildir/new and Maildir/cur of @user's
+ * @folder (NULL: INBOX) (transfer full, sorted). */
+GStrv mw_harness_list_messages (MwHarness *harness,
+                                const char *user,
+                                const char *folder);
+
+G_END_DECLS
