@@ -1,1 +1,582 @@
-/* mail-line.c: being written in this session */
+/* SPDX-License-Identifier: MIT
+ * mail-line.c: the CRLF framer, dot-stuffing and the MailStream glue
+ * (RFC 5321 §2.3.8, §4.5.2, §4.5.3.1; RFC 1939 §3; RFC 3207 §4).
+ */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+
+#include "mail-line.h"
+#include "mail-tls.h"
+
+G_DEFINE_QUARK (mail-line-error-quark, mail_line_error)
+
+/* ---- pure framer --------------------------------------------------- */
+
+void
+mail_line_framer_init (MailLineFramer *framer, gsize max_line)
+{
+  framer->pending = g_byte_array_new ();
+  framer->max_line = max_line;
+  framer->discarding = FALSE;
+}
+
+void
+mail_line_framer_clear (MailLineFramer *framer)
+{
+  g_clear_pointer (&framer->pending, g_byte_array_unref);
+}
+
+void
+mail_line_framer_push (MailLineFramer *framer,
+                       const void *data,
+                       gsize length)
+{
+  g_byte_array_append (framer->pending, data, length);
+}
+
+/* Flags for the line held in data[0..length), which excludes the LF. */
+static MailLineFlags
+line_flags (const guint8 *data, gsize length)
+{
+  MailLineFlags flags = MAIL_LINE_CRLF;
+
+  if (length == 0 || data[length - 1] != '\r')
+    flags |= MAIL_LINE_BARE_LF;
+  for (gsize i = 0; i + 1 < length; i++)
+    {
+      if (data[i] == '\r')
+        flags |= MAIL_LINE_BARE_CR;
+      else if (data[i] == '\0')
+        flags |= MAIL_LINE_HAS_NUL;
+    }
+  if (length > 0 && data[length - 1] == '\0')
+    flags |= MAIL_LINE_HAS_NUL;
+  return flags;
+}
+
+/* Drops an overlong line. Memory stays bounded: without an LF in sight
+ * everything buffered is dropped and we keep discarding. */
+static MailLineStatus
+framer_discard (MailLineFramer *framer)
+{
+  const guint8 *lf = memchr (framer->pending->data, '\n',
+                             framer->pending->len);
+
+  if (lf == NULL)
+    {
+      g_byte_array_set_size (framer->pending, 0);
+      return MAIL_LINE_NEED_MORE;
+    }
+  g_byte_array_remove_range (framer->pending, 0,
+                             lf - framer->pending->data + 1);
+  framer->discarding = FALSE;
+  return MAIL_LINE_OVERLONG;
+}
+
+MailLineStatus
+mail_line_framer_take (MailLineFramer *framer,
+                       char **out_line,
+                       gsize *out_length,
+                       MailLineFlags *out_flags)
+{
+  const guint8 *data = framer->pending->data;
+  const guint8 *lf;
+  gsize length;
+  MailLineFlags flags;
+
+  if (framer->discarding)
+    return framer_discard (framer);
+
+  lf = memchr (data, '\n', MIN (framer->pending->len, framer->max_line));
+  if (lf == NULL)
+    {
+      if (framer->pending->len >= framer->max_line)
+        {
+          framer->discarding = TRUE;
+          return framer_discard (framer);
+        }
+      return MAIL_LINE_NEED_MORE;
+    }
+
+  length = lf - data;
+  flags = line_flags (data, length);
+  if ((flags & MAIL_LINE_BARE_LF) == 0)
+    length--; /* drop the CR of CRLF */
+  *out_line = g_strndup ((const char *) data, length);
+  /* g_strndup stops at a NUL; keep every octet instead. */
+  memcpy (*out_line, data, length);
+  *out_length = length;
+  *out_flags = flags;
+  g_byte_array_remove_range (framer->pending, 0, lf - data + 1);
+  return MAIL_LINE_COMPLETE;
+}
+
+GBytes *
+mail_line_framer_take_bytes (MailLineFramer *framer, gsize length)
+{
+  GBytes *bytes;
+
+  if (framer->pending->len < length)
+    return NULL;
+  bytes = g_bytes_new (framer->pending->data, length);
+  g_byte_array_remove_range (framer->pending, 0, length);
+  return bytes;
+}
+
+/* ---- dot-stuffing -------------------------------------------------- */
+
+void
+mail_dot_stuff (GString *out, const char *data, gsize length)
+{
+  gboolean at_line_start = TRUE;
+
+  /* RFC 5321 §4.5.2: a line that starts with "." gets one more. */
+  for (gsize i = 0; i < length; i++)
+    {
+      if (at_line_start && data[i] == '.')
+        g_string_append_c (out, '.');
+      g_string_append_c (out, data[i]);
+      at_line_start = data[i] == '\n';
+    }
+  if (length > 0 && !(length >= 2 && data[length - 2] == '\r'
+                      && data[length - 1] == '\n'))
+    g_string_append (out, "\r\n");
+  g_string_append (out, ".\r\n");
+}
+
+gboolean
+mail_dot_unstuff (const char **inout_line, gsize *inout_length)
+{
+  if (*inout_length == 1 && (*inout_line)[0] == '.')
+    return TRUE;
+  if (*inout_length > 0 && (*inout_line)[0] == '.')
+    {
+      (*inout_line)++;
+      (*inout_length)--;
+    }
+  return FALSE;
+}
+
+GString *
+mail_line_to_crlf (const char *data, gsize length)
+{
+  GString *out = g_string_sized_new (length + length / 32 + 2);
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+        g_string_append_c (out, '\r');
+      g_string_append_c (out, data[i]);
+    }
+  return out;
+}
+
+/* ---- MailStream ---------------------------------------------------- */
+
+#define MAIL_STREAM_READ_CHUNK 16384
+
+struct _MailStream
+{
+  GIOStream *io;          /* plain socket connection, or TLS over it */
+  GSocket *socket;        /* NULL if not over a socket */
+  MailLineFramer framer;  /* received octets not yet taken */
+  GString *output;        /* replies not yet flushed */
+  gboolean eof;           /* the peer closed its side */
+  gboolean mask_next;     /* hide the next received line from the trace */
+  MailStreamTraceFunc trace;
+  gpointer trace_data;
+};
+
+static GSocket *
+socket_of (GIOStream *io)
+{
+  GIOStream *base = io;
+
+  GSocket *socket = NULL;
+
+  if (G_IS_TLS_CONNECTION (io))
+    g_object_get (io, "base-io-stream", &base, NULL);
+  else
+    g_object_ref (base);
+  if (G_IS_SOCKET_CONNECTION (base))
+    socket = g_socket_connection_get_socket (G_SOCKET_CONNECTION (base));
+  g_object_unref (base); /* the connection (and so the socket) is kept by io */
+  return socket;
+}
+
+MailStream *
+mail_stream_new (GIOStream *base, gsize max_line)
+{
+  MailStream *stream = g_new0 (MailStream, 1);
+
+  stream->io = g_object_ref (base);
+  stream->socket = socket_of (base);
+  mail_line_framer_init (&stream->framer, max_line);
+  stream->output = g_string_new (NULL);
+  if (stream->socket != NULL
+      && g_socket_get_family (stream->socket) != G_SOCKET_FAMILY_UNIX)
+    /* We batch replies ourselves; Nagle would only hold them back. */
+    g_socket_set_option (stream->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
+  return stream;
+}
+
+void
+mail_stream_free (MailStream *stream)
+{
+  if (stream == NULL)
+    return;
+  g_clear_object (&stream->io);
+  mail_line_framer_clear (&stream->framer);
+  g_string_free (stream->output, TRUE);
+  g_free (stream);
+}
+
+void
+mail_stream_set_max_line (MailStream *stream, gsize max_line)
+{
+  stream->framer.max_line = max_line;
+}
+
+void
+mail_stream_set_timeout (MailStream *stream, guint seconds)
+{
+  if (stream->socket != NULL)
+    g_socket_set_timeout (stream->socket, seconds);
+}
+
+void
+mail_stream_set_trace (MailStream *stream,
+                       MailStreamTraceFunc func,
+                       gpointer user_data)
+{
+  stream->trace = func;
+  stream->trace_data = user_data;
+}
+
+void
+mail_stream_mask_next_line (MailStream *stream)
+{
+  stream->mask_next = TRUE;
+}
+
+GIOStream *
+mail_stream_get_io (MailStream *stream)
+{
+  return stream->io;
+}
+
+GSocket *
+mail_stream_get_socket (MailStream *stream)
+{
+  return stream->socket;
+}
+
+gboolean
+mail_stream_is_tls (MailStream *stream)
+{
+  return G_IS_TLS_CONNECTION (stream->io);
+}
+
+gsize
+mail_stream_get_pending (MailStream *stream)
+{
+  return stream->framer.pending->len;
+}
+
+/* Receives more octets into the framer. Flushes first: if we must wait
+ * for the peer, the peer may be waiting for our replies. */
+static gboolean
+stream_fill (MailStream *stream, GCancellable *cancellable, GError **error)
+{
+  guint8 buffer[MAIL_STREAM_READ_CHUNK];
+  GInputStream *input = g_io_stream_get_input_stream (stream->io);
+  gssize n;
+
+  if (!mail_stream_flush (stream, cancellable, error))
+    return FALSE;
+  if (stream->eof)
+    {
+      g_set_error_literal (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_CLOSED,
+                           "connection closed by peer");
+      return FALSE;
+    }
+  n = g_input_stream_read (input, buffer, sizeof buffer, cancellable, error);
+  if (n < 0)
+    return FALSE;
+  if (n == 0)
+    {
+      stream->eof = TRUE;
+      g_set_error_literal (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_CLOSED,
+                           "connection closed by peer");
+      return FALSE;
+    }
+  mail_line_framer_push (&stream->framer, buffer, n);
+  return TRUE;
+}
+
+static void
+trace_line (MailStream *stream,
+            MailStreamDirection direction,
+            const char *line)
+{
+  if (stream->trace == NULL)
+    return;
+  if (direction == MAIL_STREAM_RECEIVED && stream->mask_next)
+    line = "***";
+  stream->trace (direction, line, stream->trace_data);
+}
+
+/* Takes one line, receiving more octets as needed; @traced says whether
+ * the line goes to the trace function (message text does not). */
+static gboolean
+stream_take_line (MailStream *stream,
+                  gboolean traced,
+                  char **out_line,
+                  gsize *out_length,
+                  MailLineFlags *out_flags,
+                  GCancellable *cancellable,
+                  GError **error)
+{
+  for (;;)
+    {
+      switch (mail_line_framer_take (&stream->framer, out_line, out_length,
+                                     out_flags))
+        {
+        case MAIL_LINE_COMPLETE:
+          if (traced)
+            trace_line (stream, MAIL_STREAM_RECEIVED, *out_line);
+          stream->mask_next = FALSE;
+          return TRUE;
+        case MAIL_LINE_OVERLONG:
+          g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_LONG,
+                       "line longer than %" G_GSIZE_FORMAT " octets",
+                       stream->framer.max_line);
+          return FALSE;
+        case MAIL_LINE_NEED_MORE:
+          if (!stream_fill (stream, cancellable, error))
+            return FALSE;
+          break;
+        default:
+          g_assert_not_reached ();
+        }
+    }
+}
+
+gboolean
+mail_stream_read_line (MailStream *stream,
+                       char **out_line,
+                       gsize *out_length,
+                       MailLineFlags *out_flags,
+                       GCancellable *cancellable,
+                       GError **error)
+{
+  return stream_take_line (stream, TRUE, out_line, out_length, out_flags,
+                           cancellable, error);
+}
+
+GBytes *
+mail_stream_read_exact (MailStream *stream,
+                        gsize length,
+                        gsize cap,
+                        GCancellable *cancellable,
+                        GError **error)
+{
+  if (length > cap)
+    {
+      g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_BIG,
+                   "%" G_GSIZE_FORMAT " octets is over the limit of %"
+                   G_GSIZE_FORMAT, length, cap);
+      return NULL;
+    }
+  while (stream->framer.pending->len < length)
+    if (!stream_fill (stream, cancellable, error))
+      return NULL;
+  return mail_line_framer_take_bytes (&stream->framer, length);
+}
+
+/* Appends one received line of dot-stuffed text to @out, unless the text
+ * has outgrown @max_size; then it is only counted. */
+static void
+keep_text_line (GString *out,
+                gsize start,
+                gsize max_size,
+                gboolean *inout_too_big,
+                const char *line,
+                gsize length,
+                MailLineFlags flags)
+{
+  const char *end = (flags & MAIL_LINE_BARE_LF) ? "\n" : "\r\n";
+
+  if (*inout_too_big)
+    return;
+  if (max_size > 0 && out->len - start + length + strlen (end) > max_size)
+    {
+      *inout_too_big = TRUE;
+      g_string_truncate (out, start); /* never keep half a message */
+      return;
+    }
+  g_string_append_len (out, line, length);
+  g_string_append (out, end);
+}
+
+gboolean
+mail_stream_read_dot_text (MailStream *stream,
+                           GString *out,
+                           gsize max_size,
+                           MailLineFlags *out_seen,
+                           GCancellable *cancellable,
+                           GError **error)
+{
+  gsize start = out->len;
+  gboolean too_big = FALSE;
+  gboolean previous_crlf = TRUE; /* the command line ended in CRLF */
+  gsize saved_max = stream->framer.max_line;
+
+  *out_seen = MAIL_LINE_CRLF;
+  /* RFC 5321 §4.5.3.1.6 limits text lines to 1000 octets, but mail in the
+   * wild has longer lines; a body line is only bounded by @max_size. */
+  stream->framer.max_line = MAX (saved_max, MAX (max_size, 1 << 20));
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+      const char *text;
+      gsize length;
+      MailLineFlags flags;
+
+      if (!stream_take_line (stream, FALSE, &line, &length, &flags,
+                             cancellable, error))
+        {
+          stream->framer.max_line = saved_max;
+          return FALSE;
+        }
+      *out_seen |= flags;
+      text = line;
+      /* Only CRLF "." CRLF ends the text (the SMTP smuggling defence). */
+      if (mail_dot_unstuff (&text, &length) && flags == MAIL_LINE_CRLF
+          && previous_crlf)
+        break;
+      keep_text_line (out, start, max_size, &too_big, text, length, flags);
+      previous_crlf = (flags & MAIL_LINE_BARE_LF) == 0;
+    }
+  stream->framer.max_line = saved_max;
+  if (too_big)
+    {
+      g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_BIG,
+                   "message larger than %" G_GSIZE_FORMAT " octets",
+                   max_size);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+mail_stream_write (MailStream *stream, const void *data, gsize length)
+{
+  g_string_append_len (stream->output, data, length);
+}
+
+void
+mail_stream_write_line (MailStream *stream, const char *line)
+{
+  trace_line (stream, MAIL_STREAM_SENT, line);
+  g_string_append (stream->output, line);
+  g_string_append (stream->output, "\r\n");
+}
+
+void
+mail_stream_printf (MailStream *stream, const char *format, ...)
+{
+  g_autofree char *line = NULL;
+  va_list args;
+
+  va_start (args, format);
+  line = g_strdup_vprintf (format, args);
+  va_end (args);
+  mail_stream_write_line (stream, line);
+}
+
+gboolean
+mail_stream_flush (MailStream *stream,
+                   GCancellable *cancellable,
+                   GError **error)
+{
+  GOutputStream *output = g_io_stream_get_output_stream (stream->io);
+  gboolean ok;
+
+  if (stream->output->len == 0)
+    return TRUE;
+  ok = g_output_stream_write_all (output, stream->output->str,
+                                  stream->output->len, NULL, cancellable,
+                                  error);
+  g_string_truncate (stream->output, 0);
+  return ok;
+}
+
+/* RFC 3207 §4: anything the client sent after STARTTLS, before the TLS
+ * handshake, was sent in clear and may have been injected by an attacker
+ * (CVE-2011-0411). It is dropped, never read as if it came over TLS. */
+static gboolean
+refuse_pipelined_plaintext (MailStream *stream, GError **error)
+{
+  gsize pending = stream->framer.pending->len;
+
+  if (pending == 0)
+    return TRUE;
+  g_byte_array_set_size (stream->framer.pending, 0);
+  g_set_error (error, MAIL_LINE_ERROR,
+               MAIL_LINE_ERROR_PLAINTEXT_AFTER_STARTTLS,
+               "%" G_GSIZE_FORMAT " octets of plaintext followed STARTTLS;"
+               " they were discarded",
+               pending);
+  return FALSE;
+}
+
+static void
+replace_io (MailStream *stream, GIOStream *tls)
+{
+  g_clear_object (&stream->io);
+  stream->io = tls;
+}
+
+gboolean
+mail_stream_start_tls_server (MailStream *stream,
+                              GTlsCertificate *certificate,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  GIOStream *tls;
+
+  if (!mail_stream_flush (stream, cancellable, error))
+    return FALSE;
+  if (!refuse_pipelined_plaintext (stream, error))
+    return FALSE;
+  tls = mail_tls_server_wrap (stream->io, certificate, cancellable, error);
+  if (tls == NULL)
+    return FALSE;
+  replace_io (stream, tls);
+  return TRUE;
+}
+
+gboolean
+mail_stream_start_tls_client (MailStream *stream,
+                              const char *server_name,
+                              const char *ca_file,
+                              gboolean insecure,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  GIOStream *tls;
+
+  if (!mail_stream_flush (stream, cancellable, error))
+    return FALSE;
+  /* A server must not send anything between its 220 and the handshake. */
+  if (!refuse_pipelined_plaintext (stream, error))
+    return FALSE;
+  tls = mail_tls_client_wrap (stream->io, server_name, ca_file, insecure,
+                              cancellable, error);
+  if (tls == NULL)
+    return FALSE;
+  replace_io (stream, tls);
+  return TRUE;
+}

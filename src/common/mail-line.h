@@ -86,7 +86,7 @@ GBytes *mail_line_framer_take_bytes (MailLineFramer *framer, gsize length);
  * @data should already use CRLF (see mail_line_to_crlf ()). */
 void mail_dot_stuff (GString *out, const char *data, gsize length);
 /* For one received line: TRUE if it is the lone "." that ends the text;
- * otherwise *inout_line/*inout_length are advanced past a stuffed dot. */
+ * otherwise the line and its length are advanced past a stuffed dot. */
 gboolean mail_dot_unstuff (const char **inout_line, gsize *inout_length);
 /* Returns @data with every bare LF turned into CRLF (transfer full). */
 GString *mail_line_to_crlf (const char *data, gsize length);
