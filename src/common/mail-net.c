@@ -1,1 +1,270 @@
-/* mail-net.c: being written in this session */
+/* SPDX-License-Identifier: MIT
+ * mail-net.c: listeners and connections for every server and client.
+ * One thread per session keeps each session readable top to bottom; the
+ * main thread only accepts and waits for a signal.
+ */
+#include <glib-unix.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mail-net.h"
+#include "mail-tls.h"
+
+struct _MailServer
+{
+  char *program;
+  GSocketService *service; /* a GThreadedSocketService */
+  MailServerSessionFunc func;
+  gpointer user_data;
+  GMainLoop *loop;
+  GHashTable *listeners; /* GSocketListener source object -> listener */
+};
+
+static gboolean
+on_run (GThreadedSocketService *service,
+        GSocketConnection *connection,
+        GObject *source_object,
+        gpointer user_data)
+{
+  MailServer *server = user_data;
+  const MailServerListener *listener =
+    g_hash_table_lookup (server->listeners, source_object);
+
+  server->func (connection, listener, server->user_data);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return TRUE;
+}
+
+static void
+listener_free (gpointer data)
+{
+  MailServerListener *listener = data;
+
+  g_free ((char *) listener->label);
+  g_free (listener);
+}
+
+MailServer *
+mail_server_new (const char *program,
+                 guint max_sessions,
+                 MailServerSessionFunc func,
+                 gpointer user_data)
+{
+  MailServer *server = g_new0 (MailServer, 1);
+
+  server->program = g_strdup (program);
+  server->service = g_threaded_socket_service_new (max_sessions);
+  server->func = func;
+  server->user_data = user_data;
+  server->loop = g_main_loop_new (NULL, FALSE);
+  server->listeners = g_hash_table_new_full (NULL, NULL, g_object_unref,
+                                             listener_free);
+  g_signal_connect (server->service, "run", G_CALLBACK (on_run), server);
+  return server;
+}
+
+void
+mail_server_free (MailServer *server)
+{
+  if (server == NULL)
+    return;
+  g_socket_service_stop (server->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (server->service));
+  g_clear_object (&server->service);
+  g_clear_pointer (&server->loop, g_main_loop_unref);
+  g_clear_pointer (&server->listeners, g_hash_table_unref);
+  g_free (server->program);
+  g_free (server);
+}
+
+gboolean
+mail_server_add_listener (MailServer *server,
+                          const char *label,
+                          const MailListen *listen,
+                          gboolean implicit_tls,
+                          GError **error)
+{
+  g_autoptr (GInetAddress) inet = NULL;
+  g_autoptr (GSocketAddress) wanted = NULL;
+  g_autoptr (GSocketAddress) bound = NULL;
+  g_autofree char *address = NULL;
+  MailServerListener *listener;
+  GObject *key;
+
+  if (listen->port < 0)
+    return TRUE; /* this listener is switched off in the config */
+  inet = g_inet_address_new_from_string (listen->listen);
+  if (inet == NULL)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+                   "%s: listen address '%s' is not an IP address", label,
+                   listen->listen);
+      return FALSE;
+    }
+  wanted = g_inet_socket_address_new (inet, listen->port);
+  key = g_object_new (G_TYPE_OBJECT, NULL);
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service),
+                                      wanted, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, key, &bound,
+                                      error))
+    {
+      g_prefix_error (error, "%s on %s:%d: ", label, listen->listen,
+                      listen->port);
+      g_object_unref (key);
+      return FALSE;
+    }
+  listener = g_new0 (MailServerListener, 1);
+  listener->label = g_strdup (label);
+  listener->implicit_tls = implicit_tls;
+  listener->port =
+    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_hash_table_insert (server->listeners, key, listener);
+  address = g_inet_address_to_string (inet);
+  /* Scripts and tests read this line to learn an ephemeral port. */
+  printf ("%s: %s listening on %s%s%s:%u\n", server->program, label,
+          strchr (address, ':') ? "[" : "", address,
+          strchr (address, ':') ? "]" : "", listener->port);
+  fflush (stdout);
+  return TRUE;
+}
+
+static gboolean
+on_stop_signal (gpointer user_data)
+{
+  MailServer *server = user_data;
+
+  g_message ("%s: stopping", server->program);
+  g_main_loop_quit (server->loop);
+  return G_SOURCE_CONTINUE;
+}
+
+int
+mail_server_run (MailServer *server)
+{
+  guint sigint = g_unix_signal_add (SIGINT, on_stop_signal, server);
+  guint sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, server);
+
+  g_socket_service_start (server->service);
+  printf ("%s: ready\n", server->program);
+  fflush (stdout);
+  g_main_loop_run (server->loop);
+  g_source_remove (sigint);
+  g_source_remove (sigterm);
+  g_socket_service_stop (server->service);
+  return 0;
+}
+
+char *
+mail_net_peer_string (GSocketConnection *connection)
+{
+  g_autoptr (GSocketAddress) remote =
+    g_socket_connection_get_remote_address (connection, NULL);
+  g_autofree char *address = NULL;
+  guint16 port;
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return g_strdup ("local");
+  address = g_inet_address_to_string (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
+  if (strchr (address, ':') != NULL)
+    return g_strdup_printf ("[%s]:%u", address, port);
+  return g_strdup_printf ("%s:%u", address, port);
+}
+
+gboolean
+mail_net_peer_is_loopback (GSocketConnection *connection)
+{
+  g_autoptr (GSocketAddress) remote =
+    g_socket_connection_get_remote_address (connection, NULL);
+
+  if (!G_IS_INET_SOCKET_ADDRESS (remote))
+    return FALSE;
+  return g_inet_address_get_is_loopback (
+    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+}
+
+MailStream *
+mail_net_connect (const char *host,
+                  guint16 port,
+                  gboolean implicit_tls,
+                  const char *ca_file,
+                  gboolean insecure,
+                  gsize max_line,
+                  guint timeout,
+                  GCancellable *cancellable,
+                  GError **error)
+{
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GIOStream) tls = NULL;
+  MailStream *stream;
+
+  g_socket_client_set_timeout (client, timeout);
+  connection = g_socket_client_connect_to_host (client, host, port,
+                                                cancellable, error);
+  if (connection == NULL)
+    {
+      g_prefix_error (error, "connect to %s port %u: ", host, port);
+      return NULL;
+    }
+  if (!implicit_tls)
+    {
+      stream = mail_stream_new (G_IO_STREAM (connection), max_line);
+      mail_stream_set_timeout (stream, timeout);
+      return stream;
+    }
+  tls = mail_tls_client_wrap (G_IO_STREAM (connection), host, ca_file,
+                              insecure, cancellable, error);
+  if (tls == NULL)
+    {
+      g_prefix_error (error, "TLS with %s port %u: ", host, port);
+      return NULL;
+    }
+  stream = mail_stream_new (tls, max_line);
+  mail_stream_set_timeout (stream, timeout);
+  return stream;
+}
+
+gboolean
+mail_net_parse_host_port (const char *text,
+                          guint16 default_port,
+                          char **out_host,
+                          guint16 *out_port,
+                          GError **error)
+{
+  g_autofree char *host = NULL;
+  const char *port_text = NULL;
+  guint64 port = default_port;
+
+  if (text[0] == '[')
+    {
+      const char *close = strchr (text, ']');
+
+      if (close == NULL || (close[1] != '\0' && close[1] != ':'))
+        goto bad;
+      host = g_strndup (text + 1, close - text - 1);
+      port_text = close[1] == ':' ? close + 2 : NULL;
+    }
+  else if (strchr (text, ':') != NULL
+           && strchr (text, ':') == strrchr (text, ':'))
+    {
+      host = g_strndup (text, strchr (text, ':') - text);
+      port_text = strchr (text, ':') + 1;
+    }
+  else
+    host = g_strdup (text); /* a name, or an IPv6 literal without port */
+  if (host[0] == '\0')
+    goto bad;
+  if (port_text != NULL
+      && !g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
+    goto bad;
+  *out_host = g_steal_pointer (&host);
+  *out_port = port;
+  return TRUE;
+
+bad:
+  g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT,
+               "'%s' is not HOST, HOST:PORT or [ADDRESS]:PORT", text);
+  return FALSE;
+}
