@@ -1,1 +1,363 @@
-/* being written in this session */
+/* SPDX-License-Identifier: MIT
+ * mw-harness.c: private mail systems for integration and interop tests.
+ */
+#include <signal.h>
+#include <string.h>
+#include <stdlib.h>
+
+#include "mail-auth.h"
+#include "mail-tls.h"
+#include "mw-harness.h"
+
+struct _MwHarness
+{
+  char *dir;
+  char *config;
+  char *cert;
+  GPtrArray *servers;   /* GSubprocess, started here */
+  GHashTable *ports;    /* label -> port */
+};
+
+static const char *const harness_users[][2] = {
+  { "alice", "alice-secret" },
+  { "bob", "bob-secret" },
+};
+
+static void
+write_users (MwHarness *harness)
+{
+  g_autofree char *path = g_build_filename (harness->dir, "users", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailUsers) users = mail_users_load (path, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (harness_users); i++)
+    {
+      mail_users_set (users, harness_users[i][0], harness_users[i][1], NULL,
+                      FALSE, &error);
+      g_assert_no_error (error);
+    }
+  mail_users_save (users, &error);
+  g_assert_no_error (error);
+}
+
+static void
+write_config (MwHarness *harness, const char *extra_config)
+{
+  g_autofree char *text = g_strdup_printf (
+    "# written by the test harness: every listener on an ephemeral port\n"
+    "[general]\n"
+    "hostname = mx.%s\n"
+    "domains = %s;localhost\n"
+    "state_dir = %s\n"
+    "tls_cert = cert.pem\n"
+    "tls_key = key.pem\n"
+    "timeout = 30\n"
+    "[smtp]\n"
+    "listen = 127.0.0.1\nport = 0\nsubmission_port = 0\nsmtps_port = 0\n"
+    "[queue]\n"
+    "retry_min = 1\nretry_max = 2\nlifetime = 60\n"
+    "[pop3]\n"
+    "listen = 127.0.0.1\nport = 0\npop3s_port = 0\n"
+    "[imap]\n"
+    "listen = 127.0.0.1\nport = 0\nimaps_port = 0\n"
+    "%s\n",
+    MW_HARNESS_DOMAIN, MW_HARNESS_DOMAIN, harness->dir,
+    extra_config ? extra_config : "");
+  g_autoptr (GError) error = NULL;
+
+  g_file_set_contents (harness->config, text, -1, &error);
+  g_assert_no_error (error);
+}
+
+MwHarness *
+mw_harness_new (const char *extra_config)
+{
+  MwHarness *harness = g_new0 (MwHarness, 1);
+  g_autofree char *key = NULL;
+  const char *names[] = { "localhost", "127.0.0.1", "::1", NULL };
+  g_autoptr (GError) error = NULL;
+
+  harness->dir = g_dir_make_tmp ("mw-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  harness->config = g_build_filename (harness->dir, "mailwire.conf", NULL);
+  harness->cert = g_build_filename (harness->dir, "cert.pem", NULL);
+  key = g_build_filename (harness->dir, "key.pem", NULL);
+  harness->servers = g_ptr_array_new_with_free_func (g_object_unref);
+  harness->ports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          NULL);
+  mail_tls_write_self_signed (harness->cert, key, names, 30, &error);
+  g_assert_no_error (error);
+  write_users (harness);
+  write_config (harness, extra_config);
+  return harness;
+}
+
+/* SIGTERM, then SIGKILL if the server is still there after 5 s. GLib's
+ * worker thread reaps the child and clears its identifier. */
+static void
+stop_server (GSubprocess *server)
+{
+  if (g_subprocess_get_identifier (server) == NULL)
+    return; /* already exited */
+  g_subprocess_send_signal (server, SIGTERM);
+  for (guint i = 0; i < 50 && g_subprocess_get_identifier (server); i++)
+    g_usleep (100 * 1000);
+  if (g_subprocess_get_identifier (server) != NULL)
+    g_subprocess_force_exit (server);
+  g_subprocess_wait (server, NULL, NULL);
+}
+
+static gboolean
+remove_tree (const char *path)
+{
+  const char *argv[] = { "rm", "-rf", path, NULL };
+
+  return g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
+                       NULL, NULL, NULL, NULL, NULL, NULL);
+}
+
+void
+mw_harness_free (MwHarness *harness)
+{
+  if (harness == NULL)
+    return;
+  for (guint i = 0; i < harness->servers->len; i++)
+    stop_server (harness->servers->pdata[i]);
+  g_ptr_array_unref (harness->servers);
+  g_hash_table_unref (harness->ports);
+  if (g_getenv ("MW_KEEP_TEST_DIR") == NULL)
+    remove_tree (harness->dir);
+  else
+    g_test_message ("kept %s", harness->dir);
+  g_free (harness->dir);
+  g_free (harness->config);
+  g_free (harness->cert);
+  g_free (harness);
+}
+
+const char *
+mw_harness_dir (MwHarness *harness)
+{
+  return harness->dir;
+}
+
+const char *
+mw_harness_config (MwHarness *harness)
+{
+  return harness->config;
+}
+
+const char *
+mw_harness_cert (MwHarness *harness)
+{
+  return harness->cert;
+}
+
+char *
+mw_harness_maildir (MwHarness *harness, const char *user)
+{
+  /* the default of mail-config.h: mail_root = state_dir/mail */
+  return g_build_filename (harness->dir, "mail", user, "Maildir", NULL);
+}
+
+char *
+mw_harness_program (const char *name)
+{
+  static const char *const dirs[] = { "src/servers", "src/clients",
+                                      "src/tools", "src/tracer", NULL };
+  const char *root = g_getenv ("MW_BUILD_ROOT");
+
+  g_assert_nonnull (root);
+  for (guint i = 0; dirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (root, dirs[i], name, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_IS_EXECUTABLE))
+        return g_steal_pointer (&path);
+    }
+  return NULL;
+}
+
+/* "mw-smtpd: smtp listening on 127.0.0.1:43121" -> ports["smtp"] */
+static void
+record_port (MwHarness *harness, const char *line)
+{
+  const char *listening = strstr (line, " listening on ");
+  const char *label = strstr (line, ": ");
+  const char *colon = strrchr (line, ':');
+
+  if (listening == NULL || label == NULL || colon < listening)
+    return;
+  g_hash_table_replace (harness->ports,
+                        g_strndup (label + 2, listening - label - 2),
+                        GUINT_TO_POINTER (atoi (colon + 1)));
+}
+
+/* Reads the server's stdout up to "<program>: ready". */
+static void
+wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
+{
+  g_autoptr (GDataInputStream) out =
+    g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  g_autofree char *ready = g_strdup_printf ("%s: ready", name);
+
+  for (;;)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *line =
+        g_data_input_stream_read_line (out, NULL, NULL, &error);
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        g_error ("%s exited before it was ready", name);
+      record_port (harness, line);
+      if (strcmp (line, ready) == 0)
+        return;
+    }
+}
+
+GPid
+mw_harness_start (MwHarness *harness, const char *program, ...)
+{
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *server;
+  const char *arg;
+  va_list args;
+
+  g_ptr_array_add (argv, mw_harness_program (program));
+  g_assert_nonnull (argv->pdata[0]);
+  g_ptr_array_add (argv, g_strdup ("--config"));
+  g_ptr_array_add (argv, g_strdup (harness->config));
+  va_start (args, program);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (args);
+  g_ptr_array_add (argv, NULL);
+  server = g_subprocess_newv ((const char *const *) argv->pdata,
+                              G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  g_assert_no_error (error);
+  g_ptr_array_add (harness->servers, server);
+  wait_until_ready (harness, server, program);
+  return atoi (g_subprocess_get_identifier (server));
+}
+
+guint16
+mw_harness_port (MwHarness *harness, const char *label)
+{
+  gpointer port = g_hash_table_lookup (harness->ports, label);
+
+  g_assert_nonnull (port);
+  return GPOINTER_TO_UINT (port);
+}
+
+void
+mw_harness_signal (MwHarness *harness, GPid pid, int signal)
+{
+  for (guint i = 0; i < harness->servers->len; i++)
+    {
+      GSubprocess *server = harness->servers->pdata[i];
+      const char *id = g_subprocess_get_identifier (server);
+
+      if (id == NULL || atoi (id) != pid)
+        continue;
+      g_subprocess_send_signal (server, signal);
+      if (signal == SIGKILL || signal == SIGTERM)
+        g_subprocess_wait (server, NULL, NULL);
+      return;
+    }
+  g_error ("pid %d was not started by this harness", pid);
+}
+
+static char *
+resolve_program (const char *name)
+{
+  char *built;
+
+  if (g_path_is_absolute (name))
+    return g_strdup (name);
+  built = mw_harness_program (name);
+  return built ? built : g_find_program_in_path (name);
+}
+
+int
+mw_harness_run (MwHarness *harness,
+                const char *const *argv,
+                const char *stdin_text,
+                char **out_stdout,
+                char **out_stderr)
+{
+  g_autoptr (GPtrArray) full = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
+    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+    | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_autoptr (GSubprocess) child = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *program = resolve_program (argv[0]);
+
+  g_assert_nonnull (program);
+  /* coreutils' timeout bounds a client that hangs (60 s, then KILL) */
+  g_ptr_array_add (full, g_strdup ("timeout"));
+  g_ptr_array_add (full, g_strdup ("-k5"));
+  g_ptr_array_add (full, g_strdup ("60"));
+  g_ptr_array_add (full, g_steal_pointer (&program));
+  for (guint i = 1; argv[i] != NULL; i++)
+    g_ptr_array_add (full, g_strdup (argv[i]));
+  g_ptr_array_add (full, NULL);
+  g_subprocess_launcher_set_cwd (launcher, harness ? harness->dir : "/");
+  child = g_subprocess_launcher_spawnv (
+    launcher, (const char *const *) full->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (child, stdin_text ? stdin_text : "", NULL,
+                                 out_stdout, out_stderr, &error);
+  g_assert_no_error (error);
+  if (!g_subprocess_get_if_exited (child))
+    return -1;
+  return g_subprocess_get_exit_status (child);
+}
+
+gboolean
+mw_harness_have (const char *program)
+{
+  g_autofree char *path = g_find_program_in_path (program);
+
+  return path != NULL;
+}
+
+static void
+add_files (GPtrArray *names, const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  if (listing == NULL)
+    return;
+  while ((name = g_dir_read_name (listing)) != NULL)
+    g_ptr_array_add (names, g_build_filename (dir, name, NULL));
+}
+
+static int
+compare_strings (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char **) a, *(char **) b);
+}
+
+GStrv
+mw_harness_list_messages (MwHarness *harness,
+                          const char *user,
+                          const char *folder)
+{
+  g_autofree char *root = mw_harness_maildir (harness, user);
+  g_autofree char *dot = folder ? g_strconcat (".", folder, NULL) : NULL;
+  g_autofree char *base = g_build_filename (root, dot, NULL);
+  g_autofree char *new_dir = g_build_filename (base, "new", NULL);
+  g_autofree char *cur_dir = g_build_filename (base, "cur", NULL);
+  GPtrArray *names = g_ptr_array_new ();
+
+  add_files (names, new_dir);
+  add_files (names, cur_dir);
+  g_ptr_array_sort (names, compare_strings);
+  g_ptr_array_add (names, NULL);
+  return (GStrv) g_ptr_array_free (names, FALSE);
+}
