@@ -2,9 +2,9 @@
  * mail-catalog.c: lookups in the catalog tables of *-proto.c, and the
  * protocol log that servers print with --protocol-log.
  */
-#include <string.h>
-
 #include "mail-catalog.h"
+
+#include <string.h>
 
 const MailCatalogEntry *
 mail_catalog_find (const MailCatalogEntry *table, const char *name)
@@ -40,9 +40,9 @@ carries_secret (const char *line)
     if (g_ascii_strncasecmp (line, verbs[i], strlen (verbs[i])) == 0)
       return TRUE;
   /* IMAP: "<tag> LOGIN user password", "<tag> AUTHENTICATE PLAIN <ir>" */
-  return space != NULL
-         && (g_ascii_strncasecmp (space + 1, "LOGIN ", 6) == 0
-             || g_ascii_strncasecmp (space + 1, "AUTHENTICATE ", 13) == 0);
+  return space != NULL &&
+         (g_ascii_strncasecmp (space + 1, "LOGIN ", 6) == 0 ||
+          g_ascii_strncasecmp (space + 1, "AUTHENTICATE ", 13) == 0);
 }
 
 void
@@ -60,8 +60,7 @@ mail_catalog_log_line (const char *log_domain,
 
       /* keep "AUTH PLAIN" / "a1 LOGIN" and mask what follows */
       shown = g_strdup_printf ("%.*s ***",
-                               (int) ((second ? second : space) - line),
-                               line);
+                               (int) ((second ? second : space) - line), line);
     }
   g_log (log_domain, G_LOG_LEVEL_MESSAGE, "%s %s %s", peer,
          from_client ? "C:" : "S:", shown ? shown : line);

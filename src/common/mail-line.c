@@ -2,14 +2,15 @@
  * mail-line.c: the CRLF framer, dot-stuffing and the MailStream glue
  * (RFC 5321 §2.3.8, §4.5.2, §4.5.3.1; RFC 1939 §3; RFC 3207 §4).
  */
+#include "mail-line.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <string.h>
 
-#include "mail-line.h"
 #include "mail-tls.h"
 
-G_DEFINE_QUARK (mail-line-error-quark, mail_line_error)
+G_DEFINE_QUARK (mail - line - error - quark, mail_line_error)
 
 /* ---- pure framer --------------------------------------------------- */
 
@@ -28,9 +29,7 @@ mail_line_framer_clear (MailLineFramer *framer)
 }
 
 void
-mail_line_framer_push (MailLineFramer *framer,
-                       const void *data,
-                       gsize length)
+mail_line_framer_push (MailLineFramer *framer, const void *data, gsize length)
 {
   g_byte_array_append (framer->pending, data, length);
 }
@@ -60,8 +59,7 @@ line_flags (const guint8 *data, gsize length)
 static MailLineStatus
 framer_discard (MailLineFramer *framer)
 {
-  const guint8 *lf = memchr (framer->pending->data, '\n',
-                             framer->pending->len);
+  const guint8 *lf = memchr (framer->pending->data, '\n', framer->pending->len);
 
   if (lf == NULL)
     {
@@ -139,8 +137,8 @@ mail_dot_stuff (GString *out, const char *data, gsize length)
       g_string_append_c (out, data[i]);
       at_line_start = data[i] == '\n';
     }
-  if (length > 0 && !(length >= 2 && data[length - 2] == '\r'
-                      && data[length - 1] == '\n'))
+  if (length > 0 &&
+      !(length >= 2 && data[length - 2] == '\r' && data[length - 1] == '\n'))
     g_string_append (out, "\r\n");
   g_string_append (out, ".\r\n");
 }
@@ -178,12 +176,12 @@ mail_line_to_crlf (const char *data, gsize length)
 
 struct _MailStream
 {
-  GIOStream *io;          /* plain socket connection, or TLS over it */
-  GSocket *socket;        /* NULL if not over a socket */
-  MailLineFramer framer;  /* received octets not yet taken */
-  GString *output;        /* replies not yet flushed */
-  gboolean eof;           /* the peer closed its side */
-  gboolean mask_next;     /* hide the next received line from the trace */
+  GIOStream *io;         /* plain socket connection, or TLS over it */
+  GSocket *socket;       /* NULL if not over a socket */
+  MailLineFramer framer; /* received octets not yet taken */
+  GString *output;       /* replies not yet flushed */
+  gboolean eof;          /* the peer closed its side */
+  gboolean mask_next;    /* hide the next received line from the trace */
   MailStreamTraceFunc trace;
   gpointer trace_data;
 };
@@ -214,8 +212,8 @@ mail_stream_new (GIOStream *base, gsize max_line)
   stream->socket = socket_of (base);
   mail_line_framer_init (&stream->framer, max_line);
   stream->output = g_string_new (NULL);
-  if (stream->socket != NULL
-      && g_socket_get_family (stream->socket) != G_SOCKET_FAMILY_UNIX)
+  if (stream->socket != NULL &&
+      g_socket_get_family (stream->socket) != G_SOCKET_FAMILY_UNIX)
     /* We batch replies ourselves; Nagle would only hold them back. */
     g_socket_set_option (stream->socket, IPPROTO_TCP, TCP_NODELAY, 1, NULL);
   return stream;
@@ -316,9 +314,7 @@ stream_fill (MailStream *stream, GCancellable *cancellable, GError **error)
 }
 
 static void
-trace_line (MailStream *stream,
-            MailStreamDirection direction,
-            const char *line)
+trace_line (MailStream *stream, MailStreamDirection direction, const char *line)
 {
   if (stream->trace == NULL)
     return;
@@ -385,8 +381,9 @@ mail_stream_read_exact (MailStream *stream,
   if (length > cap)
     {
       g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_BIG,
-                   "%" G_GSIZE_FORMAT " octets is over the limit of %"
-                   G_GSIZE_FORMAT, length, cap);
+                   "%" G_GSIZE_FORMAT
+                   " octets is over the limit of %" G_GSIZE_FORMAT,
+                   length, cap);
       return NULL;
     }
   while (stream->framer.pending->len < length)
@@ -444,8 +441,8 @@ mail_stream_read_dot_text (MailStream *stream,
       gsize length;
       MailLineFlags flags;
 
-      if (!stream_take_line (stream, FALSE, &line, &length, &flags,
-                             cancellable, error))
+      if (!stream_take_line (stream, FALSE, &line, &length, &flags, cancellable,
+                             error))
         {
           stream->framer.max_line = saved_max;
           return FALSE;
@@ -453,8 +450,8 @@ mail_stream_read_dot_text (MailStream *stream,
       *out_seen |= flags;
       text = line;
       /* Only CRLF "." CRLF ends the text (the SMTP smuggling defence). */
-      if (mail_dot_unstuff (&text, &length) && flags == MAIL_LINE_CRLF
-          && previous_crlf)
+      if (mail_dot_unstuff (&text, &length) && flags == MAIL_LINE_CRLF &&
+          previous_crlf)
         break;
       keep_text_line (out, start, max_size, &too_big, text, length, flags);
       previous_crlf = (flags & MAIL_LINE_BARE_LF) == 0;
@@ -463,8 +460,7 @@ mail_stream_read_dot_text (MailStream *stream,
   if (too_big)
     {
       g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_BIG,
-                   "message larger than %" G_GSIZE_FORMAT " octets",
-                   max_size);
+                   "message larger than %" G_GSIZE_FORMAT " octets", max_size);
       return FALSE;
     }
   return TRUE;
@@ -506,9 +502,9 @@ mail_stream_flush (MailStream *stream,
 
   if (stream->output->len == 0)
     return TRUE;
-  ok = g_output_stream_write_all (output, stream->output->str,
-                                  stream->output->len, NULL, cancellable,
-                                  error);
+  ok =
+      g_output_stream_write_all (output, stream->output->str,
+                                 stream->output->len, NULL, cancellable, error);
   g_string_truncate (stream->output, 0);
   return ok;
 }
@@ -524,8 +520,7 @@ refuse_pipelined_plaintext (MailStream *stream, GError **error)
   if (pending == 0)
     return TRUE;
   g_byte_array_set_size (stream->framer.pending, 0);
-  g_set_error (error, MAIL_LINE_ERROR,
-               MAIL_LINE_ERROR_PLAINTEXT_AFTER_STARTTLS,
+  g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_PLAINTEXT_AFTER_STARTTLS,
                "%" G_GSIZE_FORMAT " octets of plaintext followed STARTTLS;"
                " they were discarded",
                pending);

@@ -34,18 +34,18 @@ GQuark mail_line_error_quark (void);
  * and is reported. The caller decides: SMTP DATA refuses both. */
 typedef enum
 {
-  MAIL_LINE_CRLF = 0,          /* ended by CR LF */
-  MAIL_LINE_BARE_LF = 1 << 0,  /* ended by LF alone */
-  MAIL_LINE_BARE_CR = 1 << 1,  /* holds a CR not followed by LF */
-  MAIL_LINE_HAS_NUL = 1 << 2,  /* holds a NUL octet */
+  MAIL_LINE_CRLF = 0,         /* ended by CR LF */
+  MAIL_LINE_BARE_LF = 1 << 0, /* ended by LF alone */
+  MAIL_LINE_BARE_CR = 1 << 1, /* holds a CR not followed by LF */
+  MAIL_LINE_HAS_NUL = 1 << 2, /* holds a NUL octet */
 } MailLineFlags;
 
 /* Line lengths count the CRLF, as RFC 5321 §4.5.3.1.4-6 does. */
-#define MAIL_LINE_MAX_SMTP_COMMAND 512  /* RFC 5321 §4.5.3.1.4 */
-#define MAIL_LINE_MAX_SMTP_REPLY 512    /* RFC 5321 §4.5.3.1.5 */
-#define MAIL_LINE_MAX_SMTP_TEXT 1000    /* RFC 5321 §4.5.3.1.6 */
-#define MAIL_LINE_MAX_POP3 512          /* RFC 2449 §4: 255 + margin */
-#define MAIL_LINE_MAX_IMAP 65536        /* RFC 9051 §4: "reasonable" */
+#define MAIL_LINE_MAX_SMTP_COMMAND 512 /* RFC 5321 §4.5.3.1.4 */
+#define MAIL_LINE_MAX_SMTP_REPLY 512   /* RFC 5321 §4.5.3.1.5 */
+#define MAIL_LINE_MAX_SMTP_TEXT 1000   /* RFC 5321 §4.5.3.1.6 */
+#define MAIL_LINE_MAX_POP3 512         /* RFC 2449 §4: 255 + margin */
+#define MAIL_LINE_MAX_IMAP 65536       /* RFC 9051 §4: "reasonable" */
 
 /* ---- pure framer --------------------------------------------------- */
 
@@ -65,9 +65,8 @@ typedef struct
 
 void mail_line_framer_init (MailLineFramer *framer, gsize max_line);
 void mail_line_framer_clear (MailLineFramer *framer);
-void mail_line_framer_push (MailLineFramer *framer,
-                            const void *data,
-                            gsize length);
+void
+mail_line_framer_push (MailLineFramer *framer, const void *data, gsize length);
 /* Takes one line off the front. On MAIL_LINE_COMPLETE *out_line (transfer
  * full, NUL-terminated, terminator removed; may hold NULs, see
  * *out_length) and *out_flags are set. Memory stays bounded by max_line
@@ -172,7 +171,7 @@ gsize mail_stream_get_pending (MailStream *stream);
 void mail_stream_write (MailStream *stream, const void *data, gsize length);
 void mail_stream_write_line (MailStream *stream, const char *line);
 void mail_stream_printf (MailStream *stream, const char *format, ...)
-  G_GNUC_PRINTF (2, 3);
+    G_GNUC_PRINTF (2, 3);
 gboolean mail_stream_flush (MailStream *stream,
                             GCancellable *cancellable,
                             GError **error);

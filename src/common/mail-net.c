@@ -3,11 +3,12 @@
  * One thread per session keeps each session readable top to bottom; the
  * main thread only accepts and waits for a signal.
  */
+#include "mail-net.h"
+
 #include <glib-unix.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "mail-net.h"
 #include "mail-tls.h"
 
 struct _MailServer
@@ -28,7 +29,7 @@ on_run (GThreadedSocketService *service,
 {
   MailServer *server = user_data;
   const MailServerListener *listener =
-    g_hash_table_lookup (server->listeners, source_object);
+      g_hash_table_lookup (server->listeners, source_object);
 
   server->func (connection, listener, server->user_data);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
@@ -57,8 +58,8 @@ mail_server_new (const char *program,
   server->func = func;
   server->user_data = user_data;
   server->loop = g_main_loop_new (NULL, FALSE);
-  server->listeners = g_hash_table_new_full (NULL, NULL, g_object_unref,
-                                             listener_free);
+  server->listeners =
+      g_hash_table_new_full (NULL, NULL, g_object_unref, listener_free);
   g_signal_connect (server->service, "run", G_CALLBACK (on_run), server);
   return server;
 }
@@ -103,10 +104,9 @@ mail_server_add_listener (MailServer *server,
     }
   wanted = g_inet_socket_address_new (inet, listen->port);
   key = g_object_new (G_TYPE_OBJECT, NULL);
-  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (server->service),
-                                      wanted, G_SOCKET_TYPE_STREAM,
-                                      G_SOCKET_PROTOCOL_TCP, key, &bound,
-                                      error))
+  if (!g_socket_listener_add_address (
+          G_SOCKET_LISTENER (server->service), wanted, G_SOCKET_TYPE_STREAM,
+          G_SOCKET_PROTOCOL_TCP, key, &bound, error))
     {
       g_prefix_error (error, "%s on %s:%d: ", label, listen->listen,
                       listen->port);
@@ -117,7 +117,7 @@ mail_server_add_listener (MailServer *server,
   listener->label = g_strdup (label);
   listener->implicit_tls = implicit_tls;
   listener->port =
-    g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+      g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   g_hash_table_insert (server->listeners, key, listener);
   address = g_inet_address_to_string (inet);
   /* Scripts and tests read this line to learn an ephemeral port. */
@@ -158,14 +158,14 @@ char *
 mail_net_peer_string (GSocketConnection *connection)
 {
   g_autoptr (GSocketAddress) remote =
-    g_socket_connection_get_remote_address (connection, NULL);
+      g_socket_connection_get_remote_address (connection, NULL);
   g_autofree char *address = NULL;
   guint16 port;
 
   if (!G_IS_INET_SOCKET_ADDRESS (remote))
     return g_strdup ("local");
   address = g_inet_address_to_string (
-    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
   port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (remote));
   if (strchr (address, ':') != NULL)
     return g_strdup_printf ("[%s]:%u", address, port);
@@ -176,12 +176,12 @@ gboolean
 mail_net_peer_is_loopback (GSocketConnection *connection)
 {
   g_autoptr (GSocketAddress) remote =
-    g_socket_connection_get_remote_address (connection, NULL);
+      g_socket_connection_get_remote_address (connection, NULL);
 
   if (!G_IS_INET_SOCKET_ADDRESS (remote))
     return FALSE;
   return g_inet_address_get_is_loopback (
-    g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
+      g_inet_socket_address_get_address (G_INET_SOCKET_ADDRESS (remote)));
 }
 
 MailStream *
@@ -201,8 +201,8 @@ mail_net_connect (const char *host,
   MailStream *stream;
 
   g_socket_client_set_timeout (client, timeout);
-  connection = g_socket_client_connect_to_host (client, host, port,
-                                                cancellable, error);
+  connection =
+      g_socket_client_connect_to_host (client, host, port, cancellable, error);
   if (connection == NULL)
     {
       g_prefix_error (error, "connect to %s port %u: ", host, port);
@@ -214,8 +214,8 @@ mail_net_connect (const char *host,
       mail_stream_set_timeout (stream, timeout);
       return stream;
     }
-  tls = mail_tls_client_wrap (G_IO_STREAM (connection), host, ca_file,
-                              insecure, cancellable, error);
+  tls = mail_tls_client_wrap (G_IO_STREAM (connection), host, ca_file, insecure,
+                              cancellable, error);
   if (tls == NULL)
     {
       g_prefix_error (error, "TLS with %s port %u: ", host, port);
@@ -246,8 +246,8 @@ mail_net_parse_host_port (const char *text,
       host = g_strndup (text + 1, close - text - 1);
       port_text = close[1] == ':' ? close + 2 : NULL;
     }
-  else if (strchr (text, ':') != NULL
-           && strchr (text, ':') == strrchr (text, ':'))
+  else if (strchr (text, ':') != NULL &&
+           strchr (text, ':') == strrchr (text, ':'))
     {
       host = g_strndup (text, strchr (text, ':') - text);
       port_text = strchr (text, ':') + 1;
@@ -256,8 +256,8 @@ mail_net_parse_host_port (const char *text,
     host = g_strdup (text); /* a name, or an IPv6 literal without port */
   if (host[0] == '\0')
     goto bad;
-  if (port_text != NULL
-      && !g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
+  if (port_text != NULL &&
+      !g_ascii_string_to_unsigned (port_text, 10, 1, 65535, &port, NULL))
     goto bad;
   *out_host = g_steal_pointer (&host);
   *out_port = port;

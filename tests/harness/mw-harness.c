@@ -1,21 +1,22 @@
 /* SPDX-License-Identifier: MIT
  * mw-harness.c: private mail systems for integration and interop tests.
  */
+#include "mw-harness.h"
+
 #include <signal.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "mail-auth.h"
 #include "mail-tls.h"
-#include "mw-harness.h"
 
 struct _MwHarness
 {
   char *dir;
   char *config;
   char *cert;
-  GPtrArray *servers;   /* GSubprocess, started here */
-  GHashTable *ports;    /* label -> port */
+  GPtrArray *servers; /* GSubprocess, started here */
+  GHashTable *ports;  /* label -> port */
 };
 
 static const char *const harness_users[][2] = {
@@ -45,25 +46,25 @@ static void
 write_config (MwHarness *harness, const char *extra_config)
 {
   g_autofree char *text = g_strdup_printf (
-    "# written by the test harness: every listener on an ephemeral port\n"
-    "[general]\n"
-    "hostname = mx.%s\n"
-    "domains = %s;localhost\n"
-    "state_dir = %s\n"
-    "tls_cert = cert.pem\n"
-    "tls_key = key.pem\n"
-    "timeout = 30\n"
-    "[smtp]\n"
-    "listen = 127.0.0.1\nport = 0\nsubmission_port = 0\nsmtps_port = 0\n"
-    "[queue]\n"
-    "retry_min = 1\nretry_max = 2\nlifetime = 60\n"
-    "[pop3]\n"
-    "listen = 127.0.0.1\nport = 0\npop3s_port = 0\n"
-    "[imap]\n"
-    "listen = 127.0.0.1\nport = 0\nimaps_port = 0\n"
-    "%s\n",
-    MW_HARNESS_DOMAIN, MW_HARNESS_DOMAIN, harness->dir,
-    extra_config ? extra_config : "");
+      "# written by the test harness: every listener on an ephemeral port\n"
+      "[general]\n"
+      "hostname = mx.%s\n"
+      "domains = %s;localhost\n"
+      "state_dir = %s\n"
+      "tls_cert = cert.pem\n"
+      "tls_key = key.pem\n"
+      "timeout = 30\n"
+      "[smtp]\n"
+      "listen = 127.0.0.1\nport = 0\nsubmission_port = 0\nsmtps_port = 0\n"
+      "[queue]\n"
+      "retry_min = 1\nretry_max = 2\nlifetime = 60\n"
+      "[pop3]\n"
+      "listen = 127.0.0.1\nport = 0\npop3s_port = 0\n"
+      "[imap]\n"
+      "listen = 127.0.0.1\nport = 0\nimaps_port = 0\n"
+      "%s\n",
+      MW_HARNESS_DOMAIN, MW_HARNESS_DOMAIN, harness->dir,
+      extra_config ? extra_config : "");
   g_autoptr (GError) error = NULL;
 
   g_file_set_contents (harness->config, text, -1, &error);
@@ -84,8 +85,8 @@ mw_harness_new (const char *extra_config)
   harness->cert = g_build_filename (harness->dir, "cert.pem", NULL);
   key = g_build_filename (harness->dir, "key.pem", NULL);
   harness->servers = g_ptr_array_new_with_free_func (g_object_unref);
-  harness->ports = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
-                                          NULL);
+  harness->ports =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   mail_tls_write_self_signed (harness->cert, key, names, 30, &error);
   g_assert_no_error (error);
   write_users (harness);
@@ -113,8 +114,8 @@ remove_tree (const char *path)
 {
   const char *argv[] = { "rm", "-rf", path, NULL };
 
-  return g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
-                       NULL, NULL, NULL, NULL, NULL, NULL);
+  return g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, NULL,
+                       NULL, NULL, NULL, NULL, NULL);
 }
 
 void
@@ -164,8 +165,8 @@ mw_harness_maildir (MwHarness *harness, const char *user)
 char *
 mw_harness_program (const char *name)
 {
-  static const char *const dirs[] = { "src/servers", "src/clients",
-                                      "src/tools", "src/tracer", NULL };
+  static const char *const dirs[] = { "src/servers", "src/clients", "src/tools",
+                                      "src/tracer", NULL };
   const char *root = g_getenv ("MW_BUILD_ROOT");
 
   g_assert_nonnull (root);
@@ -199,14 +200,14 @@ static void
 wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
 {
   g_autoptr (GDataInputStream) out =
-    g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+      g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
   g_autofree char *ready = g_strdup_printf ("%s: ready", name);
 
   for (;;)
     {
       g_autoptr (GError) error = NULL;
       g_autofree char *line =
-        g_data_input_stream_read_line (out, NULL, NULL, &error);
+          g_data_input_stream_read_line (out, NULL, NULL, &error);
 
       g_assert_no_error (error);
       if (line == NULL)
@@ -290,8 +291,8 @@ mw_harness_run (MwHarness *harness,
 {
   g_autoptr (GPtrArray) full = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (
-    G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-    | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+      G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE |
+      G_SUBPROCESS_FLAGS_STDERR_PIPE);
   g_autoptr (GSubprocess) child = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *program = resolve_program (argv[0]);
@@ -307,7 +308,7 @@ mw_harness_run (MwHarness *harness,
   g_ptr_array_add (full, NULL);
   g_subprocess_launcher_set_cwd (launcher, harness ? harness->dir : "/");
   child = g_subprocess_launcher_spawnv (
-    launcher, (const char *const *) full->pdata, &error);
+      launcher, (const char *const *) full->pdata, &error);
   g_assert_no_error (error);
   g_subprocess_communicate_utf8 (child, stdin_text ? stdin_text : "", NULL,
                                  out_stdout, out_stderr, &error);

@@ -38,8 +38,9 @@ char *mw_harness_program (const char *name);
 /* Starts @program --config <conf> [extra args...] (NULL-terminated) and
  * waits for its "<program>: ready" line, recording every
  * "<program>: <label> listening on <addr>:<port>" line. Returns the pid. */
-GPid mw_harness_start (MwHarness *harness, const char *program, ...)
-  G_GNUC_NULL_TERMINATED;
+GPid mw_harness_start (MwHarness *harness,
+                       const char *program,
+                       ...) G_GNUC_NULL_TERMINATED;
 /* Port of the listener @label ("smtp", "submission", "smtps", "pop3",
  * "pop3s", ...) of any started server; asserts that it exists. */
 guint16 mw_harness_port (MwHarness *harness, const char *label);
