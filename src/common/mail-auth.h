@@ -55,7 +55,9 @@ const MailUser *mail_users_lookup_address (MailUsers *users,
                                            const char *address);
 /* (transfer none) array of users in file order. */
 const GPtrArray *mail_users_list (MailUsers *users);
-/* Adds a user or, with @replace, changes the password and maildir. */
+/* Adds a user or, with @replace, changes the password and maildir (a user
+ * who does not exist yet is added; a NULL @maildir keeps the old one, ""
+ * resets it to the default). */
 gboolean mail_users_set (MailUsers *users,
                          const char *name,
                          const char *password,
@@ -78,7 +80,9 @@ gboolean mail_password_verify (const char *password, const char *encoded);
 /* Constant-time equality of two buffers of the same length. */
 gboolean mail_auth_equal (const void *a, const void *b, gsize length);
 /* Sleeps after the @failures-th failed attempt: 1 s, 2 s, 4 s ... 8 s max,
- * which slows password guessing without locking anyone out. */
+ * which slows password guessing without locking anyone out. The
+ * environment variable MW_AUTH_DELAY_MS replaces the 1 s base (tests set
+ * it low). */
 void mail_auth_failure_delay (guint failures);
 
 /* ---- SASL ------------------------------------------------------------- */
