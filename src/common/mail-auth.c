@@ -544,9 +544,14 @@ mail_users_verify (MailUsers *users, const char *name, const char *password)
 
 /* ---- SASL ------------------------------------------------------------- */
 
+/* Wipes the decoded message, which may hold a password, and fails. */
 static gboolean
-sasl_fail (GError **error, const char *message)
+sasl_fail_wiped (guint8 *data,
+                 gsize length,
+                 GError **error,
+                 const char *message)
 {
+  explicit_bzero (data, length);
   g_set_error_literal (error, MAIL_AUTH_ERROR, MAIL_AUTH_ERROR_PARSE, message);
   return FALSE;
 }
@@ -574,7 +579,6 @@ mail_sasl_plain_decode (const char *base64,
   const char *authzid = NULL;
   const char *authcid = NULL;
   const char *password = NULL;
-  gboolean ok = FALSE;
 
   g_return_val_if_fail (base64 != NULL, FALSE);
 
@@ -583,25 +587,23 @@ mail_sasl_plain_decode (const char *base64,
     return FALSE;
   authzid = (const char *) data;
   if (sasl_count_nuls (data, length) != 2)
-    ok = sasl_fail (error, "PLAIN needs authzid NUL authcid NUL password");
-  else if (!g_utf8_validate (authzid, length, NULL))
-    ok = sasl_fail (error, "PLAIN message is not UTF-8");
-  else
-    {
-      authcid = authzid + strlen (authzid) + 1;
-      password = authcid + strlen (authcid) + 1;
-      ok = authcid[0] != '\0' && password[0] != '\0';
-      if (!ok)
-        sasl_fail (error, "PLAIN user name or password is empty");
-    }
-  if (ok)
-    {
-      *out_authzid = authzid[0] != '\0' ? g_strdup (authzid) : NULL;
-      *out_authcid = g_strdup (authcid);
-      *out_password = g_strdup (password);
-    }
+    return sasl_fail_wiped (data, length, error,
+                            "PLAIN needs authzid NUL authcid NUL password");
+  authcid = authzid + strlen (authzid) + 1;
+  password = authcid + strlen (authcid) + 1;
+  /* g_utf8_validate () stops at a NUL, so each part is checked alone. */
+  if (!g_utf8_validate (authzid, -1, NULL) ||
+      !g_utf8_validate (authcid, -1, NULL) ||
+      !g_utf8_validate (password, -1, NULL))
+    return sasl_fail_wiped (data, length, error, "PLAIN message is not UTF-8");
+  if (authcid[0] == '\0' || password[0] == '\0')
+    return sasl_fail_wiped (data, length, error,
+                            "PLAIN user name or password is empty");
+  *out_authzid = authzid[0] != '\0' ? g_strdup (authzid) : NULL;
+  *out_authcid = g_strdup (authcid);
+  *out_password = g_strdup (password);
   explicit_bzero (data, length);
-  return ok;
+  return TRUE;
 }
 
 char *
@@ -628,7 +630,6 @@ mail_sasl_login_decode (const char *base64, char **out_text, GError **error)
 {
   g_autofree guint8 *data = NULL;
   gsize length = 0;
-  gboolean ok = FALSE;
 
   g_return_val_if_fail (base64 != NULL, FALSE);
 
@@ -636,14 +637,11 @@ mail_sasl_login_decode (const char *base64, char **out_text, GError **error)
   if (data == NULL)
     return FALSE;
   if (length == 0)
-    ok = sasl_fail (error, "LOGIN user name or password is empty");
-  else if (memchr (data, '\0', length) != NULL)
-    ok = sasl_fail (error, "LOGIN text holds a NUL");
-  else
-    {
-      *out_text = g_strdup ((const char *) data);
-      ok = TRUE;
-    }
+    return sasl_fail_wiped (data, length, error,
+                            "LOGIN user name or password is empty");
+  if (memchr (data, '\0', length) != NULL)
+    return sasl_fail_wiped (data, length, error, "LOGIN text holds a NUL");
+  *out_text = g_strdup ((const char *) data);
   explicit_bzero (data, length);
-  return ok;
+  return TRUE;
 }
