@@ -568,13 +568,17 @@ config_set_parse_error (const char *path,
                         GError **error)
 {
   g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  gboolean in_group = FALSE;
   guint bad = 0;
 
   for (guint i = 0; lines[i] != NULL && bad == 0; i++)
     {
       const char *line = g_strchug (lines[i]);
-      if (line[0] != '\0' && line[0] != '#' && line[0] != '[' &&
-          strchr (line, '=') == NULL)
+      if (line[0] == '\0' || line[0] == '#')
+        continue;
+      if (line[0] == '[')
+        in_group = TRUE;
+      else if (!in_group || strchr (line, '=') == NULL)
         bad = i + 1;
     }
   if (bad == 0)
@@ -583,7 +587,7 @@ config_set_parse_error (const char *path,
   else
     g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_PARSE,
                  "%s:%u: not a key file: expected '[group]', "
-                 "'key = value' or a '#' comment",
+                 "'key = value' after a group, or a '#' comment",
                  path, bad);
 }
 
