@@ -28,11 +28,11 @@ G_BEGIN_DECLS
 #define MAIL_STORE_ERROR (mail_store_error_quark ())
 typedef enum
 {
-  MAIL_STORE_ERROR_NOT_FOUND,  /* folder or message does not exist */
-  MAIL_STORE_ERROR_EXISTS,     /* folder already exists */
-  MAIL_STORE_ERROR_IN_USE,     /* maildrop locked by another session */
-  MAIL_STORE_ERROR_NO_SPACE,   /* ENOSPC/EDQUOT: tell the sender 452 */
-  MAIL_STORE_ERROR_INVALID,    /* bad folder name */
+  MAIL_STORE_ERROR_NOT_FOUND, /* folder or message does not exist */
+  MAIL_STORE_ERROR_EXISTS,    /* folder already exists */
+  MAIL_STORE_ERROR_IN_USE,    /* maildrop locked by another session */
+  MAIL_STORE_ERROR_NO_SPACE,  /* ENOSPC/EDQUOT: tell the sender 452 */
+  MAIL_STORE_ERROR_INVALID,   /* bad folder name */
   MAIL_STORE_ERROR_FAILED,
 } MailStoreError;
 GQuark mail_store_error_quark (void);
@@ -65,15 +65,17 @@ gboolean mail_fsync_directory (const char *path, GError **error);
 typedef struct
 {
   guint32 uid;
-  char *name;     /* base name without ":2,..." (stable across flags) */
-  char *path;     /* current full path */
-  guint64 size;   /* octets, CRLF, as sent to clients */
-  gint64 mtime;   /* delivery time (IMAP INTERNALDATE), Unix seconds */
+  char *name;   /* base name without ":2,..." (stable across flags) */
+  char *path;   /* current full path */
+  guint64 size; /* octets, CRLF, as sent to clients */
+  gint64 mtime; /* delivery time (IMAP INTERNALDATE), Unix seconds */
   MailFlags flags;
-  GStrv keywords; /* NULL or a NULL-terminated list */
+  GStrv keywords;  /* NULL or a NULL-terminated list */
   gboolean recent; /* was in new/ when this folder handle first saw it */
 } MailMessage;
 
+/* A MailFolder is used by one thread at a time, and its MailStore must
+ * outlive it. Separate handles (threads, processes) coordinate on disk. */
 typedef struct _MailStore MailStore;
 typedef struct _MailFolder MailFolder;
 
@@ -86,16 +88,14 @@ const char *mail_store_get_root (MailStore *store);
 /* Folder names use "/" as hierarchy separator; "INBOX" is the root.
  * (transfer full) sorted, INBOX first. */
 GStrv mail_store_list_folders (MailStore *store, GError **error);
-gboolean mail_store_create_folder (MailStore *store,
-                                   const char *name,
-                                   GError **error);
+gboolean
+mail_store_create_folder (MailStore *store, const char *name, GError **error);
 gboolean mail_store_rename_folder (MailStore *store,
                                    const char *from,
                                    const char *to,
                                    GError **error);
-gboolean mail_store_delete_folder (MailStore *store,
-                                   const char *name,
-                                   GError **error);
+gboolean
+mail_store_delete_folder (MailStore *store, const char *name, GError **error);
 
 /* The POP3 maildrop lock (RFC 1939 §8): exclusive, non-blocking, released
  * by mail_store_unlock_maildrop () or when the process dies.
@@ -108,9 +108,8 @@ void mail_store_unlock_maildrop (MailStore *store);
  * delivery order), writes the uidlist back (fsynced) and unlocks. UIDs
  * and UIDVALIDITY persist across reopen and are unique even when several
  * processes deliver and open at once. */
-MailFolder *mail_folder_open (MailStore *store,
-                              const char *name,
-                              GError **error);
+MailFolder *
+mail_folder_open (MailStore *store, const char *name, GError **error);
 void mail_folder_free (MailFolder *folder);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailFolder, mail_folder_free)
 
@@ -125,16 +124,15 @@ const MailMessage *mail_folder_get_message (MailFolder *folder, guint index);
 gint mail_folder_find_uid (MailFolder *folder, guint32 uid);
 
 /* Rescans: new messages get UIDs and are appended; messages removed by
- * another process disappear. *out_added/*out_removed are optional. */
+ * another process disappear. *out_added and *out_removed are optional. */
 gboolean mail_folder_sync (MailFolder *folder,
                            guint *out_added,
                            guint *out_removed,
                            GError **error);
 /* Reads the whole message (transfer full). Follows renames made by other
  * processes (flag changes) by rescanning for the base name. */
-GBytes *mail_folder_read_message (MailFolder *folder,
-                                  guint index,
-                                  GError **error);
+GBytes *
+mail_folder_read_message (MailFolder *folder, guint index, GError **error);
 /* Replaces flags and keywords: renames into cur/ with ":2,<letters>". */
 gboolean mail_folder_set_flags (MailFolder *folder,
                                 guint index,
@@ -142,10 +140,10 @@ gboolean mail_folder_set_flags (MailFolder *folder,
                                 const char *const *keywords,
                                 GError **error);
 /* Removes the message file (and fsyncs the directory). The entry stays in
- * the list until the next sync, so indexes do not shift under a caller. */
-gboolean mail_folder_delete_message (MailFolder *folder,
-                                     guint index,
-                                     GError **error);
+ * the list until the next sync, so indexes do not shift under a caller.
+ * A message another session removed already counts as removed. */
+gboolean
+mail_folder_delete_message (MailFolder *folder, guint index, GError **error);
 /* Copies a message into another folder of the same store, durably, with
  * the same flags (IMAP COPY/MOVE). */
 gboolean mail_folder_copy_message (MailFolder *folder,
@@ -154,7 +152,9 @@ gboolean mail_folder_copy_message (MailFolder *folder,
                                    GError **error);
 /* Watches new/ and cur/ (inotify through GFileMonitor) so IDLE and open
  * sessions learn of changes; connect to "changed" and call
- * mail_folder_sync (). (transfer full) */
+ * mail_folder_sync (). One monitor forwards the events of both
+ * directories, in the thread-default main context of the caller.
+ * (transfer full) */
 GFileMonitor *mail_folder_monitor (MailFolder *folder, GError **error);
 
 /* Maildir info letters for @flags + keyword letters ("FS") (transfer full)

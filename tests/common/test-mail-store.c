@@ -1,1 +1,1065 @@
-/* being written in this session */
+/* SPDX-License-Identifier: MIT
+ * test-mail-store.c: unit tests of the Maildir++ store (maildir(5),
+ * Maildir++ folders, RFC 9051 §2.3.1.1 UIDs and §2.3.2 flags, RFC 1939 §8
+ * maildrop lock). Every test works in its own g_dir_make_tmp () directory.
+ */
+#define _XOPEN_SOURCE 700 /* nftw () */
+
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mail-store.h"
+
+#define MESSAGE_TEXT                                                           \
+  "From: alice@example.org\r\nTo: bob@example.org\r\nSubject: hi\r\n\r\n"      \
+  "Hello Bob.\r\n"
+
+typedef struct
+{
+  char *root; /* temporary Maildir++ root */
+  MailStore *store;
+} StoreFixture;
+
+static int
+remove_entry (const char *path,
+              const struct stat *st,
+              int flag,
+              struct FTW *ftw)
+{
+  return remove (path);
+}
+
+static void
+fixture_set_up (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  f->root = g_dir_make_tmp ("mw-store-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->store = mail_store_open (f->root, &error);
+  g_assert_no_error (error);
+}
+
+static void
+fixture_tear_down (StoreFixture *f, gconstpointer data)
+{
+  mail_store_free (f->store);
+  g_assert_cmpint (nftw (f->root, remove_entry, 16, FTW_DEPTH | FTW_PHYS), ==,
+                   0);
+  g_free (f->root);
+}
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static char *
+deliver (StoreFixture *f, const char *folder, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  char *name = NULL;
+
+  g_assert_true (mail_maildir_deliver (f->root, folder, text, strlen (text),
+                                       &name, &error));
+  g_assert_no_error (error);
+  return name;
+}
+
+static MailFolder *
+open_folder (StoreFixture *f, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+  MailFolder *folder = mail_folder_open (f->store, name, &error);
+
+  g_assert_no_error (error);
+  return folder;
+}
+
+static void
+sync_folder (MailFolder *folder, guint expect_added, guint expect_removed)
+{
+  g_autoptr (GError) error = NULL;
+  guint added = 99;
+  guint removed = 99;
+
+  g_assert_true (mail_folder_sync (folder, &added, &removed, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (added, ==, expect_added);
+  g_assert_cmpuint (removed, ==, expect_removed);
+}
+
+static void
+assert_message_text (MailFolder *folder, guint index, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) bytes = mail_folder_read_message (folder, index, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   text, strlen (text));
+}
+
+static void
+set_flags (MailFolder *folder,
+           guint index,
+           MailFlags flags,
+           const char *const *keywords)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (
+      mail_folder_set_flags (folder, index, flags, keywords, &error));
+  g_assert_no_error (error);
+}
+
+static guint
+count_files (const char *root, const char *sub)
+{
+  g_autofree char *path = g_build_filename (root, sub, NULL);
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  guint count = 0;
+
+  g_assert_nonnull (dir);
+  while (g_dir_read_name (dir) != NULL)
+    count++;
+  return count;
+}
+
+static char *
+read_file (const char *root, const char *name)
+{
+  g_autofree char *path = g_build_filename (root, name, NULL);
+  g_autoptr (GError) error = NULL;
+  char *contents = NULL;
+
+  g_file_get_contents (path, &contents, NULL, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+static void
+assert_folders (MailStore *store, const char *const *expected)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) folders = mail_store_list_folders (store, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstrv (folders, expected);
+}
+
+/* The exit status of forked child @pid (128 if it did not exit). */
+static int
+wait_child (pid_t pid)
+{
+  int status = 0;
+
+  g_assert_cmpint (waitpid (pid, &status, 0), ==, pid);
+  return WIFEXITED (status) ? WEXITSTATUS (status) : 128;
+}
+
+/* ---- flags <-> info letters: case table --------------------------------- */
+
+typedef struct
+{
+  const char *info;
+  MailFlags flags;
+  gboolean round_trips; /* mail_flags_to_info (flags) gives info back */
+} FlagCase;
+
+static const FlagCase flag_cases[] = {
+  /* VALID: maildir(5) letters in ASCII order */
+  { "", 0, TRUE },
+  { "S", MAIL_FLAG_SEEN, TRUE },
+  { "FS", MAIL_FLAG_FLAGGED | MAIL_FLAG_SEEN, TRUE },
+  { "DT", MAIL_FLAG_DRAFT | MAIL_FLAG_DELETED, TRUE },
+  { "DFRST",
+    MAIL_FLAG_DRAFT | MAIL_FLAG_FLAGGED | MAIL_FLAG_ANSWERED | MAIL_FLAG_SEEN |
+        MAIL_FLAG_DELETED,
+    TRUE },
+  /* RECOVERABLE: written by someone else, still read */
+  { "SF", MAIL_FLAG_FLAGGED | MAIL_FLAG_SEEN, FALSE },
+  { "Sab", MAIL_FLAG_SEEN, FALSE }, /* keyword letters are not flags */
+  { "P", 0, FALSE },                /* "passed" has no IMAP flag */
+  { "1.M2P3Q4.host,S=5:2,RS", MAIL_FLAG_ANSWERED | MAIL_FLAG_SEEN, FALSE },
+};
+
+static void
+test_flags_info (gconstpointer data)
+{
+  const FlagCase *c = data;
+  g_autofree char *info = mail_flags_to_info (c->flags);
+
+  g_assert_cmpint (mail_flags_from_info (c->info), ==, c->flags);
+  if (c->round_trips)
+    g_assert_cmpstr (info, ==, c->info);
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+/* Messages are stored as received: CRLF and any octet, NUL included. */
+static void
+test_deliver_read_byte_exact (StoreFixture *f, gconstpointer data)
+{
+  static const char text[] = "Subject: bin\r\n\r\na\0b\r\n\xff\r\n";
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+  const MailMessage *message;
+
+  g_assert_true (mail_maildir_deliver (f->root, NULL, text, sizeof text - 1,
+                                       &name, &error));
+  g_assert_no_error (error);
+  folder = open_folder (f, "INBOX");
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  message = mail_folder_get_message (folder, 0);
+  g_assert_cmpuint (message->uid, ==, 1);
+  g_assert_cmpstr (message->name, ==, name);
+  g_assert_cmpuint (message->size, ==, sizeof text - 1);
+  g_assert_cmpint (message->flags, ==, 0);
+  g_assert_null (message->keywords);
+  g_assert_true (message->recent);
+  g_assert_cmpint (ABS (message->mtime - g_get_real_time () / G_USEC_PER_SEC),
+                   <, 60);
+  bytes = mail_folder_read_message (folder, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (bytes, NULL), g_bytes_get_size (bytes),
+                   text, sizeof text - 1);
+}
+
+/* maildir(5): <time>.M<usec>P<pid>Q<n>.<host>,S=<size>, unique per call. */
+static void
+test_deliver_name_format (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *pattern =
+      g_strdup_printf ("^[0-9]+\\.M[0-9]+P%ldQ[0-9]+\\.[^/:]+,S=%zu$",
+                       (long) getpid (), strlen (MESSAGE_TEXT));
+
+  g_assert_true (g_regex_match_simple (pattern, first, 0, 0));
+  g_assert_true (g_regex_match_simple (pattern, second, 0, 0));
+  g_assert_cmpstr (first, !=, second);
+  g_assert_cmpuint (count_files (f->root, "new"), ==, 2);
+  g_assert_cmpuint (count_files (f->root, "tmp"), ==, 0);
+}
+
+/* maildir(5): a file still in tmp/ was never delivered. */
+static void
+test_deliver_crash_in_tmp_invisible (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *crashed =
+      g_build_filename (f->root, "tmp", "1700000000.M1P99999Q1.host,S=5", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  g_autofree char *name = NULL;
+
+  g_file_set_contents (crashed, "half", -1, &error);
+  g_assert_no_error (error);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 0);
+  name = deliver (f, NULL, MESSAGE_TEXT);
+  sync_folder (folder, 1, 0);
+  g_assert_cmpstr (mail_folder_get_message (folder, 0)->name, ==, name);
+  g_assert_true (g_file_test (crashed, G_FILE_TEST_EXISTS));
+}
+
+/* A write that fails (here: the file size limit) leaves no file at all. */
+static void
+test_deliver_failure_leaves_nothing (StoreFixture *f, gconstpointer data)
+{
+  pid_t pid = fork ();
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    {
+      struct rlimit limit = { 8, 8 };
+      g_autoptr (GError) error = NULL;
+      gboolean ok;
+
+      signal (SIGXFSZ, SIG_IGN); /* write () then fails with EFBIG */
+      setrlimit (RLIMIT_FSIZE, &limit);
+      ok = mail_maildir_deliver (f->root, NULL, MESSAGE_TEXT,
+                                 strlen (MESSAGE_TEXT), NULL, &error);
+      _exit (!ok && g_error_matches (error, MAIL_STORE_ERROR,
+                                     MAIL_STORE_ERROR_FAILED)
+                 ? 0
+                 : 1);
+    }
+  g_assert_cmpint (wait_child (pid), ==, 0);
+  g_assert_cmpuint (count_files (f->root, "tmp"), ==, 0);
+  g_assert_cmpuint (count_files (f->root, "new"), ==, 0);
+}
+
+static void
+test_deliver_creates_maildir_and_folder (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *root = g_build_filename (f->root, "fresh", NULL);
+  g_autofree char *marker =
+      g_build_filename (root, ".Lists.GLib", "maildirfolder", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailStore) store = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  const char *const expected[] = { "INBOX", "Lists/GLib", NULL };
+
+  g_assert_true (mail_maildir_deliver (root, "Lists/GLib", MESSAGE_TEXT,
+                                       strlen (MESSAGE_TEXT), NULL, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_IS_REGULAR));
+  store = mail_store_open (root, &error);
+  g_assert_no_error (error);
+  assert_folders (store, expected);
+  folder = mail_folder_open (store, "Lists/GLib", &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+}
+
+/* ---- UIDs (RFC 9051 §2.3.1.1) -------------------------------------------- */
+
+static void
+test_uid_stable_across_reopen (StoreFixture *f, gconstpointer data)
+{
+  char *names[4] = { NULL };
+  MailFolder *folder;
+  guint32 uidvalidity;
+
+  for (guint i = 0; i < 3; i++)
+    names[i] = deliver (f, NULL, MESSAGE_TEXT);
+  folder = open_folder (f, NULL);
+  uidvalidity = mail_folder_get_uidvalidity (folder);
+  g_assert_cmpuint (uidvalidity, >, 0);
+  g_assert_cmpuint (mail_folder_get_uidnext (folder), ==, 4);
+  mail_folder_free (folder);
+  names[3] = deliver (f, NULL, MESSAGE_TEXT);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), ==, uidvalidity);
+  g_assert_cmpuint (mail_folder_get_uidnext (folder), ==, 5);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 4);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_assert_cmpuint (mail_folder_get_message (folder, i)->uid, ==, i + 1);
+      g_assert_cmpstr (mail_folder_get_message (folder, i)->name, ==, names[i]);
+      g_assert_cmpint (mail_folder_find_uid (folder, i + 1), ==, i);
+    }
+  g_assert_cmpint (mail_folder_find_uid (folder, 5), ==, -1);
+  mail_folder_free (folder);
+  for (guint i = 0; i < 4; i++)
+    g_free (names[i]);
+}
+
+/* Many deliveries in one microsecond range still sort by Q counter. */
+static void
+test_uid_follow_delivery_order (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (MailFolder) folder = NULL;
+
+  for (guint i = 0; i < 25; i++)
+    g_ptr_array_add (names, deliver (f, NULL, MESSAGE_TEXT));
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, names->len);
+  for (guint i = 0; i < names->len; i++)
+    g_assert_cmpstr (mail_folder_get_message (folder, i)->name, ==,
+                     names->pdata[i]);
+}
+
+/* The header documents "1 V<uidvalidity> N<uidnext>" + "<uid> <name>". */
+static void
+test_uid_uidlist_format (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autofree char *contents = read_file (f->root, "mailwire-uidlist");
+  g_autofree char *expected = g_strdup_printf (
+      "1 V%u N2\n1 %s\n", mail_folder_get_uidvalidity (folder), name);
+
+  g_assert_cmpstr (contents, ==, expected);
+}
+
+static void
+test_uid_vanished_files_dropped (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *path = g_build_filename (f->root, "new", first, NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+
+  g_assert_cmpint (unlink (path), ==, 0);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->uid, ==, 2);
+  g_assert_cmpuint (mail_folder_get_uidnext (folder), ==, 3);
+  contents = read_file (f->root, "mailwire-uidlist");
+  g_assert_null (strstr (contents, first));
+  g_assert_nonnull (strstr (contents, second));
+}
+
+#define RACE_CHILDREN 6
+#define RACE_MESSAGES 15
+
+/* One racing process: delivers and opens INBOX RACE_MESSAGES times and
+ * logs every "<uid> <name>" it was shown. */
+static int
+race_child (const char *root, int start_fd, guint child)
+{
+  g_autofree char *log_path = g_strdup_printf ("%s/race-%u.log", root, child);
+  g_autoptr (GString) log = g_string_new (NULL);
+  g_autoptr (MailStore) store = mail_store_open (root, NULL);
+  char byte;
+
+  if (store == NULL || read (start_fd, &byte, 1) != 0) /* wait for EOF */
+    return 1;
+  for (guint i = 0; i < RACE_MESSAGES; i++)
+    {
+      g_autoptr (MailFolder) folder = NULL;
+
+      if (!mail_maildir_deliver (root, NULL, MESSAGE_TEXT,
+                                 strlen (MESSAGE_TEXT), NULL, NULL))
+        return 2;
+      folder = mail_folder_open (store, NULL, NULL);
+      if (folder == NULL)
+        return 3;
+      for (guint m = 0; m < mail_folder_get_count (folder); m++)
+        g_string_append_printf (log, "%u %s\n",
+                                mail_folder_get_message (folder, m)->uid,
+                                mail_folder_get_message (folder, m)->name);
+    }
+  return g_file_set_contents (log_path, log->str, log->len, NULL) ? 0 : 4;
+}
+
+/* Every "<uid> <name>" a child saw must agree with the final view. */
+static void
+assert_race_log_agrees (const char *root, guint child, MailFolder *folder)
+{
+  g_autofree char *name = g_strdup_printf ("race-%u.log", child);
+  g_autofree char *contents = read_file (root, name);
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+
+  for (guint i = 0; lines[i] != NULL && lines[i][0] != '\0'; i++)
+    {
+      char *end = NULL;
+      guint64 uid = g_ascii_strtoull (lines[i], &end, 10);
+      gint index = mail_folder_find_uid (folder, (guint32) uid);
+
+      g_assert_cmpint (index, >=, 0);
+      g_assert_cmpstr (mail_folder_get_message (folder, index)->name, ==,
+                       end + 1);
+    }
+}
+
+static void
+test_uid_unique_across_processes (StoreFixture *f, gconstpointer data)
+{
+  pid_t pids[RACE_CHILDREN];
+  int start[2];
+  g_autoptr (MailFolder) folder = NULL;
+  g_autoptr (GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+
+  g_assert_cmpint (pipe (start), ==, 0);
+  for (guint c = 0; c < RACE_CHILDREN; c++)
+    {
+      pids[c] = fork ();
+      g_assert_cmpint (pids[c], >=, 0);
+      if (pids[c] == 0)
+        {
+          close (start[1]);
+          _exit (race_child (f->root, start[0], c));
+        }
+    }
+  close (start[0]);
+  close (start[1]); /* all children start at once */
+  for (guint c = 0; c < RACE_CHILDREN; c++)
+    g_assert_cmpint (wait_child (pids[c]), ==, 0);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==,
+                    RACE_CHILDREN * RACE_MESSAGES);
+  for (guint i = 0; i < mail_folder_get_count (folder); i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      g_assert_cmpuint (message->uid, ==, i + 1); /* distinct, no gaps */
+      g_assert_true (g_hash_table_add (names, message->name));
+    }
+  for (guint c = 0; c < RACE_CHILDREN; c++)
+    assert_race_log_agrees (f->root, c, folder);
+}
+
+/* ---- flags, keywords, \Recent -------------------------------------------- */
+
+static void
+test_flags_survive_reopen (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *expected = g_strdup_printf ("%s/cur/%s:2,FS", f->root, name);
+  g_autofree char *cleared = g_strdup_printf ("%s/cur/%s:2,", f->root, name);
+  MailFolder *folder = open_folder (f, NULL);
+
+  set_flags (folder, 0, MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED, NULL);
+  g_assert_cmpstr (mail_folder_get_message (folder, 0)->path, ==, expected);
+  g_assert_true (g_file_test (expected, G_FILE_TEST_IS_REGULAR));
+  mail_folder_free (folder);
+  folder = open_folder (f, NULL);
+  g_assert_cmpint (mail_folder_get_message (folder, 0)->flags, ==,
+                   MAIL_FLAG_SEEN | MAIL_FLAG_FLAGGED);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->uid, ==, 1);
+  set_flags (folder, 0, 0, NULL);
+  g_assert_true (g_file_test (cleared, G_FILE_TEST_IS_REGULAR));
+  g_assert_cmpuint (count_files (f->root, "cur"), ==, 1);
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+  mail_folder_free (folder);
+}
+
+/* Keyword letters a..z are indexes into dovecot-keywords, as Dovecot
+ * writes them; flags then keywords, in ASCII order. */
+static void
+test_flags_keywords_round_trip (StoreFixture *f, gconstpointer data)
+{
+  const char *const both[] = { "work", "$Junk", NULL };
+  const char *const one[] = { "$junk", NULL }; /* case-insensitive */
+  const char *const expected_both[] = { "work", "$Junk", NULL };
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *keywords = NULL;
+  MailFolder *folder = open_folder (f, NULL);
+
+  set_flags (folder, 0, MAIL_FLAG_SEEN, both);
+  set_flags (folder, 1, MAIL_FLAG_ANSWERED, one);
+  g_assert_true (
+      g_str_has_suffix (mail_folder_get_message (folder, 0)->path, ":2,Sab"));
+  g_assert_true (
+      g_str_has_suffix (mail_folder_get_message (folder, 1)->path, ":2,Rb"));
+  keywords = read_file (f->root, "dovecot-keywords");
+  g_assert_cmpstr (keywords, ==, "0 work\n1 $Junk\n");
+  mail_folder_free (folder);
+  folder = open_folder (f, NULL);
+  g_assert_cmpstrv (mail_folder_get_message (folder, 0)->keywords,
+                    expected_both);
+  g_assert_cmpstr (mail_folder_get_message (folder, 1)->keywords[0], ==,
+                   "$Junk");
+  g_assert_null (mail_folder_get_message (folder, 1)->keywords[1]);
+  set_flags (folder, 0, MAIL_FLAG_SEEN, NULL);
+  g_assert_null (mail_folder_get_message (folder, 0)->keywords);
+  mail_folder_free (folder);
+}
+
+static void
+test_flags_keyword_limits (StoreFixture *f, gconstpointer data)
+{
+  const char *const invalid[] = { "two words", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autoptr (GPtrArray) many = g_ptr_array_new_with_free_func (g_free);
+
+  g_assert_false (mail_folder_set_flags (folder, 0, 0, invalid, &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  for (guint i = 0; i < 26; i++)
+    g_ptr_array_add (many, g_strdup_printf ("k%u", i));
+  g_ptr_array_add (many, NULL);
+  set_flags (folder, 0, 0, (const char *const *) many->pdata);
+  g_assert_cmpuint (
+      g_strv_length (mail_folder_get_message (folder, 0)->keywords), ==, 26);
+  g_ptr_array_insert (many, 0, g_strdup ("one-too-many"));
+  g_assert_false (mail_folder_set_flags (
+      folder, 0, 0, (const char *const *) many->pdata, &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_FAILED);
+}
+
+/* \Recent: in new/ when this handle first saw it; stays for the handle. */
+static void
+test_recent_follows_new (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) first = open_folder (f, NULL);
+  g_autoptr (MailFolder) second = NULL;
+
+  g_assert_true (mail_folder_get_message (first, 0)->recent);
+  g_assert_cmpuint (count_files (f->root, "new"), ==, 1); /* left in new/ */
+  set_flags (first, 0, MAIL_FLAG_SEEN, NULL);
+  g_assert_cmpuint (count_files (f->root, "new"), ==, 0);
+  sync_folder (first, 0, 0);
+  g_assert_true (mail_folder_get_message (first, 0)->recent);
+  second = open_folder (f, NULL);
+  g_assert_false (mail_folder_get_message (second, 0)->recent);
+}
+
+/* ---- folders ------------------------------------------------------------ */
+
+static void
+create_folder (StoreFixture *f, const char *name)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (mail_store_create_folder (f->store, name, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_folder_lifecycle (StoreFixture *f, gconstpointer data)
+{
+  const char *const created[] = { "INBOX", "Archive", "Lists", "Lists/GLib",
+                                  NULL };
+  const char *const renamed[] = { "INBOX", "Archive", "Mail", "Mail/GLib",
+                                  NULL };
+  const char *const deleted[] = { "INBOX", "Mail", "Mail/GLib", NULL };
+  g_autofree char *marker =
+      g_build_filename (f->root, ".Lists.GLib", "maildirfolder", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  guint32 uidvalidity;
+
+  create_folder (f, "Lists");
+  create_folder (f, "Archive");
+  create_folder (f, "Lists/GLib");
+  assert_folders (f->store, created);
+  g_assert_true (g_file_test (marker, G_FILE_TEST_IS_REGULAR));
+  name = deliver (f, "Lists/GLib", MESSAGE_TEXT);
+  folder = open_folder (f, "Lists/GLib");
+  uidvalidity = mail_folder_get_uidvalidity (folder);
+  g_clear_pointer (&folder, mail_folder_free);
+  /* RFC 9051 §6.3.6: inferior names move along */
+  g_assert_true (mail_store_rename_folder (f->store, "Lists", "Mail", &error));
+  g_assert_no_error (error);
+  assert_folders (f->store, renamed);
+  folder = open_folder (f, "Mail/GLib");
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), ==, uidvalidity);
+  g_assert_cmpstr (mail_folder_get_message (folder, 0)->name, ==, name);
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+  g_assert_true (mail_store_delete_folder (f->store, "Archive", &error));
+  g_assert_no_error (error);
+  assert_folders (f->store, deleted);
+  g_assert_cmpuint (count_files (f->root, ""), ==, 6); /* no trash left */
+}
+
+/* RFC 9051 §6.3.5: deleting a folder leaves its inferiors. */
+static void
+test_folder_delete_keeps_children (StoreFixture *f, gconstpointer data)
+{
+  const char *const expected[] = { "INBOX", "A/B", NULL };
+  g_autoptr (GError) error = NULL;
+
+  create_folder (f, "A");
+  create_folder (f, "A/B");
+  g_free (deliver (f, "A", MESSAGE_TEXT));
+  g_assert_true (mail_store_delete_folder (f->store, "A", &error));
+  g_assert_no_error (error);
+  assert_folders (f->store, expected);
+}
+
+/* Names that cannot map onto Maildir++ directories; every entry point
+ * refuses them. */
+static const char *const invalid_names[] = {
+  /* INVALID */
+  "",
+  ".",
+  "..",
+  "a.b",
+  ".hidden",
+  "/a",
+  "a/",
+  "a//b",
+  "../etc",
+  "a/../b",
+  "line\nbreak",
+  "tab\there",
+  "del\x7f",
+  "bad\xff"
+  "utf8",
+};
+
+/* Takes and frees *@error, which must say INVALID. */
+static void
+assert_invalid (gboolean ok, GError **error)
+{
+  g_assert_false (ok);
+  g_assert_error (*error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID);
+  g_clear_error (error);
+}
+
+static void
+test_folder_invalid_name (gconstpointer data)
+{
+  const char *name = data;
+  StoreFixture f = { NULL };
+  GError *error = NULL;
+  MailFolder *folder;
+  gboolean ok;
+
+  fixture_set_up (&f, NULL);
+  create_folder (&f, "Real");
+  ok = mail_store_create_folder (f.store, name, &error);
+  assert_invalid (ok, &error);
+  folder = mail_folder_open (f.store, name, &error);
+  assert_invalid (folder != NULL, &error);
+  ok = mail_store_delete_folder (f.store, name, &error);
+  assert_invalid (ok, &error);
+  ok = mail_store_rename_folder (f.store, "Real", name, &error);
+  assert_invalid (ok, &error);
+  ok = mail_store_rename_folder (f.store, name, "Real", &error);
+  assert_invalid (ok, &error);
+  ok = mail_maildir_deliver (f.root, name, "x", 1, NULL, &error);
+  assert_invalid (ok, &error);
+  g_assert_cmpuint (count_files (f.root, ""), ==, 4); /* tmp new cur .Real */
+  fixture_tear_down (&f, NULL);
+}
+
+typedef enum
+{
+  FOLDER_CREATE,
+  FOLDER_OPEN,
+  FOLDER_RENAME,
+  FOLDER_DELETE,
+} FolderOp;
+
+typedef struct
+{
+  FolderOp op;
+  const char *name;
+  const char *to; /* rename target */
+  MailStoreError error;
+} FolderErrorCase;
+
+static const FolderErrorCase folder_error_cases[] = {
+  /* Existing folders: INBOX and "Sent" */
+  { FOLDER_CREATE, "INBOX", NULL, MAIL_STORE_ERROR_EXISTS },
+  { FOLDER_CREATE, "inbox", NULL, MAIL_STORE_ERROR_EXISTS },
+  { FOLDER_CREATE, "Sent", NULL, MAIL_STORE_ERROR_EXISTS },
+  { FOLDER_OPEN, "Missing", NULL, MAIL_STORE_ERROR_NOT_FOUND },
+  { FOLDER_DELETE, "Missing", NULL, MAIL_STORE_ERROR_NOT_FOUND },
+  { FOLDER_DELETE, "INBOX", NULL, MAIL_STORE_ERROR_INVALID },
+  { FOLDER_RENAME, "Missing", "Other", MAIL_STORE_ERROR_NOT_FOUND },
+  { FOLDER_RENAME, "Sent", "Sent", MAIL_STORE_ERROR_EXISTS },
+  { FOLDER_RENAME, "Sent", "Sent/Old", MAIL_STORE_ERROR_INVALID },
+  { FOLDER_RENAME, "Sent", "INBOX", MAIL_STORE_ERROR_INVALID },
+  { FOLDER_RENAME, "INBOX", "Old", MAIL_STORE_ERROR_INVALID },
+};
+
+static gboolean
+folder_op_run (MailStore *store, const FolderErrorCase *c, GError **error)
+{
+  g_autoptr (MailFolder) folder = NULL;
+
+  switch (c->op)
+    {
+    case FOLDER_CREATE:
+      return mail_store_create_folder (store, c->name, error);
+    case FOLDER_OPEN:
+      folder = mail_folder_open (store, c->name, error);
+      return folder != NULL;
+    case FOLDER_RENAME:
+      return mail_store_rename_folder (store, c->name, c->to, error);
+    case FOLDER_DELETE:
+      return mail_store_delete_folder (store, c->name, error);
+    default:
+      g_assert_not_reached ();
+    }
+  return FALSE;
+}
+
+static void
+test_folder_error (gconstpointer data)
+{
+  const FolderErrorCase *c = data;
+  const char *const expected[] = { "INBOX", "Sent", NULL };
+  StoreFixture f = { NULL };
+  g_autoptr (GError) error = NULL;
+
+  fixture_set_up (&f, NULL);
+  create_folder (&f, "Sent");
+  g_assert_false (folder_op_run (f.store, c, &error));
+  g_assert_error (error, MAIL_STORE_ERROR, (gint) c->error);
+  assert_folders (f.store, expected);
+  fixture_tear_down (&f, NULL);
+}
+
+/* ---- maildrop lock (RFC 1939 §8) ------------------------------------------
+ */
+
+static void
+test_maildrop_second_store_in_use (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailStore) other = mail_store_open (f->root, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mail_store_lock_maildrop (f->store, &error));
+  g_assert_no_error (error);
+  g_assert_false (mail_store_lock_maildrop (other, &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_IN_USE);
+  g_clear_error (&error);
+  mail_store_unlock_maildrop (f->store);
+  g_assert_true (mail_store_lock_maildrop (other, &error));
+  g_assert_no_error (error);
+  g_clear_pointer (&other, mail_store_free); /* freeing releases it */
+  g_assert_true (mail_store_lock_maildrop (f->store, &error));
+  g_assert_no_error (error);
+}
+
+/* ---- deleting, copying, syncing ------------------------------------------ */
+
+static void
+test_message_delete_keeps_index (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    g_free (deliver (f, NULL, MESSAGE_TEXT));
+  folder = open_folder (f, NULL);
+  g_assert_true (mail_folder_delete_message (folder, 1, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_files (f->root, "new"), ==, 2);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 3);
+  bytes = mail_folder_read_message (folder, 1, &error);
+  g_assert_null (bytes);
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND);
+  assert_message_text (folder, 2, MESSAGE_TEXT);
+  sync_folder (folder, 0, 1);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+  g_assert_cmpuint (mail_folder_get_message (folder, 1)->uid, ==, 3);
+}
+
+/* IMAP COPY (RFC 9051 §6.4.7): same octets, flags, keywords and date. */
+static void
+test_message_copy_keeps_everything (StoreFixture *f, gconstpointer data)
+{
+  const char *const keywords[] = { "work", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) inbox = open_folder (f, NULL);
+  g_autoptr (MailFolder) archive = NULL;
+  const MailMessage *copy;
+
+  create_folder (f, "Archive");
+  set_flags (inbox, 0, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED, keywords);
+  g_assert_true (mail_folder_copy_message (inbox, 0, "Archive", &error));
+  g_assert_no_error (error);
+  archive = open_folder (f, "Archive");
+  g_assert_cmpuint (mail_folder_get_count (archive), ==, 1);
+  copy = mail_folder_get_message (archive, 0);
+  g_assert_cmpint (copy->flags, ==, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED);
+  g_assert_cmpstrv (copy->keywords, keywords);
+  g_assert_cmpint (copy->mtime, ==, mail_folder_get_message (inbox, 0)->mtime);
+  g_assert_false (copy->recent);
+  assert_message_text (archive, 0, MESSAGE_TEXT);
+  g_assert_false (mail_folder_copy_message (inbox, 0, "Missing", &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND);
+}
+
+/* The list changes only in sync, so POP3 numbering holds (RFC 1939 §4). */
+static void
+test_sync_sees_new_mail_and_removals (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autoptr (MailFolder) other = NULL;
+
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 0);
+  sync_folder (folder, 2, 0);
+  g_assert_cmpuint (mail_folder_get_uidnext (folder), ==, 3);
+  other = open_folder (f, NULL);
+  g_assert_true (mail_folder_delete_message (other, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+  sync_folder (folder, 0, 1);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->uid, ==, 2);
+  sync_folder (folder, 0, 0);
+}
+
+/* Another handle's flag change renames the file; this handle follows. */
+static void
+test_message_renamed_elsewhere_readable (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) mine = open_folder (f, NULL);
+  g_autoptr (MailFolder) theirs = open_folder (f, NULL);
+  g_autofree char *stale = g_strdup (mail_folder_get_message (mine, 0)->path);
+
+  set_flags (theirs, 0, MAIL_FLAG_SEEN, NULL);
+  g_assert_false (g_file_test (stale, G_FILE_TEST_EXISTS));
+  assert_message_text (mine, 0, MESSAGE_TEXT);
+  g_assert_cmpstr (mail_folder_get_message (mine, 0)->path, ==,
+                   mail_folder_get_message (theirs, 0)->path);
+  set_flags (theirs, 0, MAIL_FLAG_DELETED, NULL);
+  set_flags (mine, 0, MAIL_FLAG_FLAGGED, NULL); /* follows again */
+  g_assert_true (
+      g_str_has_suffix (mail_folder_get_message (mine, 0)->path, ":2,F"));
+  g_assert_cmpuint (count_files (f->root, "cur"), ==, 1);
+  set_flags (theirs, 0, MAIL_FLAG_SEEN, NULL);
+  g_assert_true (mail_folder_delete_message (mine, 0, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (count_files (f->root, "cur"), ==, 0);
+}
+
+/* ---- monitor ------------------------------------------------------------- */
+
+typedef struct
+{
+  GMainLoop *loop;
+  char *directory; /* "new" or "cur": the event we wait for */
+  gboolean seen;
+  guint timeout_id;
+} MonitorWait;
+
+static void
+on_folder_changed (GFileMonitor *monitor,
+                   GFile *file,
+                   GFile *other_file,
+                   GFileMonitorEvent event,
+                   gpointer user_data)
+{
+  MonitorWait *wait = user_data;
+  g_autoptr (GFile) parent = g_file_get_parent (file);
+  g_autofree char *base = g_file_get_basename (parent);
+
+  if (event == G_FILE_MONITOR_EVENT_CREATED &&
+      g_strcmp0 (base, wait->directory) == 0)
+    {
+      wait->seen = TRUE;
+      g_main_loop_quit (wait->loop);
+    }
+}
+
+static gboolean
+on_monitor_timeout (gpointer user_data)
+{
+  MonitorWait *wait = user_data;
+
+  wait->timeout_id = 0;
+  g_main_loop_quit (wait->loop);
+  return G_SOURCE_REMOVE;
+}
+
+/* Runs the main loop until the awaited event, or fails after 10 s. */
+static void
+wait_for_event (MonitorWait *wait, const char *directory)
+{
+  g_free (wait->directory);
+  wait->directory = g_strdup (directory);
+  wait->seen = FALSE;
+  wait->timeout_id = g_timeout_add_seconds (10, on_monitor_timeout, wait);
+  g_main_loop_run (wait->loop);
+  g_clear_handle_id (&wait->timeout_id, g_source_remove);
+  g_assert_true (wait->seen);
+}
+
+/* New mail shows in new/, a flag change in cur/: one monitor sees both. */
+static void
+test_monitor_reports_new_and_cur (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autoptr (GFileMonitor) monitor = mail_folder_monitor (folder, &error);
+  MonitorWait wait = { g_main_loop_new (NULL, FALSE), NULL, FALSE, 0 };
+
+  g_assert_no_error (error);
+  g_signal_connect (monitor, "changed", G_CALLBACK (on_folder_changed), &wait);
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  wait_for_event (&wait, "new");
+  sync_folder (folder, 1, 0);
+  set_flags (folder, 0, MAIL_FLAG_SEEN, NULL);
+  wait_for_event (&wait, "cur");
+  g_file_monitor_cancel (monitor);
+  g_main_loop_unref (wait.loop);
+  g_free (wait.directory);
+}
+
+/* ---- main ---------------------------------------------------------------- */
+
+static void
+add_store_test (const char *path, void (*test) (StoreFixture *, gconstpointer))
+{
+  g_test_add (path, StoreFixture, NULL, fixture_set_up, test,
+              fixture_tear_down);
+}
+
+static void
+add_case_tests (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (flag_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/store/flags/info-letters/%zu-\"%s\"", i, flag_cases[i].info);
+
+      g_test_add_data_func (path, &flag_cases[i], test_flags_info);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (invalid_names); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/store/folder/invalid-name-is-rejected-everywhere/%zu", i);
+
+      g_test_add_data_func (path, invalid_names[i], test_folder_invalid_name);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (folder_error_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/store/folder/error/%zu-%s", i,
+                                               folder_error_cases[i].name);
+
+      g_test_add_data_func (path, &folder_error_cases[i], test_folder_error);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  add_case_tests ();
+  add_store_test ("/store/deliver/message-is-listed-and-read-byte-exact",
+                  test_deliver_read_byte_exact);
+  add_store_test ("/store/deliver/name-has-time-usec-pid-counter-host-size",
+                  test_deliver_name_format);
+  add_store_test ("/store/deliver/crashed-delivery-in-tmp-is-never-listed",
+                  test_deliver_crash_in_tmp_invisible);
+  add_store_test ("/store/deliver/failed-write-leaves-no-file",
+                  test_deliver_failure_leaves_nothing);
+  add_store_test ("/store/deliver/creates-missing-maildir-and-folder",
+                  test_deliver_creates_maildir_and_folder);
+  add_store_test ("/store/uid/uids-and-uidvalidity-are-stable-across-reopen",
+                  test_uid_stable_across_reopen);
+  add_store_test ("/store/uid/new-mail-gets-uids-in-delivery-order",
+                  test_uid_follow_delivery_order);
+  add_store_test ("/store/uid/uidlist-file-has-documented-format",
+                  test_uid_uidlist_format);
+  add_store_test ("/store/uid/vanished-files-are-dropped-from-uidlist",
+                  test_uid_vanished_files_dropped);
+  add_store_test ("/store/uid/concurrent-processes-never-share-a-uid",
+                  test_uid_unique_across_processes);
+  add_store_test ("/store/flags/set-flags-renames-into-cur-and-survives-reopen",
+                  test_flags_survive_reopen);
+  add_store_test ("/store/flags/keywords-round-trip-through-dovecot-keywords",
+                  test_flags_keywords_round_trip);
+  add_store_test ("/store/flags/bad-keyword-and-27th-keyword-are-refused",
+                  test_flags_keyword_limits);
+  add_store_test ("/store/recent/mail-in-new-is-recent-for-first-handle-only",
+                  test_recent_follows_new);
+  add_store_test ("/store/folder/create-list-rename-delete",
+                  test_folder_lifecycle);
+  add_store_test ("/store/folder/delete-keeps-inferior-folders",
+                  test_folder_delete_keeps_children);
+  add_store_test ("/store/maildrop/second-store-gets-in-use",
+                  test_maildrop_second_store_in_use);
+  add_store_test ("/store/message/delete-keeps-index-until-sync",
+                  test_message_delete_keeps_index);
+  add_store_test ("/store/message/copy-keeps-octets-flags-keywords-date",
+                  test_message_copy_keeps_everything);
+  add_store_test ("/store/sync/sees-new-mail-and-removals",
+                  test_sync_sees_new_mail_and_removals);
+  add_store_test ("/store/message/renamed-by-another-handle-is-still-readable",
+                  test_message_renamed_elsewhere_readable);
+  add_store_test ("/store/monitor/reports-new-mail-and-flag-changes",
+                  test_monitor_reports_new_and_cur);
+  return g_test_run ();
+}
