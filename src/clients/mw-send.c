@@ -344,7 +344,9 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
                          (const char *const *) recipients->pdata, text->str,
                          text->len, &results, &error))
     {
-      mw_send_report_recipients (results);
+      /* One refused recipient is the error itself; list several. */
+      if (results != NULL && results->len > 1)
+        mw_send_report_recipients (results);
       g_printerr ("mw-send: %s\n", error->message);
       smtp_client_quit (client);
       return MW_SEND_EXIT_STEP_BASE + error->code;

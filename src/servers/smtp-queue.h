@@ -23,9 +23,8 @@ typedef struct _SmtpQueue SmtpQueue;
 
 /* Opens (creates) config->queue_dir. The queue resolves local recipients
  * of bounces through @users (borrowed; must outlive the queue). */
-SmtpQueue *smtp_queue_new (const MailConfig *config,
-                           MailUsers *users,
-                           GError **error);
+SmtpQueue *
+smtp_queue_new (const MailConfig *config, MailUsers *users, GError **error);
 void smtp_queue_free (SmtpQueue *queue);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueue, smtp_queue_free)
 
@@ -42,3 +41,65 @@ gboolean smtp_queue_enqueue (SmtpQueue *queue,
 
 /* Starts the delivery agent thread (first pass at once). */
 void smtp_queue_start (SmtpQueue *queue);
+
+/* Wakes the delivery agent now and treats every entry as due, as if its
+ * retry time had come (mw-admin queue flush, tests). */
+void smtp_queue_flush (SmtpQueue *queue);
+
+/* ---- reading the queue directory (mw-admin queue) ---------------------
+ * An entry is two files in the queue directory, both written to a
+ * temporary name, fsynced and renamed, with the directory fsynced after
+ * each rename:
+ *   ID.msg  the message, CRLF, exactly as it will be sent
+ *   ID.env  the envelope (GKeyFile): [envelope] sender, arrival,
+ *           attempts, next_attempt, last_error; one [recipient N] group
+ *           per recipient with address, state and reason
+ * ID.env is written second, so it is the commit point: an entry exists
+ * once its envelope does. */
+
+typedef enum
+{
+  SMTP_QUEUE_WAITING,   /* not delivered yet; reason says why */
+  SMTP_QUEUE_DELIVERED, /* the next hop said 250 */
+  SMTP_QUEUE_BOUNCED,   /* 5xx or expired; a bounce was queued */
+} SmtpQueueRecipientState;
+
+typedef struct
+{
+  char *address;
+  SmtpQueueRecipientState state;
+  char *reason; /* last reply or error, NULL before the first attempt */
+} SmtpQueueRecipient;
+
+typedef struct
+{
+  char *id;
+  char *sender;   /* "" for the null sender <> */
+  gint64 arrival; /* Unix seconds */
+  guint attempts;
+  gint64 next_attempt;   /* Unix seconds */
+  char *last_error;      /* NULL before the first attempt */
+  guint64 size;          /* octets of ID.msg */
+  GPtrArray *recipients; /* of SmtpQueueRecipient */
+} SmtpQueueEntry;
+
+void smtp_queue_entry_free (SmtpQueueEntry *entry);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueueEntry, smtp_queue_entry_free)
+
+/* Every entry of @dir, oldest first (transfer full; free with
+ * g_ptr_array_unref ()). */
+GPtrArray *smtp_queue_list (const char *dir, GError **error);
+/* Removes entry @id without delivering or bouncing it. Waits for the
+ * agent to finish the entry it is working on (a lock file), so a
+ * delivery in progress is never undone half-way. G_IO_ERROR_NOT_FOUND
+ * if there is no such entry. */
+gboolean smtp_queue_delete (const char *dir, const char *id, GError **error);
+/* Asks a running mw-smtpd to try every entry now: creates the file
+ * SMTP_QUEUE_FLUSH_FILE in @dir, which the agent looks for every second
+ * and removes. A file rather than a signal: it needs no pid file, works
+ * across users with write access to the queue, and a request made while
+ * the server is down is honoured when it starts. */
+#define SMTP_QUEUE_FLUSH_FILE "flush"
+gboolean smtp_queue_request_flush (const char *dir, GError **error);
+
+G_END_DECLS
