@@ -241,8 +241,10 @@ pop3_proto_parse_number (const char *text, guint32 *out_number, GError **error)
 
   g_return_val_if_fail (text != NULL, FALSE);
 
-  for (; g_ascii_isdigit (text[digits]) && digits <= 10; digits++)
-    value = value * 10 + (guint64) (text[digits] - '0');
+  /* only the first 11 digits are summed: enough to know it is too big */
+  for (; g_ascii_isdigit (text[digits]); digits++)
+    if (digits <= 10)
+      value = value * 10 + (guint64) (text[digits] - '0');
   if (digits == 0 || text[digits] != '\0')
     {
       g_set_error (error, POP3_PROTO_ERROR, POP3_PROTO_ERROR_SYNTAX,
