@@ -4,6 +4,7 @@
  *
  *   mw-admin [--config FILE] user add|passwd|del|list [NAME] [--maildir D]
  *   mw-admin [--config FILE] cert --out CERT --key KEY [--days N] NAME...
+ *   mw-admin [--config FILE] queue list|flush|delete ID
  */
 #include "mw-admin.h"
 
@@ -28,6 +29,7 @@ static const MwAdminCommand mw_admin_commands[] = {
     "user add|passwd|del|list [NAME] [--maildir PATH] "
     "[--password-file FILE]" },
   { "cert", mw_admin_cmd_cert, "cert --out CERT --key KEY [--days N] NAME..." },
+  { "queue", mw_admin_cmd_queue, "queue list|flush|delete ID" },
 };
 
 static void

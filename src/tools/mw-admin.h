@@ -53,7 +53,7 @@ MailConfig *mw_admin_load_config (MwAdmin *admin);
 /* The commands, one file each. */
 int mw_admin_cmd_user (MwAdmin *admin, int argc, char **argv);
 int mw_admin_cmd_cert (MwAdmin *admin, int argc, char **argv);
-/* mw-admin-queue.c (queue list|flush|delete), added by the queue's
- * author: declare it here when the file exists. */
+/* mw-admin-queue.c: queue list|flush|delete ID */
+int mw_admin_cmd_queue (MwAdmin *admin, int argc, char **argv);
 
 G_END_DECLS
