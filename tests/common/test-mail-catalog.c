@@ -47,7 +47,7 @@ test_table_well_formed (gconstpointer data)
       if (!g_hash_table_add (seen, g_steal_pointer (&key)))
         g_error ("%s: duplicate row %s", t->name, e->name);
     }
-  g_assert_cmpuint (rows, >, 3);
+  g_assert_cmpuint (rows, >=, 2); /* pop3 status: +OK -ERR + */
 }
 
 static void
