@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# bench/run.sh [smtp|pop3|trace|all]: mailwire against real peers, in the same run.
+# Called by `./run bench`. Needs root (Postfix and Dovecot run from private
+# configs through ../shared/bench/peers.sh) and ../shared beside the checkout.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+[ -d "$here/../../shared/bench" ] || { echo "bench: ../shared/bench is missing" >&2; exit 1; }
+case "${1:-all}" in
+  smtp) "$here/smtp-bench.sh" ;;
+  pop3) "$here/pop3-bench.sh" ;;
+  trace) "$here/trace-bench.sh" ;;
+  all) for b in smtp pop3 trace; do
+         [ -x "$here/$b-bench.sh" ] && "$here/$b-bench.sh"
+       done ;;
+  *) echo "usage: bench/run.sh [smtp|pop3|trace|all]" >&2; exit 2 ;;
+esac
