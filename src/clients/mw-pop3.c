@@ -505,6 +505,14 @@ mw_pop3_check_options (MwPop3Options *o, GError **error)
                    "give --password or --password-file");
       return FALSE;
     }
+  /* GIO's TLS file database wants an absolute path */
+  if (o->ca_file != NULL && !g_path_is_absolute (o->ca_file))
+    {
+      char *absolute = g_canonicalize_filename (o->ca_file, NULL);
+
+      g_free (o->ca_file);
+      o->ca_file = absolute;
+    }
   return TRUE;
 }
 
