@@ -1,0 +1,830 @@
+/* SPDX-License-Identifier: MIT
+ * test-smtp-session.c: the server session of smtp-session.c driven over a
+ * real loopback connection in-process (RFC 5321 §4.1 state machine,
+ * §4.5.2 DATA framing, §4.5.3.1 limits; RFC 3207; RFC 4954).
+ *
+ * Each test starts one session in a thread on 127.0.0.1 port 0 and talks
+ * to it with a client MailStream. The queue is replaced by a recording
+ * SmtpEnqueueFunc (smtp-session.h), which can also be told to fail.
+ */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "mail-auth.h"
+#include "mail-tls.h"
+#include "mw-harness.h"
+#include "smtp-proto.h"
+#include "smtp-session.h"
+
+typedef struct
+{
+  const char *label;        /* "smtp", "submission", "smtps" */
+  const char *extra_config; /* appended to mailwire.conf */
+} SessionSetup;
+
+typedef struct
+{
+  MwHarness *harness;
+  MailConfig *config;
+  SmtpContext *context;
+  GSocketListener *listener;
+  MailServerListener info;
+  GThread *server;
+  GSocketConnection *connection;
+  MailStream *stream;
+  GPtrArray *enqueued; /* "sender -> rcpt,rcpt" per call */
+  GString *last_enqueued_message;
+  gboolean enqueue_fails;
+} Fixture;
+
+static gboolean
+on_enqueue (gpointer user_data,
+            const char *reverse_path,
+            const char *const *recipients,
+            const void *data,
+            gsize length,
+            char **out_id,
+            GError **error)
+{
+  Fixture *f = user_data;
+  g_autofree char *joined = g_strjoinv (",", (char **) recipients);
+
+  if (f->enqueue_fails)
+    {
+      g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                           "queue disk on fire (test)");
+      return FALSE;
+    }
+  g_ptr_array_add (f->enqueued,
+                   g_strdup_printf ("%s -> %s", reverse_path, joined));
+  g_string_assign (f->last_enqueued_message, "");
+  g_string_append_len (f->last_enqueued_message, data, length);
+  return TRUE;
+}
+
+static gpointer
+run_one_session (gpointer data)
+{
+  Fixture *f = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection =
+      g_socket_listener_accept (f->listener, NULL, NULL, &error);
+
+  g_assert_no_error (error);
+  smtp_session_run (connection, &f->info, f->context);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return NULL;
+}
+
+static void
+fixture_connect (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+
+  f->connection = g_socket_client_connect_to_host (client, "127.0.0.1",
+                                                   f->info.port, NULL, &error);
+  g_assert_no_error (error);
+  if (f->info.implicit_tls)
+    {
+      g_autoptr (GIOStream) tls = mail_tls_client_wrap (
+          G_IO_STREAM (f->connection), "localhost",
+          mw_harness_cert (f->harness), FALSE, NULL, &error);
+      g_assert_no_error (error);
+      f->stream = mail_stream_new (tls, MAIL_LINE_MAX_SMTP_REPLY);
+    }
+  else
+    f->stream =
+        mail_stream_new (G_IO_STREAM (f->connection), MAIL_LINE_MAX_SMTP_REPLY);
+  mail_stream_set_timeout (f->stream, 20);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  const SessionSetup *setup = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GInetAddress) loopback =
+      g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr (GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  f->harness = mw_harness_new (setup->extra_config);
+  f->config = mail_config_load (mw_harness_config (f->harness), &error);
+  g_assert_no_error (error);
+  f->context = smtp_context_new (f->config, &error);
+  g_assert_no_error (error);
+  f->enqueued = g_ptr_array_new_with_free_func (g_free);
+  f->last_enqueued_message = g_string_new (NULL);
+  smtp_context_set_enqueue (f->context, on_enqueue, f);
+  f->listener = g_socket_listener_new ();
+  g_socket_listener_add_address (f->listener, address, G_SOCKET_TYPE_STREAM,
+                                 G_SOCKET_PROTOCOL_TCP, NULL, &bound, &error);
+  g_assert_no_error (error);
+  f->info.label = setup->label;
+  f->info.implicit_tls = g_str_equal (setup->label, "smtps");
+  f->info.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  f->server = g_thread_new ("session", run_one_session, f);
+  fixture_connect (f);
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_clear_pointer (&f->stream, mail_stream_free);
+  if (f->connection != NULL)
+    g_io_stream_close (G_IO_STREAM (f->connection), NULL, NULL);
+  g_clear_object (&f->connection);
+  if (f->server != NULL) /* the session ends when we hang up */
+    g_thread_join (f->server);
+  g_socket_listener_close (f->listener);
+  g_clear_object (&f->listener);
+  g_clear_pointer (&f->context, smtp_context_free);
+  g_clear_pointer (&f->config, mail_config_free);
+  g_clear_pointer (&f->enqueued, g_ptr_array_unref);
+  g_string_free (f->last_enqueued_message, TRUE);
+  g_clear_pointer (&f->harness, mw_harness_free);
+}
+
+/* ---- client helpers ---------------------------------------------------- */
+
+static void
+send_raw (Fixture *f, const char *data, gsize length)
+{
+  g_autoptr (GError) error = NULL;
+
+  mail_stream_write (f->stream, data, length);
+  mail_stream_flush (f->stream, NULL, &error);
+  g_assert_no_error (error);
+}
+
+static void
+send_text (Fixture *f, const char *text)
+{
+  send_raw (f, text, strlen (text));
+}
+
+/* Dovecot's trickle: one octet per write, so every read of the server
+ * ends at a different place. */
+static void
+send_trickle (Fixture *f, const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    send_raw (f, p, 1);
+}
+
+/* Reads one whole reply, asserts its code, returns all its lines' texts
+ * joined by "\n" (transfer full). */
+static char *
+expect_reply (Fixture *f, guint expected_code)
+{
+  g_autoptr (GString) texts = g_string_new (NULL);
+
+  for (guint lines = 0; lines < 200; lines++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *line = NULL;
+      gsize length = 0;
+      MailLineFlags flags = 0;
+      guint code = 0;
+      gboolean is_last = FALSE;
+      const char *text = NULL;
+
+      mail_stream_read_line (f->stream, &line, &length, &flags, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_true (
+          smtp_proto_parse_reply_line (line, &code, &is_last, &text));
+      if (code != expected_code)
+        g_error ("expected %u, got \"%s\"", expected_code, line);
+      g_string_append_printf (texts, "%s%s", lines > 0 ? "\n" : "", text);
+      if (is_last)
+        return g_string_free (g_steal_pointer (&texts), FALSE);
+    }
+  g_assert_not_reached ();
+}
+
+static void
+expect (Fixture *f, guint code)
+{
+  g_free (expect_reply (f, code));
+}
+
+/* Asserts the reply's first line starts with the enhanced code. */
+static void
+expect_enhanced (Fixture *f, guint code, const char *enhanced)
+{
+  g_autofree char *text = expect_reply (f, code);
+
+  g_assert_true (g_str_has_prefix (text, enhanced));
+}
+
+static void
+command (Fixture *f, const char *line, guint code)
+{
+  g_autofree char *with_crlf = g_strconcat (line, "\r\n", NULL);
+
+  send_text (f, with_crlf);
+  expect (f, code);
+}
+
+static void
+greet (Fixture *f)
+{
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+}
+
+static void
+expect_closed (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *line = NULL;
+  gsize length = 0;
+  MailLineFlags flags = 0;
+
+  g_assert_false (
+      mail_stream_read_line (f->stream, &line, &length, &flags, NULL, &error));
+  g_assert_nonnull (error);
+}
+
+static guint
+count_messages (Fixture *f, const char *user)
+{
+  g_auto (GStrv) names = mw_harness_list_messages (f->harness, user, NULL);
+
+  return g_strv_length (names);
+}
+
+/* The one message of @user, read whole (transfer full). */
+static char *
+read_only_message (Fixture *f, const char *user, gsize *out_length)
+{
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) names = mw_harness_list_messages (f->harness, user, NULL);
+  char *contents = NULL;
+
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+  g_file_get_contents (names[0], &contents, out_length, &error);
+  g_assert_no_error (error);
+  return contents;
+}
+
+/* The text after our Return-Path and Received: header. */
+static const char *
+skip_trace_headers (const char *message)
+{
+  const char *received = NULL;
+  const char *end = NULL;
+
+  g_assert_true (g_str_has_prefix (message, "Return-Path: <"));
+  received = strstr (message, "\r\nReceived: from ");
+  g_assert_nonnull (received);
+  /* The Received field ends at the first CRLF not followed by a tab. */
+  for (end = strstr (received + 2, "\r\n"); end != NULL && end[2] == '\t';
+       end = strstr (end + 2, "\r\n"))
+    ;
+  g_assert_nonnull (end);
+  return end + 2;
+}
+
+static void
+authenticate (Fixture *f, const char *user, const char *password)
+{
+  g_autofree char *plain = mail_sasl_plain_encode (NULL, user, password);
+  g_autofree char *line = g_strdup_printf ("AUTH PLAIN %s", plain);
+
+  command (f, line, SMTP_REPLY_AUTH_SUCCEEDED);
+}
+
+static void
+start_tls (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+
+  command (f, "STARTTLS", SMTP_REPLY_SERVICE_READY);
+  mail_stream_start_tls_client (f->stream, "localhost",
+                                mw_harness_cert (f->harness), FALSE, NULL,
+                                &error);
+  g_assert_no_error (error);
+}
+
+/* ---- the tests ---------------------------------------------------------- */
+
+static const SessionSetup mta = { "smtp", NULL };
+static const SessionSetup submission = { "submission", NULL };
+static const SessionSetup smtps = { "smtps", NULL };
+static const SessionSetup small = { "smtp", "[smtp]\nmax_size = 1000\n"
+                                            "max_recipients = 3\n" };
+
+/* RFC 5321 §4.1.1.1; extensions offered only when they work. */
+static void
+test_ehlo_on_mta (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nPIPELINING\n"));
+  g_assert_nonnull (strstr (ehlo, "\nSIZE "));
+  g_assert_nonnull (strstr (ehlo, "\n8BITMIME\n"));
+  g_assert_nonnull (strstr (ehlo, "\nENHANCEDSTATUSCODES\n"));
+  g_assert_nonnull (strstr (ehlo, "\nSTARTTLS\n"));
+  /* No AUTH on the MTA port: it is not for users (RFC 6409 §3.1). */
+  g_assert_null (strstr (ehlo, "AUTH"));
+  command (
+      f, "AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==", SMTP_REPLY_NOT_IMPLEMENTED);
+  command (f, "QUIT", SMTP_REPLY_CLOSING);
+  expect_closed (f);
+}
+
+/* RFC 5321 §4.1.4: commands out of order get 503 5.5.1. */
+static void
+test_out_of_order_is_503 (Fixture *f, gconstpointer data)
+{
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "MAIL FROM:<a@b.example>\r\n");
+  expect_enhanced (f, SMTP_REPLY_BAD_SEQUENCE, "5.5.1");
+  command (f, "HELO client.example", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "DATA", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "RSET", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_BAD_SEQUENCE);
+}
+
+/* Bad input gets an error and the session goes on (RFC 5321 §4.2.2,
+ * §4.5.3.1.4). */
+static void
+test_bad_input_keeps_session (Fixture *f, gconstpointer data)
+{
+  g_autofree char *overlong = g_strnfill (600, 'A');
+  g_autofree char *overlong_line = g_strconcat (overlong, "\r\n", NULL);
+
+  greet (f);
+  send_text (f, "FROB\r\n");
+  expect_enhanced (f, SMTP_REPLY_SYNTAX_ERROR, "5.5.2");
+  send_text (f, "\r\n");
+  expect_enhanced (f, SMTP_REPLY_SYNTAX_ERROR, "5.5.2");
+  send_raw (f, "NO\0OP\r\n", 7);
+  expect_enhanced (f, SMTP_REPLY_SYNTAX_ERROR, "5.5.2");
+  send_text (f, overlong_line);
+  expect_enhanced (f, SMTP_REPLY_SYNTAX_ERROR, "5.5.6");
+  send_text (f, "MAIL FROM:alice@example.test\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.1.3");
+  send_text (f, "MAIL FROM:<a@b.example> FROB=1\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETERS_NOT_RECOGNIZED, "5.5.4");
+  command (f, "EHLO", SMTP_REPLY_PARAMETER_SYNTAX_ERROR);
+  command (f, "VRFY alice", SMTP_REPLY_CANNOT_VERIFY);
+  command (f, "EXPN staff", SMTP_REPLY_NOT_IMPLEMENTED);
+  command (f, "HELP", SMTP_REPLY_HELP);
+  /* A command ended by a bare LF is still understood (§2.3.8 is about
+   * DATA smuggling; commands are not forwarded). */
+  send_text (f, "NOOP\n");
+  expect (f, SMTP_REPLY_OK);
+}
+
+/* Postfix's hard error limit: a client sending only junk is dropped. */
+static void
+test_too_many_errors_closes (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  for (guint i = 0; i < 19; i++)
+    command (f, "FROB", SMTP_REPLY_SYNTAX_ERROR);
+  send_text (f, "FROB\r\n");
+  expect (f, SMTP_REPLY_SYNTAX_ERROR);
+  expect (f, SMTP_REPLY_SERVICE_NOT_AVAILABLE);
+  expect_closed (f);
+}
+
+static const char simple_body[] = "From: a@b.example\r\n"
+                                  "Subject: hello\r\n"
+                                  "\r\n"
+                                  "..a line that starts with a dot\r\n"
+                                  "last line\r\n";
+static const char simple_stored[] = "From: a@b.example\r\n"
+                                    "Subject: hello\r\n"
+                                    "\r\n"
+                                    ".a line that starts with a dot\r\n"
+                                    "last line\r\n";
+
+/* RFC 5321 §4.1.1.4, §4.4, §4.5.2: stored byte for byte after our trace
+ * headers, dot-stuffing removed. */
+static void
+test_deliver_local (Fixture *f, gconstpointer data)
+{
+  g_autofree char *message = NULL;
+  gsize length = 0;
+
+  greet (f);
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<alice@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_OK, "2.1.5");
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, simple_body);
+  send_text (f, ".\r\n");
+  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  message = read_only_message (f, "alice", &length);
+  g_assert_true (g_str_has_prefix (message,
+                                   "Return-Path: <sender@b.example>\r\n"
+                                   "Received: from client.example "
+                                   "([127.0.0.1])\r\n\tby mx.example.test "
+                                   "(mailwire) with ESMTP id "));
+  g_assert_nonnull (strstr (message, "\tfor <alice@example.test>; "));
+  g_assert_cmpstr (skip_trace_headers (message), ==, simple_stored);
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+  /* The session is ready for the next transaction. */
+  command (f, "MAIL FROM:<> BODY=8BITMIME", SMTP_REPLY_OK);
+}
+
+/* The same transaction, every octet in its own write (split reads). */
+static void
+test_deliver_trickle (Fixture *f, gconstpointer data)
+{
+  g_autofree char *message = NULL;
+  gsize length = 0;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_trickle (f, "EHLO client.example\r\n");
+  expect (f, SMTP_REPLY_OK);
+  send_trickle (f, "MAIL FROM:<sender@b.example>\r\n");
+  expect (f, SMTP_REPLY_OK);
+  send_trickle (f, "RCPT TO:<alice@example.test>\r\n");
+  expect (f, SMTP_REPLY_OK);
+  send_trickle (f, "DATA\r\n");
+  expect (f, SMTP_REPLY_START_MAIL_INPUT);
+  send_trickle (f, simple_body);
+  send_trickle (f, ".\r\n");
+  expect (f, SMTP_REPLY_OK);
+  message = read_only_message (f, "alice", &length);
+  g_assert_cmpstr (skip_trace_headers (message), ==, simple_stored);
+}
+
+/* RFC 2920 §3.1: a whole transaction in one write, replies in order. */
+static void
+test_pipelining (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  send_text (f, "MAIL FROM:<>\r\n"
+                "RCPT TO:<alice@example.test>\r\n"
+                "RCPT TO:<nobody@example.test>\r\n"
+                "RCPT TO:<bob@example.test>\r\n"
+                "DATA\r\n");
+  /* RFC 5321 §4.5.5: the null reverse-path is accepted. */
+  expect (f, SMTP_REPLY_OK);
+  expect (f, SMTP_REPLY_OK);
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.1.1");
+  expect (f, SMTP_REPLY_OK);
+  expect (f, SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: bounce\r\n\r\nbody\r\n.\r\nQUIT\r\n");
+  expect (f, SMTP_REPLY_OK);
+  expect (f, SMTP_REPLY_CLOSING);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 1);
+}
+
+/* No open relay (RFC 5321 §7.1): without AUTH, only local domains. */
+static void
+test_relay_denied (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<someone@elsewhere.example>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.7.1");
+  send_text (f, "RCPT TO:<nobody@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.1.1");
+  command (f, "DATA", SMTP_REPLY_BAD_SEQUENCE);
+  g_assert_cmpuint (f->enqueued->len, ==, 0);
+}
+
+/* RFC 5321 §4.5.3.1.10: "452 Too many recipients". */
+static void
+test_too_many_recipients (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<ALICE@example.test>", SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<bob@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_INSUFFICIENT_STORAGE, "4.5.3");
+}
+
+/* RFC 1870 §6: SIZE checked at MAIL and enforced while reading DATA. */
+static void
+test_size_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+  g_autofree char *line = g_strnfill (98, 'x');
+  g_autoptr (GString) body = g_string_new (NULL);
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nSIZE 1000\n"));
+  send_text (f, "MAIL FROM:<a@b.example> SIZE=1001\r\n");
+  expect_enhanced (f, SMTP_REPLY_EXCEEDED_STORAGE, "5.3.4");
+  command (f, "MAIL FROM:<a@b.example> SIZE=x",
+           SMTP_REPLY_PARAMETER_SYNTAX_ERROR);
+  command (f, "MAIL FROM:<a@b.example> SIZE=900", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  for (guint i = 0; i < 20; i++)
+    g_string_append_printf (body, "%s\r\n", line);
+  g_string_append (body, ".\r\n");
+  send_text (f, body->str);
+  expect_enhanced (f, SMTP_REPLY_EXCEEDED_STORAGE, "5.3.4");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+  command (f, "NOOP", SMTP_REPLY_OK);
+}
+
+/* SMTP smuggling (CVE-2023-51764): a lone "." next to a bare LF or CR
+ * does not end DATA; the message holding it is refused, and what
+ * followed it is never run as commands. */
+static const char *const smuggling_sequences[] = {
+  "\n.\n", "\r.\r", "\n.\r\n", "\r\n.\n", "\r.\r\n", "\r\n.\r",
+};
+
+static void
+test_smuggling (Fixture *f, gconstpointer data)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (smuggling_sequences); i++)
+    {
+      g_autofree char *attack =
+          g_strconcat ("Subject: innocent\r\n\r\nhello", smuggling_sequences[i],
+                       "MAIL FROM:<evil@b.example>\r\n"
+                       "RCPT TO:<bob@example.test>\r\n"
+                       "DATA\r\n"
+                       "Subject: forged\r\n\r\n.\r\n"
+                       "NOOP\r\n",
+                       NULL);
+
+      if (i == 0)
+        greet (f);
+      command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+      command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+      command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+      send_text (f, attack);
+      expect_enhanced (f, SMTP_REPLY_TRANSACTION_FAILED, "5.6.0");
+      /* The next reply answers NOOP, not the smuggled MAIL. */
+      expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+      g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+      g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+    }
+}
+
+/* RFC 5321 §4.5.2: NUL is not text. */
+static void
+test_nul_in_data_refused (Fixture *f, gconstpointer data)
+{
+  static const char body[] = "Subject: x\r\n\r\nnul \0 here\r\n.\r\n";
+
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_raw (f, body, sizeof body - 1);
+  expect_enhanced (f, SMTP_REPLY_TRANSACTION_FAILED, "5.6.0");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+}
+
+/* A client that vanishes mid-DATA leaves nothing behind. */
+static void
+test_vanish_mid_data (Fixture *f, gconstpointer data)
+{
+  g_autofree char *maildir = mw_harness_maildir (f->harness, "alice");
+  g_autofree char *tmp = g_build_filename (maildir, "tmp", NULL);
+  g_autoptr (GDir) listing = NULL;
+
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: half\r\n\r\nhalf a message");
+  g_clear_pointer (&f->stream, mail_stream_free);
+  g_io_stream_close (G_IO_STREAM (f->connection), NULL, NULL);
+  g_clear_object (&f->connection);
+  g_thread_join (g_steal_pointer (&f->server));
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+  listing = g_dir_open (tmp, 0, NULL);
+  g_assert_true (listing == NULL || g_dir_read_name (listing) == NULL);
+}
+
+/* Durable before yes, all or nothing: when bob's copy cannot be stored,
+ * alice's copy is taken back and the client hears 451 4.3.0. */
+static void
+test_store_failure_rolls_back (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *bob = mw_harness_maildir (f->harness, "bob");
+  g_autofree char *parent = g_path_get_dirname (bob);
+
+  /* A plain file where bob's Maildir should be: delivery must fail. */
+  g_mkdir_with_parents (parent, 0700);
+  g_file_set_contents (bob, "not a directory", -1, &error);
+  g_assert_no_error (error);
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_WARNING, "*not stored*");
+  send_text (f, "Subject: x\r\n\r\nbody\r\n.\r\n");
+  expect_enhanced (f, SMTP_REPLY_LOCAL_ERROR, "4.3.0");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+  command (f, "NOOP", SMTP_REPLY_OK);
+}
+
+/* RFC 6409 §4.3, RFC 4954: submission wants TLS, then AUTH, then MAIL. */
+static void
+test_submission_flow (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+
+  greet (f);
+  send_text (f, "MAIL FROM:<alice@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_AUTH_REQUIRED, "5.7.0");
+  send_text (f, "AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==\r\n");
+  expect_enhanced (f, SMTP_REPLY_ENCRYPTION_REQUIRED, "5.7.11");
+  start_tls (f);
+  /* RFC 3207 §4.2: the session starts over, EHLO first. */
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_BAD_SEQUENCE);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nAUTH PLAIN LOGIN\n"));
+  g_assert_null (strstr (ehlo, "STARTTLS"));
+  command (f, "STARTTLS", SMTP_REPLY_BAD_SEQUENCE);
+  authenticate (f, "alice", "alice-secret");
+  command (f,
+           "AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==", SMTP_REPLY_BAD_SEQUENCE);
+  /* sender_must_match_login: alice may not send as bob. */
+  send_text (f, "MAIL FROM:<bob@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED, "5.7.1");
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@remote.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: relayed\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (f->enqueued->len, ==, 1);
+  g_assert_cmpstr (f->enqueued->pdata[0], ==,
+                   "alice@example.test -> carol@remote.example");
+  /* RFC 3848: TLS and AUTH both show in the Received line. */
+  g_assert_nonnull (strstr (f->last_enqueued_message->str, "with ESMTPSA id "));
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 1);
+}
+
+/* When the queue fails, the local copy is taken back too (no half
+ * delivery) and the client may try again later. */
+static void
+test_queue_failure_rolls_back (Fixture *f, gconstpointer data)
+{
+  f->enqueue_fails = TRUE;
+  greet (f);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  authenticate (f, "alice", "alice-secret");
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@remote.example>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_WARNING, "*not stored*");
+  send_text (f, "Subject: x\r\n\r\nhi\r\n.\r\n");
+  expect_enhanced (f, SMTP_REPLY_LOCAL_ERROR, "4.3.0");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+}
+
+/* RFC 4954 §4: challenges, "=" and "*", LOGIN, wrong passwords. */
+static void
+test_auth_exchanges (Fixture *f, gconstpointer data)
+{
+  g_autofree char *user = g_base64_encode ((const guchar *) "bob", 3);
+  g_autofree char *password =
+      g_base64_encode ((const guchar *) "bob-secret", 10);
+  g_autofree char *challenge = NULL;
+
+  greet (f);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  command (f, "AUTH CRAM-MD5", SMTP_REPLY_PARAMETER_NOT_IMPLEMENTED);
+  /* PLAIN without initial response: an empty challenge, then cancel. */
+  send_text (f, "AUTH PLAIN\r\n");
+  challenge = expect_reply (f, SMTP_REPLY_AUTH_CONTINUE);
+  g_assert_cmpstr (challenge, ==, "");
+  command (f, "*", SMTP_REPLY_PARAMETER_SYNTAX_ERROR);
+  /* "=" is an empty initial response, which PLAIN refuses. */
+  command (f, "AUTH PLAIN =", SMTP_REPLY_PARAMETER_SYNTAX_ERROR);
+  command (f, "AUTH PLAIN !!notbase64", SMTP_REPLY_PARAMETER_SYNTAX_ERROR);
+  send_text (f, "AUTH PLAIN AGJvYgB3cm9uZw==\r\n"); /* bob / wrong */
+  expect_enhanced (f, SMTP_REPLY_AUTH_INVALID, "5.7.8");
+  /* LOGIN: user name and password, each after its 334 prompt. */
+  send_text (f, "AUTH LOGIN\r\n");
+  g_free (challenge);
+  challenge = expect_reply (f, SMTP_REPLY_AUTH_CONTINUE);
+  g_assert_cmpstr (challenge, ==, MAIL_SASL_LOGIN_USER_CHALLENGE);
+  send_text (f, user);
+  send_text (f, "\r\n");
+  g_free (challenge);
+  challenge = expect_reply (f, SMTP_REPLY_AUTH_CONTINUE);
+  g_assert_cmpstr (challenge, ==, MAIL_SASL_LOGIN_PASSWORD_CHALLENGE);
+  send_text (f, password);
+  send_text (f, "\r\n");
+  expect_enhanced (f, SMTP_REPLY_AUTH_SUCCEEDED, "2.7.0");
+  command (f, "MAIL FROM:<bob@example.test>", SMTP_REPLY_OK);
+}
+
+/* RFC 8314 §3.3: TLS from the first byte; AUTH at once, no STARTTLS. */
+static void
+test_implicit_tls (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nAUTH PLAIN LOGIN\n"));
+  g_assert_null (strstr (ehlo, "STARTTLS"));
+  authenticate (f, "alice", "alice-secret");
+}
+
+/* RFC 3207 §4, CVE-2011-0411: commands pipelined after STARTTLS were sent
+ * in clear; the server must not run them, and drops the connection. */
+static void
+test_plaintext_after_starttls (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+
+  greet (f);
+  send_text (f, "STARTTLS\r\nRSET\r\n");
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  g_assert_false (mail_stream_start_tls_client (f->stream, "localhost",
+                                                mw_harness_cert (f->harness),
+                                                FALSE, NULL, &error));
+  g_assert_nonnull (error);
+}
+
+/* "mw-admin user add" takes effect without a restart. */
+static void
+test_users_reload (Fixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailUsers) users = NULL;
+
+  greet (f);
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@example.test>", SMTP_REPLY_MAILBOX_UNAVAILABLE);
+  users = mail_users_load (f->config->users_file, &error);
+  g_assert_no_error (error);
+  mail_users_set (users, "carol", "carol-secret", NULL, FALSE, &error);
+  g_assert_no_error (error);
+  mail_users_save (users, &error);
+  g_assert_no_error (error);
+  command (f, "RCPT TO:<carol@example.test>", SMTP_REPLY_OK);
+}
+
+static void
+add (const char *path,
+     const SessionSetup *setup,
+     void (*func) (Fixture *, gconstpointer))
+{
+  g_test_add (path, Fixture, setup, fixture_set_up, func, fixture_tear_down);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  add ("/smtp/session/ehlo-on-mta-offers-no-auth", &mta, test_ehlo_on_mta);
+  add ("/smtp/session/out-of-order-is-503", &mta, test_out_of_order_is_503);
+  add ("/smtp/session/bad-input-keeps-session", &mta,
+       test_bad_input_keeps_session);
+  add ("/smtp/session/too-many-errors-closes", &mta,
+       test_too_many_errors_closes);
+  add ("/smtp/session/deliver-local-byte-exact", &mta, test_deliver_local);
+  add ("/smtp/session/deliver-trickle", &mta, test_deliver_trickle);
+  add ("/smtp/session/pipelining-and-null-sender", &mta, test_pipelining);
+  add ("/smtp/session/relay-denied-is-550-5.7.1", &mta, test_relay_denied);
+  add ("/smtp/session/too-many-recipients-is-452", &small,
+       test_too_many_recipients);
+  add ("/smtp/session/size-enforced-while-reading", &small, test_size_limit);
+  add ("/smtp/session/smuggling-sequences-refused", &mta, test_smuggling);
+  add ("/smtp/session/nul-in-data-refused", &mta, test_nul_in_data_refused);
+  add ("/smtp/session/vanish-mid-data-leaves-nothing", &mta,
+       test_vanish_mid_data);
+  add ("/smtp/session/store-failure-rolls-back", &mta,
+       test_store_failure_rolls_back);
+  add ("/smtp/session/submission-tls-auth-mail", &submission,
+       test_submission_flow);
+  add ("/smtp/session/queue-failure-rolls-back", &submission,
+       test_queue_failure_rolls_back);
+  add ("/smtp/session/auth-exchanges", &submission, test_auth_exchanges);
+  add ("/smtp/session/implicit-tls", &smtps, test_implicit_tls);
+  add ("/smtp/session/plaintext-after-starttls-dropped", &mta,
+       test_plaintext_after_starttls);
+  add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
+  return g_test_run ();
+}
