@@ -3,12 +3,14 @@
  * Maildir++ folders, RFC 9051 §2.3.1.1 UIDs and §2.3.2 flags, RFC 1939 §8
  * maildrop lock). Every test works in its own g_dir_make_tmp () directory.
  */
-#define _XOPEN_SOURCE 700 /* nftw () */
+#define _GNU_SOURCE /* nftw (), unshare () */
 
 #include <ftw.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -293,6 +295,47 @@ test_deliver_failure_leaves_nothing (StoreFixture *f, gconstpointer data)
   g_assert_cmpint (wait_child (pid), ==, 0);
   g_assert_cmpuint (count_files (f->root, "tmp"), ==, 0);
   g_assert_cmpuint (count_files (f->root, "new"), ==, 0);
+}
+
+#define CHILD_CANNOT_MOUNT 77
+
+/* In a child with its own mount namespace, delivers 64 KiB into a 16 KiB
+ * tmpfs: exits 0 if that gave NO_SPACE and left tmp/ empty. */
+static int
+no_space_child (const char *root)
+{
+  g_autofree char *full = g_build_filename (root, "full", NULL);
+  g_autofree char *big = g_malloc0 (64 * 1024);
+  g_autoptr (GError) error = NULL;
+
+  if (mkdir (full, 0700) != 0 || unshare (CLONE_NEWNS) != 0 ||
+      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount ("tmpfs", full, "tmpfs", 0, "size=16k") != 0)
+    return CHILD_CANNOT_MOUNT;
+  if (mail_maildir_deliver (full, NULL, big, 64 * 1024, NULL, &error) ||
+      !g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE))
+    return 1;
+  return count_files (full, "tmp") + count_files (full, "new") == 0 ? 0 : 2;
+}
+
+/* ENOSPC must reach the SMTP server as NO_SPACE (it answers 452,
+ * RFC 5321 §4.2.2) and leave no partial file behind. */
+static void
+test_deliver_no_space (StoreFixture *f, gconstpointer data)
+{
+  pid_t pid = fork ();
+  int status;
+
+  g_assert_cmpint (pid, >=, 0);
+  if (pid == 0)
+    _exit (no_space_child (f->root));
+  status = wait_child (pid);
+  if (status == CHILD_CANNOT_MOUNT)
+    {
+      g_test_skip ("mounting a small tmpfs needs CAP_SYS_ADMIN");
+      return;
+    }
+  g_assert_cmpint (status, ==, 0);
 }
 
 static void
@@ -1025,6 +1068,8 @@ main (int argc, char **argv)
                   test_deliver_crash_in_tmp_invisible);
   add_store_test ("/store/deliver/failed-write-leaves-no-file",
                   test_deliver_failure_leaves_nothing);
+  add_store_test ("/store/deliver/disk-full-is-no-space-and-leaves-no-file",
+                  test_deliver_no_space);
   add_store_test ("/store/deliver/creates-missing-maildir-and-folder",
                   test_deliver_creates_maildir_and_folder);
   add_store_test ("/store/uid/uids-and-uidvalidity-are-stable-across-reopen",

@@ -1,0 +1,809 @@
+/* SPDX-License-Identifier: MIT
+ * mail-folder.c: one open folder of the Maildir++ store: scanning new/
+ * and cur/, persistent UIDs in mailwire-uidlist (RFC 9051 §2.3.1.1),
+ * reading, flagging, deleting and copying messages, and watching for
+ * changes (maildir(5); RFC 9051 §2.3.2 flags, §6.4.7 COPY).
+ */
+#define _GNU_SOURCE /* strverscmp () */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mail-store-private.h"
+
+#define UIDLIST_NAME "mailwire-uidlist"
+#define RELOCATE_ATTEMPTS 3 /* rescans when another process renames */
+
+/* One message as this handle sees it. */
+typedef struct
+{
+  MailMessage message;
+  gboolean deleted; /* unlinked through this handle: gone at next sync */
+} FolderEntry;
+
+struct _MailFolder
+{
+  MailStore *store; /* not owned: outlives the folder */
+  char *dir;        /* ROOT or ROOT/.A.B */
+  guint32 uidvalidity;
+  guint32 uidnext;
+  GPtrArray *entries;  /* FolderEntry, ascending UID */
+  GPtrArray *keywords; /* index -> keyword or NULL (dovecot-keywords) */
+};
+
+/* A file found by scanning new/ and cur/, keyed by its base name. */
+typedef struct
+{
+  char *path;
+  char *info; /* letters after ":2,", "" if none */
+  gboolean in_new;
+} ScanEntry;
+
+typedef struct
+{
+  guint32 uid;
+  char *name;
+} UidEntry;
+
+/* The mailwire-uidlist of one folder. */
+typedef struct
+{
+  guint32 uidvalidity;
+  guint32 uidnext;
+  GArray *entries;  /* UidEntry, ascending UID */
+  gboolean created; /* no (readable) file yet: must be written */
+} UidList;
+
+/* ---- scanning new/ and cur/ ------------------------------------------ */
+
+static void
+scan_entry_free (gpointer data)
+{
+  ScanEntry *entry = data;
+
+  g_free (entry->path);
+  g_free (entry->info);
+  g_free (entry);
+}
+
+/* Adds every message file of @dir/@sub to @found, keyed by base name. */
+static gboolean
+scan_subdir (const char *dir,
+             const char *sub,
+             GHashTable *found,
+             GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, sub, NULL);
+  GError *local_error = NULL;
+  g_autoptr (GDir) listing = g_dir_open (path, 0, &local_error);
+  const char *file;
+
+  if (listing == NULL)
+    return mail_store_fail_gerror (error, local_error);
+  while ((file = g_dir_read_name (listing)) != NULL)
+    {
+      const char *colon = strchr (file, ':');
+      ScanEntry *entry;
+
+      /* maildir(5): readers skip dot files; a line break would also
+       * break the uidlist's one-name-per-line format. */
+      if (file[0] == '.' || strpbrk (file, "\r\n") != NULL)
+        continue;
+      entry = g_new0 (ScanEntry, 1);
+      entry->path = g_build_filename (path, file, NULL);
+      entry->info =
+          g_strdup (colon && g_str_has_prefix (colon, ":2,") ? colon + 3 : "");
+      entry->in_new = strcmp (sub, "new") == 0;
+      g_hash_table_replace (
+          found, colon ? g_strndup (file, colon - file) : g_strdup (file),
+          entry);
+    }
+  return TRUE;
+}
+
+/* new/ before cur/: a message moved from new/ to cur/ meanwhile is still
+ * seen at least once, and cur/ wins when it is seen twice. Adds to @found,
+ * so a second scan only ever adds to the first. */
+static gboolean
+maildir_scan_into (const char *dir, GHashTable *found, GError **error)
+{
+  return scan_subdir (dir, "new", found, error) &&
+         scan_subdir (dir, "cur", found, error);
+}
+
+static GHashTable *
+maildir_scan (const char *dir, GError **error)
+{
+  g_autoptr (GHashTable) found =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, scan_entry_free);
+
+  if (!maildir_scan_into (dir, found, error))
+    return NULL;
+  return g_steal_pointer (&found);
+}
+
+/* ---- the uidlist ----------------------------------------------------- */
+
+static void
+uid_entry_clear (gpointer data)
+{
+  g_free (((UidEntry *) data)->name);
+}
+
+static void
+uidlist_free (UidList *list)
+{
+  g_array_unref (list->entries);
+  g_free (list);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UidList, uidlist_free)
+
+static UidList *
+uidlist_new (guint32 uidvalidity, guint32 uidnext)
+{
+  UidList *list = g_new0 (UidList, 1);
+
+  list->uidvalidity = uidvalidity;
+  list->uidnext = uidnext;
+  list->entries = g_array_new (FALSE, FALSE, sizeof (UidEntry));
+  g_array_set_clear_func (list->entries, uid_entry_clear);
+  return list;
+}
+
+/* "<uid> <base name>": kept only in ascending UID order below UIDNEXT. */
+static void
+uidlist_parse_line (UidList *list, const char *line)
+{
+  char *end = NULL;
+  guint64 uid = g_ascii_strtoull (line, &end, 10);
+  guint32 last =
+      list->entries->len == 0
+          ? 0
+          : g_array_index (list->entries, UidEntry, list->entries->len - 1).uid;
+  UidEntry entry;
+
+  if (end == line || *end != ' ' || end[1] == '\0' || uid <= last ||
+      uid >= list->uidnext)
+    return;
+  entry.uid = (guint32) uid;
+  entry.name = g_strdup (end + 1);
+  g_array_append_val (list->entries, entry);
+}
+
+/* Header "1 V<uidvalidity> N<uidnext>". A missing or unparsable file
+ * starts afresh with UIDVALIDITY = now, which tells IMAP clients to drop
+ * cached UIDs (RFC 9051 §2.3.1.1); an unreadable one is an error, so UIDs
+ * are never reset by an I/O failure. */
+static UidList *
+uidlist_read (const char *dir, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
+  g_autofree char *contents = NULL;
+  g_auto (GStrv) lines = NULL;
+  GError *local_error = NULL;
+  unsigned int uidvalidity = 0;
+  unsigned int uidnext = 0;
+  UidList *list;
+
+  if (!g_file_get_contents (path, &contents, NULL, &local_error) &&
+      !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+    {
+      mail_store_fail_gerror (error, local_error);
+      return NULL;
+    }
+  g_clear_error (&local_error);
+  if (contents == NULL ||
+      sscanf (contents, "1 V%u N%u", &uidvalidity, &uidnext) != 2 ||
+      uidvalidity == 0 || uidnext == 0)
+    {
+      list = uidlist_new ((guint32) time (NULL), 1);
+      list->created = TRUE;
+      return list;
+    }
+  list = uidlist_new (uidvalidity, uidnext);
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 1; lines[i] != NULL; i++)
+    uidlist_parse_line (list, lines[i]);
+  return list;
+}
+
+static gboolean
+uidlist_write (const char *dir, const UidList *list, GError **error)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  g_string_append_printf (text, "1 V%u N%u\n", list->uidvalidity,
+                          list->uidnext);
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
+
+      g_string_append_printf (text, "%u %s\n", entry->uid, entry->name);
+    }
+  return mail_store_replace_file (dir, UIDLIST_NAME, text, error);
+}
+
+static gboolean
+uidlist_misses_files (const UidList *list, GHashTable *found)
+{
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      if (!g_hash_table_contains (
+              found, g_array_index (list->entries, UidEntry, i).name))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Delivery order: strverscmp () compares "<time>.M<usec>P<pid>Q<n>" field
+ * by field as numbers; other agents' names still sort stably. */
+static gint
+delivery_order (gconstpointer a, gconstpointer b)
+{
+  return strverscmp (*(const char *const *) a, *(const char *const *) b);
+}
+
+/* Drops entries whose file is gone; returns TRUE if any was. */
+static gboolean
+uidlist_drop_vanished (UidList *list, GHashTable *found)
+{
+  guint before = list->entries->len;
+
+  for (guint i = list->entries->len; i > 0; i--)
+    {
+      if (!g_hash_table_contains (
+              found, g_array_index (list->entries, UidEntry, i - 1).name))
+        g_array_remove_index (list->entries, i - 1);
+    }
+  return list->entries->len != before;
+}
+
+/* Gives the files not listed yet the next UIDs, in delivery order;
+ * returns TRUE if there were any. */
+static gboolean
+uidlist_append_new (UidList *list, GHashTable *found)
+{
+  g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GPtrArray) fresh = g_ptr_array_new ();
+  GHashTableIter iter;
+  gpointer name;
+
+  for (guint i = 0; i < list->entries->len; i++)
+    g_hash_table_add (listed, g_array_index (list->entries, UidEntry, i).name);
+  g_hash_table_iter_init (&iter, found);
+  while (g_hash_table_iter_next (&iter, &name, NULL))
+    {
+      if (!g_hash_table_contains (listed, name))
+        g_ptr_array_add (fresh, name);
+    }
+  g_ptr_array_sort (fresh, delivery_order);
+  for (guint i = 0; i < fresh->len; i++)
+    {
+      UidEntry entry = { list->uidnext++, g_strdup (fresh->pdata[i]) };
+
+      g_array_append_val (list->entries, entry);
+    }
+  return fresh->len > 0;
+}
+
+/* Under the store lock: brings the uidlist in line with the files. A
+ * listed file missing from the scan is looked for once more before its
+ * UID is dropped, since a rename during readdir () can hide it. */
+static gboolean
+uidlist_update (const char *dir,
+                UidList *list,
+                GHashTable *found,
+                GError **error)
+{
+  gboolean changed;
+
+  if (uidlist_misses_files (list, found) &&
+      !maildir_scan_into (dir, found, error))
+    return FALSE;
+  changed = uidlist_drop_vanished (list, found);
+  changed = uidlist_append_new (list, found) || changed;
+  if (!changed && !list->created)
+    return TRUE;
+  return uidlist_write (dir, list, error);
+}
+
+/* ---- folders --------------------------------------------------------- */
+
+static void
+folder_entry_free (gpointer data)
+{
+  FolderEntry *entry = data;
+
+  g_free (entry->message.name);
+  g_free (entry->message.path);
+  g_strfreev (entry->message.keywords);
+  g_free (entry);
+}
+
+/* Size and date from the file; if it was renamed meanwhile, from the
+ * name (",S=" and the leading delivery time). */
+static void
+message_stat (MailMessage *message)
+{
+  const char *size = strstr (message->name, ",S=");
+  struct stat st;
+
+  if (stat (message->path, &st) == 0)
+    {
+      message->size = (guint64) st.st_size;
+      message->mtime = st.st_mtime;
+      return;
+    }
+  message->size = size ? g_ascii_strtoull (size + 3, NULL, 10) : 0;
+  message->mtime = g_ascii_strtoll (message->name, NULL, 10);
+}
+
+static FolderEntry *
+folder_entry_new (MailFolder *folder,
+                  const UidEntry *listed,
+                  const ScanEntry *scan)
+{
+  FolderEntry *entry = g_new0 (FolderEntry, 1);
+  MailMessage *message = &entry->message;
+
+  message->uid = listed->uid;
+  message->name = g_strdup (listed->name);
+  message->path = g_strdup (scan->path);
+  message->recent = scan->in_new;
+  mail_message_set_info (message, folder->keywords, scan->info);
+  message_stat (message);
+  return entry;
+}
+
+/* Takes the store lock, reads and updates the uidlist from a fresh scan,
+ * and returns the folder's messages in UID order (transfer full). */
+static GPtrArray *
+folder_load (MailFolder *folder, GError **error)
+{
+  g_autoptr (UidList) list = NULL;
+  g_autoptr (GHashTable) found = NULL;
+  g_autoptr (GPtrArray) keywords = NULL;
+  GPtrArray *entries;
+  int lock = mail_store_lock (folder->store, error);
+
+  if (lock < 0)
+    return NULL;
+  list = uidlist_read (folder->dir, error);
+  found = list ? maildir_scan (folder->dir, error) : NULL;
+  if (found && uidlist_update (folder->dir, list, found, error))
+    keywords = mail_keywords_read (folder->dir, error);
+  mail_store_unlock (lock);
+  if (keywords == NULL)
+    return NULL;
+  g_ptr_array_unref (folder->keywords);
+  folder->keywords = g_steal_pointer (&keywords);
+  folder->uidvalidity = list->uidvalidity;
+  folder->uidnext = list->uidnext;
+  entries = g_ptr_array_new_with_free_func (folder_entry_free);
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      const UidEntry *listed = &g_array_index (list->entries, UidEntry, i);
+
+      g_ptr_array_add (entries, folder_entry_new (
+                                    folder, listed,
+                                    g_hash_table_lookup (found, listed->name)));
+    }
+  return entries;
+}
+
+MailFolder *
+mail_folder_open (MailStore *store, const char *name, GError **error)
+{
+  g_autoptr (MailFolder) folder = NULL;
+  g_autofree char *dir = NULL;
+
+  g_return_val_if_fail (store != NULL, NULL);
+  dir = mail_store_folder_dir (store, name, error);
+  if (dir == NULL)
+    return NULL;
+  folder = g_new0 (MailFolder, 1);
+  folder->store = store;
+  folder->dir = g_steal_pointer (&dir);
+  folder->keywords = g_ptr_array_new_with_free_func (g_free);
+  folder->entries = folder_load (folder, error);
+  if (folder->entries == NULL)
+    return NULL;
+  return g_steal_pointer (&folder);
+}
+
+void
+mail_folder_free (MailFolder *folder)
+{
+  if (folder == NULL)
+    return;
+  g_clear_pointer (&folder->entries, g_ptr_array_unref);
+  g_clear_pointer (&folder->keywords, g_ptr_array_unref);
+  g_free (folder->dir);
+  g_free (folder);
+}
+
+guint32
+mail_folder_get_uidvalidity (MailFolder *folder)
+{
+  g_return_val_if_fail (folder != NULL, 0);
+  return folder->uidvalidity;
+}
+
+guint32
+mail_folder_get_uidnext (MailFolder *folder)
+{
+  g_return_val_if_fail (folder != NULL, 0);
+  return folder->uidnext;
+}
+
+guint
+mail_folder_get_count (MailFolder *folder)
+{
+  g_return_val_if_fail (folder != NULL, 0);
+  return folder->entries->len;
+}
+
+const MailMessage *
+mail_folder_get_message (MailFolder *folder, guint index)
+{
+  g_return_val_if_fail (folder != NULL, NULL);
+  g_return_val_if_fail (index < folder->entries->len, NULL);
+  return &((FolderEntry *) folder->entries->pdata[index])->message;
+}
+
+/* Binary search: entries are in ascending UID order. */
+static gint
+entries_find_uid (GPtrArray *entries, guint32 uid)
+{
+  guint low = 0;
+  guint high = entries->len;
+
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+      guint32 found = ((FolderEntry *) entries->pdata[middle])->message.uid;
+
+      if (found == uid)
+        return (gint) middle;
+      if (found < uid)
+        low = middle + 1;
+      else
+        high = middle;
+    }
+  return -1;
+}
+
+gint
+mail_folder_find_uid (MailFolder *folder, guint32 uid)
+{
+  g_return_val_if_fail (folder != NULL, -1);
+  return entries_find_uid (folder->entries, uid);
+}
+
+gboolean
+mail_folder_sync (MailFolder *folder,
+                  guint *out_added,
+                  guint *out_removed,
+                  GError **error)
+{
+  GPtrArray *fresh;
+  guint kept = 0;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  fresh = folder_load (folder, error);
+  if (fresh == NULL)
+    return FALSE;
+  /* \Recent belongs to the handle that first saw the message. */
+  for (guint i = 0; i < fresh->len; i++)
+    {
+      MailMessage *message = &((FolderEntry *) fresh->pdata[i])->message;
+      gint old = entries_find_uid (folder->entries, message->uid);
+
+      if (old < 0)
+        continue;
+      message->recent =
+          ((FolderEntry *) folder->entries->pdata[old])->message.recent;
+      kept++;
+    }
+  if (out_added != NULL)
+    *out_added = fresh->len - kept;
+  if (out_removed != NULL)
+    *out_removed = folder->entries->len - kept;
+  g_ptr_array_unref (folder->entries);
+  folder->entries = fresh;
+  return TRUE;
+}
+
+/* ---- one message ----------------------------------------------------- */
+
+static FolderEntry *
+folder_get_entry (MailFolder *folder, guint index, GError **error)
+{
+  FolderEntry *entry = folder->entries->pdata[index];
+
+  if (entry->deleted)
+    {
+      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND,
+                           "message was deleted");
+      return NULL;
+    }
+  return entry;
+}
+
+/* Another process may have renamed the file (a flag change) since we
+ * listed it: find its base name again in new/ and cur/. */
+static gboolean
+entry_relocate (MailFolder *folder, FolderEntry *entry, GError **error)
+{
+  g_autoptr (GHashTable) found = maildir_scan (folder->dir, error);
+  ScanEntry *scan;
+
+  if (found == NULL)
+    return FALSE;
+  scan = g_hash_table_lookup (found, entry->message.name);
+  if (scan == NULL)
+    {
+      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND,
+                           "message was removed by another session");
+      return FALSE;
+    }
+  g_free (entry->message.path);
+  entry->message.path = g_strdup (scan->path);
+  mail_message_set_info (&entry->message, folder->keywords, scan->info);
+  return TRUE;
+}
+
+GBytes *
+mail_folder_read_message (MailFolder *folder, guint index, GError **error)
+{
+  FolderEntry *entry;
+
+  g_return_val_if_fail (folder != NULL, NULL);
+  g_return_val_if_fail (index < folder->entries->len, NULL);
+  entry = folder_get_entry (folder, index, error);
+  for (int attempt = 1; entry != NULL; attempt++)
+    {
+      GError *local_error = NULL;
+      char *data = NULL;
+      gsize length = 0;
+
+      if (g_file_get_contents (entry->message.path, &data, &length,
+                               &local_error))
+        return g_bytes_new_take (data, length);
+      if (attempt == RELOCATE_ATTEMPTS ||
+          !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          mail_store_fail_gerror (error, local_error);
+          return NULL;
+        }
+      g_error_free (local_error);
+      if (!entry_relocate (folder, entry, error))
+        return NULL;
+    }
+  return NULL;
+}
+
+/* Renames the message file to @target, following a rename by another
+ * process, and fsyncs the directories involved. */
+static gboolean
+entry_rename (MailFolder *folder,
+              FolderEntry *entry,
+              const char *target,
+              GError **error)
+{
+  g_autofree char *target_dir = g_path_get_dirname (target);
+  g_autofree char *source_dir = NULL;
+
+  for (int attempt = 1; strcmp (entry->message.path, target) != 0; attempt++)
+    {
+      if (rename (entry->message.path, target) == 0)
+        break;
+      if (errno != ENOENT || attempt == RELOCATE_ATTEMPTS)
+        return mail_store_fail_errno (error, errno, "rename",
+                                      entry->message.path);
+      if (!entry_relocate (folder, entry, error))
+        return FALSE;
+    }
+  source_dir = g_path_get_dirname (entry->message.path);
+  g_free (entry->message.path);
+  entry->message.path = g_strdup (target);
+  if (strcmp (source_dir, target_dir) != 0 &&
+      !mail_fsync_directory (source_dir, error))
+    return FALSE;
+  return mail_fsync_directory (target_dir, error);
+}
+
+gboolean
+mail_folder_set_flags (MailFolder *folder,
+                       guint index,
+                       MailFlags flags,
+                       const char *const *keywords,
+                       GError **error)
+{
+  FolderEntry *entry;
+  g_autofree char *info = NULL;
+  g_autofree char *target = NULL;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (index < folder->entries->len, FALSE);
+  entry = folder_get_entry (folder, index, error);
+  if (entry == NULL ||
+      !mail_keywords_ensure (folder->store, folder->dir, &folder->keywords,
+                             keywords, error))
+    return FALSE;
+  info = mail_info_from_flags (folder->keywords, flags, keywords);
+  target = g_strdup_printf ("%s/cur/%s:2,%s", folder->dir, entry->message.name,
+                            info);
+  if (!entry_rename (folder, entry, target, error))
+    return FALSE;
+  mail_message_set_info (&entry->message, folder->keywords, info);
+  return TRUE;
+}
+
+gboolean
+mail_folder_delete_message (MailFolder *folder, guint index, GError **error)
+{
+  FolderEntry *entry;
+  g_autofree char *dir = NULL;
+  g_autoptr (GError) local_error = NULL;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (index < folder->entries->len, FALSE);
+  entry = folder->entries->pdata[index];
+  for (int attempt = 1; !entry->deleted; attempt++)
+    {
+      if (unlink (entry->message.path) == 0)
+        break;
+      if (errno != ENOENT || attempt == RELOCATE_ATTEMPTS)
+        return mail_store_fail_errno (error, errno, "remove",
+                                      entry->message.path);
+      if (entry_relocate (folder, entry, &local_error))
+        continue;
+      if (!g_error_matches (local_error, MAIL_STORE_ERROR,
+                            MAIL_STORE_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&local_error));
+          return FALSE;
+        }
+      break; /* already removed by another session: same outcome */
+    }
+  entry->deleted = TRUE;
+  dir = g_path_get_dirname (entry->message.path);
+  return mail_fsync_directory (dir, error);
+}
+
+gboolean
+mail_folder_copy_message (MailFolder *folder,
+                          guint index,
+                          const char *to_folder,
+                          GError **error)
+{
+  const MailMessage *message;
+  g_autofree char *dir = NULL;
+  g_autoptr (GBytes) data = NULL;
+  g_autoptr (GPtrArray) table = NULL;
+  g_autofree char *info = NULL;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (index < folder->entries->len, FALSE);
+  message = mail_folder_get_message (folder, index);
+  dir = mail_store_folder_dir (folder->store, to_folder, error);
+  data = dir ? mail_folder_read_message (folder, index, error) : NULL;
+  table = data ? mail_keywords_read (dir, error) : NULL;
+  if (table == NULL ||
+      !mail_keywords_ensure (folder->store, dir, &table,
+                             (const char *const *) message->keywords, error))
+    return FALSE;
+  /* The keyword letters are the target folder's, not ours. */
+  info = mail_info_from_flags (table, message->flags,
+                               (const char *const *) message->keywords);
+  return mail_maildir_deliver_into (dir, g_bytes_get_data (data, NULL),
+                                    g_bytes_get_size (data), info,
+                                    message->mtime, NULL, error);
+}
+
+/* ---- watching a folder ----------------------------------------------- */
+
+/* A GFileMonitor watches one directory, but new mail appears in new/ while
+ * flag changes and expunges happen in cur/. So this monitor owns one
+ * child monitor for each and re-emits their "changed" signals as its own;
+ * cancelling or freeing it stops both. */
+#define MAIL_TYPE_DIR_MONITOR (mail_dir_monitor_get_type ())
+G_DECLARE_FINAL_TYPE (
+    MailDirMonitor, mail_dir_monitor, MAIL, DIR_MONITOR, GFileMonitor)
+
+struct _MailDirMonitor
+{
+  GFileMonitor parent_instance;
+  GFileMonitor *children[2]; /* new/, cur/ */
+};
+
+G_DEFINE_TYPE (MailDirMonitor, mail_dir_monitor, G_TYPE_FILE_MONITOR)
+
+static void
+on_child_changed (GFileMonitor *child,
+                  GFile *file,
+                  GFile *other_file,
+                  GFileMonitorEvent event,
+                  gpointer user_data)
+{
+  GFileMonitor *self = user_data;
+
+  if (!g_file_monitor_is_cancelled (self))
+    g_signal_emit_by_name (self, "changed", file, other_file, event);
+}
+
+static gboolean
+mail_dir_monitor_cancel (GFileMonitor *monitor)
+{
+  MailDirMonitor *self = MAIL_DIR_MONITOR (monitor);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (self->children); i++)
+    {
+      if (self->children[i] != NULL)
+        g_file_monitor_cancel (self->children[i]);
+    }
+  return TRUE;
+}
+
+static void
+mail_dir_monitor_dispose (GObject *object)
+{
+  MailDirMonitor *self = MAIL_DIR_MONITOR (object);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (self->children); i++)
+    {
+      if (self->children[i] != NULL)
+        g_signal_handlers_disconnect_by_data (self->children[i], self);
+      g_clear_object (&self->children[i]);
+    }
+  G_OBJECT_CLASS (mail_dir_monitor_parent_class)->dispose (object);
+}
+
+static void
+mail_dir_monitor_class_init (MailDirMonitorClass *klass)
+{
+  G_OBJECT_CLASS (klass)->dispose = mail_dir_monitor_dispose;
+  G_FILE_MONITOR_CLASS (klass)->cancel = mail_dir_monitor_cancel;
+}
+
+static void
+mail_dir_monitor_init (MailDirMonitor *self)
+{
+}
+
+GFileMonitor *
+mail_folder_monitor (MailFolder *folder, GError **error)
+{
+  static const char *const subdirs[] = { "new", "cur" };
+  g_autoptr (MailDirMonitor) self = NULL;
+
+  g_return_val_if_fail (folder != NULL, NULL);
+  self = g_object_new (MAIL_TYPE_DIR_MONITOR, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *path = g_build_filename (folder->dir, subdirs[i], NULL);
+      g_autoptr (GFile) file = g_file_new_for_path (path);
+      GError *local_error = NULL;
+
+      self->children[i] = g_file_monitor_directory (file, G_FILE_MONITOR_NONE,
+                                                    NULL, &local_error);
+      if (self->children[i] == NULL)
+        {
+          g_set_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_FAILED,
+                       "watch %s: %s", path, local_error->message);
+          g_error_free (local_error);
+          return NULL;
+        }
+      g_signal_connect (self->children[i], "changed",
+                        G_CALLBACK (on_child_changed), self);
+    }
+  return G_FILE_MONITOR (g_steal_pointer (&self));
+}

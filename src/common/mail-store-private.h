@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT
+ * mail-store-private.h: what the three files of the store lend each other:
+ * mail-store.c (files, delivery, folders as directories, locks),
+ * mail-folder.c (one open folder) and mail-flags.c (info letters and
+ * dovecot-keywords). Not part of the libmailwire contract: servers use
+ * mail-store.h only.
+ */
+#pragma once
+
+#include "mail-store.h"
+
+G_BEGIN_DECLS
+
+#define MAX_KEYWORDS 26 /* one file name letter each: a..z */
+
+/* Set a MAIL_STORE_ERROR from errno or a GFileError (NO_SPACE for
+ * ENOSPC/EDQUOT, NOT_FOUND for ENOENT, EXISTS for EEXIST); return FALSE.
+ * mail_store_fail_gerror () takes @file_error. */
+gboolean mail_store_fail_errno (GError **error,
+                                int saved_errno,
+                                const char *action,
+                                const char *path);
+gboolean mail_store_fail_gerror (GError **error, GError *file_error);
+
+/* Replaces @dir/@name atomically and durably (temp file, fsync, rename,
+ * fsync @dir). Only while holding the store lock. */
+gboolean mail_store_replace_file (const char *dir,
+                                  const char *name,
+                                  const GString *contents,
+                                  GError **error);
+
+/* flock()s ROOT/mailwire.lock; returns the descriptor to hand to
+ * mail_store_unlock (), or -1 and @error. */
+int mail_store_lock (MailStore *store, GError **error);
+void mail_store_unlock (int fd);
+
+/* (transfer full) directory of existing folder @name (NULL: INBOX), or
+ * NULL and MAIL_STORE_ERROR_INVALID or _NOT_FOUND. */
+char *
+mail_store_folder_dir (MailStore *store, const char *name, GError **error);
+
+/* Delivers into the Maildir @dir: to new/ when @info is NULL, else
+ * straight to cur/NAME:2,@info (a copy keeping its flags). @mtime > 0
+ * becomes the file's date. */
+gboolean mail_maildir_deliver_into (const char *dir,
+                                    const void *data,
+                                    gsize length,
+                                    const char *info,
+                                    gint64 mtime,
+                                    char **out_name,
+                                    GError **error);
+
+/* dovecot-keywords of @dir as a table index -> keyword (or NULL); a
+ * missing file is an empty table. (transfer full) */
+GPtrArray *mail_keywords_read (const char *dir, GError **error);
+/* Makes *@inout_table hold all of @keywords, adding new ones to @dir's
+ * dovecot-keywords under the store lock. INVALID for a bad keyword,
+ * FAILED past MAX_KEYWORDS. */
+gboolean mail_keywords_ensure (MailStore *store,
+                               const char *dir,
+                               GPtrArray **inout_table,
+                               const char *const *keywords,
+                               GError **error);
+/* The ":2," letters for @flags and @keywords known to @table. */
+char *mail_info_from_flags (GPtrArray *table,
+                            MailFlags flags,
+                            const char *const *keywords);
+/* Sets @message's flags and keywords from its info letters. */
+void mail_message_set_info (MailMessage *message,
+                            GPtrArray *table,
+                            const char *info);
+
+G_END_DECLS
