@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * smtp-queue.c: the mail queue of mw-smtpd and its delivery agent
- * (RFC 5321 §4.5.4 retries, §5.1 next hop, §6.1 reliable delivery, §6.2
- * loop-free bounces; RFC 3464 delivery status notifications; RFC 7435
- * opportunistic TLS; RFC 7505 null MX).
+ * (RFC 5321 §4.5.4 retries, §6.1 reliable delivery, §6.2 loop-free
+ * bounces). The push to the next hop is smtp-relay.c; the bounce text
+ * (RFC 3464) is smtp-bounce.c.
  *
  * One agent thread works through due entries one at a time, holding
  * SMTP_QUEUE_LOCK_FILE while it does, so mw-admin can delete an entry
@@ -21,16 +21,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "mail-net.h"
 #include "mail-store.h"
+#include "smtp-bounce.h"
 #include "smtp-client.h"
-#include "smtp-proto.h"
+#include "smtp-relay.h"
 
 #define SMTP_QUEUE_LOCK_FILE "lock"
-#define SMTP_QUEUE_POLL_US G_USEC_PER_SEC /* how often "flush" is looked for   \
-                                           */
-#define SMTP_QUEUE_SMTP_PORT 25           /* RFC 5321 §4.5.4.2 */
-#define SMTP_QUEUE_MAX_HEADERS 65536      /* returned in a bounce */
+/* How often the agent looks for the flush file. */
+#define SMTP_QUEUE_POLL_US G_USEC_PER_SEC
 
 struct _SmtpQueue
 {
@@ -416,111 +414,6 @@ smtp_queue_enqueue (SmtpQueue *queue,
   return TRUE;
 }
 
-/* ---- bounces (RFC 3464) ----------------------------------------------- */
-
-/* The header section of the original message, for text/rfc822-headers
- * (RFC 6522 §4): enough for the sender to recognise it. */
-static void
-smtp_queue_append_headers (GString *out, const char *data, gsize length)
-{
-  const char *end =
-      g_strstr_len (data, MIN (length, SMTP_QUEUE_MAX_HEADERS), "\r\n\r\n");
-  gsize keep = end != NULL ? (gsize) (end - data) + 2
-                           : MIN (length, SMTP_QUEUE_MAX_HEADERS);
-
-  g_string_append_len (out, data, keep);
-}
-
-/* RFC 3464 §2.3.4: Status is the enhanced code of the reply, else the
- * class alone ("5.0.0"). */
-static char *
-smtp_queue_status_of (const char *reason)
-{
-  guint code = 0;
-  gboolean last = FALSE;
-  const char *text = NULL;
-  char *enhanced = NULL;
-  const char *rest = NULL;
-
-  if (reason != NULL &&
-      smtp_proto_parse_reply_line (reason, &code, &last, &text) &&
-      smtp_proto_split_enhanced (text, &enhanced, &rest))
-    return enhanced;
-  /* Our own reasons start with the enhanced code ("4.4.7 expired"). */
-  if (reason != NULL && smtp_proto_split_enhanced (reason, &enhanced, &rest))
-    return enhanced;
-  return g_strdup (code >= 400 && code < 500 ? "4.0.0" : "5.0.0");
-}
-
-static void
-smtp_queue_append_recipient_status (GString *out, const SmtpQueueRecipient *r)
-{
-  g_autofree char *status = smtp_queue_status_of (r->reason);
-  g_autofree char *diagnostic = g_strdup (r->reason ? r->reason : "");
-
-  g_strdelimit (diagnostic, "\r\n", ' ');
-  /* RFC 3464 §2.3: per-recipient fields. */
-  g_string_append_printf (out,
-                          "\r\nFinal-Recipient: rfc822; %s\r\n"
-                          "Action: failed\r\n"
-                          "Status: %s\r\n"
-                          "Diagnostic-Code: smtp; %s\r\n",
-                          r->address, status, diagnostic);
-}
-
-/* A multipart/report (RFC 6522) of report-type delivery-status (RFC 3464)
- * from MAILER-DAEMON, listing the recipients in @failed. */
-static GString *
-smtp_queue_compose_bounce (SmtpQueue *queue,
-                           const SmtpQueueEntry *e,
-                           GPtrArray *failed,
-                           const char *data,
-                           gsize length)
-{
-  const char *host = queue->config->hostname;
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autoptr (GDateTime) arrived = g_date_time_new_from_unix_local (e->arrival);
-  g_autofree char *date = g_date_time_format (now, "%a, %d %b %Y %T %z");
-  g_autofree char *arrival = g_date_time_format (arrived, "%a, %d %b %Y %T %z");
-  g_autofree char *boundary = g_strdup_printf ("%s/%s", e->id, host);
-  GString *out = g_string_new (NULL);
-
-  g_string_append_printf (
-      out,
-      "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n"
-      "To: <%s>\r\n"
-      "Subject: Undelivered Mail Returned to Sender\r\n"
-      "Date: %s\r\n"
-      "Message-ID: <%s.bounce@%s>\r\n"
-      "Auto-Submitted: auto-replied\r\n" /* RFC 3834 §5 */
-      "MIME-Version: 1.0\r\n"
-      "Content-Type: multipart/report; report-type=delivery-status;\r\n"
-      "\tboundary=\"%s\"\r\n\r\n"
-      "--%s\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n"
-      "This is the mail system at host %s.\r\n\r\n"
-      "Your message could not be delivered to one or more recipients.\r\n\r\n",
-      host, e->sender, date, e->id, host, boundary, boundary, host);
-  for (guint i = 0; i < failed->len; i++)
-    {
-      SmtpQueueRecipient *r = g_ptr_array_index (failed, i);
-
-      g_string_append_printf (out, "<%s>: %s\r\n", r->address,
-                              r->reason ? r->reason : "failed");
-    }
-  g_string_append_printf (out,
-                          "\r\n--%s\r\nContent-Type: message/delivery-status"
-                          "\r\n\r\nReporting-MTA: dns; %s\r\n"
-                          "Arrival-Date: %s\r\n",
-                          boundary, host, arrival);
-  for (guint i = 0; i < failed->len; i++)
-    smtp_queue_append_recipient_status (out, g_ptr_array_index (failed, i));
-  g_string_append_printf (
-      out, "\r\n--%s\r\nContent-Type: text/rfc822-headers\r\n\r\n", boundary);
-  smtp_queue_append_headers (out, data, length);
-  g_string_append_printf (out, "\r\n--%s--\r\n", boundary);
-  return out;
-}
-
 /* Queues the bounce for @failed, durably, before the caller marks them
  * bounced. RFC 5321 §6.2: never bounce a bounce (null sender), or two
  * servers could mail each other forever. */
@@ -542,7 +435,8 @@ smtp_queue_bounce (SmtpQueue *queue,
       g_message ("%s: a bounce failed too; dropped (RFC 5321 §6.2)", e->id);
       return TRUE;
     }
-  report = smtp_queue_compose_bounce (queue, e, failed, data, length);
+  report =
+      smtp_bounce_compose (queue->config->hostname, e, failed, data, length);
   return smtp_queue_enqueue (queue, "", to, report->str, report->len, NULL,
                              error);
 }
@@ -590,181 +484,6 @@ smtp_queue_deliver_local (SmtpQueue *queue,
     }
   r->reason =
       g_strdup_printf ("451 4.3.0 local delivery failed: %s", error->message);
-}
-
-typedef struct
-{
-  char *host;
-  guint16 port;
-} SmtpHop;
-
-static void
-smtp_hop_free (SmtpHop *hop)
-{
-  g_free (hop->host);
-  g_free (hop);
-}
-
-static gint
-smtp_queue_compare_mx (gconstpointer a, gconstpointer b)
-{
-  guint16 pa = 0;
-  guint16 pb = 0;
-
-  g_variant_get ((GVariant *) a, "(q&s)", &pa, NULL);
-  g_variant_get ((GVariant *) b, "(q&s)", &pb, NULL);
-  return (gint) pa - (gint) pb;
-}
-
-/* RFC 5321 §5.1: the static route if there is one, else the MX hosts in
- * order of preference, else the domain's own address (implicit MX). */
-static GPtrArray *
-smtp_queue_next_hops (SmtpQueue *queue, const char *domain, GError **error)
-{
-  g_autoptr (GPtrArray) hops =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_hop_free);
-  const char *route = g_hash_table_lookup (queue->config->routes, domain);
-  g_autoptr (GResolver) resolver = NULL;
-  GList *records = NULL;
-  SmtpHop *hop = g_new0 (SmtpHop, 1);
-
-  g_ptr_array_add (hops, hop);
-  if (route != NULL)
-    {
-      if (!mail_net_parse_host_port (route, SMTP_QUEUE_SMTP_PORT, &hop->host,
-                                     &hop->port, error))
-        return NULL;
-      return g_steal_pointer (&hops);
-    }
-  g_ptr_array_set_size (hops, 0);
-  resolver = g_resolver_get_default ();
-  records = g_resolver_lookup_records (resolver, domain, G_RESOLVER_RECORD_MX,
-                                       NULL, NULL);
-  records = g_list_sort (records, smtp_queue_compare_mx);
-  for (GList *l = records; l != NULL; l = l->next)
-    {
-      const char *name = NULL;
-
-      g_variant_get (l->data, "(q&s)", NULL, &name);
-      hop = g_new0 (SmtpHop, 1);
-      hop->host = g_strdup (name);
-      hop->port = SMTP_QUEUE_SMTP_PORT;
-      g_ptr_array_add (hops, hop);
-    }
-  g_list_free_full (records, (GDestroyNotify) g_variant_unref);
-  if (hops->len == 0)
-    {
-      hop = g_new0 (SmtpHop, 1);
-      hop->host = g_strdup (domain);
-      hop->port = SMTP_QUEUE_SMTP_PORT;
-      g_ptr_array_add (hops, hop);
-    }
-  return g_steal_pointer (&hops);
-}
-
-/* Connects and says EHLO, with STARTTLS when offered. The certificate is
- * not verified: MX hosts rarely have one for the name we looked up, and
- * RFC 7435 (opportunistic security) says some encryption beats none.
- * If the TLS handshake fails we try once more in clear, as Postfix's
- * "may" level does. */
-static SmtpClient *
-smtp_queue_open (SmtpQueue *queue, const SmtpHop *hop, GError **error)
-{
-  guint timeout = queue->config->timeout ? queue->config->timeout : 300;
-
-  for (guint try = 0; try < 2; try++)
-    {
-      g_autoptr (SmtpClient) client = smtp_client_new ();
-      g_autoptr (GError) local = NULL;
-
-      if (!smtp_client_connect (client, hop->host, hop->port, FALSE, NULL,
-                                FALSE, timeout, NULL, error) ||
-          !smtp_client_ehlo (client, queue->config->hostname, error))
-        return NULL;
-      if (try > 0 ||
-          (smtp_client_get_extensions (client) & SMTP_EXT_STARTTLS) == 0)
-        return g_steal_pointer (&client);
-      if (smtp_client_starttls (client, hop->host, NULL, TRUE,
-                                queue->config->hostname, &local))
-        return g_steal_pointer (&client);
-      g_message ("%s:%u: %s; retrying without TLS", hop->host, hop->port,
-                 local->message);
-    }
-  g_assert_not_reached ();
-}
-
-/* Records what the next hop said about each recipient of @group. */
-static void
-smtp_queue_record_results (GPtrArray *group,
-                           GPtrArray *results,
-                           gboolean sent,
-                           guint code,
-                           const char *error_text)
-{
-  for (guint i = 0; i < group->len; i++)
-    {
-      SmtpQueueRecipient *r = g_ptr_array_index (group, i);
-      SmtpRecipientResult *result =
-          results && i < results->len ? g_ptr_array_index (results, i) : NULL;
-      guint rcpt_code = result != NULL ? result->code : 0;
-
-      g_free (r->reason);
-      if (rcpt_code != 0 && !smtp_reply_is_positive (rcpt_code))
-        {
-          /* Refused at RCPT: its own verdict, whatever came after. */
-          r->reason = g_strdup (result->reply);
-          r->state = smtp_reply_is_permanent (rcpt_code) ? SMTP_QUEUE_BOUNCED
-                                                         : SMTP_QUEUE_WAITING;
-          continue;
-        }
-      if (sent)
-        {
-          r->reason = g_strdup ("delivered");
-          r->state = SMTP_QUEUE_DELIVERED;
-          continue;
-        }
-      r->reason = g_strdup (error_text);
-      r->state = smtp_client_error_is_temporary (code) ? SMTP_QUEUE_WAITING
-                                                       : SMTP_QUEUE_BOUNCED;
-    }
-}
-
-/* One attempt for the recipients of one domain, trying each hop until
- * one answers (RFC 5321 §5.1). */
-static void
-smtp_queue_deliver_remote (SmtpQueue *queue,
-                           const SmtpQueueEntry *e,
-                           const char *domain,
-                           GPtrArray *group,
-                           const char *data,
-                           gsize length)
-{
-  g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) hops = smtp_queue_next_hops (queue, domain, &error);
-  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
-  g_autoptr (GPtrArray) results = NULL;
-  g_autoptr (SmtpClient) client = NULL;
-  gboolean sent = FALSE;
-
-  for (guint i = 0; i < group->len; i++)
-    g_ptr_array_add (addresses,
-                     ((SmtpQueueRecipient *) group->pdata[i])->address);
-  g_ptr_array_add (addresses, NULL);
-  for (guint i = 0; hops != NULL && i < hops->len && client == NULL; i++)
-    {
-      g_clear_error (&error);
-      client = smtp_queue_open (queue, g_ptr_array_index (hops, i), &error);
-    }
-  if (client != NULL)
-    {
-      sent = smtp_client_send (client, e->sender,
-                               (const char *const *) addresses->pdata, data,
-                               length, &results, &error);
-      smtp_client_quit (client);
-    }
-  smtp_queue_record_results (group, results, sent,
-                             client ? smtp_client_get_reply_code (client) : 0,
-                             error ? error->message : NULL);
 }
 
 /* RFC 5321 §4.5.4.1: retry_min, doubled per attempt, at most retry_max. */
@@ -820,7 +539,7 @@ smtp_queue_attempt (SmtpQueue *queue,
     }
   g_hash_table_iter_init (&iter, groups);
   while (g_hash_table_iter_next (&iter, &domain, &group))
-    smtp_queue_deliver_remote (queue, e, domain, group, data, length);
+    smtp_relay_deliver (queue->config, e->sender, domain, group, data, length);
 }
 
 /* After an attempt: recipients still waiting past the lifetime give up

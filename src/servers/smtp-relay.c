@@ -1,0 +1,193 @@
+/* SPDX-License-Identifier: MIT
+ * smtp-relay.c: one delivery attempt from the queue to the next hop of a
+ * domain, over the SMTP client library (RFC 5321 §5.1 next hop, §4.5.4
+ * retries; RFC 7435 opportunistic TLS).
+ */
+#include "smtp-relay.h"
+
+#include <string.h>
+
+#include "mail-net.h"
+#include "smtp-client.h"
+#include "smtp-proto.h"
+
+#define SMTP_RELAY_PORT 25 /* RFC 5321 §4.5.4.2 */
+
+typedef struct
+{
+  char *host;
+  guint16 port;
+} SmtpHop;
+
+static void
+smtp_hop_free (SmtpHop *hop)
+{
+  g_free (hop->host);
+  g_free (hop);
+}
+
+static gint
+smtp_relay_compare_mx (gconstpointer a, gconstpointer b)
+{
+  guint16 pa = 0;
+  guint16 pb = 0;
+
+  g_variant_get ((GVariant *) a, "(q&s)", &pa, NULL);
+  g_variant_get ((GVariant *) b, "(q&s)", &pb, NULL);
+  return (gint) pa - (gint) pb;
+}
+
+/* RFC 5321 §5.1: the static route if there is one, else the MX hosts in
+ * order of preference, else the domain's own address (implicit MX). */
+static GPtrArray *
+smtp_relay_next_hops (const MailConfig *config,
+                      const char *domain,
+                      GError **error)
+{
+  g_autoptr (GPtrArray) hops =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_hop_free);
+  const char *route = g_hash_table_lookup (config->routes, domain);
+  g_autoptr (GResolver) resolver = NULL;
+  GList *records = NULL;
+  SmtpHop *hop = g_new0 (SmtpHop, 1);
+
+  g_ptr_array_add (hops, hop);
+  if (route != NULL)
+    {
+      if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &hop->host,
+                                     &hop->port, error))
+        return NULL;
+      return g_steal_pointer (&hops);
+    }
+  g_ptr_array_set_size (hops, 0);
+  resolver = g_resolver_get_default ();
+  records = g_resolver_lookup_records (resolver, domain, G_RESOLVER_RECORD_MX,
+                                       NULL, NULL);
+  records = g_list_sort (records, smtp_relay_compare_mx);
+  for (GList *l = records; l != NULL; l = l->next)
+    {
+      const char *name = NULL;
+
+      g_variant_get (l->data, "(q&s)", NULL, &name);
+      hop = g_new0 (SmtpHop, 1);
+      hop->host = g_strdup (name);
+      hop->port = SMTP_RELAY_PORT;
+      g_ptr_array_add (hops, hop);
+    }
+  g_list_free_full (records, (GDestroyNotify) g_variant_unref);
+  if (hops->len == 0)
+    {
+      hop = g_new0 (SmtpHop, 1);
+      hop->host = g_strdup (domain);
+      hop->port = SMTP_RELAY_PORT;
+      g_ptr_array_add (hops, hop);
+    }
+  return g_steal_pointer (&hops);
+}
+
+/* Connects and says EHLO, with STARTTLS when offered. The certificate is
+ * not verified: MX hosts rarely have one for the name we looked up, and
+ * RFC 7435 (opportunistic security) says some encryption beats none.
+ * If the TLS handshake fails we try once more in clear, as Postfix's
+ * "may" level does. */
+static SmtpClient *
+smtp_relay_open (const MailConfig *config, const SmtpHop *hop, GError **error)
+{
+  guint timeout = config->timeout ? config->timeout : 300;
+
+  for (guint try = 0; try < 2; try++)
+    {
+      g_autoptr (SmtpClient) client = smtp_client_new ();
+      g_autoptr (GError) local = NULL;
+
+      if (!smtp_client_connect (client, hop->host, hop->port, FALSE, NULL,
+                                FALSE, timeout, NULL, error) ||
+          !smtp_client_ehlo (client, config->hostname, error))
+        return NULL;
+      if (try > 0 ||
+          (smtp_client_get_extensions (client) & SMTP_EXT_STARTTLS) == 0)
+        return g_steal_pointer (&client);
+      if (smtp_client_starttls (client, hop->host, NULL, TRUE, config->hostname,
+                                &local))
+        return g_steal_pointer (&client);
+      g_message ("%s:%u: %s; retrying without TLS", hop->host, hop->port,
+                 local->message);
+    }
+  g_assert_not_reached ();
+}
+
+/* Records what the next hop said about each recipient of @group. */
+static void
+smtp_relay_record_results (GPtrArray *group,
+                           GPtrArray *results,
+                           const char *accepted,
+                           guint code,
+                           const char *error_text)
+{
+  for (guint i = 0; i < group->len; i++)
+    {
+      SmtpQueueRecipient *r = g_ptr_array_index (group, i);
+      SmtpRecipientResult *result =
+          results && i < results->len ? g_ptr_array_index (results, i) : NULL;
+      guint rcpt_code = result != NULL ? result->code : 0;
+
+      g_free (r->reason);
+      if (rcpt_code != 0 && !smtp_reply_is_positive (rcpt_code))
+        {
+          /* Refused at RCPT: its own verdict, whatever came after. */
+          r->reason = g_strdup (result->reply);
+          r->state = smtp_reply_is_permanent (rcpt_code) ? SMTP_QUEUE_BOUNCED
+                                                         : SMTP_QUEUE_WAITING;
+          continue;
+        }
+      if (accepted != NULL)
+        {
+          r->reason = g_strdup (accepted);
+          r->state = SMTP_QUEUE_DELIVERED;
+          continue;
+        }
+      r->reason = g_strdup (error_text);
+      r->state = smtp_client_error_is_temporary (code) ? SMTP_QUEUE_WAITING
+                                                       : SMTP_QUEUE_BOUNCED;
+    }
+}
+
+void
+smtp_relay_deliver (const MailConfig *config,
+                    const char *sender,
+                    const char *domain,
+                    GPtrArray *recipients,
+                    const char *data,
+                    gsize length)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) hops = smtp_relay_next_hops (config, domain, &error);
+  g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
+  g_autoptr (GPtrArray) results = NULL;
+  g_autoptr (SmtpClient) client = NULL;
+  g_autofree char *accepted = NULL;
+  gboolean sent = FALSE;
+
+  for (guint i = 0; i < recipients->len; i++)
+    g_ptr_array_add (addresses,
+                     ((SmtpQueueRecipient *) recipients->pdata[i])->address);
+  g_ptr_array_add (addresses, NULL);
+  /* RFC 5321 §5.1: try each hop in turn until one answers. */
+  for (guint i = 0; hops != NULL && i < hops->len && client == NULL; i++)
+    {
+      g_clear_error (&error);
+      client = smtp_relay_open (config, g_ptr_array_index (hops, i), &error);
+    }
+  if (client != NULL)
+    {
+      sent = smtp_client_send (client, sender,
+                               (const char *const *) addresses->pdata, data,
+                               length, &results, &error);
+      if (sent)
+        accepted = g_strdup (smtp_client_get_reply_text (client));
+      smtp_client_quit (client);
+    }
+  smtp_relay_record_results (recipients, results, accepted,
+                             client ? smtp_client_get_reply_code (client) : 0,
+                             error ? error->message : NULL);
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: MIT
+ * smtp-relay.h: one delivery attempt to the next hop of a domain, for the
+ * queue's delivery agent (RFC 5321 §5.1; RFC 7435).
+ */
+#pragma once
+
+#include "mail-config.h"
+#include "smtp-queue.h"
+
+G_BEGIN_DECLS
+
+/* Pushes @data from @sender ("" for <>) to @recipients (of
+ * SmtpQueueRecipient, all waiting, all in @domain) through the static
+ * route of @domain, else its MX hosts, else its address, and records in
+ * each recipient its new state and reason: DELIVERED on 2xx, BOUNCED on
+ * 5xx, WAITING on 4xx or when no hop could be reached. */
+void smtp_relay_deliver (const MailConfig *config,
+                         const char *sender,
+                         const char *domain,
+                         GPtrArray *recipients,
+                         const char *data,
+                         gsize length);
+
+G_END_DECLS
