@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: MIT
+ * trace-message.c: streaming summary of an RFC 5322 message.
+ */
+#include "trace-message.h"
+
+#include <string.h>
+
+#define MAX_FIELD 998 /* RFC 5322 §2.1.1 line limit, enough for a summary */
+
+struct _TraceMessage
+{
+  guint64 size;
+  guint lines;
+  gboolean in_body;
+  GString *line;  /* the current line, bounded */
+  GString *field; /* the current header field, unfolded, bounded */
+  char *from;
+  char *to;
+  char *subject;
+  char *message_id;
+  char *boundary; /* RFC 2046 §5.1.1 */
+  guint parts;
+  GString *body; /* NULL unless --body */
+};
+
+TraceMessage *
+trace_message_new (gboolean keep_body)
+{
+  TraceMessage *message = g_new0 (TraceMessage, 1);
+
+  message->line = g_string_new (NULL);
+  message->field = g_string_new (NULL);
+  if (keep_body)
+    message->body = g_string_new (NULL);
+  return message;
+}
+
+void
+trace_message_free (TraceMessage *message)
+{
+  if (message == NULL)
+    return;
+  g_string_free (message->line, TRUE);
+  g_string_free (message->field, TRUE);
+  if (message->body != NULL)
+    g_string_free (message->body, TRUE);
+  g_free (message->from);
+  g_free (message->to);
+  g_free (message->subject);
+  g_free (message->message_id);
+  g_free (message->boundary);
+  g_free (message);
+}
+
+/* Content-Type: multipart/...; boundary="b1" -> b1 */
+static char *
+find_boundary (const char *value)
+{
+  const char *p = strstr (value, "boundary=");
+  const char *end;
+
+  if (p == NULL)
+    {
+      p = strstr (value, "BOUNDARY=");
+      if (p == NULL)
+        return NULL;
+    }
+  p += strlen ("boundary=");
+  if (*p == '"')
+    {
+      p++;
+      end = strchr (p, '"');
+    }
+  else
+    end = p + strcspn (p, "; \t");
+  return end != NULL ? g_strndup (p, end - p) : NULL;
+}
+
+static void
+take_field (TraceMessage *message)
+{
+  const char *text = message->field->str;
+  const char *colon = strchr (text, ':');
+  char **slot = NULL;
+  g_autofree char *name = NULL;
+
+  if (colon == NULL)
+    return;
+  name = g_strndup (text, colon - text);
+  if (g_ascii_strcasecmp (name, "From") == 0)
+    slot = &message->from;
+  else if (g_ascii_strcasecmp (name, "To") == 0)
+    slot = &message->to;
+  else if (g_ascii_strcasecmp (name, "Subject") == 0)
+    slot = &message->subject;
+  else if (g_ascii_strcasecmp (name, "Message-ID") == 0)
+    slot = &message->message_id;
+  else if (g_ascii_strcasecmp (name, "Content-Type") == 0 &&
+           message->boundary == NULL)
+    message->boundary = find_boundary (colon + 1);
+  if (slot != NULL && *slot == NULL)
+    *slot = g_strstrip (g_strdup (colon + 1));
+}
+
+/* One whole line (without CRLF). RFC 5322 §2.2.3: a line that starts with
+ * white space continues the previous field. */
+static void
+take_line (TraceMessage *message, const char *line)
+{
+  message->lines++;
+  if (!message->in_body)
+    {
+      if (line[0] == ' ' || line[0] == '\t')
+        {
+          if (message->field->len + strlen (line) < MAX_FIELD)
+            g_string_append (message->field, line);
+          return;
+        }
+      take_field (message);
+      g_string_assign (message->field, line);
+      if (line[0] == '\0')
+        message->in_body = TRUE; /* RFC 5322 §2.1: an empty line */
+      return;
+    }
+  if (message->boundary != NULL && line[0] == '-' && line[1] == '-' &&
+      g_str_has_prefix (line + 2, message->boundary) &&
+      !g_str_has_prefix (line + 2 + strlen (message->boundary), "--"))
+    message->parts++;
+}
+
+void
+trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
+{
+  message->size += length;
+  if (message->body != NULL && message->body->len < TRACE_MESSAGE_MAX_BODY)
+    g_string_append_len (
+        message->body, (const char *) data,
+        MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
+  for (gsize i = 0; i < length; i++)
+    {
+      if (data[i] == '\n')
+        {
+          if (message->line->len > 0 &&
+              message->line->str[message->line->len - 1] == '\r')
+            g_string_truncate (message->line, message->line->len - 1);
+          take_line (message, message->line->str);
+          g_string_truncate (message->line, 0);
+        }
+      else if (message->line->len < MAX_FIELD)
+        g_string_append_c (message->line, (char) data[i]);
+    }
+}
+
+guint64
+trace_message_size (TraceMessage *message)
+{
+  return message->size;
+}
+
+const char *
+trace_message_subject (TraceMessage *message)
+{
+  return message->subject;
+}
+
+const char *
+trace_message_body (TraceMessage *message)
+{
+  return message->body != NULL ? message->body->str : NULL;
+}
+
+void
+trace_message_describe (TraceMessage *message, TraceEvent *event)
+{
+  if (!message->in_body)
+    take_field (message); /* headers only (TOP n 0, BODY[HEADER]) */
+  trace_event_explain (event, "%" G_GUINT64_FORMAT " bytes, %u lines",
+                       message->size, message->lines);
+  if (message->from != NULL)
+    trace_event_explain (event, "From: %s", message->from);
+  if (message->to != NULL)
+    trace_event_explain (event, "To: %s", message->to);
+  if (message->subject != NULL)
+    trace_event_explain (event, "Subject: %s", message->subject);
+  if (message->message_id != NULL)
+    trace_event_explain (event, "Message-ID: %s", message->message_id);
+  if (message->boundary != NULL)
+    trace_event_explain (event, "MIME multipart, %u parts", message->parts);
+  trace_event_field_int (event, "mw.message.size", (gint64) message->size);
+  trace_event_field_int (event, "mw.message.lines", message->lines);
+  trace_event_field (event, "imf.from", message->from);
+  trace_event_field (event, "imf.to", message->to);
+  trace_event_field (event, "imf.subject", message->subject);
+  trace_event_field (event, "imf.message_id", message->message_id);
+  if (message->boundary != NULL)
+    trace_event_field_int (event, "mw.message.parts", message->parts);
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT
+ * trace-message.h: a summary of a message as it streams past (SMTP DATA
+ * or BDAT, POP3 RETR/TOP, IMAP BODY[] literals): size, lines, the
+ * RFC 5322 §3.6 header fields a class wants to see (From, To, Subject,
+ * Message-ID) and the number of MIME parts (RFC 2046 §5.1.1 boundaries).
+ * Memory is bounded whatever the size of the message: only the header
+ * fields and, with --body, the first TRACE_MESSAGE_MAX_BODY octets are
+ * kept.
+ */
+#pragma once
+
+#include "trace-output.h"
+
+G_BEGIN_DECLS
+
+#define TRACE_MESSAGE_MAX_BODY (64 * 1024)
+
+typedef struct _TraceMessage TraceMessage;
+
+TraceMessage *trace_message_new (gboolean keep_body);
+void trace_message_free (TraceMessage *message);
+/* Message octets, already un-dot-stuffed, lines ending in CRLF. */
+void
+trace_message_feed (TraceMessage *message, const guint8 *data, gsize length);
+guint64 trace_message_size (TraceMessage *message);
+const char *trace_message_subject (TraceMessage *message);
+/* Adds "N bytes, N lines, From ..., Subject ..." and the imf.* fields. */
+void trace_message_describe (TraceMessage *message, TraceEvent *event);
+/* With keep_body: the text kept (transfer none), else NULL. */
+const char *trace_message_body (TraceMessage *message);
+
+G_END_DECLS

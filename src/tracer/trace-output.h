@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: MIT
+ * trace-output.h: what the tracer says. A decoder builds one TraceEvent
+ * per wire line (or TLS record, gap, lint finding, summary) and emits it;
+ * the event is rendered as a ladder line (colour on a terminal) or as one
+ * JSON object per line (docs/trace-json.md, schema "mw-trace/1", with
+ * Wireshark's field names where Wireshark has one).
+ */
+#pragma once
+
+#include "trace-session.h"
+
+G_BEGIN_DECLS
+
+#define TRACE_JSON_SCHEMA "mw-trace/1"
+
+typedef enum
+{
+  TRACE_TONE_PLAIN,
+  TRACE_TONE_OK,           /* 2xx, +OK, OK */
+  TRACE_TONE_INTERMEDIATE, /* 3xx, "+ " continuation */
+  TRACE_TONE_ERROR,        /* 4xx, 5xx, -ERR, NO, BAD */
+  TRACE_TONE_WARNING,      /* lint, gaps */
+} TraceTone;
+
+typedef struct _TraceEvent TraceEvent;
+
+/* @direction is a TraceDirection, or -1 for events about the session.
+ * @kind: "open", "command", "reply", "data", "tls", "gap", "lint",
+ * "info", "summary", "close" (the "kind" member in JSON). */
+TraceEvent *
+trace_event_new (TraceSession *session, int direction, const char *kind);
+/* The line as sent (the caller masks secrets first). */
+void trace_event_text (TraceEvent *event, const char *text);
+/* The catalog's sentence and RFC section; NULL is ignored. */
+void trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry);
+/* More explanation, appended to the meaning ("; " between parts). */
+void trace_event_explain (TraceEvent *event, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
+/* The RFC section, when no catalog entry gives it. */
+void trace_event_rfc (TraceEvent *event, const char *rfc);
+void trace_event_tone (TraceEvent *event, TraceTone tone);
+/* A JSON member, e.g. "smtp.req.command": "MAIL". NULL values are
+ * skipped. */
+void trace_event_field (TraceEvent *event, const char *name, const char *value);
+void trace_event_field_int (TraceEvent *event, const char *name, gint64 value);
+/* Renders and frees @event. */
+void trace_event_emit (TraceEvent *event);
+
+/* A lint finding: @rule is the RFC section the peer broke. */
+void trace_session_lint (TraceSession *session,
+                         int direction,
+                         const char *rule,
+                         const char *format,
+                         ...) G_GNUC_PRINTF (4, 5);
+
+/* Appends @text to @out as a JSON string, quotes included; invalid UTF-8
+ * is replaced, control characters escaped. */
+void trace_json_append_string (GString *out, const char *text);
+
+/* ---- SVG sequence diagram (trace-svg.c) ------------------------------ */
+
+typedef struct _TraceSvg TraceSvg;
+TraceSvg *trace_svg_new (TraceSession *session);
+void trace_svg_add (TraceSvg *svg,
+                    int direction,
+                    double seconds,
+                    const char *text,
+                    const char *meaning,
+                    TraceTone tone);
+/* Writes the diagram and frees @svg; FALSE (error set) if it cannot. */
+gboolean trace_svg_write (TraceSvg *svg, const char *path, GError **error);
+void trace_svg_free (TraceSvg *svg);
+
+G_END_DECLS

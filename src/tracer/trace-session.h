@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT
+ * trace-session.h: one TCP connection as the tracer sees it. The session
+ * takes each direction's reassembled octets, finds the protocol (by port,
+ * then by the server's greeting), frames lines with the servers' own
+ * framer (mail-line.h), hands lines, literal and chunk octets to the
+ * protocol decoder, switches to the TLS record decoder after STARTTLS,
+ * and resynchronises at the next line after a gap.
+ *
+ * Decoders report through trace_event_* (trace-output.h); they never print.
+ */
+#pragma once
+
+#include <stdio.h>
+
+#include "mail-catalog.h"
+#include "mail-line.h"
+#include "tcp-flow.h"
+
+G_BEGIN_DECLS
+
+typedef enum
+{
+  TRACE_PROTO_UNKNOWN,
+  TRACE_PROTO_SMTP,
+  TRACE_PROTO_POP3,
+  TRACE_PROTO_IMAP,
+} TraceProtocol;
+
+typedef struct
+{
+  FILE *out;
+  gboolean json;         /* JSON lines instead of the ladder */
+  gboolean color;        /* ANSI colours (a terminal) */
+  gboolean body;         /* show message text, not only its summary */
+  gboolean show_secrets; /* do not mask passwords */
+  gboolean quiet;        /* summaries and lint only */
+  const char *svg_path;  /* --svg FILE: draw the first mail session */
+} TraceOptions;
+
+typedef struct _TraceSession TraceSession;
+typedef struct _TraceTls TraceTls;
+
+/* A protocol decoder: a verb list, a reply classifier and a flow state
+ * (STYLE.md §1), fed one line at a time. */
+typedef struct
+{
+  const char *name;      /* "SMTP" */
+  const char *json_name; /* "smtp" */
+  gpointer (*state_new) (TraceSession *session);
+  void (*state_free) (gpointer state);
+  /* One line without its terminator; @flags as the framer reported. */
+  void (*line) (TraceSession *session,
+                gpointer state,
+                TraceDirection direction,
+                const char *line,
+                gsize length,
+                MailLineFlags flags);
+  /* Octets announced with trace_session_expect_raw () (literal, BDAT). */
+  void (*raw) (TraceSession *session,
+               gpointer state,
+               TraceDirection direction,
+               const guint8 *data,
+               gsize length,
+               gboolean last);
+  /* A hole in the stream; the session resyncs at the next line. */
+  void (*gap) (TraceSession *session,
+               gpointer state,
+               TraceDirection direction,
+               guint64 missing);
+  /* The connection ended: emit the push/pull summary. */
+  void (*finish) (TraceSession *session, gpointer state);
+} TraceDecoder;
+
+extern const TraceDecoder trace_decoder_smtp;
+extern const TraceDecoder trace_decoder_pop3;
+extern const TraceDecoder trace_decoder_imap;
+
+struct _TraceSession
+{
+  TcpFlow *flow; /* (transfer none) */
+  const TraceOptions *options;
+  TraceProtocol protocol;
+  const TraceDecoder *decoder; /* NULL until the protocol is known */
+  gpointer state;
+  MailLineFramer framer[2];
+  guint64 raw_remaining[2]; /* octets owed to decoder->raw */
+  gboolean resync[2];       /* drop octets up to the next LF */
+  gboolean started[2];      /* octets of this direction were seen */
+  gboolean tls;             /* records from now on, not lines */
+  gboolean implicit_tls;    /* TLS from the first octet (port 465 ...) */
+  TraceTls *tls_half[2];
+  gint64 now_us;  /* time of the segment being decoded */
+  guint lines[2]; /* lines seen per direction */
+  guint lint_count;
+  TcpFlowEnd end;
+  gpointer svg; /* the SVG recorder when this session is drawn */
+};
+
+TraceSession *
+trace_session_new (TcpFlow *flow, const TraceOptions *options, gint64 time_us);
+void trace_session_free (TraceSession *session);
+void trace_session_data (TraceSession *session,
+                         TraceDirection direction,
+                         const guint8 *data,
+                         gsize length,
+                         gint64 time_us);
+void trace_session_gap (TraceSession *session,
+                        TraceDirection direction,
+                        guint64 missing,
+                        gint64 time_us);
+void
+trace_session_close (TraceSession *session, TcpFlowEnd how, gint64 time_us);
+
+/* The protocol a well-known port carries (and whether it is implicit TLS,
+ * RFC 8314 §3). */
+TraceProtocol trace_protocol_for_port (guint16 port, gboolean *out_tls);
+
+/* ---- for decoders --------------------------------------------------- */
+
+/* The next @length octets of @direction are data, not lines (an IMAP
+ * literal, RFC 9051 §4.3; an SMTP BDAT chunk, RFC 3030 §2). */
+void trace_session_expect_raw (TraceSession *session,
+                               TraceDirection direction,
+                               guint64 length);
+/* The STARTTLS/STLS command got its positive reply: from here both
+ * directions carry TLS records (RFC 3207 §4, RFC 2595 §4). Octets the
+ * client sent after the command and before the handshake are flagged. */
+void trace_session_start_tls (TraceSession *session);
+/* Octets of @direction received but not yet framed (pipelined input). */
+gsize trace_session_pending (TraceSession *session, TraceDirection direction);
+/* Seconds since the connection began. */
+double trace_session_elapsed (TraceSession *session);
+
+/* ---- TLS record layer (decode-tls.c) -------------------------------- */
+
+TraceTls *trace_tls_new (void);
+void trace_tls_free (TraceTls *tls);
+/* RFC 8446 §5.1, RFC 5246 §6.2: records; the handshake's ClientHello and
+ * ServerHello are explained, later records are "encrypted, N bytes". */
+void trace_tls_data (TraceSession *session,
+                     TraceDirection direction,
+                     const guint8 *data,
+                     gsize length);
+
+G_END_DECLS

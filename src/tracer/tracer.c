@@ -1,0 +1,385 @@
+/* SPDX-License-Identifier: MIT
+ * tracer.c: mw-trace, the protocol tracer that explains SMTP, POP3 and
+ * IMAP on the wire. libpcap (live or from a .pcap/.pcapng file) ->
+ * trace-packet (link, IP, TCP headers) -> tcp-flow (reassembly) ->
+ * trace-session (framing, protocol detection) -> decode-{smtp,pop3,imap,
+ * tls}.c -> trace-output (ladder, JSON lines, SVG).
+ */
+#include <errno.h>
+#include <pcap/pcap.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "tcp-flow.h"
+#include "trace-output.h"
+#include "trace-session.h"
+
+#define TRACE_SNAPLEN 262144
+#define TRACE_MAX_EXTRA_PORTS 64
+
+typedef struct
+{
+  TraceOptions options;
+  pcap_t *pcap;
+  pcap_dumper_t *dumper;
+  int linktype;
+  TcpFlowTable *flows;
+  guint16 extra_ports[TRACE_MAX_EXTRA_PORTS];
+  guint n_extra_ports;
+  guint64 packets;
+  guint64 octets;
+  guint64 skipped; /* frames that were not whole TCP segments */
+  guint sessions;
+  gint64 last_us;
+} Tracer;
+
+static pcap_t *interrupt_pcap; /* for the SIGINT handler only */
+
+static void
+on_interrupt (int signal_number)
+{
+  if (interrupt_pcap != NULL)
+    pcap_breakloop (interrupt_pcap);
+}
+
+static gboolean
+on_is_server_port (guint16 port, gpointer user_data)
+{
+  Tracer *tracer = user_data;
+  gboolean tls;
+
+  for (guint i = 0; i < tracer->n_extra_ports; i++)
+    if (tracer->extra_ports[i] == port)
+      return TRUE;
+  return trace_protocol_for_port (port, &tls) != TRACE_PROTO_UNKNOWN;
+}
+
+static void
+on_flow_open (TcpFlow *flow, gint64 time_us, gpointer user_data)
+{
+  Tracer *tracer = user_data;
+
+  flow->user_data = trace_session_new (flow, &tracer->options, time_us);
+}
+
+static void
+on_flow_data (TcpFlow *flow,
+              TraceDirection direction,
+              const guint8 *data,
+              gsize length,
+              gint64 time_us,
+              gpointer user_data)
+{
+  trace_session_data (flow->user_data, direction, data, length, time_us);
+}
+
+static void
+on_flow_gap (TcpFlow *flow,
+             TraceDirection direction,
+             guint64 missing,
+             gint64 time_us,
+             gpointer user_data)
+{
+  trace_session_gap (flow->user_data, direction, missing, time_us);
+}
+
+static void
+on_flow_close (TcpFlow *flow,
+               TcpFlowEnd how,
+               gint64 time_us,
+               gpointer user_data)
+{
+  Tracer *tracer = user_data;
+  TraceSession *session = flow->user_data;
+
+  trace_session_close (session, how, time_us);
+  if (session->decoder != NULL)
+    tracer->sessions++;
+  trace_session_free (session);
+  fflush (tracer->options.out);
+}
+
+static const TcpFlowCallbacks flow_callbacks = {
+  .open = on_flow_open,
+  .data = on_flow_data,
+  .gap = on_flow_gap,
+  .close = on_flow_close,
+  .is_server_port = on_is_server_port,
+};
+
+static void
+on_packet (u_char *user, const struct pcap_pkthdr *header, const u_char *bytes)
+{
+  Tracer *tracer = (Tracer *) user;
+  TracePacket packet;
+  gsize cut = 0;
+  gint64 time_us =
+      (gint64) header->ts.tv_sec * G_USEC_PER_SEC + header->ts.tv_usec;
+
+  tracer->packets++;
+  tracer->octets += header->caplen;
+  tracer->last_us = time_us;
+  if (tracer->dumper != NULL)
+    pcap_dump ((u_char *) tracer->dumper, header, bytes);
+  if (trace_packet_parse (tracer->linktype, bytes, header->caplen, &packet,
+                          &cut) != TRACE_PACKET_TCP)
+    {
+      tracer->skipped++;
+      return;
+    }
+  /* A segment cut by the snap length: what was not captured is a gap
+   * the reassembler will find from the peer's acknowledgement. */
+  tcp_flow_table_add (tracer->flows, &packet, time_us);
+}
+
+/* "tcp and (port 25 or port 465 ...)": the standard mail ports, the
+ * mailwire defaults and -p ports. */
+static char *
+build_filter (Tracer *tracer)
+{
+  static const guint16 ports[] = { 25,   465,  587,  110,  995,  143,  993,
+                                   2525, 2587, 2465, 2110, 2995, 2143, 2993 };
+  GString *filter = g_string_new ("tcp and (");
+
+  for (gsize i = 0; i < G_N_ELEMENTS (ports); i++)
+    g_string_append_printf (filter, "%sport %u", i > 0 ? " or " : "", ports[i]);
+  for (guint i = 0; i < tracer->n_extra_ports; i++)
+    g_string_append_printf (filter, " or port %u", tracer->extra_ports[i]);
+  g_string_append (filter, ")");
+  return g_string_free (filter, FALSE);
+}
+
+static void
+explain_permission (const char *interface, const char *message)
+{
+  g_autofree char *self = g_file_read_link ("/proc/self/exe", NULL);
+
+  g_printerr ("mw-trace: cannot capture on %s: %s\n"
+              "  Capturing packets needs privileges. Either run mw-trace as "
+              "root, or give it the capability once:\n"
+              "    sudo setcap cap_net_raw,cap_net_admin=eip %s\n"
+              "  Reading a saved capture (-r FILE) needs no privileges.\n",
+              interface, message, self != NULL ? self : "mw-trace");
+}
+
+static gboolean
+open_live (Tracer *tracer, const char *interface)
+{
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  int status;
+
+  tracer->pcap = pcap_create (interface, errbuf);
+  if (tracer->pcap == NULL)
+    {
+      g_printerr ("mw-trace: %s\n", errbuf);
+      return FALSE;
+    }
+  pcap_set_snaplen (tracer->pcap, TRACE_SNAPLEN);
+  pcap_set_immediate_mode (tracer->pcap, 1); /* a lecture wants it now */
+  pcap_set_timeout (tracer->pcap, 100);
+  status = pcap_activate (tracer->pcap);
+  if (status == PCAP_ERROR_PERM_DENIED ||
+      (status < 0 && strstr (pcap_geterr (tracer->pcap), "ermitted")))
+    {
+      explain_permission (interface, pcap_geterr (tracer->pcap));
+      return FALSE;
+    }
+  if (status < 0)
+    {
+      g_printerr ("mw-trace: cannot capture on %s: %s\n", interface,
+                  pcap_statustostr (status));
+      if (status == PCAP_ERROR)
+        g_printerr ("mw-trace: %s\n", pcap_geterr (tracer->pcap));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+set_filter (Tracer *tracer)
+{
+  struct bpf_program program;
+  g_autofree char *filter = build_filter (tracer);
+
+  if (pcap_compile (tracer->pcap, &program, filter, 1, PCAP_NETMASK_UNKNOWN) <
+          0 ||
+      pcap_setfilter (tracer->pcap, &program) < 0)
+    {
+      g_printerr ("mw-trace: filter \"%s\": %s\n", filter,
+                  pcap_geterr (tracer->pcap));
+      return FALSE;
+    }
+  pcap_freecode (&program);
+  return TRUE;
+}
+
+static gboolean
+parse_ports (Tracer *tracer, char **ports)
+{
+  for (gsize i = 0; ports != NULL && ports[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (ports[i], ",", -1);
+      for (gsize j = 0; parts[j] != NULL; j++)
+        {
+          guint64 port = 0;
+          if (!g_ascii_string_to_unsigned (parts[j], 10, 1, 65535, &port,
+                                           NULL) ||
+              tracer->n_extra_ports >= TRACE_MAX_EXTRA_PORTS)
+            {
+              g_printerr ("mw-trace: -p %s: not a port (1-65535)\n", parts[j]);
+              return FALSE;
+            }
+          tracer->extra_ports[tracer->n_extra_ports++] = (guint16) port;
+        }
+    }
+  return TRUE;
+}
+
+static gboolean
+want_color (const char *mode)
+{
+  if (g_strcmp0 (mode, "always") == 0)
+    return TRUE;
+  if (g_strcmp0 (mode, "never") == 0)
+    return FALSE;
+  return isatty (STDOUT_FILENO) && g_getenv ("NO_COLOR") == NULL &&
+         g_strcmp0 (g_getenv ("TERM"), "dumb") != 0;
+}
+
+static gboolean
+open_capture (Tracer *tracer,
+              const char *file,
+              const char *interface,
+              const char *write_file)
+{
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+
+  if (file != NULL)
+    {
+      /* pcap_open_offline reads both pcap and pcapng. */
+      tracer->pcap = pcap_open_offline (file, errbuf);
+      if (tracer->pcap == NULL)
+        {
+          g_printerr ("mw-trace: %s\n", errbuf);
+          return FALSE;
+        }
+    }
+  else if (!open_live (tracer, interface) || !set_filter (tracer))
+    return FALSE;
+  tracer->linktype = pcap_datalink (tracer->pcap);
+  if (!trace_packet_linktype_supported (tracer->linktype))
+    {
+      g_printerr ("mw-trace: link type %s (%d) is not supported\n",
+                  pcap_datalink_val_to_name (tracer->linktype),
+                  tracer->linktype);
+      return FALSE;
+    }
+  if (write_file != NULL)
+    {
+      tracer->dumper = pcap_dump_open (tracer->pcap, write_file);
+      if (tracer->dumper == NULL)
+        {
+          g_printerr ("mw-trace: -w %s: %s\n", write_file,
+                      pcap_geterr (tracer->pcap));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+static int
+run (Tracer *tracer, gint64 max_packets, gboolean live)
+{
+  struct sigaction action = { 0 };
+  int status;
+
+  interrupt_pcap = tracer->pcap;
+  action.sa_handler = on_interrupt;
+  sigaction (SIGINT, &action, NULL);
+  sigaction (SIGTERM, &action, NULL);
+  if (live)
+    setvbuf (tracer->options.out, NULL, _IOLBF, 0);
+  tracer->flows = tcp_flow_table_new (&flow_callbacks, tracer);
+  status = pcap_loop (tracer->pcap, max_packets > 0 ? (int) max_packets : -1,
+                      on_packet, (u_char *) tracer);
+  if (status == PCAP_ERROR)
+    g_printerr ("mw-trace: %s\n", pcap_geterr (tracer->pcap));
+  tcp_flow_table_free (tracer->flows, tracer->last_us);
+  interrupt_pcap = NULL;
+  if (tracer->dumper != NULL)
+    pcap_dump_close (tracer->dumper);
+  if (!tracer->options.json)
+    fprintf (tracer->options.out,
+             "mw-trace: %" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT
+             " octets, %u mail sessions\n",
+             tracer->packets, tracer->octets, tracer->sessions);
+  fflush (tracer->options.out);
+  pcap_close (tracer->pcap);
+  return status == PCAP_ERROR ? 1 : 0;
+}
+
+int
+main (int argc, char **argv)
+{
+  Tracer tracer = { 0 };
+  g_autofree char *file = NULL;
+  g_autofree char *interface = NULL;
+  g_autofree char *write_file = NULL;
+  g_autofree char *svg = NULL;
+  g_autofree char *color = NULL;
+  g_auto (GStrv) ports = NULL;
+  gint64 count = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GOptionContext) context =
+      g_option_context_new ("- explain SMTP, POP3 and IMAP on the wire");
+  GOptionEntry entries[] = {
+    { "read", 'r', 0, G_OPTION_ARG_FILENAME, &file,
+      "Read packets from FILE (.pcap or .pcapng); needs no privileges",
+      "FILE" },
+    { "interface", 'i', 0, G_OPTION_ARG_STRING, &interface,
+      "Capture live on IFACE (default lo)", "IFACE" },
+    { "write", 'w', 0, G_OPTION_ARG_FILENAME, &write_file,
+      "Also save the packets to FILE (pcap) while decoding", "FILE" },
+    { "port", 'p', 0, G_OPTION_ARG_STRING_ARRAY, &ports,
+      "Also capture and decode PORT (repeat, or comma-separated)", "PORT" },
+    { "count", 'c', 0, G_OPTION_ARG_INT64, &count, "Stop after N packets",
+      "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &tracer.options.json,
+      "JSON lines (schema mw-trace/1, docs/trace-json.md)", NULL },
+    { "body", 0, 0, G_OPTION_ARG_NONE, &tracer.options.body,
+      "Show message text, not only its summary", NULL },
+    { "show-secrets", 0, 0, G_OPTION_ARG_NONE, &tracer.options.show_secrets,
+      "Show passwords and SASL credentials (labs on plaintext risk)", NULL },
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &tracer.options.quiet,
+      "Only summaries, gaps and lint findings", NULL },
+    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg,
+      "Draw the first mail session as an SVG sequence diagram", "FILE" },
+    { "color", 0, 0, G_OPTION_ARG_STRING, &color,
+      "auto (default: on a terminal), always or never", "WHEN" },
+    { NULL },
+  };
+
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("mw-trace: %s\n", error->message);
+      return 2;
+    }
+  if (file != NULL && interface != NULL)
+    {
+      g_printerr ("mw-trace: give -r FILE or -i IFACE, not both\n");
+      return 2;
+    }
+  if (!parse_ports (&tracer, ports))
+    return 2;
+  tracer.options.out = stdout;
+  tracer.options.svg_path = svg;
+  tracer.options.color = !tracer.options.json && want_color (color);
+  if (!open_capture (&tracer, file, interface != NULL ? interface : "lo",
+                     write_file))
+    return 1;
+  return run (&tracer, count, file == NULL);
+}
