@@ -5,9 +5,12 @@
  */
 #include "mail-auth.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <string.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (mail_auth_error, mail_auth_error)
 
@@ -359,6 +362,24 @@ mail_users_free (MailUsers *users)
   g_free (users);
 }
 
+/* The rename is recorded in the directory, which GLib does not fsync. */
+static gboolean
+users_sync_directory (const char *path, GError **error)
+{
+  g_autofree char *dir = g_path_get_dirname (path);
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  gboolean ok = fd >= 0 && fsync (fd) == 0;
+  int saved_errno = errno;
+
+  if (fd >= 0)
+    close (fd);
+  if (!ok)
+    g_set_error (error, MAIL_AUTH_ERROR, MAIL_AUTH_ERROR_FAILED,
+                 "%s: cannot sync its directory: %s", path,
+                 g_strerror (saved_errno));
+  return ok;
+}
+
 /* Replaced whole, never edited in place: a reader sees the old file or
  * the new one, and after a crash the new one is on disk
  * (g_file_set_contents_full writes a temporary file, fsyncs and renames;
@@ -387,7 +408,7 @@ mail_users_save (MailUsers *users, GError **error)
                    "%s: cannot save: %s", users->path, local_error->message);
       return FALSE;
     }
-  return TRUE;
+  return users_sync_directory (users->path, error);
 }
 
 /* Login names are compared without regard to ASCII case, as mail
