@@ -72,6 +72,8 @@ typedef struct
   guint expunges;
   gboolean idled;
   gboolean tls;
+  gboolean logged_in;
+  char *client_verb; /* the command the client's literals belong to */
 } ImapTrace;
 
 static void
@@ -96,6 +98,7 @@ imap_trace_new (TraceSession *session)
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   imap->folders = g_ptr_array_new_with_free_func (g_free);
   imap->fetch.summary = g_string_new (NULL);
+  imap->greeted = !session->flow->saw_syn; /* begun mid-session */
   if (session->tls)
     imap->flow = IMAP_FLOW_TLS;
   return imap;
@@ -117,6 +120,7 @@ imap_trace_free (gpointer state)
   g_free (imap->idle_tag);
   g_free (imap->user);
   g_free (imap->selected);
+  g_free (imap->client_verb);
   g_free (imap);
 }
 
@@ -160,7 +164,18 @@ check_after_literal (TraceSession *session,
   if (!imap->check_after[direction])
     return;
   imap->check_after[direction] = FALSE;
-  if (line[0] != '\0' && line[0] != ' ' && line[0] != ')')
+  /* RFC 9051 §6.3.12: after an APPEND message literal comes the end of
+   * the command or, with MULTIAPPEND (RFC 3502), flags, date or the next
+   * literal. */
+  if (direction == TRACE_CLIENT_TO_SERVER &&
+      g_strcmp0 (imap->client_verb, "APPEND") == 0 && line[0] != '\0' &&
+      !g_str_has_prefix (line, " (") && !g_str_has_prefix (line, " \"") &&
+      !g_str_has_prefix (line, " {"))
+    trace_session_lint (session, direction, "RFC 9051 §4.3",
+                        "the APPEND literal's length does not match its "
+                        "octets: \"%.20s\" follows it",
+                        line);
+  else if (line[0] != '\0' && line[0] != ' ' && line[0] != ')')
     trace_session_lint (session, direction, "RFC 9051 §4.3",
                         "the literal's length does not match its octets: "
                         "\"%.20s\" follows it",
@@ -281,7 +296,7 @@ fetch_scan (ImapTrace *imap, const char *p)
     return;
   while (p != NULL && *p != '\0' && fetch->active)
     {
-      if (*p == ' ' || *p == '(')
+      if (*p == ' ' || (*p == '(' && fetch->item == NULL))
         p++;
       else if (*p == ')')
         {
@@ -411,10 +426,14 @@ client_command (TraceSession *session,
   if (strcmp (verb, "UID") == 0)
     trace_event_meaning (event, imap_proto_command_info (full_verb + 4));
   trace_event_field (event, "imap.request.tag", tag);
-  trace_event_field (event, "imap.request.command", verb);
+  /* Wireshark names the command after UID ("UID FETCH" is FETCH) */
+  trace_event_field (event, "imap.request.command",
+                     strcmp (verb, "UID") == 0 ? full_verb + 4 : verb);
   if (strcmp (verb, "UID") == 0)
-    trace_event_field (event, "mw.imap.uid_command", full_verb + 4);
+    trace_event_field_int (event, "mw.imap.uid", 1);
   client_effects (session, imap, event, tag, verb, arguments);
+  g_free (imap->client_verb);
+  imap->client_verb = g_strdup (verb);
   pending = g_new0 (ImapPending, 1);
   pending->tag = g_strdup (tag);
   pending->verb = g_steal_pointer (&full_verb);
@@ -506,6 +525,8 @@ tagged_effects (TraceSession *session,
     imap->flow = IMAP_FLOW_COMMANDS;
   if (!ok)
     return;
+  if (strcmp (verb, "LOGIN") == 0 || strcmp (verb, "AUTHENTICATE") == 0)
+    imap->logged_in = TRUE;
   if (strcmp (verb, "SELECT") == 0 || strcmp (verb, "EXAMINE") == 0)
     {
       g_free (imap->selected);
@@ -555,7 +576,8 @@ server_tagged (TraceSession *session,
   else
     trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 9051 §2.2.2",
                         "tagged response for tag \"%s\", which no running "
-                        "command has",
+                        "command has (was its command swallowed by a "
+                        "literal of the wrong length? RFC 9051 §4.3)",
                         response->tag);
   explain_response (event, response);
   trace_event_tone (event, response->status == IMAP_STATUS_OK
@@ -726,7 +748,11 @@ imap_raw (TraceSession *session,
       event = trace_event_new (session, direction, "data");
       trace_event_explain (event, "literal");
       trace_message_describe (literal, event);
-      if (session->options->body && trace_message_body (literal) != NULL)
+      if (session->options->body && trace_message_body (literal) != NULL &&
+          (direction == TRACE_SERVER_TO_CLIENT ||
+           session->options->show_secrets ||
+           (g_strcmp0 (imap->client_verb, "LOGIN") != 0 &&
+            g_strcmp0 (imap->client_verb, "AUTHENTICATE") != 0)))
         trace_event_text (event, trace_message_body (literal));
       trace_event_rfc (event, "RFC 9051 §4.3");
       trace_event_emit (event);
@@ -761,7 +787,7 @@ imap_finish (TraceSession *session, gpointer state)
                             (char *) imap->folders->pdata[i]);
   trace_event_explain (event, "pull: user \"%s\" %s",
                        imap->user != NULL ? imap->user : "-",
-                       imap->user != NULL ? "logged in" : "did not log in");
+                       imap->logged_in ? "logged in" : "did not log in");
   trace_event_explain (event, "opened %s",
                        folders->len > 0 ? folders->str : "no folder");
   trace_event_explain (

@@ -77,6 +77,7 @@ pop3_trace_new (TraceSession *session)
   g_queue_init (&pop3->pending);
   pop3->deleted = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   pop3->previous_crlf = TRUE;
+  pop3->greeted = !session->flow->saw_syn; /* begun mid-session */
   if (session->tls)
     pop3->flow = POP3_FLOW_TLS;
   return pop3;

@@ -66,6 +66,7 @@ typedef struct
   /* the session, for the summary */
   char *helo;
   gboolean tls;
+  gboolean midstream; /* the capture began inside the session */
   gboolean authenticated;
   guint accepted;
   guint64 accepted_bytes;
@@ -103,6 +104,16 @@ smtp_trace_new (TraceSession *session)
   smtp->previous_crlf = TRUE;
   if (session->tls)
     smtp->state = SMTP_TRACE_TLS;
+  if (!session->flow->saw_syn)
+    {
+      /* Begun mid-session: the greeting and the commands before are
+       * unknown, so replies to them are expected and order is not
+       * judged until the next transaction. */
+      smtp->greeted = TRUE;
+      smtp->midstream = TRUE;
+      smtp->mail_sent = TRUE;
+      smtp->helo = g_strdup ("(before the capture)");
+    }
   return smtp;
 }
 
@@ -689,7 +700,10 @@ server_reply_line (TraceSession *session,
     }
   if (smtp->greeted)
     answered = g_queue_pop_head (&smtp->pending);
-  if (answered == NULL && smtp->greeted && code != 421)
+  if (answered == NULL && smtp->midstream)
+    trace_event_explain (event, "answers a command sent before the capture "
+                                "began");
+  else if (answered == NULL && smtp->greeted && code != 421)
     trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 5321 §4.2",
                         "a reply to no command");
   explain_reply (session, smtp, event, code, text, answered);

@@ -143,6 +143,7 @@ flow_new (TcpFlowTable *table, const TracePacket *packet, gint64 time_us)
   flow->server_port = client ? packet->dst_port : packet->src_port;
   flow->first_us = time_us;
   flow->last_us = time_us;
+  flow->saw_syn = (packet->flags & TRACE_TCP_SYN) != 0;
   g_queue_init (&flow->half[0].pending);
   g_queue_init (&flow->half[1].pending);
   return flow;

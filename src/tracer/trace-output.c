@@ -171,12 +171,14 @@ render_json (TraceEvent *event, GString *out)
   const char *proto =
       session->decoder != NULL ? session->decoder->json_name : "tcp";
 
-  g_string_append_printf (out,
-                          "{\"schema\":\"%s\",\"tcp.stream\":%u,"
-                          "\"time\":%.6f,\"rel\":%.6f,",
-                          TRACE_JSON_SCHEMA, session->flow->id,
-                          session->now_us / 1e6,
-                          trace_session_elapsed (session));
+  g_string_append_printf (
+      out,
+      "{\"schema\":\"%s\",\"tcp.stream\":%u,"
+      "\"frame.number\":%" G_GUINT64_FORMAT ","
+      "\"time\":%.6f,\"rel\":%.6f,",
+      TRACE_JSON_SCHEMA, session->flow->id,
+      session->options->frame != NULL ? *session->options->frame : 0,
+      session->now_us / 1e6, trace_session_elapsed (session));
   if (event->direction >= 0)
     g_string_append_printf (out, "\"dir\":\"%s\",",
                             direction_name (event->direction));

@@ -210,6 +210,35 @@ feed_raw (TraceSession *session,
   return take;
 }
 
+/* A capture that begins mid-session usually begins at a segment, and
+ * segments usually begin lines; these are the shapes of a line start:
+ * a reply code (RFC 5321 §4.2), a POP3 status (RFC 1939 §3), an IMAP
+ * untagged or continuation response (RFC 9051 §7), a 3-4 letter verb, or
+ * an IMAP tag and command. Anything else is the tail of a line. */
+static gboolean
+looks_like_line_start (const guint8 *data, gsize length)
+{
+  gsize word = 0;
+
+  if (length >= 4 && g_ascii_isdigit (data[0]) && g_ascii_isdigit (data[1]) &&
+      g_ascii_isdigit (data[2]) && (data[3] == ' ' || data[3] == '-'))
+    return TRUE;
+  if ((length >= 3 && memcmp (data, "+OK", 3) == 0) ||
+      (length >= 4 && memcmp (data, "-ERR", 4) == 0) ||
+      (length >= 2 && (data[0] == '*' || data[0] == '+') && data[1] == ' '))
+    return TRUE;
+  while (word < length && g_ascii_isalpha (data[word]))
+    word++;
+  if ((word == 3 || word == 4) && word < length &&
+      (data[word] == ' ' || data[word] == '\r'))
+    return TRUE;
+  word = 0;
+  while (word < length && word < 32 && g_ascii_isalnum (data[word]))
+    word++;
+  return word > 0 && word + 1 < length && data[word] == ' ' &&
+         g_ascii_isalpha (data[word + 1]);
+}
+
 /* After a gap or a mid-session start: skip to just past the next LF. */
 static gsize
 skip_to_line (TraceSession *session,
@@ -300,7 +329,8 @@ trace_session_data (TraceSession *session,
     {
       /* A capture that began mid-session may begin mid-line. */
       session->started[direction] = TRUE;
-      if (session->flow->half[direction].midstream && !session->tls)
+      if (session->flow->half[direction].midstream && !session->tls &&
+          !looks_like_line_start (data, length))
         session->resync[direction] = TRUE;
     }
   for (guint rounds = 0; length > 0 && rounds < 1000000; rounds++)

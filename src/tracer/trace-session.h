@@ -35,6 +35,7 @@ typedef struct
   gboolean show_secrets; /* do not mask passwords */
   gboolean quiet;        /* summaries and lint only */
   const char *svg_path;  /* --svg FILE: draw the first mail session */
+  const guint64 *frame;  /* number of the packet being decoded, from 1 */
 } TraceOptions;
 
 typedef struct _TraceSession TraceSession;

@@ -213,6 +213,8 @@ set_filter (Tracer *tracer)
       return FALSE;
     }
   pcap_freecode (&program);
+  /* Said once the capture is live, so a script can wait for it. */
+  g_printerr ("mw-trace: capturing with filter \"%s\"\n", filter);
   return TRUE;
 }
 
@@ -376,6 +378,7 @@ main (int argc, char **argv)
   if (!parse_ports (&tracer, ports))
     return 2;
   tracer.options.out = stdout;
+  tracer.options.frame = &tracer.packets;
   tracer.options.svg_path = svg;
   tracer.options.color = !tracer.options.json && want_color (color);
   if (!open_capture (&tracer, file, interface != NULL ? interface : "lo",

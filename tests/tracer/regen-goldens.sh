@@ -1,0 +1,14 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# regen-goldens.sh BUILD_DIR: rewrites tests/tracer/*.out from cases.txt.
+# Review the diff (git diff tests/tracer) before committing: the goldens
+# are only as right as the person who read them.
+set -eu
+here=$(cd "$(dirname "$0")" && pwd)
+tracer=${1:?usage: regen-goldens.sh BUILD_DIR}/src/tracer/mw-trace
+grep -v '^#' "$here/cases.txt" | grep -v '^$' | while read -r name options; do
+    capture=${name%%.*}
+    # shellcheck disable=SC2086
+    "$tracer" --color=never -r "$here/$capture.pcap" $options > "$here/$name.out"
+    echo "wrote $name.out"
+done

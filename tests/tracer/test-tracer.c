@@ -1,0 +1,273 @@
+/* SPDX-License-Identifier: MIT
+ * test-tracer.c: mw-trace end to end (suite "tracer").
+ *   /tracer/crosscheck/<capture>  the reference captures of Postfix and
+ *       Dovecot in ../shared/bench/captures: per flow, the commands and
+ *       replies mw-trace decodes equal tshark's, up to the known and
+ *       RFC-justified differences listed in crosscheck.py
+ *   /tracer/golden/<case>  tests/tracer/<name>.pcap -> <name>.out, cases
+ *       listed in cases.txt (tcpdump's own test style)
+ *   /tracer/live/lo  a live capture on lo of an SMTP exchange (root only)
+ */
+#include <gio/gio.h>
+#include <signal.h>
+#include <string.h>
+#include <unistd.h>
+
+static char *
+tracer_path (void)
+{
+  return g_build_filename (g_getenv ("MW_BUILD_ROOT"), "src", "tracer",
+                           "mw-trace", NULL);
+}
+
+/* Runs @argv; returns stdout (transfer full), asserts exit status 0. */
+static char *
+run (const char *const *argv, char **out_stderr)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+  char *out = NULL;
+
+  process = g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE,
+      &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, out_stderr, &error);
+  g_assert_no_error (error);
+  return out;
+}
+
+/* ---- cross-check against tshark ---------------------------------------- */
+
+static void
+test_crosscheck (gconstpointer data)
+{
+  const char *name = data;
+  g_autofree char *captures = g_build_filename (
+      g_getenv ("MW_SOURCE_ROOT"), "..", "shared", "bench", "captures", NULL);
+  g_autofree char *pcap = g_strdup_printf ("%s/%s.pcap", captures, name);
+  g_autofree char *tsv = g_strdup_printf ("%s/%s.tsv", captures, name);
+  g_autofree char *script =
+      g_test_build_filename (G_TEST_DIST, "tracer", "crosscheck.py", NULL);
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *err = NULL;
+  g_autofree char *out = NULL;
+  const char *protocol = g_str_has_prefix (name, "smtp")   ? "smtp"
+                         : g_str_has_prefix (name, "pop3") ? "pop"
+                                                           : "imap";
+  const char *argv[] = { "python3", script, tracer, pcap, tsv, protocol, NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) process = NULL;
+
+  if (!g_file_test (pcap, G_FILE_TEST_EXISTS) ||
+      !g_file_test (tsv, G_FILE_TEST_EXISTS))
+    {
+      g_test_message ("the reference captures are missing: expected %s and "
+                      "%s (the ../shared checkout beside the source tree)",
+                      pcap, tsv);
+      g_test_fail ();
+      return;
+    }
+  process = g_subprocess_newv (
+      argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_MERGE,
+      &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &out, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", out);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+}
+
+/* ---- golden outputs -------------------------------------------------------
+ */
+
+static void
+test_golden (gconstpointer data)
+{
+  /* "output-name [options...]" from cases.txt; the capture is the
+   * output name up to its first "." (smtp-x.json -> smtp-x.pcap). */
+  const char *line = data;
+  g_auto (GStrv) words = g_strsplit (line, " ", -1);
+  g_autofree char *capture = g_strndup (words[0], strcspn (words[0], "."));
+  g_autofree char *base =
+      g_test_build_filename (G_TEST_DIST, "tracer", capture, NULL);
+  g_autofree char *pcap = g_strconcat (base, ".pcap", NULL);
+  g_autofree char *output =
+      g_test_build_filename (G_TEST_DIST, "tracer", words[0], NULL);
+  g_autofree char *expected_path = g_strconcat (output, ".out", NULL);
+  g_autofree char *expected = NULL;
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *out = NULL;
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+
+  g_ptr_array_add (argv, tracer);
+  g_ptr_array_add (argv, "--color=never");
+  g_ptr_array_add (argv, "-r");
+  g_ptr_array_add (argv, pcap);
+  for (guint i = 1; words[i] != NULL; i++)
+    g_ptr_array_add (argv, words[i]);
+  g_ptr_array_add (argv, NULL);
+  out = run ((const char *const *) argv->pdata, NULL);
+  g_file_get_contents (expected_path, &expected, NULL, &error);
+  g_assert_no_error (error);
+  if (g_strcmp0 (out, expected) != 0)
+    g_test_message ("mw-trace output for %s:\n%s", line, out);
+  g_assert_cmpstr (out, ==, expected);
+}
+
+/* ---- live capture on lo ------------------------------------------------- */
+
+/* A four-line SMTP server for one connection (runs in a thread). */
+static gpointer
+fake_smtp_server (gpointer data)
+{
+  GSocketListener *listener = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection =
+      g_socket_listener_accept (listener, NULL, NULL, &error);
+  g_autoptr (GDataInputStream) in = NULL;
+  GOutputStream *out;
+  static const char *const replies[] = { "250 live.test\r\n",
+                                         "221 2.0.0 Bye\r\n" };
+
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_output_stream_write_all (out, "220 live.test ESMTP\r\n", 21, NULL, NULL,
+                             &error);
+  for (guint i = 0; i < G_N_ELEMENTS (replies) && error == NULL; i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (in, NULL, NULL, &error);
+      if (line == NULL)
+        break;
+      g_output_stream_write_all (out, replies[i], strlen (replies[i]), NULL,
+                                 NULL, &error);
+    }
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return NULL;
+}
+
+static void
+smtp_client (guint16 port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection =
+      g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_autoptr (GDataInputStream) in = NULL;
+  GOutputStream *out;
+  static const char *const commands[] = { "EHLO client.test\r\n", "QUIT\r\n" };
+
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  for (guint i = 0; i <= G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (in, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (i < G_N_ELEMENTS (commands))
+        g_output_stream_write_all (out, commands[i], strlen (commands[i]), NULL,
+                                   NULL, &error);
+    }
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
+static void
+test_live (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GDataInputStream) err = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GString) json = g_string_new (NULL);
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *port_text = NULL;
+  g_autofree char *ready = NULL;
+  GThread *server;
+  guint16 port;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("live capture needs root or cap_net_raw "
+                   "(setcap cap_net_raw,cap_net_admin=eip mw-trace); the "
+                   "offline tests cover decoding");
+      return;
+    }
+  port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  port_text = g_strdup_printf ("%u", port);
+  process = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+      tracer, "-i", "lo", "-p", port_text, "--json", "-c", "200", NULL);
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  ready = g_data_input_stream_read_line (err, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ready);
+  g_assert_true (strstr (ready, "capturing") != NULL);
+  server = g_thread_new ("fake-smtp", fake_smtp_server, listener);
+  smtp_client (port);
+  g_thread_join (server);
+  /* The session ends with FIN both ways: mw-trace prints "close". */
+  for (guint i = 0; i < 200; i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      g_string_append_printf (json, "%s\n", line);
+      if (strstr (line, "\"kind\":\"close\"") != NULL)
+        break;
+    }
+  g_subprocess_send_signal (process, SIGINT);
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  g_test_message ("%s", json->str);
+  g_assert_true (strstr (json->str, "\"smtp.req.command\":\"EHLO\"") != NULL);
+  g_assert_true (strstr (json->str, "\"smtp.response.code\":221") != NULL);
+  g_assert_true (strstr (json->str, "\"mw.session\":\"push\"") != NULL);
+}
+
+int
+main (int argc, char **argv)
+{
+  static const char *const captures[] = { "smtp-postfix", "pop3-dovecot",
+                                          "imap-dovecot" };
+  g_autofree char *cases_path = NULL;
+  g_autofree char *cases = NULL;
+  g_auto (GStrv) lines = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_test_init (&argc, &argv, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (captures); i++)
+    {
+      g_autofree char *path =
+          g_strdup_printf ("/tracer/crosscheck/%s", captures[i]);
+      g_test_add_data_func (path, captures[i], test_crosscheck);
+    }
+  cases_path = g_test_build_filename (G_TEST_DIST, "tracer", "cases.txt", NULL);
+  g_file_get_contents (cases_path, &cases, NULL, &error);
+  g_assert_no_error (error);
+  lines = g_strsplit (cases, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      g_autofree char *path = NULL;
+      g_auto (GStrv) words = NULL;
+      if (lines[i][0] == '\0' || lines[i][0] == '#')
+        continue;
+      words = g_strsplit (lines[i], " ", 2);
+      path = g_strdup_printf ("/tracer/golden/%s", words[0]);
+      g_test_add_data_func (path, lines[i], test_golden);
+    }
+  g_test_add_func ("/tracer/live/lo", test_live);
+  return g_test_run ();
+}
