@@ -841,7 +841,8 @@ smtp_finish (TraceSession *session, gpointer state)
     trace_event_explain (event, "%u recipient%s refused", smtp->refused,
                          smtp->refused == 1 ? "" : "s");
   if (smtp->tls)
-    trace_event_explain (event, "STARTTLS: the rest is encrypted");
+    trace_event_explain (event, "STARTTLS: what followed is encrypted, so "
+                                "messages sent after it are not counted");
   if (smtp->authenticated)
     trace_event_explain (event, "authenticated as \"%s\"",
                          smtp->user != NULL ? smtp->user : "?");

@@ -7,8 +7,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 tracer=${1:?usage: regen-goldens.sh BUILD_DIR}/src/tracer/mw-trace
 grep -v '^#' "$here/cases.txt" | grep -v '^$' | while read -r name options; do
-    capture=${name%%.*}
+    capture=${name%%.*}.pcap
+    [ -e "$here/$capture" ] || capture=${name%%.*}.pcapng
     # shellcheck disable=SC2086
-    "$tracer" --color=never -r "$here/$capture.pcap" $options > "$here/$name.out"
+    "$tracer" --color=never -r "$here/$capture" $options > "$here/$name.out"
     echo "wrote $name.out"
 done
