@@ -128,17 +128,37 @@ take_line (TraceMessage *message, const char *line)
     message->parts++;
 }
 
+/* How much of a line must be kept: header lines whole (up to the limit),
+ * body lines only as far as a MIME boundary could reach, else nothing. */
+static gsize
+line_room (TraceMessage *message)
+{
+  if (!message->in_body)
+    return MAX_FIELD;
+  if (message->boundary != NULL)
+    return strlen (message->boundary) + 4;
+  return 0;
+}
+
 void
 trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
 {
   message->size += length;
   if (message->body != NULL && message->body->len < TRACE_MESSAGE_MAX_BODY)
     g_string_append_len (
-        message->body, (const char *) data,
-        MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
-  for (gsize i = 0; i < length; i++)
+      message->body, (const char *) data,
+      MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
+  while (length > 0)
     {
-      if (data[i] == '\n')
+      const guint8 *lf = memchr (data, '\n', length);
+      gsize chunk = lf != NULL ? (gsize) (lf - data) + 1 : length;
+      gsize room = line_room (message);
+      gsize keep = lf != NULL ? chunk - 1 : chunk;
+
+      if (message->line->len < room)
+        g_string_append_len (message->line, (const char *) data,
+                             MIN (keep, room - message->line->len));
+      if (lf != NULL)
         {
           if (message->line->len > 0 &&
               message->line->str[message->line->len - 1] == '\r')
@@ -146,8 +166,8 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
           take_line (message, message->line->str);
           g_string_truncate (message->line, 0);
         }
-      else if (message->line->len < MAX_FIELD)
-        g_string_append_c (message->line, (char) data[i]);
+      data += chunk;
+      length -= chunk;
     }
 }
 

@@ -118,8 +118,8 @@ trace_event_field (TraceEvent *event, const char *name, const char *value)
 {
   GString *json;
 
-  if (value == NULL)
-    return;
+  if (value == NULL || !event->session->options->json)
+    return; /* only JSON shows fields: the ladder need not build them */
   json = g_string_new (NULL);
   trace_json_append_string (json, value);
   add_field (event, name, g_string_free (json, FALSE));
@@ -128,18 +128,33 @@ trace_event_field (TraceEvent *event, const char *name, const char *value)
 void
 trace_event_field_int (TraceEvent *event, const char *name, gint64 value)
 {
-  add_field (event, name, g_strdup_printf ("%" G_GINT64_FORMAT, value));
+  if (event->session->options->json)
+    add_field (event, name, g_strdup_printf ("%" G_GINT64_FORMAT, value));
 }
 
 void
 trace_json_append_string (GString *out, const char *text)
 {
-  g_autofree char *valid = g_utf8_make_valid (text, -1);
+  g_autofree char *repaired = NULL;
+  const char *p = text;
 
+  if (!g_utf8_validate (text, -1, NULL))
+    p = repaired = g_utf8_make_valid (text, -1);
   g_string_append_c (out, '"');
-  for (const char *p = valid; *p != '\0'; p++)
+  while (*p != '\0')
     {
-      guchar c = (guchar) *p;
+      gsize plain = 0;
+      guchar c;
+
+      /* copy runs that need no escaping in one go */
+      while (p[plain] != '\0' && p[plain] != '"' && p[plain] != '\\' &&
+             (guchar) p[plain] >= 0x20 && p[plain] != 0x7f)
+        plain++;
+      g_string_append_len (out, p, (gssize) plain);
+      p += plain;
+      if (*p == '\0')
+        break;
+      c = (guchar) *p++;
       if (c == '"' || c == '\\')
         g_string_append_printf (out, "\\%c", c);
       else if (c == '\n')
@@ -148,10 +163,8 @@ trace_json_append_string (GString *out, const char *text)
         g_string_append (out, "\\r");
       else if (c == '\t')
         g_string_append (out, "\\t");
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\u%04x", c);
       else
-        g_string_append_c (out, (char) c);
+        g_string_append_printf (out, "\\u%04x", c);
     }
   g_string_append_c (out, '"');
 }
@@ -171,14 +184,19 @@ render_json (TraceEvent *event, GString *out)
   const char *proto =
       session->decoder != NULL ? session->decoder->json_name : "tcp";
 
+  gint64 rel = session->now_us - session->flow->first_us;
+
+  /* integer arithmetic: printf's floating point was the slow part */
   g_string_append_printf (
       out,
       "{\"schema\":\"%s\",\"tcp.stream\":%u,"
-      "\"frame.number\":%" G_GUINT64_FORMAT ","
-      "\"time\":%.6f,\"rel\":%.6f,",
+      "\"frame.number\":%" G_GUINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT
+      ".%06d,\"rel\":%" G_GINT64_FORMAT ".%06d,",
       TRACE_JSON_SCHEMA, session->flow->id,
       session->options->frame != NULL ? *session->options->frame : 0,
-      session->now_us / 1e6, trace_session_elapsed (session));
+      session->now_us / G_USEC_PER_SEC,
+      (int) (session->now_us % G_USEC_PER_SEC), rel / G_USEC_PER_SEC,
+      (int) (rel % G_USEC_PER_SEC));
   if (event->direction >= 0)
     g_string_append_printf (out, "\"dir\":\"%s\",",
                             direction_name (event->direction));
