@@ -146,8 +146,8 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
   message->size += length;
   if (message->body != NULL && message->body->len < TRACE_MESSAGE_MAX_BODY)
     g_string_append_len (
-      message->body, (const char *) data,
-      MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
+        message->body, (const char *) data,
+        MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
   while (length > 0)
     {
       const guint8 *lf = memchr (data, '\n', length);
