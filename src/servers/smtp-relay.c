@@ -37,6 +37,16 @@ smtp_relay_compare_mx (gconstpointer a, gconstpointer b)
   return (gint) pa - (gint) pb;
 }
 
+static void
+smtp_relay_add_hop (GPtrArray *hops, const char *host, guint16 port)
+{
+  SmtpHop *hop = g_new0 (SmtpHop, 1);
+
+  hop->host = g_strdup (host);
+  hop->port = port;
+  g_ptr_array_add (hops, hop);
+}
+
 /* RFC 5321 §5.1: the static route if there is one, else the MX hosts in
  * order of preference, else the domain's own address (implicit MX). */
 static GPtrArray *
@@ -49,17 +59,18 @@ smtp_relay_next_hops (const MailConfig *config,
   const char *route = g_hash_table_lookup (config->routes, domain);
   g_autoptr (GResolver) resolver = NULL;
   GList *records = NULL;
-  SmtpHop *hop = g_new0 (SmtpHop, 1);
 
-  g_ptr_array_add (hops, hop);
   if (route != NULL)
     {
-      if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &hop->host,
-                                     &hop->port, error))
+      g_autofree char *host = NULL;
+      guint16 port = 0;
+
+      if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &host, &port,
+                                     error))
         return NULL;
+      smtp_relay_add_hop (hops, host, port);
       return g_steal_pointer (&hops);
     }
-  g_ptr_array_set_size (hops, 0);
   resolver = g_resolver_get_default ();
   records = g_resolver_lookup_records (resolver, domain, G_RESOLVER_RECORD_MX,
                                        NULL, NULL);
@@ -69,19 +80,11 @@ smtp_relay_next_hops (const MailConfig *config,
       const char *name = NULL;
 
       g_variant_get (l->data, "(q&s)", NULL, &name);
-      hop = g_new0 (SmtpHop, 1);
-      hop->host = g_strdup (name);
-      hop->port = SMTP_RELAY_PORT;
-      g_ptr_array_add (hops, hop);
+      smtp_relay_add_hop (hops, name, SMTP_RELAY_PORT);
     }
   g_list_free_full (records, (GDestroyNotify) g_variant_unref);
   if (hops->len == 0)
-    {
-      hop = g_new0 (SmtpHop, 1);
-      hop->host = g_strdup (domain);
-      hop->port = SMTP_RELAY_PORT;
-      g_ptr_array_add (hops, hop);
-    }
+    smtp_relay_add_hop (hops, domain, SMTP_RELAY_PORT);
   return g_steal_pointer (&hops);
 }
 

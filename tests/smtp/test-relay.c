@@ -39,9 +39,10 @@ free_port (void)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
-/* B is b.test on @port (0: any) and is not started here. */
+/* B is b.test on @port (0: any) and is not started here. @a_extra is
+ * more config for A. */
 static void
-relay_set_up (Relay *r, guint16 port)
+relay_set_up_with (Relay *r, guint16 port, const char *a_extra)
 {
   g_autofree char *b_config = g_strdup_printf (
       "[general]\nhostname = mx.b.test\ndomains = b.test;localhost\n"
@@ -58,10 +59,23 @@ relay_set_up (Relay *r, guint16 port)
   r->b_port = port;
   a_config = g_strdup_printf (
       "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
-      "[routes]\nb.test = 127.0.0.1:%u\n",
-      port);
+      "[routes]\nb.test = 127.0.0.1:%u\n%s",
+      port, a_extra);
   r->a = mw_harness_new (a_config);
   mw_harness_start (r->a, "mw-smtpd", NULL);
+}
+
+static void
+relay_set_up (Relay *r, guint16 port)
+{
+  relay_set_up_with (r, port, "");
+}
+
+/* A gives up after 2 s (and retries every second). */
+static void
+relay_set_up_short_lifetime (Relay *r, gconstpointer data)
+{
+  relay_set_up_with (r, free_port (), "[queue]\nlifetime = 2\n");
 }
 
 static void
@@ -231,6 +245,23 @@ test_550_bounces (Relay *r, gconstpointer data)
   listing = wait_for_queue (r->a, NULL);
 }
 
+/* RFC 5321 §4.5.4.1: past the lifetime the queue gives up and bounces
+ * with RFC 3463 4.4.7 (delivery time expired). */
+static void
+test_expired_bounces (Relay *r, gconstpointer data)
+{
+  g_autofree char *bounce = NULL;
+  g_autofree char *listing = NULL;
+
+  send_from_alice (r, "bob@b.test", "too late");
+  wait_for_messages (r->a, "alice", 1);
+  bounce = read_only_message (r->a, "alice");
+  g_assert_nonnull (strstr (bounce, "Final-Recipient: rfc822; bob@b.test"));
+  g_assert_nonnull (strstr (bounce, "Status: 4.4.7"));
+  g_assert_nonnull (strstr (bounce, "Connection refused"));
+  listing = wait_for_queue (r->a, NULL);
+}
+
 /* mw-admin queue delete: the entry is gone and never delivered. */
 static void
 test_queue_delete (Relay *r, gconstpointer data)
@@ -268,6 +299,9 @@ main (int argc, char **argv)
               relay_set_up_b_down, test_b_down_then_up, relay_tear_down);
   g_test_add ("/relay/550-bounces-to-sender", Relay, NULL,
               relay_set_up_b_running, test_550_bounces, relay_tear_down);
+  g_test_add ("/relay/expired-bounces", Relay, NULL,
+              relay_set_up_short_lifetime, test_expired_bounces,
+              relay_tear_down);
   g_test_add ("/relay/queue-delete", Relay, NULL, relay_set_up_b_down,
               test_queue_delete, relay_tear_down);
   return g_test_run ();
