@@ -112,6 +112,25 @@ smtp_client_describe_sent (SmtpClient *c, const char *line)
   return mail_catalog_describe (smtp_proto_command_info (verb));
 }
 
+/* RFC 4954 §4: a 334 carries a base64 challenge; show it decoded when it
+ * is text, so "VXNlcm5hbWU6" reads as "Username:". */
+static char *
+smtp_client_describe_challenge (guint code, const char *text)
+{
+  g_autofree char *meaning = smtp_proto_describe_reply (code, NULL, NULL);
+  gsize length = 0;
+  g_autofree guchar *decoded = g_base64_decode (text, &length);
+
+  for (gsize i = 0; i < length; i++)
+    if (!g_ascii_isprint (decoded[i]))
+      return g_steal_pointer (&meaning);
+  if (length == 0)
+    return g_steal_pointer (&meaning);
+  return g_strdup_printf ("%s; challenge \"%.*s\"",
+                          meaning ? meaning : "server challenge", (int) length,
+                          (const char *) decoded);
+}
+
 static char *
 smtp_client_describe_received (SmtpClient *c, const char *line)
 {
@@ -130,6 +149,8 @@ smtp_client_describe_received (SmtpClient *c, const char *line)
     return mail_catalog_describe (smtp_proto_extension_info (keyword));
   if (c->line_number > 0)
     return NULL;
+  if (code == SMTP_REPLY_AUTH_CONTINUE)
+    return smtp_client_describe_challenge (code, text);
   return smtp_proto_describe_reply (code, NULL, text);
 }
 

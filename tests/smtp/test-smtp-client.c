@@ -533,6 +533,8 @@ test_auth_login_masked (void)
   smtp_client_quit (client);
   fake_server_finish (server, expected);
   g_assert_null (strstr (trace->str, "Ym9iLXNlY3JldA"));
+  g_assert_nonnull (strstr (trace->str, "challenge \"Username:\""));
+  g_assert_nonnull (strstr (trace->str, "challenge \"Password:\""));
   g_assert_nonnull (strstr (trace->str, "C: *** ;"));
 }
 
