@@ -14,6 +14,8 @@
  */
 #pragma once
 
+#include <gio/gio.h>
+
 #include "mail-auth.h"
 #include "mail-config.h"
 
