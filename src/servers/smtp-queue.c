@@ -497,7 +497,23 @@ smtp_queue_backoff (SmtpQueue *queue, guint attempts)
   return MIN (delay, queue->config->retry_max);
 }
 
-/* Groups the waiting recipients by domain and tries each group. */
+static void
+smtp_queue_group_add (GHashTable *groups,
+                      const char *domain,
+                      SmtpQueueRecipient *r)
+{
+  GPtrArray *members = g_hash_table_lookup (groups, domain);
+
+  if (members == NULL)
+    {
+      members = g_ptr_array_new ();
+      g_hash_table_insert (groups, g_strdup (domain), members);
+    }
+  g_ptr_array_add (members, r);
+}
+
+/* Local recipients (bounces coming home) go to their Maildir; the others
+ * are grouped by domain, one SMTP transaction per domain. */
 static void
 smtp_queue_attempt (SmtpQueue *queue,
                     SmtpQueueEntry *e,
@@ -513,29 +529,15 @@ smtp_queue_attempt (SmtpQueue *queue,
   for (guint i = 0; i < e->recipients->len; i++)
     {
       SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, i);
-      char *key = g_ascii_strdown (smtp_queue_domain_of (r->address), -1);
-      GPtrArray *members;
+      g_autofree char *lower =
+          g_ascii_strdown (smtp_queue_domain_of (r->address), -1);
 
       if (r->state != SMTP_QUEUE_WAITING)
-        {
-          g_free (key);
-          continue;
-        }
-      if (mail_config_is_local_domain (queue->config, key))
-        {
-          smtp_queue_deliver_local (queue, e, r, data, length);
-          g_free (key);
-          continue;
-        }
-      members = g_hash_table_lookup (groups, key);
-      if (members == NULL)
-        {
-          members = g_ptr_array_new ();
-          g_hash_table_insert (groups, key, members);
-        }
+        continue;
+      if (mail_config_is_local_domain (queue->config, lower))
+        smtp_queue_deliver_local (queue, e, r, data, length);
       else
-        g_free (key);
-      g_ptr_array_add (members, r);
+        smtp_queue_group_add (groups, lower, r);
     }
   g_hash_table_iter_init (&iter, groups);
   while (g_hash_table_iter_next (&iter, &domain, &group))
@@ -590,29 +592,30 @@ smtp_queue_process (SmtpQueue *queue, SmtpQueueEntry *e, gint64 now)
   gsize length = 0;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) failed = g_ptr_array_new ();
-  g_autoptr (GArray) was_bounced = g_array_new (FALSE, TRUE, sizeof (gboolean));
+  g_autoptr (GPtrArray) tried = g_ptr_array_new ();
 
   if (!g_file_get_contents (msg_path, &data, &length, &error))
     {
       g_warning ("%s: %s", e->id, error->message);
       return;
     }
-  for (guint i = 0; i < e->recipients->len; i++)
-    {
-      gboolean b = ((SmtpQueueRecipient *) e->recipients->pdata[i])->state ==
-                   SMTP_QUEUE_BOUNCED;
-      g_array_append_val (was_bounced, b);
-    }
-  smtp_queue_attempt (queue, e, data, length);
-  smtp_queue_schedule (queue, e, now);
+  /* Recipients bounced earlier already had their bounce queued. */
   for (guint i = 0; i < e->recipients->len; i++)
     {
       SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, i);
 
+      if (r->state == SMTP_QUEUE_WAITING)
+        g_ptr_array_add (tried, r);
+    }
+  smtp_queue_attempt (queue, e, data, length);
+  smtp_queue_schedule (queue, e, now);
+  for (guint i = 0; i < tried->len; i++)
+    {
+      SmtpQueueRecipient *r = g_ptr_array_index (tried, i);
+
       g_message ("%s: <%s> %s: %s", e->id, r->address,
                  smtp_queue_state_names[r->state], r->reason);
-      if (r->state == SMTP_QUEUE_BOUNCED &&
-          !g_array_index (was_bounced, gboolean, i))
+      if (r->state == SMTP_QUEUE_BOUNCED)
         g_ptr_array_add (failed, r);
     }
   if (!smtp_queue_bounce (queue, e, failed, data, length, &error))
