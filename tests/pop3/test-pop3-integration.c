@@ -386,7 +386,15 @@ test_send_then_download (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) before = NULL;
   g_autoptr (GPtrArray) got = NULL;
   const char *extra[] = { "--maildir", f->out, NULL };
+  g_autofree char *smtpd = mw_harness_program ("mw-smtpd");
+  g_autofree char *send = mw_harness_program ("mw-send");
 
+  /* built by the SMTP part of the tree; a POP3-only build lacks them */
+  if (smtpd == NULL || send == NULL)
+    {
+      g_test_skip ("mw-smtpd or mw-send not built");
+      return;
+    }
   mw_harness_start (f->harness, "mw-smtpd", NULL);
   smtp = g_strdup_printf ("127.0.0.1:%u", mw_harness_port (f->harness, "smtp"));
   {
