@@ -43,6 +43,7 @@ struct _SmtpClient
 {
   SmtpClientState state;
   MailStream *stream;
+  GCancellable *cancellable; /* from connect: stops every later wait */
   SmtpExtensions extensions;
   guint64 max_size;
   gboolean auth_plain;
@@ -92,6 +93,7 @@ smtp_client_free (SmtpClient *c)
   if (c == NULL)
     return;
   g_clear_pointer (&c->stream, mail_stream_free);
+  g_clear_object (&c->cancellable);
   g_string_free (c->reply_text, TRUE);
   g_ptr_array_unref (c->reply_lines);
   g_free (c);
@@ -235,8 +237,8 @@ smtp_client_read_reply (SmtpClient *c,
       gboolean last = FALSE;
       const char *text = NULL;
 
-      if (!mail_stream_read_line (c->stream, &line, &length, &flags, NULL,
-                                  &local))
+      if (!mail_stream_read_line (c->stream, &line, &length, &flags,
+                                  c->cancellable, &local))
         {
           c->reply_code = 0;
           g_set_error (error, SMTP_CLIENT_ERROR, step,
@@ -333,6 +335,7 @@ smtp_client_connect (SmtpClient *c,
   g_return_val_if_fail (c->state == SMTP_CLIENT_DISCONNECTED, FALSE);
   c->reply_code = 0;
   g_string_truncate (c->reply_text, 0);
+  g_set_object (&c->cancellable, cancellable);
   c->stream = mail_net_connect (host, port, implicit_tls, ca_file, insecure,
                                 SMTP_CLIENT_MAX_REPLY_LINE, timeout,
                                 cancellable, &local);
@@ -492,7 +495,7 @@ smtp_client_starttls (SmtpClient *c,
                            smtp_reply_is_positive, error))
     return FALSE;
   if (!mail_stream_start_tls_client (c->stream, server_name, ca_file, insecure,
-                                     NULL, &local))
+                                     c->cancellable, &local))
     {
       g_set_error (error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_TLS,
                    "STARTTLS: TLS handshake with %s: %s", server_name,

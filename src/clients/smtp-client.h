@@ -90,7 +90,9 @@ void smtp_client_set_trace (SmtpClient *client,
 /* Connects to @host:@port (TLS from the first byte with @implicit_tls,
  * RFC 8314 §3.3), sets the per-read timeout (seconds, 0: none) and reads
  * the 220 greeting (RFC 5321 §4.3.1). @ca_file/@insecure: as for
- * mail_net_connect (). */
+ * mail_net_connect (). @cancellable (may be NULL) is kept: cancelling it
+ * later interrupts whatever the client is waiting for (the relay uses
+ * this to stop promptly at shutdown). */
 gboolean smtp_client_connect (SmtpClient *client,
                               const char *host,
                               guint16 port,

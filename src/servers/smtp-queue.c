@@ -41,6 +41,7 @@ struct _SmtpQueue
   gboolean flush;
   gboolean stop;
   GThread *thread;
+  GCancellable *cancellable; /* cancelled by smtp_queue_free () */
 };
 
 /* ---- entries on disk -------------------------------------------------- */
@@ -341,6 +342,7 @@ smtp_queue_new (const MailConfig *config, MailUsers *users, GError **error)
   queue->config = config;
   queue->users = users;
   queue->dir = g_strdup (config->queue_dir);
+  queue->cancellable = g_cancellable_new ();
   g_mutex_init (&queue->mutex);
   g_cond_init (&queue->cond);
   return queue;
@@ -541,7 +543,8 @@ smtp_queue_attempt (SmtpQueue *queue,
     }
   g_hash_table_iter_init (&iter, groups);
   while (g_hash_table_iter_next (&iter, &domain, &group))
-    smtp_relay_deliver (queue->config, e->sender, domain, group, data, length);
+    smtp_relay_deliver (queue->config, e->sender, domain, group, data, length,
+                        queue->cancellable);
 }
 
 /* After an attempt: recipients still waiting past the lifetime give up
@@ -781,12 +784,15 @@ smtp_queue_free (SmtpQueue *queue)
     {
       g_mutex_lock (&queue->mutex);
       g_atomic_int_set (&queue->stop, TRUE);
+      /* A delivery in progress gives up now, not at its timeout. */
+      g_cancellable_cancel (queue->cancellable);
       g_cond_signal (&queue->cond);
       g_mutex_unlock (&queue->mutex);
       g_thread_join (queue->thread);
     }
   g_mutex_clear (&queue->mutex);
   g_cond_clear (&queue->cond);
+  g_clear_object (&queue->cancellable);
   g_free (queue->dir);
   g_free (queue);
 }

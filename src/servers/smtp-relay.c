@@ -52,6 +52,7 @@ smtp_relay_add_hop (GPtrArray *hops, const char *host, guint16 port)
 static GPtrArray *
 smtp_relay_next_hops (const MailConfig *config,
                       const char *domain,
+                      GCancellable *cancellable,
                       GError **error)
 {
   g_autoptr (GPtrArray) hops =
@@ -73,7 +74,7 @@ smtp_relay_next_hops (const MailConfig *config,
     }
   resolver = g_resolver_get_default ();
   records = g_resolver_lookup_records (resolver, domain, G_RESOLVER_RECORD_MX,
-                                       NULL, NULL);
+                                       cancellable, NULL);
   records = g_list_sort (records, smtp_relay_compare_mx);
   for (GList *l = records; l != NULL; l = l->next)
     {
@@ -94,7 +95,10 @@ smtp_relay_next_hops (const MailConfig *config,
  * If the TLS handshake fails we try once more in clear, as Postfix's
  * "may" level does. */
 static SmtpClient *
-smtp_relay_open (const MailConfig *config, const SmtpHop *hop, GError **error)
+smtp_relay_open (const MailConfig *config,
+                 const SmtpHop *hop,
+                 GCancellable *cancellable,
+                 GError **error)
 {
   guint timeout = config->timeout ? config->timeout : 300;
 
@@ -104,7 +108,7 @@ smtp_relay_open (const MailConfig *config, const SmtpHop *hop, GError **error)
       g_autoptr (GError) local = NULL;
 
       if (!smtp_client_connect (client, hop->host, hop->port, FALSE, NULL,
-                                FALSE, timeout, NULL, error) ||
+                                FALSE, timeout, cancellable, error) ||
           !smtp_client_ehlo (client, config->hostname, error))
         return NULL;
       if (try > 0 ||
@@ -161,10 +165,12 @@ smtp_relay_deliver (const MailConfig *config,
                     const char *domain,
                     GPtrArray *recipients,
                     const char *data,
-                    gsize length)
+                    gsize length,
+                    GCancellable *cancellable)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) hops = smtp_relay_next_hops (config, domain, &error);
+  g_autoptr (GPtrArray) hops =
+      smtp_relay_next_hops (config, domain, cancellable, &error);
   g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
   g_autoptr (GPtrArray) results = NULL;
   g_autoptr (SmtpClient) client = NULL;
@@ -179,7 +185,8 @@ smtp_relay_deliver (const MailConfig *config,
   for (guint i = 0; hops != NULL && i < hops->len && client == NULL; i++)
     {
       g_clear_error (&error);
-      client = smtp_relay_open (config, g_ptr_array_index (hops, i), &error);
+      client = smtp_relay_open (config, g_ptr_array_index (hops, i),
+                                cancellable, &error);
     }
   if (client != NULL)
     {

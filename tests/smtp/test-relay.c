@@ -7,6 +7,7 @@
  * Waiting on another process has no callback to hook, so the waits here
  * poll the Maildir or "mw-admin queue list" every 100 ms, bounded.
  */
+#include <signal.h>
 #include <string.h>
 
 #include "mw-harness.h"
@@ -20,9 +21,9 @@ typedef struct
   guint16 b_port;
 } Relay;
 
-/* A port nobody listens on now, for a B that starts later. */
-static guint16
-free_port (void)
+/* A socket bound to a free loopback port (not listening). */
+static GSocket *
+bound_socket (guint16 *out_port)
 {
   g_autoptr (GSocket) socket = g_socket_new (
       G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
@@ -36,7 +37,18 @@ free_port (void)
   g_assert_no_error (error);
   bound = g_socket_get_local_address (socket, &error);
   g_assert_no_error (error);
-  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  *out_port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  return g_steal_pointer (&socket);
+}
+
+/* A port nobody listens on now, for a B that starts later. */
+static guint16
+free_port (void)
+{
+  guint16 port = 0;
+  g_autoptr (GSocket) socket = bound_socket (&port);
+
+  return port;
 }
 
 /* B is b.test on @port (0: any) and is not started here. @a_extra is
@@ -262,6 +274,40 @@ test_expired_bounces (Relay *r, gconstpointer data)
   listing = wait_for_queue (r->a, NULL);
 }
 
+/* A next hop that accepts the TCP connection and then says nothing: the
+ * client waits for a greeting that never comes. SIGTERM must still stop
+ * A at once (the agent's wait is cancelled), and the message must still
+ * be in the queue afterwards (RFC 5321 §6.1). */
+static void
+test_stop_during_delivery (Relay *r, gconstpointer data)
+{
+  guint16 port = 0;
+  g_autoptr (GSocket) silent = bound_socket (&port);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *listing = NULL;
+  GPid pid;
+  gint64 start;
+
+  /* Listening, never accepting: the kernel completes the handshake. */
+  g_socket_listen (silent, &error);
+  g_assert_no_error (error);
+  mw_harness_free (r->a);
+  config = g_strdup_printf ("[general]\nhostname = mx.a.test\n"
+                            "domains = a.test;localhost\n"
+                            "[routes]\nb.test = 127.0.0.1:%u\n",
+                            port);
+  r->a = mw_harness_new (config);
+  pid = mw_harness_start (r->a, "mw-smtpd", NULL);
+  send_from_alice (r, "bob@b.test", "stuck");
+  g_usleep (G_USEC_PER_SEC / 2); /* the agent is now waiting for 220 */
+  start = g_get_monotonic_time ();
+  mw_harness_signal (r->a, pid, SIGTERM);
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 3 * G_USEC_PER_SEC);
+  listing = queue_list (r->a);
+  g_assert_nonnull (strstr (listing, "<bob@b.test>"));
+}
+
 /* mw-admin queue delete: the entry is gone and never delivered. */
 static void
 test_queue_delete (Relay *r, gconstpointer data)
@@ -301,6 +347,9 @@ main (int argc, char **argv)
               relay_set_up_b_running, test_550_bounces, relay_tear_down);
   g_test_add ("/relay/expired-bounces", Relay, NULL,
               relay_set_up_short_lifetime, test_expired_bounces,
+              relay_tear_down);
+  g_test_add ("/relay/stop-during-delivery-is-prompt-and-keeps-mail", Relay,
+              NULL, relay_set_up_b_down, test_stop_during_delivery,
               relay_tear_down);
   g_test_add ("/relay/queue-delete", Relay, NULL, relay_set_up_b_down,
               test_queue_delete, relay_tear_down);
