@@ -43,21 +43,42 @@ read_only_message (Fixture *f, const char *user)
   return text;
 }
 
+/* About 1 MiB of 960-octet lines (under the 1000 of RFC 5321 §4.5.3.1.6),
+ * every other one starting with a dot that must be stuffed and unstuffed. */
+static char *
+large_eml (void)
+{
+  GString *eml = g_string_new ("From: alice@example.test\n"
+                               "To: bob@example.test\nSubject: large\n\n");
+
+  for (guint i = 0; i < 1100; i++)
+    {
+      g_string_append_printf (eml, "%s%06u ", i % 2 ? "." : "", i);
+      for (guint j = 0; j < 950; j++)
+        g_string_append_c (eml, 'a' + (i + j) % 26);
+      g_string_append_c (eml, '\n');
+    }
+  return g_string_free (eml, FALSE);
+}
+
 /* RFC 5321 §4.4: the server only adds trace headers at the top; all the
- * rest is what was sent, byte for byte (with CRLF line ends, §2.3.8). */
+ * rest is what was sent, byte for byte (with CRLF line ends, §2.3.8).
+ * @data: non-NULL for the large message. */
 static void
 test_eml_byte_exact (Fixture *f, gconstpointer data)
 {
-  const char *eml = "From: Alice <alice@example.test>\n"
-                    "To: bob@example.test\n"
-                    "Subject: byte exact\n"
-                    "\n"
-                    "line one\n"
-                    ".a line that starts with a dot\n"
-                    "..and two dots\n"
-                    ".\n"
-                    "  trailing spaces  \n"
-                    "last line\n";
+  g_autofree char *large = data != NULL ? large_eml () : NULL;
+  const char *eml = large != NULL ? large
+                                  : "From: Alice <alice@example.test>\n"
+                                    "To: bob@example.test\n"
+                                    "Subject: byte exact\n"
+                                    "\n"
+                                    "line one\n"
+                                    ".a line that starts with a dot\n"
+                                    "..and two dots\n"
+                                    ".\n"
+                                    "  trailing spaces  \n"
+                                    "last line\n";
   g_autofree char *path =
       g_build_filename (mw_harness_dir (f->harness), "message.eml", NULL);
   const char *argv[] = {
@@ -274,6 +295,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/mw-send/eml-lands-byte-exact", Fixture, NULL, fixture_set_up,
               test_eml_byte_exact, fixture_tear_down);
+  g_test_add ("/mw-send/large-eml-lands-byte-exact", Fixture, "large",
+              fixture_set_up, test_eml_byte_exact, fixture_tear_down);
   g_test_add ("/mw-send/compose-with-attachment", Fixture, NULL, fixture_set_up,
               test_compose_with_attachment, fixture_tear_down);
   g_test_add ("/mw-send/bcc-only-in-envelope", Fixture, NULL, fixture_set_up,
