@@ -5,6 +5,7 @@
  *
  * The fake server runs a script in its own thread:
  *   "> TEXT"  writes TEXT and CRLF (TEXT may hold several CRLF lines)
+ *   "~ TEXT"  the same, one octet per write
  *   "<"       reads one line into the transcript
  *   "<."      reads lines into the transcript up to the lone "."
  * Each case compares the transcript with what the client should have sent.
@@ -68,7 +69,20 @@ fake_server_run (gpointer data)
       gsize length = 0;
       MailLineFlags flags = 0;
 
-      if (step[0] == '>')
+      if (step[0] == '~')
+        {
+          /* Trickle: one octet per write, so the client's reads see
+           * every possible split of the reply. */
+          g_autofree char *text = g_strconcat (step + 2, "\r\n", NULL);
+
+          for (const char *p = text; *p != '\0'; p++)
+            {
+              mail_stream_write (stream, p, 1);
+              if (!mail_stream_flush (stream, NULL, NULL))
+                break;
+            }
+        }
+      else if (step[0] == '>')
         {
           mail_stream_write (stream, step + 2, strlen (step + 2));
           mail_stream_write (stream, "\r\n", 2);
@@ -391,6 +405,30 @@ test_ehlo_multiline (void)
   fake_server_finish (server, expected);
 }
 
+/* The same reply, trickled one octet at a time. */
+static void
+test_ehlo_trickled (void)
+{
+  static const char *const script[] = {
+    "~ 220 fake.test ESMTP",
+    "<",
+    "~ 250-fake.test\r\n250-PIPELINING\r\n250-SIZE 1000\r\n250 AUTH LOGIN",
+    QUIT,
+    NULL,
+  };
+  static const char *const expected[] = { "EHLO client.test", "QUIT", NULL };
+  FakeServer *server = fake_server_start (script);
+  g_autoptr (SmtpClient) client = connect_and_ehlo (server);
+
+  g_assert_cmphex (smtp_client_get_extensions (client), ==,
+                   SMTP_EXT_PIPELINING | SMTP_EXT_SIZE | SMTP_EXT_AUTH);
+  g_assert_cmpuint (smtp_client_get_max_size (client), ==, 1000);
+  g_assert_false (smtp_client_offers_auth (client, SMTP_AUTH_PLAIN));
+  g_assert_true (smtp_client_offers_auth (client, SMTP_AUTH_LOGIN));
+  smtp_client_quit (client);
+  fake_server_finish (server, expected);
+}
+
 /* RFC 5321 §3.2: EHLO refused with 5xx, HELO works, no extensions. */
 static void
 test_ehlo_falls_back_to_helo (void)
@@ -592,6 +630,7 @@ main (int argc, char **argv)
     g_test_add_data_func (send_cases[i].path, &send_cases[i], test_send);
   g_test_add_func ("/smtp/client/ehlo-multiline-extensions",
                    test_ehlo_multiline);
+  g_test_add_func ("/smtp/client/ehlo-reply-trickled", test_ehlo_trickled);
   g_test_add_func ("/smtp/client/ehlo-5xx-falls-back-to-helo",
                    test_ehlo_falls_back_to_helo);
   g_test_add_func ("/smtp/client/greeting-554-is-connect-error",
