@@ -478,6 +478,14 @@ main (int argc, char **argv)
     }
   if (o.server == NULL)
     o.server = g_strdup ("127.0.0.1");
+  if (o.ca_file != NULL)
+    {
+      /* GTlsFileDatabase wants an absolute path. */
+      char *absolute = g_canonicalize_filename (o.ca_file, NULL);
+
+      g_free (o.ca_file);
+      o.ca_file = absolute;
+    }
   if (o.helo == NULL)
     o.helo = g_strdup (g_get_host_name ());
   if (o.insecure)
