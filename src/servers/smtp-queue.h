@@ -32,7 +32,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueue, smtp_queue_free)
 
 /* Stores a message and its envelope durably (fsync of files and
  * directory) and wakes the delivery agent. @reverse_path is "" for the
- * null sender <>. *out_id (optional, transfer full) names the entry. */
+ * null sender <>. *out_id (optional, transfer full) names the entry.
+ * A full disk fails with MAIL_STORE_ERROR_NO_SPACE (answer 452), and a
+ * failed enqueue leaves nothing behind. Safe to call from any thread. */
 gboolean smtp_queue_enqueue (SmtpQueue *queue,
                              const char *reverse_path,
                              const char *const *recipients,
