@@ -127,15 +127,19 @@ mail_line_framer_take_bytes (MailLineFramer *framer, gsize length)
 void
 mail_dot_stuff (GString *out, const char *data, gsize length)
 {
-  gboolean at_line_start = TRUE;
+  gsize start = 0;
 
-  /* RFC 5321 §4.5.2: a line that starts with "." gets one more. */
-  for (gsize i = 0; i < length; i++)
+  /* RFC 5321 §4.5.2: a line that starts with "." gets one more. Whole
+   * lines are copied at once: only line starts need looking at. */
+  while (start < length)
     {
-      if (at_line_start && data[i] == '.')
+      const char *newline = memchr (data + start, '\n', length - start);
+      gsize end = newline ? (gsize) (newline - data) + 1 : length;
+
+      if (data[start] == '.')
         g_string_append_c (out, '.');
-      g_string_append_c (out, data[i]);
-      at_line_start = data[i] == '\n';
+      g_string_append_len (out, data + start, end - start);
+      start = end;
     }
   if (length > 0 &&
       !(length >= 2 && data[length - 2] == '\r' && data[length - 1] == '\n'))
