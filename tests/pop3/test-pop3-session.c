@@ -548,6 +548,27 @@ test_stls (Fixture *f, gconstpointer data)
   assert_reply (stream, "QUIT", "+OK");
 }
 
+/* Commands pipelined in clear after STLS could have been injected by a
+ * man in the middle (CVE-2011-0411 class): the server hangs up. */
+static void
+test_stls_with_pipelined_plaintext_drops (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MailStream) stream = open_session (f);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *reply = NULL;
+  char *after = NULL;
+  gsize length = 0;
+  MailLineFlags flags = 0;
+
+  mail_stream_write (stream, "STLS\r\nUSER alice\r\n", 18);
+  reply = read_line (stream);
+  g_assert_cmpstr (reply, ==, "+OK begin TLS negotiation");
+  g_assert_false (
+      mail_stream_read_line (stream, &after, &length, &flags, NULL, &error));
+  /* closed (FIN), or reset if the close raced our read */
+  g_assert_nonnull (error);
+}
+
 /* RFC 2595 §2.3: with plaintext_auth = never, no password before TLS. */
 static void
 test_plaintext_refused (Fixture *f, gconstpointer data)
@@ -594,6 +615,8 @@ main (int argc, char **argv)
   ADD ("/pop3/session/bad-lines-are-err", test_bad_lines);
   ADD ("/pop3/session/pipelined-commands-answered-in-order", test_pipelining);
   ADD ("/pop3/session/stls-upgrades-and-stays-in-authorization", test_stls);
+  ADD ("/pop3/session/stls-with-pipelined-plaintext-drops-connection",
+       test_stls_with_pipelined_plaintext_drops);
   ADD ("/pop3/session/plaintext-refused-before-tls-when-never",
        test_plaintext_refused);
 #undef ADD
