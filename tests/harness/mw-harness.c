@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "mail-auth.h"
 #include "mail-tls.h"
@@ -218,10 +219,18 @@ wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
     }
 }
 
+static void
+die_with_parent (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+}
+
 GPid
 mw_harness_start (MwHarness *harness, const char *program, ...)
 {
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   g_autoptr (GError) error = NULL;
   GSubprocess *server;
   const char *arg;
@@ -236,8 +245,11 @@ mw_harness_start (MwHarness *harness, const char *program, ...)
     g_ptr_array_add (argv, g_strdup (arg));
   va_end (args);
   g_ptr_array_add (argv, NULL);
-  server = g_subprocess_newv ((const char *const *) argv->pdata,
-                              G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error);
+  /* A test that fails an assertion aborts without freeing the harness;
+   * its servers must not outlive it (they would hold meson's pipe open). */
+  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  server = g_subprocess_launcher_spawnv (
+      launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_ptr_array_add (harness->servers, server);
   wait_until_ready (harness, server, program);
