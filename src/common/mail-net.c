@@ -55,6 +55,11 @@ mail_server_new (const char *program,
 
   server->program = g_strdup (program);
   server->service = g_threaded_socket_service_new (max_sessions);
+  /* A GSocketService accepts from birth; each listener added later then
+   * cancels the outstanding accept, and a client connecting right after
+   * "ready" could be accepted by the cancelled call and closed unserved.
+   * Stopped until mail_server_run (), one accept covers every listener. */
+  g_socket_service_stop (server->service);
   server->func = func;
   server->user_data = user_data;
   server->loop = g_main_loop_new (NULL, FALSE);
