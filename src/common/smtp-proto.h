@@ -80,6 +80,7 @@ gboolean smtp_reply_is_permanent (guint code);    /* 5yz: do not repeat */
 #define SMTP_ENHANCED_SYSTEM_FULL "4.3.1"         /* RFC 3463 §3.4 */
 #define SMTP_ENHANCED_SYSTEM_ERROR "4.3.0"        /* RFC 3463 §3.4 */
 #define SMTP_ENHANCED_SHUTDOWN "4.3.2"            /* RFC 3463 §3.4 */
+#define SMTP_ENHANCED_BAD_CONNECTION "4.4.2"      /* RFC 3463 §3.5 */
 #define SMTP_ENHANCED_TOO_MANY_RECIPIENTS "4.5.3" /* RFC 3463 §3.6 */
 #define SMTP_ENHANCED_TEMP_SECURITY "4.7.0"       /* RFC 3463 §3.8 */
 #define SMTP_ENHANCED_BAD_MAILBOX "5.1.1"         /* RFC 3463 §3.2 */

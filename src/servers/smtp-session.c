@@ -1217,8 +1217,8 @@ smtp_session_step (SmtpSession *session)
                 "line too long (512 octets at most, RFC 5321 §4.5.3.1.4)");
   else if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT))
     {
-      smtp_reply (session, SMTP_REPLY_SERVICE_NOT_AVAILABLE, "4.4.2",
-                  "timeout, closing connection");
+      smtp_reply (session, SMTP_REPLY_SERVICE_NOT_AVAILABLE,
+                  SMTP_ENHANCED_BAD_CONNECTION, "timeout, closing connection");
       smtp_session_enter_state (session, SMTP_STATE_CLOSED);
     }
   else
@@ -1228,7 +1228,8 @@ smtp_session_step (SmtpSession *session)
     }
   if (session->errors >= SMTP_MAX_ERRORS && session->state != SMTP_STATE_CLOSED)
     {
-      smtp_reply (session, SMTP_REPLY_SERVICE_NOT_AVAILABLE, "4.7.0",
+      smtp_reply (session, SMTP_REPLY_SERVICE_NOT_AVAILABLE,
+                  SMTP_ENHANCED_TEMP_SECURITY,
                   "too many errors, closing connection");
       smtp_session_enter_state (session, SMTP_STATE_CLOSED);
     }
