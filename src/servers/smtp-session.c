@@ -9,83 +9,14 @@
  *    +------- STARTTLS (RFC 3207 §4.2: forget everything) ---+
  * QUIT, a vanished client, a timeout or too many errors: CLOSED.
  */
-#include "smtp-session.h"
-
-#include <errno.h>
-#include <glib/gstdio.h>
 #include <string.h>
-#include <sys/stat.h>
 
-#include "mail-store.h"
 #include "mail-tls.h"
-#include "smtp-proto.h"
+#include "smtp-session-private.h"
 
 /* Postfix's smtpd_hard_error_limit: a client that keeps sending nonsense
  * is dropped, which also bounds the session loop. */
 #define SMTP_MAX_ERRORS 20
-/* RFC 4954 §4: an AUTH exchange line may be up to 12288 octets. */
-#define SMTP_MAX_AUTH_LINE 12288
-
-typedef enum
-{
-  SMTP_STATE_GREETED = 1 << 0, /* banner sent, waiting for EHLO/HELO */
-  SMTP_STATE_READY = 1 << 1,   /* no transaction open */
-  SMTP_STATE_MAIL = 1 << 2,    /* MAIL accepted, need RCPT */
-  SMTP_STATE_RCPT = 1 << 3,    /* at least one RCPT accepted */
-  SMTP_STATE_DATA = 1 << 4,    /* reading message text (§4.5.2) */
-  SMTP_STATE_CLOSED = 1 << 5,  /* QUIT or connection gone */
-} SmtpState;
-
-#define SMTP_IN_ANY                                                            \
-  (SMTP_STATE_GREETED | SMTP_STATE_READY | SMTP_STATE_MAIL | SMTP_STATE_RCPT)
-#define SMTP_IN_SESSION (SMTP_STATE_READY | SMTP_STATE_MAIL | SMTP_STATE_RCPT)
-
-typedef struct
-{
-  guint esmtp : 1;         /* greeted with EHLO, not HELO */
-  guint tls : 1;           /* the connection is TLS now */
-  guint authenticated : 1; /* AUTH succeeded */
-  guint submission : 1;    /* submission rules (RFC 6409) */
-} SmtpSessionFlags;
-
-/* RFC 5321 §3.3: one mail transaction, from MAIL to the end of DATA. */
-typedef struct
-{
-  char *reverse_path;           /* "" for the null path <> */
-  GPtrArray *recipients;        /* every accepted mailbox, for Received */
-  GPtrArray *local_maildirs;    /* one per local mailbox, no duplicates */
-  GPtrArray *remote_recipients; /* mailboxes for the queue */
-} SmtpTransaction;
-
-struct _SmtpContext
-{
-  const MailConfig *config;
-  GTlsCertificate *certificate;
-  SmtpEnqueueFunc enqueue;
-  gpointer enqueue_data;
-  gboolean protocol_log;
-  GMutex lock;        /* guards the users fields below */
-  MailUsers *users;   /* the current version */
-  GPtrArray *retired; /* older versions, kept for sessions using them */
-  struct stat users_stat;
-};
-
-typedef struct
-{
-  SmtpContext *context;
-  const MailConfig *config;
-  GSocketConnection *connection;
-  MailStream *stream;
-  char *peer;    /* "127.0.0.1:40000", for logs */
-  char *peer_ip; /* "127.0.0.1" or "IPv6:::1", for Received */
-  char *helo;    /* what the client called itself */
-  char *user;    /* the authenticated login */
-  SmtpState state;
-  SmtpSessionFlags flags;
-  SmtpTransaction transaction;
-  guint errors;
-  guint auth_failures;
-} SmtpSession;
 
 typedef void (*SmtpHandler) (SmtpSession *session, const char *arguments);
 
@@ -94,142 +25,39 @@ typedef struct
   const char *verb;
   guint allowed; /* SmtpState bits in which the verb is accepted */
   SmtpHandler handler;
+  const char *rfc; /* where the command is specified */
 } SmtpCommand;
 
 static void smtp_cmd_ehlo (SmtpSession *session, const char *arguments);
 static void smtp_cmd_helo (SmtpSession *session, const char *arguments);
 static void smtp_cmd_mail (SmtpSession *session, const char *arguments);
 static void smtp_cmd_rcpt (SmtpSession *session, const char *arguments);
-static void smtp_cmd_data (SmtpSession *session, const char *arguments);
 static void smtp_cmd_rset (SmtpSession *session, const char *arguments);
 static void smtp_cmd_noop (SmtpSession *session, const char *arguments);
 static void smtp_cmd_quit (SmtpSession *session, const char *arguments);
 static void smtp_cmd_vrfy (SmtpSession *session, const char *arguments);
 static void smtp_cmd_expn (SmtpSession *session, const char *arguments);
 static void smtp_cmd_help (SmtpSession *session, const char *arguments);
-static void smtp_cmd_starttls (SmtpSession *session, const char *arguments);
-static void smtp_cmd_auth (SmtpSession *session, const char *arguments);
 
+/* clang-format off */
 static const SmtpCommand smtp_commands[] = {
-  /* verb  allowed in                             handler     RFC */
-  { "EHLO", SMTP_IN_ANY, smtp_cmd_ehlo },      /* 5321 §4.1.1.1 */
-  { "HELO", SMTP_IN_ANY, smtp_cmd_helo },      /* 5321 §4.1.1.1 */
-  { "MAIL", SMTP_STATE_READY, smtp_cmd_mail }, /* 5321 §4.1.1.2 */
-  { "RCPT", SMTP_STATE_MAIL | SMTP_STATE_RCPT,
-    smtp_cmd_rcpt },                          /* 5321 §4.1.1.3 */
-  { "DATA", SMTP_STATE_RCPT, smtp_cmd_data }, /* 5321 §4.1.1.4 */
-  { "RSET", SMTP_IN_ANY, smtp_cmd_rset },     /* 5321 §4.1.1.5 */
-  { "VRFY", SMTP_IN_ANY, smtp_cmd_vrfy },     /* 5321 §4.1.1.6 */
-  { "EXPN", SMTP_IN_ANY, smtp_cmd_expn },     /* 5321 §4.1.1.7 */
-  { "HELP", SMTP_IN_ANY, smtp_cmd_help },     /* 5321 §4.1.1.8 */
-  { "NOOP", SMTP_IN_ANY, smtp_cmd_noop },     /* 5321 §4.1.1.9 */
-  { "QUIT", SMTP_IN_ANY, smtp_cmd_quit },     /* 5321 §4.1.1.10 */
-  { "STARTTLS", SMTP_STATE_GREETED | SMTP_STATE_READY,
-    smtp_cmd_starttls },                       /* 3207 §4 */
-  { "AUTH", SMTP_STATE_READY, smtp_cmd_auth }, /* 4954 §4 */
+  /* verb       allowed in           handler            where */
+  { "EHLO",     SMTP_IN_ANY,         smtp_cmd_ehlo,     "RFC 5321 §4.1.1.1" },
+  { "HELO",     SMTP_IN_ANY,         smtp_cmd_helo,     "RFC 5321 §4.1.1.1" },
+  { "MAIL",     SMTP_STATE_READY,    smtp_cmd_mail,     "RFC 5321 §4.1.1.2" },
+  { "RCPT",     SMTP_IN_TRANSACTION, smtp_cmd_rcpt,     "RFC 5321 §4.1.1.3" },
+  { "DATA",     SMTP_STATE_RCPT,     smtp_cmd_data,     "RFC 5321 §4.1.1.4" },
+  { "RSET",     SMTP_IN_ANY,         smtp_cmd_rset,     "RFC 5321 §4.1.1.5" },
+  { "VRFY",     SMTP_IN_ANY,         smtp_cmd_vrfy,     "RFC 5321 §4.1.1.6" },
+  { "EXPN",     SMTP_IN_ANY,         smtp_cmd_expn,     "RFC 5321 §4.1.1.7" },
+  { "HELP",     SMTP_IN_ANY,         smtp_cmd_help,     "RFC 5321 §4.1.1.8" },
+  { "NOOP",     SMTP_IN_ANY,         smtp_cmd_noop,     "RFC 5321 §4.1.1.9" },
+  { "QUIT",     SMTP_IN_ANY,         smtp_cmd_quit,     "RFC 5321 §4.1.1.10" },
+  { "STARTTLS", SMTP_BEFORE_MAIL,    smtp_cmd_starttls, "RFC 3207 §4" },
+  { "AUTH",     SMTP_STATE_READY,    smtp_cmd_auth,     "RFC 4954 §4" },
   { NULL },
 };
-
-/* ---- context ----------------------------------------------------------- */
-
-SmtpContext *
-smtp_context_new (const MailConfig *config, GError **error)
-{
-  g_autoptr (SmtpContext) context = g_new0 (SmtpContext, 1);
-
-  g_return_val_if_fail (config != NULL, NULL);
-
-  context->config = config;
-  context->protocol_log = config->protocol_log;
-  context->retired =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) mail_users_free);
-  g_mutex_init (&context->lock);
-  if (g_stat (config->users_file, &context->users_stat) != 0)
-    memset (&context->users_stat, 0, sizeof context->users_stat);
-  context->users = mail_users_load (config->users_file, error);
-  if (context->users == NULL)
-    return NULL;
-  if (config->tls_cert != NULL)
-    {
-      context->certificate =
-          mail_tls_load_certificate (config->tls_cert, config->tls_key, error);
-      if (context->certificate == NULL)
-        return NULL;
-    }
-  return g_steal_pointer (&context);
-}
-
-void
-smtp_context_free (SmtpContext *context)
-{
-  if (context == NULL)
-    return;
-  g_clear_pointer (&context->users, mail_users_free);
-  g_clear_pointer (&context->retired, g_ptr_array_unref);
-  g_clear_object (&context->certificate);
-  g_mutex_clear (&context->lock);
-  g_free (context);
-}
-
-void
-smtp_context_set_enqueue (SmtpContext *context,
-                          SmtpEnqueueFunc func,
-                          gpointer user_data)
-{
-  context->enqueue = func;
-  context->enqueue_data = user_data;
-}
-
-void
-smtp_context_set_protocol_log (SmtpContext *context, gboolean enabled)
-{
-  context->protocol_log = enabled;
-}
-
-GTlsCertificate *
-smtp_context_get_certificate (SmtpContext *context)
-{
-  return context->certificate;
-}
-
-static gboolean
-smtp_stat_changed (const struct stat *a, const struct stat *b)
-{
-  return a->st_ino != b->st_ino || a->st_size != b->st_size ||
-         a->st_mtim.tv_sec != b->st_mtim.tv_sec ||
-         a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
-}
-
-MailUsers *
-smtp_context_get_users (SmtpContext *context)
-{
-  g_autoptr (GError) error = NULL;
-  struct stat now;
-  MailUsers *fresh = NULL;
-  MailUsers *users = NULL;
-
-  g_mutex_lock (&context->lock);
-  /* "mw-admin user add" rewrites the file (rename): a new inode or mtime
-   * tells us to read it again, without restarting the server. */
-  if (g_stat (context->config->users_file, &now) != 0)
-    memset (&now, 0, sizeof now);
-  if (smtp_stat_changed (&now, &context->users_stat))
-    {
-      fresh = mail_users_load (context->config->users_file, &error);
-      if (fresh == NULL)
-        g_warning ("keeping the old users: %s", error->message);
-      else
-        {
-          g_ptr_array_add (context->retired, context->users);
-          context->users = fresh;
-          g_message ("reloaded users from %s", context->config->users_file);
-        }
-      context->users_stat = now;
-    }
-  users = context->users;
-  g_mutex_unlock (&context->lock);
-  return users;
-}
+/* clang-format on */
 
 /* ---- state, replies ----------------------------------------------------- */
 
@@ -255,7 +83,7 @@ smtp_state_name (SmtpState state)
     }
 }
 
-static void
+void
 smtp_session_enter_state (SmtpSession *session, SmtpState state)
 {
   if (session->state == state)
@@ -268,7 +96,7 @@ smtp_session_enter_state (SmtpSession *session, SmtpState state)
 /* Writes a reply, one line per element of @lines (RFC 5321 §4.2.1). It is
  * buffered: mail_stream_read_line () flushes before waiting, so pipelined
  * commands get their replies in one write (RFC 2920 §3.2). */
-static void
+void
 smtp_reply_lines (SmtpSession *session,
                   SmtpReplyCode code,
                   const char *enhanced,
@@ -286,13 +114,7 @@ smtp_reply_lines (SmtpSession *session,
     session->errors++;
 }
 
-static void smtp_reply (SmtpSession *session,
-                        SmtpReplyCode code,
-                        const char *enhanced,
-                        const char *format,
-                        ...) G_GNUC_PRINTF (4, 5);
-
-static void
+void
 smtp_reply (SmtpSession *session,
             SmtpReplyCode code,
             const char *enhanced,
@@ -311,7 +133,7 @@ smtp_reply (SmtpSession *session,
 
 /* ---- the transaction (RFC 5321 §3.3) ----------------------------------- */
 
-static void
+void
 smtp_transaction_clear (SmtpTransaction *transaction)
 {
   g_clear_pointer (&transaction->reverse_path, g_free);
@@ -331,7 +153,7 @@ smtp_transaction_begin (SmtpTransaction *transaction, const char *reverse)
 }
 
 /* Ends any transaction; back to READY unless not yet greeted. */
-static void
+void
 smtp_session_reset (SmtpSession *session)
 {
   smtp_transaction_clear (&session->transaction);
@@ -341,7 +163,7 @@ smtp_session_reset (SmtpSession *session)
 
 /* ---- EHLO, HELO, RSET, NOOP, QUIT, VRFY, EXPN, HELP ----------------- */
 
-static gboolean
+gboolean
 smtp_session_offers_auth (SmtpSession *session)
 {
   /* RFC 6409 §4.3 / RFC 4954 §4: only on submission, and only over TLS so
@@ -349,7 +171,7 @@ smtp_session_offers_auth (SmtpSession *session)
   return session->flags.submission && session->flags.tls;
 }
 
-static gboolean
+gboolean
 smtp_session_offers_starttls (SmtpSession *session)
 {
   return session->context->certificate != NULL && !session->flags.tls;
@@ -688,469 +510,6 @@ smtp_cmd_rcpt (SmtpSession *session, const char *arguments)
     smtp_session_accept_remote (session, path->mailbox);
 }
 
-/* ---- DATA ---------------------------------------------------------------- */
-
-/* RFC 5322 §3.3 date-time, in English whatever the locale. */
-static char *
-smtp_format_date (GDateTime *now)
-{
-  static const char *const days[] = { "Mon", "Tue", "Wed", "Thu",
-                                      "Fri", "Sat", "Sun" };
-  static const char *const months[] = { "Jan", "Feb", "Mar", "Apr",
-                                        "May", "Jun", "Jul", "Aug",
-                                        "Sep", "Oct", "Nov", "Dec" };
-  g_autofree char *zone = g_date_time_format (now, "%z");
-  g_autofree char *clock = g_date_time_format (now, "%H:%M:%S");
-
-  return g_strdup_printf ("%s, %d %s %d %s %s",
-                          days[g_date_time_get_day_of_week (now) - 1],
-                          g_date_time_get_day_of_month (now),
-                          months[g_date_time_get_month (now) - 1],
-                          g_date_time_get_year (now), clock, zone);
-}
-
-/* RFC 3848 §1: the "with" protocol names. */
-static const char *
-smtp_session_protocol_name (SmtpSession *session)
-{
-  if (!session->flags.esmtp)
-    return "SMTP";
-  if (session->flags.tls && session->flags.authenticated)
-    return "ESMTPSA";
-  if (session->flags.tls)
-    return "ESMTPS";
-  if (session->flags.authenticated)
-    return "ESMTPA";
-  return "ESMTP";
-}
-
-/* RFC 5321 §4.4: the trace fields every SMTP server adds at the top:
- * Return-Path (the reverse-path) and a Received: time stamp line. */
-static void
-smtp_session_add_trace_headers (SmtpSession *session,
-                                GString *out,
-                                const char *id)
-{
-  SmtpTransaction *transaction = &session->transaction;
-  g_autoptr (GDateTime) now = g_date_time_new_now_local ();
-  g_autofree char *date = smtp_format_date (now);
-  g_autofree char *tls = NULL;
-
-  g_string_append_printf (out, "Return-Path: <%s>\r\n",
-                          transaction->reverse_path);
-  g_string_append_printf (out,
-                          "Received: from %s ([%s])\r\n\tby %s "
-                          "(mailwire) with %s id %s",
-                          session->helo, session->peer_ip,
-                          session->config->hostname,
-                          smtp_session_protocol_name (session), id);
-  if (session->flags.tls)
-    {
-      /* A comment (RFC 5322 §3.2.2), as Postfix and Exim write it. */
-      tls = mail_tls_describe (mail_stream_get_io (session->stream));
-      g_string_append_printf (out, "\r\n\t(%s)", tls);
-    }
-  /* "for" only with one recipient: more would show each recipient the
-   * others, including Bcc ones (RFC 5321 §7.2). */
-  if (transaction->recipients->len == 1)
-    g_string_append_printf (
-        out, "\r\n\tfor <%s>",
-        (char *) g_ptr_array_index (transaction->recipients, 0));
-  g_string_append_printf (out, "; %s\r\n", date);
-}
-
-/* Removes the copies already delivered when a later one failed, so a
- * message is either everywhere or nowhere. */
-static void
-smtp_session_undeliver (GPtrArray *delivered)
-{
-  for (guint i = 0; i < delivered->len; i++)
-    {
-      const char *path = g_ptr_array_index (delivered, i);
-      g_autofree char *directory = g_path_get_dirname (path);
-
-      if (g_unlink (path) != 0)
-        g_warning ("cannot remove %s: %s", path, g_strerror (errno));
-      mail_fsync_directory (directory, NULL);
-    }
-}
-
-/* Durable before yes (RFC 5321 §6.1): every local copy is fsynced and
- * remote recipients are in the queue before this returns TRUE. */
-static gboolean
-smtp_session_store (SmtpSession *session, GString *message, GError **error)
-{
-  SmtpTransaction *transaction = &session->transaction;
-  g_autoptr (GPtrArray) delivered = g_ptr_array_new_with_free_func (g_free);
-  SmtpContext *context = session->context;
-
-  for (guint i = 0; i < transaction->local_maildirs->len; i++)
-    {
-      const char *maildir = g_ptr_array_index (transaction->local_maildirs, i);
-      g_autofree char *name = NULL;
-
-      if (!mail_maildir_deliver (maildir, NULL, message->str, message->len,
-                                 &name, error))
-        {
-          smtp_session_undeliver (delivered);
-          return FALSE;
-        }
-      g_ptr_array_add (delivered,
-                       g_build_filename (maildir, "new", name, NULL));
-    }
-  /* The queue comes last: a queued message cannot be taken back. */
-  if (transaction->remote_recipients->len > 0)
-    {
-      g_ptr_array_add (transaction->remote_recipients, NULL);
-      if (!context->enqueue (
-              context->enqueue_data, transaction->reverse_path,
-              (const char *const *) transaction->remote_recipients->pdata,
-              message->str, message->len, NULL, error))
-        {
-          smtp_session_undeliver (delivered);
-          return FALSE;
-        }
-    }
-  return TRUE;
-}
-
-/* Answers the end of DATA once the text has been read to its real end. */
-static void
-smtp_session_finish_data (SmtpSession *session,
-                          GString *message,
-                          MailLineFlags seen,
-                          const char *id)
-{
-  g_autoptr (GError) error = NULL;
-
-  /* SMTP smuggling (CVE-2023-51764 family): a bare LF or CR lets a
-   * sender hide "<LF>.<LF>" in a message that a next hop with a laxer
-   * idea of the end of DATA would split into a second, forged message.
-   * Like Postfix's smtpd_forbid_bare_newline we refuse such a message
-   * outright instead of repairing it, and a NUL too (RFC 5321 §4.5.2
-   * text is US-ASCII or 8BITMIME text, never NUL). 554 5.6.0: the
-   * transaction failed because of the content; as the text was read to
-   * the real CRLF.CRLF, the session stays in step and goes on. */
-  if (seen & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR | MAIL_LINE_HAS_NUL))
-    {
-      smtp_reply (session, SMTP_REPLY_TRANSACTION_FAILED,
-                  SMTP_ENHANCED_BAD_CONTENT,
-                  "message refused: bare LF, bare CR or NUL in the text; "
-                  "lines must end in CRLF (RFC 5321 §2.3.8)");
-      return;
-    }
-  if (!smtp_session_store (session, message, &error))
-    {
-      gboolean full =
-          g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE);
-
-      g_warning ("%s: message %s not stored: %s", session->peer, id,
-                 error->message);
-      smtp_reply (session,
-                  full ? SMTP_REPLY_INSUFFICIENT_STORAGE
-                       : SMTP_REPLY_LOCAL_ERROR,
-                  full ? SMTP_ENHANCED_SYSTEM_FULL : SMTP_ENHANCED_SYSTEM_ERROR,
-                  "message not stored, try again later");
-      return;
-    }
-  g_message ("%s: message %s from <%s> accepted for %u recipient(s)",
-             session->peer, id, session->transaction.reverse_path,
-             session->transaction.recipients->len);
-  smtp_reply (session, SMTP_REPLY_OK, SMTP_ENHANCED_OK, "message %s accepted",
-              id);
-}
-
-/* A failed read of the text: reply if the session can go on. */
-static void
-smtp_session_data_failed (SmtpSession *session, const GError *error)
-{
-  if (g_error_matches (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_BIG))
-    {
-      /* RFC 1870 §6: the text was read to its end, nothing was kept. */
-      smtp_reply (session, SMTP_REPLY_EXCEEDED_STORAGE,
-                  SMTP_ENHANCED_MESSAGE_TOO_BIG,
-                  "message exceeds the limit of %" G_GUINT64_FORMAT " octets",
-                  session->config->smtp_max_size);
-      return;
-    }
-  if (g_error_matches (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_LONG))
-    /* One line longer than the whole size limit: the message is too big
-     * anyway, and we can no longer find the end of the text safely, so
-     * refuse it and hang up rather than read its rest as commands. */
-    smtp_reply (session, SMTP_REPLY_EXCEEDED_STORAGE,
-                SMTP_ENHANCED_MESSAGE_TOO_BIG,
-                "line in message text too long; closing connection");
-  else
-    g_message ("%s: connection lost during DATA: %s", session->peer,
-               error->message);
-  smtp_session_enter_state (session, SMTP_STATE_CLOSED);
-}
-
-static void
-smtp_cmd_data (SmtpSession *session, const char *arguments)
-{
-  g_autoptr (GString) message = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
-  g_autofree char *id =
-      g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
-  MailLineFlags seen = MAIL_LINE_CRLF;
-
-  if (arguments[0] != '\0')
-    {
-      smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
-                  SMTP_ENHANCED_INVALID_ARGUMENTS, "DATA takes no argument");
-      return;
-    }
-  smtp_session_add_trace_headers (session, message, id);
-  smtp_reply (session, SMTP_REPLY_START_MAIL_INPUT, NULL,
-              "start mail input; end with <CRLF>.<CRLF>");
-  smtp_session_enter_state (session, SMTP_STATE_DATA);
-  /* SIZE is enforced while reading (RFC 1870 §6): past the limit the rest
-   * is read and dropped, never stored. */
-  if (!mail_stream_read_dot_text (session->stream, message,
-                                  session->config->smtp_max_size, &seen, NULL,
-                                  &error))
-    smtp_session_data_failed (session, error);
-  else
-    smtp_session_finish_data (session, message, seen, id);
-  if (session->state != SMTP_STATE_CLOSED)
-    smtp_session_reset (session);
-}
-
-/* ---- STARTTLS (RFC 3207) ----------------------------------------------- */
-
-static void
-smtp_cmd_starttls (SmtpSession *session, const char *arguments)
-{
-  g_autoptr (GError) error = NULL;
-
-  if (arguments[0] != '\0')
-    {
-      smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
-                  SMTP_ENHANCED_INVALID_ARGUMENTS,
-                  "STARTTLS takes no argument (RFC 3207 §4)");
-      return;
-    }
-  if (session->flags.tls)
-    {
-      smtp_reply (session, SMTP_REPLY_BAD_SEQUENCE,
-                  SMTP_ENHANCED_INVALID_COMMAND, "TLS is already active");
-      return;
-    }
-  if (session->context->certificate == NULL)
-    {
-      smtp_reply (session, SMTP_REPLY_TLS_NOT_AVAILABLE,
-                  SMTP_ENHANCED_TEMP_SECURITY,
-                  "TLS not available: no certificate configured");
-      return;
-    }
-  smtp_reply (session, SMTP_REPLY_SERVICE_READY, SMTP_ENHANCED_OK,
-              "ready to start TLS");
-  if (!mail_stream_flush (session->stream, NULL, &error) ||
-      !mail_stream_start_tls_server (
-          session->stream, session->context->certificate, NULL, &error))
-    {
-      /* Includes plaintext pipelined after STARTTLS (CVE-2011-0411):
-       * those octets were never read as commands; we hang up. */
-      g_message ("%s: STARTTLS failed: %s", session->peer, error->message);
-      smtp_session_enter_state (session, SMTP_STATE_CLOSED);
-      return;
-    }
-  /* RFC 3207 §4.2: forget all that was learnt in plaintext. */
-  session->flags.tls = TRUE;
-  session->flags.esmtp = FALSE;
-  g_clear_pointer (&session->helo, g_free);
-  smtp_transaction_clear (&session->transaction);
-  smtp_session_enter_state (session, SMTP_STATE_GREETED);
-}
-
-/* ---- AUTH (RFC 4954) ----------------------------------------------------- */
-
-/* Sends a 334 challenge and reads the client's answer (masked in logs).
- * NULL when the exchange ended: cancelled with "*" (501, RFC 4954 §4),
- * line too long, or connection gone (state CLOSED). "" stays "". */
-static char *
-smtp_session_sasl_step (SmtpSession *session, const char *challenge)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *line = NULL;
-  gsize length = 0;
-  MailLineFlags flags = MAIL_LINE_CRLF;
-  gboolean ok;
-
-  smtp_reply (session, SMTP_REPLY_AUTH_CONTINUE, NULL, "%s", challenge);
-  mail_stream_mask_next_line (session->stream);
-  mail_stream_set_max_line (session->stream, SMTP_MAX_AUTH_LINE);
-  ok = mail_stream_read_line (session->stream, &line, &length, &flags, NULL,
-                              &error);
-  mail_stream_set_max_line (session->stream, MAIL_LINE_MAX_SMTP_COMMAND);
-  if (!ok && g_error_matches (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_LONG))
-    smtp_reply (session, SMTP_REPLY_SYNTAX_ERROR, SMTP_ENHANCED_LINE_TOO_LONG,
-                "authentication exchange line is too long");
-  else if (!ok)
-    smtp_session_enter_state (session, SMTP_STATE_CLOSED);
-  else if (g_str_equal (line, "*"))
-    smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
-                SMTP_ENHANCED_SYNTAX_ERROR, "authentication cancelled");
-  else
-    return g_steal_pointer (&line);
-  return NULL;
-}
-
-/* RFC 4954 §4: an initial response of "=" stands for an empty one. */
-static char *
-smtp_session_initial_or_step (SmtpSession *session,
-                              const char *initial,
-                              const char *challenge)
-{
-  if (initial == NULL)
-    return smtp_session_sasl_step (session, challenge);
-  return g_strdup (g_str_equal (initial, "=") ? "" : initial);
-}
-
-static void
-smtp_session_check_password (SmtpSession *session,
-                             const char *user,
-                             char *password)
-{
-  MailUsers *users = smtp_context_get_users (session->context);
-  gboolean ok = mail_users_verify (users, user, password);
-
-  explicit_bzero (password, strlen (password));
-  if (!ok)
-    {
-      session->auth_failures++;
-      g_message ("%s: AUTH failed for %s", session->peer, user);
-      mail_auth_failure_delay (session->auth_failures);
-      smtp_reply (session, SMTP_REPLY_AUTH_INVALID, SMTP_ENHANCED_AUTH_INVALID,
-                  "authentication credentials invalid");
-      return;
-    }
-  session->flags.authenticated = TRUE;
-  session->user = g_strdup (user);
-  g_message ("%s: authenticated as %s", session->peer, user);
-  smtp_reply (session, SMTP_REPLY_AUTH_SUCCEEDED, SMTP_ENHANCED_AUTH_OK,
-              "authentication succeeded");
-}
-
-static void
-smtp_session_reply_bad_base64 (SmtpSession *session, const GError *error)
-{
-  smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
-              SMTP_ENHANCED_SYNTAX_ERROR, "cannot decode response: %s",
-              error->message);
-}
-
-/* RFC 4616: one message, authzid NUL authcid NUL password. */
-static void
-smtp_session_auth_plain (SmtpSession *session, const char *initial)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *response = NULL;
-  g_autofree char *authzid = NULL;
-  g_autofree char *authcid = NULL;
-  g_autofree char *password = NULL;
-
-  response = smtp_session_initial_or_step (session, initial, "");
-  if (response == NULL)
-    return;
-  if (!mail_sasl_plain_decode (response, &authzid, &authcid, &password, &error))
-    {
-      smtp_session_reply_bad_base64 (session, error);
-      return;
-    }
-  explicit_bzero (response, strlen (response));
-  /* Acting for somebody else (an authzid that is not the authcid) is not
-   * something we grant anyone. */
-  if (authzid != NULL && !g_str_equal (authzid, authcid))
-    {
-      explicit_bzero (password, strlen (password));
-      smtp_reply (session, SMTP_REPLY_AUTH_INVALID, SMTP_ENHANCED_AUTH_INVALID,
-                  "may not act as another user");
-      return;
-    }
-  smtp_session_check_password (session, authcid, password);
-}
-
-/* LOGIN: user name, then password, each prompted with a 334. */
-static void
-smtp_session_auth_login (SmtpSession *session, const char *initial)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *response = NULL;
-  g_autofree char *user = NULL;
-  g_autofree char *password = NULL;
-
-  response = smtp_session_initial_or_step (session, initial,
-                                           MAIL_SASL_LOGIN_USER_CHALLENGE);
-  if (response == NULL)
-    return;
-  if (!mail_sasl_login_decode (response, &user, &error))
-    {
-      smtp_session_reply_bad_base64 (session, error);
-      return;
-    }
-  g_free (response);
-  response =
-      smtp_session_sasl_step (session, MAIL_SASL_LOGIN_PASSWORD_CHALLENGE);
-  if (response == NULL)
-    return;
-  if (!mail_sasl_login_decode (response, &password, &error))
-    {
-      explicit_bzero (response, strlen (response));
-      smtp_session_reply_bad_base64 (session, error);
-      return;
-    }
-  explicit_bzero (response, strlen (response));
-  smtp_session_check_password (session, user, password);
-}
-
-static void
-smtp_cmd_auth (SmtpSession *session, const char *arguments)
-{
-  g_auto (GStrv) words = g_strsplit (arguments, " ", 3);
-  const char *initial = NULL;
-
-  if (!smtp_session_offers_auth (session))
-    {
-      if (session->flags.submission)
-        smtp_reply (session, SMTP_REPLY_ENCRYPTION_REQUIRED,
-                    SMTP_ENHANCED_ENCRYPTION_NEEDED,
-                    "STARTTLS first: no passwords in clear");
-      else
-        smtp_reply (session, SMTP_REPLY_NOT_IMPLEMENTED,
-                    SMTP_ENHANCED_INVALID_COMMAND,
-                    "AUTH is offered on the submission port only");
-      return;
-    }
-  if (session->flags.authenticated)
-    {
-      smtp_reply (session, SMTP_REPLY_BAD_SEQUENCE,
-                  SMTP_ENHANCED_INVALID_COMMAND, "already authenticated");
-      return;
-    }
-  /* RFC 4954 §4: "AUTH" SP sasl-mech [SP initial-response] */
-  if (words[0] == NULL || words[0][0] == '\0' ||
-      (words[1] != NULL && words[2] != NULL))
-    {
-      smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
-                  SMTP_ENHANCED_INVALID_ARGUMENTS,
-                  "AUTH mechanism [initial-response]");
-      return;
-    }
-  initial = words[1];
-  if (g_ascii_strcasecmp (words[0], "PLAIN") == 0)
-    smtp_session_auth_plain (session, initial);
-  else if (g_ascii_strcasecmp (words[0], "LOGIN") == 0)
-    smtp_session_auth_login (session, initial);
-  else
-    smtp_reply (session, SMTP_REPLY_PARAMETER_NOT_IMPLEMENTED,
-                SMTP_ENHANCED_INVALID_ARGUMENTS,
-                "mechanism %s not supported; use PLAIN or LOGIN", words[0]);
-  if (initial != NULL)
-    explicit_bzero (words[1], strlen (words[1]));
-}
-
 /* ---- the session loop ---------------------------------------------------- */
 
 static const SmtpCommand *
@@ -1191,8 +550,9 @@ smtp_session_dispatch (SmtpSession *session,
     {
       smtp_reply (session, SMTP_REPLY_BAD_SEQUENCE,
                   SMTP_ENHANCED_INVALID_COMMAND,
-                  "bad sequence of commands: %s not allowed in state %s", verb,
-                  smtp_state_name (session->state));
+                  "bad sequence of commands: %s not allowed in state %s "
+                  "(%s)",
+                  verb, smtp_state_name (session->state), command->rfc);
       return;
     }
   command->handler (session, arguments);

@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT
+ * smtp-session-private.h: what the parts of the SMTP server session share
+ * (smtp-session.c: the state machine and the envelope commands;
+ * smtp-session-data.c: DATA and delivery; smtp-session-auth.c: STARTTLS
+ * and AUTH; smtp-context.c: what all sessions share). Not for other
+ * modules: they use smtp-session.h.
+ */
+#pragma once
+
+#include <sys/stat.h>
+
+#include "smtp-proto.h"
+#include "smtp-session.h"
+
+G_BEGIN_DECLS
+
+/* The states of one session; the diagram opens smtp-session.c. */
+typedef enum
+{
+  SMTP_STATE_GREETED = 1 << 0, /* banner sent, waiting for EHLO/HELO */
+  SMTP_STATE_READY = 1 << 1,   /* no transaction open */
+  SMTP_STATE_MAIL = 1 << 2,    /* MAIL accepted, need RCPT */
+  SMTP_STATE_RCPT = 1 << 3,    /* at least one RCPT accepted */
+  SMTP_STATE_DATA = 1 << 4,    /* reading message text (§4.5.2) */
+  SMTP_STATE_CLOSED = 1 << 5,  /* QUIT or connection gone */
+} SmtpState;
+
+/* A transaction is open: MAIL given (RFC 5321 §3.3). */
+#define SMTP_IN_TRANSACTION (SMTP_STATE_MAIL | SMTP_STATE_RCPT)
+/* No transaction open: STARTTLS resets the session (RFC 3207 §4.2). */
+#define SMTP_BEFORE_MAIL (SMTP_STATE_GREETED | SMTP_STATE_READY)
+#define SMTP_IN_ANY                                                            \
+  (SMTP_STATE_GREETED | SMTP_STATE_READY | SMTP_STATE_MAIL | SMTP_STATE_RCPT)
+
+typedef struct
+{
+  guint esmtp : 1;         /* greeted with EHLO, not HELO */
+  guint tls : 1;           /* the connection is TLS now */
+  guint authenticated : 1; /* AUTH succeeded */
+  guint submission : 1;    /* submission rules (RFC 6409) */
+} SmtpSessionFlags;
+
+/* RFC 5321 §3.3: one mail transaction, from MAIL to the end of DATA. */
+typedef struct
+{
+  char *reverse_path;           /* "" for the null path <> */
+  GPtrArray *recipients;        /* every accepted mailbox, for Received */
+  GPtrArray *local_maildirs;    /* one per local mailbox, no duplicates */
+  GPtrArray *remote_recipients; /* mailboxes for the queue */
+} SmtpTransaction;
+
+struct _SmtpContext
+{
+  const MailConfig *config;
+  GTlsCertificate *certificate;
+  SmtpEnqueueFunc enqueue;
+  gpointer enqueue_data;
+  gboolean protocol_log;
+  GMutex lock;        /* guards the users fields below */
+  MailUsers *users;   /* the current version */
+  GPtrArray *retired; /* older versions, kept for sessions using them */
+  struct stat users_stat;
+};
+
+typedef struct _SmtpSession SmtpSession;
+
+struct _SmtpSession
+{
+  SmtpContext *context;
+  const MailConfig *config;
+  GSocketConnection *connection;
+  MailStream *stream;
+  char *peer;    /* "127.0.0.1:40000", for logs */
+  char *peer_ip; /* "127.0.0.1" or "IPv6:::1", for Received */
+  char *helo;    /* what the client called itself */
+  char *user;    /* the authenticated login */
+  SmtpState state;
+  SmtpSessionFlags flags;
+  SmtpTransaction transaction;
+  guint errors;
+  guint auth_failures;
+};
+
+void smtp_session_enter_state (SmtpSession *session, SmtpState state);
+
+/* Reply helpers (RFC 5321 §4.2.1): the only writers of reply codes. Each
+ * 5yz counts towards the error limit. @enhanced (RFC 3463) may be NULL. */
+void smtp_reply_lines (SmtpSession *session,
+                       SmtpReplyCode code,
+                       const char *enhanced,
+                       const char *const *lines);
+void smtp_reply (SmtpSession *session,
+                 SmtpReplyCode code,
+                 const char *enhanced,
+                 const char *format,
+                 ...) G_GNUC_PRINTF (4, 5);
+
+void smtp_transaction_clear (SmtpTransaction *transaction);
+/* Ends any transaction; back to READY unless not yet greeted. */
+void smtp_session_reset (SmtpSession *session);
+gboolean smtp_session_offers_auth (SmtpSession *session);
+gboolean smtp_session_offers_starttls (SmtpSession *session);
+
+/* Command handlers that live in their own files. */
+void smtp_cmd_data (SmtpSession *session, const char *arguments);
+void smtp_cmd_starttls (SmtpSession *session, const char *arguments);
+void smtp_cmd_auth (SmtpSession *session, const char *arguments);
+
+G_END_DECLS
