@@ -786,6 +786,62 @@ test_users_reload (Fixture *f, gconstpointer data)
   command (f, "RCPT TO:<carol@example.test>", SMTP_REPLY_OK);
 }
 
+/* --protocol-log: every line logged, no secret among them (STYLE §4:
+ * never log AUTH payloads). */
+typedef struct
+{
+  GMutex lock;
+  GString *text;
+} LogCapture;
+
+static void
+on_log (const char *domain,
+        GLogLevelFlags level,
+        const char *message,
+        gpointer user_data)
+{
+  LogCapture *capture = user_data;
+
+  g_mutex_lock (&capture->lock);
+  g_string_append_printf (capture->text, "%s\n", message);
+  g_mutex_unlock (&capture->lock);
+}
+
+static void
+test_protocol_log_masks_secrets (Fixture *f, gconstpointer data)
+{
+  g_autofree char *user = g_base64_encode ((const guchar *) "bob", 3);
+  g_autofree char *password =
+      g_base64_encode ((const guchar *) "bob-secret", 10);
+  g_autofree char *plain = mail_sasl_plain_encode (NULL, "bob", "bob-secret");
+  LogCapture capture = { .text = g_string_new (NULL) };
+  guint handler = 0;
+
+  g_mutex_init (&capture.lock);
+  smtp_context_set_protocol_log (f->context, TRUE);
+  handler =
+      g_log_set_handler ("mw-smtpd", G_LOG_LEVEL_MESSAGE, on_log, &capture);
+  greet (f);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  command (f, "AUTH LOGIN", SMTP_REPLY_AUTH_CONTINUE);
+  command (f, user, SMTP_REPLY_AUTH_CONTINUE);
+  command (f, password, SMTP_REPLY_AUTH_SUCCEEDED);
+  command (f, "QUIT", SMTP_REPLY_CLOSING);
+  expect_closed (f);
+  g_thread_join (g_steal_pointer (&f->server)); /* all lines logged */
+  g_log_remove_handler ("mw-smtpd", handler);
+  g_assert_nonnull (strstr (capture.text->str, "C: AUTH "));
+  g_assert_nonnull (strstr (capture.text->str, "S: 235 2.7.0 "));
+  g_assert_nonnull (strstr (capture.text->str, "C: ***\n"));
+  g_assert_null (strstr (capture.text->str, user));
+  g_assert_null (strstr (capture.text->str, password));
+  g_assert_null (strstr (capture.text->str, plain));
+  g_assert_null (strstr (capture.text->str, "bob-secret"));
+  g_string_free (capture.text, TRUE);
+  g_mutex_clear (&capture.lock);
+}
+
 static void
 add (const char *path,
      const SessionSetup *setup,
@@ -826,5 +882,7 @@ main (int argc, char **argv)
   add ("/smtp/session/plaintext-after-starttls-dropped", &mta,
        test_plaintext_after_starttls);
   add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
+  add ("/smtp/session/protocol-log-masks-secrets", &submission,
+       test_protocol_log_masks_secrets);
   return g_test_run ();
 }

@@ -253,6 +253,34 @@ test_many_sessions (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_alice_files (f, "new"), ==, 1);
 }
 
+/* "mw-admin user add" while mw-smtpd runs: the new user receives mail at
+ * once, no restart (the users file is re-read when it changes). */
+static void
+test_user_added_without_restart (Fixture *f, gconstpointer data)
+{
+  const char *argv[] = { "mw-admin", "--config", mw_harness_config (f->harness),
+                         "user",     "add",      "carol",
+                         NULL };
+  g_autoptr (MailStream) stream = client_connect (f);
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_auto (GStrv) names = NULL;
+
+  expect (stream, SMTP_REPLY_SERVICE_READY);
+  command (stream, "EHLO client.example", SMTP_REPLY_OK);
+  command (stream, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (stream, "RCPT TO:<carol@example.test>",
+           SMTP_REPLY_MAILBOX_UNAVAILABLE);
+  g_assert_cmpint (
+      mw_harness_run (f->harness, argv, "carol-secret\n", &out, &err), ==, 0);
+  command (stream, "RCPT TO:<carol@example.test>", SMTP_REPLY_OK);
+  command (stream, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (stream, "Subject: welcome\r\n\r\nhello carol\r\n.\r\n");
+  expect (stream, SMTP_REPLY_OK);
+  names = mw_harness_list_messages (f->harness, "carol", NULL);
+  g_assert_cmpuint (g_strv_length (names), ==, 1);
+}
+
 static void
 add (const char *path, void (*func) (Fixture *, gconstpointer))
 {
@@ -270,5 +298,7 @@ main (int argc, char **argv)
        test_kill_after_250);
   add ("/smtpd/integration/hostile-input-server-survives", test_hostile_input);
   add ("/smtpd/integration/silent-clients-block-nobody", test_many_sessions);
+  add ("/smtpd/integration/user-added-without-restart",
+       test_user_added_without_restart);
   return g_test_run ();
 }
