@@ -633,6 +633,11 @@ smtp_session_open (SmtpSession *session, gboolean implicit_tls)
   g_autoptr (GIOStream) tls = NULL;
   GIOStream *base = G_IO_STREAM (session->connection);
 
+  /* RFC 5321 §4.5.3.2 timeouts, from the first byte: a client that opens
+   * the smtps port and never starts its TLS handshake must not hold a
+   * thread forever. */
+  g_socket_set_timeout (g_socket_connection_get_socket (session->connection),
+                        session->config->timeout);
   if (implicit_tls)
     {
       tls = mail_tls_server_wrap (base, session->context->certificate, NULL,
