@@ -20,6 +20,7 @@ typedef struct
 {
   const char *label;        /* "smtp", "submission", "smtps" */
   const char *extra_config; /* appended to mailwire.conf */
+  gboolean silent;          /* connect, but do not start TLS on smtps */
 } SessionSetup;
 
 typedef struct
@@ -35,6 +36,7 @@ typedef struct
   GPtrArray *enqueued; /* "sender -> rcpt,rcpt" per call */
   GString *last_enqueued_message;
   gboolean enqueue_fails;
+  gboolean silent;
 } Fixture;
 
 static gboolean
@@ -85,7 +87,7 @@ fixture_connect (Fixture *f)
   f->connection = g_socket_client_connect_to_host (client, "127.0.0.1",
                                                    f->info.port, NULL, &error);
   g_assert_no_error (error);
-  if (f->info.implicit_tls)
+  if (f->info.implicit_tls && !f->silent)
     {
       g_autoptr (GIOStream) tls = mail_tls_client_wrap (
           G_IO_STREAM (f->connection), "localhost",
@@ -123,6 +125,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   f->info.label = setup->label;
   f->info.implicit_tls = g_str_equal (setup->label, "smtps");
+  f->silent = setup->silent;
   f->info.port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
   f->server = g_thread_new ("session", run_one_session, f);
   fixture_connect (f);
@@ -313,6 +316,8 @@ start_tls (Fixture *f)
 static const SessionSetup mta = { "smtp", NULL };
 static const SessionSetup submission = { "submission", NULL };
 static const SessionSetup smtps = { "smtps", NULL };
+static const SessionSetup smtps_silent = { "smtps", "[general]\ntimeout = 1\n",
+                                           TRUE };
 static const SessionSetup small = { "smtp", "[smtp]\nmax_size = 1000\n"
                                             "max_recipients = 3\n" };
 
@@ -842,6 +847,21 @@ test_protocol_log_masks_secrets (Fixture *f, gconstpointer data)
   g_mutex_clear (&capture.lock);
 }
 
+/* RFC 5321 §4.5.3.2: timeouts hold from the first byte, also while the
+ * server waits for an implicit TLS handshake that never comes. */
+static void
+test_silent_tls_client_times_out (Fixture *f, gconstpointer data)
+{
+  gint64 start = g_get_monotonic_time ();
+
+  g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_MESSAGE,
+                         "*TLS handshake failed*");
+  expect_closed (f); /* the server hangs up; our own timeout is 20 s */
+  g_assert_cmpint (g_get_monotonic_time () - start, <, 10 * G_USEC_PER_SEC);
+  g_thread_join (g_steal_pointer (&f->server));
+  g_test_assert_expected_messages ();
+}
+
 static void
 add (const char *path,
      const SessionSetup *setup,
@@ -879,6 +899,8 @@ main (int argc, char **argv)
        test_queue_failure_rolls_back);
   add ("/smtp/session/auth-exchanges", &submission, test_auth_exchanges);
   add ("/smtp/session/implicit-tls", &smtps, test_implicit_tls);
+  add ("/smtp/session/silent-tls-client-times-out", &smtps_silent,
+       test_silent_tls_client_times_out);
   add ("/smtp/session/plaintext-after-starttls-dropped", &mta,
        test_plaintext_after_starttls);
   add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
