@@ -509,11 +509,12 @@ smtp_proto_refuse (GError **error, SmtpProtoError code, const char *message)
   return NULL;
 }
 
-/* RFC 5321 §4.1.2: atext of RFC 5322 §3.2.3 */
+/* RFC 5321 §4.1.2: atext of RFC 5322 §3.2.3; RFC 6531 §3.3 adds
+ * UTF8-non-ascii (checked to be valid UTF-8 once the path is read). */
 static gboolean
 smtp_proto_is_atext (char c)
 {
-  return g_ascii_isalnum (c) ||
+  return g_ascii_isalnum (c) || (guchar) c >= 0x80 ||
          (c != '\0' && strchr ("!#$%&'*+-/=?^_`{|}~", c) != NULL);
 }
 
@@ -524,13 +525,15 @@ smtp_proto_scan_local_part (const char *p)
   if (*p == '"')
     {
       /* Quoted-string = DQUOTE *QcontentSMTP DQUOTE;
-       * qtextSMTP = %d32-33 / %d35-91 / %d93-126;
-       * quoted-pairSMTP = %d92 %d32-126 */
+       * qtextSMTP = %d32-33 / %d35-91 / %d93-126 / UTF8-non-ascii
+       * (RFC 6531 §3.3); quoted-pairSMTP = %d92 %d32-126 */
       for (p++; *p != '"'; p++)
         {
-          if (*p == '\\' && p[1] >= 32 && p[1] <= 126)
+          guchar c = *p;
+
+          if (c == '\\' && p[1] >= 32 && p[1] <= 126)
             p++;
-          else if (*p < 32 || *p > 126 || *p == '\\')
+          else if (c < 32 || c == 127 || c == '\\')
             return NULL;
         }
       return p + 1;
@@ -589,7 +592,8 @@ smtp_proto_scan_domain (const char *p)
     {
       const char *label = p;
 
-      while (g_ascii_isalnum (*p) || *p == '-')
+      /* RFC 6531 §3.3: a sub-domain may also be a U-label (UTF-8). */
+      while (g_ascii_isalnum (*p) || *p == '-' || (guchar) *p >= 0x80)
         p++;
       /* Ldh-str ends in Let-dig: no label starts or ends with "-". */
       if (p == label || *label == '-' || p[-1] == '-')
@@ -728,6 +732,20 @@ smtp_proto_parse_parameters (const char *p, GArray *out, GError **error)
   return TRUE;
 }
 
+/* RFC 6531 §3.3: non-ASCII octets in a path must be UTF-8; such a path
+ * needs SMTPUTF8, which the caller checks with path->utf8. */
+static gboolean
+smtp_proto_check_utf8 (SmtpPath *path, GError **error)
+{
+  for (const char *c = path->mailbox; *c != '\0'; c++)
+    if ((guchar) *c >= 0x80)
+      path->utf8 = TRUE;
+  if (path->utf8 && !g_utf8_validate (path->mailbox, -1, NULL))
+    return smtp_proto_fail (error, SMTP_PROTO_ERROR_SYNTAX,
+                            "address is not valid UTF-8 (RFC 6531 §3.3)");
+  return TRUE;
+}
+
 SmtpPath *
 smtp_proto_parse_path (const char *arguments, SmtpPathKind kind, GError **error)
 {
@@ -751,7 +769,7 @@ smtp_proto_parse_path (const char *arguments, SmtpPathKind kind, GError **error)
   while (*p == ' ')
     p++;
   p = smtp_proto_parse_mailbox (p, kind, path, error);
-  if (p == NULL)
+  if (p == NULL || !smtp_proto_check_utf8 (path, error))
     return NULL;
   if (*p != ' ' && *p != '\0')
     {

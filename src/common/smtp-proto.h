@@ -92,6 +92,7 @@ gboolean smtp_reply_is_permanent (guint code);    /* 5yz: do not repeat */
 #define SMTP_ENHANCED_INVALID_ARGUMENTS "5.5.4"   /* RFC 3463 §3.6 */
 #define SMTP_ENHANCED_LINE_TOO_LONG "5.5.6"       /* RFC 5248 registry */
 #define SMTP_ENHANCED_BAD_CONTENT "5.6.0"         /* RFC 3463 §3.7 */
+#define SMTP_ENHANCED_NON_ASCII_ADDRESS "5.6.7"   /* RFC 6531 §3.7.4 */
 #define SMTP_ENHANCED_SECURITY "5.7.0"            /* RFC 3463 §3.8 */
 #define SMTP_ENHANCED_NOT_AUTHORIZED "5.7.1"      /* RFC 3463 §3.8 */
 #define SMTP_ENHANCED_AUTH_INVALID "5.7.8"        /* RFC 4954 §6 */
@@ -186,6 +187,8 @@ typedef struct
   char *domain;       /* "example.org" or "[127.0.0.1]"; NULL for <> and
                        * the bare <Postmaster> */
   GArray *parameters; /* of SmtpParameter, in order */
+  gboolean utf8;      /* holds non-ASCII (valid UTF-8): allowed only with
+                       * SMTPUTF8 (RFC 6531 §3.3, §3.4) */
 } SmtpPath;
 
 void smtp_path_free (SmtpPath *path);
@@ -200,7 +203,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpPath, smtp_path_free)
  * Appendix C). Spaces between the colon and "<" are tolerated, as most
  * servers do, because some old clients send them. Quoted local parts keep
  * their quotes; domains may be address literals ("[127.0.0.1]",
- * "[IPv6:::1]"). Enforces the lengths of §4.5.3.1.1-3.
+ * "[IPv6:::1]"). Enforces the lengths of §4.5.3.1.1-3. UTF-8 local parts
+ * and domains (RFC 6531 §3.3) are parsed and flagged in path->utf8; it is
+ * the caller's to refuse them without SMTPUTF8.
  * (transfer full) NULL with SMTP_PROTO_ERROR on failure. */
 SmtpPath *smtp_proto_parse_path (const char *arguments,
                                  SmtpPathKind kind,

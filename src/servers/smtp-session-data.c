@@ -33,12 +33,18 @@ smtp_format_date (GDateTime *now)
                           g_date_time_get_year (now), clock, zone);
 }
 
-/* RFC 3848 §1: the "with" protocol names. */
+/* RFC 3848 §1 and RFC 6531 §4.3: the "with" protocol names. */
 static const char *
 smtp_session_protocol_name (SmtpSession *session)
 {
+  static const char *const utf8[] = { "UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS",
+                                      "UTF8SMTPSA" };
+
   if (!session->flags.esmtp)
     return "SMTP";
+  if (session->transaction.utf8)
+    return utf8[(session->flags.tls ? 2 : 0) +
+                (session->flags.authenticated ? 1 : 0)];
   if (session->flags.tls && session->flags.authenticated)
     return "ESMTPSA";
   if (session->flags.tls)

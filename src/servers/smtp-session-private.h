@@ -47,6 +47,7 @@ typedef struct
   GPtrArray *recipients;        /* every accepted mailbox, for Received */
   GPtrArray *local_maildirs;    /* one per local mailbox, no duplicates */
   GPtrArray *remote_recipients; /* mailboxes for the queue */
+  gboolean utf8;                /* MAIL had SMTPUTF8 (RFC 6531 §3.4) */
 } SmtpTransaction;
 
 struct _SmtpContext

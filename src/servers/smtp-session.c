@@ -140,6 +140,7 @@ smtp_transaction_clear (SmtpTransaction *transaction)
   g_clear_pointer (&transaction->recipients, g_ptr_array_unref);
   g_clear_pointer (&transaction->local_maildirs, g_ptr_array_unref);
   g_clear_pointer (&transaction->remote_recipients, g_ptr_array_unref);
+  transaction->utf8 = FALSE;
 }
 
 static void
@@ -217,6 +218,7 @@ smtp_cmd_ehlo (SmtpSession *session, const char *arguments)
                        : g_strdup ("SIZE"));
   g_ptr_array_add (lines, g_strdup ("8BITMIME"));
   g_ptr_array_add (lines, g_strdup ("ENHANCEDSTATUSCODES"));
+  g_ptr_array_add (lines, g_strdup ("SMTPUTF8"));
   if (smtp_session_offers_starttls (session))
     g_ptr_array_add (lines, g_strdup ("STARTTLS"));
   if (smtp_session_offers_auth (session))
@@ -296,7 +298,8 @@ smtp_cmd_help (SmtpSession *session, const char *arguments)
 
 /* ---- MAIL ---------------------------------------------------------------- */
 
-/* RFC 1870 §6, RFC 6152 §2, RFC 4954 §5: the MAIL parameters we know.
+/* RFC 1870 §6, RFC 6152 §2, RFC 4954 §5, RFC 6531 §3.4: the MAIL
+ * parameters we know.
  * Replies and returns FALSE for one we refuse. */
 static gboolean
 smtp_session_check_mail_parameters (SmtpSession *session, const SmtpPath *path)
@@ -329,9 +332,14 @@ smtp_session_check_mail_parameters (SmtpSession *session, const SmtpPath *path)
         smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
                     SMTP_ENHANCED_INVALID_ARGUMENTS,
                     "BODY=7BIT or BODY=8BITMIME (RFC 6152 §2)");
+      else if (g_str_equal (p->keyword, "SMTPUTF8") && p->value != NULL)
+        smtp_reply (session, SMTP_REPLY_PARAMETER_SYNTAX_ERROR,
+                    SMTP_ENHANCED_INVALID_ARGUMENTS,
+                    "SMTPUTF8 takes no value (RFC 6531 §3.4)");
       else if (!g_str_equal (p->keyword, "SIZE") &&
                !g_str_equal (p->keyword, "BODY") &&
-               !g_str_equal (p->keyword, "AUTH"))
+               !g_str_equal (p->keyword, "AUTH") &&
+               !g_str_equal (p->keyword, "SMTPUTF8"))
         smtp_reply (session, SMTP_REPLY_PARAMETERS_NOT_RECOGNIZED,
                     SMTP_ENHANCED_INVALID_ARGUMENTS,
                     "MAIL parameter %s not supported (RFC 5321 §4.1.1.11)",
@@ -371,6 +379,18 @@ smtp_session_reply_path_error (SmtpSession *session, const GError *error)
               "%s", error->message);
 }
 
+/* RFC 6531 §3.4: a UTF-8 address only in a transaction that asked for
+ * SMTPUTF8 on MAIL. */
+static void
+smtp_session_refuse_non_ascii (SmtpSession *session, const char *mailbox)
+{
+  smtp_reply (session, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED,
+              SMTP_ENHANCED_NON_ASCII_ADDRESS,
+              "<%s>: non-ASCII address without MAIL FROM ... SMTPUTF8 "
+              "(RFC 6531 §3.4)",
+              mailbox);
+}
+
 static void
 smtp_cmd_mail (SmtpSession *session, const char *arguments)
 {
@@ -394,6 +414,11 @@ smtp_cmd_mail (SmtpSession *session, const char *arguments)
     }
   if (!smtp_session_check_mail_parameters (session, path))
     return;
+  if (path->utf8 && !smtp_path_get_parameter (path, "SMTPUTF8", NULL))
+    {
+      smtp_session_refuse_non_ascii (session, path->mailbox);
+      return;
+    }
   if (!smtp_session_sender_allowed (session, path))
     {
       smtp_reply (session, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED,
@@ -402,6 +427,7 @@ smtp_cmd_mail (SmtpSession *session, const char *arguments)
       return;
     }
   smtp_transaction_begin (&session->transaction, path->mailbox);
+  session->transaction.utf8 = smtp_path_get_parameter (path, "SMTPUTF8", NULL);
   smtp_session_enter_state (session, SMTP_STATE_MAIL);
   smtp_reply (session, SMTP_REPLY_OK, SMTP_ENHANCED_ADDRESS_OK,
               "sender <%s> OK", path->mailbox);
@@ -452,6 +478,16 @@ smtp_session_accept_remote (SmtpSession *session, const char *mailbox)
 {
   SmtpTransaction *transaction = &session->transaction;
 
+  /* The queue keeps no SMTPUTF8 mark, so the relay could not ask the
+   * next hop for it (RFC 6531 §3.7.4): such mail stays local. */
+  if (transaction->utf8)
+    {
+      smtp_reply (session, SMTP_REPLY_MAILBOX_UNAVAILABLE,
+                  SMTP_ENHANCED_NON_ASCII_ADDRESS,
+                  "<%s>: SMTPUTF8 mail is delivered here only, not relayed",
+                  mailbox);
+      return;
+    }
   if (!session->flags.authenticated || session->context->enqueue == NULL)
     {
       smtp_reply (session, SMTP_REPLY_MAILBOX_UNAVAILABLE,
@@ -479,6 +515,11 @@ smtp_cmd_rcpt (SmtpSession *session, const char *arguments)
   if (path == NULL)
     {
       smtp_session_reply_path_error (session, error);
+      return;
+    }
+  if (path->utf8 && !session->transaction.utf8)
+    {
+      smtp_session_refuse_non_ascii (session, path->mailbox);
       return;
     }
   if (path->parameters->len > 0)

@@ -40,6 +40,12 @@ def plain_mta(args):
         except smtplib.SMTPRecipientsRefused as e:
             code, text = e.recipients["someone@elsewhere.example"]
             assert code == 550 and text.startswith(b"5.7.1"), (code, text)
+        # RFC 6531: smtplib uses SMTPUTF8 by itself for a UTF-8 sender.
+        assert smtp.has_extn("smtputf8")
+        refused = smtp.send_message(message("utf8 gr\u00fc\u00dfe",
+                                            "j\u00f6rg@b.example",
+                                            "alice@example.test"))
+        assert refused == {}, refused
         # The null reverse-path (bounces) is accepted.
         smtp.sendmail("", ["alice@example.test"],
                       "Subject: bounce\r\n\r\nnull sender\r\n")

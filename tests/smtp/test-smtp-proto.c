@@ -142,6 +142,7 @@ typedef struct
   const char *local_part;
   const char *domain;
   guint parameters;
+  gboolean utf8; /* RFC 6531: the path holds UTF-8 */
 } PathCase;
 
 #define LOCAL64                                                                \
@@ -179,6 +180,35 @@ static const PathCase path_cases[] = {
     "[IPv6:::1]", 0 },
   { FROM, "FROM:<" LOCAL64 "@x.test>", NO_ERROR, LOCAL64 "@x.test", LOCAL64,
     "x.test", 0 },
+  /* VALID with SMTPUTF8 only (RFC 6531 §3.3): flagged as UTF-8 */
+  { FROM,
+    "FROM:<j\xc3\xb6"
+    "e@c.example> SMTPUTF8",
+    NO_ERROR,
+    "j\xc3\xb6"
+    "e@c.example",
+    "j\xc3\xb6"
+    "e",
+    "c.example", 1, TRUE },
+  { TO,
+    "TO:<\"j\xc3\xb6"
+    " e\"@x.test>",
+    NO_ERROR,
+    "\"j\xc3\xb6"
+    " e\"@x.test",
+    "\"j\xc3\xb6"
+    " e\"",
+    "x.test", 0, TRUE },
+  { TO,
+    "TO:<user@b\xc3\xbc"
+    "cher.example>",
+    NO_ERROR,
+    "user@b\xc3\xbc"
+    "cher.example",
+    "user",
+    "b\xc3\xbc"
+    "cher.example",
+    0, TRUE },
   /* RECOVERABLE: spaces old clients put after the colon and at the end */
   { FROM, "FROM: <a@b.example>", NO_ERROR, "a@b.example", "a", "b.example", 0 },
   { TO, "TO:<a@b.example>  ", NO_ERROR, "a@b.example", "a", "b.example", 0 },
@@ -200,7 +230,10 @@ static const PathCase path_cases[] = {
   { FROM, "FROM:<a@[127.0.0.1>", SMTP_PROTO_ERROR_SYNTAX },
   { FROM, "FROM:<a b@c.example>", SMTP_PROTO_ERROR_SYNTAX },
   { FROM, "FROM:<\"open@c.example>", SMTP_PROTO_ERROR_SYNTAX },
-  { FROM, "FROM:<j\xc3\xb6@c.example>", SMTP_PROTO_ERROR_SYNTAX },
+  { FROM, "FROM:<j\xc3\xb6@c.example>\xc3", SMTP_PROTO_ERROR_SYNTAX },
+  { FROM, "FROM:<j\xc3(@c.example>", SMTP_PROTO_ERROR_SYNTAX },
+  { FROM, "FROM:<j\xff@c.example>", SMTP_PROTO_ERROR_SYNTAX },
+  { TO, "TO:<a@b\xc3\xbc-.example>", SMTP_PROTO_ERROR_SYNTAX },
   { FROM, "FROM:<a@b.example>x", SMTP_PROTO_ERROR_SYNTAX },
   { TO, "TO:<@relay.example:>", SMTP_PROTO_ERROR_SYNTAX },
   { TO, "TO:<@relay.example bob@x.test>", SMTP_PROTO_ERROR_SYNTAX },
@@ -233,6 +266,7 @@ test_path (gconstpointer data)
   g_assert_cmpstr (path->local_part, ==, c->local_part);
   g_assert_cmpstr (path->domain, ==, c->domain);
   g_assert_cmpuint (path->parameters->len, ==, c->parameters);
+  g_assert_cmpint (path->utf8, ==, c->utf8);
 }
 
 static void

@@ -862,6 +862,46 @@ test_silent_tls_client_times_out (Fixture *f, gconstpointer data)
   g_test_assert_expected_messages ();
 }
 
+/* RFC 6531: UTF-8 addresses only with SMTPUTF8, trace "with UTF8SMTP". */
+static void
+test_smtputf8 (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+  g_autofree char *message = NULL;
+  gsize length = 0;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nSMTPUTF8\n"));
+  send_text (f, "MAIL FROM:<j\xc3\xb6rg@b.example>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED, "5.6.7");
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<j\xc3\xb6rg@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED, "5.6.7");
+  command (f, "RSET", SMTP_REPLY_OK);
+  command (f, "MAIL FROM:<j\xc3\xb6rg@b.example> SMTPUTF8 BODY=8BITMIME",
+           SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<j\xc3\xb6rg@example.test>\r\n");
+  expect_enhanced (f, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.1.1");
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: gr\xc3\xbc\xc3\x9f"
+                "e\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  message = read_only_message (f, "alice", &length);
+  g_assert_true (
+      g_str_has_prefix (message, "Return-Path: <j\xc3\xb6rg@b.example>\r\n"));
+  g_assert_nonnull (strstr (message, " with UTF8SMTP id "));
+  g_assert_cmpstr (skip_trace_headers (message), ==,
+                   "Subject: gr\xc3\xbc\xc3\x9f"
+                   "e\r\n\r\nhi\r\n");
+  /* The next transaction is plain again. */
+  command (f, "MAIL FROM:<a@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<j\xc3\xb6rg@example.test>",
+           SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED);
+}
+
 static void
 add (const char *path,
      const SessionSetup *setup,
@@ -904,6 +944,7 @@ main (int argc, char **argv)
   add ("/smtp/session/plaintext-after-starttls-dropped", &mta,
        test_plaintext_after_starttls);
   add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
+  add ("/smtp/session/smtputf8", &mta, test_smtputf8);
   add ("/smtp/session/protocol-log-masks-secrets", &submission,
        test_protocol_log_masks_secrets);
   return g_test_run ();

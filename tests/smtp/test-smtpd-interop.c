@@ -110,8 +110,10 @@ test_python_smtplib (Fixture *f, gconstpointer data)
       return;
     }
   run_ok (f, argv);
-  /* plain + null sender to alice; submission, LOGIN, smtps to bob */
-  g_assert_cmpuint (count (f, "alice"), ==, 2);
+  /* plain, UTF-8 sender and null sender to alice; submission, LOGIN and
+   * smtps to bob */
+  g_assert_cmpuint (count (f, "alice"), ==, 3);
+  g_assert_true (has_message_with (f, "alice", "with UTF8SMTP id"));
   g_assert_cmpuint (count (f, "bob"), ==, 3);
   g_assert_true (has_message_with (f, "bob", "with ESMTPSA id"));
   g_assert_true (has_message_with (f, "alice", "Return-Path: <>\r\n"));
