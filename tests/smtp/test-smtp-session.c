@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "mail-auth.h"
+#include "mail-store.h"
 #include "mail-tls.h"
 #include "mw-harness.h"
 #include "smtp-proto.h"
@@ -36,6 +37,7 @@ typedef struct
   GPtrArray *enqueued; /* "sender -> rcpt,rcpt" per call */
   GString *last_enqueued_message;
   gboolean enqueue_fails;
+  gboolean enqueue_full; /* fail as a full disk would */
   gboolean silent;
 } Fixture;
 
@@ -51,6 +53,12 @@ on_enqueue (gpointer user_data,
   Fixture *f = user_data;
   g_autofree char *joined = g_strjoinv (",", (char **) recipients);
 
+  if (f->enqueue_full)
+    {
+      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE,
+                           "no space left on device (test)");
+      return FALSE;
+    }
   if (f->enqueue_fails)
     {
       g_set_error_literal (error, G_IO_ERROR, G_IO_ERROR_FAILED,
@@ -902,6 +910,27 @@ test_smtputf8 (Fixture *f, gconstpointer data)
            SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED);
 }
 
+/* A full disk is a transient failure the sender retries: 452 4.3.1, not a
+ * lost message (RFC 3463 §3.4 "mail system full"). */
+static void
+test_full_disk_is_452 (Fixture *f, gconstpointer data)
+{
+  f->enqueue_full = TRUE;
+  greet (f);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  authenticate (f, "alice", "alice-secret");
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@remote.example>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_WARNING, "*not stored*");
+  send_text (f, "Subject: x\r\n\r\nhi\r\n.\r\n");
+  expect_enhanced (f, SMTP_REPLY_INSUFFICIENT_STORAGE, "4.3.1");
+  g_test_assert_expected_messages ();
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+}
+
 static void
 add (const char *path,
      const SessionSetup *setup,
@@ -937,6 +966,7 @@ main (int argc, char **argv)
        test_submission_flow);
   add ("/smtp/session/queue-failure-rolls-back", &submission,
        test_queue_failure_rolls_back);
+  add ("/smtp/session/full-disk-is-452", &submission, test_full_disk_is_452);
   add ("/smtp/session/auth-exchanges", &submission, test_auth_exchanges);
   add ("/smtp/session/implicit-tls", &smtps, test_implicit_tls);
   add ("/smtp/session/silent-tls-client-times-out", &smtps_silent,
