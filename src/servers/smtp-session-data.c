@@ -54,8 +54,8 @@ smtp_session_protocol_name (SmtpSession *session)
   return "ESMTP";
 }
 
-/* RFC 5321 §4.4: the trace fields every SMTP server adds at the top:
- * Return-Path (the reverse-path) and a Received: time stamp line. */
+/* RFC 5321 §4.4: the time stamp line every SMTP server adds at the top.
+ * Return-Path is added only at final delivery (smtp_session_store ()). */
 static void
 smtp_session_add_trace_headers (SmtpSession *session,
                                 GString *out,
@@ -66,8 +66,6 @@ smtp_session_add_trace_headers (SmtpSession *session,
   g_autofree char *date = smtp_format_date (now);
   g_autofree char *tls = NULL;
 
-  g_string_append_printf (out, "Return-Path: <%s>\r\n",
-                          transaction->reverse_path);
   g_string_append_printf (out,
                           "Received: from %s ([%s])\r\n\tby %s "
                           "(mailwire) with %s id %s",
@@ -113,14 +111,21 @@ smtp_session_store (SmtpSession *session, GString *message, GError **error)
   SmtpTransaction *transaction = &session->transaction;
   g_autoptr (GPtrArray) delivered = g_ptr_array_new_with_free_func (g_free);
   SmtpContext *context = session->context;
+  g_autoptr (GString) local = g_string_sized_new (message->len + 80);
 
+  /* RFC 5321 §4.4: the server that makes the final delivery records the
+   * reverse-path as Return-Path; a relay must not, so the queued copy
+   * goes without it and the next hop adds its own. */
+  g_string_append_printf (local, "Return-Path: <%s>\r\n",
+                          transaction->reverse_path);
+  g_string_append_len (local, message->str, message->len);
   for (guint i = 0; i < transaction->local_maildirs->len; i++)
     {
       const char *maildir = g_ptr_array_index (transaction->local_maildirs, i);
       g_autofree char *name = NULL;
 
-      if (!mail_maildir_deliver (maildir, NULL, message->str, message->len,
-                                 &name, error))
+      if (!mail_maildir_deliver (maildir, NULL, local->str, local->len, &name,
+                                 error))
         {
           smtp_session_undeliver (delivered);
           return FALSE;
