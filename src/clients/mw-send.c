@@ -17,6 +17,7 @@
 #include "mail-line.h"
 #include "mail-net.h"
 #include "smtp-client.h"
+#include "smtp-proto.h"
 
 /* GMime 3.2 defines no autoptr cleanups; its types are GObjects. */
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (GMimeMessage, g_object_unref)
@@ -308,7 +309,7 @@ mw_send_report_recipients (GPtrArray *results)
     {
       SmtpRecipientResult *r = g_ptr_array_index (results, i);
 
-      if (r->code >= 200 && r->code < 300)
+      if (smtp_reply_is_positive (r->code))
         continue;
       all = FALSE;
       g_printerr ("mw-send: RCPT TO:<%s> refused: %s\n", r->address,

@@ -42,7 +42,7 @@ smtp_bounce_status_of (const char *reason)
   /* Our own reasons start with the enhanced code ("4.4.7 expired"). */
   if (reason != NULL && smtp_proto_split_enhanced (reason, &enhanced, &rest))
     return enhanced;
-  return g_strdup (code >= 400 && code < 500 ? "4.0.0" : "5.0.0");
+  return g_strdup (smtp_reply_is_transient (code) ? "4.0.0" : "5.0.0");
 }
 
 static void
