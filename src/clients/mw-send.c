@@ -345,8 +345,10 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
                          (const char *const *) recipients->pdata, text->str,
                          text->len, &results, &error))
     {
-      /* One refused recipient is the error itself; list several. */
-      if (results != NULL && results->len > 1)
+      /* One refused recipient is the error itself; list several. After
+       * another failure the recipients' replies mean nothing. */
+      if (error->code == SMTP_CLIENT_ERROR_RCPT && results != NULL &&
+          results->len > 1)
         mw_send_report_recipients (results);
       g_printerr ("mw-send: %s\n", error->message);
       smtp_client_quit (client);

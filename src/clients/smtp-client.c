@@ -693,10 +693,19 @@ smtp_client_read_rcpt_replies (SmtpClient *c,
 }
 
 /* Makes the failure of MAIL the client's last reply again, for callers
- * that look at smtp_client_get_reply_code (). */
+ * that look at smtp_client_get_reply_code (). In a pipelined batch the
+ * RCPT replies that followed (503 "need MAIL") say nothing about the
+ * recipients, so they are forgotten: code 0, as if never sent. */
 static void
 smtp_client_fail_mail (SmtpClient *c, SmtpTransaction *t, GError **error)
 {
+  for (guint i = 0; i < t->results->len; i++)
+    {
+      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
+
+      r->code = 0;
+      g_clear_pointer (&r->reply, g_free);
+    }
   c->reply_code = t->mail_code;
   g_string_assign (c->reply_text, t->mail_reply);
   smtp_client_set_refused (c, SMTP_CLIENT_ERROR_MAIL, "MAIL FROM", error);

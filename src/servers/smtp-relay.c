@@ -175,6 +175,8 @@ smtp_relay_deliver (const MailConfig *config,
   g_autoptr (GPtrArray) results = NULL;
   g_autoptr (SmtpClient) client = NULL;
   g_autofree char *accepted = NULL;
+  guint code = 0;
+  const char *why = NULL;
   gboolean sent = FALSE;
 
   for (guint i = 0; i < recipients->len; i++)
@@ -197,7 +199,14 @@ smtp_relay_deliver (const MailConfig *config,
         accepted = g_strdup (smtp_client_get_reply_text (client));
       smtp_client_quit (client);
     }
-  smtp_relay_record_results (recipients, results, accepted,
-                             client ? smtp_client_get_reply_code (client) : 0,
-                             error ? error->message : NULL);
+  /* A refusal is quoted as the server said it ("552 5.3.4 ..."), so the
+   * bounce can take its RFC 3463 code; anything else (no connection, a
+   * dropped one) as our error message. */
+  why = error != NULL ? error->message : "no next hop";
+  if (client != NULL && smtp_client_get_reply_code (client) != 0)
+    {
+      code = smtp_client_get_reply_code (client);
+      why = smtp_client_get_reply_text (client);
+    }
+  smtp_relay_record_results (recipients, results, accepted, code, why);
 }

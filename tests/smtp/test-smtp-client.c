@@ -294,7 +294,8 @@ static const char *const mail_refused_transcript[] = {
   "QUIT",
   NULL,
 };
-static const guint mail_refused_codes[] = { 503 };
+/* The 503 to RCPT only echoes the failed MAIL: forgotten. */
+static const guint mail_refused_codes[] = { 0 };
 
 /* INVALID: the text refused after "." */
 static const char *const data_refused_script[] = {
