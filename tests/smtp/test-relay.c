@@ -54,12 +54,15 @@ free_port (void)
 /* B is b.test on @port (0: any) and is not started here. @a_extra is
  * more config for A. */
 static void
-relay_set_up_with (Relay *r, guint16 port, const char *a_extra)
+relay_set_up_with (Relay *r,
+                   guint16 port,
+                   const char *a_extra,
+                   const char *b_extra)
 {
   g_autofree char *b_config = g_strdup_printf (
       "[general]\nhostname = mx.b.test\ndomains = b.test;localhost\n"
-      "[smtp]\nport = %u\n",
-      port);
+      "[smtp]\nport = %u\n%s",
+      port, b_extra);
   g_autofree char *a_config = NULL;
 
   r->b = mw_harness_new (b_config);
@@ -80,14 +83,21 @@ relay_set_up_with (Relay *r, guint16 port, const char *a_extra)
 static void
 relay_set_up (Relay *r, guint16 port)
 {
-  relay_set_up_with (r, port, "");
+  relay_set_up_with (r, port, "", "");
 }
 
 /* A gives up after 2 s (and retries every second). */
 static void
 relay_set_up_short_lifetime (Relay *r, gconstpointer data)
 {
-  relay_set_up_with (r, free_port (), "[queue]\nlifetime = 2\n");
+  relay_set_up_with (r, free_port (), "[queue]\nlifetime = 2\n", "");
+}
+
+/* B takes messages of at most 2000 octets (RFC 1870 SIZE). */
+static void
+relay_set_up_b_small (Relay *r, gconstpointer data)
+{
+  relay_set_up_with (r, 0, "", "[smtp]\nmax_size = 2000\n");
 }
 
 static void
@@ -257,6 +267,25 @@ test_550_bounces (Relay *r, gconstpointer data)
   listing = wait_for_queue (r->a, NULL);
 }
 
+/* RFC 1870 §6: A declares SIZE= in MAIL FROM, B refuses it there with
+ * 552, and the bounce carries B's enhanced code. */
+static void
+test_size_refused_bounces (Relay *r, gconstpointer data)
+{
+  g_autofree char *body = g_strnfill (5000, 'x');
+  g_autofree char *bounce = NULL;
+  g_autofree char *listing = NULL;
+
+  send_from_alice (r, "bob@b.test", body);
+  wait_for_messages (r->a, "alice", 1);
+  bounce = read_only_message (r->a, "alice");
+  if (strstr (bounce, "Diagnostic-Code: smtp; 552") == NULL ||
+      strstr (bounce, "Status: 5.3.4") == NULL)
+    g_error ("not a 552 5.3.4 bounce:\n%s", bounce);
+  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  listing = wait_for_queue (r->a, NULL);
+}
+
 /* RFC 5321 §4.5.4.1: past the lifetime the queue gives up and bounces
  * with RFC 3463 4.4.7 (delivery time expired). */
 static void
@@ -345,6 +374,8 @@ main (int argc, char **argv)
               relay_set_up_b_down, test_b_down_then_up, relay_tear_down);
   g_test_add ("/relay/550-bounces-to-sender", Relay, NULL,
               relay_set_up_b_running, test_550_bounces, relay_tear_down);
+  g_test_add ("/relay/size-refused-at-mail-bounces", Relay, NULL,
+              relay_set_up_b_small, test_size_refused_bounces, relay_tear_down);
   g_test_add ("/relay/expired-bounces", Relay, NULL,
               relay_set_up_short_lifetime, test_expired_bounces,
               relay_tear_down);
