@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT
  * smtp-client.c: client side of one SMTP connection, for mw-send and the
- * relay (RFC 5321 §3.3, §4.1, §4.2, §4.5.2; RFC 2920 §3; RFC 1870 §6;
- * RFC 6152 §3; RFC 3207 §4; RFC 4954 §4; RFC 2034).
+ * relay: greeting, EHLO and its extensions, STARTTLS, AUTH, reading
+ * replies, --trace (RFC 5321 §4.1.1.1, §4.2, §4.3.1; RFC 3207 §4;
+ * RFC 4954 §4; RFC 2034). The mail transaction is smtp-client-send.c.
  *
  * Replies are parsed with the shared grammar (smtp-proto.h) and explained
  * with the shared catalog, so --trace says what mw-trace says.
@@ -13,55 +14,14 @@
 #include "mail-auth.h"
 #include "mail-net.h"
 #include "mail-tls.h"
+#include "smtp-client-private.h"
 #include "smtp-proto.h"
 
-/* DISCONNECTED --connect--> GREETED --EHLO/HELO--> READY
- *                               READY --STARTTLS--> GREETED (EHLO again)
- *                               READY --MAIL..DATA..--> READY
- * any --QUIT / connection lost--> DISCONNECTED */
-typedef enum
+GQuark
+smtp_client_error_quark (void)
 {
-  SMTP_CLIENT_DISCONNECTED, /* no connection */
-  SMTP_CLIENT_GREETED,      /* 220 read, EHLO not yet accepted */
-  SMTP_CLIENT_READY,        /* EHLO accepted; no transaction open */
-} SmtpClientState;
-
-/* Which part of the next sent line the trace must hide. */
-typedef enum
-{
-  SMTP_MASK_NONE,
-  SMTP_MASK_ARGUMENT, /* "AUTH PLAIN ***": the initial response */
-  SMTP_MASK_LINE,     /* a whole SASL response line */
-} SmtpMask;
-
-/* Be liberal in what we read (RFC 5321 §4.5.3.1.5 says 512, but real
- * servers send longer texts) and bound the number of lines of a reply. */
-#define SMTP_CLIENT_MAX_REPLY_LINE MAIL_LINE_MAX_SMTP_TEXT
-#define SMTP_CLIENT_MAX_REPLY_LINES 100
-
-struct _SmtpClient
-{
-  SmtpClientState state;
-  MailStream *stream;
-  GCancellable *cancellable; /* from connect: stops every later wait */
-  SmtpExtensions extensions;
-  guint64 max_size;
-  gboolean auth_plain;
-  gboolean auth_login;
-  /* the last reply read */
-  guint reply_code;
-  GString *reply_text;    /* every line with its code, joined by "\n" */
-  GPtrArray *reply_lines; /* the text of each line, without the code */
-  /* --trace */
-  SmtpClientTraceFunc trace;
-  gpointer trace_data;
-  SmtpMask mask;
-  gboolean in_sasl;  /* sent lines are SASL responses */
-  gboolean in_ehlo;  /* received continuation lines are extensions */
-  guint line_number; /* of the reply line being read, from 0 */
-};
-
-G_DEFINE_QUARK (smtp - client - error - quark, smtp_client_error)
+  return g_quark_from_static_string ("smtp-client-error-quark");
+}
 
 static const char *const smtp_client_state_names[] = {
   "DISCONNECTED",
@@ -188,7 +148,7 @@ on_stream_line (MailStreamDirection direction,
 }
 
 /* A line of our own in the trace, for what is not a protocol line. */
-static void
+void
 smtp_client_note (SmtpClient *c, const char *note)
 {
   if (c->trace != NULL)
@@ -217,7 +177,7 @@ smtp_client_drop (SmtpClient *c)
  * the code, and every line carries the same code). Failing to read one is
  * fatal to the connection: the reply code becomes 0. @what names the step
  * in the error ("MAIL FROM:<a@b>"). */
-static gboolean
+gboolean
 smtp_client_read_reply (SmtpClient *c,
                         SmtpClientError step,
                         const char *what,
@@ -273,7 +233,7 @@ smtp_client_read_reply (SmtpClient *c,
 }
 
 /* The reply was read but refused the step. */
-static void
+void
 smtp_client_set_refused (SmtpClient *c,
                          SmtpClientError step,
                          const char *what,
@@ -284,7 +244,7 @@ smtp_client_set_refused (SmtpClient *c,
 }
 
 /* Reads a reply and checks its first digit with @accept. */
-static gboolean
+gboolean
 smtp_client_expect (SmtpClient *c,
                     SmtpClientError step,
                     const char *what,
@@ -591,312 +551,6 @@ smtp_client_auth (SmtpClient *c,
   if (mechanism == SMTP_AUTH_PLAIN)
     return smtp_client_auth_plain (c, user, password, error);
   return smtp_client_auth_login (c, user, password, error);
-}
-
-/* ---- the mail transaction (RFC 5321 §3.3) ------------------------------ */
-
-static void
-smtp_recipient_result_free (SmtpRecipientResult *r)
-{
-  g_free (r->address);
-  g_free (r->reply);
-  g_free (r);
-}
-
-static gboolean
-smtp_client_has_8bit (const guchar *data, gsize length)
-{
-  for (gsize i = 0; i < length; i++)
-    if (data[i] >= 0x80)
-      return TRUE;
-  return FALSE;
-}
-
-/* RFC 5321 §4.1.1.2: "MAIL FROM:" Reverse-path [SP Mail-parameters] */
-static void
-smtp_client_write_mail (SmtpClient *c,
-                        const char *reverse_path,
-                        const void *data,
-                        gsize length)
-{
-  g_autoptr (GString) line = g_string_new (NULL);
-
-  g_string_printf (line, "MAIL FROM:<%s>", reverse_path);
-  if (c->extensions & SMTP_EXT_SIZE) /* RFC 1870 §6 */
-    g_string_append_printf (line, " SIZE=%" G_GSIZE_FORMAT, length);
-  /* RFC 6152 §3. Without 8BITMIME the text goes as is: mw-send makes
-   * 7-bit messages, and most servers take 8-bit octets anyway. */
-  if ((c->extensions & SMTP_EXT_8BITMIME) &&
-      smtp_client_has_8bit (data, length))
-    g_string_append (line, " BODY=8BITMIME");
-  mail_stream_write_line (c->stream, line->str);
-}
-
-/* A transaction as it goes: results and the MAIL reply, kept because in a
- * pipelined batch later replies overwrite the client's last reply. */
-typedef struct
-{
-  GPtrArray *results;
-  guint accepted;
-  guint mail_code;
-  char *mail_reply;
-} SmtpTransaction;
-
-static void
-smtp_transaction_clear (SmtpTransaction *t)
-{
-  g_clear_pointer (&t->results, g_ptr_array_unref);
-  g_clear_pointer (&t->mail_reply, g_free);
-}
-
-static gboolean
-smtp_client_read_mail_reply (SmtpClient *c, SmtpTransaction *t, GError **error)
-{
-  if (!smtp_client_read_reply (c, SMTP_CLIENT_ERROR_MAIL, "MAIL FROM", error))
-    return FALSE;
-  t->mail_code = c->reply_code;
-  t->mail_reply = g_strdup (c->reply_text->str);
-  return TRUE;
-}
-
-/* RFC 5321 §4.1.1.3: each recipient gets its own verdict (250/251 yes,
- * 4xx try later, 5xx no). */
-static gboolean
-smtp_client_read_rcpt_reply (SmtpClient *c,
-                             SmtpRecipientResult *r,
-                             GError **error)
-{
-  g_autofree char *what = g_strdup_printf ("RCPT TO:<%s>", r->address);
-
-  if (!smtp_client_read_reply (c, SMTP_CLIENT_ERROR_RCPT, what, error))
-    return FALSE;
-  r->code = c->reply_code;
-  r->reply = g_strdup (c->reply_text->str);
-  return TRUE;
-}
-
-static gboolean
-smtp_client_read_rcpt_replies (SmtpClient *c,
-                               SmtpTransaction *t,
-                               GError **error)
-{
-  for (guint i = 0; i < t->results->len; i++)
-    {
-      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
-
-      if (!smtp_client_read_rcpt_reply (c, r, error))
-        return FALSE;
-      if (smtp_reply_is_positive (r->code))
-        t->accepted++;
-    }
-  return TRUE;
-}
-
-/* Makes the failure of MAIL the client's last reply again, for callers
- * that look at smtp_client_get_reply_code (). In a pipelined batch the
- * RCPT replies that followed (503 "need MAIL") say nothing about the
- * recipients, so they are forgotten: code 0, as if never sent. */
-static void
-smtp_client_fail_mail (SmtpClient *c, SmtpTransaction *t, GError **error)
-{
-  for (guint i = 0; i < t->results->len; i++)
-    {
-      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
-
-      r->code = 0;
-      g_clear_pointer (&r->reply, g_free);
-    }
-  c->reply_code = t->mail_code;
-  g_string_assign (c->reply_text, t->mail_reply);
-  smtp_client_set_refused (c, SMTP_CLIENT_ERROR_MAIL, "MAIL FROM", error);
-}
-
-/* Every recipient was refused: the error quotes the first refusal and
- * carries its code (a 4xx among 5xx makes the whole temporary). */
-static void
-smtp_client_fail_recipients (SmtpClient *c, SmtpTransaction *t, GError **error)
-{
-  SmtpRecipientResult *first = g_ptr_array_index (t->results, 0);
-
-  c->reply_code = first->code;
-  for (guint i = 0; i < t->results->len; i++)
-    {
-      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
-
-      if (smtp_reply_is_transient (r->code))
-        c->reply_code = r->code;
-    }
-  g_string_assign (c->reply_text, first->reply ? first->reply : "");
-  g_set_error (error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_RCPT,
-               "RCPT TO:<%s>: server replied: %s%s", first->address,
-               c->reply_text->str,
-               t->results->len > 1 ? " (and every other recipient was "
-                                     "refused too)"
-                                   : "");
-}
-
-/* After 354: the text, dot-stuffed (RFC 5321 §4.5.2) and ended by
- * CRLF "." CRLF, then the verdict on the whole message. */
-static gboolean
-smtp_client_write_text (SmtpClient *c,
-                        const void *data,
-                        gsize length,
-                        GError **error)
-{
-  g_autoptr (GString) stuffed = g_string_sized_new (length + length / 64 + 8);
-
-  mail_dot_stuff (stuffed, data, length);
-  if (c->trace != NULL)
-    {
-      g_autofree char *note = g_strdup_printf ("[message text: %" G_GSIZE_FORMAT
-                                               " octets, dot-stuffed, then "
-                                               "\".\" alone ends it]",
-                                               length);
-      smtp_client_note (c, note);
-    }
-  mail_stream_write (c->stream, stuffed->str, stuffed->len);
-  return smtp_client_expect (c, SMTP_CLIENT_ERROR_DATA, "end of DATA",
-                             smtp_reply_is_positive, error);
-}
-
-/* The DATA reply, then the text or, when no recipient was accepted but
- * the server still said 354, a lone "." (RFC 2920 §3.1). */
-static gboolean
-smtp_client_finish_data (SmtpClient *c,
-                         SmtpTransaction *t,
-                         const void *data,
-                         gsize length,
-                         GError **error)
-{
-  if (!smtp_client_read_reply (c, SMTP_CLIENT_ERROR_DATA, "DATA", error))
-    return FALSE;
-  if (!smtp_reply_is_intermediate (c->reply_code))
-    {
-      if (t->mail_code != 0 && !smtp_reply_is_positive (t->mail_code))
-        smtp_client_fail_mail (c, t, error);
-      else if (t->accepted == 0)
-        smtp_client_fail_recipients (c, t, error);
-      else
-        smtp_client_set_refused (c, SMTP_CLIENT_ERROR_DATA, "DATA", error);
-      return FALSE;
-    }
-  if (t->accepted == 0 || !smtp_reply_is_positive (t->mail_code))
-    {
-      mail_stream_write_line (c->stream, ".");
-      if (!smtp_client_read_reply (c, SMTP_CLIENT_ERROR_DATA, "DATA", error))
-        return FALSE;
-      if (!smtp_reply_is_positive (t->mail_code))
-        smtp_client_fail_mail (c, t, error);
-      else
-        smtp_client_fail_recipients (c, t, error);
-      return FALSE;
-    }
-  return smtp_client_write_text (c, data, length, error);
-}
-
-/* Without PIPELINING: one command, one reply, and stop at the first
- * failure that leaves nothing to send. */
-static gboolean
-smtp_client_send_in_lockstep (SmtpClient *c,
-                              SmtpTransaction *t,
-                              const char *reverse_path,
-                              const void *data,
-                              gsize length,
-                              GError **error)
-{
-  smtp_client_write_mail (c, reverse_path, data, length);
-  if (!smtp_client_read_mail_reply (c, t, error))
-    return FALSE;
-  if (!smtp_reply_is_positive (t->mail_code))
-    {
-      smtp_client_fail_mail (c, t, error);
-      return FALSE;
-    }
-  for (guint i = 0; i < t->results->len; i++)
-    {
-      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
-
-      mail_stream_printf (c->stream, "RCPT TO:<%s>", r->address);
-      if (!smtp_client_read_rcpt_reply (c, r, error))
-        return FALSE;
-      if (smtp_reply_is_positive (r->code))
-        t->accepted++;
-    }
-  if (t->accepted == 0)
-    {
-      smtp_client_fail_recipients (c, t, error);
-      return FALSE;
-    }
-  mail_stream_write_line (c->stream, "DATA");
-  return smtp_client_finish_data (c, t, data, length, error);
-}
-
-/* RFC 2920 §3.1: MAIL, the RCPTs and DATA go out in one write (the stream
- * buffers until the first read), DATA last in the group; then the replies
- * come back in the same order. */
-static gboolean
-smtp_client_send_pipelined (SmtpClient *c,
-                            SmtpTransaction *t,
-                            const char *reverse_path,
-                            const void *data,
-                            gsize length,
-                            GError **error)
-{
-  smtp_client_write_mail (c, reverse_path, data, length);
-  for (guint i = 0; i < t->results->len; i++)
-    {
-      SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
-
-      mail_stream_printf (c->stream, "RCPT TO:<%s>", r->address);
-    }
-  mail_stream_write_line (c->stream, "DATA");
-  if (!smtp_client_read_mail_reply (c, t, error) ||
-      !smtp_client_read_rcpt_replies (c, t, error))
-    return FALSE;
-  return smtp_client_finish_data (c, t, data, length, error);
-}
-
-gboolean
-smtp_client_send (SmtpClient *c,
-                  const char *reverse_path,
-                  const char *const *recipients,
-                  const void *data,
-                  gsize length,
-                  GPtrArray **out_results,
-                  GError **error)
-{
-  SmtpTransaction t = { 0 };
-  gboolean ok;
-
-  g_return_val_if_fail (c->state == SMTP_CLIENT_READY, FALSE);
-  g_return_val_if_fail (recipients != NULL && recipients[0] != NULL, FALSE);
-  t.results = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) smtp_recipient_result_free);
-  for (guint i = 0; recipients[i] != NULL; i++)
-    {
-      SmtpRecipientResult *r = g_new0 (SmtpRecipientResult, 1);
-
-      r->address = g_strdup (recipients[i]);
-      g_ptr_array_add (t.results, r);
-    }
-  if (c->extensions & SMTP_EXT_PIPELINING)
-    ok = smtp_client_send_pipelined (c, &t, reverse_path, data, length, error);
-  else
-    ok =
-        smtp_client_send_in_lockstep (c, &t, reverse_path, data, length, error);
-  if (out_results != NULL)
-    *out_results = g_steal_pointer (&t.results);
-  smtp_transaction_clear (&t);
-  return ok;
-}
-
-gboolean
-smtp_client_rset (SmtpClient *c, GError **error)
-{
-  g_return_val_if_fail (c->state == SMTP_CLIENT_READY, FALSE);
-  mail_stream_write_line (c->stream, "RSET");
-  return smtp_client_expect (c, SMTP_CLIENT_ERROR_PROTOCOL, "RSET",
-                             smtp_reply_is_positive, error);
 }
 
 void
