@@ -230,6 +230,65 @@ test_implicit_tls_login (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (alice, "tls"));
 }
 
+/* Python's smtpd (3.11 and older): a third-party server without
+ * PIPELINING, so mw-send goes command by command; it un-stuffs the text
+ * and joins the lines with LF, which is what we compare. */
+static const char python_server[] =
+    "import smtpd, asyncore, sys\n"
+    "class S (smtpd.SMTPServer):\n"
+    "  def process_message (self, peer, mailfrom, rcpttos, data, **kw):\n"
+    "    open (sys.argv[1], 'wb').write (mailfrom.encode () + b'|'\n"
+    "      + ','.join (rcpttos).encode () + b'|' + data)\n"
+    "    self.close ()\n"
+    "s = S (('127.0.0.1', 0), None, decode_data=False)\n"
+    "print (s.socket.getsockname ()[1], flush=True)\n"
+    "asyncore.loop (timeout=1, count=30)\n";
+
+static void
+test_python_smtpd (void)
+{
+  g_autoptr (MwHarness) harness = mw_harness_new (NULL);
+  g_autofree char *got_path =
+      g_build_filename (mw_harness_dir (harness), "got", NULL);
+  g_autofree char *eml_path =
+      g_build_filename (mw_harness_dir (harness), "m.eml", NULL);
+  const char *eml = "Subject: to python\n\n.dot\n..two\nend\n";
+  const char *check[] = {
+    "python3", "-W", "ignore", "-c", "import smtpd", NULL
+  };
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port = NULL;
+  g_autofree char *address = NULL;
+  g_autofree char *got = NULL;
+
+  if (mw_harness_run (harness, check, NULL, NULL, NULL) != 0)
+    {
+      g_test_skip ("python3 has no smtpd module (removed in 3.12)");
+      return;
+    }
+  g_assert_true (g_file_set_contents (eml_path, eml, -1, NULL));
+  server =
+      g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3", "-W",
+                        "ignore", "-c", python_server, got_path, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  port = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  address = g_strdup_printf ("127.0.0.1:%s", port);
+  const char *argv[] = { "mw-send",  "--server", address,    "--from",
+                         "a@x.test", "--to",     "b@y.test", "--to",
+                         "c@y.test", "--eml",    eml_path,   NULL };
+  g_assert_cmpint (mw_harness_run (harness, argv, NULL, NULL, NULL), ==, 0);
+  g_subprocess_wait (server, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (got_path, &got, NULL, NULL));
+  g_assert_cmpstr (got, ==,
+                   "a@x.test|b@y.test,c@y.test|Subject: to python\n\n"
+                   ".dot\n..two\nend");
+}
+
 /* Exit status and message name the failed step. */
 typedef struct
 {
@@ -305,6 +364,8 @@ main (int argc, char **argv)
               fixture_set_up, test_submission_starttls_auth, fixture_tear_down);
   g_test_add ("/mw-send/implicit-tls-auth-login", Fixture, NULL, fixture_set_up,
               test_implicit_tls_login, fixture_tear_down);
+  g_test_add_func ("/mw-send/to-python-smtpd-without-pipelining",
+                   test_python_smtpd);
   for (guint i = 0; i < G_N_ELEMENTS (failure_cases); i++)
     g_test_add (failure_cases[i].path, Fixture, &failure_cases[i],
                 fixture_set_up, test_failure, fixture_tear_down);
