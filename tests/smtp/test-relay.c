@@ -7,8 +7,11 @@
  * Waiting on another process has no callback to hook, so the waits here
  * poll the Maildir or "mw-admin queue list" every 100 ms, bounded.
  */
+#include <glib/gstdio.h>
+#include <pwd.h>
 #include <signal.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mw-harness.h"
 
@@ -337,6 +340,163 @@ test_stop_during_delivery (Relay *r, gconstpointer data)
   g_assert_nonnull (strstr (listing, "<bob@b.test>"));
 }
 
+/* ---- Postfix as the next hop ------------------------------------------ */
+
+/* A private Postfix (as ../shared/bench/peers.sh runs it): its own
+ * config, queue and log under @dir, smtpd on 127.0.0.1:@port only,
+ * accepting b.test for bob into @dir/mail/bob/Maildir (virtual(8) as
+ * nobody), no outbound mail at all. */
+static void
+postfix_write_config (const char *dir, guint16 port)
+{
+  g_autofree char *main_cf = g_strdup_printf (
+      "compatibility_level = 3.6\n"
+      "config_directory = %1$s/conf\nqueue_directory = %1$s/spool\n"
+      "data_directory = %1$s/data\nmail_owner = postfix\n"
+      "setgid_group = postdrop\nmyhostname = mx.b.test\n"
+      "mydomain = b.test\nmydestination =\nlocal_recipient_maps =\n"
+      "alias_maps =\nalias_database =\nrelayhost =\n"
+      "inet_interfaces = 127.0.0.1\ninet_protocols = ipv4\n"
+      "smtpd_relay_restrictions = reject_unauth_destination\n"
+      "default_transport = error:5.7.1 no outbound mail\n"
+      "relay_transport = error:5.7.1 no outbound mail\n"
+      "biff = no\nsmtpd_tls_security_level = none\n"
+      "virtual_mailbox_domains = b.test\n"
+      "virtual_mailbox_base = %1$s/mail\n"
+      "virtual_mailbox_maps = texthash:%1$s/conf/vmailbox\n"
+      "virtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534\n"
+      "virtual_minimum_uid = 1000\n"
+      "maillog_file = %1$s/maillog\nmaillog_file_prefixes = %1$s\n",
+      dir);
+  g_autofree char *master_cf = g_strdup_printf (
+      "127.0.0.1:%u inet n - n - - smtpd\n"
+      "pickup unix n - n 60 1 pickup\ncleanup unix n - n - 0 cleanup\n"
+      "qmgr unix n - n 300 1 qmgr\n"
+      "rewrite unix - - n - - trivial-rewrite\n"
+      "bounce unix - - n - 0 bounce\ndefer unix - - n - 0 bounce\n"
+      "trace unix - - n - 0 bounce\nverify unix - - n - 1 verify\n"
+      "proxymap unix - - n - - proxymap\nsmtp unix - - n - - smtp\n"
+      "relay unix - - n - - smtp\nshowq unix n - n - - showq\n"
+      "error unix - - n - - error\nretry unix - - n - - error\n"
+      "discard unix - - n - - discard\nvirtual unix - n n - - virtual\n"
+      "anvil unix - - n - 1 anvil\nscache unix - - n - 1 scache\n"
+      "postlog unix-dgram n - n - 1 postlogd\n",
+      port);
+  const char *const subdirs[] = { "conf", "spool", "data", "mail", NULL };
+
+  for (guint i = 0; subdirs[i] != NULL; i++)
+    {
+      g_autofree char *path = g_build_filename (dir, subdirs[i], NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (path, 0755), ==, 0);
+    }
+  g_autofree char *conf = g_build_filename (dir, "conf", NULL);
+  g_autofree char *data = g_build_filename (dir, "data", NULL);
+  g_autofree char *mail = g_build_filename (dir, "mail", NULL);
+  g_autofree char *main_path = g_build_filename (conf, "main.cf", NULL);
+  g_autofree char *master_path = g_build_filename (conf, "master.cf", NULL);
+  g_autofree char *vmailbox = g_build_filename (conf, "vmailbox", NULL);
+  struct passwd *postfix = getpwnam ("postfix");
+
+  g_assert_nonnull (postfix);
+  g_assert_cmpint (chown (data, postfix->pw_uid, (gid_t) -1), ==, 0);
+  g_assert_cmpint (chown (mail, 65534, 65534), ==, 0);
+  g_assert_true (g_file_set_contents (main_path, main_cf, -1, NULL));
+  g_assert_true (g_file_set_contents (master_path, master_cf, -1, NULL));
+  g_assert_true (
+      g_file_set_contents (vmailbox, "bob@b.test bob/Maildir/\n", -1, NULL));
+}
+
+/* "postfix stop" only signals its master: wait (bounded) until it is
+ * gone, so the harness does not remove files under a running Postfix. */
+static void
+postfix_stop (MwHarness *h, const char *const *stop, const char *dir)
+{
+  g_autofree char *pid_path =
+      g_build_filename (dir, "spool", "pid", "master.pid", NULL);
+  g_autofree char *pid_text = NULL;
+  pid_t pid = 0;
+
+  if (g_file_get_contents (pid_path, &pid_text, NULL, NULL))
+    pid = (pid_t) g_ascii_strtoll (g_strstrip (pid_text), NULL, 10);
+  mw_harness_run (h, stop, NULL, NULL, NULL);
+  for (guint i = 0; pid > 0 && i < 50 && kill (pid, 0) == 0; i++)
+    g_usleep (100 * 1000);
+}
+
+/* The next hop is Postfix 3 from Debian, not mw-smtpd: A's relay (the
+ * SMTP client library, with PIPELINING, SIZE and 8BITMIME as Postfix
+ * offers them) must be understood by another implementation. Needs root
+ * (Postfix's own daemons switch users) and the postfix package. */
+static void
+test_to_postfix (void)
+{
+  g_autofree char *postfix = g_find_program_in_path ("postfix");
+  guint16 port = free_port ();
+  g_autofree char *a_config = g_strdup_printf (
+      "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
+      "[routes]\nb.test = 127.0.0.1:%u\n",
+      port);
+  g_autoptr (MwHarness) a = NULL;
+  g_autofree char *dir = NULL;
+  g_autofree char *conf = NULL;
+  g_autofree char *inbox = NULL;
+  g_autofree char *text = NULL;
+  Relay relay = { 0 };
+  guint found = 0;
+
+  if (postfix == NULL &&
+      g_file_test ("/usr/sbin/postfix", G_FILE_TEST_IS_EXECUTABLE))
+    postfix = g_strdup ("/usr/sbin/postfix");
+  if (postfix == NULL || getuid () != 0 || getpwnam ("postfix") == NULL)
+    {
+      g_test_skip ("needs root and Debian's postfix package");
+      return;
+    }
+  a = mw_harness_new (a_config);
+  /* Postfix's daemons run as postfix and nobody: let them in. */
+  g_assert_cmpint (g_chmod (mw_harness_dir (a), 0755), ==, 0);
+  dir = g_build_filename (mw_harness_dir (a), "postfix", NULL);
+  conf = g_build_filename (dir, "conf", NULL);
+  postfix_write_config (dir, port);
+  const char *start[] = { postfix, "-c", conf, "start", NULL };
+  const char *stop[] = { postfix, "-c", conf, "stop", NULL };
+  g_assert_cmpint (mw_harness_run (a, start, NULL, NULL, NULL), ==, 0);
+
+  mw_harness_start (a, "mw-smtpd", NULL);
+  relay.a = a;
+  send_from_alice (&relay, "bob@b.test", "pushed to Postfix");
+  inbox = g_build_filename (dir, "mail", "bob", "Maildir", "new", NULL);
+  for (guint i = 0; i < WAIT_STEPS && found == 0; i++)
+    {
+      g_autoptr (GDir) listing = g_dir_open (inbox, 0, NULL);
+      const char *name = listing ? g_dir_read_name (listing) : NULL;
+
+      if (name != NULL)
+        {
+          g_autofree char *path = g_build_filename (inbox, name, NULL);
+
+          found++;
+          g_file_get_contents (path, &text, NULL, NULL);
+        }
+      else
+        g_usleep (100 * 1000);
+    }
+  postfix_stop (a, stop, dir);
+  if (found == 0)
+    {
+      g_autofree char *log_path = g_build_filename (dir, "maillog", NULL);
+      g_autofree char *log = NULL;
+
+      g_file_get_contents (log_path, &log, NULL, NULL);
+      g_error ("Postfix never delivered; its log:\n%s\nA's queue:\n%s", log,
+               queue_list (a));
+    }
+  g_assert_nonnull (strstr (text, "pushed to Postfix"));
+  g_assert_nonnull (strstr (text, "by mx.a.test"));
+  g_free (wait_for_queue (a, NULL));
+}
+
 /* mw-admin queue delete: the entry is gone and never delivered. */
 static void
 test_queue_delete (Relay *r, gconstpointer data)
@@ -382,6 +542,7 @@ main (int argc, char **argv)
   g_test_add ("/relay/stop-during-delivery-is-prompt-and-keeps-mail", Relay,
               NULL, relay_set_up_b_down, test_stop_during_delivery,
               relay_tear_down);
+  g_test_add_func ("/relay/to-postfix", test_to_postfix);
   g_test_add ("/relay/queue-delete", Relay, NULL, relay_set_up_b_down,
               test_queue_delete, relay_tear_down);
   return g_test_run ();
