@@ -10,7 +10,7 @@
 
 #include "mail-tls.h"
 
-G_DEFINE_QUARK (mail - line - error - quark, mail_line_error)
+G_DEFINE_QUARK (mail_line_error, mail_line_error)
 
 /* ---- pure framer --------------------------------------------------- */
 
@@ -59,8 +59,10 @@ line_flags (const guint8 *data, gsize length)
 static MailLineStatus
 framer_discard (MailLineFramer *framer)
 {
-  const guint8 *lf = memchr (framer->pending->data, '\n', framer->pending->len);
+  const guint8 *lf = NULL;
 
+  if (framer->pending->len > 0)
+    lf = memchr (framer->pending->data, '\n', framer->pending->len);
   if (lf == NULL)
     {
       g_byte_array_set_size (framer->pending, 0);
@@ -85,6 +87,8 @@ mail_line_framer_take (MailLineFramer *framer,
 
   if (framer->discarding)
     return framer_discard (framer);
+  if (framer->pending->len == 0)
+    return MAIL_LINE_NEED_MORE; /* data may be NULL: no memchr on it */
 
   lf = memchr (data, '\n', MIN (framer->pending->len, framer->max_line));
   if (lf == NULL)

@@ -206,6 +206,8 @@ mail_net_connect (const char *host,
   MailStream *stream;
 
   g_socket_client_set_timeout (client, timeout);
+  /* Mail goes straight to its server: HTTP proxy settings do not apply. */
+  g_socket_client_set_enable_proxy (client, FALSE);
   connection =
       g_socket_client_connect_to_host (client, host, port, cancellable, error);
   if (connection == NULL)

@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-G_DEFINE_QUARK (smtp - proto - error - quark, smtp_proto_error)
+G_DEFINE_QUARK (smtp_proto_error, smtp_proto_error)
 
 /* ---- catalog ---------------------------------------------------------- */
 
