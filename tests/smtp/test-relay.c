@@ -201,7 +201,8 @@ read_only_message (MwHarness *h, const char *user)
   return text;
 }
 
-/* RFC 5321 §3.7.2 and §4.4: A pushes to B; both add a Received field. */
+/* RFC 5321 §3.7.2 and §4.4: A pushes to B; both add a Received field,
+ * and only B, the final delivery, adds Return-Path, exactly once. */
 static void
 test_a_to_b (Relay *r, gconstpointer data)
 {
@@ -215,6 +216,8 @@ test_a_to_b (Relay *r, gconstpointer data)
   g_assert_nonnull (strstr (text, "From: alice@a.test"));
   g_assert_nonnull (strstr (text, "by mx.b.test"));
   g_assert_nonnull (strstr (text, "by mx.a.test"));
+  g_assert_true (g_str_has_prefix (text, "Return-Path: <alice@a.test>\r\n"));
+  g_assert_null (strstr (text + 1, "Return-Path:"));
   listing = wait_for_queue (r->a, NULL);
   g_assert_cmpuint (count_messages (r->a, "bob"), ==, 0);
 }
