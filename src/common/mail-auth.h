@@ -19,9 +19,9 @@ G_BEGIN_DECLS
 #define MAIL_AUTH_ERROR (mail_auth_error_quark ())
 typedef enum
 {
-  MAIL_AUTH_ERROR_PARSE,      /* users file or SASL data malformed */
-  MAIL_AUTH_ERROR_NO_USER,    /* no such user */
-  MAIL_AUTH_ERROR_EXISTS,     /* user already exists */
+  MAIL_AUTH_ERROR_PARSE,   /* users file or SASL data malformed */
+  MAIL_AUTH_ERROR_NO_USER, /* no such user */
+  MAIL_AUTH_ERROR_EXISTS,  /* user already exists */
   MAIL_AUTH_ERROR_FAILED,
 } MailAuthError;
 GQuark mail_auth_error_quark (void);
@@ -64,15 +64,12 @@ gboolean mail_users_set (MailUsers *users,
                          const char *maildir,
                          gboolean replace,
                          GError **error);
-gboolean mail_users_remove (MailUsers *users,
-                            const char *name,
-                            GError **error);
+gboolean mail_users_remove (MailUsers *users, const char *name, GError **error);
 /* TRUE if @name exists and @password is right. Takes the same time for an
  * unknown user (a dummy hash is checked) and compares in constant time.
  * The caller sleeps with mail_auth_failure_delay () after a failure. */
-gboolean mail_users_verify (MailUsers *users,
-                            const char *name,
-                            const char *password);
+gboolean
+mail_users_verify (MailUsers *users, const char *name, const char *password);
 
 /* "$pbkdf2-sha256$..." for @password with a random salt (transfer full). */
 char *mail_password_hash (const char *password, guint iterations);
@@ -101,9 +98,8 @@ char *mail_sasl_plain_encode (const char *authzid,
                               const char *password);
 /* LOGIN: each step is one base64 string (user name, then password); NULs
  * inside are refused. */
-gboolean mail_sasl_login_decode (const char *base64,
-                                 char **out_text,
-                                 GError **error);
+gboolean
+mail_sasl_login_decode (const char *base64, char **out_text, GError **error);
 /* The server challenges of LOGIN, already base64: "VXNlcm5hbWU6" and
  * "UGFzc3dvcmQ6" ("Username:", "Password:"). */
 #define MAIL_SASL_LOGIN_USER_CHALLENGE "VXNlcm5hbWU6"

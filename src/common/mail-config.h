@@ -54,21 +54,21 @@ typedef struct
 
 typedef struct
 {
-  char *path;         /* the file read, or NULL for built-in defaults */
+  char *path; /* the file read, or NULL for built-in defaults */
   /* [general] */
-  char *hostname;     /* our name in greetings and Received: */
-  GStrv domains;      /* local mail domains */
+  char *hostname; /* our name in greetings and Received: */
+  GStrv domains;  /* local mail domains */
   char *state_dir;
   char *users_file;
-  char *mail_root;    /* default maildir of user U: mail_root/U/Maildir */
-  char *tls_cert;     /* PEM; NULL: no TLS offered */
+  char *mail_root; /* default maildir of user U: mail_root/U/Maildir */
+  char *tls_cert;  /* PEM; NULL: no TLS offered */
   char *tls_key;
   gboolean protocol_log; /* log every C:/S: line */
-  guint timeout;      /* seconds of silence before a session is dropped */
+  guint timeout;         /* seconds of silence before a session is dropped */
   /* [smtp] */
   MailListen smtp, submission, smtps;
-  guint64 smtp_max_size;       /* RFC 1870 SIZE */
-  guint smtp_max_recipients;   /* RFC 5321 §4.5.3.1.8: at least 100 */
+  guint64 smtp_max_size;     /* RFC 1870 SIZE */
+  guint smtp_max_recipients; /* RFC 5321 §4.5.3.1.8: at least 100 */
   gboolean sender_must_match_login;
   /* [queue] */
   char *queue_dir;
