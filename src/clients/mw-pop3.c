@@ -26,6 +26,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "mail-cli.h"
 #include "mail-config.h"
 #include "mail-net.h"
 #include "mail-store.h"
@@ -84,19 +85,6 @@ mw_pop3_message_clear (gpointer data)
 }
 
 /* ---- trace ---------------------------------------------------------- */
-
-static void
-on_trace (gboolean from_server,
-          const char *line,
-          const char *meaning,
-          gpointer user_data)
-{
-  if (meaning != NULL)
-    printf ("%s %s   ; %s\n", from_server ? "S:" : "C:", line, meaning);
-  else
-    printf ("%s %s\n", from_server ? "S:" : "C:", line);
-  fflush (stdout);
-}
 
 /* ---- the maildrop listing ------------------------------------------ */
 
@@ -472,8 +460,6 @@ mw_pop3_download (MwPop3Run *run, GError **error)
 static gboolean
 mw_pop3_check_options (MwPop3Options *o, GError **error)
 {
-  g_autofree char *contents = NULL;
-
   if (o->user == NULL)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
@@ -494,24 +480,15 @@ mw_pop3_check_options (MwPop3Options *o, GError **error)
     }
   if (o->password == NULL && o->password_file != NULL)
     {
-      if (!g_file_get_contents (o->password_file, &contents, NULL, error))
+      o->password = mail_cli_read_password_file (o->password_file, error);
+      if (o->password == NULL)
         return FALSE;
-      contents[strcspn (contents, "\r\n")] = '\0';
-      o->password = g_steal_pointer (&contents);
     }
   if (o->password == NULL)
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                    "give --password or --password-file");
       return FALSE;
-    }
-  /* GIO's TLS file database wants an absolute path */
-  if (o->ca_file != NULL && !g_path_is_absolute (o->ca_file))
-    {
-      char *absolute = g_canonicalize_filename (o->ca_file, NULL);
-
-      g_free (o->ca_file);
-      o->ca_file = absolute;
     }
   return TRUE;
 }
@@ -553,9 +530,9 @@ mw_pop3_open (const MwPop3Options *o, GError **error)
                                         : MAIL_DEFAULT_POP3_PORT,
                                  &host, &port, error))
     return NULL;
-  client = pop3_client_connect (host, port, o->tls, o->ca_file, o->insecure,
-                                MW_POP3_TIMEOUT, o->trace ? on_trace : NULL,
-                                NULL, error);
+  client = pop3_client_connect (
+      host, port, o->tls, o->ca_file, o->insecure, MW_POP3_TIMEOUT,
+      o->trace ? mail_cli_print_trace : NULL, NULL, error);
   if (client == NULL)
     return NULL;
   if (o->insecure)

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mail-cli.h"
 #include "mail-line.h"
 #include "mail-net.h"
 #include "smtp-client.h"
@@ -253,19 +254,6 @@ mw_send_message_text (const MwSendOptions *o, GError **error)
 
 /* ---- sending --------------------------------------------------------- */
 
-static void
-on_trace (gboolean from_server,
-          const char *line,
-          const char *meaning,
-          gpointer user_data)
-{
-  if (meaning != NULL)
-    printf ("%s %s   ; %s\n", from_server ? "S:" : "C:", line, meaning);
-  else
-    printf ("%s %s\n", from_server ? "S:" : "C:", line);
-  fflush (stdout);
-}
-
 static gboolean
 mw_send_login (SmtpClient *client, const MwSendOptions *o, GError **error)
 {
@@ -338,7 +326,7 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
   if (o->port > 0)
     port = o->port;
   if (o->trace)
-    smtp_client_set_trace (client, on_trace, NULL);
+    smtp_client_set_trace (client, mail_cli_print_trace, NULL);
   g_ptr_array_add (recipients, NULL);
   if (!mw_send_open (client, o, host, port, &error) ||
       !smtp_client_send (client, g_ptr_array_index (from, 0),
@@ -385,9 +373,9 @@ mw_send_check_options (MwSendOptions *o, GPtrArray *recipients, GError **error)
     }
   if (o->password_file != NULL)
     {
-      if (!g_file_get_contents (o->password_file, &o->password, NULL, error))
+      o->password = mail_cli_read_password_file (o->password_file, error);
+      if (o->password == NULL)
         return FALSE;
-      o->password[strcspn (o->password, "\r\n")] = '\0';
     }
   if (o->user != NULL && o->password == NULL)
     {
@@ -481,14 +469,6 @@ main (int argc, char **argv)
     }
   if (o.server == NULL)
     o.server = g_strdup ("127.0.0.1");
-  if (o.ca_file != NULL)
-    {
-      /* GTlsFileDatabase wants an absolute path. */
-      char *absolute = g_canonicalize_filename (o.ca_file, NULL);
-
-      g_free (o.ca_file);
-      o.ca_file = absolute;
-    }
   if (o.helo == NULL)
     o.helo = g_strdup (g_get_host_name ());
   if (o.insecure)

@@ -100,7 +100,9 @@ on_accept_certificate (GTlsConnection *connection,
 static gboolean
 tls_use_ca_file (GIOStream *tls, const char *ca_file, GError **error)
 {
-  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (ca_file, error);
+  /* GTlsFileDatabase wants an absolute path; users give relative ones. */
+  g_autofree char *absolute = g_canonicalize_filename (ca_file, NULL);
+  g_autoptr (GTlsDatabase) database = g_tls_file_database_new (absolute, error);
 
   if (database == NULL)
     {

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT
+ * mail-cli.c: shared pieces of the command-line clients.
+ */
+#include "mail-cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void
+mail_cli_print_trace (gboolean from_server,
+                      const char *line,
+                      const char *meaning,
+                      gpointer user_data)
+{
+  const char *who = from_server ? "S:" : "C:";
+
+  if (meaning != NULL)
+    printf ("%s %s   ; %s\n", who, line, meaning);
+  else
+    printf ("%s %s\n", who, line);
+  fflush (stdout);
+}
+
+char *
+mail_cli_read_password_file (const char *path, GError **error)
+{
+  char *contents = NULL;
+  gsize length = 0;
+
+  if (!g_file_get_contents (path, &contents, &length, error))
+    return NULL;
+  contents[strcspn (contents, "\r\n")] = '\0';
+  return contents;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT
+ * mail-cli.h: what the command-line clients (mw-send, mw-pop3) share
+ * beyond their protocol: the --trace printer and password files.
+ */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* Prints one traced line as "S: line   ; meaning" (or "C: ..."), flushed
+ * at once so the dialogue interleaves with other output. Matches the
+ * trace callbacks of smtp-client.h and pop3-client.h; @user_data unused. */
+void mail_cli_print_trace (gboolean from_server,
+                           const char *line,
+                           const char *meaning,
+                           gpointer user_data);
+
+/* Reads the first line of @path as a password (transfer full; wipe with
+ * explicit_bzero () before freeing). Keeps secrets out of argv and ps. */
+char *mail_cli_read_password_file (const char *path, GError **error);
+
+G_END_DECLS
