@@ -11,6 +11,9 @@
 
 #include "mail-tls.h"
 
+/* Pending connections the kernel queues per listener (somaxconn caps it). */
+#define MAIL_SERVER_BACKLOG 1024
+
 struct _MailServer
 {
   char *program;
@@ -60,6 +63,10 @@ mail_server_new (const char *program,
    * "ready" could be accepted by the cancelled call and closed unserved.
    * Stopped until mail_server_run (), one accept covers every listener. */
   g_socket_service_stop (server->service);
+  /* GLib's default backlog is 10: a burst of clients beyond it would sit
+   * in SYN retransmission (1 s, 3 s, 7 s ...) before being accepted. */
+  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service),
+                                 MAIL_SERVER_BACKLOG);
   server->func = func;
   server->user_data = user_data;
   server->loop = g_main_loop_new (NULL, FALSE);
