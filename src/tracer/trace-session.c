@@ -303,11 +303,11 @@ drain_framer_pending (TraceSession *session, TraceDirection direction)
 {
   MailLineFramer *framer = &session->framer[direction];
 
-  while (framer->pending->len > 0 && !session->tls &&
+  while (mail_line_framer_get_pending (framer) > 0 && !session->tls &&
          session->raw_remaining[direction] > 0)
     {
-      gsize take =
-          MIN (framer->pending->len, session->raw_remaining[direction]);
+      gsize take = MIN (mail_line_framer_get_pending (framer),
+                        session->raw_remaining[direction]);
       g_autoptr (GBytes) bytes = mail_line_framer_take_bytes (framer, take);
       gsize size = 0;
       const guint8 *data = g_bytes_get_data (bytes, &size);
@@ -396,7 +396,7 @@ trace_session_gap (TraceSession *session,
   /* A gap after a whole line most likely lost whole lines (segments
    * carry whole commands), so the next octet starts a line; a gap in
    * the middle of a line leaves only its tail, skipped to the next LF. */
-  if (session->framer[direction].pending->len == 0)
+  if (mail_line_framer_get_pending (&session->framer[direction]) == 0)
     return;
   mail_line_framer_clear (&session->framer[direction]);
   mail_line_framer_init (&session->framer[direction], TRACE_MAX_LINE);
@@ -415,10 +415,13 @@ trace_session_close (TraceSession *session, TcpFlowEnd how, gint64 time_us)
   if (session->decoder == NULL)
     return;
   for (int d = 0; d < 2; d++)
-    if (session->framer[d].pending->len > 0 && !session->tls)
-      trace_session_lint (session, d, "RFC 5321 §2.3.8",
-                          "%u octets at the end without a line end",
-                          session->framer[d].pending->len);
+    {
+      gsize left = mail_line_framer_get_pending (&session->framer[d]);
+      if (left > 0 && !session->tls)
+        trace_session_lint (
+            session, d, "RFC 5321 §2.3.8",
+            "%" G_GSIZE_FORMAT " octets at the end without a line end", left);
+    }
   session->decoder->finish (session, session->state);
   event = trace_event_new (session, -1, "close");
   trace_event_explain (event, "connection %s after %.3f s", ends[how],
@@ -449,7 +452,7 @@ trace_session_expect_raw (TraceSession *session,
 gsize
 trace_session_pending (TraceSession *session, TraceDirection direction)
 {
-  return session->framer[direction].pending->len;
+  return mail_line_framer_get_pending (&session->framer[direction]);
 }
 
 void
@@ -459,20 +462,22 @@ trace_session_start_tls (TraceSession *session)
   for (int d = 0; d < 2; d++)
     {
       MailLineFramer *framer = &session->framer[d];
-      gsize pending = framer->pending->len;
+      gsize pending = mail_line_framer_get_pending (framer);
       g_autoptr (GBytes) bytes = NULL;
+      const guint8 *data;
 
       if (session->tls_half[d] == NULL)
         session->tls_half[d] = trace_tls_new ();
       if (pending == 0)
         continue;
-      if (framer->pending->data[0] != 0x16) /* not a TLS handshake record */
+      bytes = mail_line_framer_take_bytes (framer, pending);
+      data = g_bytes_get_data (bytes, NULL);
+      if (data[0] != 0x16) /* not a TLS handshake record */
         trace_session_lint (session, d, "RFC 3207 §4",
                             "%" G_GSIZE_FORMAT " octets of plaintext sent "
                             "after STARTTLS, before the TLS handshake "
                             "(command injection, CVE-2011-0411)",
                             pending);
-      bytes = mail_line_framer_take_bytes (framer, pending);
-      trace_tls_data (session, d, g_bytes_get_data (bytes, NULL), pending);
+      trace_tls_data (session, d, data, pending);
     }
 }
