@@ -18,6 +18,7 @@ void
 mail_line_framer_init (MailLineFramer *framer, gsize max_line)
 {
   framer->pending = g_byte_array_new ();
+  framer->start = 0;
   framer->max_line = max_line;
   framer->discarding = FALSE;
 }
@@ -28,9 +29,34 @@ mail_line_framer_clear (MailLineFramer *framer)
   g_clear_pointer (&framer->pending, g_byte_array_unref);
 }
 
+gsize
+mail_line_framer_get_pending (const MailLineFramer *framer)
+{
+  return framer->pending->len - framer->start;
+}
+
+/* Forgets the taken octets: one memmove per push, not one per line. */
+static void
+framer_compact (MailLineFramer *framer)
+{
+  if (framer->start == 0)
+    return;
+  g_byte_array_remove_range (framer->pending, 0, framer->start);
+  framer->start = 0;
+}
+
+/* Drops everything buffered, taken or not. */
+static void
+framer_reset (MailLineFramer *framer)
+{
+  g_byte_array_set_size (framer->pending, 0);
+  framer->start = 0;
+}
+
 void
 mail_line_framer_push (MailLineFramer *framer, const void *data, gsize length)
 {
+  framer_compact (framer);
   g_byte_array_append (framer->pending, data, length);
 }
 
@@ -59,17 +85,16 @@ line_flags (const guint8 *data, gsize length)
 static MailLineStatus
 framer_discard (MailLineFramer *framer)
 {
-  const guint8 *lf = NULL;
+  const guint8 *data = framer->pending->data + framer->start;
+  gsize available = mail_line_framer_get_pending (framer);
+  const guint8 *lf = available > 0 ? memchr (data, '\n', available) : NULL;
 
-  if (framer->pending->len > 0)
-    lf = memchr (framer->pending->data, '\n', framer->pending->len);
   if (lf == NULL)
     {
-      g_byte_array_set_size (framer->pending, 0);
+      framer_reset (framer);
       return MAIL_LINE_NEED_MORE;
     }
-  g_byte_array_remove_range (framer->pending, 0,
-                             lf - framer->pending->data + 1);
+  framer->start += lf - data + 1;
   framer->discarding = FALSE;
   return MAIL_LINE_OVERLONG;
 }
@@ -80,37 +105,37 @@ mail_line_framer_take (MailLineFramer *framer,
                        gsize *out_length,
                        MailLineFlags *out_flags)
 {
-  const guint8 *data = framer->pending->data;
+  const guint8 *data = framer->pending->data + framer->start;
+  gsize available = mail_line_framer_get_pending (framer);
   const guint8 *lf;
   gsize length;
   MailLineFlags flags;
 
   if (framer->discarding)
     return framer_discard (framer);
-  if (framer->pending->len == 0)
+  if (available == 0)
     return MAIL_LINE_NEED_MORE; /* data may be NULL: no memchr on it */
 
-  lf = memchr (data, '\n', MIN (framer->pending->len, framer->max_line));
+  lf = memchr (data, '\n', MIN (available, framer->max_line));
   if (lf == NULL)
     {
-      if (framer->pending->len >= framer->max_line)
-        {
-          framer->discarding = TRUE;
-          return framer_discard (framer);
-        }
-      return MAIL_LINE_NEED_MORE;
+      if (available < framer->max_line)
+        return MAIL_LINE_NEED_MORE;
+      framer->discarding = TRUE;
+      return framer_discard (framer);
     }
 
   length = lf - data;
   flags = line_flags (data, length);
   if ((flags & MAIL_LINE_BARE_LF) == 0)
     length--; /* drop the CR of CRLF */
-  *out_line = g_strndup ((const char *) data, length);
-  /* g_strndup stops at a NUL; keep every octet instead. */
+  /* not g_strndup: it would stop at a NUL, and the line may hold one */
+  *out_line = g_malloc (length + 1);
   memcpy (*out_line, data, length);
+  (*out_line)[length] = '\0';
   *out_length = length;
   *out_flags = flags;
-  g_byte_array_remove_range (framer->pending, 0, lf - data + 1);
+  framer->start += lf - data + 1;
   return MAIL_LINE_COMPLETE;
 }
 
@@ -119,10 +144,10 @@ mail_line_framer_take_bytes (MailLineFramer *framer, gsize length)
 {
   GBytes *bytes;
 
-  if (framer->pending->len < length)
+  if (mail_line_framer_get_pending (framer) < length)
     return NULL;
-  bytes = g_bytes_new (framer->pending->data, length);
-  g_byte_array_remove_range (framer->pending, 0, length);
+  bytes = g_bytes_new (framer->pending->data + framer->start, length);
+  framer->start += length;
   return bytes;
 }
 
@@ -287,7 +312,7 @@ mail_stream_is_tls (MailStream *stream)
 gsize
 mail_stream_get_pending (MailStream *stream)
 {
-  return stream->framer.pending->len;
+  return mail_line_framer_get_pending (&stream->framer);
 }
 
 /* Receives more octets into the framer. Flushes first: if we must wait
@@ -394,7 +419,7 @@ mail_stream_read_exact (MailStream *stream,
                    length, cap);
       return NULL;
     }
-  while (stream->framer.pending->len < length)
+  while (mail_line_framer_get_pending (&stream->framer) < length)
     if (!stream_fill (stream, cancellable, error))
       return NULL;
   return mail_line_framer_take_bytes (&stream->framer, length);
@@ -523,11 +548,11 @@ mail_stream_flush (MailStream *stream,
 static gboolean
 refuse_pipelined_plaintext (MailStream *stream, GError **error)
 {
-  gsize pending = stream->framer.pending->len;
+  gsize pending = mail_line_framer_get_pending (&stream->framer);
 
   if (pending == 0)
     return TRUE;
-  g_byte_array_set_size (stream->framer.pending, 0);
+  framer_reset (&stream->framer);
   g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_PLAINTEXT_AFTER_STARTTLS,
                "%" G_GSIZE_FORMAT " octets of plaintext followed STARTTLS;"
                " they were discarded",

@@ -58,7 +58,8 @@ typedef enum
 
 typedef struct
 {
-  GByteArray *pending; /* bytes received, not yet taken */
+  GByteArray *pending; /* bytes received; those before start are taken */
+  gsize start;         /* taking a line moves start, not the bytes */
   gsize max_line;      /* longest line accepted, terminator included */
   gboolean discarding; /* inside an overlong line, dropping to its LF */
 } MailLineFramer;
@@ -75,6 +76,8 @@ MailLineStatus mail_line_framer_take (MailLineFramer *framer,
                                       char **out_line,
                                       gsize *out_length,
                                       MailLineFlags *out_flags);
+/* Octets received and not taken yet. */
+gsize mail_line_framer_get_pending (const MailLineFramer *framer);
 /* Takes exactly @length raw octets if that many are buffered (literals). */
 GBytes *mail_line_framer_take_bytes (MailLineFramer *framer, gsize length);
 

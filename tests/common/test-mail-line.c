@@ -108,6 +108,7 @@ test_framer_overlong_then_next (void)
                    MAIL_LINE_NEED_MORE);
   /* memory stays bounded while the peer keeps sending */
   g_assert_cmpuint (framer.pending->len, <=, 512);
+  g_assert_cmpuint (mail_line_framer_get_pending (&framer), <=, 512);
   mail_line_framer_push (&framer, "AAA\r\nQUIT\r\n", 11);
   g_assert_cmpint (mail_line_framer_take (&framer, &line, &length, &flags), ==,
                    MAIL_LINE_OVERLONG);
