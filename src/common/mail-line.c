@@ -542,6 +542,27 @@ mail_stream_flush (MailStream *stream,
   return ok;
 }
 
+#define MAIL_STREAM_LINGER_SECONDS 2
+#define MAIL_STREAM_LINGER_READS 16
+
+void
+mail_stream_close (MailStream *stream)
+{
+  char discard[4096];
+
+  mail_stream_flush (stream, NULL, NULL);
+  if (stream->socket != NULL &&
+      g_socket_shutdown (stream->socket, FALSE, TRUE, NULL))
+    {
+      g_socket_set_timeout (stream->socket, MAIL_STREAM_LINGER_SECONDS);
+      for (guint i = 0; i < MAIL_STREAM_LINGER_READS; i++)
+        if (g_socket_receive (stream->socket, discard, sizeof discard, NULL,
+                              NULL) <= 0)
+          break;
+    }
+  g_io_stream_close (stream->io, NULL, NULL);
+}
+
 /* RFC 3207 §4: anything the client sent after STARTTLS, before the TLS
  * handshake, was sent in clear and may have been injected by an attacker
  * (CVE-2011-0411). It is dropped, never read as if it came over TLS. */

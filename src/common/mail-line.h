@@ -179,6 +179,14 @@ gboolean mail_stream_flush (MailStream *stream,
                             GCancellable *cancellable,
                             GError **error);
 
+/* Ends the conversation (a server after its last reply): flushes, sends
+ * FIN, then reads and drops whatever the peer still sends (a TLS
+ * close_notify, a stray CRLF) until it closes too, for at most 2 s, and
+ * closes. Closing with those octets unread would make the kernel send a
+ * TCP reset, which can destroy the last reply before the peer reads it
+ * (RFC 1122 §4.2.2.13). Free the stream afterwards. */
+void mail_stream_close (MailStream *stream);
+
 /* STARTTLS (RFC 3207 §4, RFC 2595 §4): after the positive reply has been
  * flushed, replace the connection with TLS in place and run the
  * handshake. Octets the client pipelined after the command were sent in

@@ -631,6 +631,9 @@ pop3_session_clear (Pop3Session *session)
   g_clear_pointer (&session->folder, mail_folder_free);
   g_clear_pointer (&session->store, mail_store_free);
   g_clear_pointer (&session->deleted, g_free);
+  if (session->stream != NULL)
+    mail_stream_close (session->stream); /* after the unlock: never linger
+                                          * holding the maildrop */
   g_clear_pointer (&session->stream, mail_stream_free);
   g_clear_pointer (&session->user, g_free);
   g_clear_pointer (&session->login, g_free);

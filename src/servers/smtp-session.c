@@ -707,6 +707,8 @@ smtp_session_close (SmtpSession *session)
   if (session->stream != NULL &&
       !mail_stream_flush (session->stream, NULL, &error))
     g_debug ("%s: final flush: %s", session->peer, error->message);
+  if (session->stream != NULL)
+    mail_stream_close (session->stream);
   smtp_transaction_clear (&session->transaction);
   g_clear_pointer (&session->stream, mail_stream_free);
   g_clear_pointer (&session->peer, g_free);

@@ -460,6 +460,88 @@ test_stream_starttls_handshake (StreamFixture *f, gconstpointer data)
   g_rmdir (dir);
 }
 
+/* ---- closing without a reset ---------------------------------------- */
+
+typedef struct
+{
+  GSocketListener *listener;
+  gboolean graceful;
+} CloseServer;
+
+/* Accepts one connection, answers QUIT with 221 and closes. */
+static gpointer
+close_server_thread (gpointer data)
+{
+  CloseServer *server = data;
+  g_autoptr (GSocketConnection) connection =
+      g_socket_listener_accept (server->listener, NULL, NULL, NULL);
+  g_autoptr (MailStream) stream =
+      mail_stream_new (G_IO_STREAM (connection), 512);
+  g_autofree char *line = NULL;
+  gsize length;
+  MailLineFlags flags;
+
+  mail_stream_read_line (stream, &line, &length, &flags, NULL, NULL);
+  mail_stream_write_line (stream, "221 bye");
+  if (server->graceful)
+    mail_stream_close (stream);
+  else
+    {
+      mail_stream_flush (stream, NULL, NULL);
+      g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+    }
+  return NULL;
+}
+
+/* After the 221 the client still sends (a TLS close_notify does). With
+ * mail_stream_close () the server reads and drops it; after a plain close
+ * the kernel answers with a reset, and the client's next send fails. */
+static void
+test_stream_close_without_reset (gconstpointer data)
+{
+  CloseServer server = { g_socket_listener_new (), GPOINTER_TO_INT (data) };
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  guint16 port =
+      g_socket_listener_add_any_inet_port (server.listener, NULL, &error);
+  GSocket *socket;
+  GThread *thread;
+  char buffer[64] = "";
+  gssize n;
+
+  g_assert_no_error (error);
+  thread = g_thread_new ("close-server", close_server_thread, &server);
+  connection =
+      g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_assert_no_error (error);
+  socket = g_socket_connection_get_socket (connection);
+  g_socket_send (socket, "QUIT\r\n", 6, NULL, &error);
+  g_assert_no_error (error);
+  n = g_socket_receive (socket, buffer, sizeof buffer - 1, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (n, ==, 9);
+  g_assert_cmpstr (buffer, ==, "221 bye\r\n");
+  if (!server.graceful)
+    g_thread_join (thread); /* closed: what follows meets a dead socket */
+  g_socket_send (socket, "late\r\n", 6, NULL, &error);
+  g_assert_no_error (error);
+  g_socket_condition_timed_wait (socket, G_IO_IN, G_USEC_PER_SEC, NULL, NULL);
+  g_socket_send (socket, "later\r\n", 7, NULL, &error);
+  if (server.graceful)
+    {
+      g_assert_no_error (error);
+      n = g_socket_receive (socket, buffer, sizeof buffer, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (n, ==, 0); /* the server's FIN: a clean end */
+      g_socket_close (socket, NULL);
+      g_thread_join (thread);
+    }
+  else
+    g_assert_nonnull (error); /* EPIPE or ECONNRESET: the reset */
+  g_object_unref (server.listener);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -506,5 +588,12 @@ main (int argc, char **argv)
   g_test_add ("/line/stream/starttls-handshake-then-lines-over-tls",
               StreamFixture, NULL, stream_setup, test_stream_starttls_handshake,
               stream_teardown);
+  g_test_add_data_func ("/line/stream/close-drains-the-peer-no-reset",
+                        GINT_TO_POINTER (TRUE),
+                        test_stream_close_without_reset);
+  /* the control: shows the reset that mail_stream_close () avoids */
+  g_test_add_data_func ("/line/stream/plain-close-with-unread-data-resets",
+                        GINT_TO_POINTER (FALSE),
+                        test_stream_close_without_reset);
   return g_test_run ();
 }
