@@ -16,63 +16,99 @@
 #define COLOR_WARNING "\033[33m" /* yellow: lint, gaps */
 #define COLOR_BOLD "\033[1m"
 
-typedef struct
-{
-  char *name;
-  char *value; /* already JSON: a quoted string or a number */
-} Field;
-
 struct _TraceEvent
 {
   TraceSession *session;
   int direction;
   const char *kind;
-  char *text;
+  /* Nothing of this event will be shown (-q hides it and no SVG draws
+   * it), so the setters skip their work: -q is a fast summary mode. */
+  gboolean muted;
+  gboolean has_text;
+  GString *text;
   GString *meaning;
   const char *rfc;
   TraceTone tone;
-  GArray *fields; /* of Field */
+  GString *fields; /* JSON members, each already ,"name":value */
 };
+
+/* A decoder builds and emits one event per wire line, hundreds of
+ * thousands per capture. Events are built one at a time, so the last
+ * one emitted is kept and reused: its buffers are already grown and no
+ * allocation is made per line. */
+static TraceEvent *spare_event;
+
+/* The rendered event, reused for the same reason. */
+static GString *output;
+
+static gboolean
+kind_always_shown (const char *kind)
+{
+  return strcmp (kind, "lint") == 0 || strcmp (kind, "summary") == 0 ||
+         strcmp (kind, "gap") == 0;
+}
+
+static gboolean
+event_is_muted (TraceSession *session, const char *kind)
+{
+  const TraceOptions *options = session->options;
+
+  return !options->json && options->quiet && session->svg == NULL &&
+         !kind_always_shown (kind);
+}
 
 TraceEvent *
 trace_event_new (TraceSession *session, int direction, const char *kind)
 {
-  TraceEvent *event = g_new0 (TraceEvent, 1);
+  TraceEvent *event = g_steal_pointer (&spare_event);
 
+  if (event == NULL)
+    {
+      event = g_new0 (TraceEvent, 1);
+      event->text = g_string_new (NULL);
+      event->meaning = g_string_new (NULL);
+      event->fields = g_string_new (NULL);
+    }
   event->session = session;
   event->direction = direction;
   event->kind = kind;
-  event->meaning = g_string_new (NULL);
-  event->fields = g_array_new (FALSE, FALSE, sizeof (Field));
+  event->muted = event_is_muted (session, kind);
+  event->has_text = FALSE;
+  g_string_truncate (event->text, 0);
+  g_string_truncate (event->meaning, 0);
+  event->rfc = NULL;
+  event->tone = TRACE_TONE_PLAIN;
+  g_string_truncate (event->fields, 0);
   return event;
 }
 
 static void
 trace_event_free (TraceEvent *event)
 {
-  for (guint i = 0; i < event->fields->len; i++)
+  if (spare_event == NULL)
     {
-      Field *field = &g_array_index (event->fields, Field, i);
-      g_free (field->name);
-      g_free (field->value);
+      spare_event = event; /* kept for the next trace_event_new () */
+      return;
     }
-  g_array_unref (event->fields);
+  g_string_free (event->text, TRUE);
   g_string_free (event->meaning, TRUE);
-  g_free (event->text);
+  g_string_free (event->fields, TRUE);
   g_free (event);
 }
 
 void
 trace_event_text (TraceEvent *event, const char *text)
 {
-  g_free (event->text);
-  event->text = g_strdup (text);
+  if (event->muted || text == NULL)
+    return;
+  event->has_text = TRUE;
+  g_string_assign (event->text, text);
 }
 
 void
 trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
 {
-  if (entry == NULL)
+  if (entry == NULL || event->muted)
     return;
   if (event->meaning->len > 0)
     g_string_append (event->meaning, "; ");
@@ -81,15 +117,35 @@ trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
     event->rfc = entry->rfc;
 }
 
+/* g_string_append_vprintf () allocates a new string every call; most
+ * explanations are short enough for a buffer on the stack. */
+static void
+append_vprintf (GString *out, const char *format, va_list args)
+{
+  char buffer[512];
+  va_list copy;
+  int length;
+
+  va_copy (copy, args);
+  length = g_vsnprintf (buffer, sizeof buffer, format, copy);
+  va_end (copy);
+  if (length >= 0 && (gsize) length < sizeof buffer)
+    g_string_append_len (out, buffer, length);
+  else
+    g_string_append_vprintf (out, format, args);
+}
+
 void
 trace_event_explain (TraceEvent *event, const char *format, ...)
 {
   va_list args;
 
+  if (event->muted)
+    return;
   if (event->meaning->len > 0)
     g_string_append (event->meaning, "; ");
   va_start (args, format);
-  g_string_append_vprintf (event->meaning, format, args);
+  append_vprintf (event->meaning, format, args);
   va_end (args);
 }
 
@@ -105,42 +161,79 @@ trace_event_tone (TraceEvent *event, TraceTone tone)
   event->tone = tone;
 }
 
+/* Appends the decimal digits of @value (no printf: it is called for
+ * every event). */
 static void
-add_field (TraceEvent *event, const char *name, char *json_value)
+append_uint (GString *out, guint64 value)
 {
-  Field field = { g_strdup (name), json_value };
+  char digits[24];
+  gsize n = sizeof digits;
 
-  g_array_append_val (event->fields, field);
+  do
+    {
+      digits[--n] = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  while (value > 0);
+  g_string_append_len (out, digits + n, (gssize) (sizeof digits - n));
+}
+
+static void
+append_int (GString *out, gint64 value)
+{
+  if (value < 0)
+    {
+      g_string_append_c (out, '-');
+      append_uint (out, -(guint64) value);
+    }
+  else
+    append_uint (out, (guint64) value);
 }
 
 void
 trace_event_field (TraceEvent *event, const char *name, const char *value)
 {
-  GString *json;
-
   if (value == NULL || !event->session->options->json)
     return; /* only JSON shows fields: the ladder need not build them */
-  json = g_string_new (NULL);
-  trace_json_append_string (json, value);
-  add_field (event, name, g_string_free (json, FALSE));
+  g_string_append_c (event->fields, ',');
+  trace_json_append_string (event->fields, name);
+  g_string_append_c (event->fields, ':');
+  trace_json_append_string (event->fields, value);
 }
 
 void
 trace_event_field_int (TraceEvent *event, const char *name, gint64 value)
 {
-  if (event->session->options->json)
-    add_field (event, name, g_strdup_printf ("%" G_GINT64_FORMAT, value));
+  if (!event->session->options->json)
+    return;
+  g_string_append_c (event->fields, ',');
+  trace_json_append_string (event->fields, name);
+  g_string_append_c (event->fields, ':');
+  append_int (event->fields, value);
 }
 
-void
-trace_json_append_string (GString *out, const char *text)
+/* Length of the run at the start of @text that JSON takes as it is:
+ * printable ASCII other than the quote and the backslash. */
+static gsize
+json_plain_length (const char *text)
+{
+  gsize n = 0;
+
+  while ((guchar) text[n] >= 0x20 && (guchar) text[n] < 0x7f &&
+         text[n] != '"' && text[n] != '\\')
+    n++;
+  return n;
+}
+
+/* The general case: UTF-8 to repair, characters to escape. */
+static void
+json_append_escaped (GString *out, const char *text)
 {
   g_autofree char *repaired = NULL;
   const char *p = text;
 
   if (!g_utf8_validate (text, -1, NULL))
     p = repaired = g_utf8_make_valid (text, -1);
-  g_string_append_c (out, '"');
   while (*p != '\0')
     {
       gsize plain = 0;
@@ -166,6 +259,19 @@ trace_json_append_string (GString *out, const char *text)
       else
         g_string_append_printf (out, "\\u%04x", c);
     }
+}
+
+void
+trace_json_append_string (GString *out, const char *text)
+{
+  gsize plain = json_plain_length (text);
+
+  g_string_append_c (out, '"');
+  /* Nearly every string on the wire is plain ASCII: one scan, one copy. */
+  if (text[plain] == '\0')
+    g_string_append_len (out, text, (gssize) plain);
+  else
+    json_append_escaped (out, text);
   g_string_append_c (out, '"');
 }
 
@@ -177,35 +283,67 @@ direction_name (int direction)
                                                : "";
 }
 
+/* Seconds with six decimals, as "%" G_GINT64_FORMAT ".%06d" would print
+ * them, without printf. */
+static void
+append_json_seconds (GString *out, gint64 us)
+{
+  char fraction[7];
+  gint64 micro = us % G_USEC_PER_SEC;
+
+  if (us < 0)
+    {
+      /* never on a sane capture; printf keeps its odd form exact */
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ".%06d",
+                              us / G_USEC_PER_SEC, (int) micro);
+      return;
+    }
+  append_uint (out, (guint64) (us / G_USEC_PER_SEC));
+  for (int i = 5; i >= 0; i--)
+    {
+      fraction[i] = (char) ('0' + micro % 10);
+      micro /= 10;
+    }
+  fraction[6] = '\0';
+  g_string_append_c (out, '.');
+  g_string_append_len (out, fraction, 6);
+}
+
 static void
 render_json (TraceEvent *event, GString *out)
 {
   TraceSession *session = event->session;
   const char *proto =
       session->decoder != NULL ? session->decoder->json_name : "tcp";
+  guint64 frame =
+      session->options->frame != NULL ? *session->options->frame : 0;
 
-  gint64 rel = session->now_us - session->flow->first_us;
-
-  /* integer arithmetic: printf's floating point was the slow part */
-  g_string_append_printf (
-      out,
-      "{\"schema\":\"%s\",\"tcp.stream\":%u,"
-      "\"frame.number\":%" G_GUINT64_FORMAT ",\"time\":%" G_GINT64_FORMAT
-      ".%06d,\"rel\":%" G_GINT64_FORMAT ".%06d,",
-      TRACE_JSON_SCHEMA, session->flow->id,
-      session->options->frame != NULL ? *session->options->frame : 0,
-      session->now_us / G_USEC_PER_SEC,
-      (int) (session->now_us % G_USEC_PER_SEC), rel / G_USEC_PER_SEC,
-      (int) (rel % G_USEC_PER_SEC));
+  /* integer arithmetic and plain appends: printf was the slow part */
+  g_string_append (out,
+                   "{\"schema\":\"" TRACE_JSON_SCHEMA "\",\"tcp.stream\":");
+  append_uint (out, session->flow->id);
+  g_string_append (out, ",\"frame.number\":");
+  append_uint (out, frame);
+  g_string_append (out, ",\"time\":");
+  append_json_seconds (out, session->now_us);
+  g_string_append (out, ",\"rel\":");
+  append_json_seconds (out, session->now_us - session->flow->first_us);
+  g_string_append_c (out, ',');
   if (event->direction >= 0)
-    g_string_append_printf (out, "\"dir\":\"%s\",",
-                            direction_name (event->direction));
-  g_string_append_printf (out, "\"proto\":\"%s\",\"kind\":\"%s\"", proto,
-                          event->kind);
-  if (event->text != NULL)
+    {
+      g_string_append (out, "\"dir\":\"");
+      g_string_append (out, direction_name (event->direction));
+      g_string_append (out, "\",");
+    }
+  g_string_append (out, "\"proto\":\"");
+  g_string_append (out, proto);
+  g_string_append (out, "\",\"kind\":\"");
+  g_string_append (out, event->kind);
+  g_string_append_c (out, '"');
+  if (event->has_text)
     {
       g_string_append (out, ",\"line\":");
-      trace_json_append_string (out, event->text);
+      trace_json_append_string (out, event->text->str);
     }
   if (event->meaning->len > 0)
     {
@@ -217,13 +355,7 @@ render_json (TraceEvent *event, GString *out)
       g_string_append (out, ",\"rfc\":");
       trace_json_append_string (out, event->rfc);
     }
-  for (guint i = 0; i < event->fields->len; i++)
-    {
-      Field *field = &g_array_index (event->fields, Field, i);
-      g_string_append_c (out, ',');
-      trace_json_append_string (out, field->name);
-      g_string_append_printf (out, ":%s", field->value);
-    }
+  g_string_append_len (out, event->fields->str, (gssize) event->fields->len);
   g_string_append (out, "}\n");
 }
 
@@ -246,6 +378,25 @@ tone_color (TraceTone tone, int direction)
     }
 }
 
+/* The session's clock as "%8.3f". Formatting a double is the dearest
+ * part of a ladder line, and the lines of one segment share one time, so
+ * the last one formatted is remembered. */
+static const char *
+elapsed_text (TraceSession *session)
+{
+  static gint64 cached_us = -1;
+  static char cached[40];
+  gint64 us = session->now_us - session->flow->first_us;
+
+  if (us != cached_us)
+    {
+      g_snprintf (cached, sizeof cached, "%8.3f",
+                  trace_session_elapsed (session));
+      cached_us = us;
+    }
+  return cached;
+}
+
 /* The ladder: client lines lean left, server lines lean right, so the
  * conversation reads like a sequence diagram:
  *   [0]   0.003  C --> S  EHLO client.test
@@ -257,6 +408,7 @@ render_ladder (TraceEvent *event, GString *out)
   gboolean color = event->session->options->color;
   const char *paint = color ? tone_color (event->tone, event->direction) : "";
   const char *reset = color ? COLOR_RESET : "";
+  const char *dim = color ? COLOR_DIM : "";
   const char *arrow = event->direction == TRACE_CLIENT_TO_SERVER   ? "C --> S"
                       : event->direction == TRACE_SERVER_TO_CLIENT ? "C <-- S"
                                                                    : "   |   ";
@@ -264,22 +416,46 @@ render_ladder (TraceEvent *event, GString *out)
 
   if (strcmp (event->kind, "lint") == 0)
     arrow = "  !!!  ";
-  g_string_append_printf (
-      out, "[%u] %8.3f  %s  %s%s%s\n", event->session->flow->id,
-      trace_session_elapsed (event->session), arrow, paint,
-      event->text != NULL ? event->text : event->meaning->str, reset);
-  if (event->text == NULL || event->meaning->len == 0)
+  /* "[%u] %8.3f  %s  %s%s%s\n", written piece by piece */
+  g_string_append_c (out, '[');
+  append_uint (out, event->session->flow->id);
+  g_string_append (out, "] ");
+  g_string_append (out, elapsed_text (event->session));
+  g_string_append (out, "  ");
+  g_string_append (out, arrow);
+  g_string_append (out, "  ");
+  g_string_append (out, paint);
+  g_string_append (out,
+                   event->has_text ? event->text->str : event->meaning->str);
+  g_string_append (out, reset);
+  g_string_append_c (out, '\n');
+  if (!event->has_text || event->meaning->len == 0)
     {
-      if (event->text == NULL && event->rfc != NULL)
-        g_string_append_printf (out, "%s%s(%s)%s\n", indent,
-                                color ? COLOR_DIM : "", event->rfc, reset);
+      if (!event->has_text && event->rfc != NULL)
+        {
+          /* "%s%s(%s)%s\n" */
+          g_string_append (out, indent);
+          g_string_append (out, dim);
+          g_string_append_c (out, '(');
+          g_string_append (out, event->rfc);
+          g_string_append_c (out, ')');
+          g_string_append (out, reset);
+          g_string_append_c (out, '\n');
+        }
       return;
     }
-  g_string_append_printf (out, "%s%s= %s", indent, color ? COLOR_DIM : "",
-                          event->meaning->str);
+  g_string_append (out, indent);
+  g_string_append (out, dim);
+  g_string_append (out, "= ");
+  g_string_append (out, event->meaning->str);
   if (event->rfc != NULL)
-    g_string_append_printf (out, " (%s)", event->rfc);
-  g_string_append_printf (out, "%s\n", reset);
+    {
+      g_string_append (out, " (");
+      g_string_append (out, event->rfc);
+      g_string_append_c (out, ')');
+    }
+  g_string_append (out, reset);
+  g_string_append_c (out, '\n');
 }
 
 void
@@ -287,20 +463,20 @@ trace_event_emit (TraceEvent *event)
 {
   TraceSession *session = event->session;
   const TraceOptions *options = session->options;
-  gboolean always = strcmp (event->kind, "lint") == 0 ||
-                    strcmp (event->kind, "summary") == 0 ||
-                    strcmp (event->kind, "gap") == 0;
-  g_autoptr (GString) out = g_string_new (NULL);
 
-  if (session->svg != NULL && event->direction >= 0 && event->text != NULL)
+  if (output == NULL)
+    output = g_string_sized_new (4096);
+  g_string_truncate (output, 0);
+  if (session->svg != NULL && event->direction >= 0 && event->has_text)
     trace_svg_add (session->svg, event->direction,
-                   trace_session_elapsed (session), event->text,
+                   trace_session_elapsed (session), event->text->str,
                    event->meaning->str, event->tone);
   if (options->json)
-    render_json (event, out);
-  else if (!options->quiet || always)
-    render_ladder (event, out);
-  fwrite (out->str, 1, out->len, options->out);
+    render_json (event, output);
+  else if (!options->quiet || kind_always_shown (event->kind))
+    render_ladder (event, output);
+  if (output->len > 0)
+    fwrite (output->str, 1, output->len, options->out);
   trace_event_free (event);
 }
 
