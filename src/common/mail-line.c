@@ -99,17 +99,18 @@ framer_discard (MailLineFramer *framer)
   return MAIL_LINE_OVERLONG;
 }
 
-MailLineStatus
-mail_line_framer_take (MailLineFramer *framer,
-                       char **out_line,
-                       gsize *out_length,
-                       MailLineFlags *out_flags)
+/* Finds the next line in place: *out_data points into the buffer (valid
+ * until the next push), the terminator excluded. The line is taken. */
+static MailLineStatus
+framer_next_line (MailLineFramer *framer,
+                  const guint8 **out_data,
+                  gsize *out_length,
+                  MailLineFlags *out_flags)
 {
   const guint8 *data = framer->pending->data + framer->start;
   gsize available = mail_line_framer_get_pending (framer);
   const guint8 *lf;
   gsize length;
-  MailLineFlags flags;
 
   if (framer->discarding)
     return framer_discard (framer);
@@ -126,17 +127,40 @@ mail_line_framer_take (MailLineFramer *framer,
     }
 
   length = lf - data;
-  flags = line_flags (data, length);
-  if ((flags & MAIL_LINE_BARE_LF) == 0)
+  *out_flags = line_flags (data, length);
+  if ((*out_flags & MAIL_LINE_BARE_LF) == 0)
     length--; /* drop the CR of CRLF */
-  /* not g_strndup: it would stop at a NUL, and the line may hold one */
-  *out_line = g_malloc (length + 1);
-  memcpy (*out_line, data, length);
-  (*out_line)[length] = '\0';
+  *out_data = data;
   *out_length = length;
-  *out_flags = flags;
   framer->start += lf - data + 1;
   return MAIL_LINE_COMPLETE;
+}
+
+/* A NUL-terminated copy of a line that may hold NULs itself (which is why
+ * this is not g_strndup (), which would stop at the first). */
+static char *
+copy_line (const guint8 *data, gsize length)
+{
+  char *line = g_malloc (length + 1);
+
+  memcpy (line, data, length);
+  line[length] = '\0';
+  return line;
+}
+
+MailLineStatus
+mail_line_framer_take (MailLineFramer *framer,
+                       char **out_line,
+                       gsize *out_length,
+                       MailLineFlags *out_flags)
+{
+  const guint8 *data;
+  MailLineStatus status =
+      framer_next_line (framer, &data, out_length, out_flags);
+
+  if (status == MAIL_LINE_COMPLETE)
+    *out_line = copy_line (data, *out_length);
+  return status;
 }
 
 GBytes *
@@ -356,12 +380,11 @@ trace_line (MailStream *stream, MailStreamDirection direction, const char *line)
   stream->trace (direction, line, stream->trace_data);
 }
 
-/* Takes one line, receiving more octets as needed; @traced says whether
- * the line goes to the trace function (message text does not). */
+/* Finds the next line in place (see framer_next_line ()), receiving more
+ * octets as needed. *out_data is valid until the next read. */
 static gboolean
-stream_take_line (MailStream *stream,
-                  gboolean traced,
-                  char **out_line,
+stream_next_line (MailStream *stream,
+                  const guint8 **out_data,
                   gsize *out_length,
                   MailLineFlags *out_flags,
                   GCancellable *cancellable,
@@ -369,13 +392,10 @@ stream_take_line (MailStream *stream,
 {
   for (;;)
     {
-      switch (mail_line_framer_take (&stream->framer, out_line, out_length,
-                                     out_flags))
+      switch (
+          framer_next_line (&stream->framer, out_data, out_length, out_flags))
         {
         case MAIL_LINE_COMPLETE:
-          if (traced)
-            trace_line (stream, MAIL_STREAM_RECEIVED, *out_line);
-          stream->mask_next = FALSE;
           return TRUE;
         case MAIL_LINE_OVERLONG:
           g_set_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_LONG,
@@ -400,8 +420,15 @@ mail_stream_read_line (MailStream *stream,
                        GCancellable *cancellable,
                        GError **error)
 {
-  return stream_take_line (stream, TRUE, out_line, out_length, out_flags,
-                           cancellable, error);
+  const guint8 *data;
+
+  if (!stream_next_line (stream, &data, out_length, out_flags, cancellable,
+                         error))
+    return FALSE;
+  *out_line = copy_line (data, *out_length);
+  trace_line (stream, MAIL_STREAM_RECEIVED, *out_line);
+  stream->mask_next = FALSE;
+  return TRUE;
 }
 
 GBytes *
@@ -469,19 +496,20 @@ mail_stream_read_dot_text (MailStream *stream,
   stream->framer.max_line = MAX (saved_max, MAX (max_size, 1 << 20));
   for (;;)
     {
-      g_autofree char *line = NULL;
+      const guint8 *line;
       const char *text;
       gsize length;
       MailLineFlags flags;
 
-      if (!stream_take_line (stream, FALSE, &line, &length, &flags, cancellable,
+      /* in place: message text is appended once, never copied per line */
+      if (!stream_next_line (stream, &line, &length, &flags, cancellable,
                              error))
         {
           stream->framer.max_line = saved_max;
           return FALSE;
         }
       *out_seen |= flags;
-      text = line;
+      text = (const char *) line;
       /* Only CRLF "." CRLF ends the text (the SMTP smuggling defence). */
       if (mail_dot_unstuff (&text, &length) && flags == MAIL_LINE_CRLF &&
           previous_crlf)

@@ -55,7 +55,8 @@ smtp_session_protocol_name (SmtpSession *session)
 }
 
 /* RFC 5321 §4.4: the time stamp line every SMTP server adds at the top.
- * Return-Path is added only at final delivery (smtp_session_store ()). */
+ * Return-Path goes before it, for final delivery only (see
+ * smtp_session_store ()). */
 static void
 smtp_session_add_trace_headers (SmtpSession *session,
                                 GString *out,
@@ -104,28 +105,27 @@ smtp_session_undeliver (GPtrArray *delivered)
 }
 
 /* Durable before yes (RFC 5321 §6.1): every local copy is fsynced and
- * remote recipients are in the queue before this returns TRUE. */
+ * remote recipients are in the queue before this returns TRUE. @message
+ * starts with the Return-Path line, which only final delivery keeps
+ * (RFC 5321 §4.4): a relay must not add it, so the queued copy starts
+ * @relay_offset octets in, and the next hop adds its own. */
 static gboolean
-smtp_session_store (SmtpSession *session, GString *message, GError **error)
+smtp_session_store (SmtpSession *session,
+                    GString *message,
+                    gsize relay_offset,
+                    GError **error)
 {
   SmtpTransaction *transaction = &session->transaction;
   g_autoptr (GPtrArray) delivered = g_ptr_array_new_with_free_func (g_free);
   SmtpContext *context = session->context;
-  g_autoptr (GString) local = g_string_sized_new (message->len + 80);
 
-  /* RFC 5321 §4.4: the server that makes the final delivery records the
-   * reverse-path as Return-Path; a relay must not, so the queued copy
-   * goes without it and the next hop adds its own. */
-  g_string_append_printf (local, "Return-Path: <%s>\r\n",
-                          transaction->reverse_path);
-  g_string_append_len (local, message->str, message->len);
   for (guint i = 0; i < transaction->local_maildirs->len; i++)
     {
       const char *maildir = g_ptr_array_index (transaction->local_maildirs, i);
       g_autofree char *name = NULL;
 
-      if (!mail_maildir_deliver (maildir, NULL, local->str, local->len, &name,
-                                 error))
+      if (!mail_maildir_deliver (maildir, NULL, message->str, message->len,
+                                 &name, error))
         {
           smtp_session_undeliver (delivered);
           return FALSE;
@@ -140,7 +140,8 @@ smtp_session_store (SmtpSession *session, GString *message, GError **error)
       if (!context->enqueue (
               context->enqueue_data, transaction->reverse_path,
               (const char *const *) transaction->remote_recipients->pdata,
-              message->str, message->len, NULL, error))
+              message->str + relay_offset, message->len - relay_offset, NULL,
+              error))
         {
           smtp_session_undeliver (delivered);
           return FALSE;
@@ -153,6 +154,7 @@ smtp_session_store (SmtpSession *session, GString *message, GError **error)
 static void
 smtp_session_finish_data (SmtpSession *session,
                           GString *message,
+                          gsize relay_offset,
                           MailLineFlags seen,
                           const char *id)
 {
@@ -174,7 +176,7 @@ smtp_session_finish_data (SmtpSession *session,
                   "lines must end in CRLF (RFC 5321 §2.3.8)");
       return;
     }
-  if (!smtp_session_store (session, message, &error))
+  if (!smtp_session_store (session, message, relay_offset, &error))
     {
       gboolean full =
           g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE);
@@ -229,6 +231,7 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
   g_autofree char *id =
       g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
   MailLineFlags seen = MAIL_LINE_CRLF;
+  gsize relay_offset;
 
   if (arguments[0] != '\0')
     {
@@ -236,6 +239,9 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
                   SMTP_ENHANCED_INVALID_ARGUMENTS, "DATA takes no argument");
       return;
     }
+  g_string_append_printf (message, "Return-Path: <%s>\r\n",
+                          session->transaction.reverse_path);
+  relay_offset = message->len;
   smtp_session_add_trace_headers (session, message, id);
   smtp_reply (session, SMTP_REPLY_START_MAIL_INPUT, NULL,
               "start mail input; end with <CRLF>.<CRLF>");
@@ -247,7 +253,7 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
                                   &error))
     smtp_session_data_failed (session, error);
   else
-    smtp_session_finish_data (session, message, seen, id);
+    smtp_session_finish_data (session, message, relay_offset, seen, id);
   if (session->state != SMTP_STATE_CLOSED)
     smtp_session_reset (session);
 }
