@@ -19,6 +19,8 @@
 
 #define TRACE_SNAPLEN 262144
 #define TRACE_MAX_EXTRA_PORTS 64
+/* Reading a file, output is written in big blocks: fewer system calls. */
+#define TRACE_OUTPUT_BUFFER (1024 * 1024)
 
 typedef struct
 {
@@ -34,6 +36,7 @@ typedef struct
   guint64 skipped; /* frames that were not whole TCP segments */
   guint sessions;
   gint64 last_us;
+  gboolean live; /* capturing, not reading a file */
 } Tracer;
 
 static pcap_t *interrupt_pcap; /* for the SIGINT handler only */
@@ -99,7 +102,10 @@ on_flow_close (TcpFlow *flow,
   if (session->decoder != NULL)
     tracer->sessions++;
   trace_session_free (session);
-  fflush (tracer->options.out);
+  /* Live, a finished session is shown at once; reading a file, stdout's
+   * big buffer is written when full (see run ()). */
+  if (tracer->live)
+    fflush (tracer->options.out);
 }
 
 static const TcpFlowCallbacks flow_callbacks = {
@@ -302,8 +308,11 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
   action.sa_handler = on_interrupt;
   sigaction (SIGINT, &action, NULL);
   sigaction (SIGTERM, &action, NULL);
+  tracer->live = live;
   if (live)
     setvbuf (tracer->options.out, NULL, _IOLBF, 0);
+  else
+    setvbuf (tracer->options.out, NULL, _IOFBF, TRACE_OUTPUT_BUFFER);
   tracer->flows = tcp_flow_table_new (&flow_callbacks, tracer);
   status = pcap_loop (tracer->pcap, max_packets > 0 ? (int) max_packets : -1,
                       on_packet, (u_char *) tracer);
