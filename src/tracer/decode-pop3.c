@@ -284,8 +284,7 @@ multiline_line (TraceSession *session,
     }
   if (pop3->message != NULL)
     {
-      trace_message_feed (pop3->message, (const guint8 *) line, length);
-      trace_message_feed (pop3->message, (const guint8 *) "\r\n", 2);
+      trace_message_feed_line (pop3->message, line, length);
     }
   if (pop3->message == NULL || session->options->body)
     {

@@ -472,8 +472,7 @@ data_line (TraceSession *session,
       trace_event_text (event, line);
       trace_event_emit (event);
     }
-  trace_message_feed (smtp->message, (const guint8 *) line, length);
-  trace_message_feed (smtp->message, (const guint8 *) "\r\n", 2);
+  trace_message_feed_line (smtp->message, line, length);
 }
 
 /* ---- client lines -------------------------------------------------------- */

@@ -171,6 +171,37 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
     }
 }
 
+void
+trace_message_feed_line (TraceMessage *message, const char *line, gsize length)
+{
+  gsize room = line_room (message);
+  gsize keep = MIN (length, room);
+
+  /* Only a line that starts a fresh line buffer and holds no LF takes the
+   * short way; anything else goes through trace_message_feed (). */
+  if (message->line->len > 0 || message->body != NULL ||
+      memchr (line, '\n', length) != NULL)
+    {
+      trace_message_feed (message, (const guint8 *) line, length);
+      trace_message_feed (message, (const guint8 *) "\r\n", 2);
+      return;
+    }
+  message->size += length + 2;
+  if (room == 0)
+    {
+      /* A body line with no MIME boundary to look for: only counted. */
+      take_line (message, "");
+      return;
+    }
+  /* As trace_message_feed () would: the kept part of the line, with the
+   * CR of its CRLF dropped when the CR still fitted in the room. */
+  g_string_append_len (message->line, line, (gssize) keep);
+  if (keep == room && keep > 0 && line[keep - 1] == '\r')
+    g_string_truncate (message->line, keep - 1);
+  take_line (message, message->line->str);
+  g_string_truncate (message->line, 0);
+}
+
 guint64
 trace_message_size (TraceMessage *message)
 {

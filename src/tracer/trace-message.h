@@ -22,6 +22,10 @@ void trace_message_free (TraceMessage *message);
 /* Message octets, already un-dot-stuffed, lines ending in CRLF. */
 void
 trace_message_feed (TraceMessage *message, const guint8 *data, gsize length);
+/* One line of message text (un-dot-stuffed, without its CRLF): the same
+ * as feeding the line and then "\r\n", in one cheaper call. */
+void
+trace_message_feed_line (TraceMessage *message, const char *line, gsize length);
 guint64 trace_message_size (TraceMessage *message);
 const char *trace_message_subject (TraceMessage *message);
 /* Adds "N bytes, N lines, From ..., Subject ..." and the imf.* fields. */
