@@ -2,10 +2,11 @@
 # mw-demo.sh: what `./run demo` does. A whole mail system on loopback:
 #   organisation A, example.test: mw-smtpd (2525/2587/2465) + mw-pop3d (2110/2995)
 #   organisation B, example.org:  mw-smtpd (3525) + mw-pop3d (3110)
-# alice@example.test pushes a message to bob (SMTP submission with STARTTLS
-# and AUTH), bob pulls it (POP3 with STLS), once keeping it on the server and
-# once deleting it; then alice writes to carol@example.org and A relays it to
-# B (a second push, server to server). mw-trace watches lo when it may
+# a message for bob is pushed to A's MTA port (SMTP in clear, so the trace
+# shows every line), bob pulls it with POP3 keeping it on the server, then
+# again over STLS deleting it (the trace shows where the plaintext stops);
+# then alice submits (STARTTLS + AUTH) a message for carol@example.org and A
+# relays it to B (a second push, server to server). mw-trace watches lo when it may
 # capture and prints its ladder of every session. Servers stay up until
 # Ctrl-C; everything this script started is stopped by its PID.
 set -uo pipefail
@@ -111,25 +112,24 @@ start mw-pop3d "$state/a/pop3d" --config "$state/a/mailwire.conf"
 start mw-smtpd "$state/b/smtpd" --config "$state/b/mailwire.conf"
 start mw-pop3d "$state/b/pop3d" --config "$state/b/mailwire.conf"
 
-say "PUSH: alice submits a message for bob (SMTP, port 2587, STARTTLS + AUTH)"
-"$(prog mw-send)" --server 127.0.0.1:2587 --starttls --cafile "$state/cert.pem" \
-  --user alice --password alice-demo --from alice@example.test --to bob@example.test \
+say "PUSH: a message for bob arrives on the MTA port (SMTP, port 2525, in clear)"
+"$(prog mw-send)" --server 127.0.0.1:2525 --from alice@example.test --to bob@example.test \
   --subject "Lab 1: push and pull" --body "Hello Bob, this went by SMTP and comes back by POP3." \
   --trace || echo "demo: mw-send failed (exit $?)"
 
-say "PULL: bob downloads with POP3 (port 2110, STLS), leaving a copy on the server (--keep)"
-"$(prog mw-pop3)" --server 127.0.0.1:2110 --stls --cafile "$state/cert.pem" \
+say "PULL: bob downloads with POP3 (port 2110, in clear on loopback), leaving a copy on the server (--keep)"
+"$(prog mw-pop3)" --server 127.0.0.1:2110 --auth user \
   --user bob --password bob-demo --maildir "$state/bob-laptop" --keep --trace \
   || echo "demo: mw-pop3 failed (exit $?)"
 echo "   on the server, bob's INBOX still holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
 
-say "PULL again from another device, this time deleting on the server (no --keep)"
+say "PULL again from another device, with STLS this time, deleting on the server (no --keep)"
 "$(prog mw-pop3)" --server 127.0.0.1:2110 --stls --cafile "$state/cert.pem" \
   --user bob --password bob-demo --maildir "$state/bob-phone" \
   || echo "demo: mw-pop3 failed (exit $?)"
 echo "   on the server, bob's INBOX now holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
 
-say "RELAY: alice writes to carol@example.org; example.test pushes it on to example.org"
+say "RELAY: alice submits (port 2587, STARTTLS + AUTH) for carol@example.org; example.test pushes it on to example.org"
 "$(prog mw-send)" --server 127.0.0.1:2587 --starttls --cafile "$state/cert.pem" \
   --user alice --password alice-demo --from alice@example.test --to carol@example.org \
   --subject "Across organisations" --body "Relayed by mw-smtpd to the next hop." \
