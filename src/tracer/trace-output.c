@@ -41,6 +41,28 @@ static TraceEvent *spare_event;
 /* The rendered event, reused for the same reason. */
 static GString *output;
 
+/* GLib 2.74's g_string_append () is a call into g_string_insert_len ()
+ * and its checks; rendering makes millions of small appends, so they copy
+ * straight in when the buffer has room. */
+static void
+put_len (GString *out, const char *text, gsize length)
+{
+  if (out->len + length < out->allocated_len)
+    {
+      memcpy (out->str + out->len, text, length);
+      out->len += length;
+      out->str[out->len] = '\0';
+    }
+  else
+    g_string_append_len (out, text, (gssize) length);
+}
+
+static void
+put (GString *out, const char *text)
+{
+  put_len (out, text, strlen (text));
+}
+
 static gboolean
 kind_always_shown (const char *kind)
 {
@@ -111,8 +133,8 @@ trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
   if (entry == NULL || event->muted)
     return;
   if (event->meaning->len > 0)
-    g_string_append (event->meaning, "; ");
-  g_string_append (event->meaning, entry->meaning);
+    put (event->meaning, "; ");
+  put (event->meaning, entry->meaning);
   if (event->rfc == NULL)
     event->rfc = entry->rfc;
 }
@@ -130,7 +152,7 @@ append_vprintf (GString *out, const char *format, va_list args)
   length = g_vsnprintf (buffer, sizeof buffer, format, copy);
   va_end (copy);
   if (length >= 0 && (gsize) length < sizeof buffer)
-    g_string_append_len (out, buffer, length);
+    put_len (out, buffer, length);
   else
     g_string_append_vprintf (out, format, args);
 }
@@ -143,7 +165,7 @@ trace_event_explain (TraceEvent *event, const char *format, ...)
   if (event->muted)
     return;
   if (event->meaning->len > 0)
-    g_string_append (event->meaning, "; ");
+    put (event->meaning, "; ");
   va_start (args, format);
   append_vprintf (event->meaning, format, args);
   va_end (args);
@@ -175,7 +197,7 @@ append_uint (GString *out, guint64 value)
       value /= 10;
     }
   while (value > 0);
-  g_string_append_len (out, digits + n, (gssize) (sizeof digits - n));
+  put_len (out, digits + n, (sizeof digits - n));
 }
 
 static void
@@ -243,7 +265,7 @@ json_append_escaped (GString *out, const char *text)
       while (p[plain] != '\0' && p[plain] != '"' && p[plain] != '\\' &&
              (guchar) p[plain] >= 0x20 && p[plain] != 0x7f)
         plain++;
-      g_string_append_len (out, p, (gssize) plain);
+      put_len (out, p, plain);
       p += plain;
       if (*p == '\0')
         break;
@@ -251,11 +273,11 @@ json_append_escaped (GString *out, const char *text)
       if (c == '"' || c == '\\')
         g_string_append_printf (out, "\\%c", c);
       else if (c == '\n')
-        g_string_append (out, "\\n");
+        put (out, "\\n");
       else if (c == '\r')
-        g_string_append (out, "\\r");
+        put (out, "\\r");
       else if (c == '\t')
-        g_string_append (out, "\\t");
+        put (out, "\\t");
       else
         g_string_append_printf (out, "\\u%04x", c);
     }
@@ -269,7 +291,7 @@ trace_json_append_string (GString *out, const char *text)
   g_string_append_c (out, '"');
   /* Nearly every string on the wire is plain ASCII: one scan, one copy. */
   if (text[plain] == '\0')
-    g_string_append_len (out, text, (gssize) plain);
+    put_len (out, text, plain);
   else
     json_append_escaped (out, text);
   g_string_append_c (out, '"');
@@ -306,7 +328,7 @@ append_json_seconds (GString *out, gint64 us)
     }
   fraction[6] = '\0';
   g_string_append_c (out, '.');
-  g_string_append_len (out, fraction, 6);
+  put_len (out, fraction, 6);
 }
 
 static void
@@ -319,44 +341,43 @@ render_json (TraceEvent *event, GString *out)
       session->options->frame != NULL ? *session->options->frame : 0;
 
   /* integer arithmetic and plain appends: printf was the slow part */
-  g_string_append (out,
-                   "{\"schema\":\"" TRACE_JSON_SCHEMA "\",\"tcp.stream\":");
+  put (out, "{\"schema\":\"" TRACE_JSON_SCHEMA "\",\"tcp.stream\":");
   append_uint (out, session->flow->id);
-  g_string_append (out, ",\"frame.number\":");
+  put (out, ",\"frame.number\":");
   append_uint (out, frame);
-  g_string_append (out, ",\"time\":");
+  put (out, ",\"time\":");
   append_json_seconds (out, session->now_us);
-  g_string_append (out, ",\"rel\":");
+  put (out, ",\"rel\":");
   append_json_seconds (out, session->now_us - session->flow->first_us);
   g_string_append_c (out, ',');
   if (event->direction >= 0)
     {
-      g_string_append (out, "\"dir\":\"");
-      g_string_append (out, direction_name (event->direction));
-      g_string_append (out, "\",");
+      put (out, "\"dir\":\"");
+      put (out, direction_name (event->direction));
+      put (out, "\",");
     }
-  g_string_append (out, "\"proto\":\"");
-  g_string_append (out, proto);
-  g_string_append (out, "\",\"kind\":\"");
-  g_string_append (out, event->kind);
+  put (out, "\"proto\":\"");
+  put (out, proto);
+  put (out, "\",\"kind\":\"");
+  put (out, event->kind);
   g_string_append_c (out, '"');
   if (event->has_text)
     {
-      g_string_append (out, ",\"line\":");
+      put (out, ",\"line\":");
       trace_json_append_string (out, event->text->str);
     }
   if (event->meaning->len > 0)
     {
-      g_string_append (out, ",\"meaning\":");
+      put (out, ",\"meaning\":");
       trace_json_append_string (out, event->meaning->str);
     }
   if (event->rfc != NULL)
     {
-      g_string_append (out, ",\"rfc\":");
+      put (out, ",\"rfc\":");
       trace_json_append_string (out, event->rfc);
     }
-  g_string_append_len (out, event->fields->str, (gssize) event->fields->len);
-  g_string_append (out, "}\n");
+  put_len (out, event->fields->str, event->fields->len);
+  put (out, "}\n");
 }
 
 static const char *
@@ -378,23 +399,39 @@ tone_color (TraceTone tone, int direction)
     }
 }
 
-/* The session's clock as "%8.3f". Formatting a double is the dearest
- * part of a ladder line, and the lines of one segment share one time, so
- * the last one formatted is remembered. */
-static const char *
-elapsed_text (TraceSession *session)
+/* The session's clock, "%8.3f" of the seconds, without printf (it is on
+ * every ladder line). printf rounds the double us / 1e6 exactly; away
+ * from a tie (x.xxx500) that is the decimal rounding done here, because
+ * the double is within 1e-16 of the true value and a tie is 1e-6 away.
+ * Ties, negative and absurd values are left to printf. */
+static void
+format_elapsed (char *buffer, gsize size, gint64 us)
 {
-  static gint64 cached_us = -1;
-  static char cached[40];
-  gint64 us = session->now_us - session->flow->first_us;
+  char digits[32];
+  gsize n = sizeof digits;
+  gsize length;
+  gint64 ms;
 
-  if (us != cached_us)
+  if (us < 0 || us % 1000 == 500 || us > G_GINT64_CONSTANT (1000000000000000))
     {
-      g_snprintf (cached, sizeof cached, "%8.3f",
-                  trace_session_elapsed (session));
-      cached_us = us;
+      g_snprintf (buffer, size, "%8.3f", us / 1e6);
+      return;
     }
-  return cached;
+  ms = (us + 500) / 1000; /* to the nearest millisecond */
+  for (int i = 0; i < 3; i++, ms /= 10)
+    digits[--n] = (char) ('0' + ms % 10);
+  digits[--n] = '.';
+  do
+    {
+      digits[--n] = (char) ('0' + ms % 10);
+      ms /= 10;
+    }
+  while (ms > 0);
+  while (sizeof digits - n < 8) /* right-aligned in 8 columns */
+    digits[--n] = ' ';
+  length = MIN (sizeof digits - n, size - 1);
+  memcpy (buffer, digits + n, length);
+  buffer[length] = '\0';
 }
 
 /* The ladder: client lines lean left, server lines lean right, so the
@@ -413,48 +450,50 @@ render_ladder (TraceEvent *event, GString *out)
                       : event->direction == TRACE_SERVER_TO_CLIENT ? "C <-- S"
                                                                    : "   |   ";
   const char *indent = "                        ";
+  char elapsed[40];
 
   if (strcmp (event->kind, "lint") == 0)
     arrow = "  !!!  ";
   /* "[%u] %8.3f  %s  %s%s%s\n", written piece by piece */
   g_string_append_c (out, '[');
   append_uint (out, event->session->flow->id);
-  g_string_append (out, "] ");
-  g_string_append (out, elapsed_text (event->session));
-  g_string_append (out, "  ");
-  g_string_append (out, arrow);
-  g_string_append (out, "  ");
-  g_string_append (out, paint);
-  g_string_append (out,
-                   event->has_text ? event->text->str : event->meaning->str);
-  g_string_append (out, reset);
+  put (out, "] ");
+  format_elapsed (elapsed, sizeof elapsed,
+                  event->session->now_us - event->session->flow->first_us);
+  put (out, elapsed);
+  put (out, "  ");
+  put (out, arrow);
+  put (out, "  ");
+  put (out, paint);
+  put (out, event->has_text ? event->text->str : event->meaning->str);
+  put (out, reset);
   g_string_append_c (out, '\n');
   if (!event->has_text || event->meaning->len == 0)
     {
       if (!event->has_text && event->rfc != NULL)
         {
           /* "%s%s(%s)%s\n" */
-          g_string_append (out, indent);
-          g_string_append (out, dim);
+          put (out, indent);
+          put (out, dim);
           g_string_append_c (out, '(');
-          g_string_append (out, event->rfc);
+          put (out, event->rfc);
           g_string_append_c (out, ')');
-          g_string_append (out, reset);
+          put (out, reset);
           g_string_append_c (out, '\n');
         }
       return;
     }
-  g_string_append (out, indent);
-  g_string_append (out, dim);
-  g_string_append (out, "= ");
-  g_string_append (out, event->meaning->str);
+  put (out, indent);
+  put (out, dim);
+  put (out, "= ");
+  put (out, event->meaning->str);
   if (event->rfc != NULL)
     {
-      g_string_append (out, " (");
-      g_string_append (out, event->rfc);
+      put (out, " (");
+      put (out, event->rfc);
       g_string_append_c (out, ')');
     }
-  g_string_append (out, reset);
+  put (out, reset);
   g_string_append_c (out, '\n');
 }
 
