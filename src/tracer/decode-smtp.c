@@ -646,10 +646,13 @@ explain_reply (TraceSession *session,
                const char *text,
                SmtpPending *answered)
 {
-  g_autofree char *meaning = smtp_proto_describe_reply (code, NULL, text);
+  g_autofree char *meaning = NULL;
   g_autofree char *enhanced = NULL;
   const char *rest = NULL;
 
+  if (!trace_event_shown (event))
+    return; /* -q: the catalog look-ups would be thrown away */
+  meaning = smtp_proto_describe_reply (code, NULL, text);
   if (answered != NULL)
     trace_event_explain (event, "answers %s",
                          strcmp (answered->verb, ".") == 0 ? "the message text"

@@ -183,6 +183,12 @@ trace_event_tone (TraceEvent *event, TraceTone tone)
   event->tone = tone;
 }
 
+gboolean
+trace_event_shown (TraceEvent *event)
+{
+  return !event->muted;
+}
+
 /* Appends the decimal digits of @value (no printf: it is called for
  * every event). */
 static void
@@ -234,15 +240,27 @@ trace_event_field_int (TraceEvent *event, const char *name, gint64 value)
   append_int (event->fields, value);
 }
 
-/* Length of the run at the start of @text that JSON takes as it is:
- * printable ASCII other than the quote and the backslash. */
+/* Octets JSON takes as they are (RFC 8259 §7): printable ASCII other than
+ * the quote and the backslash. A table, because every string of every
+ * event is scanned. */
+static gboolean json_plain[256];
+
+static void
+json_plain_init (void)
+{
+  for (int c = 0x20; c < 0x7f; c++)
+    json_plain[c] = c != '"' && c != '\\';
+}
+
+/* Length of the run at the start of @text that needs no escaping. */
 static gsize
 json_plain_length (const char *text)
 {
   gsize n = 0;
 
-  while ((guchar) text[n] >= 0x20 && (guchar) text[n] < 0x7f &&
-         text[n] != '"' && text[n] != '\\')
+  if (!json_plain[' '])
+    json_plain_init ();
+  while (json_plain[(guchar) text[n]])
     n++;
   return n;
 }

@@ -39,6 +39,9 @@ void trace_event_explain (TraceEvent *event, const char *format, ...)
 /* The RFC section, when no catalog entry gives it. */
 void trace_event_rfc (TraceEvent *event, const char *rfc);
 void trace_event_tone (TraceEvent *event, TraceTone tone);
+/* FALSE when nothing of @event will be printed (-q hides it): a decoder
+ * may then skip building a costly explanation. */
+gboolean trace_event_shown (TraceEvent *event);
 /* A JSON member, e.g. "smtp.req.command": "MAIL". NULL values are
  * skipped. */
 void trace_event_field (TraceEvent *event, const char *name, const char *value);
