@@ -60,22 +60,22 @@ mail_line_framer_push (MailLineFramer *framer, const void *data, gsize length)
   g_byte_array_append (framer->pending, data, length);
 }
 
-/* Flags for the line held in data[0..length), which excludes the LF. */
+/* Flags for the line held in data[0..length), which excludes the LF.
+ * memchr () rather than a loop: it is vectorised, and most lines hold
+ * neither a stray CR nor a NUL. */
 static MailLineFlags
 line_flags (const guint8 *data, gsize length)
 {
   MailLineFlags flags = MAIL_LINE_CRLF;
+  gsize body = length; /* the line without the CR of its CRLF */
 
-  if (length == 0 || data[length - 1] != '\r')
+  if (length > 0 && data[length - 1] == '\r')
+    body--;
+  else
     flags |= MAIL_LINE_BARE_LF;
-  for (gsize i = 0; i + 1 < length; i++)
-    {
-      if (data[i] == '\r')
-        flags |= MAIL_LINE_BARE_CR;
-      else if (data[i] == '\0')
-        flags |= MAIL_LINE_HAS_NUL;
-    }
-  if (length > 0 && data[length - 1] == '\0')
+  if (body > 0 && memchr (data, '\r', body) != NULL)
+    flags |= MAIL_LINE_BARE_CR;
+  if (body > 0 && memchr (data, '\0', body) != NULL)
     flags |= MAIL_LINE_HAS_NUL;
   return flags;
 }
