@@ -690,12 +690,12 @@ test_submission_flow (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count_messages (f, "bob"), ==, 1);
 }
 
-/* When the queue fails, the local copy is taken back too (no half
- * delivery) and the client may try again later. */
+/* A submission with a local and a remote recipient whose queueing fails:
+ * the local copy is taken back too (no half delivery) and the client is
+ * told to try again later with @reply and @enhanced. */
 static void
-test_queue_failure_rolls_back (Fixture *f, gconstpointer data)
+check_queue_failure (Fixture *f, SmtpReplyCode reply, const char *enhanced)
 {
-  f->enqueue_fails = TRUE;
   greet (f);
   start_tls (f);
   command (f, "EHLO client.example", SMTP_REPLY_OK);
@@ -706,9 +706,16 @@ test_queue_failure_rolls_back (Fixture *f, gconstpointer data)
   command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
   g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_WARNING, "*not stored*");
   send_text (f, "Subject: x\r\n\r\nhi\r\n.\r\n");
-  expect_enhanced (f, SMTP_REPLY_LOCAL_ERROR, "4.3.0");
+  expect_enhanced (f, reply, enhanced);
   g_test_assert_expected_messages ();
   g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+}
+
+static void
+test_queue_failure_rolls_back (Fixture *f, gconstpointer data)
+{
+  f->enqueue_fails = TRUE;
+  check_queue_failure (f, SMTP_REPLY_LOCAL_ERROR, "4.3.0");
 }
 
 /* RFC 4954 §4: challenges, "=" and "*", LOGIN, wrong passwords. */
@@ -916,19 +923,7 @@ static void
 test_full_disk_is_452 (Fixture *f, gconstpointer data)
 {
   f->enqueue_full = TRUE;
-  greet (f);
-  start_tls (f);
-  command (f, "EHLO client.example", SMTP_REPLY_OK);
-  authenticate (f, "alice", "alice-secret");
-  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
-  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
-  command (f, "RCPT TO:<carol@remote.example>", SMTP_REPLY_OK);
-  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
-  g_test_expect_message ("mw-smtpd", G_LOG_LEVEL_WARNING, "*not stored*");
-  send_text (f, "Subject: x\r\n\r\nhi\r\n.\r\n");
-  expect_enhanced (f, SMTP_REPLY_INSUFFICIENT_STORAGE, "4.3.1");
-  g_test_assert_expected_messages ();
-  g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+  check_queue_failure (f, SMTP_REPLY_INSUFFICIENT_STORAGE, "4.3.1");
 }
 
 static void
