@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * test-smtpd-interop.c: real SMTP clients, unchanged, against a real
  * mw-smtpd: Python's smtplib (plain, STARTTLS + AUTH, implicit TLS), curl
- * (smtp://, STARTTLS with --ssl-reqd, smtps://) and swaks with
- * --pipeline. Each test checks what landed in the Maildirs.
+ * (smtp://, STARTTLS with --ssl-reqd, smtps://), swaks with
+ * --pipeline, and mutt submitting with STARTTLS and AUTH. Each test checks what
+ * landed in the Maildirs.
  */
 #include <string.h>
 
@@ -231,6 +232,46 @@ test_swaks (Fixture *f, gconstpointer data)
   g_assert_cmpuint (count (f, "bob"), ==, 1);
 }
 
+/* mutt submits as a mail program does: STARTTLS on the submission port,
+ * the harness certificate as its CA, AUTH as alice (RFC 6409). */
+static void
+test_mutt (Fixture *f, gconstpointer data)
+{
+  g_autofree char *muttrc =
+      g_build_filename (mw_harness_dir (f->harness), "muttrc", NULL);
+  g_autofree char *settings =
+      g_strdup_printf ("set from = \"alice@example.test\"\n"
+                       "set smtp_url = \"smtp://alice@127.0.0.1:%s/\"\n"
+                       "set smtp_pass = \"alice-secret\"\n"
+                       "set ssl_starttls = yes\n"
+                       "set ssl_force_tls = yes\n"
+                       "set ssl_ca_certificates_file = \"%s\"\n"
+                       "set record = \"\"\n",
+                       f->submission, mw_harness_cert (f->harness));
+  const char *argv[] = {
+    "mutt", "-n", "-F", muttrc, "-s", "via mutt", "bob@example.test", NULL
+  };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!mw_harness_have ("mutt"))
+    {
+      g_test_skip ("mutt not installed (apt-get install mutt)");
+      return;
+    }
+  g_file_set_contents (muttrc, settings, -1, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (mw_harness_run (f->harness, argv,
+                                   "hello from mutt\n.a dot line\n", &out,
+                                   &err),
+                   ==, 0);
+  g_assert_cmpuint (count (f, "bob"), ==, 1);
+  g_assert_true (has_message_with (f, "bob", "Subject: via mutt\r\n"));
+  g_assert_true (has_message_with (f, "bob", "\r\n.a dot line\r\n"));
+  g_assert_true (has_message_with (f, "bob", "with ESMTPSA"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -241,5 +282,7 @@ main (int argc, char **argv)
               fixture_tear_down);
   g_test_add ("/smtpd/interop/swaks-pipelining-and-auth", Fixture, NULL,
               fixture_set_up, test_swaks, fixture_tear_down);
+  g_test_add ("/smtpd/interop/mutt-submission-starttls-auth", Fixture, NULL,
+              fixture_set_up, test_mutt, fixture_tear_down);
   return g_test_run ();
 }
