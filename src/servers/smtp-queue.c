@@ -33,7 +33,8 @@
 struct _SmtpQueue
 {
   const MailConfig *config;
-  MailUsers *users;
+  SmtpQueueUsersFunc users_func; /* the current users, for bounces */
+  gpointer users_data;
   char *dir;
   GMutex mutex; /* guards wake, flush, stop */
   GCond cond;
@@ -325,7 +326,10 @@ smtp_queue_request_flush (const char *dir, GError **error)
 /* ---- enqueue ---------------------------------------------------------- */
 
 SmtpQueue *
-smtp_queue_new (const MailConfig *config, MailUsers *users, GError **error)
+smtp_queue_new (const MailConfig *config,
+                SmtpQueueUsersFunc users_func,
+                gpointer users_data,
+                GError **error)
 {
   SmtpQueue *queue;
 
@@ -340,7 +344,8 @@ smtp_queue_new (const MailConfig *config, MailUsers *users, GError **error)
     }
   queue = g_new0 (SmtpQueue, 1);
   queue->config = config;
-  queue->users = users;
+  queue->users_func = users_func;
+  queue->users_data = users_data;
   queue->dir = g_strdup (config->queue_dir);
   queue->cancellable = g_cancellable_new ();
   g_mutex_init (&queue->mutex);
@@ -461,8 +466,11 @@ smtp_queue_deliver_local (SmtpQueue *queue,
                           const char *data,
                           gsize length)
 {
+  MailUsers *users =
+      queue->users_func ? queue->users_func (queue->users_data) : NULL;
   const MailUser *user =
-      mail_users_lookup_address (queue->users, queue->config, r->address);
+      users ? mail_users_lookup_address (users, queue->config, r->address)
+            : NULL;
   g_autoptr (GString) text = NULL;
   g_autofree char *maildir = NULL;
   g_autoptr (GError) error = NULL;

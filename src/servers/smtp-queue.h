@@ -23,10 +23,16 @@ G_BEGIN_DECLS
 
 typedef struct _SmtpQueue SmtpQueue;
 
+/* Returns the current users (transfer none), re-read when the users file
+ * changed, so a user added with mw-admin receives bounces at once. */
+typedef MailUsers *(*SmtpQueueUsersFunc) (gpointer user_data);
+
 /* Opens (creates) config->queue_dir. The queue resolves local recipients
- * of bounces through @users (borrowed; must outlive the queue). */
-SmtpQueue *
-smtp_queue_new (const MailConfig *config, MailUsers *users, GError **error);
+ * of bounces through @users_func (may be NULL: no local users). */
+SmtpQueue *smtp_queue_new (const MailConfig *config,
+                           SmtpQueueUsersFunc users_func,
+                           gpointer users_data,
+                           GError **error);
 void smtp_queue_free (SmtpQueue *queue);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueue, smtp_queue_free)
 

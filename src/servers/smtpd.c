@@ -48,6 +48,14 @@ smtpd_add_listeners (MailServer *server,
                                    error);
 }
 
+/* The queue asks for the users at each bounce, so it sees the users file
+ * as the sessions do, reloaded after "mw-admin user add". */
+static MailUsers *
+current_users (gpointer context)
+{
+  return smtp_context_get_users (context);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -78,8 +86,7 @@ main (int argc, char **argv)
   if (config != NULL)
     context = smtp_context_new (config, &error);
   if (context != NULL)
-    /* The queue keeps the users as loaded at start for its bounces. */
-    queue = smtp_queue_new (config, smtp_context_get_users (context), &error);
+    queue = smtp_queue_new (config, current_users, context, &error);
   if (queue == NULL)
     {
       g_printerr ("mw-smtpd: %s\n", error->message);

@@ -122,27 +122,35 @@ relay_tear_down (Relay *r, gconstpointer data)
   mw_harness_free (r->b);
 }
 
-/* alice@a.test submits to A (STARTTLS + AUTH), as a mail program would. */
+/* @user@a.test submits to A (STARTTLS + AUTH), as a mail program would. */
 static void
-send_from_alice (Relay *r, const char *to, const char *body)
+send_from (Relay *r,
+           const char *user,
+           const char *password,
+           const char *to,
+           const char *body)
 {
   g_autofree char *server =
       g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
-  const char *argv[] = { "mw-send",    "--server",
-                         server,       "--starttls",
-                         "--cafile",   mw_harness_cert (r->a),
-                         "--user",     "alice",
-                         "--password", "alice-secret",
-                         "--from",     "alice@a.test",
-                         "--to",       to,
-                         "--subject",  "relay",
-                         "--body",     body,
+  g_autofree char *from = g_strdup_printf ("%s@a.test", user);
+  const char *argv[] = { "mw-send",    "--server", server,
+                         "--starttls", "--cafile", mw_harness_cert (r->a),
+                         "--user",     user,       "--password",
+                         password,     "--from",   from,
+                         "--to",       to,         "--subject",
+                         "relay",      "--body",   body,
                          NULL };
   g_autofree char *err = NULL;
   int status = mw_harness_run (r->a, argv, NULL, NULL, &err);
 
   if (status != 0)
     g_error ("mw-send exited %d: %s", status, err);
+}
+
+static void
+send_from_alice (Relay *r, const char *to, const char *body)
+{
+  send_from (r, "alice", "alice-secret", to, body);
 }
 
 static char *
@@ -527,6 +535,24 @@ test_queue_delete (Relay *r, gconstpointer data)
   g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
 }
 
+/* A user added with mw-admin while A runs gets its bounces too: the queue
+ * sees the users file as the sessions do, reloaded. */
+static void
+test_bounce_to_user_added_later (Relay *r, gconstpointer data)
+{
+  const char *argv[] = { "mw-admin", "--config", mw_harness_config (r->a),
+                         "user",     "add",      "dave",
+                         NULL };
+  g_autofree char *bounce = NULL;
+
+  g_assert_cmpint (mw_harness_run (r->a, argv, "dave-secret\n", NULL, NULL), ==,
+                   0);
+  send_from (r, "dave", "dave-secret", "nobody@b.test", "to no one");
+  wait_for_messages (r->a, "dave", 1);
+  bounce = read_only_message (r->a, "dave");
+  g_assert_nonnull (strstr (bounce, "Final-Recipient: rfc822; nobody@b.test"));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -537,6 +563,9 @@ main (int argc, char **argv)
               relay_set_up_b_down, test_b_down_then_up, relay_tear_down);
   g_test_add ("/relay/550-bounces-to-sender", Relay, NULL,
               relay_set_up_b_running, test_550_bounces, relay_tear_down);
+  g_test_add ("/relay/bounce-reaches-user-added-after-start", Relay, NULL,
+              relay_set_up_b_running, test_bounce_to_user_added_later,
+              relay_tear_down);
   g_test_add ("/relay/size-refused-at-mail-bounces", Relay, NULL,
               relay_set_up_b_small, test_size_refused_bounces, relay_tear_down);
   g_test_add ("/relay/expired-bounces", Relay, NULL,

@@ -32,7 +32,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_true (g_file_set_contents (path, text, -1, NULL));
   f->config = mail_config_load (path, &error);
   g_assert_no_error (error);
-  f->queue = smtp_queue_new (f->config, NULL, &error);
+  f->queue = smtp_queue_new (f->config, NULL, NULL, &error);
   g_assert_no_error (error);
 }
 
