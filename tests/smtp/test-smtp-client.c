@@ -500,6 +500,33 @@ on_trace (gboolean from_server,
                           meaning != NULL ? meaning : "-");
 }
 
+/* Logs in against a scripted server and returns the annotated trace
+ * (transfer full); the server checks every line the client sent. */
+static GString *
+run_auth_exchange (const char *const *script,
+                   const char *const *expected,
+                   SmtpAuthMechanism mechanism,
+                   const char *user,
+                   const char *password)
+{
+  FakeServer *server = fake_server_start (script);
+  g_autoptr (SmtpClient) client = smtp_client_new ();
+  GString *trace = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  smtp_client_set_trace (client, on_trace, trace);
+  smtp_client_connect (client, "127.0.0.1", server->port, FALSE, NULL, FALSE, 5,
+                       NULL, &error);
+  g_assert_no_error (error);
+  smtp_client_ehlo (client, "client.test", &error);
+  g_assert_no_error (error);
+  g_assert_true (smtp_client_auth (client, mechanism, user, password, &error));
+  g_assert_no_error (error);
+  smtp_client_quit (client);
+  fake_server_finish (server, expected);
+  return trace;
+}
+
 /* RFC 4954 §4 with an initial response; the trace hides the secret. */
 static void
 test_auth_plain_masked (void)
@@ -512,22 +539,9 @@ test_auth_plain_masked (void)
   static const char *const expected[] = {
     "EHLO client.test", "AUTH PLAIN AGFsaWNlAGFsaWNlLXNlY3JldA==", "QUIT", NULL
   };
-  FakeServer *server = fake_server_start (script);
-  g_autoptr (SmtpClient) client = smtp_client_new ();
-  g_autoptr (GString) trace = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) trace = run_auth_exchange (
+      script, expected, SMTP_AUTH_PLAIN, "alice", "alice-secret");
 
-  smtp_client_set_trace (client, on_trace, trace);
-  smtp_client_connect (client, "127.0.0.1", server->port, FALSE, NULL, FALSE, 5,
-                       NULL, &error);
-  g_assert_no_error (error);
-  smtp_client_ehlo (client, "client.test", &error);
-  g_assert_no_error (error);
-  g_assert_true (smtp_client_auth (client, SMTP_AUTH_PLAIN, "alice",
-                                   "alice-secret", &error));
-  g_assert_no_error (error);
-  smtp_client_quit (client);
-  fake_server_finish (server, expected);
   g_assert_nonnull (strstr (trace->str, "C: AUTH PLAIN *** ;"));
   g_assert_null (strstr (trace->str, "AGFsaWNl"));
   /* Every line is explained from the catalog. */
@@ -556,21 +570,9 @@ test_auth_login_masked (void)
   static const char *const expected[] = {
     "EHLO client.test", "AUTH LOGIN", "Ym9i", "Ym9iLXNlY3JldA==", "QUIT", NULL,
   };
-  FakeServer *server = fake_server_start (script);
-  g_autoptr (SmtpClient) client = smtp_client_new ();
-  g_autoptr (GString) trace = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) trace = run_auth_exchange (
+      script, expected, SMTP_AUTH_LOGIN, "bob", "bob-secret");
 
-  smtp_client_set_trace (client, on_trace, trace);
-  smtp_client_connect (client, "127.0.0.1", server->port, FALSE, NULL, FALSE, 5,
-                       NULL, &error);
-  smtp_client_ehlo (client, "client.test", &error);
-  g_assert_no_error (error);
-  g_assert_true (
-      smtp_client_auth (client, SMTP_AUTH_LOGIN, "bob", "bob-secret", &error));
-  g_assert_no_error (error);
-  smtp_client_quit (client);
-  fake_server_finish (server, expected);
   g_assert_null (strstr (trace->str, "Ym9iLXNlY3JldA"));
   g_assert_nonnull (strstr (trace->str, "challenge \"Username:\""));
   g_assert_nonnull (strstr (trace->str, "challenge \"Password:\""));
