@@ -36,6 +36,8 @@ struct _MailFolder
   guint32 uidnext;
   GPtrArray *entries;  /* FolderEntry, ascending UID */
   GPtrArray *keywords; /* index -> keyword or NULL (dovecot-keywords) */
+  gint64 dir_mtime[2]; /* new/, cur/ at the last scan, nanoseconds */
+  gint64 scan_time;    /* when that scan began, nanoseconds */
 };
 
 /* A file found by scanning new/ and cur/, keyed by its base name. */
@@ -362,6 +364,25 @@ folder_entry_new (MailFolder *folder,
   return entry;
 }
 
+/* Modification times of new/ and cur/ in nanoseconds (0 if missing). */
+static void
+folder_note_mtimes (MailFolder *folder, gint64 out_mtime[2])
+{
+  static const char *const subdirs[2] = { "new", "cur" };
+
+  for (int i = 0; i < 2; i++)
+    {
+      g_autofree char *path = g_build_filename (folder->dir, subdirs[i], NULL);
+      struct stat st;
+
+      out_mtime[i] = 0;
+      if (stat (path, &st) == 0)
+        out_mtime[i] =
+            (gint64) st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+            st.st_mtim.tv_nsec;
+    }
+}
+
 /* Takes the store lock, reads and updates the uidlist from a fresh scan,
  * and returns the folder's messages in UID order (transfer full). */
 static GPtrArray *
@@ -375,6 +396,8 @@ folder_load (MailFolder *folder, GError **error)
 
   if (lock < 0)
     return NULL;
+  folder_note_mtimes (folder, folder->dir_mtime);
+  folder->scan_time = g_get_real_time () * 1000;
   list = uidlist_read (folder->dir, error);
   found = list ? maildir_scan (folder->dir, error) : NULL;
   if (found && uidlist_update (folder->dir, list, found, error))
@@ -519,6 +542,41 @@ mail_folder_sync (MailFolder *folder,
   g_ptr_array_unref (folder->entries);
   folder->entries = fresh;
   return TRUE;
+}
+
+/* A directory's time stamp comes from a coarse kernel clock: a change in
+ * the same tick as our scan leaves it as it was. So an mtime less than a
+ * second older than the scan proves nothing, and we rescan. */
+#define MTIME_TRUST_NS G_GINT64_CONSTANT (1000000000)
+
+gboolean
+mail_folder_may_have_changed (MailFolder *folder)
+{
+  gint64 now[2];
+
+  g_return_val_if_fail (folder != NULL, TRUE);
+  folder_note_mtimes (folder, now);
+  for (int i = 0; i < 2; i++)
+    {
+      if (now[i] != folder->dir_mtime[i] ||
+          now[i] > folder->scan_time - MTIME_TRUST_NS)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+gint
+mail_folder_find_name (MailFolder *folder, const char *name)
+{
+  g_return_val_if_fail (folder != NULL && name != NULL, -1);
+  for (guint i = 0; i < folder->entries->len; i++)
+    {
+      const FolderEntry *entry = folder->entries->pdata[i];
+
+      if (strcmp (entry->message.name, name) == 0)
+        return (gint) i;
+    }
+  return -1;
 }
 
 /* ---- one message ----------------------------------------------------- */
@@ -679,34 +737,76 @@ mail_folder_delete_message (MailFolder *folder, guint index, GError **error)
   return mail_fsync_directory (dir, error);
 }
 
+/* Delivers into the existing folder directory @dir straight to cur/ with
+ * the info letters of @flags and @keywords (keyword letters are @dir's,
+ * added to its dovecot-keywords when new). */
+static gboolean
+deliver_with_flags (MailStore *store,
+                    const char *dir,
+                    GBytes *data,
+                    MailFlags flags,
+                    const char *const *keywords,
+                    gint64 mtime,
+                    char **out_name,
+                    GError **error)
+{
+  g_autoptr (GPtrArray) table = mail_keywords_read (dir, error);
+  g_autofree char *info = NULL;
+
+  if (table == NULL ||
+      !mail_keywords_ensure (store, dir, &table, keywords, error))
+    return FALSE;
+  info = mail_info_from_flags (table, flags, keywords);
+  return mail_maildir_deliver_into (dir, g_bytes_get_data (data, NULL),
+                                    g_bytes_get_size (data), info, mtime,
+                                    out_name, error);
+}
+
 gboolean
 mail_folder_copy_message (MailFolder *folder,
                           guint index,
                           const char *to_folder,
+                          char **out_name,
                           GError **error)
 {
   const MailMessage *message;
   g_autofree char *dir = NULL;
   g_autoptr (GBytes) data = NULL;
-  g_autoptr (GPtrArray) table = NULL;
-  g_autofree char *info = NULL;
 
   g_return_val_if_fail (folder != NULL, FALSE);
   g_return_val_if_fail (index < folder->entries->len, FALSE);
   message = mail_folder_get_message (folder, index);
   dir = mail_store_folder_dir (folder->store, to_folder, error);
   data = dir ? mail_folder_read_message (folder, index, error) : NULL;
-  table = data ? mail_keywords_read (dir, error) : NULL;
-  if (table == NULL ||
-      !mail_keywords_ensure (folder->store, dir, &table,
-                             (const char *const *) message->keywords, error))
+  if (data == NULL)
     return FALSE;
-  /* The keyword letters are the target folder's, not ours. */
-  info = mail_info_from_flags (table, message->flags,
-                               (const char *const *) message->keywords);
-  return mail_maildir_deliver_into (dir, g_bytes_get_data (data, NULL),
-                                    g_bytes_get_size (data), info,
-                                    message->mtime, NULL, error);
+  return deliver_with_flags (folder->store, dir, data, message->flags,
+                             (const char *const *) message->keywords,
+                             message->mtime, out_name, error);
+}
+
+gboolean
+mail_store_append (MailStore *store,
+                   const char *name,
+                   const void *data,
+                   gsize length,
+                   MailFlags flags,
+                   const char *const *keywords,
+                   gint64 internaldate,
+                   char **out_name,
+                   GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || length == 0, FALSE);
+  dir = mail_store_folder_dir (store, name, error);
+  if (dir == NULL)
+    return FALSE;
+  bytes = g_bytes_new_static (data, length);
+  return deliver_with_flags (store, dir, bytes, flags, keywords, internaldate,
+                             out_name, error);
 }
 
 /* ---- watching a folder ----------------------------------------------- */

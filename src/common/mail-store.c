@@ -714,3 +714,73 @@ mail_store_unlock_maildrop (MailStore *store)
     close (store->maildrop_fd); /* releases the flock() */
   store->maildrop_fd = -1;
 }
+
+/* ---- subscriptions (RFC 9051 §6.3.7) ---------------------------------- */
+
+#define SUBSCRIPTIONS_NAME "subscriptions"
+
+GStrv
+mail_store_list_subscriptions (MailStore *store, GError **error)
+{
+  g_autofree char *path =
+      g_build_filename (store->root, SUBSCRIPTIONS_NAME, NULL);
+  g_autofree char *contents = NULL;
+  GError *local_error = NULL;
+  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
+  g_auto (GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, &local_error))
+    {
+      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+        {
+          mail_store_fail_gerror (error, local_error);
+          return NULL;
+        }
+      g_error_free (local_error); /* none yet: no subscriptions */
+      return g_strv_builder_end (names);
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    {
+      /* Dovecot's version 2 files begin with a "V\t2" line */
+      if (lines[i][0] != '\0' && !g_str_has_prefix (lines[i], "V\t"))
+        g_strv_builder_add (names, lines[i]);
+    }
+  return g_strv_builder_end (names);
+}
+
+gboolean
+mail_store_set_subscribed (MailStore *store,
+                           const char *name,
+                           gboolean subscribed,
+                           GError **error)
+{
+  g_auto (GStrv) names = NULL;
+  g_autoptr (GString) contents = g_string_new (NULL);
+  gboolean ok;
+  int lock;
+
+  g_return_val_if_fail (store != NULL && name != NULL, FALSE);
+  if (strchr (name, '\n') != NULL)
+    {
+      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
+                           "invalid folder name");
+      return FALSE;
+    }
+  lock = mail_store_lock (store, error);
+  if (lock < 0)
+    return FALSE;
+  names = mail_store_list_subscriptions (store, error);
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    {
+      if (strcmp (names[i], name) != 0)
+        g_string_append_printf (contents, "%s\n", names[i]);
+    }
+  if (subscribed)
+    g_string_append_printf (contents, "%s\n", name);
+  ok = names != NULL && mail_store_replace_file (store->root,
+                                                 SUBSCRIPTIONS_NAME, contents,
+                                                 error);
+  mail_store_unlock (lock);
+  return ok;
+}

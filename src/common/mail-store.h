@@ -145,11 +145,41 @@ gboolean mail_folder_set_flags (MailFolder *folder,
 gboolean
 mail_folder_delete_message (MailFolder *folder, guint index, GError **error);
 /* Copies a message into another folder of the same store, durably, with
- * the same flags (IMAP COPY/MOVE). */
+ * the same flags and date (IMAP COPY/MOVE). *out_name (optional, transfer
+ * full) is the copy's base name, for mail_folder_find_name () in the
+ * target (UIDPLUS COPYUID). */
 gboolean mail_folder_copy_message (MailFolder *folder,
                                    guint index,
                                    const char *to_folder,
+                                   char **out_name,
                                    GError **error);
+/* Stores a new message in folder @name (NULL: INBOX) of @store with
+ * @flags and @keywords, durably, dated @internaldate (Unix seconds; 0:
+ * now) (IMAP APPEND, RFC 9051 §6.3.12). *out_name as for copy. */
+gboolean mail_store_append (MailStore *store,
+                            const char *name,
+                            const void *data,
+                            gsize length,
+                            MailFlags flags,
+                            const char *const *keywords,
+                            gint64 internaldate,
+                            char **out_name,
+                            GError **error);
+/* Index of the message with base name @name, or -1. */
+gint mail_folder_find_name (MailFolder *folder, const char *name);
+/* Cheap check before a rescan: FALSE only when neither new/ nor cur/
+ * can have changed since the last open or sync (their modification
+ * times are the same, and were already old then, so a change within
+ * the same clock tick cannot hide). */
+gboolean mail_folder_may_have_changed (MailFolder *folder);
+
+/* Subscriptions (RFC 9051 §6.3.7): ROOT/subscriptions, one folder name a
+ * line, as Dovecot's Maildir++ layout keeps them. (transfer full) */
+GStrv mail_store_list_subscriptions (MailStore *store, GError **error);
+gboolean mail_store_set_subscribed (MailStore *store,
+                                    const char *name,
+                                    gboolean subscribed,
+                                    GError **error);
 /* Watches new/ and cur/ (inotify through GFileMonitor) so IDLE and open
  * sessions learn of changes; connect to "changed" and call
  * mail_folder_sync (). One monitor forwards the events of both

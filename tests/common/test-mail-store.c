@@ -885,7 +885,7 @@ test_message_copy_keeps_everything (StoreFixture *f, gconstpointer data)
 
   create_folder (f, "Archive");
   set_flags (inbox, 0, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED, keywords);
-  g_assert_true (mail_folder_copy_message (inbox, 0, "Archive", &error));
+  g_assert_true (mail_folder_copy_message (inbox, 0, "Archive", NULL, &error));
   g_assert_no_error (error);
   archive = open_folder (f, "Archive");
   g_assert_cmpuint (mail_folder_get_count (archive), ==, 1);
@@ -895,7 +895,7 @@ test_message_copy_keeps_everything (StoreFixture *f, gconstpointer data)
   g_assert_cmpint (copy->mtime, ==, mail_folder_get_message (inbox, 0)->mtime);
   g_assert_false (copy->recent);
   assert_message_text (archive, 0, MESSAGE_TEXT);
-  g_assert_false (mail_folder_copy_message (inbox, 0, "Missing", &error));
+  g_assert_false (mail_folder_copy_message (inbox, 0, "Missing", NULL, &error));
   g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND);
 }
 
