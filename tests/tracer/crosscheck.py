@@ -3,8 +3,8 @@
 """crosscheck.py MW_TRACE PCAP TSV PROTOCOL
 
 Compares, for every TCP flow of PCAP, the sequence of protocol events that
-mw-trace --json reports with the one tshark reported in TSV (written by
-../shared/bench/trace_baseline.sh fields):
+mw-trace --json reports with the one tshark reported in TSV (the tshark
+command is in captures/README.md):
   smtp: client commands (verbs) and server reply codes, one per reply
   pop:  client commands and +OK/-ERR indicators
   imap: tagged commands (tag + command) and tagged completions (tag + status)

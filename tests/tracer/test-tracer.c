@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * test-tracer.c: mw-trace end to end (suite "tracer").
  *   /tracer/crosscheck/<capture>  the reference captures of Postfix and
- *       Dovecot in ../shared/bench/captures: per flow, the commands and
+ *       Dovecot in tests/tracer/captures: per flow, the commands and
  *       replies mw-trace decodes equal tshark's, up to the known and
  *       RFC-justified differences listed in crosscheck.py
  *   /tracer/golden/<case>  tests/tracer/<name>.pcap -> <name>.out, cases
@@ -43,8 +43,8 @@ static void
 test_crosscheck (gconstpointer data)
 {
   const char *name = data;
-  g_autofree char *captures = g_build_filename (
-      g_getenv ("MW_SOURCE_ROOT"), "..", "shared", "bench", "captures", NULL);
+  g_autofree char *captures =
+      g_test_build_filename (G_TEST_DIST, "tracer", "captures", NULL);
   g_autofree char *pcap = g_strdup_printf ("%s/%s.pcap", captures, name);
   g_autofree char *tsv = g_strdup_printf ("%s/%s.tsv", captures, name);
   g_autofree char *script =
@@ -63,7 +63,7 @@ test_crosscheck (gconstpointer data)
       !g_file_test (tsv, G_FILE_TEST_EXISTS))
     {
       g_test_message ("the reference captures are missing: expected %s and "
-                      "%s (the ../shared checkout beside the source tree)",
+                      "%s (tests/tracer/captures/ in the source tree)",
                       pcap, tsv);
       g_test_fail ();
       return;
