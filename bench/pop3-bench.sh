@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # bench/pop3-bench.sh: POP3 RETR throughput, mw-pop3d against Dovecot's
 # POP3 on the same Maildirs in the same run, with the same load generator
-# (../shared/bench/pull_load.py: "pop3-raw" logs in, LIST, pipelines every
+# (bench/pull_load.py: "pop3-raw" logs in, LIST, pipelines every
 # RETR and scans for CRLF.CRLF; "pop3" is Python's poplib, one RETR at a
 # time). Prints both servers' median msg/s and MB/s and the ratios.
 #
-# The messages are made by ../shared/bench/fill_maildir.py and then given
+# The messages are made by bench/fill_maildir.py and then given
 # CRLF line ends, since mailwire stores mail as received (CRLF) and takes
 # POP3 sizes from file sizes; Dovecot reads the same files.
 #
@@ -17,7 +17,6 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=$(cd "$top/../shared/bench" && pwd)
 build=${BUILD:-$top/build}
 REPEAT=${REPEAT:-3} N4K=${N4K:-1000} N1M=${N1M:-100} TESTS=${TESTS:-pop3-raw,pop3}
 MW_PORT=${MW_PORT:-24710}
@@ -29,18 +28,18 @@ state=$(mktemp -d /tmp/mw-pop3-bench.XXXXXX)
 mw_pid=
 cleanup() {
   if [ -n "$mw_pid" ]; then kill "$mw_pid" 2>/dev/null && wait "$mw_pid" 2>/dev/null; fi
-  "$shared/peers.sh" stop >/dev/null 2>&1 || true
+  "$here/peers.sh" stop >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
 
-"$shared/peers.sh" start >/dev/null
-read -r _pf_pid dc_pid < <("$shared/peers.sh" pids)
+"$here/peers.sh" start >/dev/null
+read -r _pf_pid dc_pid < <("$here/peers.sh" pids)
 root=$PEERS_DIR/mail/example.test
 
 # The same Maildirs for both servers: fill, then LF -> CRLF in place.
 fill() { # USER COUNT SIZE
-  python3 "$shared/fill_maildir.py" "$root/$1/Maildir" "$2" "$3" --clear >/dev/null
+  python3 "$here/fill_maildir.py" "$root/$1/Maildir" "$2" "$3" --clear >/dev/null
   python3 - "$root/$1/Maildir/cur" <<'PY'
 import os, sys
 d = sys.argv[1]
@@ -82,7 +81,7 @@ for _ in $(seq 50); do grep -q ready "$state/out" && break; sleep 0.1; done
 grep -q ready "$state/out" || { echo "mw-pop3d did not start" >&2; cat "$state/err" >&2; exit 1; }
 
 run_one() { # LABEL PORT USER PID
-  python3 "$shared/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$2" --user "$3" \
+  python3 "$here/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$2" --user "$3" \
     --password secret --tests "$TESTS" --repeat "$REPEAT" --server-pid "$4" \
     --label "$1" | grep summary
 }
@@ -94,9 +93,9 @@ printf '%-10s %-9s %10s %10s %9s %9s %7s %8s %9s\n' user test mw_msg_s dc_msg_s 
   mw_MB_s dc_MB_s ratio mw_cpu_s dc_cpu_s
 for u in fill4k fill1m; do
   # warm both page caches and indexes once, unmeasured
-  python3 "$shared/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$POP3_PORT" --user "$u" \
+  python3 "$here/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$POP3_PORT" --user "$u" \
     --password secret --tests pop3-raw --repeat 1 >/dev/null
-  python3 "$shared/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$MW_PORT" --user "$u" \
+  python3 "$here/pull_load.py" 127.0.0.1 "$IMAP_PORT" "$MW_PORT" --user "$u" \
     --password secret --tests pop3-raw --repeat 1 >/dev/null
   dc=$(run_one dovecot "$POP3_PORT" "$u" "$dc_pid")
   mw=$(run_one mailwire "$MW_PORT" "$u" "$mw_pid")

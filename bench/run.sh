@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # bench/run.sh [smtp|pop3|trace|all]: mailwire against real peers, in the same run.
 # Called by `./run bench`. Needs root (Postfix and Dovecot run from private
-# configs through ../shared/bench/peers.sh) and ../shared beside the checkout.
+# configs through bench/peers.sh). Everything it uses is in this directory.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-[ -d "$here/../../shared/bench" ] || { echo "bench: ../shared/bench is missing" >&2; exit 1; }
 case "${1:-all}" in
   smtp) "$here/smtp-bench.sh" ;;
   pop3) "$here/pop3-bench.sh" ;;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/smtp-bench.sh: SMTP accept + durable delivery to Maildir, mw-smtpd
 # against Postfix, same machine, same run, same load generator (Postfix's
-# smtp-source through ../shared/bench/smtp_load.sh). Prints, per load, both
+# smtp-source through bench/smtp_load.sh). Prints, per load, both
 # servers' median rates and server CPU per message, and the ratios.
 #
 # Environment: REPEAT=3, N4K=2000 (messages of 4 KiB), N1M=100 (of 1 MiB),
@@ -10,22 +10,21 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
-shared=$(cd "$top/../shared/bench" && pwd)
 REPEAT=${REPEAT:-3} N4K=${N4K:-2000} N1M=${N1M:-100} CONCS=${CONCS:-"1 10 50"}
 MW_PORT=${MW_PORT:-24525}
 state=$(mktemp -d /tmp/mw-smtp-bench.XXXXXX)
 mw_pid=
 cleanup() {
   [ -n "$mw_pid" ] && kill "$mw_pid" 2>/dev/null && wait "$mw_pid" 2>/dev/null
-  "$shared/peers.sh" stop >/dev/null 2>&1 || true
+  "$here/peers.sh" stop >/dev/null 2>&1 || true
   rm -rf "$state"
 }
 trap cleanup EXIT
 
 # Postfix's in_flow_delay throttles a single fast client by design; turn it
 # off so both servers are measured at full speed with the same durability.
-PF_IN_FLOW_DELAY=0 "$shared/peers.sh" start >/dev/null
-read -r pf_pid _dc_pid < <("$shared/peers.sh" pids)
+PF_IN_FLOW_DELAY=0 "$here/peers.sh" start >/dev/null
+read -r pf_pid _dc_pid < <("$here/peers.sh" pids)
 pf_root=/tmp/perfpeers/mail/example.test
 
 cat >"$state/mailwire.conf" <<CONF
@@ -52,7 +51,7 @@ for _ in $(seq 50); do grep -q ready "$state/out" && break; sleep 0.1; done
 
 run_one() { # LABEL HOST PORT N CONC SIZE MAILROOT PID
   SIZE=$6 REPEAT=$REPEAT QUIET=1 MAILROOT=$7 SERVER_PIDS=$8 \
-    "$shared/smtp_load.sh" "$2" "$3" "$4" "$5" | sed "s/^summary/$1/"
+    "$here/smtp_load.sh" "$2" "$3" "$4" "$5" | sed "s/^summary/$1/"
 }
 median() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 

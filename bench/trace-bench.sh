@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # bench/trace-bench.sh [BUILD_DIR] [FILE] [RUNS]: offline decode speed of
-# mw-trace against tshark (the same fields as ../shared/bench/trace_baseline.sh)
+# mw-trace against tshark (the fields of tests/tracer/captures/README.md)
 # and against `tcpdump -r FILE -w /dev/null`, the floor of just reading
 # the file. Prints median seconds, packets/s, MB/s, peak RSS and ratios.
 #
 # Without FILE it builds a mixed SMTP/POP3/IMAP capture by concatenating
-# the reference captures of ../shared/bench/captures (Postfix and Dovecot
+# the reference captures of tests/tracer/captures (Postfix and Dovecot
 # sessions) many times, each copy time-shifted (editcap -t, mergecap -a):
-# about 200k packets. A recorded load run (trace_baseline.sh capture) is
+# about 200k packets. A recorded load run (tcpdump -i lo during a bench) is
 # the better input when one is at hand: pass it as FILE and set DECODE_AS.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
@@ -21,7 +21,7 @@ trap 'rm -rf "$work"' EXIT
 
 file=${2:-}
 if [ -z "$file" ]; then
-    captures=$here/../../shared/bench/captures
+    captures=$here/../tests/tracer/captures
     [ -d "$captures" ] || { echo "no $captures: pass FILE" >&2; exit 1; }
     mergecap -a -w "$work/one.pcap" "$captures"/smtp-postfix.pcap \
         "$captures"/pop3-dovecot.pcap "$captures"/imap-dovecot.pcap
