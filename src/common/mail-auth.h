@@ -82,6 +82,23 @@ gboolean mail_auth_equal (const void *a, const void *b, gsize length);
  * it low). */
 void mail_auth_failure_delay (guint failures);
 
+/* The users file as a server sees it, shared by its session threads:
+ * loaded at the first login and reloaded whenever its modification time
+ * or size changes, so "mw-admin user add" needs no restart. A file that
+ * fails to load keeps the old list (with a warning) rather than lock
+ * everyone out. Thread-safe. */
+typedef struct _MailUsersCache MailUsersCache;
+
+/* @config (transfer none) must outlive the cache. */
+MailUsersCache *mail_users_cache_new (const MailConfig *config);
+void mail_users_cache_free (MailUsersCache *cache);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailUsersCache, mail_users_cache_free)
+/* Checks a password (mail_users_verify ()) and returns the user's
+ * Maildir (transfer full), or NULL if the name or password is wrong. */
+char *mail_users_cache_check_login (MailUsersCache *cache,
+                                    const char *name,
+                                    const char *password);
+
 /* ---- SASL ------------------------------------------------------------- */
 
 /* RFC 4616 §2: message = [authzid] NUL authcid NUL passwd, base64 encoded.

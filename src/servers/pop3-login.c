@@ -6,7 +6,6 @@
  * maildrop, which moves the session to TRANSACTION.
  */
 #include <string.h>
-#include <sys/stat.h>
 
 #include "mail-tls.h"
 #include "pop3-session-private.h"
@@ -20,8 +19,7 @@ pop3_context_new (const MailConfig *config, GTlsCertificate *certificate)
 
   context->config = config;
   context->certificate = certificate ? g_object_ref (certificate) : NULL;
-  g_mutex_init (&context->users_lock);
-  context->users_mtime = -1;
+  context->users = mail_users_cache_new (config);
   return context;
 }
 
@@ -31,61 +29,8 @@ pop3_context_free (Pop3Context *context)
   if (context == NULL)
     return;
   g_clear_object (&context->certificate);
-  g_clear_pointer (&context->users, mail_users_free);
-  g_mutex_clear (&context->users_lock);
+  g_clear_pointer (&context->users, mail_users_cache_free);
   g_free (context);
-}
-
-/* Reloads the users file if it changed; call with users_lock held. */
-static void
-pop3_context_refresh_users (Pop3Context *context)
-{
-  struct stat st;
-  gint64 mtime = -1;
-  gint64 size = -1;
-  g_autoptr (GError) error = NULL;
-  MailUsers *users = NULL;
-
-  if (stat (context->config->users_file, &st) == 0)
-    {
-      mtime = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC +
-              st.st_mtim.tv_nsec / 1000;
-      size = st.st_size;
-    }
-  if (context->users != NULL && mtime == context->users_mtime &&
-      size == context->users_size)
-    return;
-  users = mail_users_load (context->config->users_file, &error);
-  if (users == NULL)
-    {
-      /* keep the old list rather than lock everyone out */
-      g_warning ("users file: %s", error->message);
-      return;
-    }
-  g_clear_pointer (&context->users, mail_users_free);
-  context->users = users;
-  context->users_mtime = mtime;
-  context->users_size = size;
-}
-
-/* Checks a password and finds the user's Maildir. Returns the Maildir
- * (transfer full) or NULL if the name or password is wrong. */
-static char *
-pop3_context_check_login (Pop3Context *context,
-                          const char *name,
-                          const char *password)
-{
-  g_autoptr (GMutexLocker) locker = g_mutex_locker_new (&context->users_lock);
-  const MailUser *user = NULL;
-
-  pop3_context_refresh_users (context);
-  if (context->users == NULL ||
-      !mail_users_verify (context->users, name, password))
-    return NULL;
-  user = mail_users_lookup (context->users, name);
-  if (user == NULL)
-    return NULL;
-  return mail_config_user_maildir (context->config, user->name, user->maildir);
 }
 
 /* ---- login --------------------------------------------------------- */
@@ -152,7 +97,7 @@ pop3_session_login (Pop3Session *session,
                     const char *password)
 {
   g_autofree char *maildir =
-      pop3_context_check_login (session->context, name, password);
+      mail_users_cache_check_login (session->context->users, name, password);
   guint count = 0;
   guint64 size = 0;
 

@@ -37,10 +37,7 @@ struct _Pop3Context
 {
   const MailConfig *config;
   GTlsCertificate *certificate; /* NULL: no TLS */
-  GMutex users_lock;            /* guards the three members below */
-  MailUsers *users;
-  gint64 users_mtime; /* microseconds; -1: never loaded */
-  gint64 users_size;
+  MailUsersCache *users;
 };
 
 typedef struct
