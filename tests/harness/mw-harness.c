@@ -338,6 +338,18 @@ mw_harness_have (const char *program)
   return path != NULL;
 }
 
+gboolean
+mw_harness_require (const char *program, const char *package)
+{
+  if (mw_harness_have (program))
+    return TRUE;
+  g_test_message ("%s is not installed: ./run test installs it (or "
+                  "apt-get install %s)",
+                  program, package);
+  g_test_fail ();
+  return FALSE;
+}
+
 static void
 add_files (GPtrArray *names, const char *dir)
 {

@@ -58,9 +58,13 @@ int mw_harness_run (MwHarness *harness,
                     char **out_stdout,
                     char **out_stderr);
 
-/* TRUE if @program is in PATH; tests of real clients that are missing
- * call g_test_skip () with the package to install. */
+/* TRUE if @program is in PATH. */
 gboolean mw_harness_have (const char *program);
+/* TRUE if @program is in PATH; otherwise fails the current test, naming
+ * the Debian @package (./run test installs every package a test needs, so
+ * a missing one is a broken setup, never a reason to skip), and returns
+ * FALSE: the caller returns at once. */
+gboolean mw_harness_require (const char *program, const char *package);
 
 /* Lists the regular files in Maildir/new and Maildir/cur of @user's
  * @folder (NULL: INBOX) (transfer full, sorted). */

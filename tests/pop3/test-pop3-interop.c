@@ -50,19 +50,6 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   mw_harness_free (f->harness);
 }
 
-static gboolean
-have (const char *program, const char *package)
-{
-  g_autofree char *message = NULL;
-
-  if (mw_harness_have (program))
-    return TRUE;
-  message = g_strdup_printf ("%s not installed (apt-get install %s)", program,
-                             package);
-  g_test_skip (message);
-  return FALSE;
-}
-
 static guint
 count_messages (Fixture *f)
 {
@@ -96,7 +83,7 @@ test_poplib (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
   g_autofree char *output = NULL;
 
-  if (!have ("python3", "python3"))
+  if (!mw_harness_require ("python3", "python3"))
     return;
   g_ptr_array_add (argv, g_strdup ("python3"));
   g_ptr_array_add (argv, g_strdup (script));
@@ -134,7 +121,7 @@ test_curl (Fixture *f, gconstpointer data)
   g_autofree char *tls_message = NULL;
   const char *cert = mw_harness_cert (f->harness);
 
-  if (!have ("curl", "curl"))
+  if (!mw_harness_require ("curl", "curl"))
     return;
   {
     const char *argv[] = { "curl",           "-sS",    "--user",
@@ -232,7 +219,7 @@ test_fetchmail (Fixture *f, gconstpointer data)
   g_autofree char *keep_rc = NULL;
   g_autofree char *flush_rc = NULL;
 
-  if (!have ("fetchmail", "fetchmail"))
+  if (!mw_harness_require ("fetchmail", "fetchmail"))
     return;
   keep_rc = write_fetchmail_rc (f, "keep.rc", "keep ssl", f->pop3s_port, kept);
   flush_rc = write_fetchmail_rc (f, "flush.rc", "fetchall sslproto tls1.2+",

@@ -105,11 +105,8 @@ test_python_smtplib (Fixture *f, gconstpointer data)
                          mw_harness_cert (f->harness),
                          NULL };
 
-  if (!mw_harness_have ("python3"))
-    {
-      g_test_skip ("python3 not installed (apt-get install python3)");
-      return;
-    }
+  if (!mw_harness_require ("python3", "python3"))
+    return;
   run_ok (f, argv);
   /* plain, UTF-8 sender and null sender to alice; submission, LOGIN and
    * smtps to bob */
@@ -172,11 +169,8 @@ test_curl (Fixture *f, gconstpointer data)
                                   f->eml,
                                   NULL };
 
-  if (!mw_harness_have ("curl"))
-    {
-      g_test_skip ("curl not installed (apt-get install curl)");
-      return;
-    }
+  if (!mw_harness_require ("curl", "curl"))
+    return;
   run_ok (f, plain_argv);
   run_ok (f, starttls_argv);
   run_ok (f, implicit_argv);
@@ -221,11 +215,8 @@ test_swaks (Fixture *f, gconstpointer data)
                                   "swaks.example",
                                   NULL };
 
-  if (!mw_harness_have ("swaks"))
-    {
-      g_test_skip ("swaks not installed (apt-get install swaks)");
-      return;
-    }
+  if (!mw_harness_require ("swaks", "swaks"))
+    return;
   run_ok (f, pipelined);
   run_ok (f, authenticated);
   g_assert_cmpuint (count (f, "alice"), ==, 2);
@@ -255,11 +246,8 @@ test_mutt (Fixture *f, gconstpointer data)
   g_autofree char *err = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (!mw_harness_have ("mutt"))
-    {
-      g_test_skip ("mutt not installed (apt-get install mutt)");
-      return;
-    }
+  if (!mw_harness_require ("mutt", "mutt"))
+    return;
   g_file_set_contents (muttrc, settings, -1, &error);
   g_assert_no_error (error);
   g_assert_cmpint (mw_harness_run (f->harness, argv,
