@@ -111,6 +111,14 @@ const MailCatalogEntry imap_proto_response_codes[] = {
   { "UNAVAILABLE", "temporarily unavailable", "RFC 9051 §7.1" },
   { "UNKNOWN-CTE", "unknown content transfer encoding", "RFC 9051 §7.1" },
   { "UNSEEN", "the first unseen message (IMAP4rev1)", "RFC 3501 §7.1" },
+  { "TOOBIG", "the literal or message is larger than the server accepts",
+    "RFC 7888 §4" },
+  { "HIGHESTMODSEQ", "the highest modification sequence of the mailbox",
+    "RFC 7162 §3.1.2.1" },
+  { "NOMODSEQ", "the mailbox does not keep modification sequences",
+    "RFC 7162 §3.1.2.2" },
+  { "MODIFIED", "these messages changed since UNCHANGEDSINCE",
+    "RFC 7162 §3.1.3" },
   { NULL },
 };
 
@@ -151,6 +159,48 @@ const MailCatalogEntry imap_proto_fetch_items[] = {
   { "MODSEQ", "modification sequence", "RFC 7162 §3.1.4" },
   { NULL },
 };
+
+const char *
+imap_proto_code_name (ImapCode code)
+{
+  static const char *const names[] = {
+    [IMAP_CODE_ALERT] = "ALERT",
+    [IMAP_CODE_ALREADYEXISTS] = "ALREADYEXISTS",
+    [IMAP_CODE_APPENDUID] = "APPENDUID",
+    [IMAP_CODE_AUTHENTICATIONFAILED] = "AUTHENTICATIONFAILED",
+    [IMAP_CODE_BADCHARSET] = "BADCHARSET",
+    [IMAP_CODE_CANNOT] = "CANNOT",
+    [IMAP_CODE_CAPABILITY] = "CAPABILITY",
+    [IMAP_CODE_CLIENTBUG] = "CLIENTBUG",
+    [IMAP_CODE_CLOSED] = "CLOSED",
+    [IMAP_CODE_COPYUID] = "COPYUID",
+    [IMAP_CODE_EXPUNGEISSUED] = "EXPUNGEISSUED",
+    [IMAP_CODE_INUSE] = "INUSE",
+    [IMAP_CODE_LIMIT] = "LIMIT",
+    [IMAP_CODE_NONEXISTENT] = "NONEXISTENT",
+    [IMAP_CODE_NOPERM] = "NOPERM",
+    [IMAP_CODE_OVERQUOTA] = "OVERQUOTA",
+    [IMAP_CODE_PARSE] = "PARSE",
+    [IMAP_CODE_PERMANENTFLAGS] = "PERMANENTFLAGS",
+    [IMAP_CODE_PRIVACYREQUIRED] = "PRIVACYREQUIRED",
+    [IMAP_CODE_READ_ONLY] = "READ-ONLY",
+    [IMAP_CODE_READ_WRITE] = "READ-WRITE",
+    [IMAP_CODE_SERVERBUG] = "SERVERBUG",
+    [IMAP_CODE_TOOBIG] = "TOOBIG",
+    [IMAP_CODE_TRYCREATE] = "TRYCREATE",
+    [IMAP_CODE_UIDNEXT] = "UIDNEXT",
+    [IMAP_CODE_UIDVALIDITY] = "UIDVALIDITY",
+    [IMAP_CODE_UNAVAILABLE] = "UNAVAILABLE",
+    [IMAP_CODE_UNKNOWN_CTE] = "UNKNOWN-CTE",
+    [IMAP_CODE_UNSEEN] = "UNSEEN",
+    [IMAP_CODE_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
+    [IMAP_CODE_NOMODSEQ] = "NOMODSEQ",
+    [IMAP_CODE_MODIFIED] = "MODIFIED",
+  };
+
+  g_return_val_if_fail ((guint) code < G_N_ELEMENTS (names), NULL);
+  return names[code];
+}
 
 const MailCatalogEntry *
 imap_proto_command_info (const char *verb)

@@ -33,6 +33,48 @@ typedef enum
   IMAP_RESPONSE_CONTINUATION, /* "+" [SP text] (§7.5) */
 } ImapResponseKind;
 
+/* RFC 9051 §7.1 response codes (and those of the extensions we speak), in
+ * the order of imap_proto_response_codes[]. Named, never spelled out. */
+typedef enum
+{
+  IMAP_CODE_NONE = 0,
+  IMAP_CODE_ALERT,
+  IMAP_CODE_ALREADYEXISTS,
+  IMAP_CODE_APPENDUID, /* RFC 4315 §3 */
+  IMAP_CODE_AUTHENTICATIONFAILED,
+  IMAP_CODE_BADCHARSET,
+  IMAP_CODE_CANNOT,
+  IMAP_CODE_CAPABILITY,
+  IMAP_CODE_CLIENTBUG,
+  IMAP_CODE_CLOSED,
+  IMAP_CODE_COPYUID, /* RFC 4315 §3 */
+  IMAP_CODE_EXPUNGEISSUED,
+  IMAP_CODE_INUSE,
+  IMAP_CODE_LIMIT,
+  IMAP_CODE_NONEXISTENT,
+  IMAP_CODE_NOPERM,
+  IMAP_CODE_OVERQUOTA,
+  IMAP_CODE_PARSE,
+  IMAP_CODE_PERMANENTFLAGS,
+  IMAP_CODE_PRIVACYREQUIRED,
+  IMAP_CODE_READ_ONLY,
+  IMAP_CODE_READ_WRITE,
+  IMAP_CODE_SERVERBUG,
+  IMAP_CODE_TOOBIG, /* RFC 7888 §4, RFC 4469 */
+  IMAP_CODE_TRYCREATE,
+  IMAP_CODE_UIDNEXT,
+  IMAP_CODE_UIDVALIDITY,
+  IMAP_CODE_UNAVAILABLE,
+  IMAP_CODE_UNKNOWN_CTE, /* RFC 3516 §4.3 */
+  IMAP_CODE_UNSEEN,      /* RFC 3501 §7.1 */
+  IMAP_CODE_HIGHESTMODSEQ, /* RFC 7162 §3.1.2.1 */
+  IMAP_CODE_NOMODSEQ,      /* RFC 7162 §3.1.2.2 */
+  IMAP_CODE_MODIFIED,      /* RFC 7162 §3.1.3 */
+} ImapCode;
+
+/* "TRYCREATE", "READ-ONLY" ... (transfer none); NULL for IMAP_CODE_NONE. */
+const char *imap_proto_code_name (ImapCode code);
+
 /* ---- the catalog (mail-catalog.h) ----------------------------------- */
 
 /* Every command of RFC 9051 §6 plus IDLE, ID, MOVE, NAMESPACE, UNSELECT,

@@ -74,6 +74,7 @@ static const ConfigKey config_keys[] = {
   { "imap", "listen", CONFIG_ADDRESS, FIELD (imap.listen) },
   { "imap", "port", CONFIG_PORT, FIELD (imap.port) },
   { "imap", "imaps_port", CONFIG_PORT, FIELD (imaps.port) },
+  { "imap", "plaintext_auth", CONFIG_PLAINTEXT, FIELD (imap_plaintext_auth) },
 };
 
 /* [routes] has no fixed keys: each key is a destination domain. */
@@ -514,6 +515,7 @@ config_new_defaults (const char *base_dir)
   config->routes =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->pop3_plaintext_auth = MAIL_PLAINTEXT_AUTH_LOOPBACK;
+  config->imap_plaintext_auth = MAIL_PLAINTEXT_AUTH_LOOPBACK;
   return config;
 }
 

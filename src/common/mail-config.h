@@ -12,7 +12,8 @@
  *   [routes]   DOMAIN = HOST:PORT     static next hops for relaying
  *   [pop3]     listen, port, pop3s_port, plaintext_auth (never|loopback|
  *              always)
- *   [imap]     listen, port, imaps_port
+ *   [imap]     listen, port, imaps_port, plaintext_auth (as [pop3]); the
+ *              largest APPEND is [smtp] max_size (RFC 7889 APPENDLIMIT)
  * A relative path is relative to the directory of the config file.
  */
 #pragma once
@@ -79,6 +80,7 @@ typedef struct
   MailPlaintextAuth pop3_plaintext_auth;
   /* [imap] */
   MailListen imap, imaps;
+  MailPlaintextAuth imap_plaintext_auth;
 } MailConfig;
 
 /* Loads @path (NULL: defaults only, state under ./mailwire-state). */
