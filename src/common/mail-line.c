@@ -533,6 +533,12 @@ mail_stream_write (MailStream *stream, const void *data, gsize length)
   g_string_append_len (stream->output, data, length);
 }
 
+gsize
+mail_stream_get_output_pending (MailStream *stream)
+{
+  return stream->output->len;
+}
+
 void
 mail_stream_write_line (MailStream *stream, const char *line)
 {

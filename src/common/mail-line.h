@@ -175,6 +175,9 @@ void mail_stream_write (MailStream *stream, const void *data, gsize length);
 void mail_stream_write_line (MailStream *stream, const char *line);
 void mail_stream_printf (MailStream *stream, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
+/* Octets written and not flushed yet: a long answer (IMAP FETCH 1:*)
+ * flushes when this grows, so it is not held whole in memory. */
+gsize mail_stream_get_output_pending (MailStream *stream);
 gboolean mail_stream_flush (MailStream *stream,
                             GCancellable *cancellable,
                             GError **error);
