@@ -8,12 +8,23 @@
 # then alice submits (STARTTLS + AUTH) a message for carol@example.org and A
 # relays it to B (a second push, server to server). mw-trace watches lo when it may
 # capture and prints its ladder of every session. Servers stay up until
-# Ctrl-C; everything this script started is stopped by its PID.
+# Ctrl-C (or SIGTERM, SIGHUP); everything this script started, the idle
+# sleep at the end included, is stopped by its PID, so nothing is left
+# running and nothing keeps stdout open (`./run demo | cat` ends too).
+#
+# Environment (for tests/demo; `./run demo` sets only the first):
+#   MW_BUILD_ROOT=<top>/build      the meson build directory to run from
+#   MW_DEMO_STATE=<top>/demo-state where the configs, Maildirs and logs go
+#   MW_DEMO_PORT_OFFSET=0          added to every port above
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
-bin=$top/build/src
-state=$top/demo-state
+bin=${MW_BUILD_ROOT:-$top/build}/src
+state=${MW_DEMO_STATE:-$top/demo-state}
+off=${MW_DEMO_PORT_OFFSET:-0}
+a_smtp=$((2525 + off)) a_sub=$((2587 + off)) a_smtps=$((2465 + off))
+a_pop3=$((2110 + off)) a_pop3s=$((2995 + off))
+b_smtp=$((3525 + off)) b_pop3=$((3110 + off))
 pids=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -27,7 +38,15 @@ stop_all() {
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null; done
   pids=()
 }
-trap 'echo; echo "demo: stopping everything it started"; stop_all; exit 0' INT TERM
+# on Ctrl-C a reader behind a pipe may be gone already: writing must not
+# kill this script (SIGPIPE) before it has stopped what it started
+on_signal() {
+  trap '' PIPE
+  { echo; echo "demo: stopping everything it started"; } 2>/dev/null
+  stop_all
+  exit 0
+}
+trap on_signal INT TERM HUP
 trap 'stop_all' EXIT
 
 # start NAME LOGFILE ARGS...: starts a server, waits for its "ready" line.
@@ -85,8 +104,9 @@ rm -rf "$state"; mkdir -p "$state/a" "$state/b"
 say "Setting up two organisations under $state"
 "$(prog mw-admin)" cert --out "$state/cert.pem" --key "$state/key.pem" localhost 127.0.0.1 >/dev/null \
   || { echo "demo: mw-admin cert failed"; exit 1; }
-write_config "$state/a" example.test 2525 2587 2465 2110 2995 "example.org = 127.0.0.1:3525"
-write_config "$state/b" example.org 3525 -1 -1 3110 -1 ""
+write_config "$state/a" example.test "$a_smtp" "$a_sub" "$a_smtps" "$a_pop3" "$a_pop3s" \
+  "example.org = 127.0.0.1:$b_smtp"
+write_config "$state/b" example.org "$b_smtp" -1 -1 "$b_pop3" -1 ""
 add_user "$state/a" alice alice-demo
 add_user "$state/a" bob bob-demo
 add_user "$state/b" carol carol-demo
@@ -96,7 +116,7 @@ echo "          carol@example.org / carol-demo      certificate: $state/cert.pem
 tracing=no
 if have tracer/mw-trace; then
   # mw-trace exits at once with a clear message when it may not capture
-  "$(prog mw-trace)" -i lo -q -w "$state/demo.pcap" -p 3525 -p 3110 \
+  "$(prog mw-trace)" -i lo -q -w "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3" \
     >"$state/trace.out" 2>"$state/trace.err" &
   trace_pid=$!; sleep 1
   if kill -0 "$trace_pid" 2>/dev/null; then
@@ -112,25 +132,25 @@ start mw-pop3d "$state/a/pop3d" --config "$state/a/mailwire.conf"
 start mw-smtpd "$state/b/smtpd" --config "$state/b/mailwire.conf"
 start mw-pop3d "$state/b/pop3d" --config "$state/b/mailwire.conf"
 
-say "PUSH: a message for bob arrives on the MTA port (SMTP, port 2525, in clear)"
-"$(prog mw-send)" --server 127.0.0.1:2525 --from alice@example.test --to bob@example.test \
+say "PUSH: a message for bob arrives on the MTA port (SMTP, port $a_smtp, in clear)"
+"$(prog mw-send)" --server "127.0.0.1:$a_smtp" --from alice@example.test --to bob@example.test \
   --subject "Lab 1: push and pull" --body "Hello Bob, this went by SMTP and comes back by POP3." \
   --trace || echo "demo: mw-send failed (exit $?)"
 
-say "PULL: bob downloads with POP3 (port 2110, in clear on loopback), leaving a copy on the server (--keep)"
-"$(prog mw-pop3)" --server 127.0.0.1:2110 --auth user \
+say "PULL: bob downloads with POP3 (port $a_pop3, in clear on loopback), leaving a copy on the server (--keep)"
+"$(prog mw-pop3)" --server "127.0.0.1:$a_pop3" --auth user \
   --user bob --password bob-demo --maildir "$state/bob-laptop" --keep --trace \
   || echo "demo: mw-pop3 failed (exit $?)"
 echo "   on the server, bob's INBOX still holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
 
 say "PULL again from another device, with STLS this time, deleting on the server (no --keep)"
-"$(prog mw-pop3)" --server 127.0.0.1:2110 --stls --cafile "$state/cert.pem" \
+"$(prog mw-pop3)" --server "127.0.0.1:$a_pop3" --stls --cafile "$state/cert.pem" \
   --user bob --password bob-demo --maildir "$state/bob-phone" \
   || echo "demo: mw-pop3 failed (exit $?)"
 echo "   on the server, bob's INBOX now holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
 
-say "RELAY: alice submits (port 2587, STARTTLS + AUTH) for carol@example.org; example.test pushes it on to example.org"
-"$(prog mw-send)" --server 127.0.0.1:2587 --starttls --cafile "$state/cert.pem" \
+say "RELAY: alice submits (port $a_sub, STARTTLS + AUTH) for carol@example.org; example.test pushes it on to example.org"
+"$(prog mw-send)" --server "127.0.0.1:$a_sub" --starttls --cafile "$state/cert.pem" \
   --user alice --password alice-demo --from alice@example.test --to carol@example.org \
   --subject "Across organisations" --body "Relayed by mw-smtpd to the next hop." \
   || echo "demo: mw-send failed (exit $?)"
@@ -148,23 +168,27 @@ if [ "$tracing" = yes ]; then
   say "What went over the wire (mw-trace)"
   sleep 1.2   # let the capture see the last segments
   kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null
-  "$(prog mw-trace)" -r "$state/demo.pcap" -p 3525 -p 3110
+  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3"
 fi
 
 say "The servers keep running. Connect to them:"
 cat <<EOF
    mailwire clients:
-     $bin/clients/mw-send --server 127.0.0.1:2587 --starttls --cafile $state/cert.pem \\
+     $bin/clients/mw-send --server 127.0.0.1:$a_sub --starttls --cafile $state/cert.pem \\
          --user alice --password alice-demo --from alice@example.test --to bob@example.test --subject hi --body hi --trace
-     $bin/clients/mw-pop3 --server 127.0.0.1:2110 --stls --cafile $state/cert.pem --user bob --password bob-demo --list --trace
+     $bin/clients/mw-pop3 --server 127.0.0.1:$a_pop3 --stls --cafile $state/cert.pem --user bob --password bob-demo --list --trace
    curl:
-     curl --url smtp://127.0.0.1:2525 --mail-from alice@example.test --mail-rcpt bob@example.test --upload-file MESSAGE.eml
-     curl --cacert $state/cert.pem --ssl-reqd pop3://127.0.0.1:2110/1 --user bob:bob-demo
+     curl --url smtp://127.0.0.1:$a_smtp --mail-from alice@example.test --mail-rcpt bob@example.test --upload-file MESSAGE.eml
+     curl --cacert $state/cert.pem --ssl-reqd pop3://127.0.0.1:$a_pop3/1 --user bob:bob-demo
    mutt (POP3):
-     mutt -f pop://bob@127.0.0.1:2110/ -e 'set ssl_starttls=yes certificate_file=$state/cert.pem'
-   Thunderbird: account bob@example.test, POP3 127.0.0.1 port 2110 STARTTLS, SMTP 127.0.0.1
-     port 2587 STARTTLS, normal password; accept the self-signed certificate.
+     mutt -f pop://bob@127.0.0.1:$a_pop3/ -e 'set ssl_starttls=yes certificate_file=$state/cert.pem'
+   Thunderbird: account bob@example.test, POP3 127.0.0.1 port $a_pop3 STARTTLS, SMTP 127.0.0.1
+     port $a_sub STARTTLS, normal password; accept the self-signed certificate.
    Watch live (as root): $bin/tracer/mw-trace -i lo
 Press Ctrl-C to stop the servers.
 EOF
-while :; do sleep 3600 & wait $!; done
+# idle until a signal: a background sleep (so the trap runs at once) that
+# is in the PID list (a background job ignores SIGINT: stop_all ends it)
+sleep infinity &
+pids+=($!)
+wait $!
