@@ -1264,7 +1264,7 @@ imap_mutf7_to_utf8 (const char *mutf7, GError **error)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
-/* Appends the UTF-16BE of @c to @bits, emitting each whole sextet. */
+/* Appends @unit (UTF-16BE) to @bits, emitting each whole sextet. */
 static void
 encode_utf16_unit (GString *out, gunichar2 unit, guint32 *bits, int *count)
 {
