@@ -715,6 +715,37 @@ mail_store_unlock_maildrop (MailStore *store)
   store->maildrop_fd = -1;
 }
 
+/* ---- special-use folders (RFC 6154) ------------------------------------ */
+
+const char *const mail_store_special_folders[] = {
+  "Drafts", "Sent", "Trash", "Junk", "Archive", NULL,
+};
+
+gboolean
+mail_store_create_special_folders (MailStore *store, GError **error)
+{
+  for (guint i = 0; mail_store_special_folders[i] != NULL; i++)
+    {
+      const char *name = mail_store_special_folders[i];
+      GError *local_error = NULL;
+
+      if (!mail_store_create_folder (store, name, &local_error))
+        {
+          if (!g_error_matches (local_error, MAIL_STORE_ERROR,
+                                MAIL_STORE_ERROR_EXISTS))
+            {
+              g_propagate_error (error, local_error);
+              return FALSE;
+            }
+          g_error_free (local_error);
+          continue; /* there already, perhaps unsubscribed on purpose */
+        }
+      if (!mail_store_set_subscribed (store, name, TRUE, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* ---- subscriptions (RFC 9051 §6.3.7) ---------------------------------- */
 
 #define SUBSCRIPTIONS_NAME "subscriptions"
@@ -778,9 +809,8 @@ mail_store_set_subscribed (MailStore *store,
     }
   if (subscribed)
     g_string_append_printf (contents, "%s\n", name);
-  ok = names != NULL && mail_store_replace_file (store->root,
-                                                 SUBSCRIPTIONS_NAME, contents,
-                                                 error);
+  ok = names != NULL && mail_store_replace_file (
+                            store->root, SUBSCRIPTIONS_NAME, contents, error);
   mail_store_unlock (lock);
   return ok;
 }

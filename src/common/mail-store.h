@@ -173,6 +173,12 @@ gint mail_folder_find_name (MailFolder *folder, const char *name);
  * the same clock tick cannot hide). */
 gboolean mail_folder_may_have_changed (MailFolder *folder);
 
+/* The special-use folders every new user gets (RFC 6154 §2: their IMAP
+ * attributes are these names with a backslash: \Drafts, \Sent ...). */
+extern const char *const mail_store_special_folders[];
+/* Creates (and subscribes) those of them that are missing. */
+gboolean mail_store_create_special_folders (MailStore *store, GError **error);
+
 /* Subscriptions (RFC 9051 §6.3.7): ROOT/subscriptions, one folder name a
  * line, as Dovecot's Maildir++ layout keeps them. (transfer full) */
 GStrv mail_store_list_subscriptions (MailStore *store, GError **error);

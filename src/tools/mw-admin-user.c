@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "mail-auth.h"
+#include "mail-store.h"
 #include "mw-admin.h"
 
 #define USER_PASSWORD_MAX 1024 /* bytes read for one password */
@@ -194,11 +195,17 @@ user_add (UserRequest *request)
   int status = user_set_password (request, FALSE);
   const MailUser *user = mail_users_lookup (request->users, request->name);
   g_autofree char *maildir = NULL;
+  g_autoptr (MailStore) store = NULL;
+  g_autoptr (GError) error = NULL;
 
   if (status != MW_ADMIN_EXIT_OK)
     return status;
   maildir =
       mail_config_user_maildir (request->config, user->name, user->maildir);
+  /* RFC 6154: the folders mail programs look for (Sent, Trash ...) */
+  store = mail_store_open (maildir, &error);
+  if (store == NULL || !mail_store_create_special_folders (store, &error))
+    return mw_admin_fail ("%s", error->message);
   g_print ("added user %s, mail in %s\n", user->name, maildir);
   return status;
 }

@@ -1,0 +1,466 @@
+/* SPDX-License-Identifier: MIT
+ * imap-fetch.c: FETCH, the command that pulls data out of messages (RFC
+ * 9051 §6.4.5, §7.5.2; RFC 3501 §6.4.5 for RFC822 and RFC822.HEADER /
+ * .TEXT; RFC 3516 BINARY, BINARY.PEEK and BINARY.SIZE).
+ *
+ *   FETCH set (item ...) | item | ALL | FAST | FULL
+ *
+ * The items are parsed once into a list, then each message of the set
+ * gets one "* n FETCH (...)" response. MIME structure (ENVELOPE,
+ * BODYSTRUCTURE, sections) comes from imap-message.c, which uses GMime.
+ */
+#include <string.h>
+
+#include "imap-message.h"
+#include "imap-session-private.h"
+
+/* Responses are flushed once this much is waiting. */
+#define IMAP_FETCH_FLUSH_SIZE (256 * 1024)
+
+typedef enum
+{
+  IMAP_FETCH_UID,
+  IMAP_FETCH_FLAGS,
+  IMAP_FETCH_INTERNALDATE,
+  IMAP_FETCH_SIZE, /* RFC822.SIZE */
+  IMAP_FETCH_ENVELOPE,
+  IMAP_FETCH_BODY, /* BODY without a section: BODYSTRUCTURE, no extensions */
+  IMAP_FETCH_BODYSTRUCTURE,
+  IMAP_FETCH_SECTION,     /* BODY[...] and BODY.PEEK[...], RFC822* */
+  IMAP_FETCH_BINARY,      /* BINARY[...] and BINARY.PEEK[...] */
+  IMAP_FETCH_BINARY_SIZE, /* BINARY.SIZE[...] */
+} ImapFetchKind;
+
+typedef struct
+{
+  ImapFetchKind kind;
+  char *name;          /* as the response names it: "BODY[HEADER]<0>" */
+  ImapSection section; /* for SECTION and BINARY* */
+  gboolean peek;       /* does not set \Seen */
+} ImapFetchItem;
+
+static void
+imap_fetch_item_clear (gpointer data)
+{
+  ImapFetchItem *item = data;
+
+  g_free (item->name);
+  imap_section_clear (&item->section);
+}
+
+/* The simple items, by name. */
+static const struct
+{
+  const char *name;
+  ImapFetchKind kind;
+} imap_fetch_simple[] = {
+  { "UID", IMAP_FETCH_UID },
+  { "FLAGS", IMAP_FETCH_FLAGS },
+  { "INTERNALDATE", IMAP_FETCH_INTERNALDATE },
+  { "RFC822.SIZE", IMAP_FETCH_SIZE },
+  { "ENVELOPE", IMAP_FETCH_ENVELOPE },
+  { "BODY", IMAP_FETCH_BODY },
+  { "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+};
+
+/* RFC 3501 §6.4.5: RFC822 = BODY[], RFC822.HEADER = BODY.PEEK[HEADER],
+ * RFC822.TEXT = BODY[TEXT], named as such in the response. */
+static const struct
+{
+  const char *name;
+  const char *section;
+  gboolean peek;
+} imap_fetch_rfc822[] = {
+  { "RFC822", "]", FALSE },
+  { "RFC822.HEADER", "HEADER]", TRUE },
+  { "RFC822.TEXT", "TEXT]", FALSE },
+};
+
+/* "BODY.PEEK[1.2]<0.10>" and friends; FALSE if not one of them. */
+static gboolean
+imap_fetch_parse_section (const char *text, ImapFetchItem *item, GError **error)
+{
+  static const struct
+  {
+    const char *prefix, *reply;
+    ImapFetchKind kind;
+    gboolean peek;
+  } forms[] = {
+    { "BODY[", "BODY[", IMAP_FETCH_SECTION, FALSE },
+    { "BODY.PEEK[", "BODY[", IMAP_FETCH_SECTION, TRUE },
+    { "BINARY[", "BINARY[", IMAP_FETCH_BINARY, FALSE },
+    { "BINARY.PEEK[", "BINARY[", IMAP_FETCH_BINARY, TRUE },
+    { "BINARY.SIZE[", "BINARY.SIZE[", IMAP_FETCH_BINARY_SIZE, TRUE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (forms); i++)
+    {
+      gsize length = strlen (forms[i].prefix);
+      const char *rest = text + length;
+      const char *close = NULL;
+
+      if (g_ascii_strncasecmp (text, forms[i].prefix, length) != 0)
+        continue;
+      if (!imap_section_parse (rest, &item->section, error))
+        return FALSE;
+      close = strchr (rest, ']');
+      item->kind = forms[i].kind;
+      item->peek = forms[i].peek;
+      /* §7.5.2: the reply names the section as asked, and of a partial
+       * only its origin, "<0>" */
+      item->name = g_strdup_printf ("%s%.*s]", forms[i].reply,
+                                    (int) (close - rest), rest);
+      if (item->section.has_partial)
+        {
+          char *named =
+              g_strdup_printf ("%s<%u>", item->name, item->section.offset);
+
+          g_free (item->name);
+          item->name = named;
+        }
+      return TRUE;
+    }
+  g_set_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
+               "unknown FETCH item %s", text);
+  return FALSE;
+}
+
+static gboolean
+imap_fetch_parse_item (const ImapArg *arg, GArray *items, GError **error)
+{
+  ImapFetchItem item = { 0 };
+
+  if (arg->type != IMAP_ARG_ATOM)
+    {
+      g_set_error_literal (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
+                           "FETCH items are atoms");
+      return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (imap_fetch_simple); i++)
+    if (g_ascii_strcasecmp (arg->data, imap_fetch_simple[i].name) == 0)
+      {
+        item.kind = imap_fetch_simple[i].kind;
+        item.name = g_strdup (imap_fetch_simple[i].name);
+        g_array_append_val (items, item);
+        return TRUE;
+      }
+  for (guint i = 0; i < G_N_ELEMENTS (imap_fetch_rfc822); i++)
+    if (g_ascii_strcasecmp (arg->data, imap_fetch_rfc822[i].name) == 0)
+      {
+        item.kind = IMAP_FETCH_SECTION;
+        item.name = g_strdup (imap_fetch_rfc822[i].name);
+        item.peek = imap_fetch_rfc822[i].peek;
+        imap_section_parse (imap_fetch_rfc822[i].section, &item.section, NULL);
+        g_array_append_val (items, item);
+        return TRUE;
+      }
+  if (!imap_fetch_parse_section (arg->data, &item, error))
+    {
+      imap_fetch_item_clear (&item);
+      return FALSE;
+    }
+  g_array_append_val (items, item);
+  return TRUE;
+}
+
+/* §6.4.5: the macros ALL, FAST and FULL, a single item, or a list. */
+static GArray *
+imap_fetch_parse_items (const ImapArg *arg, GError **error)
+{
+  static const char *const macros[][5] = {
+    { "ALL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE" },
+    { "FAST", "FLAGS", "INTERNALDATE", "RFC822.SIZE", NULL },
+    { "FULL", "FLAGS", "INTERNALDATE", "RFC822.SIZE", "ENVELOPE" },
+  };
+  g_autoptr (GArray) items = g_array_new (FALSE, TRUE, sizeof (ImapFetchItem));
+
+  g_array_set_clear_func (items, imap_fetch_item_clear);
+  for (guint m = 0; arg->type == IMAP_ARG_ATOM && m < G_N_ELEMENTS (macros);
+       m++)
+    {
+      if (g_ascii_strcasecmp (arg->data, macros[m][0]) != 0)
+        continue;
+      for (guint i = 1; i < 5 && macros[m][i] != NULL; i++)
+        {
+          ImapArg word = { .type = IMAP_ARG_ATOM,
+                           .data = (char *) macros[m][i] };
+
+          imap_fetch_parse_item (&word, items, NULL);
+        }
+      if (m == 2)
+        {
+          ImapArg body = { .type = IMAP_ARG_ATOM, .data = (char *) "BODY" };
+
+          imap_fetch_parse_item (&body, items, NULL);
+        }
+      return g_steal_pointer (&items);
+    }
+  if (arg->type != IMAP_ARG_LIST)
+    return imap_fetch_parse_item (arg, items, error) ? g_steal_pointer (&items)
+                                                     : NULL;
+  for (guint i = 0; i < arg->list->len; i++)
+    if (!imap_fetch_parse_item (arg->list->pdata[i], items, error))
+      return NULL;
+  if (items->len == 0)
+    {
+      g_set_error_literal (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
+                           "FETCH needs at least one item");
+      return NULL;
+    }
+  return g_steal_pointer (&items);
+}
+
+/* ---- answering ----------------------------------------------------------- */
+
+/* The state of one message while its response is written. */
+typedef struct
+{
+  guint index;
+  const MailMessage *message;
+  ImapMessage *parsed; /* read on first need */
+  gboolean vanished;   /* the file went away (another session expunged) */
+} ImapFetchMessage;
+
+static ImapMessage *
+imap_fetch_load (ImapSession *session, ImapFetchMessage *fm)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) data = NULL;
+
+  if (fm->parsed != NULL || fm->vanished)
+    return fm->parsed;
+  data = mail_folder_read_message (session->folder, fm->index, &error);
+  if (data == NULL)
+    {
+      g_debug ("%s: %s", session->peer, error->message);
+      fm->vanished = TRUE;
+      return NULL;
+    }
+  fm->parsed = imap_message_new (data);
+  return fm->parsed;
+}
+
+/* A literal: "{n}" CRLF and the octets, or "~{n}" when they hold a NUL
+ * (RFC 3516 §4.2: only literal8 may carry NUL). */
+static void
+imap_fetch_append_literal (GString *out, GBytes *bytes, gboolean binary)
+{
+  gsize length = 0;
+  const char *data = g_bytes_get_data (bytes, &length);
+  gboolean nul = binary && length > 0 && memchr (data, '\0', length) != NULL;
+
+  g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n", nul ? "~" : "",
+                          length);
+  g_string_append_len (out, data, length);
+}
+
+/* §6.4.5: <offset.length> cuts the octets; past the end is empty. */
+static GBytes *
+imap_fetch_partial (GBytes *bytes, const ImapSection *section)
+{
+  gsize size = g_bytes_get_size (bytes);
+  gsize offset = MIN ((gsize) section->offset, size);
+
+  if (!section->has_partial)
+    return g_bytes_ref (bytes);
+  return g_bytes_new_from_bytes (bytes, offset,
+                                 MIN ((gsize) section->length, size - offset));
+}
+
+/* The section or binary octets of @item (transfer full), NULL on error. */
+static GBytes *
+imap_fetch_section_data (ImapMessage *parsed,
+                         const ImapFetchItem *item,
+                         GError **error)
+{
+  g_autoptr (GBytes) whole = NULL;
+
+  if (item->kind == IMAP_FETCH_SECTION)
+    whole = imap_message_get_section (parsed, &item->section);
+  else
+    whole = imap_message_get_binary (parsed, &item->section, error);
+  if (whole == NULL)
+    return NULL;
+  return imap_fetch_partial (whole, &item->section);
+}
+
+/* Appends " NAME value" for one item. FALSE with @error on UNKNOWN-CTE. */
+static gboolean
+imap_fetch_append_item (ImapSession *session,
+                        ImapFetchMessage *fm,
+                        const ImapFetchItem *item,
+                        GString *out,
+                        GError **error)
+{
+  ImapMessage *parsed = NULL;
+  g_autoptr (GBytes) data = NULL;
+  g_autofree char *text = NULL;
+  guint64 size = 0;
+
+  g_string_append_printf (out, "%s%s ",
+                          out->str[out->len - 1] == '(' ? "" : " ", item->name);
+  switch (item->kind)
+    {
+    case IMAP_FETCH_UID:
+      g_string_append_printf (out, "%u", fm->message->uid);
+      return TRUE;
+    case IMAP_FETCH_FLAGS:
+      text = imap_session_flags_string (session, fm->message);
+      g_string_append_printf (out, "(%s)", text);
+      return TRUE;
+    case IMAP_FETCH_INTERNALDATE:
+      text = imap_datetime_format (fm->message->mtime);
+      g_string_append_printf (out, "\"%s\"", text);
+      return TRUE;
+    case IMAP_FETCH_SIZE:
+      g_string_append_printf (out, "%" G_GUINT64_FORMAT, fm->message->size);
+      return TRUE;
+    default:
+      break;
+    }
+  parsed = imap_fetch_load (session, fm);
+  if (parsed == NULL)
+    return TRUE; /* vanished: the caller drops this response */
+  if (item->kind == IMAP_FETCH_ENVELOPE)
+    imap_message_append_envelope (parsed, out);
+  else if (item->kind == IMAP_FETCH_BODY ||
+           item->kind == IMAP_FETCH_BODYSTRUCTURE)
+    imap_message_append_bodystructure (parsed, out,
+                                       item->kind == IMAP_FETCH_BODYSTRUCTURE);
+  else if (item->kind == IMAP_FETCH_BINARY_SIZE)
+    {
+      if (!imap_message_get_binary_size (parsed, &item->section, &size, error))
+        return FALSE;
+      g_string_append_printf (out, "%" G_GUINT64_FORMAT, size);
+    }
+  else if ((data = imap_fetch_section_data (parsed, item, error)) != NULL)
+    imap_fetch_append_literal (out, data, item->kind == IMAP_FETCH_BINARY);
+  else
+    return FALSE;
+  return TRUE;
+}
+
+/* §6.4.5: BODY[...] and RFC822(.TEXT) set \Seen, and the response then
+ * carries the new FLAGS (unless FLAGS is asked for anyway). */
+static gboolean
+imap_fetch_mark_seen (ImapSession *session, ImapFetchMessage *fm, GArray *items)
+{
+  gboolean reads = FALSE;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < items->len && !reads; i++)
+    {
+      const ImapFetchItem *item = &g_array_index (items, ImapFetchItem, i);
+
+      reads = (item->kind == IMAP_FETCH_SECTION ||
+               item->kind == IMAP_FETCH_BINARY) &&
+              !item->peek;
+    }
+  if (!reads || session->flags.read_only ||
+      (fm->message->flags & MAIL_FLAG_SEEN))
+    return FALSE;
+  if (!mail_folder_set_flags (
+          session->folder, fm->index, fm->message->flags | MAIL_FLAG_SEEN,
+          (const char *const *) fm->message->keywords, &error))
+    {
+      g_debug ("%s: \\Seen: %s", session->peer, error->message);
+      return FALSE;
+    }
+  fm->message = mail_folder_get_message (session->folder, fm->index);
+  return TRUE;
+}
+
+static gboolean
+imap_fetch_has (GArray *items, ImapFetchKind kind)
+{
+  for (guint i = 0; i < items->len; i++)
+    if (g_array_index (items, ImapFetchItem, i).kind == kind)
+      return TRUE;
+  return FALSE;
+}
+
+/* Writes "* n FETCH (...)" for one message. FALSE with @error for an
+ * error that ends the command (UNKNOWN-CTE); *out_vanished when the
+ * message could not be read. */
+static gboolean
+imap_fetch_one (ImapSession *session,
+                guint index,
+                GArray *items,
+                gboolean *out_vanished,
+                GError **error)
+{
+  ImapFetchMessage fm = { index, NULL, NULL, FALSE };
+  g_autoptr (GString) out = g_string_new (NULL);
+  gboolean ok = TRUE;
+
+  fm.message = mail_folder_get_message (session->folder, index);
+  g_string_printf (out, "* %u FETCH (", index + 1);
+  /* §6.4.9: a UID command's responses always carry the UID */
+  if (session->uid && !imap_fetch_has (items, IMAP_FETCH_UID))
+    g_string_append_printf (out, "UID %u", fm.message->uid);
+  if (imap_fetch_mark_seen (session, &fm, items) &&
+      !imap_fetch_has (items, IMAP_FETCH_FLAGS))
+    {
+      g_autofree char *flags = imap_session_flags_string (session, fm.message);
+
+      g_string_append_printf (out, "%sFLAGS (%s)",
+                              out->str[out->len - 1] == '(' ? "" : " ", flags);
+    }
+  for (guint i = 0; i < items->len && ok && !fm.vanished; i++)
+    ok = imap_fetch_append_item (
+        session, &fm, &g_array_index (items, ImapFetchItem, i), out, error);
+  g_clear_pointer (&fm.parsed, imap_message_free);
+  *out_vanished = fm.vanished;
+  if (!ok || fm.vanished)
+    return ok;
+  g_string_append (out, ")\r\n");
+  mail_stream_write (session->stream, out->str, out->len);
+  return TRUE;
+}
+
+/* §6.4.5 FETCH set items; §6.4.9 UID FETCH */
+void
+imap_cmd_fetch (ImapSession *session, GPtrArray *args)
+{
+  g_autoptr (GArray) indexes = NULL;
+  g_autoptr (GArray) items = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean some_vanished = FALSE;
+
+  if (args->len != 2)
+    {
+      imap_reply_bad (session, "FETCH takes a set and items");
+      return;
+    }
+  items = imap_fetch_parse_items (args->pdata[1], &error);
+  if (items == NULL)
+    {
+      imap_reply_bad (session, "%s", error->message);
+      return;
+    }
+  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
+  if (indexes == NULL)
+    return;
+  for (guint i = 0; i < indexes->len; i++)
+    {
+      gboolean vanished = FALSE;
+
+      if (!imap_fetch_one (session, g_array_index (indexes, guint, i), items,
+                           &vanished, &error))
+        {
+          imap_reply_no (session, IMAP_CODE_UNKNOWN_CTE, "%s", error->message);
+          return;
+        }
+      some_vanished |= vanished;
+      /* a large answer goes out as it is made, not all at the end */
+      if (mail_stream_get_output_pending (session->stream) >
+              IMAP_FETCH_FLUSH_SIZE &&
+          !mail_stream_flush (session->stream, NULL, NULL))
+        session->flags.done = TRUE;
+    }
+  if (some_vanished)
+    imap_reply_no (session, IMAP_CODE_EXPUNGEISSUED,
+                   "some messages were expunged by another session");
+  else
+    imap_reply_completed (session);
+}

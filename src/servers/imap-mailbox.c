@@ -1,0 +1,529 @@
+/* SPDX-License-Identifier: MIT
+ * imap-mailbox.c: the authenticated state of an IMAP server session:
+ * commands on whole mailboxes (RFC 9051 §6.3.2-§6.3.12: SELECT, EXAMINE,
+ * CREATE, DELETE, RENAME, SUBSCRIBE, UNSUBSCRIBE, LIST, NAMESPACE,
+ * STATUS, APPEND; RFC 3501 §6.3.9 LSUB; RFC 5258 LIST-EXTENDED; RFC 5819
+ * LIST-STATUS; RFC 6154 SPECIAL-USE; RFC 3348 CHILDREN; RFC 4315
+ * APPENDUID; RFC 3502 MULTIAPPEND; RFC 8438 STATUS=SIZE).
+ *
+ * Mailbox names: the store's names use "/" between levels, which is the
+ * hierarchy delimiter we announce. On the wire they are modified UTF-7
+ * (RFC 3501 §5.1.3), or UTF-8 once the client sent ENABLE UTF8=ACCEPT
+ * (RFC 6855 §3) or IMAP4rev2 (RFC 9051 §5.1).
+ */
+#include <string.h>
+
+#include "imap-session-private.h"
+
+#define IMAP_DELIMITER "/"
+
+/* ---- names ------------------------------------------------------------- */
+
+char *
+imap_session_mailbox_from_wire (ImapSession *session, const ImapArg *arg)
+{
+  const char *text = imap_arg_string (arg);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *name = NULL;
+
+  if (text == NULL)
+    {
+      imap_reply_bad (session, "expected a mailbox name");
+      return NULL;
+    }
+  if (session->flags.utf8 || session->flags.rev2)
+    name = g_utf8_validate (text, -1, NULL) ? g_strdup (text) : NULL;
+  else
+    name = imap_mutf7_to_utf8 (text, &error);
+  if (name == NULL)
+    {
+      imap_reply_bad (session, "mailbox name is not valid %s",
+                      session->flags.utf8 ? "UTF-8" : "modified UTF-7");
+      return NULL;
+    }
+  /* RFC 9051 §5.1: INBOX is case-insensitive, other names are not */
+  if (g_ascii_strcasecmp (name, "INBOX") == 0)
+    return g_strdup ("INBOX");
+  if (g_ascii_strncasecmp (name, "INBOX/", 6) == 0)
+    memcpy (name, "INBOX", 5);
+  return g_steal_pointer (&name);
+}
+
+void
+imap_session_append_mailbox (ImapSession *session,
+                             GString *out,
+                             const char *name)
+{
+  gboolean utf8 = session->flags.utf8 || session->flags.rev2;
+  g_autofree char *wire = utf8 ? g_strdup (name) : imap_utf8_to_mutf7 (name);
+
+  imap_append_string (out, wire, strlen (wire), FALSE, utf8);
+}
+
+/* ---- SELECT and EXAMINE (§6.3.2, §6.3.3) ------------------------------ */
+
+/* The keywords in use, for FLAGS and PERMANENTFLAGS (§7.3.5). */
+static char *
+imap_folder_flag_list (MailFolder *folder, gboolean permanent)
+{
+  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GString) out =
+      g_string_new ("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+
+  for (guint i = 0; i < mail_folder_get_count (folder); i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      for (guint k = 0; message->keywords && message->keywords[k]; k++)
+        if (g_hash_table_add (seen, message->keywords[k]))
+          g_string_append_printf (out, " %s", message->keywords[k]);
+    }
+  /* \* : the client may create keywords (up to the 26 Maildir letters) */
+  if (permanent)
+    g_string_append (out, " \\*");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* The untagged data of §6.3.2 (and RFC 3501 §6.3.1 for rev1). */
+static void
+imap_session_describe_mailbox (ImapSession *session)
+{
+  MailFolder *folder = session->folder;
+  guint count = mail_folder_get_count (folder);
+  g_autofree char *flags = imap_folder_flag_list (folder, FALSE);
+  g_autofree char *permanent = imap_folder_flag_list (folder, TRUE);
+  g_autofree char *number = NULL;
+  guint recent = 0;
+  guint unseen = 0;
+
+  imap_reply_untagged (session, "%u EXISTS", count);
+  imap_reply_untagged (session, "FLAGS (%s)", flags);
+  for (guint i = count; i > 0; i--)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i - 1);
+
+      recent += message->recent ? 1 : 0;
+      if ((message->flags & MAIL_FLAG_SEEN) == 0)
+        unseen = i;
+    }
+  number = g_strdup_printf ("(%s)", session->flags.read_only ? "" : permanent);
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_PERMANENTFLAGS, number,
+                     "flags that stay");
+  g_free (number);
+  number = g_strdup_printf ("%u", mail_folder_get_uidvalidity (folder));
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_UIDVALIDITY, number,
+                     "UIDs are valid");
+  g_free (number);
+  number = g_strdup_printf ("%u", mail_folder_get_uidnext (folder));
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_UIDNEXT, number,
+                     "the next UID");
+  if (session->flags.rev2)
+    return;
+  /* RFC 3501 §6.3.1: RECENT and the first unseen message */
+  imap_reply_untagged (session, "%u RECENT", recent);
+  if (unseen > 0)
+    {
+      g_free (number);
+      number = g_strdup_printf ("%u", unseen);
+      imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_UNSEEN, number,
+                         "the first unseen message");
+    }
+}
+
+void
+imap_cmd_select (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean examine = strcmp (session->verb, "EXAMINE") == 0;
+
+  if (args->len != 1)
+    {
+      imap_reply_bad (session, "%s takes one mailbox name", session->verb);
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  /* §6.3.2: a SELECT closes the mailbox open before, even if it fails */
+  if (session->state == IMAP_STATE_SELECTED)
+    {
+      imap_session_close_mailbox (session);
+      imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_CLOSED, NULL,
+                         "the previous mailbox is closed");
+    }
+  session->folder = mail_folder_open (session->store, name, &error);
+  if (session->folder == NULL)
+    {
+      imap_reply_store_error (session, error);
+      return;
+    }
+  session->folder_name = g_steal_pointer (&name);
+  session->flags.read_only = examine;
+  imap_session_enter_state (session, IMAP_STATE_SELECTED);
+  imap_session_describe_mailbox (session);
+  if (session->flags.rev2)
+    {
+      g_autoptr (GString) list = g_string_new ("LIST () \"/\" ");
+
+      imap_session_append_mailbox (session, list, session->folder_name);
+      imap_reply_untagged (session, "%s", list->str);
+    }
+  imap_reply_tagged (session, IMAP_STATUS_OK,
+                     examine ? IMAP_CODE_READ_ONLY : IMAP_CODE_READ_WRITE, NULL,
+                     "%s completed", session->verb);
+}
+
+/* ---- CREATE, DELETE, RENAME (§6.3.4-§6.3.6) --------------------------- */
+
+void
+imap_cmd_create (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length;
+
+  if (args->len != 1)
+    {
+      imap_reply_bad (session, "CREATE takes one mailbox name");
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  /* §6.3.4: a trailing delimiter only says "will have children" */
+  length = strlen (name);
+  if (length > 1 && name[length - 1] == '/')
+    name[length - 1] = '\0';
+  if (!mail_store_create_folder (session->store, name, &error))
+    imap_reply_store_error (session, error);
+  else
+    imap_reply_completed (session);
+}
+
+void
+imap_cmd_delete (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (args->len != 1)
+    {
+      imap_reply_bad (session, "DELETE takes one mailbox name");
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  if (strcmp (name, "INBOX") == 0)
+    imap_reply_no (session, IMAP_CODE_CANNOT, "INBOX cannot be deleted");
+  else if (session->state == IMAP_STATE_SELECTED &&
+           strcmp (name, session->folder_name) == 0)
+    imap_reply_no (session, IMAP_CODE_INUSE,
+                   "the mailbox is selected: close it first");
+  else if (!mail_store_delete_folder (session->store, name, &error))
+    imap_reply_store_error (session, error);
+  else
+    {
+      mail_store_set_subscribed (session->store, name, FALSE, NULL);
+      imap_reply_completed (session);
+    }
+}
+
+void
+imap_cmd_rename (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *from = NULL;
+  g_autofree char *to = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (args->len != 2)
+    {
+      imap_reply_bad (session, "RENAME takes two mailbox names");
+      return;
+    }
+  from = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  to = from ? imap_session_mailbox_from_wire (session, args->pdata[1]) : NULL;
+  if (to == NULL)
+    return;
+  /* §6.3.6: renaming INBOX moves its messages; we do not offer that */
+  if (strcmp (from, "INBOX") == 0)
+    imap_reply_no (session, IMAP_CODE_CANNOT,
+                   "renaming INBOX is not supported here");
+  else if (!mail_store_rename_folder (session->store, from, to, &error))
+    imap_reply_store_error (session, error);
+  else
+    imap_reply_completed (session);
+}
+
+/* §6.3.7 SUBSCRIBE and §6.3.8 UNSUBSCRIBE */
+void
+imap_cmd_subscribe (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  g_autoptr (GError) error = NULL;
+  gboolean subscribe = strcmp (session->verb, "SUBSCRIBE") == 0;
+
+  if (args->len != 1)
+    {
+      imap_reply_bad (session, "%s takes one mailbox name", session->verb);
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  if (!mail_store_set_subscribed (session->store, name, subscribe, &error))
+    imap_reply_store_error (session, error);
+  else
+    imap_reply_completed (session);
+}
+
+/* §6.3.10: one personal namespace, no shared ones */
+void
+imap_cmd_namespace (ImapSession *session, GPtrArray *args)
+{
+  imap_reply_untagged (session, "NAMESPACE ((\"\" \"/\")) NIL NIL");
+  imap_reply_completed (session);
+}
+
+/* ---- STATUS (§6.3.11) ------------------------------------------------- */
+
+/* The STATUS items we know, with RECENT for IMAP4rev1 (RFC 3501) and
+ * SIZE from RFC 8438. */
+static const char *const imap_status_names[] = {
+  "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
+  "DELETED",  "SIZE",    "RECENT",      NULL,
+};
+
+gboolean
+imap_status_items_valid (const ImapArg *items)
+{
+  if (items->type != IMAP_ARG_LIST || items->list->len == 0)
+    return FALSE;
+  for (guint i = 0; i < items->list->len; i++)
+    {
+      const ImapArg *item = items->list->pdata[i];
+      gboolean known = FALSE;
+
+      for (guint k = 0; imap_status_names[k] != NULL && !known; k++)
+        known = imap_arg_is_atom (item, imap_status_names[k]);
+      if (!known)
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* The value of one STATUS item, in the order of imap_status_names[]. */
+static guint64
+imap_status_value (MailFolder *folder, guint item)
+{
+  guint count = mail_folder_get_count (folder);
+  guint64 value = 0;
+
+  if (item == 0)
+    return count;
+  if (item == 1)
+    return mail_folder_get_uidnext (folder);
+  if (item == 2)
+    return mail_folder_get_uidvalidity (folder);
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      if (item == 3)
+        value += (message->flags & MAIL_FLAG_SEEN) ? 0 : 1;
+      else if (item == 4)
+        value += (message->flags & MAIL_FLAG_DELETED) ? 1 : 0;
+      else if (item == 5)
+        value += message->size;
+      else
+        value += message->recent ? 1 : 0;
+    }
+  return value;
+}
+
+gboolean
+imap_session_status_line (ImapSession *session,
+                          const char *name,
+                          const ImapArg *items,
+                          GError **error)
+{
+  g_autoptr (MailFolder) folder = NULL;
+  g_autoptr (GString) line = g_string_new ("STATUS ");
+
+  folder = mail_folder_open (session->store, name, error);
+  if (folder == NULL)
+    return FALSE;
+  imap_session_append_mailbox (session, line, name);
+  g_string_append (line, " (");
+  for (guint i = 0; i < items->list->len; i++)
+    {
+      const ImapArg *item = items->list->pdata[i];
+
+      for (guint k = 0; imap_status_names[k] != NULL; k++)
+        if (imap_arg_is_atom (item, imap_status_names[k]))
+          g_string_append_printf (line, "%s%s %" G_GUINT64_FORMAT, i ? " " : "",
+                                  imap_status_names[k],
+                                  imap_status_value (folder, k));
+    }
+  g_string_append_c (line, ')');
+  imap_reply_untagged (session, "%s", line->str);
+  return TRUE;
+}
+
+void
+imap_cmd_status (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  const ImapArg *items = args->len == 2 ? args->pdata[1] : NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (items == NULL || !imap_status_items_valid (items))
+    {
+      imap_reply_bad (session, "STATUS takes a mailbox and a list of items "
+                               "(MESSAGES UIDNEXT UIDVALIDITY UNSEEN DELETED "
+                               "SIZE)");
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  if (!imap_session_status_line (session, name, items, &error))
+    imap_reply_store_error (session, error);
+  else
+    imap_reply_completed (session);
+}
+
+/* ---- APPEND (§6.3.12, RFC 3502 MULTIAPPEND, RFC 4315 APPENDUID) -------- */
+
+/* Removes messages appended by a failed MULTIAPPEND (§6.3.12 of RFC 3502:
+ * all or nothing). */
+static void
+imap_append_undo (ImapSession *session, const char *name, GPtrArray *names)
+{
+  g_autoptr (MailFolder) folder = mail_folder_open (session->store, name, NULL);
+
+  for (guint i = 0; folder != NULL && i < names->len; i++)
+    {
+      gint index = mail_folder_find_name (folder, names->pdata[i]);
+
+      if (index >= 0)
+        mail_folder_delete_message (folder, (guint) index, NULL);
+    }
+}
+
+/* "[APPENDUID validity uids]" for the new files (RFC 4315 §3). */
+static char *
+imap_append_uids (ImapSession *session, const char *name, GPtrArray *names)
+{
+  g_autoptr (MailFolder) folder = mail_folder_open (session->store, name, NULL);
+  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *set = NULL;
+
+  for (guint i = 0; folder != NULL && i < names->len; i++)
+    {
+      gint index = mail_folder_find_name (folder, names->pdata[i]);
+
+      if (index < 0)
+        return NULL; /* expunged at once by someone else */
+      g_array_append_val (uids, mail_folder_get_message (folder, index)->uid);
+    }
+  if (folder == NULL)
+    return NULL;
+  set = imap_seqset_format ((const guint32 *) uids->data, uids->len);
+  return g_strdup_printf ("%u %s", mail_folder_get_uidvalidity (folder), set);
+}
+
+/* Replies and returns FALSE: a message of APPEND was refused. */
+static gboolean
+imap_append_refused (ImapSession *session,
+                     ImapStatus status,
+                     ImapCode code,
+                     const char *text)
+{
+  imap_reply_tagged (session, status, code, NULL, "%s", text);
+  return FALSE;
+}
+
+/* One message of APPEND: [flag-list] [date-time] literal, from args[*i]. */
+static gboolean
+imap_append_one (ImapSession *session,
+                 const char *name,
+                 GPtrArray *args,
+                 guint *inout_index,
+                 GPtrArray *names)
+{
+  const ImapArg *arg = args->pdata[*inout_index];
+  MailFlags flags = 0;
+  g_auto (GStrv) keywords = NULL;
+  gint64 date = 0;
+  int zone = 0;
+  g_autoptr (GError) error = NULL;
+  char *file_name = NULL;
+
+  if (arg->type == IMAP_ARG_LIST)
+    {
+      if (!imap_parse_flag_list (arg, &flags, &keywords, &error))
+        return imap_append_refused (session, IMAP_STATUS_BAD, IMAP_CODE_NONE,
+                                    error->message);
+      arg = ++*inout_index < args->len ? args->pdata[*inout_index] : NULL;
+    }
+  if (arg != NULL && arg->type == IMAP_ARG_QUOTED)
+    {
+      if (!imap_datetime_parse (arg->data, &date, &zone, &error))
+        return imap_append_refused (session, IMAP_STATUS_BAD, IMAP_CODE_NONE,
+                                    error->message);
+      arg = ++*inout_index < args->len ? args->pdata[*inout_index] : NULL;
+    }
+  if (arg == NULL || arg->type != IMAP_ARG_LITERAL)
+    return imap_append_refused (session, IMAP_STATUS_BAD, IMAP_CODE_NONE,
+                                "APPEND needs the message as a literal");
+  ++*inout_index;
+  if (arg->length == 0)
+    return imap_append_refused (session, IMAP_STATUS_NO, IMAP_CODE_CANNOT,
+                                "an empty message cannot be stored");
+  if (!mail_store_append (session->store, name, arg->data, arg->length, flags,
+                          (const char *const *) keywords, date, &file_name,
+                          &error))
+    {
+      if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
+        imap_reply_no (session, IMAP_CODE_TRYCREATE, "no such mailbox");
+      else
+        imap_reply_store_error (session, error);
+      return FALSE;
+    }
+  g_ptr_array_add (names, file_name);
+  return TRUE;
+}
+
+void
+imap_cmd_append (ImapSession *session, GPtrArray *args)
+{
+  g_autofree char *name = NULL;
+  g_autofree char *appenduid = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  guint index = 1;
+
+  if (args->len < 2)
+    {
+      imap_reply_bad (session, "APPEND takes a mailbox and a message");
+      return;
+    }
+  name = imap_session_mailbox_from_wire (session, args->pdata[0]);
+  if (name == NULL)
+    return;
+  while (index < args->len)
+    {
+      if (!imap_append_one (session, name, args, &index, names))
+        {
+          imap_append_undo (session, name, names);
+          return;
+        }
+    }
+  appenduid = imap_append_uids (session, name, names);
+  if (session->state == IMAP_STATE_SELECTED)
+    imap_session_report_news (session, TRUE, FALSE);
+  imap_reply_tagged (session, IMAP_STATUS_OK,
+                     appenduid ? IMAP_CODE_APPENDUID : IMAP_CODE_NONE,
+                     appenduid, "APPEND completed");
+}

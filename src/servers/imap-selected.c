@@ -1,0 +1,637 @@
+/* SPDX-License-Identifier: MIT
+ * imap-selected.c: the selected state of an IMAP server session (RFC
+ * 9051 §6.4: CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE, the UID forms;
+ * §7.4.1 EXISTS, §7.5.1 EXPUNGE, §7.5.2 FETCH FLAGS for changes made by
+ * others; RFC 3501 §6.4.1 CHECK; RFC 4315 UIDPLUS; RFC 6851 MOVE).
+ *
+ * The client's view of the mailbox is the MailFolder's message list:
+ * sequence number n is index n - 1. It changes only here, in
+ * imap_session_report_news (), which rescans the Maildir and tells the
+ * client what changed, so numbers never shift under the client's feet.
+ * SEARCH is in imap-search-cmd.c, IDLE in imap-idle.c, FETCH in
+ * imap-fetch.c.
+ */
+#include <string.h>
+
+#include "imap-session-private.h"
+
+/* ---- flags (RFC 9051 §2.3.2) ------------------------------------------ */
+
+static const struct
+{
+  const char *name;
+  MailFlags flag;
+} imap_system_flags[] = {
+  { "\\Seen", MAIL_FLAG_SEEN },       { "\\Answered", MAIL_FLAG_ANSWERED },
+  { "\\Flagged", MAIL_FLAG_FLAGGED }, { "\\Deleted", MAIL_FLAG_DELETED },
+  { "\\Draft", MAIL_FLAG_DRAFT },
+};
+
+char *
+imap_session_flags_string (ImapSession *session, const MailMessage *message)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  for (guint i = 0; i < G_N_ELEMENTS (imap_system_flags); i++)
+    if (message->flags & imap_system_flags[i].flag)
+      g_string_append_printf (out, "%s%s", out->len ? " " : "",
+                              imap_system_flags[i].name);
+  for (guint i = 0; message->keywords && message->keywords[i]; i++)
+    g_string_append_printf (out, "%s%s", out->len ? " " : "",
+                            message->keywords[i]);
+  /* RFC 3501 §2.3.2: IMAP4rev1 still has \Recent; rev2 dropped it */
+  if (message->recent && !session->flags.rev2)
+    g_string_append_printf (out, "%s\\Recent", out->len ? " " : "");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+/* One flag: a system flag into *inout_flags, else a keyword. */
+static gboolean
+imap_parse_flag (const ImapArg *arg,
+                 MailFlags *inout_flags,
+                 GStrvBuilder *keywords,
+                 GError **error)
+{
+  if (arg->type != IMAP_ARG_ATOM)
+    {
+      g_set_error_literal (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
+                           "flags are atoms");
+      return FALSE;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (imap_system_flags); i++)
+    {
+      if (g_ascii_strcasecmp (arg->data, imap_system_flags[i].name) == 0)
+        {
+          *inout_flags |= imap_system_flags[i].flag;
+          return TRUE;
+        }
+    }
+  /* §2.3.2: \Recent is the server's; other "\" flags are not defined */
+  if (arg->data[0] == '\\')
+    {
+      g_set_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
+                   "%s cannot be set", arg->data);
+      return FALSE;
+    }
+  g_strv_builder_add (keywords, arg->data);
+  return TRUE;
+}
+
+gboolean
+imap_parse_flag_list (const ImapArg *arg,
+                      MailFlags *out_flags,
+                      GStrv *out_keywords,
+                      GError **error)
+{
+  g_autoptr (GStrvBuilder) builder = g_strv_builder_new ();
+  g_auto (GStrv) keywords = NULL;
+  gboolean many = arg->type == IMAP_ARG_LIST;
+  guint count = many ? arg->list->len : 1;
+
+  *out_flags = 0;
+  for (guint i = 0; i < count; i++)
+    if (!imap_parse_flag (many ? arg->list->pdata[i] : arg, out_flags, builder,
+                          error))
+      return FALSE;
+  keywords = g_strv_builder_end (builder);
+  *out_keywords = NULL;
+  if (keywords[0] != NULL)
+    *out_keywords = g_steal_pointer (&keywords);
+  return TRUE;
+}
+
+/* ---- message sets (RFC 9051 §9 sequence-set, §6.4.9 UIDs) ------------- */
+
+GArray *
+imap_session_resolve_set (ImapSession *session,
+                          const ImapArg *arg,
+                          gboolean uid)
+{
+  MailFolder *folder = session->folder;
+  guint count = mail_folder_get_count (folder);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ImapSeqSet) set = NULL;
+  g_autoptr (GArray) indexes = g_array_new (FALSE, FALSE, sizeof (guint));
+  guint32 star = 0;
+
+  set =
+      arg->type == IMAP_ARG_ATOM ? imap_seqset_parse (arg->data, &error) : NULL;
+  if (set == NULL || set->saved)
+    {
+      imap_reply_bad (session, "bad sequence set: %s",
+                      error ? error->message : "$ is not supported");
+      return NULL;
+    }
+  if (count > 0)
+    star = uid ? mail_folder_get_message (folder, count - 1)->uid : count;
+  /* §6.4.5: sequence numbers past the last message are an error; UIDs
+   * that do not exist are simply not there */
+  for (guint i = 0; !uid && i < set->ranges->len; i++)
+    {
+      const ImapSeqRange *range = &g_array_index (set->ranges, ImapSeqRange, i);
+
+      if ((range->first != IMAP_SEQ_STAR && range->first > count) ||
+          (range->last != IMAP_SEQ_STAR && range->last > count))
+        {
+          imap_reply_bad (session, "no message %u: the mailbox has %u",
+                          MAX (range->first, range->last), count);
+          return NULL;
+        }
+    }
+  for (guint i = 0; i < count; i++)
+    {
+      guint32 number = uid ? mail_folder_get_message (folder, i)->uid : i + 1;
+
+      if (imap_seqset_contains (set, number, star))
+        g_array_append_val (indexes, i);
+    }
+  return g_steal_pointer (&indexes);
+}
+
+/* ---- news for the client (§7.4.1, §7.5.1, §7.5.2) ---------------------- */
+
+/* What the client knew of one message before a rescan. */
+typedef struct
+{
+  guint32 uid;
+  MailFlags flags;
+  char *keywords; /* space-separated, NULL if none */
+} ImapKnown;
+
+static void
+imap_known_clear (gpointer data)
+{
+  g_free (((ImapKnown *) data)->keywords);
+}
+
+static char *
+imap_keywords_join (const MailMessage *message)
+{
+  return message->keywords ? g_strjoinv (" ", message->keywords) : NULL;
+}
+
+static GArray *
+imap_session_snapshot (ImapSession *session)
+{
+  guint count = mail_folder_get_count (session->folder);
+  GArray *known = g_array_sized_new (FALSE, FALSE, sizeof (ImapKnown), count);
+
+  g_array_set_clear_func (known, imap_known_clear);
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (session->folder, i);
+      ImapKnown entry = { message->uid, message->flags,
+                          imap_keywords_join (message) };
+
+      g_array_append_val (known, entry);
+    }
+  return known;
+}
+
+/* "* n EXPUNGE" for each message gone, numbered as the client counts
+ * while it applies them one by one (§7.5.1). Returns how many. */
+static guint
+imap_report_expunges (ImapSession *session, GArray *known)
+{
+  guint removed = 0;
+
+  for (guint i = 0; i < known->len; i++)
+    {
+      const ImapKnown *entry = &g_array_index (known, ImapKnown, i);
+
+      if (mail_folder_find_uid (session->folder, entry->uid) >= 0)
+        continue;
+      imap_reply_untagged (session, "%u EXPUNGE", i + 1 - removed);
+      removed++;
+    }
+  return removed;
+}
+
+/* "* n FETCH (FLAGS (...) UID u)" for flags another session changed. */
+static void
+imap_report_flag_changes (ImapSession *session, GArray *known)
+{
+  guint count = mail_folder_get_count (session->folder);
+  guint k = 0;
+
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (session->folder, i);
+      g_autofree char *keywords = NULL;
+      g_autofree char *text = NULL;
+      const ImapKnown *entry = NULL;
+
+      while (k < known->len &&
+             g_array_index (known, ImapKnown, k).uid < message->uid)
+        k++;
+      if (k == known->len)
+        return; /* the rest are new: EXISTS told of them */
+      entry = &g_array_index (known, ImapKnown, k);
+      if (entry->uid != message->uid)
+        continue;
+      keywords = imap_keywords_join (message);
+      if (entry->flags == message->flags &&
+          g_strcmp0 (entry->keywords, keywords) == 0)
+        continue;
+      text = imap_session_flags_string (session, message);
+      imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", i + 1, text,
+                           message->uid);
+    }
+}
+
+void
+imap_session_report_news (ImapSession *session,
+                          gboolean allow_expunge,
+                          gboolean force)
+{
+  g_autoptr (GArray) known = NULL;
+  g_autoptr (GError) error = NULL;
+  guint32 uidvalidity;
+  guint removed;
+  guint added = 0;
+
+  if (session->state != IMAP_STATE_SELECTED || !allow_expunge ||
+      (!force && !mail_folder_may_have_changed (session->folder)))
+    return;
+  known = imap_session_snapshot (session);
+  uidvalidity = mail_folder_get_uidvalidity (session->folder);
+  if (!mail_folder_sync (session->folder, &added, NULL, &error))
+    {
+      g_warning ("%s: %s", session->peer, error->message);
+      return;
+    }
+  if (mail_folder_get_uidvalidity (session->folder) != uidvalidity)
+    {
+      /* RFC 9051 §2.3.1.1: the UIDs the client holds are void */
+      imap_reply_status (session, IMAP_STATUS_BYE, IMAP_CODE_NONE, NULL,
+                         "UIDVALIDITY changed: reconnect and resynchronise");
+      session->flags.done = TRUE;
+      return;
+    }
+  removed = imap_report_expunges (session, known);
+  if (added > 0 || removed > 0)
+    imap_reply_untagged (session, "%u EXISTS",
+                         mail_folder_get_count (session->folder));
+  if (added > 0 && !session->flags.rev2)
+    {
+      guint recent = 0;
+
+      for (guint i = 0; i < mail_folder_get_count (session->folder); i++)
+        recent += mail_folder_get_message (session->folder, i)->recent;
+      imap_reply_untagged (session, "%u RECENT", recent);
+    }
+  imap_report_flag_changes (session, known);
+}
+
+/* ---- leaving the mailbox (§6.4.1, §6.4.2) ------------------------------ */
+
+void
+imap_session_close_mailbox (ImapSession *session)
+{
+  g_clear_pointer (&session->folder, mail_folder_free);
+  g_clear_pointer (&session->folder_name, g_free);
+  session->flags.read_only = FALSE;
+  if (session->state == IMAP_STATE_SELECTED)
+    imap_session_enter_state (session, IMAP_STATE_AUTHENTICATED);
+}
+
+/* Removes the \Deleted messages among @indexes (all when NULL); FALSE
+ * and @error if one could not be removed. */
+static gboolean
+imap_session_remove_deleted (ImapSession *session,
+                             GArray *indexes,
+                             GError **error)
+{
+  guint count =
+      indexes ? indexes->len : mail_folder_get_count (session->folder);
+
+  for (guint i = 0; i < count; i++)
+    {
+      guint index = indexes ? g_array_index (indexes, guint, i) : i;
+      const MailMessage *message =
+          mail_folder_get_message (session->folder, index);
+
+      if ((message->flags & MAIL_FLAG_DELETED) &&
+          !mail_folder_delete_message (session->folder, index, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* RFC 3501 §6.4.1: CHECK is a NOOP for a Maildir (every change is
+ * already durable when it is answered). */
+void
+imap_cmd_check (ImapSession *session, GPtrArray *args)
+{
+  imap_reply_completed (session);
+}
+
+/* §6.4.1: CLOSE expunges silently (no EXPUNGE responses) */
+void
+imap_cmd_close (ImapSession *session, GPtrArray *args)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!session->flags.read_only &&
+      !imap_session_remove_deleted (session, NULL, &error))
+    g_warning ("%s: CLOSE: %s", session->peer, error->message);
+  imap_session_close_mailbox (session);
+  imap_reply_completed (session);
+}
+
+/* §6.4.2 (RFC 3691) */
+void
+imap_cmd_unselect (ImapSession *session, GPtrArray *args)
+{
+  imap_session_close_mailbox (session);
+  imap_reply_completed (session);
+}
+
+/* §6.4.3 EXPUNGE; RFC 4315 §2.1 UID EXPUNGE set */
+void
+imap_cmd_expunge (ImapSession *session, GPtrArray *args)
+{
+  g_autoptr (GArray) indexes = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (args->len != (session->uid ? 1 : 0))
+    {
+      imap_reply_bad (session, session->uid ? "UID EXPUNGE takes a UID set"
+                                            : "EXPUNGE takes no arguments");
+      return;
+    }
+  if (session->uid && (indexes = imap_session_resolve_set (
+                           session, args->pdata[0], TRUE)) == NULL)
+    return;
+  if (session->flags.read_only)
+    {
+      imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
+      return;
+    }
+  if (!imap_session_remove_deleted (session, indexes, &error))
+    {
+      imap_session_report_news (session, TRUE, TRUE);
+      imap_reply_store_error (session, error);
+      return;
+    }
+  imap_session_report_news (session, TRUE, TRUE);
+  imap_reply_completed (session);
+}
+
+/* ---- STORE (§6.4.6) ----------------------------------------------------- */
+
+typedef enum
+{
+  IMAP_STORE_REPLACE, /* FLAGS */
+  IMAP_STORE_ADD,     /* +FLAGS */
+  IMAP_STORE_REMOVE,  /* -FLAGS */
+} ImapStoreMode;
+
+/* The keywords of @message changed by @mode with @keywords. */
+static GStrv
+imap_store_keywords (const MailMessage *message,
+                     ImapStoreMode mode,
+                     GStrv keywords)
+{
+  g_autoptr (GStrvBuilder) out = g_strv_builder_new ();
+  const char *const *have = (const char *const *) message->keywords;
+
+  if (mode == IMAP_STORE_REPLACE)
+    return g_strdupv (keywords);
+  for (guint i = 0; have && have[i]; i++)
+    if (mode == IMAP_STORE_ADD || !keywords ||
+        !g_strv_contains ((const char *const *) keywords, have[i]))
+      g_strv_builder_add (out, have[i]);
+  for (guint i = 0; mode == IMAP_STORE_ADD && keywords && keywords[i]; i++)
+    if (!have || !g_strv_contains (have, keywords[i]))
+      g_strv_builder_add (out, keywords[i]);
+  return g_strv_builder_end (out);
+}
+
+/* Changes one message; answers "* n FETCH (FLAGS ...)" unless silent. */
+static gboolean
+imap_store_one (ImapSession *session,
+                guint index,
+                ImapStoreMode mode,
+                MailFlags flags,
+                GStrv keywords,
+                gboolean silent,
+                GError **error)
+{
+  const MailMessage *message = mail_folder_get_message (session->folder, index);
+  MailFlags now = mode == IMAP_STORE_REPLACE ? flags
+                  : mode == IMAP_STORE_ADD   ? message->flags | flags
+                                             : message->flags & ~flags;
+  g_auto (GStrv) words = imap_store_keywords (message, mode, keywords);
+  g_autofree char *text = NULL;
+
+  if (words != NULL && words[0] == NULL)
+    g_clear_pointer (&words, g_strfreev);
+  if (!mail_folder_set_flags (session->folder, index, now,
+                              (const char *const *) words, error))
+    return FALSE;
+  if (silent)
+    return TRUE;
+  message = mail_folder_get_message (session->folder, index);
+  text = imap_session_flags_string (session, message);
+  if (session->uid)
+    imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", index + 1,
+                         text, message->uid);
+  else
+    imap_reply_untagged (session, "%u FETCH (FLAGS (%s))", index + 1, text);
+  return TRUE;
+}
+
+/* "FLAGS", "+FLAGS.SILENT" ...: FALSE if it is none of them. */
+static gboolean
+imap_store_mode (const ImapArg *arg,
+                 ImapStoreMode *out_mode,
+                 gboolean *out_silent)
+{
+  const char *word = arg->type == IMAP_ARG_ATOM ? arg->data : "";
+
+  *out_mode = IMAP_STORE_REPLACE;
+  if (word[0] == '+' || word[0] == '-')
+    *out_mode = word[0] == '+' ? IMAP_STORE_ADD : IMAP_STORE_REMOVE;
+  word += *out_mode == IMAP_STORE_REPLACE ? 0 : 1;
+  *out_silent = g_ascii_strcasecmp (word, "FLAGS.SILENT") == 0;
+  return *out_silent || g_ascii_strcasecmp (word, "FLAGS") == 0;
+}
+
+/* §6.4.6: STORE set (+|-)FLAGS[.SILENT] (flag-list) / flag... */
+void
+imap_cmd_store (ImapSession *session, GPtrArray *args)
+{
+  g_autoptr (GArray) indexes = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) flag_args = g_ptr_array_new ();
+  ImapArg flag_list = { .type = IMAP_ARG_LIST, .list = flag_args };
+  g_auto (GStrv) keywords = NULL;
+  ImapStoreMode mode;
+  gboolean silent;
+  MailFlags flags;
+
+  if (args->len < 3 || !imap_store_mode (args->pdata[1], &mode, &silent))
+    {
+      imap_reply_bad (session, "STORE takes a set, FLAGS, +FLAGS or -FLAGS "
+                               "(.SILENT) and flags");
+      return;
+    }
+  for (guint i = 2; i < args->len; i++)
+    g_ptr_array_add (flag_args, args->pdata[i]);
+  if (!imap_parse_flag_list (args->len == 3 ? args->pdata[2] : &flag_list,
+                             &flags, &keywords, &error))
+    {
+      imap_reply_bad (session, "%s", error->message);
+      return;
+    }
+  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
+  if (indexes == NULL)
+    return;
+  if (session->flags.read_only)
+    {
+      imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
+      return;
+    }
+  for (guint i = 0; i < indexes->len; i++)
+    {
+      guint index = g_array_index (indexes, guint, i);
+
+      if (!imap_store_one (session, index, mode, flags, keywords, silent,
+                           &error))
+        {
+          imap_reply_store_error (session, error);
+          return;
+        }
+    }
+  imap_reply_completed (session);
+}
+
+/* ---- COPY and MOVE (§6.4.7, §6.4.8; RFC 4315 COPYUID) ------------------ */
+
+/* "validity source-uids target-uids" (RFC 4315 §3), or NULL when the
+ * copies cannot all be found (removed already by someone else). */
+static char *
+imap_copy_uids (ImapSession *session,
+                const char *target,
+                GArray *indexes,
+                GPtrArray *names)
+{
+  g_autoptr (MailFolder) folder =
+      mail_folder_open (session->store, target, NULL);
+  g_autoptr (GArray) from = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autoptr (GArray) to = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *from_set = NULL;
+  g_autofree char *to_set = NULL;
+
+  for (guint i = 0; folder != NULL && i < names->len; i++)
+    {
+      gint copy = mail_folder_find_name (folder, names->pdata[i]);
+      guint index = g_array_index (indexes, guint, i);
+
+      if (copy < 0)
+        return NULL;
+      g_array_append_val (
+          from, mail_folder_get_message (session->folder, index)->uid);
+      g_array_append_val (to, mail_folder_get_message (folder, copy)->uid);
+    }
+  if (folder == NULL || names->len == 0)
+    return NULL;
+  /* both lists ascend: source UIDs do, and copies got UIDs in order */
+  from_set = imap_seqset_format ((const guint32 *) from->data, from->len);
+  to_set = imap_seqset_format ((const guint32 *) to->data, to->len);
+  return g_strdup_printf ("%u %s %s", mail_folder_get_uidvalidity (folder),
+                          from_set, to_set);
+}
+
+/* Copies every message of @indexes into @target, durably. On failure
+ * the copies made so far are removed (all or nothing, §6.4.7). */
+static gboolean
+imap_copy_all (ImapSession *session,
+               const char *target,
+               GArray *indexes,
+               GPtrArray *names,
+               GError **error)
+{
+  for (guint i = 0; i < indexes->len; i++)
+    {
+      char *name = NULL;
+
+      if (mail_folder_copy_message (session->folder,
+                                    g_array_index (indexes, guint, i), target,
+                                    &name, error))
+        {
+          g_ptr_array_add (names, name);
+          continue;
+        }
+      g_autoptr (MailFolder) undo =
+          mail_folder_open (session->store, target, NULL);
+      for (guint k = 0; undo != NULL && k < names->len; k++)
+        {
+          gint copy = mail_folder_find_name (undo, names->pdata[k]);
+
+          if (copy >= 0)
+            mail_folder_delete_message (undo, (guint) copy, NULL);
+        }
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* §6.4.7 COPY set mailbox, §6.4.8 MOVE set mailbox (and UID forms). A
+ * MOVE expunges the originals only once every copy is durable, so a
+ * crash leaves a message twice at worst, never nowhere. */
+void
+imap_cmd_copy (ImapSession *session, GPtrArray *args)
+{
+  gboolean move = strcmp (session->verb, "MOVE") == 0;
+  g_autoptr (GArray) indexes = NULL;
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+  g_autofree char *target = NULL;
+  g_autofree char *copyuid = NULL;
+
+  if (args->len != 2)
+    {
+      imap_reply_bad (session, "%s takes a set and a mailbox", session->verb);
+      return;
+    }
+  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
+  target =
+      indexes ? imap_session_mailbox_from_wire (session, args->pdata[1]) : NULL;
+  if (target == NULL)
+    return;
+  if (move && session->flags.read_only)
+    {
+      imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
+      return;
+    }
+  if (!imap_copy_all (session, target, indexes, names, &error))
+    {
+      if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
+        imap_reply_no (session, IMAP_CODE_TRYCREATE, "no mailbox %s", target);
+      else
+        imap_reply_store_error (session, error);
+      return;
+    }
+  copyuid = imap_copy_uids (session, target, indexes, names);
+  if (!move)
+    {
+      imap_reply_tagged (session, IMAP_STATUS_OK,
+                         copyuid ? IMAP_CODE_COPYUID : IMAP_CODE_NONE, copyuid,
+                         "%sCOPY completed", session->uid ? "UID " : "");
+      return;
+    }
+  /* RFC 6851 §4.3: COPYUID comes untagged, before the EXPUNGEs */
+  if (copyuid != NULL)
+    imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_COPYUID, copyuid,
+                       "moved");
+  for (guint i = 0; i < indexes->len && error == NULL; i++)
+    mail_folder_delete_message (session->folder,
+                                g_array_index (indexes, guint, i), &error);
+  imap_session_report_news (session, TRUE, TRUE);
+  if (error != NULL)
+    imap_reply_store_error (session, error);
+  else
+    imap_reply_completed (session);
+}

@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT
+ * test-imapd.c: mw-imapd as a real process on loopback (RFC 9051): login
+ * and capabilities (§6.1.1, §6.2.3, LOGINDISABLED), SELECT and FETCH
+ * (§6.3.2, §6.4.5, \Seen set by BODY[]), two sessions on one mailbox
+ * seeing each other's flags and expunges (§7.4.1, §7.5.1), IDLE pushing
+ * mail that mw-smtpd delivers (RFC 2177), APPEND/COPY/MOVE with UIDPLUS
+ * (RFC 4315, RFC 6851), UIDs across restarts (§2.3.1.1), and bad input:
+ * an oversized literal never gets "+" (RFC 7888 §4), NUL, bare LF,
+ * unknown commands and commands in the wrong state.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "imap-parser.h"
+#include "imap-proto.h"
+#include "mail-line.h"
+#include "mail-net.h"
+#include "mail-store.h"
+#include "mw-harness.h"
+
+typedef struct
+{
+  MwHarness *harness;
+  char *maildir; /* alice's */
+  GPid pid;      /* mw-imapd */
+  guint16 port;
+} Fixture;
+
+static const char *const message_one =
+    "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
+    "Subject: first\r\nDate: Tue, 1 Dec 2026 10:00:00 +0000\r\n"
+    "Message-ID: <one@example.test>\r\n\r\nHello Alice.\r\n";
+static const char *const message_two =
+    "From: carol@example.test\r\nTo: alice@example.test\r\n"
+    "Subject: second\r\n\r\nSecond body, about lunch.\r\n";
+
+static void
+deliver (Fixture *f, const char *text)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (mail_maildir_deliver (f->maildir, NULL, text, strlen (text),
+                                       NULL, &error));
+  g_assert_no_error (error);
+}
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->harness = mw_harness_new (data);
+  f->maildir = mw_harness_maildir (f->harness, "alice");
+  deliver (f, message_one);
+  deliver (f, message_two);
+  f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
+  f->port = mw_harness_port (f->harness, "imap");
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  g_free (f->maildir);
+  mw_harness_free (f->harness);
+}
+
+/* ---- a minimal client: one command, every response up to its tag ---- */
+
+typedef struct
+{
+  MailStream *stream;
+  ImapAssembler assembler;
+  guint next_tag;
+} Client;
+
+static void
+client_free (Client *client)
+{
+  mail_stream_free (client->stream);
+  imap_assembler_clear (&client->assembler);
+  g_free (client);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
+
+/* Reads one response, literals included (transfer full). */
+static char *
+client_read (Client *client)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *first = NULL;
+  MailLineFlags flags = 0;
+
+  g_assert_true (imap_read_message (client->stream, &client->assembler, NULL,
+                                    NULL, &first, &flags, NULL, &error));
+  g_assert_no_error (error);
+  return g_strndup ((const char *) client->assembler.message->data,
+                    client->assembler.message->len);
+}
+
+static Client *
+client_connect (Fixture *f)
+{
+  g_autoptr (GError) error = NULL;
+  Client *client = g_new0 (Client, 1);
+  g_autofree char *greeting = NULL;
+
+  client->stream = mail_net_connect ("127.0.0.1", f->port, FALSE, NULL, FALSE,
+                                     MAIL_LINE_MAX_IMAP, 30, NULL, &error);
+  g_assert_no_error (error);
+  imap_assembler_init (&client->assembler, 64 * 1024 * 1024);
+  greeting = client_read (client);
+  /* RFC 9051 §7.1.1: the greeting may carry the capabilities */
+  g_assert_true (g_str_has_prefix (greeting, "* OK [CAPABILITY "));
+  return client;
+}
+
+/* Sends "tN @command" and returns every response up to and including the
+ * tagged one, joined by "\n" (transfer full). */
+static char *
+client_command (Client *client, const char *command)
+{
+  g_autofree char *tag = g_strdup_printf ("t%u", ++client->next_tag);
+  g_autofree char *prefix = g_strconcat (tag, " ", NULL);
+  g_autoptr (GString) all = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  mail_stream_printf (client->stream, "%s %s", tag, command);
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  for (;;)
+    {
+      g_autofree char *response = client_read (client);
+
+      g_string_append_printf (all, "%s%s", all->len ? "\n" : "", response);
+      if (g_str_has_prefix (response, prefix))
+        return g_string_free (g_steal_pointer (&all), FALSE);
+    }
+}
+
+/* The tagged line: the last of @responses. */
+static const char *
+tagged (const char *responses)
+{
+  const char *last = strrchr (responses, '\n');
+
+  return last ? last + 1 : responses;
+}
+
+static Client *
+client_login (Fixture *f, const char *select)
+{
+  Client *client = client_connect (f);
+  g_autofree char *answer = client_command (client, "LOGIN alice alice-secret");
+
+  g_assert_true (g_str_has_prefix (answer, "t1 OK"));
+  if (select != NULL)
+    {
+      g_autofree char *command = g_strdup_printf ("SELECT %s", select);
+      g_autofree char *selected = client_command (client, command);
+
+      g_assert_nonnull (strstr (tagged (selected), "OK [READ-WRITE]"));
+    }
+  return client;
+}
+
+/* ---- tests ----------------------------------------------------------- */
+
+/* §6.1.1, §6.2.3: AUTH= and LOGIN only where passwords may go in clear */
+static void
+test_capabilities (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_connect (f);
+  g_autofree char *answer = client_command (client, "CAPABILITY");
+
+  g_assert_nonnull (strstr (answer, "* CAPABILITY IMAP4rev1 IMAP4rev2"));
+  g_assert_nonnull (strstr (answer, " IDLE"));
+  g_assert_nonnull (strstr (answer, " STARTTLS"));
+  g_assert_nonnull (strstr (answer, " AUTH=PLAIN"));
+  g_assert_null (strstr (answer, "LOGINDISABLED"));
+  g_assert_true (g_str_has_prefix (tagged (answer), "t1 OK"));
+}
+
+/* RFC 9051 §6.2.3: with plaintext_auth = never, LOGINDISABLED and NO */
+static void
+test_logindisabled (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_connect (f);
+  g_autofree char *capability = client_command (client, "CAPABILITY");
+  g_autofree char *login = client_command (client, "LOGIN alice alice-secret");
+
+  g_assert_nonnull (strstr (capability, "LOGINDISABLED"));
+  g_assert_null (strstr (capability, "AUTH=PLAIN"));
+  g_assert_true (g_str_has_prefix (login, "t2 NO [PRIVACYREQUIRED]"));
+}
+
+/* §6.2.3: a wrong password is NO [AUTHENTICATIONFAILED] */
+static void
+test_login_wrong_password (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_connect (f);
+  g_autofree char *answer = client_command (client, "LOGIN alice wrong");
+
+  g_assert_true (g_str_has_prefix (answer, "t1 NO [AUTHENTICATIONFAILED]"));
+}
+
+/* §6.3.2 SELECT, §6.4.5 FETCH: the bytes as stored, \Seen set by BODY[] */
+static void
+test_select_fetch (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_login (f, NULL);
+  g_autofree char *selected = client_command (client, "SELECT INBOX");
+  g_autofree char *body = client_command (client, "FETCH 1 (UID BODY[])");
+  g_autofree char *flags = client_command (client, "FETCH 1 FLAGS");
+  g_autofree char *expected = g_strdup_printf (
+      "BODY[] {%zu}\r\n%s)", strlen (message_one), message_one);
+
+  g_assert_nonnull (strstr (selected, "* 2 EXISTS"));
+  g_assert_nonnull (strstr (selected, "[UIDVALIDITY "));
+  g_assert_nonnull (strstr (selected, "[UIDNEXT 3]"));
+  g_assert_nonnull (strstr (body, "* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1"));
+  g_assert_nonnull (strstr (body, expected));
+  g_assert_nonnull (strstr (flags, "* 1 FETCH (FLAGS (\\Seen \\Recent))"));
+  g_assert_true (g_str_has_prefix (tagged (flags), "t4 OK"));
+}
+
+/* §7.4.1, §7.5.1, §7.5.2: what one session does, the other hears of */
+static void
+test_two_sessions (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) laptop = client_login (f, "INBOX");
+  g_autoptr (Client) phone = client_login (f, "INBOX");
+  g_autofree char *store =
+      client_command (laptop, "STORE 1 +FLAGS (\\Deleted)");
+  g_autofree char *seen = client_command (phone, "NOOP");
+  g_autofree char *expunge = client_command (laptop, "EXPUNGE");
+  g_autofree char *gone = client_command (phone, "NOOP");
+  g_autofree char *fetch = client_command (phone, "FETCH 1 (UID)");
+
+  g_assert_nonnull (strstr (store, "* 1 FETCH (FLAGS (\\Deleted"));
+  g_assert_nonnull (strstr (seen, "* 1 FETCH (FLAGS (\\Deleted"));
+  g_assert_nonnull (strstr (expunge, "* 1 EXPUNGE"));
+  g_assert_nonnull (strstr (gone, "* 1 EXPUNGE"));
+  g_assert_nonnull (strstr (fetch, "* 1 FETCH (UID 2)"));
+}
+
+/* RFC 2177: mail that mw-smtpd delivers is pushed during IDLE */
+static void
+test_idle_push (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (GError) error = NULL;
+  g_autofree char *idling = NULL;
+  g_autofree char *pushed = NULL;
+  g_autofree char *done = NULL;
+  g_autofree char *port = NULL;
+  const char *argv[] = { "mw-send",
+                         "--server",
+                         NULL,
+                         "--from",
+                         "bob@example.test",
+                         "--to",
+                         "alice@example.test",
+                         "--subject",
+                         "pushed",
+                         "--body",
+                         "now",
+                         NULL };
+
+  mw_harness_start (f->harness, "mw-smtpd", NULL);
+  port = g_strdup_printf ("127.0.0.1:%u", mw_harness_port (f->harness, "smtp"));
+  argv[2] = port;
+  mail_stream_printf (client->stream, "t9 IDLE");
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  idling = client_read (client);
+  g_assert_true (g_str_has_prefix (idling, "+ "));
+  g_assert_cmpint (mw_harness_run (f->harness, argv, NULL, NULL, NULL), ==, 0);
+  pushed = client_read (client);
+  g_assert_cmpstr (pushed, ==, "* 3 EXISTS");
+  mail_stream_printf (client->stream, "DONE");
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  do
+    {
+      g_free (done);
+      done = client_read (client);
+    }
+  while (g_str_has_prefix (done, "* "));
+  g_assert_cmpstr (done, ==, "t9 OK IDLE completed");
+}
+
+/* RFC 4315 §3: APPENDUID and COPYUID; RFC 6851: MOVE expunges after */
+static void
+test_append_copy_move (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autofree char *create = client_command (client, "CREATE Archive");
+  g_autofree char *append = client_command (
+      client,
+      "APPEND Archive (\\Flagged) {23+}\r\nSubject: up\r\n\r\nloaded\r\n");
+  g_autofree char *copy = client_command (client, "UID COPY 1 Archive");
+  g_autofree char *move = client_command (client, "MOVE 2 Archive");
+  g_autofree char *missing = client_command (client, "COPY 1 Nowhere");
+  g_autofree char *status =
+      client_command (client, "STATUS Archive (MESSAGES UIDNEXT)");
+  g_auto (GStrv) files =
+      mw_harness_list_messages (f->harness, "alice", "Archive");
+
+  g_assert_true (g_str_has_prefix (create, "t3 OK"));
+  g_assert_nonnull (strstr (append, "OK [APPENDUID "));
+  g_assert_nonnull (strstr (append, " 1]"));
+  g_assert_nonnull (strstr (copy, " 1 2] "));
+  g_assert_nonnull (strstr (move, "* OK [COPYUID "));
+  g_assert_nonnull (strstr (move, " 2 3] "));
+  g_assert_nonnull (strstr (move, "* 2 EXPUNGE"));
+  g_assert_true (g_str_has_prefix (missing, "t7 NO [TRYCREATE]"));
+  g_assert_nonnull (strstr (status, "(MESSAGES 3 UIDNEXT 4)"));
+  g_assert_cmpuint (g_strv_length (files), ==, 3);
+}
+
+/* §2.3.1.1: UIDs and UIDVALIDITY survive a restart, and a new message
+ * after it gets the next UID, never a used one */
+static void
+test_uids_across_restart (Fixture *f, gconstpointer data)
+{
+  g_autofree char *before = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *validity = NULL;
+  const char *mark = NULL;
+
+  {
+    g_autoptr (Client) client = client_login (f, "INBOX");
+
+    g_free (client_command (client, "STORE 2 +FLAGS (\\Deleted)"));
+    g_free (client_command (client, "EXPUNGE"));
+    before = client_command (client, "STATUS INBOX (UIDVALIDITY UIDNEXT)");
+  }
+  mw_harness_signal (f->harness, f->pid, SIGTERM);
+  deliver (f, message_two);
+  f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
+  f->port = mw_harness_port (f->harness, "imap");
+  {
+    g_autoptr (Client) client = client_login (f, NULL);
+
+    after =
+        client_command (client, "STATUS INBOX (UIDVALIDITY UIDNEXT MESSAGES)");
+  }
+  g_assert_nonnull (strstr (before, "UIDNEXT 3"));
+  mark = strstr (before, "UIDVALIDITY ");
+  g_assert_nonnull (mark);
+  validity = g_strndup (mark, 12 + strspn (mark + 12, "0123456789"));
+  g_assert_nonnull (strstr (after, validity));
+  g_assert_nonnull (strstr (after, "UIDNEXT 4 MESSAGES 2"));
+}
+
+/* RFC 7888 §4: a literal over the limit never gets "+", and a huge
+ * non-synchronising one ends the connection without being read */
+static void
+test_huge_literal (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_login (f, NULL);
+  g_autofree char *refused =
+      client_command (client, "APPEND INBOX {4294967295}");
+  g_autofree char *still = client_command (client, "NOOP");
+  g_autofree char *bye = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_str_has_prefix (refused, "t2 NO [TOOBIG]"));
+  g_assert_true (g_str_has_prefix (still, "t3 OK"));
+  mail_stream_printf (client->stream, "t4 APPEND INBOX {4294967295+}");
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  bye = client_read (client);
+  g_assert_true (g_str_has_prefix (bye, "* BYE [TOOBIG]"));
+}
+
+/* §2.2: bad input is answered and the session goes on */
+static void
+test_bad_input (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) client = client_connect (f);
+  g_autofree char *unknown = client_command (client, "FROBNICATE");
+  g_autofree char *state = client_command (client, "SELECT INBOX");
+  g_autofree char *unbalanced = client_command (client, "LOGIN (alice");
+  g_autofree char *after = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_str_has_prefix (unknown, "t1 BAD"));
+  g_assert_true (g_str_has_prefix (state, "t2 BAD"));
+  g_assert_true (g_str_has_prefix (unbalanced, "t3 BAD"));
+  mail_stream_write (client->stream, "t4 NOOP\0x\r\n", 11);
+  mail_stream_write (client->stream, "t5 NOOP\n", 8);
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  g_free (client_read (client));
+  g_free (client_read (client));
+  client->next_tag = 5;
+  after = client_command (client, "NOOP");
+  g_assert_true (g_str_has_prefix (after, "t6 OK"));
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, func, config)                                                \
+  g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
+  ADD ("/imapd/capability-offers-auth-on-loopback", test_capabilities, NULL);
+  ADD ("/imapd/login-disabled-without-tls", test_logindisabled,
+       "[imap]\nplaintext_auth = never\n");
+  ADD ("/imapd/wrong-password-is-authenticationfailed",
+       test_login_wrong_password, NULL);
+  ADD ("/imapd/select-fetch-body-sets-seen", test_select_fetch, NULL);
+  ADD ("/imapd/two-sessions-see-flags-and-expunges", test_two_sessions, NULL);
+  ADD ("/imapd/idle-pushes-mail-from-smtpd", test_idle_push, NULL);
+  ADD ("/imapd/append-copy-move-answer-uidplus", test_append_copy_move, NULL);
+  ADD ("/imapd/uids-survive-restart", test_uids_across_restart, NULL);
+  ADD ("/imapd/huge-literal-gets-no-continuation", test_huge_literal, NULL);
+  ADD ("/imapd/bad-input-is-answered", test_bad_input, NULL);
+#undef ADD
+  return g_test_run ();
+}
