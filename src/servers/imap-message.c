@@ -1,0 +1,821 @@
+/* SPDX-License-Identifier: MIT
+ * imap-message.c: one stored message as FETCH sections and SEARCH text
+ * see it (RFC 9051 §6.4.5 sections, §6.4.4 SEARCH; RFC 3516 BINARY;
+ * RFC 2045 §6 transfer encodings, RFC 2046 §5.1.1 delimiters).
+ *
+ * GMime builds the MIME tree. Where each entity lies in the stored
+ * octets is found here, top down: an entity's header runs to its first
+ * empty line (RFC 5322 §2.1), and a multipart body is cut at the
+ * delimiter lines of the boundary GMime read (RFC 2046 §5.1.1), each
+ * piece going to the GMime child of the same index. The CRLF before a
+ * delimiter belongs to the delimiter, so it is in no part.
+ */
+#include <string.h>
+
+#include "imap-message-private.h"
+
+G_DEFINE_QUARK (imap_message_error, imap_message_error)
+
+static void imap_part_free (gpointer data);
+static ImapPart *imap_part_new (
+    const char *data, GMimeObject *mime, gsize start, gsize end, guint depth);
+
+/* ---- lifecycle --------------------------------------------------------- */
+
+ImapMessage *
+imap_message_new (GBytes *data)
+{
+  static gsize gmime_ready = 0;
+  ImapMessage *message = NULL;
+
+  g_return_val_if_fail (data != NULL, NULL);
+  if (g_once_init_enter (&gmime_ready))
+    {
+      g_mime_init ();
+      g_once_init_leave (&gmime_ready, 1);
+    }
+  message = g_new0 (ImapMessage, 1);
+  message->data = g_bytes_ref (data);
+  message->octets = g_bytes_get_data (data, &message->length);
+  if (message->octets == NULL)
+    message->octets = "";
+  return message;
+}
+
+void
+imap_message_free (ImapMessage *message)
+{
+  if (message == NULL)
+    return;
+  g_clear_pointer (&message->root, imap_part_free);
+  g_clear_object (&message->mime);
+  g_clear_pointer (&message->data, g_bytes_unref);
+  g_free (message);
+}
+
+GBytes *
+imap_message_get_data (ImapMessage *message)
+{
+  g_return_val_if_fail (message != NULL, NULL);
+  return message->data;
+}
+
+static GMimeMessage *
+parse_mime (const char *octets, gsize length)
+{
+  GMimeStream *stream = g_mime_stream_mem_new_with_buffer (octets, length);
+  GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+  GMimeMessage *mime = NULL;
+
+  /* Contents stay slices of the one copy in the memory stream. */
+  g_mime_parser_set_persist_stream (parser, TRUE);
+  mime = g_mime_parser_construct_message (parser, NULL);
+  g_object_unref (parser);
+  g_object_unref (stream);
+  return mime;
+}
+
+const ImapPart *
+imap_message_get_root (ImapMessage *message)
+{
+  GMimeObject *body = NULL;
+
+  if (message->root != NULL)
+    return message->root;
+  message->mime = parse_mime (message->octets, message->length);
+  if (message->mime != NULL)
+    body = g_mime_message_get_mime_part (message->mime);
+  message->root = imap_part_new (message->octets, body, 0, message->length, 0);
+  return message->root;
+}
+
+/* ---- where the entities are ------------------------------------------- */
+
+/* RFC 5322 §2.1: the header ends at the first empty line and the body
+ * follows it. With no empty line it is all header, as in Dovecot. */
+static gsize
+find_body_start (const char *data, gsize start, gsize end)
+{
+  gsize at = start;
+
+  while (at < end)
+    {
+      const char *newline = memchr (data + at, '\n', end - at);
+      gsize next = newline != NULL ? (gsize) (newline - data) + 1 : end;
+
+      if (newline != NULL &&
+          (next - at == 1 || (next - at == 2 && data[at] == '\r')))
+        return next;
+      at = next;
+    }
+  return end;
+}
+
+typedef struct
+{
+  gsize line_start; /* where "--" is */
+  gsize next;       /* the line after it */
+  gboolean close;   /* "--boundary--" */
+} ImapDelimiter;
+
+/* RFC 2046 §5.1.1: delimiter := "--" boundary, then transport padding
+ * (LWSP) to the line end; the close delimiter adds "--". */
+static gboolean
+is_delimiter (const char *line,
+              gsize length,
+              const char *boundary,
+              gboolean *out_close)
+{
+  gsize boundary_length = strlen (boundary);
+  gsize at = boundary_length + 2;
+
+  if (length < at || line[0] != '-' || line[1] != '-' ||
+      memcmp (line + 2, boundary, boundary_length) != 0)
+    return FALSE;
+  *out_close = length >= at + 2 && line[at] == '-' && line[at + 1] == '-';
+  if (*out_close)
+    return TRUE;
+  while (at < length &&
+         (line[at] == ' ' || line[at] == '\t' || line[at] == '\r'))
+    at++;
+  return at == length;
+}
+
+/* The first delimiter line in data[from, end); @from is a line start. */
+static gboolean
+find_delimiter (const char *data,
+                gsize from,
+                gsize end,
+                const char *boundary,
+                ImapDelimiter *out)
+{
+  gsize at = from;
+
+  while (at < end)
+    {
+      const char *newline = memchr (data + at, '\n', end - at);
+      gsize text_end = newline != NULL ? (gsize) (newline - data) : end;
+      gsize next = newline != NULL ? text_end + 1 : end;
+
+      if (is_delimiter (data + at, text_end - at, boundary, &out->close))
+        {
+          out->line_start = at;
+          out->next = next;
+          return TRUE;
+        }
+      at = next;
+    }
+  return FALSE;
+}
+
+/* Where the content before a delimiter line at @line_start ends: the
+ * CRLF (or bare LF) in front of the delimiter belongs to it. */
+static gsize
+content_end (const char *data, gsize start, gsize line_start)
+{
+  gsize end = line_start;
+
+  if (end > start && data[end - 1] == '\n')
+    end--;
+  if (end > start && data[end - 1] == '\r')
+    end--;
+  return end;
+}
+
+static void
+layout_multipart (ImapPart *part, const char *data, guint depth)
+{
+  GMimeMultipart *multipart = GMIME_MULTIPART (part->mime);
+  const char *boundary = g_mime_multipart_get_boundary (multipart);
+  int count = g_mime_multipart_get_count (multipart);
+  ImapDelimiter delimiter = { 0 };
+  gboolean found =
+      boundary != NULL && find_delimiter (data, part->body_start,
+                                          part->body_end, boundary, &delimiter);
+
+  for (int i = 0; i < count; i++)
+    {
+      gsize start = found && !delimiter.close ? delimiter.next : part->body_end;
+      gsize end = part->body_end;
+      GMimeObject *child = g_mime_multipart_get_part (multipart, i);
+
+      found =
+          found && !delimiter.close &&
+          find_delimiter (data, start, part->body_end, boundary, &delimiter);
+      if (found)
+        end = content_end (data, start, delimiter.line_start);
+      g_ptr_array_add (part->children,
+                       imap_part_new (data, child, start, end, depth + 1));
+    }
+  /* RFC 9051 §9 body-type-mpart needs one part at least: an empty
+   * text/plain stands in, as in Dovecot. */
+  if (count == 0)
+    g_ptr_array_add (part->children, imap_part_new (data, NULL, part->body_end,
+                                                    part->body_end, depth + 1));
+}
+
+static ImapPartKind
+part_kind (GMimeObject *mime, guint depth)
+{
+  GMimeContentType *type = NULL;
+
+  if (mime == NULL)
+    return IMAP_PART_TEXT; /* RFC 2045 §5.2: text/plain; charset=us-ascii */
+  type = g_mime_object_get_content_type (mime);
+  if (depth >= IMAP_MESSAGE_MAX_DEPTH)
+    return IMAP_PART_BASIC;
+  if (GMIME_IS_MULTIPART (mime))
+    return IMAP_PART_MULTIPART;
+  /* Even with no message inside: BODYSTRUCTURE must give an envelope. */
+  if (GMIME_IS_MESSAGE_PART (mime) &&
+      (g_mime_content_type_is_type (type, "message", "rfc822") ||
+       g_mime_content_type_is_type (type, "message", "global")))
+    return IMAP_PART_MESSAGE;
+  if (type != NULL && g_mime_content_type_is_type (type, "text", "*"))
+    return IMAP_PART_TEXT;
+  return IMAP_PART_BASIC;
+}
+
+/* The entity @mime, which is data[start, end). */
+static ImapPart *
+imap_part_new (
+    const char *data, GMimeObject *mime, gsize start, gsize end, guint depth)
+{
+  ImapPart *part = g_new0 (ImapPart, 1);
+  GMimeMessage *embedded = NULL;
+
+  part->kind = part_kind (mime, depth);
+  part->mime = mime;
+  part->header_start = start;
+  part->body_start = find_body_start (data, start, end);
+  part->body_end = end;
+  if (part->kind == IMAP_PART_BASIC || part->kind == IMAP_PART_TEXT)
+    return part;
+  part->children = g_ptr_array_new_with_free_func (imap_part_free);
+  if (part->kind == IMAP_PART_MULTIPART)
+    {
+      layout_multipart (part, data, depth);
+      return part;
+    }
+  embedded = g_mime_message_part_get_message (GMIME_MESSAGE_PART (mime));
+  g_ptr_array_add (part->children,
+                   imap_part_new (data,
+                                  embedded != NULL
+                                      ? g_mime_message_get_mime_part (embedded)
+                                      : NULL,
+                                  part->body_start, part->body_end, depth + 1));
+  return part;
+}
+
+static void
+imap_part_free (gpointer data)
+{
+  ImapPart *part = data;
+
+  g_clear_pointer (&part->children, g_ptr_array_unref);
+  g_free (part);
+}
+
+/* ---- header fields (RFC 5322 §2.2) ------------------------------------ */
+
+void
+imap_header_iter_init (ImapHeaderIter *iter,
+                       const char *data,
+                       gsize start,
+                       gsize end)
+{
+  iter->data = data;
+  iter->at = start;
+  iter->end = end;
+}
+
+/* Where the field starting at @at ends: after the line end of its last
+ * line (RFC 5322 §2.2.3: a line starting with WSP continues it). */
+static gsize
+field_end (const char *data, gsize at, gsize end)
+{
+  while (at < end)
+    {
+      const char *newline = memchr (data + at, '\n', end - at);
+
+      if (newline == NULL)
+        return end;
+      at = (gsize) (newline - data) + 1;
+      if (at >= end || (data[at] != ' ' && data[at] != '\t'))
+        return at;
+    }
+  return end;
+}
+
+gboolean
+imap_header_iter_next (ImapHeaderIter *iter, ImapHeaderField *out_field)
+{
+  const char *line = iter->data + iter->at;
+  gsize next = 0;
+  const char *colon = NULL;
+  gsize length = 0;
+
+  if (iter->at >= iter->end || line[0] == '\n' ||
+      (line[0] == '\r' && iter->at + 1 < iter->end && line[1] == '\n'))
+    return FALSE;
+  next = field_end (iter->data, iter->at, iter->end);
+  length = next - iter->at;
+  colon = memchr (line, ':', length);
+  if (colon != NULL && memchr (line, '\n', colon - line) != NULL)
+    colon = NULL;
+  out_field->line = line;
+  out_field->line_length = length;
+  out_field->name = line;
+  out_field->name_length = colon != NULL ? (gsize) (colon - line) : 0;
+  /* RFC 5322 §4.5 obs-optional: blanks may come before the colon. */
+  while (out_field->name_length > 0 &&
+         (line[out_field->name_length - 1] == ' ' ||
+          line[out_field->name_length - 1] == '\t'))
+    out_field->name_length--;
+  out_field->value = colon != NULL ? colon + 1 : line + length;
+  out_field->value_length = line + length - out_field->value;
+  while (out_field->value_length > 0 &&
+         (out_field->value[out_field->value_length - 1] == '\n' ||
+          out_field->value[out_field->value_length - 1] == '\r'))
+    out_field->value_length--;
+  iter->at = next;
+  return TRUE;
+}
+
+gboolean
+imap_header_field_is (const ImapHeaderField *field, const char *name)
+{
+  return field->name_length == strlen (name) &&
+         g_ascii_strncasecmp (field->name, name, field->name_length) == 0;
+}
+
+char *
+imap_header_unfold (const char *value, gsize length)
+{
+  GString *text = g_string_sized_new (length);
+  gsize start = 0;
+
+  while (start < length && (value[start] == ' ' || value[start] == '\t'))
+    start++;
+  for (gsize i = start; i < length; i++)
+    if (value[i] != '\r' && value[i] != '\n')
+      g_string_append_c (text, value[i]);
+  while (text->len > 0 &&
+         (text->str[text->len - 1] == ' ' || text->str[text->len - 1] == '\t'))
+    g_string_truncate (text, text->len - 1);
+  return g_string_free (text, FALSE);
+}
+
+char *
+imap_part_get_header (const ImapPart *part, const char *data, const char *name)
+{
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  imap_header_iter_init (&iter, data, part->header_start, part->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    if (imap_header_field_is (&field, name))
+      return imap_header_unfold (field.value, field.value_length);
+  return NULL;
+}
+
+/* ---- sections (RFC 9051 §6.4.5) --------------------------------------- */
+
+/* RFC 9051 §6.4.5: the parts of a multipart are numbered from 1; a
+ * message (the top one, or one in a message/rfc822 part) whose body is
+ * not multipart has the one part 1, its body. NULL if there is none. */
+static const ImapPart *
+find_part (const ImapPart *root, const GArray *numbers)
+{
+  const ImapPart *part = root;
+  gboolean in_message = TRUE; /* @part is a message, not yet a body part */
+
+  for (guint i = 0; part != NULL && i < numbers->len; i++)
+    {
+      guint32 number = g_array_index (numbers, guint32, i);
+
+      if (part->kind == IMAP_PART_MESSAGE && !in_message)
+        {
+          part = g_ptr_array_index (part->children, 0);
+          in_message = TRUE;
+        }
+      if (part->kind == IMAP_PART_MULTIPART)
+        part = number >= 1 && number <= part->children->len
+                   ? g_ptr_array_index (part->children, number - 1)
+                   : NULL;
+      else if (!in_message || number != 1)
+        part = NULL;
+      in_message = FALSE;
+    }
+  return part;
+}
+
+/* The message whose HEADER or TEXT @section names: the whole one, or the
+ * one in the message/rfc822 part it numbers; NULL if none. */
+static const ImapPart *
+find_message (const ImapPart *root, const ImapSection *section)
+{
+  const ImapPart *part = NULL;
+
+  if (section->parts == NULL || section->parts->len == 0)
+    return root;
+  part = find_part (root, section->parts);
+  if (part == NULL || part->kind != IMAP_PART_MESSAGE)
+    return NULL;
+  return g_ptr_array_index (part->children, 0);
+}
+
+static gboolean
+field_is_listed (const ImapHeaderField *field, const GStrv names)
+{
+  for (guint i = 0; names != NULL && names[i] != NULL; i++)
+    if (imap_header_field_is (field, names[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* RFC 9051 §6.4.5 HEADER.FIELDS (.NOT): the fields named (or the others),
+ * as they are and in their order, then the empty line. */
+static GBytes *
+filter_header (const ImapPart *message,
+               const char *data,
+               const GStrv names,
+               gboolean keep_listed)
+{
+  GString *out = g_string_new (NULL);
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  imap_header_iter_init (&iter, data, message->header_start,
+                         message->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    if (field_is_listed (&field, names) == keep_listed)
+      g_string_append_len (out, field.line, field.line_length);
+  g_string_append (out, "\r\n");
+  return g_string_free_to_bytes (out);
+}
+
+static GBytes *
+slice (ImapMessage *message, gsize start, gsize end)
+{
+  return g_bytes_new_from_bytes (message->data, start, end - start);
+}
+
+static GBytes *
+message_section (ImapMessage *message,
+                 const ImapPart *target,
+                 const ImapSection *section)
+{
+  switch (section->kind)
+    {
+    case IMAP_SECTION_HEADER:
+      return slice (message, target->header_start, target->body_start);
+    case IMAP_SECTION_HEADER_FIELDS:
+      return filter_header (target, message->octets, section->fields, TRUE);
+    case IMAP_SECTION_HEADER_FIELDS_NOT:
+      return filter_header (target, message->octets, section->fields, FALSE);
+    case IMAP_SECTION_TEXT:
+      return slice (message, target->body_start, target->body_end);
+    case IMAP_SECTION_ALL:
+    case IMAP_SECTION_MIME:
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+GBytes *
+imap_message_get_section (ImapMessage *message, const ImapSection *section)
+{
+  const ImapPart *root = NULL;
+  const ImapPart *part = NULL;
+  gboolean whole = section->parts == NULL || section->parts->len == 0;
+
+  g_return_val_if_fail (message != NULL && section != NULL, NULL);
+  root = imap_message_get_root (message);
+  if (section->kind == IMAP_SECTION_ALL && whole)
+    return g_bytes_ref (message->data);
+  if (section->kind == IMAP_SECTION_ALL || section->kind == IMAP_SECTION_MIME)
+    {
+      part = whole ? NULL : find_part (root, section->parts);
+      if (part == NULL)
+        return g_bytes_new (NULL, 0);
+      if (section->kind == IMAP_SECTION_MIME)
+        return slice (message, part->header_start, part->body_start);
+      return slice (message, part->body_start, part->body_end);
+    }
+  part = find_message (root, section);
+  if (part == NULL)
+    return g_bytes_new (NULL, 0);
+  return message_section (message, part, section);
+}
+
+/* ---- BINARY (RFC 3516 §4.2) -------------------------------------------- */
+
+/* RFC 2045 §6.1: no field means 7bit. Only the encodings RFC 2045 defines
+ * are undone; x-uuencode and the like are refused, as Dovecot does. */
+static gboolean
+part_encoding (const ImapPart *part,
+               const char *data,
+               GMimeContentEncoding *out_encoding,
+               GError **error)
+{
+  g_autofree char *value =
+      imap_part_get_header (part, data, "Content-Transfer-Encoding");
+
+  *out_encoding = value == NULL || value[0] == '\0'
+                      ? GMIME_CONTENT_ENCODING_7BIT
+                      : g_mime_content_encoding_from_string (value);
+  switch (*out_encoding)
+    {
+    case GMIME_CONTENT_ENCODING_7BIT:
+    case GMIME_CONTENT_ENCODING_8BIT:
+    case GMIME_CONTENT_ENCODING_BINARY:
+    case GMIME_CONTENT_ENCODING_BASE64:
+    case GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE:
+      return TRUE;
+    default:
+      g_set_error (error, IMAP_MESSAGE_ERROR, IMAP_MESSAGE_ERROR_UNKNOWN_CTE,
+                   "unknown Content-Transfer-Encoding \"%s\"", value);
+      return FALSE;
+    }
+}
+
+static gboolean
+is_identity (GMimeContentEncoding encoding)
+{
+  return encoding != GMIME_CONTENT_ENCODING_BASE64 &&
+         encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+}
+
+/* The body of @part with @encoding undone (RFC 2045 §6.7, §6.8). */
+static GBytes *
+decode_body (ImapMessage *message,
+             const ImapPart *part,
+             GMimeContentEncoding encoding)
+{
+  gsize length = part->body_end - part->body_start;
+  GMimeEncoding state;
+  char *out = NULL;
+  gsize out_length = 0;
+
+  if (is_identity (encoding))
+    return slice (message, part->body_start, part->body_end);
+  g_mime_encoding_init_decode (&state, encoding);
+  out = g_malloc (g_mime_encoding_outlen (&state, length) + 1);
+  out_length = g_mime_encoding_flush (
+      &state, message->octets + part->body_start, length, out);
+  return g_bytes_new_take (out, out_length);
+}
+
+/* BINARY[] of a single-part message: the header, its
+ * Content-Transfer-Encoding now "binary", then @body. */
+static GBytes *
+binary_message (ImapMessage *message, const ImapPart *root, GBytes *body)
+{
+  GString *out = g_string_new (NULL);
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  imap_header_iter_init (&iter, message->octets, root->header_start,
+                         root->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    if (imap_header_field_is (&field, "Content-Transfer-Encoding"))
+      g_string_append (out, "Content-Transfer-Encoding: binary\r\n");
+    else
+      g_string_append_len (out, field.line, field.line_length);
+  g_string_append_len (out, message->octets + iter.at,
+                       root->body_start - iter.at);
+  g_string_append_len (out, g_bytes_get_data (body, NULL),
+                       g_bytes_get_size (body));
+  return g_string_free_to_bytes (out);
+}
+
+GBytes *
+imap_message_get_binary (ImapMessage *message,
+                         const ImapSection *section,
+                         GError **error)
+{
+  const ImapPart *part = NULL;
+  gboolean whole = FALSE;
+  GMimeContentEncoding encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+  g_autoptr (GBytes) body = NULL;
+
+  g_return_val_if_fail (message != NULL && section != NULL, NULL);
+  g_return_val_if_fail (section->kind == IMAP_SECTION_ALL, NULL);
+  whole = section->parts == NULL || section->parts->len == 0;
+  part = imap_message_get_root (message);
+  if (!whole)
+    part = find_part (part, section->parts);
+  if (part == NULL)
+    return g_bytes_new (NULL, 0);
+  if (part->kind == IMAP_PART_MULTIPART || part->kind == IMAP_PART_MESSAGE)
+    return whole ? g_bytes_ref (message->data)
+                 : slice (message, part->body_start, part->body_end);
+  if (!part_encoding (part, message->octets, &encoding, error))
+    return NULL;
+  body = decode_body (message, part, encoding);
+  if (!whole)
+    return g_steal_pointer (&body);
+  if (is_identity (encoding))
+    return g_bytes_ref (message->data);
+  return binary_message (message, part, body);
+}
+
+gboolean
+imap_message_get_binary_size (ImapMessage *message,
+                              const ImapSection *section,
+                              guint64 *out_size,
+                              GError **error)
+{
+  g_autoptr (GBytes) binary = imap_message_get_binary (message, section, error);
+
+  if (binary == NULL)
+    return FALSE;
+  *out_size = g_bytes_get_size (binary);
+  return TRUE;
+}
+
+/* ---- SEARCH text (RFC 9051 §6.4.4) ------------------------------------ */
+
+/* RFC 2047 words decoded, and raw 8-bit text taken as UTF-8 or else
+ * GMime's fallback charsets. (transfer full) */
+static char *
+decode_header_text (const char *raw)
+{
+  char *text = g_mime_utils_header_decode_text (NULL, raw);
+  char *valid = g_utf8_make_valid (text, -1);
+
+  g_free (text);
+  return valid;
+}
+
+char *
+imap_message_get_header_text (ImapMessage *message, const char *field_name)
+{
+  const ImapPart *root = NULL;
+  GString *text = NULL;
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  g_return_val_if_fail (message != NULL && field_name != NULL, NULL);
+  root = imap_message_get_root (message);
+  imap_header_iter_init (&iter, message->octets, root->header_start,
+                         root->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    {
+      g_autofree char *raw = NULL;
+      g_autofree char *decoded = NULL;
+
+      if (!imap_header_field_is (&field, field_name))
+        continue;
+      raw = imap_header_unfold (field.value, field.value_length);
+      /* "X-Tag:" CRLF " second" is "second" */
+      decoded = g_strstrip (decode_header_text (raw));
+      if (text == NULL)
+        text = g_string_new (decoded);
+      else
+        g_string_append_printf (text, "\n%s", decoded);
+    }
+  return text != NULL ? g_string_free (text, FALSE) : NULL;
+}
+
+/* Text in @charset to UTF-8 with GMime's iconv (its charset aliases
+ * included); text in an unknown charset goes through GMime's guess. */
+static char *
+text_to_utf8 (const char *octets, gsize length, const char *charset)
+{
+  char *text = NULL;
+  iconv_t cd = (iconv_t) -1;
+
+  if (charset != NULL && g_ascii_strcasecmp (charset, "utf-8") != 0 &&
+      g_ascii_strcasecmp (charset, "us-ascii") != 0)
+    cd = g_mime_iconv_open ("UTF-8", charset);
+  if (cd != (iconv_t) -1)
+    {
+      text = g_mime_iconv_strndup (cd, octets, length);
+      g_mime_iconv_close (cd);
+    }
+  if (text == NULL)
+    text = g_mime_utils_decode_8bit (NULL, octets, length);
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      char *valid = g_utf8_make_valid (text, -1);
+
+      g_free (text);
+      text = valid;
+    }
+  return text;
+}
+
+/* The body of a text part, transfer-decoded (left as it is if the encoding is
+ * unknown) and in UTF-8. (transfer full) */
+static char *
+part_text (ImapMessage *message, const ImapPart *part)
+{
+  GMimeContentEncoding encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+  g_autoptr (GBytes) body = NULL;
+  const char *charset = NULL;
+  gsize length = 0;
+  const char *octets = NULL;
+
+  if (!part_encoding (part, message->octets, &encoding, NULL))
+    encoding = GMIME_CONTENT_ENCODING_BINARY;
+  body = decode_body (message, part, encoding);
+  octets = g_bytes_get_data (body, &length);
+  if (part->mime != NULL)
+    charset = g_mime_object_get_content_type_parameter (part->mime, "charset");
+  return text_to_utf8 (octets != NULL ? octets : "", length, charset);
+}
+
+/* The header of @part, one field a line, unfolded and decoded. */
+static char *
+part_header_text (ImapMessage *message, const ImapPart *part)
+{
+  GString *text = g_string_new (NULL);
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  imap_header_iter_init (&iter, message->octets, part->header_start,
+                         part->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    {
+      g_autofree char *raw = imap_header_unfold (field.line, field.line_length);
+      g_autofree char *decoded = decode_header_text (raw);
+
+      g_string_append_printf (text, "%s\n", decoded);
+    }
+  return g_string_free (text, FALSE);
+}
+
+static gboolean
+text_contains (const char *text, const char *folded_needle)
+{
+  g_autofree char *folded = g_utf8_casefold (text, -1);
+
+  return strstr (folded, folded_needle) != NULL;
+}
+
+static gboolean
+part_contains (ImapMessage *message,
+               const ImapPart *part,
+               const char *folded_needle,
+               gboolean include_headers)
+{
+  if (include_headers)
+    {
+      g_autofree char *header = part_header_text (message, part);
+
+      if (text_contains (header, folded_needle))
+        return TRUE;
+    }
+  if (part->kind == IMAP_PART_TEXT)
+    {
+      g_autofree char *text = part_text (message, part);
+
+      return text_contains (text, folded_needle);
+    }
+  for (guint i = 0; part->children != NULL && i < part->children->len; i++)
+    if (part_contains (message, g_ptr_array_index (part->children, i),
+                       folded_needle, include_headers))
+      return TRUE;
+  return FALSE;
+}
+
+gboolean
+imap_message_body_contains (ImapMessage *message,
+                            const char *needle,
+                            gboolean include_headers)
+{
+  g_autofree char *folded = NULL;
+
+  g_return_val_if_fail (message != NULL && needle != NULL, FALSE);
+  if (needle[0] == '\0')
+    return TRUE;
+  folded = g_utf8_casefold (needle, -1);
+  return part_contains (message, imap_message_get_root (message), folded,
+                        include_headers);
+}
+
+gboolean
+imap_message_get_sent_day (ImapMessage *message, gint64 *out_day)
+{
+  g_autofree char *value = NULL;
+  g_autoptr (GDateTime) sent = NULL;
+  g_autoptr (GDateTime) day = NULL;
+  int year = 0;
+  int month = 0;
+  int mday = 0;
+
+  g_return_val_if_fail (message != NULL, FALSE);
+  value = imap_part_get_header (imap_message_get_root (message),
+                                message->octets, "Date");
+  if (value != NULL)
+    sent = g_mime_utils_header_decode_date (value);
+  if (sent == NULL)
+    return FALSE;
+  /* The date as the sender wrote it: GMime keeps the header's zone. */
+  g_date_time_get_ymd (sent, &year, &month, &mday);
+  day = g_date_time_new_utc (year, month, mday, 0, 0, 0);
+  *out_day = g_date_time_to_unix (day) / (24 * 60 * 60);
+  return TRUE;
+}

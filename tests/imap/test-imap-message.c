@@ -1,0 +1,994 @@
+/* SPDX-License-Identifier: MIT
+ * test-imap-message.c: a stored message as FETCH and SEARCH see it:
+ * ENVELOPE, BODY and BODYSTRUCTURE (RFC 9051 §7.5.2), BODY[section]
+ * (§6.4.5), BINARY[section] (RFC 3516 §4.2) and the decoded text SEARCH
+ * reads (§6.4.4).
+ *
+ * The messages are the .eml files in tests/imap/files. The answers are
+ * Dovecot 2.3.19's (dovecot-imapd from Debian 12, /usr/lib/dovecot/imap
+ * run on a Maildir holding the file: see files/ask-dovecot.sh), compared
+ * as IMAP data, so a quoted string and a literal of the same octets are
+ * equal. The few rows where mw-imapd answers otherwise on purpose say so.
+ */
+#include <string.h>
+
+#include "imap-message.h"
+#include "imap-parser.h"
+
+static ImapMessage *
+load_message (const char *name)
+{
+  g_autofree char *file = g_strdup_printf ("%s.eml", name);
+  g_autofree char *path =
+      g_test_build_filename (G_TEST_DIST, "imap", "files", file, NULL);
+  char *contents = NULL;
+  gsize length = 0;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) data = NULL;
+
+  g_file_get_contents (path, &contents, &length, &error);
+  g_assert_no_error (error);
+  data = g_bytes_new_take (contents, length);
+  return imap_message_new (data);
+}
+
+/* ---- IMAP data equality ---------------------------------------------- */
+
+/* The next token of IMAP data at *p (RFC 9051 §4): "(", ")", or a string
+ * as its octets (atom, NIL, number, quoted or literal), with a tag byte
+ * so NIL and "NIL" differ. Addresses and body parts follow each other
+ * with no space between them (RFC 9051 §9 env-from, body-type-mpart), so
+ * this reads them token by token instead of with imap_parse_args (). */
+static char *
+next_token (const char **p)
+{
+  GString *token = g_string_new (NULL);
+  const char *s = *p;
+  guint64 length = 0;
+
+  while (*s == ' ')
+    s++;
+  if (*s == '(' || *s == ')')
+    g_string_append_c (token, *s++);
+  else if (*s == '"')
+    {
+      g_string_append_c (token, 's');
+      for (s++; *s != '"'; s++)
+        g_string_append_c (token, *s == '\\' ? *++s : *s);
+      s++;
+    }
+  else if (*s == '{' || *s == '~')
+    {
+      s += *s == '~' ? 2 : 1;
+      length = g_ascii_strtoull (s, (char **) &s, 10);
+      g_assert_true (g_str_has_prefix (s, "}\r\n"));
+      g_string_append_c (token, 's');
+      g_string_append_len (token, s + 3, length);
+      s += 3 + length;
+    }
+  else
+    {
+      g_string_append_c (token, strncmp (s, "NIL", 3) == 0 ? 'n' : 's');
+      while (*s != '\0' && *s != ' ' && *s != '(' && *s != ')')
+        g_string_append_c (token, *s++);
+    }
+  *p = s;
+  return g_string_free (token, FALSE);
+}
+
+/* @ours and @expected are the same IMAP data: strings compare by their
+ * octets, however they are written. */
+static void
+assert_same_data (const GString *ours, const char *expected)
+{
+  const char *a = ours->str;
+  const char *b = expected;
+
+  g_test_message ("ours:     %s", ours->str);
+  g_test_message ("expected: %s", expected);
+  while (*a != '\0' || *b != '\0')
+    {
+      g_autofree char *token_a = next_token (&a);
+      g_autofree char *token_b = next_token (&b);
+
+      g_assert_cmpstr (token_a, ==, token_b);
+    }
+}
+
+/* ---- ENVELOPE, BODY, BODYSTRUCTURE (RFC 9051 §7.5.2) ------------------ */
+
+typedef struct
+{
+  const char *file;
+  const char *envelope;
+  const char *bodystructure;
+  const char *body;
+} StructureCase;
+
+static const StructureCase structure_cases[] = {
+  {
+      "address-edge-cases",
+      "(NIL {14}\r\n"
+      "lead and trail ((\"John Doe\" NIL \"jdoe\" \"example.org\")) ((NIL "
+      "\"@route1,@route2\" \"user\" \"host\")) ((NIL NIL \"broken\" "
+      "\"MISSING_DOMAIN\")(NIL NIL \"Quoted Name\" \"example.com\")) "
+      "((NIL NIL \"undisclosed\" \"MISSING_DOMAIN\")) ((\"Pete\" NIL "
+      "\"pete\" \"silly.test\")) ((NIL NIL \"empty\" \"name.test\")"
+      "(\"Multi Space Name\" NIL \"ms\" \"x.test\")) \"<a@b> <c@d>\" "
+      "\"<x@y>\")",
+      "(\"TEXT\" \"Html\" (\"charset\" \"us-ascii\") NIL NIL \"BASE64\" "
+      "14 1 NIL (\"INLINE\" NIL) NIL NIL)",
+      "(\"TEXT\" \"Html\" (\"charset\" \"us-ascii\") NIL NIL \"BASE64\" "
+      "14 1)",
+  },
+  /* Two Subject fields: the first is the one (Dovecot takes the last,
+   * "two folded"). */
+  {
+      "header-fields-quoted-printable",
+      "(NIL \"one\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) "
+      "((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL NIL)",
+      "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
+      "\"quoted-printable\" 19 2 NIL NIL (\"en\") NIL)",
+      "(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
+      "\"quoted-printable\" 19 2)",
+  },
+  {
+      "headers-8bit-encoded-words",
+      "(\"Thu, 13 Feb 1969 23:32:54 -0330\" {37}\r\n"
+      "=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= und Caf\303\251 "
+      "((\"=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?=\" NIL \"keld\" "
+      "\"dkuug.example\")) ((NIL NIL \"secretary\" \"example.com\")) "
+      "((\"=?ISO-8859-1?Q?Keld_J=F8rn_Simonsen?=\" NIL \"keld\" "
+      "\"dkuug.example\")) ((NIL NIL \"A Group\" NIL)(\"Ed Jones\" NIL "
+      "\"c\" \"a.test\")(NIL NIL \"joe\" \"where.test\")(\"John\" NIL "
+      "\"jdoe\" \"one.test\")(NIL NIL NIL NIL)(NIL NIL "
+      "\"undisclosed-recipients\" NIL)(NIL NIL NIL NIL)) "
+      "((\"=?UTF-8?B?SsO8cmdlbg==?=\" NIL \"juergen\" \"example.de\")) "
+      "(({16}\r\n"
+      "\303\234n\303\257c\303\266d\303\251 Name NIL \"uni\" "
+      "\"example.com\")) NIL \" <folded@example.com>\")",
+      "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 35 2 "
+      "NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"charset\" \"utf-8\") NIL NIL \"8bit\" 35 2)",
+  },
+  {
+      "missing-content-type",
+      "(\"1 Jan 2000 00:00:00 GMT\" \"no MIME here\" ((NIL NIL \"plain\" "
+      "\"example.com\")) ((NIL NIL \"plain\" \"example.com\")) ((NIL NIL "
+      "\"plain\" \"example.com\")) NIL NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 49 "
+      "2 NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 49 "
+      "2)",
+  },
+  {
+      "mixed-headerless-part",
+      "(NIL \"hi\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" \"b.c\")) "
+      "((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "12 1 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\")"
+      " NIL NIL \"7bit\" 10 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL "
+      "NIL NIL \"7bit\" 28 (NIL \"inner\" NIL NIL NIL NIL NIL NIL NIL NIL)"
+      " (\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "10 0 NIL NIL NIL NIL) 2 NIL NIL NIL NIL) \"mixed\" (\"boundary\" "
+      "\"XX\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "12 1)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+      "\"7bit\" 10 0)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 28 (NIL "
+      "\"inner\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+      "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0) 2) \"mixed\")",
+  },
+  {
+      "multipart-alternative",
+      "(\"Tue, 1 Jul 2003 10:52:37 +0200\" \"Two versions\" ((\"Joe Q. "
+      "Public\" NIL \"john.q.public\" \"example.com\")) ((\"Joe Q. "
+      "Public\" NIL \"john.q.public\" \"example.com\")) ((\"Joe Q. "
+      "Public\" NIL \"john.q.public\" \"example.com\")) ((\"Mary Smith\" "
+      "NIL \"mary\" \"x.test\")(NIL NIL \"jdoe\" \"example.org\")"
+      "(\"Who?\" NIL \"one\" \"y.test\")) ((NIL NIL \"boss\" \"nil.test\")"
+      "({16}\r\n"
+      "Giant; \"Big\" Box NIL \"sysservices\" \"example.net\")) NIL "
+      "\"<1234@local.machine.example>\" "
+      "\"<5678.21-Nov-1997@example.com>\")",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "19 0 NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" "
+      "\"ISO-8859-1\") NIL NIL \"8bit\" 36 2 NIL NIL NIL NIL) "
+      "\"alternative\" (\"boundary\" \"alt\" \"charset\" \"us-ascii\") "
+      "NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "19 0)(\"text\" \"html\" (\"charset\" \"ISO-8859-1\") NIL NIL "
+      "\"8bit\" 36 2) \"alternative\")",
+  },
+  {
+      "multipart-digest",
+      "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+      "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 26 (NIL \"in "
+      "digest\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+      "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 0 NIL NIL NIL NIL) 2 "
+      "NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL "
+      "NIL \"7bit\" 5 0 NIL NIL NIL NIL) \"digest\" (\"boundary\" \"d\") "
+      "NIL NIL NIL)",
+      "((\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 26 (NIL \"in "
+      "digest\" NIL NIL NIL NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+      "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 0) 2)(\"text\" "
+      "\"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 5 0) "
+      "\"digest\")",
+  },
+  {
+      "multipart-in-multipart",
+      "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+      "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "1 0 NIL NIL NIL NIL)(\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+      "NIL NIL \"7bit\" 1 0 NIL NIL NIL NIL) \"alternative\" "
+      "(\"boundary\" \"c\") NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") "
+      "NIL NIL NIL)",
+      "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "1 0)(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+      "\"7bit\" 1 0) \"alternative\") \"mixed\")",
+  },
+  {
+      "multipart-mixed-with-attachment",
+      "(\"Mon, 7 Feb 1994 21:52:25 -0800\" \"afternoon meeting\" ((\"Fred "
+      "Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred "
+      "Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((\"Fred "
+      "Foobar\" NIL \"foobar\" \"Blurdybloop.example\")) ((NIL NIL "
+      "\"mooch\" \"owatagu.example\")) NIL NIL NIL "
+      "\"<B27397-0100000@Blurdybloop.example>\")",
+      "((\"text\" \"plain\" (\"charset\" \"UTF-8\" \"format\" \"flowed\") "
+      "NIL NIL \"quoted-printable\" 78 1 NIL NIL NIL NIL)(\"application\" "
+      "\"pdf\" (\"name\" \"agenda.pdf\") \"<part2@Blurdybloop.example>\" "
+      "\"The agenda\" \"base64\" 20 NIL (\"attachment\" (\"filename\" "
+      "\"agenda.pdf\" \"size\" \"12\")) (\"en\" \"fr\") "
+      "\"http://example.com/agenda.pdf\") \"mixed\" (\"boundary\" "
+      "\"=_b1\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"UTF-8\" \"format\" \"flowed\") "
+      "NIL NIL \"quoted-printable\" 78 1)(\"application\" \"pdf\" "
+      "(\"name\" \"agenda.pdf\") \"<part2@Blurdybloop.example>\" \"The "
+      "agenda\" \"base64\" 20) \"mixed\")",
+  },
+  {
+      "multipart-without-parts",
+      "(NIL \"\" NIL NIL NIL NIL NIL NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 "
+      "0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"x\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 "
+      "0) \"mixed\")",
+  },
+  {
+      "nested-rfc822",
+      "(\"Wed, 2 Jul 2003 08:00:00 +0000\" \"Fwd: inner\" ((NIL NIL "
+      "\"outer\" \"example.com\")) ((NIL NIL \"outer\" \"example.com\")) "
+      "((NIL NIL \"outer\" \"example.com\")) ((NIL NIL \"someone\" "
+      "\"example.com\")) NIL NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "26 0 NIL NIL NIL NIL)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" "
+      "299 (\"Tue, 1 Jul 2003 07:00:00 -0500\" \"inner\" ((NIL NIL "
+      "\"inner\" \"example.com\")) ((NIL NIL \"inner\" \"example.com\")) "
+      "((NIL NIL \"inner\" \"example.com\")) ((NIL NIL \"outer\" "
+      "\"example.com\")) NIL NIL NIL NIL) ((\"text\" \"plain\" "
+      "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 11 0 NIL NIL NIL NIL)"
+      "(\"text\" \"enriched\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "18 0 NIL NIL NIL NIL) \"alternative\" (\"boundary\" \"inner\") NIL "
+      "NIL NIL) 16 NIL (\"inline\" NIL) NIL NIL)(\"message\" \"rfc822\" "
+      "NIL NIL NIL \"7bit\" 64 (NIL \"simple\" ((\"Simple\" NIL "
+      "\"simple\" \"example.com\")) ((\"Simple\" NIL \"simple\" "
+      "\"example.com\")) ((\"Simple\" NIL \"simple\" \"example.com\")) "
+      "NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\")"
+      " NIL NIL \"7bit\" 10 0 NIL NIL NIL NIL) 3 NIL NIL NIL NIL) "
+      "\"mixed\" (\"boundary\" \"outer\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "26 0)(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 299 (\"Tue, 1 "
+      "Jul 2003 07:00:00 -0500\" \"inner\" ((NIL NIL \"inner\" "
+      "\"example.com\")) ((NIL NIL \"inner\" \"example.com\")) ((NIL NIL "
+      "\"inner\" \"example.com\")) ((NIL NIL \"outer\" \"example.com\")) "
+      "NIL NIL NIL NIL) ((\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+      "NIL NIL \"7bit\" 11 0)(\"text\" \"enriched\" (\"charset\" "
+      "\"us-ascii\") NIL NIL \"7bit\" 18 0) \"alternative\") 16)"
+      "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 64 (NIL \"simple\" "
+      "((\"Simple\" NIL \"simple\" \"example.com\")) ((\"Simple\" NIL "
+      "\"simple\" \"example.com\")) ((\"Simple\" NIL \"simple\" "
+      "\"example.com\")) NIL NIL NIL NIL NIL) (\"text\" \"plain\" "
+      "(\"charset\" \"us-ascii\") NIL NIL \"7bit\" 10 0) 3) \"mixed\")",
+  },
+  {
+      "no-body",
+      "(NIL \"only headers\" ((NIL NIL \"headers\" \"example.com\")) "
+      "((NIL NIL \"headers\" \"example.com\")) ((NIL NIL \"headers\" "
+      "\"example.com\")) NIL NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 "
+      "0 NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 "
+      "0)",
+  },
+  {
+      "search-latin1-base64",
+      "(\"Sat, 31 Dec 2022 23:30:00 -0500\" "
+      "\"=?UTF-8?B?UsOpdW5pb24gZGUgZmluIGQnYW5uw6ll?=\" "
+      "((\"=?ISO-8859-1?Q?Andr=E9?=\" NIL \"andre\" \"example.fr\")) "
+      "((\"=?ISO-8859-1?Q?Andr=E9?=\" NIL \"andre\" \"example.fr\")) "
+      "((\"=?ISO-8859-1?Q?Andr=E9?=\" NIL \"andre\" \"example.fr\")) "
+      "((\"Bob\" NIL \"bob\" \"example.com\")) NIL NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"ISO-8859-1\") NIL NIL "
+      "\"base64\" 40 0 NIL NIL NIL NIL)(\"application\" \"octet-stream\" "
+      "NIL NIL NIL \"base64\" 36 NIL NIL NIL NIL) \"mixed\" (\"boundary\" "
+      "\"s\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"ISO-8859-1\") NIL NIL "
+      "\"base64\" 40 0)(\"application\" \"octet-stream\" NIL NIL NIL "
+      "\"base64\" 36) \"mixed\")",
+  },
+  {
+      "text-params-without-charset",
+      "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"format\" \"flowed\" \"charset\" "
+      "\"us-ascii\") NIL NIL \"7bit\" 3 1 NIL NIL NIL NIL)",
+      "(\"text\" \"plain\" (\"format\" \"flowed\" \"charset\" "
+      "\"us-ascii\") NIL NIL \"7bit\" 3 1)",
+  },
+  /* Dovecot gives "To: ,,a@b.c," two (MISSING_MAILBOX MISSING_DOMAIN)
+   * addresses for the empty elements, which are skipped here; and GMime
+   * decodes the RFC 2231 and RFC 2047 parameters that Dovecot sends as
+   * they are: ("x" "=?utf-8?q?caf=C3=A9?=" "name*" "utf-8''%E2%82%AC.pdf"). */
+  {
+      "unknown-cte-rfc2231-params",
+      "(NIL NIL NIL NIL NIL ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL)",
+      "(\"application\" \"octet-stream\" (\"name\" \"\342\202\254.pdf\" "
+      "\"x\" \"caf\303\251\") NIL NIL \"x-uuencode\" 7 NIL NIL NIL NIL)",
+      "(\"application\" \"octet-stream\" (\"name\" \"\342\202\254.pdf\" "
+      "\"x\" \"caf\303\251\") NIL NIL \"x-uuencode\" 7)",
+  },
+};
+
+static void
+test_envelope (gconstpointer data)
+{
+  const StructureCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  imap_message_append_envelope (message, out);
+  assert_same_data (out, c->envelope);
+}
+
+static void
+test_bodystructure (gconstpointer data)
+{
+  const StructureCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  imap_message_append_bodystructure (message, out, TRUE);
+  assert_same_data (out, c->bodystructure);
+}
+
+static void
+test_body (gconstpointer data)
+{
+  const StructureCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  imap_message_append_bodystructure (message, out, FALSE);
+  assert_same_data (out, c->body);
+}
+
+/* RFC 9051 §4.3: 8-bit text goes as a literal to a client that has not
+ * enabled UTF-8; quoted strings escape DQUOTE and backslash. */
+static void
+test_envelope_quoting (void)
+{
+  g_autoptr (ImapMessage) eight_bit =
+      load_message ("headers-8bit-encoded-words");
+  g_autoptr (ImapMessage) quotes = load_message ("multipart-alternative");
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  imap_message_append_envelope (eight_bit, out);
+  g_assert_nonnull (strstr (out->str, "{37}\r\n=?UTF-8?Q?Gr=C3=BC=C3=9Fe?= und "
+                                      "Caf\303\251 (("));
+  g_string_truncate (out, 0);
+  imap_message_append_envelope (quotes, out);
+  g_assert_nonnull (strstr (out->str, "(\"Giant; \\\"Big\\\" Box\" NIL "));
+}
+
+/* ---- BODY[section] (RFC 9051 §6.4.5) ----------------------------------- */
+
+typedef struct
+{
+  const char *name;
+  const char *file;
+  const char *section; /* what follows "BODY[" */
+  const char *expected;
+} SectionCase;
+
+static const SectionCase section_cases[] = {
+  { "header-ends-with-the-empty-line", "multipart-mixed-with-attachment",
+    "HEADER",
+    "Date: Mon, 7 Feb 1994 21:52:25 -0800\r\n"
+    "From: Fred Foobar <foobar@Blurdybloop.example>\r\n"
+    "Subject: afternoon meeting\r\n"
+    "To: mooch@owatagu.example\r\n"
+    "Message-Id: <B27397-0100000@Blurdybloop.example>\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"=_b1\"\r\n"
+    "\r\n" },
+  { "text-is-the-body-with-preamble", "multipart-mixed-with-attachment", "TEXT",
+    "This is a multi-part message in MIME format.\r\n"
+    "--=_b1\r\n"
+    "Content-Type: text/plain; charset=UTF-8; format=flowed\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n"
+    "Hello Joe, do you think we can meet at 3:30 tomorrow? Caf=C3=A9?\r\n"
+    "Second line.\r\n"
+    "--=_b1\r\n"
+    "Content-Type: application/pdf; name=\"agenda.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"agenda.pdf\"; "
+    "size=12\r\n"
+    "Content-ID: <part2@Blurdybloop.example>\r\n"
+    "Content-Description: The agenda\r\n"
+    "Content-Language: en, fr\r\n"
+    "Content-Location: http://example.com/agenda.pdf\r\n"
+    "\r\n"
+    "JVBERi0xLjQKJeLjz9MK\r\n"
+    "--=_b1--\r\n" },
+  { "part-is-its-body-without-the-crlf-before-the-delimiter",
+    "multipart-mixed-with-attachment", "1",
+    "Hello Joe, do you think we can meet at 3:30 tomorrow? Caf=C3=A9?\r\n"
+    "Second line." },
+  { "part-mime-is-its-header", "multipart-mixed-with-attachment", "2.MIME",
+    "Content-Type: application/pdf; name=\"agenda.pdf\"\r\n"
+    "Content-Transfer-Encoding: base64\r\n"
+    "Content-Disposition: attachment; filename=\"agenda.pdf\"; "
+    "size=12\r\n"
+    "Content-ID: <part2@Blurdybloop.example>\r\n"
+    "Content-Description: The agenda\r\n"
+    "Content-Language: en, fr\r\n"
+    "Content-Location: http://example.com/agenda.pdf\r\n"
+    "\r\n" },
+  { "header-fields-in-message-order", "multipart-mixed-with-attachment",
+    "HEADER.FIELDS (from TO Message-ID)",
+    "From: Fred Foobar <foobar@Blurdybloop.example>\r\n"
+    "To: mooch@owatagu.example\r\n"
+    "Message-Id: <B27397-0100000@Blurdybloop.example>\r\n"
+    "\r\n" },
+  { "header-fields-not", "multipart-mixed-with-attachment",
+    "HEADER.FIELDS.NOT (Date From Subject To Message-Id)",
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: multipart/mixed; boundary=\"=_b1\"\r\n"
+    "\r\n" },
+  { "nonexistent-part-is-empty", "multipart-mixed-with-attachment", "3", "" },
+  { "header-fields-keep-duplicates-and-folding",
+    "header-fields-quoted-printable", "HEADER.FIELDS (Subject x-b)",
+    "Subject: one\r\n"
+    "subject: two\r\n"
+    "  folded\r\n"
+    "\r\n" },
+  { "header-fields-none-match-is-the-empty-line",
+    "header-fields-quoted-printable", "HEADER.FIELDS (X-Nope)", "\r\n" },
+  { "header-fields-not-is-case-insensitive", "header-fields-quoted-printable",
+    "HEADER.FIELDS.NOT (subject From)",
+    "X-A: 1\r\n"
+    "Content-Type: text/html\r\n"
+    "Content-Language: en\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n" },
+  { "single-part-1-is-the-body", "header-fields-quoted-printable", "1",
+    "Caf=C3=A9 =\r\n"
+    "soft\r\n" },
+  { "single-part-1-mime-is-the-message-header",
+    "header-fields-quoted-printable", "1.MIME",
+    "Subject: one\r\n"
+    "X-A: 1\r\n"
+    "subject: two\r\n"
+    "  folded\r\n"
+    "From: a@b.c\r\n"
+    "Content-Type: text/html\r\n"
+    "Content-Language: en\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\n"
+    "\r\n" },
+  { "header-of-a-non-message-part-is-empty", "header-fields-quoted-printable",
+    "1.HEADER", "" },
+  { "single-part-2-is-empty", "header-fields-quoted-printable", "2", "" },
+  { "headerless-part-mime-is-the-empty-line", "mixed-headerless-part", "2.MIME",
+    "\r\n" },
+  { "headerless-part-body", "mixed-headerless-part", "2", "no headers" },
+  { "rfc822-part-is-the-whole-embedded-message", "mixed-headerless-part", "3",
+    "Subject: inner\r\n"
+    "\r\n"
+    "inner body" },
+  { "rfc822-part-header", "mixed-headerless-part", "3.HEADER",
+    "Subject: inner\r\n"
+    "\r\n" },
+  { "rfc822-part-text", "mixed-headerless-part", "3.TEXT", "inner body" },
+  { "rfc822-single-part-1-is-its-body", "mixed-headerless-part", "3.1",
+    "inner body" },
+  { "rfc822-single-part-1-mime-is-its-header", "mixed-headerless-part",
+    "3.1.MIME",
+    "Subject: inner\r\n"
+    "\r\n" },
+  { "rfc822-single-part-2-is-empty", "mixed-headerless-part", "3.2", "" },
+  { "rfc822-multipart-first-part", "nested-rfc822", "2.1", "inner plain" },
+  { "rfc822-multipart-second-part-mime", "nested-rfc822", "2.2.MIME",
+    "Content-Type: text/enriched\r\n"
+    "\r\n" },
+  { "rfc822-part-header-fields", "nested-rfc822", "2.HEADER.FIELDS (subject)",
+    "Subject: inner\r\n"
+    "\r\n" },
+  { "rfc822-multipart-text", "nested-rfc822", "2.TEXT",
+    "--inner\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "inner plain\r\n"
+    "--inner\r\n"
+    "Content-Type: text/enriched\r\n"
+    "\r\n"
+    "<bold>inner</bold>\r\n"
+    "--inner--\r\n" },
+  { "second-rfc822-part-body", "nested-rfc822", "3.1", "Just text." },
+  { "inner-multipart-body-keeps-delimiters-and-epilogue",
+    "multipart-in-multipart", "1",
+    "--c\r\n"
+    "\r\n"
+    "A\r\n"
+    "--c\r\n"
+    "\r\n"
+    "B\r\n"
+    "--c--\r\n"
+    "epi" },
+  { "inner-multipart-mime", "multipart-in-multipart", "1.MIME",
+    "Content-Type: multipart/alternative; boundary=c\r\n"
+    "\r\n" },
+  { "inner-multipart-second-part", "multipart-in-multipart", "1.2", "B" },
+  { "inner-multipart-third-part-is-empty", "multipart-in-multipart", "1.3",
+    "" },
+  { "digest-part-defaults-to-rfc822", "multipart-digest", "1",
+    "Subject: in digest\r\n"
+    "\r\n"
+    "body" },
+  { "digest-message-body", "multipart-digest", "1.1", "body" },
+  { "multipart-without-parts-has-an-empty-part-1", "multipart-without-parts",
+    "1", "" },
+  { "multipart-without-parts-text", "multipart-without-parts", "TEXT",
+    "no delimiters here\r\n" },
+  { "no-body-header-is-everything", "no-body", "HEADER",
+    "From: headers@example.com\r\n"
+    "Subject: only headers\r\n" },
+  { "no-body-text-is-empty", "no-body", "TEXT", "" },
+  { "no-body-header-fields-add-the-empty-line", "no-body",
+    "HEADER.FIELDS (subject)",
+    "Subject: only headers\r\n"
+    "\r\n" },
+  /* Dovecot answers part 1 again: a part that is not a message or a
+   * multipart has no parts of its own. */
+  { "parts-of-a-leaf-part-are-empty", "mixed-headerless-part", "1.1", "" },
+};
+
+static void
+parse_section (const char *text, ImapSection *out)
+{
+  g_autofree char *spec = g_strdup_printf ("%s]", text);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (imap_section_parse (spec, out, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_section (gconstpointer data)
+{
+  const SectionCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+
+  parse_section (c->section, &section);
+  octets = imap_message_get_section (message, &section);
+  g_assert_cmpmem (g_bytes_get_data (octets, NULL), g_bytes_get_size (octets),
+                   c->expected, strlen (c->expected));
+  imap_section_clear (&section);
+}
+
+static void
+test_section_whole (void)
+{
+  g_autoptr (ImapMessage) message =
+      load_message ("multipart-mixed-with-attachment");
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+
+  parse_section ("", &section);
+  octets = imap_message_get_section (message, &section);
+  g_assert_true (g_bytes_equal (octets, imap_message_get_data (message)));
+  imap_section_clear (&section);
+}
+
+/* ---- BINARY[section] (RFC 3516 §4.2) ----------------------------------- */
+
+typedef struct
+{
+  const char *name;
+  const char *file;
+  const char *section;  /* what follows "BINARY[" */
+  const char *expected; /* NULL: NO [UNKNOWN-CTE] */
+} BinaryCase;
+
+static const BinaryCase binary_cases[] = {
+  { "quoted-printable-is-decoded", "multipart-mixed-with-attachment", "1",
+    "Hello Joe, do you think we can meet at 3:30 tomorrow? "
+    "Caf\303\251?\r\n"
+    "Second line." },
+  { "base64-is-decoded", "multipart-mixed-with-attachment", "2",
+    "%PDF-1.4\n"
+    "%\342\343\317\323\n" },
+  { "nonexistent-part-is-empty", "multipart-mixed-with-attachment", "3", "" },
+  { "single-part-message-says-binary-in-its-header",
+    "header-fields-quoted-printable", "",
+    "Subject: one\r\n"
+    "X-A: 1\r\n"
+    "subject: two\r\n"
+    "  folded\r\n"
+    "From: a@b.c\r\n"
+    "Content-Type: text/html\r\n"
+    "Content-Language: en\r\n"
+    "Content-Transfer-Encoding: binary\r\n"
+    "\r\n"
+    "Caf\303\251 soft\r\n" },
+  { "single-part-body-is-decoded", "header-fields-quoted-printable", "1",
+    "Caf\303\251 soft\r\n" },
+  { "rfc822-inner-part-7bit-as-is", "nested-rfc822", "2.1", "inner plain" },
+  { "base64-text-keeps-its-charset", "search-latin1-base64", "1",
+    "Le caf\351 est pr\352t.\r\n"
+    "\300 bient\364t\r\n" },
+  { "7bit-message-is-as-is", "missing-content-type", "",
+    "From: plain@example.com\r\n"
+    "Subject: no MIME here\r\n"
+    "Date: 1 Jan 2000 00:00:00 GMT\r\n"
+    "\r\n"
+    "Just a plain RFC 5322 message.\r\n"
+    "With two lines.\r\n" },
+  { "x-uuencode-is-unknown-cte", "unknown-cte-rfc2231-params", "1", NULL },
+  { "whole-x-uuencode-message-is-unknown-cte", "unknown-cte-rfc2231-params", "",
+    NULL },
+};
+
+static void
+test_binary (gconstpointer data)
+{
+  const BinaryCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+  g_autoptr (GError) error = NULL;
+  guint64 size = 0;
+
+  parse_section (c->section, &section);
+  octets = imap_message_get_binary (message, &section, &error);
+  if (c->expected == NULL)
+    {
+      g_assert_null (octets);
+      g_assert_error (error, IMAP_MESSAGE_ERROR,
+                      IMAP_MESSAGE_ERROR_UNKNOWN_CTE);
+      g_clear_error (&error);
+      g_assert_false (
+          imap_message_get_binary_size (message, &section, &size, &error));
+      g_assert_error (error, IMAP_MESSAGE_ERROR,
+                      IMAP_MESSAGE_ERROR_UNKNOWN_CTE);
+      imap_section_clear (&section);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (octets, NULL), g_bytes_get_size (octets),
+                   c->expected, strlen (c->expected));
+  /* BINARY.SIZE (RFC 3516 §4.2) */
+  g_assert_true (
+      imap_message_get_binary_size (message, &section, &size, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (size, ==, strlen (c->expected));
+  imap_section_clear (&section);
+}
+
+/* A multipart's own encoding is 7bit, 8bit or binary (RFC 2045 §6.4), so
+ * BINARY[] of one is the message as stored. Dovecot also decodes the
+ * parts inside and rewrites their headers. */
+static void
+test_binary_multipart (void)
+{
+  g_autoptr (ImapMessage) message =
+      load_message ("multipart-mixed-with-attachment");
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+  g_autoptr (GError) error = NULL;
+
+  parse_section ("", &section);
+  octets = imap_message_get_binary (message, &section, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_bytes_equal (octets, imap_message_get_data (message)));
+  imap_section_clear (&section);
+}
+
+/* ---- SEARCH text (RFC 9051 §6.4.4) ------------------------------------- */
+
+typedef struct
+{
+  const char *file;
+  const char *field;
+  const char *expected; /* NULL: no such field */
+} HeaderTextCase;
+
+static const HeaderTextCase header_text_cases[] = {
+  /* VALID: RFC 2047 words decoded, folding undone, 8-bit UTF-8 kept */
+  { "search-latin1-base64", "Subject", "R\303\251union de fin d'ann\303\251e" },
+  { "search-latin1-base64", "from", "Andr\303\251 <andre@example.fr>" },
+  { "search-latin1-base64", "X-Tag", "first\nsecond" },
+  { "headers-8bit-encoded-words", "Subject",
+    "Gr\303\274\303\237e und Caf\303\251" },
+  { "headers-8bit-encoded-words", "Bcc",
+    "\303\234n\303\257c\303\266d\303\251 Name <uni@example.com>" },
+  { "headers-8bit-encoded-words", "Reply-To", "" },
+  { "multipart-mixed-with-attachment", "Content-Type",
+    "multipart/mixed; boundary=\"=_b1\"" },
+  /* INVALID: absent, or only in a part's header */
+  { "search-latin1-base64", "Cc", NULL },
+  { "mixed-headerless-part", "Content-Transfer-Encoding", NULL },
+};
+
+static void
+test_header_text (gconstpointer data)
+{
+  const HeaderTextCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  g_autofree char *text = imap_message_get_header_text (message, c->field);
+
+  g_assert_cmpstr (text, ==, c->expected);
+}
+
+typedef struct
+{
+  const char *file;
+  const char *needle;
+  gboolean include_headers; /* SEARCH TEXT, not BODY */
+  gboolean expected;
+} ContainsCase;
+
+/* Each row is what Dovecot's SEARCH BODY or TEXT answers. */
+static const ContainsCase contains_cases[] = {
+  /* base64, ISO-8859-1, case-insensitive (g_utf8_casefold) */
+  { "search-latin1-base64", "caf\303\251 est", FALSE, TRUE },
+  { "search-latin1-base64", "CAF\303\211 EST", FALSE, TRUE },
+  { "search-latin1-base64", "\303\240 bient\303\264t", FALSE, TRUE },
+  { "search-latin1-base64", "", FALSE, TRUE },
+  /* only text parts are text */
+  { "search-latin1-base64", "secret-word", FALSE, FALSE },
+  { "search-latin1-base64", "secret-word", TRUE, FALSE },
+  /* headers, decoded, are in TEXT only */
+  { "search-latin1-base64", "R\303\251union de", FALSE, FALSE },
+  { "search-latin1-base64", "R\303\211UNION DE", TRUE, TRUE },
+  { "search-latin1-base64", "X-Tag: second", TRUE, TRUE },
+  { "search-latin1-base64", "content-type: text/plain", TRUE, TRUE },
+  { "search-latin1-base64", "content-type: text/plain", FALSE, FALSE },
+  /* quoted-printable is decoded, and the preamble is not a part */
+  { "multipart-mixed-with-attachment", "Caf\303\251?", FALSE, TRUE },
+  { "multipart-mixed-with-attachment", "=C3=A9", FALSE, FALSE },
+  { "multipart-mixed-with-attachment", "multi-part message", FALSE, FALSE },
+  { "multipart-mixed-with-attachment", "agenda.pdf", TRUE, TRUE },
+  { "multipart-mixed-with-attachment", "agenda.pdf", FALSE, FALSE },
+  /* text/html is text; an embedded message's header is a header */
+  { "multipart-alternative", "html VERSION", FALSE, TRUE },
+  { "headers-8bit-encoded-words", "K\303\226LN", FALSE, TRUE },
+  { "nested-rfc822", "inner plain", FALSE, TRUE },
+  { "nested-rfc822", "Subject: simple", FALSE, FALSE },
+  { "nested-rfc822", "Subject: simple", TRUE, TRUE },
+};
+
+static void
+test_contains (gconstpointer data)
+{
+  const ContainsCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+
+  g_assert_cmpint (
+      imap_message_body_contains (message, c->needle, c->include_headers), ==,
+      c->expected);
+}
+
+typedef struct
+{
+  const char *file;
+  const char *expected; /* YYYY-MM-DD, NULL: no date */
+} SentDayCase;
+
+static const SentDayCase sent_day_cases[] = {
+  /* the sender's day: 2023-01-01 04:30 in UTC */
+  { "search-latin1-base64", "2022-12-31" },
+  /* Dovecot matches no SENTON for dates before 1970 */
+  { "headers-8bit-encoded-words", "1969-02-13" },
+  { "missing-content-type", "2000-01-01" },
+  { "no-body", NULL },
+};
+
+static void
+test_sent_day (gconstpointer data)
+{
+  const SentDayCase *c = data;
+  g_autoptr (ImapMessage) message = load_message (c->file);
+  gint64 day = 0;
+  g_autoptr (GDateTime) date = NULL;
+  g_autofree char *text = NULL;
+
+  if (c->expected == NULL)
+    {
+      g_assert_false (imap_message_get_sent_day (message, &day));
+      return;
+    }
+  g_assert_true (imap_message_get_sent_day (message, &day));
+  date = g_date_time_new_from_unix_utc (day * 24 * 60 * 60);
+  text = g_date_time_format (date, "%Y-%m-%d");
+  g_assert_cmpstr (text, ==, c->expected);
+}
+
+/* ---- whatever arrives (RFC 2045 §5.2, RFC 2046 §5.1.1) ---------------- */
+
+typedef struct
+{
+  const char *name;
+  const char *message;
+  const char *bodystructure;
+} MalformedCase;
+
+static const MalformedCase malformed_cases[] = {
+  /* RECOVERABLE */
+  { "empty-message", "",
+    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
+    "NIL NIL NIL NIL)" },
+  { "no-header-at-all", "just text\r\n",
+    "(\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 0 0 "
+    "NIL NIL NIL NIL)" },
+  { "bare-lf-line-ends",
+    "Content-Type: multipart/mixed; boundary=b\n\n--b\n\nx\n--b--\n",
+    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 1 0 "
+    "NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)" },
+  { "no-close-delimiter",
+    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nab\r\n",
+    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 1 "
+    "NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)" },
+  /* RFC 2046 §5.1.1: "--bb" is not a delimiter of "b" (Dovecot takes
+   * it for one and answers two parts). */
+  { "boundary-that-is-a-prefix",
+    "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\n"
+    "--bb\r\n--b--\r\n",
+    "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" 4 0 "
+    "NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") NIL NIL NIL)" },
+  { "rfc822-part-that-is-empty", "Content-Type: message/rfc822\r\n\r\n",
+    "(\"message\" \"rfc822\" NIL NIL NIL \"7bit\" 0 (NIL NIL NIL NIL NIL "
+    "NIL NIL NIL NIL NIL) (\"text\" \"plain\" (\"charset\" \"us-ascii\") "
+    "NIL NIL \"7bit\" 0 0 NIL NIL NIL NIL) 0 NIL NIL NIL NIL)" },
+};
+
+static void
+test_malformed (gconstpointer data)
+{
+  const MalformedCase *c = data;
+  g_autoptr (GBytes) octets =
+      g_bytes_new_static (c->message, strlen (c->message));
+  g_autoptr (ImapMessage) message = imap_message_new (octets);
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  imap_message_append_bodystructure (message, out, TRUE);
+  assert_same_data (out, c->bodystructure);
+  g_string_truncate (out, 0);
+  imap_message_append_envelope (message, out);
+  assert_same_data (out, "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)");
+}
+
+/* Nesting past IMAP_MESSAGE_MAX_DEPTH is not looked into: the deepest
+ * multipart looked at is one opaque part. */
+static void
+test_deep_nesting (void)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GBytes) octets = NULL;
+  g_autoptr (ImapMessage) message = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  guint depth = 0;
+
+  for (guint i = 0; i < 1000; i++)
+    g_string_append_printf (text,
+                            "Content-Type: multipart/mixed; boundary=b%u\r\n"
+                            "\r\n--b%u\r\n",
+                            i, i);
+  g_string_append (text, "\r\nleaf\r\n");
+  octets = g_bytes_new (text->str, text->len);
+  message = imap_message_new (octets);
+  imap_message_append_bodystructure (message, out, TRUE);
+  while (out->str[depth] == '(')
+    depth++;
+  g_assert_cmpuint (depth, ==, 101);
+  g_assert_nonnull (strstr (out->str, "(\"multipart\" \"mixed\" "));
+}
+
+static void
+add_cases (const char *prefix,
+           const void *rows,
+           gsize count,
+           gsize size,
+           const char *(*name) (const void *row),
+           GTestDataFunc func)
+{
+  for (gsize i = 0; i < count; i++)
+    {
+      const void *row = (const char *) rows + i * size;
+      g_autofree char *path = g_strdup_printf ("%s/%s", prefix, name (row));
+
+      g_test_add_data_func (path, row, func);
+    }
+}
+
+static const char *
+structure_name (const void *row)
+{
+  return ((const StructureCase *) row)->file;
+}
+
+static const char *
+section_name (const void *row)
+{
+  return ((const SectionCase *) row)->name;
+}
+
+static const char *
+binary_name (const void *row)
+{
+  return ((const BinaryCase *) row)->name;
+}
+
+static const char *
+malformed_name (const void *row)
+{
+  return ((const MalformedCase *) row)->name;
+}
+
+#define ADD_CASES(prefix, rows, name, func)                                    \
+  add_cases (prefix, rows, G_N_ELEMENTS (rows), sizeof (rows[0]), name, func)
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  ADD_CASES ("/imap/message/envelope", structure_cases, structure_name,
+             test_envelope);
+  ADD_CASES ("/imap/message/bodystructure", structure_cases, structure_name,
+             test_bodystructure);
+  ADD_CASES ("/imap/message/body", structure_cases, structure_name, test_body);
+  g_test_add_func ("/imap/message/envelope/8-bit-is-a-literal-quotes-escaped",
+                   test_envelope_quoting);
+  ADD_CASES ("/imap/message/section", section_cases, section_name,
+             test_section);
+  g_test_add_func ("/imap/message/section/empty-is-the-whole-message",
+                   test_section_whole);
+  ADD_CASES ("/imap/message/binary", binary_cases, binary_name, test_binary);
+  g_test_add_func ("/imap/message/binary/multipart-message-is-as-stored",
+                   test_binary_multipart);
+  for (guint i = 0; i < G_N_ELEMENTS (header_text_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/imap/message/header-text/%s/%s", header_text_cases[i].file,
+          header_text_cases[i].field);
+      g_test_add_data_func (path, &header_text_cases[i], test_header_text);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (contains_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/imap/message/contains/%s/%u",
+                                               contains_cases[i].file, i);
+      g_test_add_data_func (path, &contains_cases[i], test_contains);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (sent_day_cases); i++)
+    {
+      g_autofree char *path =
+          g_strdup_printf ("/imap/message/sent-day/%s", sent_day_cases[i].file);
+      g_test_add_data_func (path, &sent_day_cases[i], test_sent_day);
+    }
+  ADD_CASES ("/imap/message/malformed", malformed_cases, malformed_name,
+             test_malformed);
+  g_test_add_func ("/imap/message/malformed/nesting-stops-at-the-limit",
+                   test_deep_nesting);
+  return g_test_run ();
+}
