@@ -36,6 +36,7 @@ struct _MailFolder
   guint32 uidnext;
   GPtrArray *entries;  /* FolderEntry, ascending UID */
   GPtrArray *keywords; /* index -> keyword or NULL (dovecot-keywords) */
+  gboolean claims_recent; /* MAIL_FOLDER_CLAIM_RECENT */
   gint64 dir_mtime[2]; /* new/, cur/ at the last scan, nanoseconds */
   gint64 scan_time;    /* when that scan began, nanoseconds */
 };
@@ -59,7 +60,8 @@ typedef struct
 {
   guint32 uidvalidity;
   guint32 uidnext;
-  GArray *entries;  /* UidEntry, ascending UID */
+  guint32 first_recent; /* lowest UID no session has seen as \Recent */
+  GArray *entries;      /* UidEntry, ascending UID */
   gboolean created; /* no (readable) file yet: must be written */
 } UidList;
 
@@ -154,6 +156,7 @@ uidlist_new (guint32 uidvalidity, guint32 uidnext)
 
   list->uidvalidity = uidvalidity;
   list->uidnext = uidnext;
+  list->first_recent = uidnext;
   list->entries = g_array_new (FALSE, FALSE, sizeof (UidEntry));
   g_array_set_clear_func (list->entries, uid_entry_clear);
   return list;
@@ -179,7 +182,8 @@ uidlist_parse_line (UidList *list, const char *line)
   g_array_append_val (list->entries, entry);
 }
 
-/* Header "1 V<uidvalidity> N<uidnext>". A missing or unparsable file
+/* Header "1 V<uidvalidity> N<uidnext> R<first recent UID>" (R may be
+ * missing: then nothing is recent yet). A missing or unparsable file
  * starts afresh with UIDVALIDITY = now, which tells IMAP clients to drop
  * cached UIDs (RFC 9051 §2.3.1.1); an unreadable one is an error, so UIDs
  * are never reset by an I/O failure. */
@@ -192,6 +196,7 @@ uidlist_read (const char *dir, GError **error)
   GError *local_error = NULL;
   unsigned int uidvalidity = 0;
   unsigned int uidnext = 0;
+  unsigned int first_recent = 0;
   UidList *list;
 
   if (!g_file_get_contents (path, &contents, NULL, &local_error) &&
@@ -210,6 +215,9 @@ uidlist_read (const char *dir, GError **error)
       return list;
     }
   list = uidlist_new (uidvalidity, uidnext);
+  if (sscanf (contents, "1 V%*u N%*u R%u", &first_recent) == 1 &&
+      first_recent <= uidnext)
+    list->first_recent = first_recent;
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 1; lines[i] != NULL; i++)
     uidlist_parse_line (list, lines[i]);
@@ -221,8 +229,8 @@ uidlist_write (const char *dir, const UidList *list, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
-  g_string_append_printf (text, "1 V%u N%u\n", list->uidvalidity,
-                          list->uidnext);
+  g_string_append_printf (text, "1 V%u N%u R%u\n", list->uidvalidity,
+                          list->uidnext, list->first_recent);
   for (guint i = 0; i < list->entries->len; i++)
     {
       const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
@@ -350,7 +358,8 @@ message_stat (MailMessage *message)
 static FolderEntry *
 folder_entry_new (MailFolder *folder,
                   const UidEntry *listed,
-                  const ScanEntry *scan)
+                  const ScanEntry *scan,
+                  guint32 first_recent)
 {
   FolderEntry *entry = g_new0 (FolderEntry, 1);
   MailMessage *message = &entry->message;
@@ -358,7 +367,7 @@ folder_entry_new (MailFolder *folder,
   message->uid = listed->uid;
   message->name = g_strdup (listed->name);
   message->path = g_strdup (scan->path);
-  message->recent = scan->in_new;
+  message->recent = listed->uid >= first_recent;
   mail_message_set_info (message, folder->keywords, scan->info);
   message_stat (message);
   return entry;
@@ -383,6 +392,23 @@ folder_note_mtimes (MailFolder *folder, gint64 out_mtime[2])
     }
 }
 
+/* RFC 3501 §2.3.2: a message is \Recent in one session only, the first
+ * to see it. Under the store lock: *out_first_recent is the lowest UID
+ * that is recent for this handle; a claiming handle then moves the
+ * folder's mark past every UID, so no other session sees them recent. */
+static gboolean
+folder_claim_recent (MailFolder *folder,
+                     UidList *list,
+                     guint32 *out_first_recent,
+                     GError **error)
+{
+  *out_first_recent = list->first_recent;
+  if (!folder->claims_recent || list->first_recent == list->uidnext)
+    return TRUE;
+  list->first_recent = list->uidnext;
+  return uidlist_write (folder->dir, list, error);
+}
+
 /* Takes the store lock, reads and updates the uidlist from a fresh scan,
  * and returns the folder's messages in UID order (transfer full). */
 static GPtrArray *
@@ -391,6 +417,7 @@ folder_load (MailFolder *folder, GError **error)
   g_autoptr (UidList) list = NULL;
   g_autoptr (GHashTable) found = NULL;
   g_autoptr (GPtrArray) keywords = NULL;
+  guint32 first_recent = 0;
   GPtrArray *entries;
   int lock = mail_store_lock (folder->store, error);
 
@@ -400,7 +427,8 @@ folder_load (MailFolder *folder, GError **error)
   folder->scan_time = g_get_real_time () * 1000;
   list = uidlist_read (folder->dir, error);
   found = list ? maildir_scan (folder->dir, error) : NULL;
-  if (found && uidlist_update (folder->dir, list, found, error))
+  if (found && uidlist_update (folder->dir, list, found, error) &&
+      folder_claim_recent (folder, list, &first_recent, error))
     keywords = mail_keywords_read (folder->dir, error);
   mail_store_unlock (lock);
   if (keywords == NULL)
@@ -414,15 +442,26 @@ folder_load (MailFolder *folder, GError **error)
     {
       const UidEntry *listed = &g_array_index (list->entries, UidEntry, i);
 
-      g_ptr_array_add (entries, folder_entry_new (
-                                    folder, listed,
-                                    g_hash_table_lookup (found, listed->name)));
+      g_ptr_array_add (entries,
+                       folder_entry_new (folder, listed,
+                                         g_hash_table_lookup (found,
+                                                              listed->name),
+                                         first_recent));
     }
   return entries;
 }
 
 MailFolder *
 mail_folder_open (MailStore *store, const char *name, GError **error)
+{
+  return mail_folder_open_full (store, name, 0, error);
+}
+
+MailFolder *
+mail_folder_open_full (MailStore *store,
+                       const char *name,
+                       MailFolderOpenFlags flags,
+                       GError **error)
 {
   g_autoptr (MailFolder) folder = NULL;
   g_autofree char *dir = NULL;
@@ -435,6 +474,7 @@ mail_folder_open (MailStore *store, const char *name, GError **error)
   folder->store = store;
   folder->dir = g_steal_pointer (&dir);
   folder->keywords = g_ptr_array_new_with_free_func (g_free);
+  folder->claims_recent = (flags & MAIL_FOLDER_CLAIM_RECENT) != 0;
   folder->entries = folder_load (folder, error);
   if (folder->entries == NULL)
     return NULL;

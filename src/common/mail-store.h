@@ -71,7 +71,8 @@ typedef struct
   gint64 mtime; /* delivery time (IMAP INTERNALDATE), Unix seconds */
   MailFlags flags;
   GStrv keywords;  /* NULL or a NULL-terminated list */
-  gboolean recent; /* was in new/ when this folder handle first saw it */
+  gboolean recent; /* \Recent: new since a claiming handle last looked
+                    * (RFC 3501 §2.3.2; see MAIL_FOLDER_CLAIM_RECENT) */
 } MailMessage;
 
 /* A MailFolder is used by one thread at a time, and its MailStore must
@@ -110,6 +111,16 @@ void mail_store_unlock_maildrop (MailStore *store);
  * processes deliver and open at once. */
 MailFolder *
 mail_folder_open (MailStore *store, const char *name, GError **error);
+typedef enum
+{
+  /* this handle takes \Recent for the messages new to it, in this and
+   * later syncs: no other handle sees them as recent (IMAP SELECT) */
+  MAIL_FOLDER_CLAIM_RECENT = 1 << 0,
+} MailFolderOpenFlags;
+MailFolder *mail_folder_open_full (MailStore *store,
+                                   const char *name,
+                                   MailFolderOpenFlags flags,
+                                   GError **error);
 void mail_folder_free (MailFolder *folder);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailFolder, mail_folder_free)
 

@@ -22,7 +22,7 @@
 char *
 imap_session_mailbox_from_wire (ImapSession *session, const ImapArg *arg)
 {
-  const char *text = imap_arg_string (arg);
+  const char *text = imap_arg_astring (arg);
   g_autoptr (GError) error = NULL;
   g_autofree char *name = NULL;
 
@@ -152,7 +152,9 @@ imap_cmd_select (ImapSession *session, GPtrArray *args)
       imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_CLOSED, NULL,
                          "the previous mailbox is closed");
     }
-  session->folder = mail_folder_open (session->store, name, &error);
+  /* RFC 3501 §6.3.1: SELECT takes \Recent, EXAMINE only looks */
+  session->folder = mail_folder_open_full (
+      session->store, name, examine ? 0 : MAIL_FOLDER_CLAIM_RECENT, &error);
   if (session->folder == NULL)
     {
       imap_reply_store_error (session, error);

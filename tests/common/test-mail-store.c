@@ -418,7 +418,8 @@ test_uid_follow_delivery_order (StoreFixture *f, gconstpointer data)
                      names->pdata[i]);
 }
 
-/* The header documents "1 V<uidvalidity> N<uidnext>" + "<uid> <name>". */
+/* The header documents "1 V<uidvalidity> N<uidnext> R<first recent>" +
+ * "<uid> <name>". */
 static void
 test_uid_uidlist_format (StoreFixture *f, gconstpointer data)
 {
@@ -426,7 +427,7 @@ test_uid_uidlist_format (StoreFixture *f, gconstpointer data)
   g_autoptr (MailFolder) folder = open_folder (f, NULL);
   g_autofree char *contents = read_file (f->root, "mailwire-uidlist");
   g_autofree char *expected = g_strdup_printf (
-      "1 V%u N2\n1 %s\n", mail_folder_get_uidvalidity (folder), name);
+      "1 V%u N2 R1\n1 %s\n", mail_folder_get_uidvalidity (folder), name);
 
   g_assert_cmpstr (contents, ==, expected);
 }
@@ -623,22 +624,37 @@ test_flags_keyword_limits (StoreFixture *f, gconstpointer data)
   g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_FAILED);
 }
 
-/* \Recent: in new/ when this handle first saw it; stays for the handle. */
+/* RFC 3501 §2.3.2: \Recent belongs to the first claiming handle (IMAP
+ * SELECT) to see a message, and stays with it; others see it no more,
+ * while handles that only look (EXAMINE, POP3) see it until it is
+ * claimed. */
 static void
-test_recent_follows_new (StoreFixture *f, gconstpointer data)
+test_recent_claimed_once (StoreFixture *f, gconstpointer data)
 {
   g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
-  g_autoptr (MailFolder) first = open_folder (f, NULL);
+  g_autoptr (MailFolder) looker = open_folder (f, NULL);
+  g_autoptr (MailFolder) first = NULL;
   g_autoptr (MailFolder) second = NULL;
+  g_autoptr (GError) error = NULL;
 
+  g_assert_true (mail_folder_get_message (looker, 0)->recent);
+  first = mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT,
+                                 &error);
+  g_assert_no_error (error);
   g_assert_true (mail_folder_get_message (first, 0)->recent);
-  g_assert_cmpuint (count_files (f->root, "new"), ==, 1); /* left in new/ */
   set_flags (first, 0, MAIL_FLAG_SEEN, NULL);
   g_assert_cmpuint (count_files (f->root, "new"), ==, 0);
   sync_folder (first, 0, 0);
   g_assert_true (mail_folder_get_message (first, 0)->recent);
-  second = open_folder (f, NULL);
+  second = mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT,
+                                  &error);
   g_assert_false (mail_folder_get_message (second, 0)->recent);
+  g_clear_pointer (&name, g_free);
+  name = deliver (f, NULL, MESSAGE_TEXT);
+  sync_folder (second, 1, 0);
+  sync_folder (first, 1, 0);
+  g_assert_true (mail_folder_get_message (second, 1)->recent);
+  g_assert_false (mail_folder_get_message (first, 1)->recent);
 }
 
 /* ---- folders ------------------------------------------------------------ */
@@ -900,7 +916,7 @@ test_message_copy_keeps_everything (StoreFixture *f, gconstpointer data)
   g_assert_cmpint (copy->flags, ==, MAIL_FLAG_SEEN | MAIL_FLAG_ANSWERED);
   g_assert_cmpstrv (copy->keywords, keywords);
   g_assert_cmpint (copy->mtime, ==, mail_folder_get_message (inbox, 0)->mtime);
-  g_assert_false (copy->recent);
+  g_assert_true (copy->recent); /* RFC 9051 §6.4.7: new to the target */
   assert_message_text (archive, 0, MESSAGE_TEXT);
   g_assert_false (mail_folder_copy_message (inbox, 0, "Missing", NULL, &error));
   g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND);
@@ -1095,8 +1111,8 @@ main (int argc, char **argv)
                   test_flags_keywords_round_trip);
   add_store_test ("/store/flags/bad-keyword-and-27th-keyword-are-refused",
                   test_flags_keyword_limits);
-  add_store_test ("/store/recent/mail-in-new-is-recent-for-first-handle-only",
-                  test_recent_follows_new);
+  add_store_test ("/store/recent/claimed-by-the-first-select-only",
+                  test_recent_claimed_once);
   add_store_test ("/store/folder/create-list-rename-delete",
                   test_folder_lifecycle);
   add_store_test ("/store/folder/delete-keeps-inferior-folders",
