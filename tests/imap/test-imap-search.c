@@ -378,7 +378,8 @@ test_match_saved (void)
   g_assert_true (imap_search_uses_saved (key));
   found = run_search (key, &loaded);
   g_assert_cmpstr (found, ==, "1,3");
-  g_free (found);
+  g_clear_pointer (&found, g_free);
+  g_clear_pointer (&loaded, g_free);
   imap_search_set_saved_uids (key, saved, G_N_ELEMENTS (saved));
   found = run_search (key, &loaded);
   g_assert_cmpstr (found, ==, "1,2,3,4");
