@@ -305,10 +305,13 @@ parse_atom (ImapParser *p, GError **error)
 
   while (is_atom_char (parser_peek (p)) || parser_peek (p) == '[')
     {
-      if (parser_peek (p) != '[')
-        p->pos++;
-      else if (!scan_brackets (p, error))
-        return NULL;
+      gsize bracket = p->pos;
+
+      if (parser_peek (p) == '[' && scan_brackets (p, NULL))
+        continue;
+      /* §9: "[" is an ATOM-CHAR too (a mailbox may be "a[}"), so one
+       * that is never closed is just a character */
+      p->pos = bracket + 1;
     }
   length = p->pos - start;
   if (length == (flag ? 1 : 0))

@@ -394,6 +394,7 @@ imap_fetch_one (ImapSession *session,
   gboolean ok = TRUE;
 
   fm.message = mail_folder_get_message (session->folder, index);
+  imap_session_announce_keywords (session, fm.message);
   g_string_printf (out, "* %u FETCH (", index + 1);
   /* §6.4.9: a UID command's responses always carry the UID */
   if (session->uid && !imap_fetch_has (items, IMAP_FETCH_UID))

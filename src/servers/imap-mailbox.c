@@ -62,40 +62,27 @@ imap_session_append_mailbox (ImapSession *session,
 
 /* ---- SELECT and EXAMINE (§6.3.2, §6.3.3) ------------------------------ */
 
-/* The keywords in use, for FLAGS and PERMANENTFLAGS (§7.3.5). */
-static char *
-imap_folder_flag_list (MailFolder *folder, gboolean permanent)
-{
-  g_autoptr (GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
-  g_autoptr (GString) out =
-      g_string_new ("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
-
-  for (guint i = 0; i < mail_folder_get_count (folder); i++)
-    {
-      const MailMessage *message = mail_folder_get_message (folder, i);
-
-      for (guint k = 0; message->keywords && message->keywords[k]; k++)
-        if (g_hash_table_add (seen, message->keywords[k]))
-          g_string_append_printf (out, " %s", message->keywords[k]);
-    }
-  /* \* : the client may create keywords (up to the 26 Maildir letters) */
-  if (permanent)
-    g_string_append (out, " \\*");
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
 /* The untagged data of §6.3.2 (and RFC 3501 §6.3.1 for rev1). */
 static void
 imap_session_describe_mailbox (ImapSession *session)
 {
   MailFolder *folder = session->folder;
   guint count = mail_folder_get_count (folder);
-  g_autofree char *flags = imap_folder_flag_list (folder, FALSE);
-  g_autofree char *permanent = imap_folder_flag_list (folder, TRUE);
+  g_autofree char *flags = NULL;
+  g_autofree char *permanent = NULL;
   g_autofree char *number = NULL;
   guint recent = 0;
   guint unseen = 0;
 
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      for (guint k = 0; message->keywords && message->keywords[k]; k++)
+        g_hash_table_add (session->keywords, g_strdup (message->keywords[k]));
+    }
+  flags = imap_session_flag_list (session, FALSE);
+  permanent = imap_session_flag_list (session, TRUE);
   imap_reply_untagged (session, "%u EXISTS", count);
   imap_reply_untagged (session, "FLAGS (%s)", flags);
   for (guint i = count; i > 0; i--)
@@ -162,6 +149,8 @@ imap_cmd_select (ImapSession *session, GPtrArray *args)
     }
   session->folder_name = g_steal_pointer (&name);
   session->flags.read_only = examine;
+  session->keywords =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   imap_session_enter_state (session, IMAP_STATE_SELECTED);
   imap_session_describe_mailbox (session);
   if (session->flags.rev2)

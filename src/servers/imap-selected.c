@@ -45,6 +45,45 @@ imap_session_flags_string (ImapSession *session, const MailMessage *message)
   return g_string_free (g_steal_pointer (&out), FALSE);
 }
 
+char *
+imap_session_flag_list (ImapSession *session, gboolean permanent)
+{
+  g_autoptr (GString) out =
+      g_string_new ("\\Answered \\Flagged \\Deleted \\Seen \\Draft");
+  g_autofree const char **words =
+      (const char **) g_hash_table_get_keys_as_array (session->keywords, NULL);
+
+  for (guint i = 0; words[i] != NULL; i++)
+    g_string_append_printf (out, " %s", words[i]);
+  /* \* : the client may make new keywords (up to the 26 Maildir letters) */
+  if (permanent)
+    g_string_append (out, " \\*");
+  return g_string_free (g_steal_pointer (&out), FALSE);
+}
+
+void
+imap_session_announce_keywords (ImapSession *session,
+                                const MailMessage *message)
+{
+  gboolean fresh = FALSE;
+  g_autofree char *flags = NULL;
+  g_autofree char *permanent = NULL;
+
+  for (guint i = 0; message->keywords && message->keywords[i]; i++)
+    if (!g_hash_table_contains (session->keywords, message->keywords[i]))
+      fresh |=
+          g_hash_table_add (session->keywords, g_strdup (message->keywords[i]));
+  if (!fresh)
+    return;
+  flags = imap_session_flag_list (session, FALSE);
+  permanent = imap_session_flag_list (session, TRUE);
+  imap_reply_untagged (session, "FLAGS (%s)", flags);
+  g_free (flags);
+  flags = g_strdup_printf ("(%s)", session->flags.read_only ? "" : permanent);
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_PERMANENTFLAGS, flags,
+                     "flags that stay");
+}
+
 /* One flag: a system flag into *inout_flags, else a keyword. */
 static gboolean
 imap_parse_flag (const ImapArg *arg,
@@ -52,7 +91,8 @@ imap_parse_flag (const ImapArg *arg,
                  GStrvBuilder *keywords,
                  GError **error)
 {
-  if (arg->type != IMAP_ARG_ATOM)
+  /* the atom NIL is a keyword like any other (§9 flag-keyword) */
+  if (arg->type != IMAP_ARG_ATOM && arg->type != IMAP_ARG_NIL)
     {
       g_set_error_literal (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
                            "flags are atoms");
@@ -233,6 +273,7 @@ imap_report_flag_changes (ImapSession *session, GArray *known)
       if (entry->flags == message->flags &&
           g_strcmp0 (entry->keywords, keywords) == 0)
         continue;
+      imap_session_announce_keywords (session, message);
       text = imap_session_flags_string (session, message);
       imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", i + 1, text,
                            message->uid);
@@ -290,6 +331,7 @@ imap_session_close_mailbox (ImapSession *session)
 {
   g_clear_pointer (&session->folder, mail_folder_free);
   g_clear_pointer (&session->folder_name, g_free);
+  g_clear_pointer (&session->keywords, g_hash_table_unref);
   session->flags.read_only = FALSE;
   if (session->state == IMAP_STATE_SELECTED)
     imap_session_enter_state (session, IMAP_STATE_AUTHENTICATED);
@@ -433,6 +475,7 @@ imap_store_one (ImapSession *session,
   if (silent)
     return TRUE;
   message = mail_folder_get_message (session->folder, index);
+  imap_session_announce_keywords (session, message);
   text = imap_session_flags_string (session, message);
   if (session->uid)
     imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", index + 1,

@@ -49,8 +49,6 @@ typedef enum
 #define IMAP_LOGIN_TIMEOUT 60
 /* A command without APPEND data stays small: LOGIN, SEARCH, STORE. */
 #define IMAP_MAX_COMMAND_SIZE (256 * 1024)
-/* RFC 7888 §3: LITERAL- allows non-synchronising literals up to 4096. */
-#define IMAP_LITERAL_MINUS_MAX 4096
 
 struct _ImapContext
 {
@@ -86,7 +84,8 @@ typedef struct
    * sequence number n is index n - 1, and the list changes only when
    * the news is told (imap_session_report_news ()) */
   MailFolder *folder;
-  char *folder_name; /* as the store names it: "INBOX", "A/B" */
+  char *folder_name;    /* as the store names it: "INBOX", "A/B" */
+  GHashTable *keywords; /* told in FLAGS (§7.3.5): keyword -> itself */
 } ImapSession;
 
 typedef void (*ImapHandler) (ImapSession *session, GPtrArray *args);
@@ -196,6 +195,14 @@ gboolean imap_parse_flag_list (const ImapArg *arg,
                                MailFlags *out_flags,
                                GStrv *out_keywords,
                                GError **error);
+/* RFC 9051 §7.3.5: before a keyword appears in a FETCH, the client must
+ * have had it in FLAGS: sends "* FLAGS (...)" and PERMANENTFLAGS again
+ * when @message has one it has not. */
+void imap_session_announce_keywords (ImapSession *session,
+                                     const MailMessage *message);
+/* The FLAGS list of the mailbox (system flags and the keywords told),
+ * with "\\*" when @permanent, for PERMANENTFLAGS (transfer full). */
+char *imap_session_flag_list (ImapSession *session, gboolean permanent);
 /* "\Seen \Flagged $Label" of a message, with \Recent for IMAP4rev1
  * (transfer full). */
 char *imap_session_flags_string (ImapSession *session,

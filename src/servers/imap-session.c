@@ -512,7 +512,7 @@ imap_session_step (ImapSession *session)
   g_clear_pointer (&session->tag, g_free);
   session->assembler.max_size =
       session->state == IMAP_STATE_NOT_AUTHENTICATED
-          ? IMAP_LITERAL_MINUS_MAX
+          ? MAIL_LINE_MAX_IMAP
           : session->context->config->smtp_max_size + IMAP_MAX_COMMAND_SIZE;
   ok = imap_read_message (session->stream, &session->assembler, on_literal,
                           session, &first, &flags, NULL, &error);
@@ -620,7 +620,7 @@ imap_session_run (ImapContext *context,
   session.peer = mail_net_peer_string (connection);
   session.loopback = mail_net_peer_is_loopback (connection);
   session.state = IMAP_STATE_NOT_AUTHENTICATED;
-  imap_assembler_init (&session.assembler, IMAP_LITERAL_MINUS_MAX);
+  imap_assembler_init (&session.assembler, MAIL_LINE_MAX_IMAP);
   g_debug ("%s: connected", session.peer);
   if (imap_session_open_stream (&session, connection, implicit_tls))
     {

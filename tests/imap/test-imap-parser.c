@@ -96,8 +96,10 @@ static const ArgsCase args_cases[] = {
     IMAP_PARSER_ERROR_SYNTAX },
   { "literal-longer-than-announced-is-an-error", "{3}\r\nabcd", 0, NULL,
     IMAP_PARSER_ERROR_SYNTAX },
-  { "unclosed-bracket-is-an-error", "BODY[HEADER", 0, NULL,
-    IMAP_PARSER_ERROR_SYNTAX },
+  /* RFC 9051 §9: "[" is an ATOM-CHAR; the FETCH item parser refuses it */
+  { "unclosed-bracket-is-a-plain-atom-char", "BODY[HEADER", 0, "A<BODY[HEADER>",
+    0 },
+  { "mailbox-with-unclosed-bracket-is-an-atom", "a[}", 0, "A<a[}>", 0 },
   { "brace-in-an-atom-is-an-error", "a{3}", 0, NULL, IMAP_PARSER_ERROR_SYNTAX },
   { "lone-backslash-is-an-error", "\\", 0, NULL, IMAP_PARSER_ERROR_SYNTAX },
   { "backslash-inside-an-atom-is-an-error", "a\\b", 0, NULL,
