@@ -162,7 +162,8 @@ gboolean imap_read_message (MailStream *stream,
 
 /* ---- sequence sets (RFC 9051 §9 sequence-set, §6.4.9 "$" RFC 5182) ---- */
 
-#define IMAP_SEQ_STAR G_MAXUINT32 /* "*": the largest number in use */
+#define IMAP_SEQ_STAR 0 /* "*": the largest number in use (0 is no
+                         * number, so 4294967295 stays a number) */
 
 typedef struct
 {
@@ -177,8 +178,9 @@ typedef struct
 } ImapSeqSet;
 
 /* "1:3,5,7:*" or "$". Numbers are 1..2^32-1 (0 is an error, as is an
- * empty element); 4294967295 is the same as "*" here, as in Dovecot: no
- * mailbox gets that far. Errors: IMAP_PARSER_ERROR_SYNTAX. (transfer
+ * empty element); "UID SEARCH UID 7:4294967295" finds nothing past the
+ * last UID, while "7:*" always holds the last message (RFC 9051 §6.4.9).
+ * Errors: IMAP_PARSER_ERROR_SYNTAX. (transfer
  * full) */
 ImapSeqSet *imap_seqset_parse (const char *text, GError **error);
 void imap_seqset_free (ImapSeqSet *set);

@@ -19,6 +19,7 @@
 #include "mail-store-private.h"
 
 #define UIDLIST_NAME "mailwire-uidlist"
+#define UIDVALIDITY_NAME "mailwire-uidvalidity"
 #define RELOCATE_ATTEMPTS 3 /* rescans when another process renames */
 
 /* One message as this handle sees it. */
@@ -34,11 +35,11 @@ struct _MailFolder
   char *dir;        /* ROOT or ROOT/.A.B */
   guint32 uidvalidity;
   guint32 uidnext;
-  GPtrArray *entries;  /* FolderEntry, ascending UID */
-  GPtrArray *keywords; /* index -> keyword or NULL (dovecot-keywords) */
+  GPtrArray *entries;     /* FolderEntry, ascending UID */
+  GPtrArray *keywords;    /* index -> keyword or NULL (dovecot-keywords) */
   gboolean claims_recent; /* MAIL_FOLDER_CLAIM_RECENT */
-  gint64 dir_mtime[2]; /* new/, cur/ at the last scan, nanoseconds */
-  gint64 scan_time;    /* when that scan began, nanoseconds */
+  gint64 dir_mtime[2];    /* new/, cur/ at the last scan, nanoseconds */
+  gint64 scan_time;       /* when that scan began, nanoseconds */
 };
 
 /* A file found by scanning new/ and cur/, keyed by its base name. */
@@ -62,7 +63,7 @@ typedef struct
   guint32 uidnext;
   guint32 first_recent; /* lowest UID no session has seen as \Recent */
   GArray *entries;      /* UidEntry, ascending UID */
-  gboolean created; /* no (readable) file yet: must be written */
+  gboolean created;     /* no (readable) file yet: must be written */
 } UidList;
 
 /* ---- scanning new/ and cur/ ------------------------------------------ */
@@ -187,8 +188,31 @@ uidlist_parse_line (UidList *list, const char *line)
  * starts afresh with UIDVALIDITY = now, which tells IMAP clients to drop
  * cached UIDs (RFC 9051 §2.3.1.1); an unreadable one is an error, so UIDs
  * are never reset by an I/O failure. */
+/* RFC 9051 §2.3.1.1: a mailbox deleted and made again (or a lost
+ * uidlist) must get a new UIDVALIDITY, even within the same second. The
+ * store keeps the last one handed out in ROOT/mailwire-uidvalidity; the
+ * next is the time, or one more than that. Under the store lock. */
+static guint32
+store_next_uidvalidity (MailStore *store)
+{
+  const char *root = mail_store_get_root (store);
+  g_autofree char *path = g_build_filename (root, UIDVALIDITY_NAME, NULL);
+  g_autofree char *contents = NULL;
+  g_autoptr (GString) text = g_string_new (NULL);
+  guint32 next = (guint32) time (NULL);
+  guint64 last = 0;
+
+  if (g_file_get_contents (path, &contents, NULL, NULL))
+    last = g_ascii_strtoull (contents, NULL, 10);
+  if (last >= next && last < G_MAXUINT32)
+    next = (guint32) last + 1;
+  g_string_printf (text, "%u\n", next);
+  mail_store_replace_file (root, UIDVALIDITY_NAME, text, NULL);
+  return next;
+}
+
 static UidList *
-uidlist_read (const char *dir, GError **error)
+uidlist_read (MailStore *store, const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
   g_autofree char *contents = NULL;
@@ -210,7 +234,7 @@ uidlist_read (const char *dir, GError **error)
       sscanf (contents, "1 V%u N%u", &uidvalidity, &uidnext) != 2 ||
       uidvalidity == 0 || uidnext == 0)
     {
-      list = uidlist_new ((guint32) time (NULL), 1);
+      list = uidlist_new (store_next_uidvalidity (store), 1);
       list->created = TRUE;
       return list;
     }
@@ -425,7 +449,7 @@ folder_load (MailFolder *folder, GError **error)
     return NULL;
   folder_note_mtimes (folder, folder->dir_mtime);
   folder->scan_time = g_get_real_time () * 1000;
-  list = uidlist_read (folder->dir, error);
+  list = uidlist_read (folder->store, folder->dir, error);
   found = list ? maildir_scan (folder->dir, error) : NULL;
   if (found && uidlist_update (folder->dir, list, found, error) &&
       folder_claim_recent (folder, list, &first_recent, error))
@@ -442,11 +466,10 @@ folder_load (MailFolder *folder, GError **error)
     {
       const UidEntry *listed = &g_array_index (list->entries, UidEntry, i);
 
-      g_ptr_array_add (entries,
-                       folder_entry_new (folder, listed,
-                                         g_hash_table_lookup (found,
-                                                              listed->name),
-                                         first_recent));
+      g_ptr_array_add (
+          entries, folder_entry_new (folder, listed,
+                                     g_hash_table_lookup (found, listed->name),
+                                     first_recent));
     }
   return entries;
 }
@@ -686,6 +709,22 @@ mail_folder_read_message (MailFolder *folder, guint index, GError **error)
         return NULL;
     }
   return NULL;
+}
+
+gboolean
+mail_folder_refresh_flags (MailFolder *folder, guint index, GError **error)
+{
+  FolderEntry *entry;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (index < folder->entries->len, FALSE);
+  entry = folder_get_entry (folder, index, error);
+  if (entry == NULL)
+    return FALSE;
+  /* the name holds the flags: if it is still there, they are current */
+  if (g_file_test (entry->message.path, G_FILE_TEST_EXISTS))
+    return TRUE;
+  return entry_relocate (folder, entry, error);
 }
 
 /* Renames the message file to @target, following a rename by another

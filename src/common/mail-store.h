@@ -144,6 +144,11 @@ gboolean mail_folder_sync (MailFolder *folder,
  * processes (flag changes) by rescanning for the base name. */
 GBytes *
 mail_folder_read_message (MailFolder *folder, guint index, GError **error);
+/* Re-reads the flags of one message from its file name, which another
+ * process may have changed (renamed) since the last sync: a change made
+ * relative to the old flags (IMAP STORE +FLAGS) must start from these. */
+gboolean
+mail_folder_refresh_flags (MailFolder *folder, guint index, GError **error);
 /* Replaces flags and keywords: renames into cur/ with ":2,<letters>". */
 gboolean mail_folder_set_flags (MailFolder *folder,
                                 guint index,

@@ -96,6 +96,7 @@ imap_list_reply (ImapSession *session,
                  const ImapListQuery *query,
                  const char *name,
                  gboolean exists,
+                 gboolean listed,
                  gboolean childinfo)
 {
   g_autoptr (GString) line = g_string_new (query->lsub ? "LSUB (" : "LIST (");
@@ -103,7 +104,8 @@ imap_list_reply (ImapSession *session,
   gboolean extended = session->flags.rev2 || !query->lsub;
   gsize start = line->len;
 
-  if (!exists)
+  /* RFC 3501 §6.3.9: LSUB shows an unsubscribed parent as \Noselect */
+  if (query->lsub ? !listed : !exists)
     g_string_append (line, extended && !query->lsub ? " \\NonExistent"
                                                     : " \\Noselect");
   if (imap_strv_has_child (query->folders, name))
@@ -157,13 +159,38 @@ imap_list_candidates (const ImapListQuery *query)
   return names;
 }
 
-/* Lists what matches @pattern. A name is listed when it is in the base
- * list, or is a parent that a "%" stops at, or (RECURSIVEMATCH) has
+/* RFC 5258 §3.5: does @name have a subscribed descendant that no
+ * pattern matches (so the client learns of it only through CHILDINFO)? */
+static gboolean
+imap_list_hidden_child (const ImapListQuery *query,
+                        const char *name,
+                        GPtrArray *patterns)
+{
+  gsize length = strlen (name);
+
+  for (guint i = 0; query->subscribed[i] != NULL; i++)
+    {
+      const char *child = query->subscribed[i];
+      gboolean matched = FALSE;
+
+      if (strncmp (child, name, length) != 0 || child[length] != '/')
+        continue;
+      for (guint k = 0; k < patterns->len && !matched; k++)
+        matched = imap_list_match (patterns->pdata[k], child);
+      if (!matched)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Lists what matches @pattern (one of @patterns). A name is listed when it is
+ * in the base list, or is a parent that a "%" stops at, or (RECURSIVEMATCH) has
  * subscribed children. */
 static void
 imap_list_pattern (ImapSession *session,
                    const ImapListQuery *query,
-                   const char *pattern)
+                   const char *pattern,
+                   GPtrArray *patterns)
 {
   g_autoptr (GPtrArray) names = imap_list_candidates (query);
   GStrv base = query->subscribed_only ? query->subscribed : query->folders;
@@ -179,10 +206,11 @@ imap_list_pattern (ImapSession *session,
       if (!imap_list_match (pattern, name))
         continue;
       if (!listed && query->recursive)
-        childinfo = listed = imap_strv_has_child (query->subscribed, name);
+        childinfo = listed = imap_list_hidden_child (query, name, patterns);
       if (!listed && !(percent && !query->recursive))
         continue;
-      imap_list_reply (session, query, name, exists, childinfo);
+      imap_list_reply (session, query, name, exists, imap_strv_has (base, name),
+                       childinfo);
       if (query->status_items != NULL && exists)
         imap_session_status_line (session, name, query->status_items, NULL);
     }
@@ -275,21 +303,29 @@ imap_list_patterns (ImapSession *session,
                     const ImapArg *reference,
                     const ImapArg *patterns)
 {
-  g_autofree char *prefix = imap_session_mailbox_from_wire (session, reference);
   g_autoptr (GPtrArray) out = g_ptr_array_new_with_free_func (g_free);
   gboolean many = patterns->type == IMAP_ARG_LIST;
   guint count = many ? patterns->list->len : 1;
+  const char *prefix = imap_arg_astring (reference);
 
-  if (prefix == NULL)
-    return NULL;
-  for (guint i = 0; i < count; i++)
+  for (guint i = 0; prefix != NULL && i < count; i++)
     {
-      const ImapArg *arg = many ? patterns->list->pdata[i] : patterns;
-      g_autofree char *pattern = imap_session_mailbox_from_wire (session, arg);
+      const char *pattern =
+          imap_arg_astring (many ? patterns->list->pdata[i] : patterns);
+      g_autofree char *joined = NULL;
+      char *name = NULL;
 
       if (pattern == NULL)
-        return NULL;
-      g_ptr_array_add (out, g_strconcat (prefix, pattern, NULL));
+        break;
+      joined = g_strconcat (prefix, pattern, NULL);
+      /* a pattern no name can match (bad modified UTF-7) matches none */
+      name = imap_session_mailbox_decode (session, joined);
+      g_ptr_array_add (out, name ? name : g_strdup ("\\no match\\"));
+    }
+  if (out->len < count || prefix == NULL)
+    {
+      imap_reply_bad (session, "expected a reference and mailbox patterns");
+      return NULL;
     }
   return g_steal_pointer (&out);
 }
@@ -325,7 +361,7 @@ imap_cmd_list (ImapSession *session, GPtrArray *args)
   if (names->len == 1 && *(char *) names->pdata[0] == '\0' && !query.lsub)
     imap_reply_untagged (session, "LIST (\\Noselect) \"/\" \"\"");
   for (guint i = 0; i < names->len; i++)
-    imap_list_pattern (session, &query, names->pdata[i]);
+    imap_list_pattern (session, &query, names->pdata[i], names);
   imap_list_query_clear (&query);
   imap_reply_completed (session);
 }

@@ -20,33 +20,43 @@
 /* ---- names ------------------------------------------------------------- */
 
 char *
-imap_session_mailbox_from_wire (ImapSession *session, const ImapArg *arg)
+imap_session_mailbox_decode (ImapSession *session, const char *text)
 {
-  const char *text = imap_arg_astring (arg);
-  g_autoptr (GError) error = NULL;
   g_autofree char *name = NULL;
 
-  if (text == NULL)
-    {
-      imap_reply_bad (session, "expected a mailbox name");
-      return NULL;
-    }
   if (session->flags.utf8 || session->flags.rev2)
     name = g_utf8_validate (text, -1, NULL) ? g_strdup (text) : NULL;
   else
-    name = imap_mutf7_to_utf8 (text, &error);
+    name = imap_mutf7_to_utf8 (text, NULL);
   if (name == NULL)
-    {
-      imap_reply_bad (session, "mailbox name is not valid %s",
-                      session->flags.utf8 ? "UTF-8" : "modified UTF-7");
-      return NULL;
-    }
+    return NULL;
   /* RFC 9051 §5.1: INBOX is case-insensitive, other names are not */
   if (g_ascii_strcasecmp (name, "INBOX") == 0)
     return g_strdup ("INBOX");
   if (g_ascii_strncasecmp (name, "INBOX/", 6) == 0)
     memcpy (name, "INBOX", 5);
   return g_steal_pointer (&name);
+}
+
+char *
+imap_session_mailbox_from_wire (ImapSession *session, const ImapArg *arg)
+{
+  const char *text = imap_arg_astring (arg);
+  char *name = NULL;
+
+  if (text == NULL)
+    {
+      imap_reply_bad (session, "expected a mailbox name");
+      return NULL;
+    }
+  name = imap_session_mailbox_decode (session, text);
+  /* well-formed, but no mailbox can have that name: NO, not BAD */
+  if (name == NULL)
+    imap_reply_no (session, IMAP_CODE_CANNOT, "mailbox name is not valid %s",
+                   session->flags.utf8 || session->flags.rev2
+                       ? "UTF-8"
+                       : "modified UTF-7");
+  return name;
 }
 
 void
@@ -215,10 +225,7 @@ imap_cmd_delete (ImapSession *session, GPtrArray *args)
   else if (!mail_store_delete_folder (session->store, name, &error))
     imap_reply_store_error (session, error);
   else
-    {
-      mail_store_set_subscribed (session->store, name, FALSE, NULL);
-      imap_reply_completed (session);
-    }
+    imap_reply_completed (session); /* §6.3.9: it stays subscribed */
 }
 
 void

@@ -460,13 +460,19 @@ imap_store_one (ImapSession *session,
                 gboolean silent,
                 GError **error)
 {
-  const MailMessage *message = mail_folder_get_message (session->folder, index);
-  MailFlags now = mode == IMAP_STORE_REPLACE ? flags
-                  : mode == IMAP_STORE_ADD   ? message->flags | flags
-                                             : message->flags & ~flags;
-  g_auto (GStrv) words = imap_store_keywords (message, mode, keywords);
+  const MailMessage *message = NULL;
+  MailFlags now = 0;
+  g_auto (GStrv) words = NULL;
   g_autofree char *text = NULL;
 
+  /* another session may have changed them since: start from the disk */
+  if (!mail_folder_refresh_flags (session->folder, index, error))
+    return FALSE;
+  message = mail_folder_get_message (session->folder, index);
+  now = mode == IMAP_STORE_REPLACE ? flags
+        : mode == IMAP_STORE_ADD   ? message->flags | flags
+                                   : message->flags & ~flags;
+  words = imap_store_keywords (message, mode, keywords);
   if (words != NULL && words[0] == NULL)
     g_clear_pointer (&words, g_strfreev);
   if (!mail_folder_set_flags (session->folder, index, now,

@@ -152,6 +152,9 @@ void imap_cmd_authenticate (ImapSession *session, GPtrArray *args);
  * UTF-8 under UTF8=ACCEPT; "inbox" in any case is INBOX), or NULL after
  * replying BAD/NO. (transfer full) */
 char *imap_session_mailbox_from_wire (ImapSession *session, const ImapArg *arg);
+/* The same for a name already unquoted, without replying: NULL if it is
+ * not valid in the wire's encoding (LIST patterns). (transfer full) */
+char *imap_session_mailbox_decode (ImapSession *session, const char *text);
 /* Appends @name as the client must see it (mUTF-7 or UTF-8, quoted). */
 void imap_session_append_mailbox (ImapSession *session,
                                   GString *out,
