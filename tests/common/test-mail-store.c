@@ -703,7 +703,27 @@ test_folder_lifecycle (StoreFixture *f, gconstpointer data)
   g_assert_true (mail_store_delete_folder (f->store, "Archive", &error));
   g_assert_no_error (error);
   assert_folders (f->store, deleted);
-  g_assert_cmpuint (count_files (f->root, ""), ==, 6); /* no trash left */
+  /* no trash left: the folders, the lock, the last UIDVALIDITY */
+  g_assert_cmpuint (count_files (f->root, ""), ==, 7);
+}
+
+/* RFC 9051 §2.3.1.1: a folder deleted and made again in the same second
+ * gets another UIDVALIDITY, so clients drop what they cached. */
+static void
+test_folder_recreated_new_uidvalidity (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) first = NULL;
+  g_autoptr (MailFolder) second = NULL;
+
+  g_assert_true (mail_store_create_folder (f->store, "Again", &error));
+  first = open_folder (f, "Again");
+  g_assert_true (mail_store_delete_folder (f->store, "Again", &error));
+  g_assert_true (mail_store_create_folder (f->store, "Again", &error));
+  g_assert_no_error (error);
+  second = open_folder (f, "Again");
+  g_assert_cmpuint (mail_folder_get_uidvalidity (second), >,
+                    mail_folder_get_uidvalidity (first));
 }
 
 /* RFC 9051 §6.3.5: deleting a folder leaves its inferiors. */
@@ -1111,6 +1131,8 @@ main (int argc, char **argv)
                   test_flags_keywords_round_trip);
   add_store_test ("/store/flags/bad-keyword-and-27th-keyword-are-refused",
                   test_flags_keyword_limits);
+  add_store_test ("/store/folder/recreated-gets-new-uidvalidity",
+                  test_folder_recreated_new_uidvalidity);
   add_store_test ("/store/recent/claimed-by-the-first-select-only",
                   test_recent_claimed_once);
   add_store_test ("/store/folder/create-list-rename-delete",
