@@ -21,7 +21,8 @@ typedef struct
   const char *data;
   gsize length;
   gsize pos;
-  guint depth; /* lists open around pos */
+  guint depth;          /* lists open around pos */
+  gboolean lists_touch; /* "(a)(b)" is two lists (a server's data) */
 } ImapParser;
 
 static void
@@ -31,6 +32,7 @@ parser_init (ImapParser *p, const char *data, gsize length)
   p->length = length;
   p->pos = 0;
   p->depth = 0;
+  p->lists_touch = FALSE;
 }
 
 /* The octet at the cursor, or -1 at the end. */
@@ -451,6 +453,10 @@ parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error)
       g_ptr_array_add (into, arg);
       if (parser_peek (p) == close)
         return close < 0 || parser_skip (p, close);
+      /* RFC 9051 §9: 1*address, 1*body */
+      if (p->lists_touch && arg->type == IMAP_ARG_LIST &&
+          parser_peek (p) == '(')
+        continue;
       if (!parser_skip (p, ' '))
         return fail_after_element (p, open, error);
       if (parser_peek (p) == close || parser_peek (p) == ' ')
@@ -458,17 +464,33 @@ parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error)
     }
 }
 
-GPtrArray *
-imap_parse_args (const char *data, gsize length, GError **error)
+static GPtrArray *
+parse_args (const char *data,
+            gsize length,
+            gboolean lists_touch,
+            GError **error)
 {
   g_autoptr (GPtrArray) args = arg_list_new ();
   ImapParser p;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
   parser_init (&p, data, length);
+  p.lists_touch = lists_touch;
   if (!parse_elements (&p, args, -1, error))
     return NULL;
   return g_steal_pointer (&args);
+}
+
+GPtrArray *
+imap_parse_args (const char *data, gsize length, GError **error)
+{
+  return parse_args (data, length, FALSE, error);
+}
+
+GPtrArray *
+imap_parse_response_args (const char *data, gsize length, GError **error)
+{
+  return parse_args (data, length, TRUE, error);
 }
 
 /* ---- the assembler (RFC 9051 §4.3, RFC 7888 §3) ------------------------ */

@@ -87,6 +87,13 @@ gboolean imap_arg_is_atom (const ImapArg *arg, const char *word);
  * IMAP_PARSER_ERROR_SYNTAX (the message says at which offset of @data,
  * and what was expected), _TOO_DEEP. */
 GPtrArray *imap_parse_args (const char *data, gsize length, GError **error);
+/* The same for what a server sends, where a list may follow a list with
+ * no SP between them: the addresses of an ENVELOPE and the parts of a
+ * multipart BODYSTRUCTURE do (RFC 9051 §9 env-from = "(" 1*address ")",
+ * body-type-mpart = 1*body SP media-subtype). For mw-imap and mw-trace;
+ * no command has it, so mw-imapd keeps imap_parse_args (). */
+GPtrArray *
+imap_parse_response_args (const char *data, gsize length, GError **error);
 
 /* ---- the assembler: lines and literals into one message --------------- */
 

@@ -328,6 +328,35 @@ test_args_too_deep_is_refused (void)
     }
 }
 
+/* RFC 9051 §9 body-type-mpart = 1*body SP media-subtype, env-from = "("
+ * 1*address ")": in a server's data two lists may touch, in a command
+ * they may not; an atom still needs its SP. */
+static void
+test_response_args_lists_may_touch (void)
+{
+  static const char data[] =
+      "(BODYSTRUCTURE ((\"text\" \"plain\")(\"image\" \"png\") \"mixed\"))";
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) args =
+      imap_parse_response_args (data, strlen (data), &error);
+  g_autoptr (GPtrArray) strict = NULL;
+  g_autoptr (GPtrArray) atom = NULL;
+  g_autoptr (GString) tree = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  dump_args (tree, args);
+  g_assert_cmpstr (tree->str, ==,
+                   "(A<BODYSTRUCTURE> ((Q<text> Q<plain>) (Q<image> Q<png>) "
+                   "Q<mixed>))");
+  strict = imap_parse_args (data, strlen (data), &error);
+  g_assert_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX);
+  g_assert_null (strict);
+  g_clear_error (&error);
+  atom = imap_parse_response_args ("(a)b", 4, &error);
+  g_assert_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX);
+  g_assert_null (atom);
+}
+
 /* RFC 9051 §9: astring and nstring read the same octets differently. */
 static void
 test_args_string_views (void)
@@ -1153,6 +1182,8 @@ main (int argc, char **argv)
                    test_args_too_deep_is_refused);
   g_test_add_func ("/imap/parser/args/astring-nstring-and-atom-views",
                    test_args_string_views);
+  g_test_add_func ("/imap/parser/response-args/lists-may-touch",
+                   test_response_args_lists_may_touch);
   g_test_add_func ("/imap/parser/assembler/lines-and-literals-make-a-message",
                    test_assembler_lines_and_literals);
   g_test_add_func ("/imap/parser/assembler/literal8-is-reported",
