@@ -379,6 +379,8 @@ message_stat (MailMessage *message)
   message->mtime = g_ascii_strtoll (message->name, NULL, 10);
 }
 
+static gint entries_find_uid (GPtrArray *entries, guint32 uid);
+
 static FolderEntry *
 folder_entry_new (MailFolder *folder,
                   const UidEntry *listed,
@@ -387,13 +389,24 @@ folder_entry_new (MailFolder *folder,
 {
   FolderEntry *entry = g_new0 (FolderEntry, 1);
   MailMessage *message = &entry->message;
+  gint known =
+      folder->entries ? entries_find_uid (folder->entries, listed->uid) : -1;
 
   message->uid = listed->uid;
   message->name = g_strdup (listed->name);
   message->path = g_strdup (scan->path);
   message->recent = listed->uid >= first_recent;
   mail_message_set_info (message, folder->keywords, scan->info);
-  message_stat (message);
+  if (known < 0)
+    {
+      message_stat (message);
+      return entry;
+    }
+  /* size and date never change: a rescan need not stat every file, and
+   * a file renamed meanwhile cannot lend us a wrong date */
+  message->size = ((FolderEntry *) folder->entries->pdata[known])->message.size;
+  message->mtime =
+      ((FolderEntry *) folder->entries->pdata[known])->message.mtime;
   return entry;
 }
 

@@ -459,9 +459,10 @@ imap_cmd_fetch (ImapSession *session, GPtrArray *args)
           !mail_stream_flush (session->stream, NULL, NULL))
         session->flags.done = TRUE;
     }
+  /* RFC 2180 §4.1.3: the data of a message another session expunged is
+   * gone; say so, and the EXPUNGE follows at the next chance (§7.5.1) */
   if (some_vanished)
-    imap_reply_no (session, IMAP_CODE_EXPUNGEISSUED,
-                   "some messages were expunged by another session");
-  else
-    imap_reply_completed (session);
+    imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_EXPUNGEISSUED, NULL,
+                       "some messages were expunged by another session");
+  imap_reply_completed (session);
 }

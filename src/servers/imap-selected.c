@@ -546,12 +546,18 @@ imap_cmd_store (ImapSession *session, GPtrArray *args)
     {
       guint index = g_array_index (indexes, guint, i);
 
-      if (!imap_store_one (session, index, mode, flags, keywords, silent,
-                           &error))
+      if (imap_store_one (session, index, mode, flags, keywords, silent,
+                          &error))
+        continue;
+      /* RFC 2180 §4.2.1: a message another session expunged is skipped;
+       * the EXPUNGE comes with the news */
+      if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
         {
-          imap_reply_store_error (session, error);
-          return;
+          g_clear_error (&error);
+          continue;
         }
+      imap_reply_store_error (session, error);
+      return;
     }
   imap_reply_completed (session);
 }
