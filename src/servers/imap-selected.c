@@ -170,6 +170,12 @@ imap_session_resolve_set (ImapSession *session,
     {
       const ImapSeqRange *range = &g_array_index (set->ranges, ImapSeqRange, i);
 
+      gboolean starred =
+          range->first == IMAP_SEQ_STAR || range->last == IMAP_SEQ_STAR;
+
+      /* "1:*" in an empty mailbox is an empty set: clients send it */
+      if (starred && count == 0)
+        continue;
       if ((range->first != IMAP_SEQ_STAR && range->first > count) ||
           (range->last != IMAP_SEQ_STAR && range->last > count))
         {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # mw-demo.sh: what `./run demo` does. A whole mail system on loopback:
 #   organisation A, example.test: mw-smtpd (2525/2587/2465) + mw-pop3d (2110/2995)
+#                                 + mw-imapd (2143/2993)
 #   organisation B, example.org:  mw-smtpd (3525) + mw-pop3d (3110)
 # a message for bob is pushed to A's MTA port (SMTP in clear, so the trace
 # shows every line), bob pulls it with POP3 keeping it on the server, then
@@ -24,6 +25,7 @@ state=${MW_DEMO_STATE:-$top/demo-state}
 off=${MW_DEMO_PORT_OFFSET:-0}
 a_smtp=$((2525 + off)) a_sub=$((2587 + off)) a_smtps=$((2465 + off))
 a_pop3=$((2110 + off)) a_pop3s=$((2995 + off))
+a_imap=$((2143 + off)) a_imaps=$((2993 + off))
 b_smtp=$((3525 + off)) b_pop3=$((3110 + off))
 pids=()
 
@@ -62,7 +64,7 @@ start() {
   echo "demo: $name did not start:"; cat "$log.err"; exit 1
 }
 
-write_config() { # DIR DOMAIN SMTP SUBMISSION SMTPS POP3 POP3S ROUTES
+write_config() { # DIR DOMAIN SMTP SUBMISSION SMTPS POP3 POP3S ROUTES IMAP IMAPS
   cat >"$1/mailwire.conf" <<EOF
 # mailwire demo configuration, written by ./run demo
 [general]
@@ -84,8 +86,9 @@ listen = 127.0.0.1
 port = $6
 pop3s_port = $7
 [imap]
-port = -1
-imaps_port = -1
+listen = 127.0.0.1
+port = ${9:--1}
+imaps_port = ${10:--1}
 [routes]
 $8
 EOF
@@ -105,7 +108,7 @@ say "Setting up two organisations under $state"
 "$(prog mw-admin)" cert --out "$state/cert.pem" --key "$state/key.pem" localhost 127.0.0.1 >/dev/null \
   || { echo "demo: mw-admin cert failed"; exit 1; }
 write_config "$state/a" example.test "$a_smtp" "$a_sub" "$a_smtps" "$a_pop3" "$a_pop3s" \
-  "example.org = 127.0.0.1:$b_smtp"
+  "example.org = 127.0.0.1:$b_smtp" "$a_imap" "$a_imaps"
 write_config "$state/b" example.org "$b_smtp" -1 -1 "$b_pop3" -1 ""
 add_user "$state/a" alice alice-demo
 add_user "$state/a" bob bob-demo
@@ -129,6 +132,7 @@ fi
 say "Starting the servers"
 start mw-smtpd "$state/a/smtpd" --config "$state/a/mailwire.conf"
 start mw-pop3d "$state/a/pop3d" --config "$state/a/mailwire.conf"
+have servers/mw-imapd && start mw-imapd "$state/a/imapd" --config "$state/a/mailwire.conf"
 start mw-smtpd "$state/b/smtpd" --config "$state/b/mailwire.conf"
 start mw-pop3d "$state/b/pop3d" --config "$state/b/mailwire.conf"
 
@@ -136,6 +140,13 @@ say "PUSH: a message for bob arrives on the MTA port (SMTP, port $a_smtp, in cle
 "$(prog mw-send)" --server "127.0.0.1:$a_smtp" --from alice@example.test --to bob@example.test \
   --subject "Lab 1: push and pull" --body "Hello Bob, this went by SMTP and comes back by POP3." \
   --trace || echo "demo: mw-send failed (exit $?)"
+
+if have servers/mw-imapd; then
+  say "PULL AND SYNC: IMAP (port $a_imap) keeps mail on the server; bob's INBOX as an IMAP client sees it"
+  curl -s --url "imap://127.0.0.1:$a_imap/INBOX" --user bob:bob-demo \
+    -X 'FETCH 1:* (UID FLAGS ENVELOPE)' | sed 's/^/   /' \
+    || echo "demo: curl imap:// failed (exit $?)"
+fi
 
 say "PULL: bob downloads with POP3 (port $a_pop3, in clear on loopback), leaving a copy on the server (--keep)"
 "$(prog mw-pop3)" --server "127.0.0.1:$a_pop3" --auth user \
@@ -180,10 +191,14 @@ cat <<EOF
    curl:
      curl --url smtp://127.0.0.1:$a_smtp --mail-from alice@example.test --mail-rcpt bob@example.test --upload-file MESSAGE.eml
      curl --cacert $state/cert.pem --ssl-reqd pop3://127.0.0.1:$a_pop3/1 --user bob:bob-demo
-   mutt (POP3):
+     curl --cacert $state/cert.pem --ssl-reqd 'imap://127.0.0.1:$a_imap/INBOX;UID=1' --user bob:bob-demo
+     curl --cacert $state/cert.pem 'imaps://127.0.0.1:$a_imaps/' --user bob:bob-demo   (lists the folders)
+   mutt (POP3 / IMAP, mail stays on the server):
      mutt -f pop://bob@127.0.0.1:$a_pop3/ -e 'set ssl_starttls=yes certificate_file=$state/cert.pem'
-   Thunderbird: account bob@example.test, POP3 127.0.0.1 port $a_pop3 STARTTLS, SMTP 127.0.0.1
-     port $a_sub STARTTLS, normal password; accept the self-signed certificate.
+     mutt -f imap://bob@127.0.0.1:$a_imap/INBOX -e 'set ssl_starttls=yes certificate_file=$state/cert.pem'
+   Thunderbird: account bob@example.test, IMAP 127.0.0.1 port $a_imap STARTTLS (or POP3 port
+     $a_pop3 STARTTLS), SMTP 127.0.0.1 port $a_sub STARTTLS, normal password; accept the
+     self-signed certificate.
    Watch live (as root): $bin/tracer/mw-trace -i lo
 Press Ctrl-C to stop the servers.
 EOF
