@@ -8,6 +8,8 @@
 #                  since the last expect, escape sequences and blanks
 #                  removed, so cursor moves do not split words)
 #   send KEYS      type KEYS (Python escapes: \r, \x15 for ^U, \x1b ...)
+#   shell COMMAND  run COMMAND with /bin/sh meanwhile (another client);
+#                  it must exit 0
 #   exit           wait for the program to end; its exit status is ours
 # Each step has 20 s. On a timeout the screen text so far goes to stderr
 # and the exit status is 3; the program is killed.
@@ -18,6 +20,7 @@ import re
 import select
 import signal
 import struct
+import subprocess
 import sys
 import termios
 import fcntl
@@ -94,6 +97,14 @@ for step in steps:
     elif verb == "send":
         pump(0.3)  # let the screen settle before typing
         os.write(master, codecs.decode(argument, "unicode_escape").encode())
+    elif verb == "shell":
+        try:
+            done = subprocess.run(["/bin/sh", "-c", argument],
+                                  timeout=STEP_SECONDS, capture_output=True)
+        except subprocess.TimeoutExpired:
+            fail(f"{argument!r} took more than {STEP_SECONDS} s")
+        if done.returncode != 0:
+            fail(f"{argument!r} exited {done.returncode}: {done.stderr!r}")
     elif verb == "exit":
         while time.monotonic() < deadline:
             done, status = os.waitpid(pid, os.WNOHANG)

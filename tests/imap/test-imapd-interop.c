@@ -187,7 +187,7 @@ test_imaplib (Fixture *f, gconstpointer data)
 
 /* ---- curl ----------------------------------------------------------- */
 
-/* curl -sS --user alice:alice-secret [@extra...] @url: its exit status,
+/* curl -q -sS --user alice:alice-secret [@extra...] @url: its exit status,
  * and what it printed in *out. */
 static int
 curl (Fixture *f, const char *url, const char *const *extra, char **out)
@@ -195,6 +195,7 @@ curl (Fixture *f, const char *url, const char *const *extra, char **out)
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
 
   g_ptr_array_add (argv, (char *) "curl");
+  g_ptr_array_add (argv, (char *) "-q"); /* first: no ~/.curlrc */
   g_ptr_array_add (argv, (char *) "-sS");
   g_ptr_array_add (argv, (char *) "--max-time");
   g_ptr_array_add (argv, (char *) "30");
@@ -246,6 +247,36 @@ test_curl (Fixture *f, gconstpointer data)
   g_assert_cmpint (curl (f, part, NULL, &out), ==, 0);
   g_assert_cmpstr (out, ==, "The report is attached. Caf=C3=A9.\r\n");
   g_clear_pointer (&out, g_free);
+  /* ;PARTIAL=6.12 is BODY[]<6.12> (RFC 5092 §5) */
+  {
+    g_autofree char *url = g_strconcat (base, "INBOX;UID=1;PARTIAL=6.12", NULL);
+
+    g_assert_cmpint (curl (f, url, NULL, &out), ==, 0);
+    g_assert_cmpstr (out, ==, "Bob <bob@exa");
+    g_clear_pointer (&out, g_free);
+  }
+  /* ;UIDVALIDITY= must match what SELECT said, or curl gives up (78) */
+  {
+    const char *extra[] = { "-X", "STATUS INBOX (UIDVALIDITY)", NULL };
+    g_autofree char *right = NULL;
+    g_autofree char *wrong = NULL;
+    const char *value;
+
+    g_assert_cmpint (curl (f, base, extra, &out), ==, 0);
+    value = strstr (out, "(UIDVALIDITY ");
+    g_assert_nonnull (value);
+    value += strlen ("(UIDVALIDITY ");
+    right = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT",
+                             base, (guint) g_ascii_strtoull (value, NULL, 10));
+    wrong = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT",
+                             base,
+                             (guint) g_ascii_strtoull (value, NULL, 10) + 1);
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (curl (f, right, NULL, &out), ==, 0);
+    g_assert_cmpstr (out, ==, "Second body, about lunch.\r\n");
+    g_clear_pointer (&out, g_free);
+    g_assert_cmpint (curl (f, wrong, NULL, NULL), ==, 78);
+  }
   /* ?criteria is SEARCH */
   g_assert_cmpint (curl (f, query, NULL, &out), ==, 0);
   g_assert_cmpstr (out, ==, "* SEARCH 3\r\n");
@@ -449,7 +480,7 @@ write_mbsyncrc (Fixture *f, const char *name, const char *ssl_type, guint16 port
       "MaildirStore local\nPath %s/\nInbox %s/INBOX\nSubFolders Verbatim\n"
       "\n"
       "Channel mw\nFar :remote:\nNear :local:\nPatterns *\n"
-      "Create Both\nSyncState *\nSync All\nExpunge None\n",
+      "Create Both\nSyncState *\nSync All\nExpunge Both\n",
       port, ssl_type, mw_harness_cert (f->harness), local, local);
   char *path = write_file (f, name, text);
 
@@ -483,9 +514,10 @@ find_local (const char *dir, const char *needle)
 }
 
 /* Pull over STARTTLS: the whole account (INBOX and Archive) lands in a
- * local Maildir; then, locally, message 1 gets \Flagged, a new message
- * and a new folder Lab with a message appear; a push over IMAPS sends the
- * flag (UID STORE), the message (APPEND) and the folder (CREATE) up; a
+ * local Maildir; then, locally, message 1 gets \Flagged, message 2 is
+ * deleted, a new message and a new folder Lab with a message appear; a
+ * push over IMAPS sends the flag (UID STORE), the deletion (\Deleted,
+ * then expunged), the message (APPEND) and the folder (CREATE) up; a
  * third run in clear text on loopback finds nothing more to do. */
 static void
 test_mbsync (Fixture *f, gconstpointer data)
@@ -569,6 +601,20 @@ test_mbsync (Fixture *f, gconstpointer data)
     flagged = g_strdup_printf ("%s/cur/%s:2,F", local_inbox, base);
   }
   g_assert_cmpint (g_rename (first, flagged), ==, 0);
+  /* message 2 deleted locally (T): UID STORE \Deleted and an expunge */
+  {
+    g_autofree char *second = find_local (local_inbox, "Subject: second");
+    g_autofree char *base = NULL;
+    g_autofree char *trashed = NULL;
+    char *info;
+
+    g_assert_nonnull (second);
+    base = g_path_get_basename (second);
+    if ((info = strstr (base, ":2,")) != NULL)
+      *info = '\0';
+    trashed = g_strdup_printf ("%s/cur/%s:2,T", local_inbox, base);
+    g_assert_cmpint (g_rename (second, trashed), ==, 0);
+  }
   {
     g_autofree char *path =
         g_strdup_printf ("%s/new/1800000000.offline.vm", local_inbox);
@@ -597,8 +643,10 @@ test_mbsync (Fixture *f, gconstpointer data)
   on_server = find_message (f, NULL, "Subject: first");
   g_assert_nonnull (on_server);
   g_assert_nonnull (strchr (maildir_flags (on_server), 'F'));
-  /* the new message, with CRLFs again */
-  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages) + 1);
+  /* message 2 is gone (EXPUNGE or CLOSE); the new message is there, with
+   * CRLFs again */
+  g_assert_null (find_message (f, NULL, "Subject: second"));
+  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages));
   g_clear_pointer (&on_server, g_free);
   on_server = find_message (f, NULL, "Subject: written offline");
   g_assert_nonnull (on_server);
@@ -623,19 +671,21 @@ test_mbsync (Fixture *f, gconstpointer data)
   }
 
   g_assert_cmpint (run_mbsync (f, plain_rc), ==, 0);
-  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages) + 1);
+  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages));
   g_assert_cmpuint (count_messages (f, "Lab"), ==, 1);
   g_assert_cmpuint (count_messages (f, "Archive"), ==, 1);
   names = list_local (local_inbox);
-  g_assert_cmpuint (g_strv_length (names), ==, G_N_ELEMENTS (messages) + 1);
+  g_assert_cmpuint (g_strv_length (names), ==, G_N_ELEMENTS (messages));
+  g_assert_null (find_local (local_inbox, "Subject: second"));
 }
 
 /* ---- mutt, through a pseudo-terminal -------------------------------- */
 
 /* mutt opens alice's INBOX over STARTTLS (certificate checked), shows
  * message 1 in its pager, saves it to =Archive (a new folder: COPY, then
- * \Deleted and EXPUNGE on quit). The server's Maildir then holds the
- * other two in INBOX and message 1, \Seen, in .Archive. */
+ * \Deleted and EXPUNGE on quit), and, in IDLE, shows a message that curl
+ * APPENDs meanwhile. The server's Maildir then holds the other two and
+ * the new one in INBOX and message 1, \Seen, in .Archive. */
 static void
 test_mutt (Fixture *f, gconstpointer data)
 {
@@ -653,22 +703,33 @@ test_mutt (Fixture *f, gconstpointer data)
       "set confirmcreate=no\nset confirmappend=no\n"
       "set delete=yes\nset quit=yes\nset move=no\nset mark_old=no\n"
       "set wait_key=no\nset record=\"\"\nset sleep_time=0\n"
-      "set sort=date\nset charset=\"utf-8\"\n",
+      "set sort=date\nset charset=\"utf-8\"\n"
+      "set imap_idle=yes\nset timeout=1\nset mail_check=1\n",
       f->port, cert, cert);
+  g_autofree char *pushed = write_file (
+      f, "pushed.eml",
+      "From: erin@example.test\r\nTo: alice@example.test\r\n"
+      "Subject: pushed while mutt idles\r\n\r\nNew.\r\n");
   /* 1 Enter: jump to message 1 (sorted by Date: it is the first);
-   * Enter: the pager; i: back to the index; s, ^U, =Archive: save */
-  const char *script = "expect first\n"
-                       "expect second\n"
-                       "expect report with attachment\n"
-                       "send 1\\r\n"
-                       "send \\r\n"
-                       "expect Hello Alice.\n"
-                       "send i\n"
-                       "send s\n"
-                       "expect Save to mailbox\n"
-                       "send \\x15=Archive\\r\n"
-                       "send q\n"
-                       "exit\n";
+   * Enter: the pager; i: back to the index; s, ^U, =Archive: save; then
+   * curl APPENDs a message and mutt, in IDLE, shows it */
+  g_autofree char *script = g_strdup_printf (
+      "expect first\n"
+      "expect second\n"
+      "expect report with attachment\n"
+      "send 1\\r\n"
+      "send \\r\n"
+      "expect Hello Alice.\n"
+      "send i\n"
+      "send s\n"
+      "expect Save to mailbox\n"
+      "send \\x15=Archive\\r\n"
+      "shell curl -q -sS --user alice:alice-secret -T %s "
+      "imap://127.0.0.1:%u/INBOX\n"
+      "expect pushed while mutt idles\n"
+      "send q\n"
+      "exit\n",
+      pushed, f->port);
   g_autofree char *muttrc = write_file (f, "muttrc", muttrc_text);
   g_autofree char *steps = write_file (f, "mutt.steps", script);
   g_autofree char *home =
@@ -685,8 +746,14 @@ test_mutt (Fixture *f, gconstpointer data)
 
     g_assert_cmpint (run (f, argv, NULL, NULL), ==, 0);
   }
-  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages) - 1);
+  g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages));
   g_assert_null (find_message (f, NULL, "Subject: first"));
+  {
+    g_autofree char *path =
+        find_message (f, NULL, "Subject: pushed while mutt idles");
+
+    g_assert_nonnull (path);
+  }
   g_assert_cmpuint (count_messages (f, "Archive"), ==, 1);
   saved = find_message (f, "Archive", "Subject: first");
   g_assert_nonnull (saved);
@@ -694,12 +761,17 @@ test_mutt (Fixture *f, gconstpointer data)
   g_assert_cmpstr (text, ==, messages[0]);
   g_assert_nonnull (strchr (maildir_flags (saved), 'S'));
   /* the other two were not read */
-  {
-    g_auto (GStrv) names = mw_harness_list_messages (f->harness, "alice", NULL);
+  for (guint i = 1; i < G_N_ELEMENTS (messages); i++)
+    {
+      g_autofree char *subject = g_strndup (
+          strstr (messages[i], "Subject: "),
+          strstr (strstr (messages[i], "Subject: "), "\r\n") -
+              strstr (messages[i], "Subject: "));
+      g_autofree char *path = find_message (f, NULL, subject);
 
-    for (guint i = 0; names[i] != NULL; i++)
-      g_assert_null (strchr (maildir_flags (names[i]), 'S'));
-  }
+      g_assert_nonnull (path);
+      g_assert_null (strchr (maildir_flags (path), 'S'));
+    }
 }
 
 /* ---- s-nail, in batch mode ------------------------------------------ */
