@@ -2,79 +2,26 @@
  * decode-imap.c: IMAP as the tracer sees it (RFC 9051 §2.2 tags, §4.3
  * literals, §6 commands, §7 responses; RFC 7888 non-synchronising
  * literals; RFC 2177 IDLE; RFC 4959 SASL-IR). Vocabulary and grammar come
- * from imap-proto.h, the same the server and client use.
+ * from imap-proto.h and imap-parser.h, the same the server and client use.
  *
  * A command or response may span several lines joined by literals: the
  * line that ends in "{n}" is followed by n octets (handed over raw) and
- * the line after them continues the same command or response.
+ * the line after them continues the same command or response. Each line
+ * is shown as it comes; the whole message is assembled alongside by the
+ * shared ImapAssembler and, once complete, parsed and read by
+ * decode-imap-message.c.
  * Flow state of the client:
  *   COMMANDS --AUTHENTICATE + "+"--> SASL --tagged reply--> COMMANDS
  *   COMMANDS --IDLE + "+"--> IDLE --DONE--> COMMANDS
  *   COMMANDS --STARTTLS OK--> TLS
  */
+#include "decode-imap.h"
+
 #include <string.h>
 
-#include "imap-proto.h"
-#include "trace-message.h"
-#include "trace-output.h"
+#include "trace-session.h"
 
 #define IMAP_TRACE_MAX_TAGS 4096 /* tags remembered for the reuse lint */
-
-typedef enum
-{
-  IMAP_FLOW_COMMANDS,
-  IMAP_FLOW_SASL, /* AUTHENTICATE exchange (RFC 9051 §6.2.2) */
-  IMAP_FLOW_IDLE, /* between "+ idling" and DONE (§6.3.13) */
-  IMAP_FLOW_TLS,
-} ImapFlow;
-
-typedef struct
-{
-  char *tag;
-  char *verb; /* "FETCH", or "UID FETCH" */
-  char *argument;
-} ImapPending;
-
-/* Where a FETCH response is while its items stream past (§7.5.2). */
-typedef struct
-{
-  gboolean active;
-  guint32 number;
-  GString *summary;
-  char *item;       /* the item whose value comes next */
-  int depth;        /* parentheses open inside a value list */
-  gboolean in_list; /* skipping a parenthesised value */
-} ImapFetch;
-
-typedef struct
-{
-  ImapFlow flow;
-  GHashTable *pending;   /* tag -> ImapPending */
-  GHashTable *tags_seen; /* every tag used, for the reuse lint */
-  gboolean greeted;
-  gboolean continuing[2];   /* the next line continues a literal line */
-  gboolean check_after[2];  /* check the octet after a literal */
-  TraceMessage *literal[2]; /* the literal being received, summarised */
-  guint64 literal_size[2];
-  ImapFetch fetch;
-  char *sasl_tag;
-  char *idle_tag;
-  /* the pull, for the summary */
-  char *user;
-  char *selected;
-  GPtrArray *folders; /* opened, in order */
-  guint fetches;
-  guint bodies;
-  guint64 body_bytes;
-  guint headers;
-  guint stores;
-  guint appends;
-  guint expunges;
-  gboolean idled;
-  gboolean tls;
-  gboolean logged_in;
-  char *client_verb; /* the command the client's literals belong to */
-} ImapTrace;
 
 static void
 pending_free (gpointer data)
@@ -83,7 +30,7 @@ pending_free (gpointer data)
 
   g_free (pending->tag);
   g_free (pending->verb);
-  g_free (pending->argument);
+  g_free (pending->mailbox);
   g_free (pending);
 }
 
@@ -97,7 +44,9 @@ imap_trace_new (TraceSession *session)
   imap->tags_seen =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   imap->folders = g_ptr_array_new_with_free_func (g_free);
-  imap->fetch.summary = g_string_new (NULL);
+  imap->fetch_summary = g_string_new (NULL);
+  imap_trace_message_init (&imap->message[TRACE_CLIENT_TO_SERVER]);
+  imap_trace_message_init (&imap->message[TRACE_SERVER_TO_CLIENT]);
   imap->greeted = !session->flow->saw_syn; /* begun mid-session */
   if (session->tls)
     imap->flow = IMAP_FLOW_TLS;
@@ -112,14 +61,16 @@ imap_trace_free (gpointer state)
   g_hash_table_unref (imap->pending);
   g_hash_table_unref (imap->tags_seen);
   g_ptr_array_unref (imap->folders);
-  g_string_free (imap->fetch.summary, TRUE);
-  g_free (imap->fetch.item);
+  g_string_free (imap->fetch_summary, TRUE);
+  imap_trace_message_clear (&imap->message[TRACE_CLIENT_TO_SERVER]);
+  imap_trace_message_clear (&imap->message[TRACE_SERVER_TO_CLIENT]);
+  g_free (imap->client_tag);
+  g_free (imap->data_keyword);
   trace_message_free (imap->literal[0]);
   trace_message_free (imap->literal[1]);
   g_free (imap->sasl_tag);
   g_free (imap->idle_tag);
   g_free (imap->user);
-  g_free (imap->selected);
   g_free (imap->client_verb);
   g_free (imap);
 }
@@ -133,15 +84,26 @@ announce_literal (TraceSession *session,
                   const char *line,
                   gsize length)
 {
+  const ImapTraceMessage *message = &imap->message[direction];
   guint64 size = 0;
   gboolean non_sync = FALSE;
 
   imap->continuing[direction] = FALSE;
   if (!imap_proto_line_literal (line, length, &size, &non_sync))
     return;
-  trace_event_explain (event,
-                       "%s literal of %" G_GUINT64_FORMAT " octets follows",
-                       non_sync ? "a non-synchronising" : "a", size);
+  if (!message->broken && message->assembler.literal8)
+    trace_event_explain (event,
+                         "a%s literal8 of %" G_GUINT64_FORMAT
+                         " octets follows (binary: it may hold NUL, "
+                         "RFC 3516 §4.2)",
+                         non_sync ? " non-synchronising" : "", size);
+  else
+    trace_event_explain (event,
+                         "%s literal of %" G_GUINT64_FORMAT " octets follows",
+                         non_sync ? "a non-synchronising" : "a", size);
+  /* RFC 9051 §4.3: the client waits for "+" before a synchronising one */
+  if (direction == TRACE_CLIENT_TO_SERVER)
+    imap->literal_wait = !non_sync;
   trace_event_field_int (event, "imap.literal.length", (gint64) size);
   imap->continuing[direction] = TRUE;
   imap->literal_size[direction] = size;
@@ -180,161 +142,9 @@ check_after_literal (TraceSession *session,
                         "the literal's length does not match its octets: "
                         "\"%.20s\" follows it",
                         line);
-}
-
-/* ---- FETCH items (RFC 9051 §7.5.2) -------------------------------------- */
-
-static void fetch_note (ImapFetch *fetch, const char *format, ...)
-    G_GNUC_PRINTF (2, 3);
-static void
-fetch_note (ImapFetch *fetch, const char *format, ...)
-{
-  va_list args;
-
-  if (fetch->summary->len > 0)
-    g_string_append (fetch->summary, ", ");
-  va_start (args, format);
-  g_string_append_vprintf (fetch->summary, format, args);
-  va_end (args);
-}
-
-/* Reads an item name: an atom, with "[section]" and "<partial>". */
-static const char *
-fetch_read_name (const char *p, char **out_name)
-{
-  const char *start = p;
-
-  while (*p != '\0' && *p != ' ' && *p != '(' && *p != ')')
-    {
-      if (*p == '[')
-        {
-          const char *close = strchr (p, ']');
-          p = close != NULL ? close : p + strlen (p) - 1;
-        }
-      p++;
-    }
-  *out_name = g_ascii_strup (start, p - start);
-  return p;
-}
-
-/* Skips a parenthesised value; returns where it ended, or NULL if the
- * line ended inside it (a literal inside an ENVELOPE, say). */
-static const char *
-fetch_skip_list (ImapFetch *fetch, const char *p)
-{
-  for (; *p != '\0'; p++)
-    {
-      if (*p == '"')
-        {
-          for (p++; *p != '\0' && *p != '"'; p++)
-            if (*p == '\\' && p[1] != '\0')
-              p++;
-          if (*p == '\0')
-            return NULL;
-        }
-      else if (*p == '(')
-        fetch->depth++;
-      else if (*p == ')' && --fetch->depth == 0)
-        {
-          fetch->in_list = FALSE;
-          return p + 1;
-        }
-    }
-  return NULL;
-}
-
-static const char *
-fetch_value (ImapTrace *imap, const char *p)
-{
-  ImapFetch *fetch = &imap->fetch;
-  const char *item = fetch->item;
-  gsize length;
-
-  if (*p == '(')
-    {
-      const char *start = p;
-      fetch->in_list = TRUE;
-      fetch->depth = 0;
-      p = fetch_skip_list (fetch, p);
-      if (g_strcmp0 (item, "FLAGS") == 0 && p != NULL)
-        fetch_note (fetch, "FLAGS %.*s", (int) (p - start), start);
-      else
-        fetch_note (fetch, "%s", item);
-      g_clear_pointer (&fetch->item, g_free);
-      return p;
-    }
-  if (*p == '{')
-    {
-      /* the literal's size is noted when its octets have arrived */
-      return p + strlen (p);
-    }
-  if (*p == '"')
-    {
-      const char *end = strchr (p + 1, '"');
-      length = end != NULL ? (gsize) (end - p) + 1 : strlen (p);
-    }
   else
-    length = strcspn (p, " )");
-  if (g_str_has_prefix (item, "BODY[") || g_str_has_prefix (item, "BINARY["))
-    fetch_note (fetch, "%s %.*s", item, (int) length, p);
-  else if (strcmp (item, "UID") == 0 || strcmp (item, "RFC822.SIZE") == 0 ||
-           strcmp (item, "MODSEQ") == 0)
-    fetch_note (fetch, "%s %.*s", item, (int) length, p);
-  else
-    fetch_note (fetch, "%s", item);
-  g_clear_pointer (&fetch->item, g_free);
-  return p + length;
-}
-
-/* Reads FETCH items from @p up to the end of the line or of the response. */
-static void
-fetch_scan (ImapTrace *imap, const char *p)
-{
-  ImapFetch *fetch = &imap->fetch;
-
-  if (fetch->in_list && (p = fetch_skip_list (fetch, p)) == NULL)
     return;
-  while (p != NULL && *p != '\0' && fetch->active)
-    {
-      if (*p == ' ' || (*p == '(' && fetch->item == NULL))
-        p++;
-      else if (*p == ')')
-        {
-          fetch->active = FALSE;
-          return;
-        }
-      else if (fetch->item == NULL)
-        p = fetch_read_name (p, &fetch->item);
-      else
-        p = fetch_value (imap, p);
-    }
-}
-
-static void
-fetch_literal_done (ImapTrace *imap, TraceMessage *literal, guint64 size)
-{
-  ImapFetch *fetch = &imap->fetch;
-  const char *item = fetch->item != NULL ? fetch->item : "literal";
-
-  if (!fetch->active)
-    return;
-  if (fetch->in_list)
-    return; /* a string inside ENVELOPE: part of that item */
-  fetch_note (fetch, "%s %" G_GUINT64_FORMAT " bytes", item, size);
-  if (g_str_has_prefix (item, "BODY[") || g_str_has_prefix (item, "RFC822"))
-    {
-      gboolean header = g_strrstr (item, "HEADER") != NULL;
-      if (header)
-        imap->headers++;
-      else
-        {
-          imap->bodies++;
-          imap->body_bytes += size;
-        }
-      if (trace_message_subject (literal) != NULL)
-        fetch_note (fetch, "Subject: %s", trace_message_subject (literal));
-    }
-  g_clear_pointer (&fetch->item, g_free);
+  imap->message[direction].linted = TRUE;
 }
 
 /* ---- client
@@ -357,21 +167,38 @@ masked_command (TraceSession *session,
   return g_strdup (line);
 }
 
+/* After the user name's literal, the rest of a LOGIN line holds the
+ * password (RFC 9051 §6.2.3): a line that is only the announcement of the
+ * next literal is shown, anything else is masked. */
+static char *
+masked_continuation (TraceSession *session,
+                     ImapTrace *imap,
+                     const char *line,
+                     gsize length)
+{
+  const char *open = strrchr (line, '{');
+  guint64 size = 0;
+  gboolean non_sync = FALSE;
+
+  if (session->options->show_secrets || line[0] == '\0' ||
+      (g_strcmp0 (imap->client_verb, "LOGIN") != 0 &&
+       g_strcmp0 (imap->client_verb, "AUTHENTICATE") != 0))
+    return g_strdup (line);
+  if (imap_proto_line_literal (line, length, &size, &non_sync) &&
+      open != NULL && strspn (line, " ") == (gsize) (open - line))
+    return g_strdup (line);
+  return g_strdup (" ***");
+}
+
 static void
-client_effects (TraceSession *session,
-                ImapTrace *imap,
+client_effects (ImapTrace *imap,
                 TraceEvent *event,
                 const char *tag,
-                const char *verb,
-                const char *arguments)
+                const char *verb)
 {
   if (strcmp (verb, "LOGIN") == 0)
-    {
-      g_free (imap->user);
-      imap->user = g_strndup (arguments, strcspn (arguments, " "));
-      trace_event_explain (event, "the password travels in plaintext "
-                                  "unless under TLS");
-    }
+    trace_event_explain (event, "the password travels in plaintext "
+                                "unless under TLS");
   else if (strcmp (verb, "AUTHENTICATE") == 0)
     {
       g_free (imap->sasl_tag);
@@ -382,6 +209,28 @@ client_effects (TraceSession *session,
       g_free (imap->idle_tag);
       imap->idle_tag = g_strdup (tag);
     }
+}
+
+/* The command is whole: what its arguments say, read with the grammar
+ * mw-imapd parses it with (imap_parse_args ()). */
+static void
+client_message_done (TraceSession *session, ImapTrace *imap, TraceEvent *event)
+{
+  ImapTraceMessage *message = &imap->message[TRACE_CLIENT_TO_SERVER];
+  ImapPending *pending = g_hash_table_lookup (imap->pending, imap->client_tag);
+  g_autoptr (GPtrArray) args = NULL;
+  g_autoptr (GError) error = NULL;
+
+  imap->literal_wait = FALSE;
+  if (pending == NULL)
+    return;
+  args = imap_trace_message_parse (message, FALSE, &error);
+  if (args != NULL)
+    imap_trace_command (session, imap, event, pending, args);
+  else if (error != NULL && !message->linted)
+    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 9051 §9",
+                        "the arguments of %s do not parse: %s", pending->verb,
+                        error->message);
 }
 
 static void
@@ -398,6 +247,7 @@ client_command (TraceSession *session,
   TraceEvent *event =
       trace_event_new (session, TRACE_CLIENT_TO_SERVER, "command");
   ImapPending *pending;
+  gboolean complete;
 
   if (!imap_proto_split_command (line, &tag, &verb, &arguments))
     {
@@ -431,15 +281,20 @@ client_command (TraceSession *session,
                      strcmp (verb, "UID") == 0 ? full_verb + 4 : verb);
   if (strcmp (verb, "UID") == 0)
     trace_event_field_int (event, "mw.imap.uid", 1);
-  client_effects (session, imap, event, tag, verb, arguments);
+  client_effects (imap, event, tag, verb);
   g_free (imap->client_verb);
   imap->client_verb = g_strdup (verb);
   pending = g_new0 (ImapPending, 1);
   pending->tag = g_strdup (tag);
   pending->verb = g_steal_pointer (&full_verb);
-  pending->argument = g_strndup (arguments, strcspn (arguments, "{"));
   g_hash_table_replace (imap->pending, pending->tag, pending);
+  g_free (imap->client_tag);
+  imap->client_tag = g_strdup (tag);
+  complete = imap_trace_message_begin (&imap->message[TRACE_CLIENT_TO_SERVER],
+                                       line, length, arguments - line);
   announce_literal (session, imap, TRACE_CLIENT_TO_SERVER, event, line, length);
+  if (complete)
+    client_message_done (session, imap, event);
   trace_event_emit (event);
 }
 
@@ -472,6 +327,27 @@ client_special (TraceSession *session, ImapTrace *imap, const char *line)
   trace_event_emit (event);
 }
 
+/* The line after a literal: the same command goes on. */
+static void
+client_continuation (TraceSession *session,
+                     ImapTrace *imap,
+                     const char *line,
+                     gsize length)
+{
+  TraceEvent *event =
+      trace_event_new (session, TRACE_CLIENT_TO_SERVER, "command");
+  gboolean complete = imap_trace_message_add_line (
+      &imap->message[TRACE_CLIENT_TO_SERVER], line, length);
+  g_autofree char *shown = masked_continuation (session, imap, line, length);
+
+  trace_event_text (event, shown);
+  trace_event_explain (event, "the command goes on after the literal");
+  announce_literal (session, imap, TRACE_CLIENT_TO_SERVER, event, line, length);
+  if (complete)
+    client_message_done (session, imap, event);
+  trace_event_emit (event);
+}
+
 static void
 imap_client_line (TraceSession *session,
                   ImapTrace *imap,
@@ -486,28 +362,19 @@ imap_client_line (TraceSession *session,
                         "line ended by a bare LF, not CRLF");
   check_after_literal (session, imap, TRACE_CLIENT_TO_SERVER, line);
   if (imap->continuing[TRACE_CLIENT_TO_SERVER])
-    {
-      TraceEvent *event =
-          trace_event_new (session, TRACE_CLIENT_TO_SERVER, "command");
-      trace_event_text (event, line);
-      trace_event_explain (event, "the command goes on after the literal");
-      announce_literal (session, imap, TRACE_CLIENT_TO_SERVER, event, line,
-                        length);
-      trace_event_emit (event);
-      return;
-    }
-  if (imap->flow == IMAP_FLOW_IDLE || imap->flow == IMAP_FLOW_SASL)
+    client_continuation (session, imap, line, length);
+  else if (imap->flow == IMAP_FLOW_IDLE || imap->flow == IMAP_FLOW_SASL)
     client_special (session, imap, line);
   else
     client_command (session, imap, line, length);
 }
 
-/* ---- server
- * -------------------------------------------------------------------- */
+/* ---- server ---------------------------------------------------------- */
 
 static void
 tagged_effects (TraceSession *session,
                 ImapTrace *imap,
+                TraceEvent *event,
                 ImapPending *answered,
                 ImapStatus status)
 {
@@ -528,13 +395,11 @@ tagged_effects (TraceSession *session,
   if (strcmp (verb, "LOGIN") == 0 || strcmp (verb, "AUTHENTICATE") == 0)
     imap->logged_in = TRUE;
   if (strcmp (verb, "SELECT") == 0 || strcmp (verb, "EXAMINE") == 0)
-    {
-      g_free (imap->selected);
-      imap->selected = g_strdup (answered->argument);
-      g_ptr_array_add (imap->folders,
-                       g_strdup_printf ("%s%s", answered->argument,
-                                        verb[0] == 'E' ? " (read-only)" : ""));
-    }
+    g_ptr_array_add (
+        imap->folders,
+        g_strdup_printf ("%s%s",
+                         answered->mailbox != NULL ? answered->mailbox : "?",
+                         verb[0] == 'E' ? " (read-only)" : ""));
   else if (g_str_has_suffix (verb, "FETCH"))
     imap->fetches++;
   else if (g_str_has_suffix (verb, "STORE"))
@@ -543,6 +408,9 @@ tagged_effects (TraceSession *session,
     imap->appends++;
   else if (strcmp (verb, "STARTTLS") == 0)
     {
+      /* RFC 9051 §6.2.1: the handshake starts right after this CRLF */
+      trace_event_explain (event, "plaintext ends here: TLS from the next "
+                                  "octet on, both ways");
       imap->flow = IMAP_FLOW_TLS;
       imap->tls = TRUE;
       trace_session_start_tls (session);
@@ -550,7 +418,9 @@ tagged_effects (TraceSession *session,
 }
 
 static void
-explain_response (TraceEvent *event, ImapResponse *response)
+explain_response (TraceSession *session,
+                  TraceEvent *event,
+                  ImapResponse *response)
 {
   const char *status = imap_proto_status_name (response->status);
 
@@ -558,8 +428,26 @@ explain_response (TraceEvent *event, ImapResponse *response)
     trace_event_meaning (event, imap_proto_status_info (status));
   if (response->code != NULL)
     trace_event_meaning (event, imap_proto_response_code_info (response->code));
+  imap_trace_response_code (session, event, response);
   trace_event_field (event, "imap.response.status", status);
   trace_event_field (event, "imap.response.code", response->code);
+}
+
+/* RFC 9051 §7.5: a tagged response where a "+" was awaited refuses the
+ * rest of the command: the client sends no literal (RFC 7888 §4 TOOBIG). */
+static void
+refuse_literal (TraceSession *session, ImapTrace *imap, TraceEvent *event)
+{
+  ImapTraceMessage *message = &imap->message[TRACE_CLIENT_TO_SERVER];
+
+  session->raw_remaining[TRACE_CLIENT_TO_SERVER] = 0;
+  imap->continuing[TRACE_CLIENT_TO_SERVER] = FALSE;
+  imap->check_after[TRACE_CLIENT_TO_SERVER] = FALSE;
+  imap->literal_wait = FALSE;
+  g_clear_pointer (&imap->literal[TRACE_CLIENT_TO_SERVER], trace_message_free);
+  imap_trace_message_abandon (message);
+  trace_event_explain (event, "no \"+\" came, so the client does not send "
+                              "the literal it announced");
 }
 
 static void
@@ -579,7 +467,12 @@ server_tagged (TraceSession *session,
                         "command has (was its command swallowed by a "
                         "literal of the wrong length? RFC 9051 §4.3)",
                         response->tag);
-  explain_response (event, response);
+  explain_response (session, event, response);
+  if (answered != NULL && imap->continuing[TRACE_CLIENT_TO_SERVER] &&
+      imap->literal_wait && g_strcmp0 (imap->client_tag, response->tag) == 0 &&
+      session->raw_remaining[TRACE_CLIENT_TO_SERVER] ==
+          imap->literal_size[TRACE_CLIENT_TO_SERVER])
+    refuse_literal (session, imap, event);
   trace_event_tone (event, response->status == IMAP_STATUS_OK
                                ? TRACE_TONE_OK
                                : TRACE_TONE_ERROR);
@@ -587,7 +480,7 @@ server_tagged (TraceSession *session,
   if (answered != NULL)
     {
       trace_event_field (event, "mw.answers", answered->verb);
-      tagged_effects (session, imap, answered, response->status);
+      tagged_effects (session, imap, event, answered, response->status);
       g_hash_table_remove (imap->pending, response->tag);
     }
 }
@@ -603,7 +496,7 @@ server_untagged (TraceSession *session,
     {
       if (!imap->greeted)
         trace_event_explain (event, "the greeting");
-      explain_response (event, response);
+      explain_response (session, event, response);
       trace_event_tone (event, response->status == IMAP_STATUS_OK ||
                                        response->status == IMAP_STATUS_PREAUTH
                                    ? TRACE_TONE_OK
@@ -612,17 +505,19 @@ server_untagged (TraceSession *session,
     }
   trace_event_meaning (event, imap_proto_data_info (response->keyword));
   trace_event_field (event, "imap.response.command", response->keyword);
+  /* RFC 9051 §6.3.13, RFC 2177: during IDLE the server speaks unasked */
+  if (imap->flow == IMAP_FLOW_IDLE)
+    {
+      trace_event_explain (event, "pushed by the server during IDLE, "
+                                  "unasked: a push inside the pull protocol");
+      trace_event_field_int (event, "mw.imap.push", 1);
+      imap->pushes++;
+    }
   if (g_strcmp0 (response->keyword, "EXPUNGE") == 0)
     imap->expunges++;
-  if (g_strcmp0 (response->keyword, "FETCH") == 0)
-    {
-      imap->fetch.active = TRUE;
-      imap->fetch.number = response->number;
-      imap->fetch.in_list = FALSE;
-      g_string_truncate (imap->fetch.summary, 0);
-      g_clear_pointer (&imap->fetch.item, g_free);
-      fetch_scan (imap, response->text);
-    }
+  g_free (imap->data_keyword);
+  imap->data_keyword = g_strdup (response->keyword);
+  imap->data_number = response->number;
 }
 
 static void
@@ -645,7 +540,30 @@ server_continuation (TraceSession *session, ImapTrace *imap, TraceEvent *event)
       trace_event_explain (event, "idling: news will be pushed until DONE");
     }
   else
-    trace_event_explain (event, "send the literal");
+    {
+      imap->literal_wait = FALSE;
+      trace_event_explain (event, "send the literal");
+    }
+}
+
+/* The response is whole: an untagged data response is parsed with the
+ * grammar mw-imapd writes it with and mw-imap reads it with. */
+static void
+server_message_done (TraceSession *session, ImapTrace *imap, TraceEvent *event)
+{
+  ImapTraceMessage *message = &imap->message[TRACE_SERVER_TO_CLIENT];
+  g_autoptr (GPtrArray) args = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (imap->data_keyword == NULL)
+    return;
+  args = imap_trace_message_parse (message, TRUE, &error);
+  if (args != NULL)
+    imap_trace_data (session, imap, event, args);
+  else if (error != NULL && !message->linted)
+    trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 9051 §9",
+                        "the %s response does not parse: %s",
+                        imap->data_keyword, error->message);
 }
 
 /* A FETCH response that is complete gets its one-line summary. */
@@ -654,36 +572,32 @@ fetch_summary (TraceSession *session, ImapTrace *imap)
 {
   TraceEvent *event;
 
-  if (imap->fetch.active || imap->fetch.summary->len == 0)
+  if (g_strcmp0 (imap->data_keyword, "FETCH") != 0 ||
+      imap->fetch_summary->len == 0)
     return;
   event = trace_event_new (session, TRACE_SERVER_TO_CLIENT, "info");
-  trace_event_explain (event, "message %u: %s", imap->fetch.number,
-                       imap->fetch.summary->str);
+  trace_event_explain (event, "message %u: %s", imap->data_number,
+                       imap->fetch_summary->str);
   trace_event_rfc (event, "RFC 9051 §7.5.2");
-  trace_event_field (event, "mw.imap.fetch", imap->fetch.summary->str);
+  trace_event_field (event, "mw.imap.fetch", imap->fetch_summary->str);
   trace_event_emit (event);
-  g_string_truncate (imap->fetch.summary, 0);
+  g_string_truncate (imap->fetch_summary, 0);
 }
 
-static void
-imap_server_line (TraceSession *session,
-                  ImapTrace *imap,
-                  const char *line,
-                  gsize length)
+/* The first line of a response; TRUE if it is the whole response. */
+static gboolean
+server_first_line (TraceSession *session,
+                   ImapTrace *imap,
+                   TraceEvent *event,
+                   const char *line,
+                   gsize length)
 {
-  TraceEvent *event =
-      trace_event_new (session, TRACE_SERVER_TO_CLIENT, "reply");
   ImapResponse response = { 0 };
+  gsize args_offset = G_MAXSIZE; /* only data responses are parsed */
+  gboolean complete;
 
-  trace_event_text (event, line);
-  check_after_literal (session, imap, TRACE_SERVER_TO_CLIENT, line);
-  if (imap->continuing[TRACE_SERVER_TO_CLIENT])
-    {
-      trace_event_explain (event, "the response goes on after the literal");
-      if (imap->fetch.active)
-        fetch_scan (imap, line);
-    }
-  else if (!imap_proto_parse_response (line, &response))
+  g_clear_pointer (&imap->data_keyword, g_free);
+  if (!imap_proto_parse_response (line, &response))
     {
       trace_event_explain (event, "not an IMAP response");
       trace_event_rfc (event, "RFC 9051 §7");
@@ -695,15 +609,41 @@ imap_server_line (TraceSession *session,
     server_untagged (session, imap, event, &response);
   else
     server_continuation (session, imap, event);
+  if (imap->data_keyword != NULL)
+    args_offset = (gsize) (response.text - line);
+  complete = imap_trace_message_begin (&imap->message[TRACE_SERVER_TO_CLIENT],
+                                       line, length, args_offset);
+  imap_response_clear (&response);
+  return complete;
+}
+
+static void
+imap_server_line (TraceSession *session,
+                  ImapTrace *imap,
+                  const char *line,
+                  gsize length)
+{
+  TraceEvent *event =
+      trace_event_new (session, TRACE_SERVER_TO_CLIENT, "reply");
+  gboolean complete;
+
+  trace_event_text (event, line);
+  check_after_literal (session, imap, TRACE_SERVER_TO_CLIENT, line);
+  if (imap->continuing[TRACE_SERVER_TO_CLIENT])
+    {
+      trace_event_explain (event, "the response goes on after the literal");
+      complete = imap_trace_message_add_line (
+          &imap->message[TRACE_SERVER_TO_CLIENT], line, length);
+    }
+  else
+    complete = server_first_line (session, imap, event, line, length);
   imap->greeted = TRUE;
   announce_literal (session, imap, TRACE_SERVER_TO_CLIENT, event, line, length);
+  if (complete)
+    server_message_done (session, imap, event);
   trace_event_emit (event);
-  imap_response_clear (&response);
-  if (!imap->continuing[TRACE_SERVER_TO_CLIENT])
-    {
-      imap->fetch.active = FALSE;
-      fetch_summary (session, imap);
-    }
+  if (complete)
+    fetch_summary (session, imap);
 }
 
 static void
@@ -738,11 +678,11 @@ imap_raw (TraceSession *session,
   if (literal == NULL)
     return;
   trace_message_feed (literal, data, length);
+  imap_trace_message_literal_data (&imap->message[direction], data, length);
   if (!last)
     return;
   imap->check_after[direction] = TRUE;
-  if (direction == TRACE_SERVER_TO_CLIENT)
-    fetch_literal_done (imap, literal, imap->literal_size[direction]);
+  imap_trace_message_literal_end (&imap->message[direction], literal);
   if (imap->literal_size[direction] >= 64 || session->options->body)
     {
       event = trace_event_new (session, direction, "data");
@@ -768,11 +708,10 @@ imap_gap (TraceSession *session,
 {
   ImapTrace *imap = state;
 
+  /* what the hole held cannot be parsed */
+  imap_trace_message_abandon (&imap->message[direction]);
   if (session->raw_remaining[direction] <= missing)
-    {
-      imap->continuing[direction] = FALSE;
-      imap->fetch.active = FALSE;
-    }
+    imap->continuing[direction] = FALSE;
 }
 
 static void
@@ -799,8 +738,13 @@ imap_finish (TraceSession *session, gpointer state)
                        "%u STORE (flags changed), %u APPEND, %u "
                        "EXPUNGE",
                        imap->stores, imap->appends, imap->expunges);
-  trace_event_explain (event, imap->idled ? "used IDLE (server push of news)"
-                                          : "no IDLE");
+  if (imap->idled)
+    trace_event_explain (event,
+                         "used IDLE (server push of news): %u response%s "
+                         "pushed",
+                         imap->pushes, imap->pushes == 1 ? "" : "s");
+  else
+    trace_event_explain (event, "no IDLE");
   if (imap->tls)
     trace_event_explain (event, "STARTTLS: the rest is encrypted");
   trace_event_explain (event, "%.3f s", trace_session_elapsed (session));
