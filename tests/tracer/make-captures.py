@@ -215,6 +215,51 @@ def imap_literals(out):
     write(os.path.join(out, "imap-literals.pcap"), c, c.segments, 101)
 
 
+def imap_grammar(out):
+    """Ethernet, port 143: what the shared IMAP grammar (imap-parser.h)
+    lets the tracer read: a masked LOGIN password literal, modified UTF-7
+    names (one invalid) until ENABLE UTF8=ACCEPT, bad sequence sets and
+    sections, a literal8 with a NUL, a literal too long to keep, a body in
+    a quoted string, MODSEQ, a multipart BODYSTRUCTURE whose parts touch,
+    UIDPLUS codes (one malformed), a command and a response that do not
+    parse."""
+    c = Conn(cport=40005, sport=143)
+    c.handshake()
+    c.s(b"* OK [CAPABILITY IMAP4rev1 LITERAL+ UTF8=ACCEPT] ready\r\n")
+    c.c(b'g1 LOGIN "alice" {12+}\r\nalice-secret\r\n')
+    c.s(b"g1 OK LOGIN completed\r\n")
+    c.c(b'g2 LIST "" "Entw&APw-rfe/*"\r\n')
+    c.s(b'* LIST (\\HasNoChildren) "/" "Entw&APw-rfe/&ZeVnLIqe-"\r\n'
+        b"g2 OK LIST completed\r\n")
+    c.c(b"g3 SELECT &Jjo!\r\n")
+    c.s(b"g3 NO not modified UTF-7\r\n")
+    c.c(b"g4 ENABLE UTF8=ACCEPT\r\n")
+    c.s(b"* ENABLED UTF8=ACCEPT\r\ng4 OK ENABLE completed\r\n")
+    c.c(b'g5 SELECT "Entw\xc3\xbcrfe"\r\n')
+    c.s(b"* 3 EXISTS\r\ng5 OK [READ-WRITE] SELECT completed\r\n")
+    c.c(b"g6 FETCH 0:2 (BODY[MIME] BINARY[1.HEADER])\r\n")
+    c.s(b"g6 BAD bad sequence set\r\n")
+    big = (b"From: bob@example.test\r\nSubject: big\r\n\r\n" +
+           b"x" * 4150 + b"\r\n")
+    c.c(b"g7 FETCH 1:3 (MODSEQ BINARY[1] BODY[] BODY[TEXT] BODYSTRUCTURE)\r\n")
+    c.s(b"* 1 FETCH (MODSEQ (12345) BINARY[1] ~{5}\r\na\0b\r\n)\r\n"
+        b"* 2 FETCH (BODY[] {%d}\r\n" % len(big) + big + b")\r\n"
+        b'* 3 FETCH (BODY[TEXT] "hello" BODYSTRUCTURE (("text" "plain" NIL '
+        b'NIL NIL "7bit" 5 1)("text" "html" NIL NIL NIL "7bit" 9 1) '
+        b'"alternative"))\r\n'
+        b"g7 OK FETCH completed\r\n")
+    c.c(b'g8 UID COPY 1:2 "Sent"\r\n')
+    c.s(b"g8 OK [COPYUID 7 1:2 10:11] COPY completed\r\n")
+    c.c(b"g9 APPEND Sent {2+}\r\nhi\r\n")
+    c.s(b"g9 OK [APPENDUID 7 *] APPEND completed\r\n")
+    c.c(b"g10 SEARCH (FROM bob\r\n")
+    c.s(b'* LIST (\\Noselect "/" foo\r\ng10 BAD unbalanced\r\n')
+    c.c(b"g11 LOGOUT\r\n")
+    c.s(b"* BYE bye\r\ng11 OK LOGOUT completed\r\n")
+    c.close()
+    write(os.path.join(out, "imap-grammar.pcap"), c, c.segments, 1)
+
+
 def client_hello(sni):
     name = sni.encode()
     sni_ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0,
@@ -307,7 +352,7 @@ def smtp_midsession(out):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
-                 smtp_lint_starttls, smtp_midsession):
+                 smtp_lint_starttls, smtp_midsession, imap_grammar):
         make(out)
 
 
