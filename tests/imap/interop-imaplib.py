@@ -126,6 +126,13 @@ def check_login_capability_list():
     assert not any(b"Projects/2027" in line for line in listing), listing
     typ, data = client.select("Projects/2027")
     assert typ == "NO", f"SELECT of a deleted mailbox: {typ} {data}"
+    # a non-ASCII name in modified UTF-7 (RFC 9051 §5.1.3) comes back as sent
+    ok(client.create("Entw&APw-rfe"), "CREATE Entw&APw-rfe")
+    listing = ok(client.list('""', "Entw*"), "LIST Entw*")
+    assert listing == [b'(\\HasNoChildren) "/" "Entw&APw-rfe"'], listing
+    ok(client.append("Entw&APw-rfe", None, None, expected[0]), "APPEND there")
+    data = ok(client.select("Entw&APw-rfe"), "SELECT Entw&APw-rfe")
+    assert data == [b"1"], data
     typ, data = client.logout()  # imaplib gives the untagged BYE's type
     assert typ == "BYE", f"LOGOUT: {typ} {data}"
 
