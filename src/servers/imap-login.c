@@ -99,9 +99,9 @@ imap_session_check_plaintext (ImapSession *session)
 void
 imap_cmd_login (ImapSession *session, GPtrArray *args)
 {
-  const char *user = args->len == 2 ? imap_arg_string (args->pdata[0]) : NULL;
+  const char *user = args->len == 2 ? imap_arg_astring (args->pdata[0]) : NULL;
   const char *password =
-      args->len == 2 ? imap_arg_string (args->pdata[1]) : NULL;
+      args->len == 2 ? imap_arg_astring (args->pdata[1]) : NULL;
 
   if (user == NULL || password == NULL)
     {
