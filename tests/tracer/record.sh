@@ -1,19 +1,28 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# record.sh BUILD_DIR [OUTDIR]: records the golden captures of mailwire's own
-# servers talking to real clients (Python's smtplib and poplib), with
-# tcpdump on lo (root). Writes mailwire-smtp.pcap and mailwire-pop3.pcap;
-# then run regen-goldens.sh and review the .out files.
+# record.sh BUILD_DIR [OUTDIR [WHAT...]]: records the golden captures of
+# mailwire's own servers talking to real clients (Python's smtplib and
+# poplib, and a socket client that writes IMAP as the RFC spells it), with
+# tcpdump on lo (root). WHAT is smtp, pop3 and/or imap (default: all three):
+# writes mailwire-WHAT.pcap; then run regen-goldens.sh and review the .out
+# files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
 #   POP3: USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT; then STLS
 #   (the STARTTLS session goes to the submission port, which offers AUTH)
+#   IMAP: LOGIN with a literal user name, CREATE of a modified UTF-7 name,
+#         LIST, SELECT, FETCH with header and body literals, APPEND with a
+#         synchronising literal, an APPEND literal refused (NO [TOOBIG]),
+#         IDLE with an EXISTS pushed by a delivery through mw-smtpd,
+#         LOGOUT; then STARTTLS, LOGIN and SELECT over TLS
 # imap-pcapng.pcapng is imap-literals.pcap converted: editcap -F pcapng.
 # The servers listen on ephemeral ports, so mw-trace must recognise them by
 # their greeting.
 set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
+shift $(($# < 2 ? $# : 2))
+what=" ${*:-smtp pop3 imap} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -40,6 +49,10 @@ smtps_port = 0
 listen = 127.0.0.1
 port = 0
 pop3s_port = 0
+[imap]
+listen = 127.0.0.1
+port = 0
+imaps_port = 0
 CONF
 admin="$build/src/tools/mw-admin --config $dir/mailwire.conf"
 $admin cert --out "$dir/cert.pem" --key "$dir/key.pem" localhost 127.0.0.1 >/dev/null
@@ -48,7 +61,8 @@ for user in alice bob; do
     $admin user add "$user" --password-file "$dir/$user.pw" >/dev/null
 done
 
-# start_server PROGRAM LABEL -> prints the port of LABEL
+# start_server PROGRAM: starts it (in this shell, so that cleanup knows
+# its pid) and waits for it to be ready
 start_server() {
     "$build/src/servers/$1" --config "$dir/mailwire.conf" > "$dir/$1.out" 2> "$dir/$1.err" &
     pids+=($!)
@@ -56,18 +70,26 @@ start_server() {
         grep -q ': ready' "$dir/$1.out" && break
         sleep 0.05
     done
+}
+# port_of PROGRAM LABEL -> the port PROGRAM said LABEL listens on
+port_of() {
     sed -n "s/.* $2 listening on 127.0.0.1:\([0-9]*\)/\1/p" "$dir/$1.out" | head -1
 }
-smtp_port=$(start_server mw-smtpd smtp)
-submission_port=$(sed -n "s/.* submission listening on 127.0.0.1:\([0-9]*\)/\1/p" "$dir/mw-smtpd.out" | head -1)
-pop3_port=$(start_server mw-pop3d pop3)
-echo "mw-smtpd on $smtp_port, mw-pop3d on $pop3_port"
+start_server mw-smtpd
+start_server mw-pop3d
+start_server mw-imapd
+smtp_port=$(port_of mw-smtpd smtp)
+submission_port=$(port_of mw-smtpd submission)
+pop3_port=$(port_of mw-pop3d pop3)
+imap_port=$(port_of mw-imapd imap)
+echo "mw-smtpd on $smtp_port, mw-pop3d on $pop3_port, mw-imapd on $imap_port"
 
 # capture NAME FILTER -- CMD...: tcpdump on lo while CMD runs
 capture() {
     local name=$1 filter=$2; shift 3
     tcpdump -i lo -s 0 -U -w "$out/$name.pcap" "$filter" 2> "$dir/tcpdump.err" &
     local tcpdump=$!
+    pids+=("$tcpdump")
     for _ in $(seq 100); do grep -q listening "$dir/tcpdump.err" && break; sleep 0.05; done
     "$@"
     sleep 1.5   # let the last packets reach the file
@@ -75,6 +97,7 @@ capture() {
     echo "$name.pcap: $(grep captured "$dir/tcpdump.err")"
 }
 
+[[ $what == *" smtp "* ]] &&
 capture mailwire-smtp "tcp port $smtp_port or tcp port $submission_port" -- \
     python3 - "$smtp_port" "$submission_port" <<'PY'
 import smtplib, ssl, sys
@@ -97,6 +120,19 @@ with smtplib.SMTP("127.0.0.1", submission) as s:
                msg.replace("recorded-1", "recorded-2"))
 PY
 
+# without the SMTP recording, bob's maildrop gets its two messages here
+[[ $what != *" smtp "* && $what == *" pop3 "* ]] &&
+python3 - "$smtp_port" <<'PY'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    for n in (1, 2):
+        s.sendmail("alice@example.test", ["bob@example.test"],
+                   "From: Alice <alice@example.test>\r\nTo: bob@example.test"
+                   "\r\nSubject: recorded\r\n"
+                   "Message-ID: <recorded-%d@example.test>\r\n\r\n"
+                   "Hello Bob,\r\nAlice\r\n" % n)
+PY
+[[ $what == *" pop3 "* ]] &&
 capture mailwire-pop3 "tcp port $pop3_port" -- python3 - "$pop3_port" <<'PY'
 import poplib, ssl, sys
 port = int(sys.argv[1])
@@ -118,4 +154,104 @@ p.user("bob")
 p.pass_("bob-secret")
 p.stat()
 p.quit()
+PY
+
+[[ $what == *" imap "* ]] || exit 0
+# alice's INBOX gets two messages before the capture; the second has two
+# Cc addresses, so its ENVELOPE holds two lists with no SP between them
+python3 - "$smtp_port" <<'PY'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.ehlo("client.example.test")
+    s.sendmail("bob@example.test", ["alice@example.test"],
+               "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
+               "Subject: lunch on Friday\r\n"
+               "Message-ID: <lunch@example.test>\r\n\r\n"
+               "Noon at the usual place?\r\nBob\r\n")
+    s.sendmail("carol@example.test", ["alice@example.test"],
+               "From: Carol <carol@example.test>\r\n"
+               "To: alice@example.test\r\n"
+               "Cc: bob@example.test, dave@example.test\r\n"
+               "Subject: the slides\r\n"
+               "Message-ID: <slides@example.test>\r\n\r\n"
+               "Attached in spirit.\r\n")
+PY
+capture mailwire-imap "tcp port $imap_port" -- \
+    python3 - "$imap_port" "$smtp_port" <<'PY'
+import smtplib, socket, ssl, sys
+port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+
+
+class Client:
+    """Sends commands as written here; reads responses and literals."""
+
+    def __init__(self, sock):
+        self.use(sock)
+        self.line()  # the greeting
+
+    def use(self, sock):
+        self.sock, self.file = sock, sock.makefile("rb")
+
+    def line(self):
+        line = self.file.readline()
+        if not line:
+            sys.exit("the server closed the connection")
+        if line.rstrip(b"\r\n").endswith(b"}"):  # a literal follows
+            size = int(line[line.rindex(b"{") + 1:-3].rstrip(b"+"))
+            line += self.file.read(size) + self.line()
+        return line
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def until(self, tag):
+        while not (line := self.line()).startswith(tag + b" "):
+            pass
+        return line
+
+    def command(self, tag, text, literals=()):
+        """tag SP text; each literal is announced at the end of a line and
+        sent after the server's "+" (RFC 9051 §4.3)."""
+        self.send(tag + b" " + text)
+        for literal, rest in literals:
+            if not self.line().startswith(b"+"):
+                return
+            self.send(literal + rest)
+        return self.until(tag)
+
+
+c = Client(socket.create_connection(("127.0.0.1", port)))
+c.command(b"a1", b"LOGIN {5}\r\n", [(b"alice", b' "alice-secret"\r\n')])
+c.command(b"a2", b'CREATE "Entw&APw-rfe"\r\n')
+c.command(b"a3", b'LIST "" "*"\r\n')
+c.command(b"a4", b"SELECT INBOX\r\n")
+c.command(b"a5", b"FETCH 1:2 (UID FLAGS ENVELOPE "
+          b"BODY.PEEK[HEADER.FIELDS (From Subject)])\r\n")
+c.command(b"a6", b"FETCH 1 BODY[]\r\n")
+draft = (b"From: alice@example.test\r\nSubject: draft\r\n\r\n"
+         b"Ich schreibe morgen.\r\n")
+c.command(b"a7", b'APPEND "Entw&APw-rfe" (\\Draft) {%d}\r\n' % len(draft),
+          [(draft, b"\r\n")])
+c.command(b"a8", b"APPEND INBOX {4294967295}\r\n")
+c.send(b"a9 IDLE\r\n")
+c.line()  # "+ idling"
+with smtplib.SMTP("127.0.0.1", smtp_port) as s:
+    s.sendmail("bob@example.test", ["alice@example.test"],
+               "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
+               "Subject: pushed\r\n\r\nDuring IDLE.\r\n")
+while b"EXISTS" not in c.line():
+    pass
+c.send(b"DONE\r\n")
+c.until(b"a9")
+c.command(b"a10", b"LOGOUT\r\n")
+
+context = ssl.create_default_context()
+context.check_hostname = False
+context.verify_mode = ssl.CERT_NONE
+c = Client(socket.create_connection(("127.0.0.1", port)))
+c.command(b"b1", b"STARTTLS\r\n")
+c.use(context.wrap_socket(c.sock))
+c.command(b"b2", b'LOGIN alice "alice-secret"\r\n')
+c.command(b"b3", b"SELECT INBOX\r\n")
+c.command(b"b4", b"LOGOUT\r\n")
 PY
