@@ -180,6 +180,21 @@ keywords_add (GPtrArray *table, const char *const *keywords, GError **error)
   return TRUE;
 }
 
+static gboolean
+keywords_all_valid (const char *const *keywords, GError **error)
+{
+  for (gsize i = 0; keywords != NULL && keywords[i] != NULL; i++)
+    {
+      if (!keyword_is_valid (keywords[i]))
+        {
+          g_set_error_literal (error, MAIL_STORE_ERROR,
+                               MAIL_STORE_ERROR_INVALID, "invalid keyword");
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* Makes sure the keywords of @dir's table *@inout_table include all of
  * @keywords: re-reads, extends and writes dovecot-keywords under the store
  * lock, as another process may be adding keywords too. */
@@ -190,35 +205,41 @@ mail_keywords_ensure (MailStore *store,
                       const char *const *keywords,
                       GError **error)
 {
-  g_autoptr (GPtrArray) table = NULL;
   gboolean ok;
   int lock;
 
-  for (gsize i = 0; keywords != NULL && keywords[i] != NULL; i++)
-    {
-      if (!keyword_is_valid (keywords[i]))
-        {
-          g_set_error_literal (error, MAIL_STORE_ERROR,
-                               MAIL_STORE_ERROR_INVALID, "invalid keyword");
-          return FALSE;
-        }
-    }
+  if (!keywords_all_valid (keywords, error))
+    return FALSE;
   if (keywords_all_known (*inout_table, keywords))
     return TRUE;
   lock = mail_store_lock (store, error);
   if (lock < 0)
     return FALSE;
-  table = mail_keywords_read (dir, error);
-  ok = table != NULL && (keywords_all_known (table, keywords) ||
-                         (keywords_add (table, keywords, error) &&
-                          keywords_write (dir, table, error)));
+  ok = mail_keywords_ensure_locked (dir, inout_table, keywords, error);
   mail_store_unlock (lock);
-  if (ok)
-    {
-      g_ptr_array_unref (*inout_table);
-      *inout_table = g_steal_pointer (&table);
-    }
   return ok;
+}
+
+gboolean
+mail_keywords_ensure_locked (const char *dir,
+                             GPtrArray **inout_table,
+                             const char *const *keywords,
+                             GError **error)
+{
+  g_autoptr (GPtrArray) table = NULL;
+
+  if (!keywords_all_valid (keywords, error))
+    return FALSE;
+  if (keywords_all_known (*inout_table, keywords))
+    return TRUE;
+  table = mail_keywords_read (dir, error);
+  if (table == NULL || (!keywords_all_known (table, keywords) &&
+                        (!keywords_add (table, keywords, error) ||
+                         !keywords_write (dir, table, error))))
+    return FALSE;
+  g_ptr_array_unref (*inout_table);
+  *inout_table = g_steal_pointer (&table);
+  return TRUE;
 }
 
 /* The ":2," letters for @flags and @keywords; ASCII order, since every

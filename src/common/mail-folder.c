@@ -38,6 +38,11 @@ struct _MailFolder
   GPtrArray *entries;     /* FolderEntry, ascending UID */
   GPtrArray *keywords;    /* index -> keyword or NULL (dovecot-keywords) */
   gboolean claims_recent; /* MAIL_FOLDER_CLAIM_RECENT */
+  guint64 highest_modseq; /* at the last scan, or raised by our changes */
+  GArray *expunged;       /* ExpungedRange, from the last scan */
+  struct _UidList *batch; /* between begin_changes and end_changes */
+  int batch_lock;         /* the store lock held for the batch, or -1 */
+  gboolean batch_dirty;   /* the batch changed the uidlist */
   gint64 dir_mtime[2];    /* new/, cur/ at the last scan, nanoseconds */
   gint64 scan_time;       /* when that scan began, nanoseconds */
 };
@@ -53,17 +58,32 @@ typedef struct
 typedef struct
 {
   guint32 uid;
-  char *name;
+  char *name;     /* base name */
+  guint64 modseq; /* RFC 7162 §3.1.4: changed last at this MODSEQ */
+  char *info;     /* flag letters when modseq was given; NULL: unknown */
 } UidEntry;
 
-/* The mailwire-uidlist of one folder. */
+/* UIDs removed at a MODSEQ, for QRESYNC's VANISHED (RFC 7162 §3.2.10). */
 typedef struct
+{
+  guint32 first, last;
+  guint64 modseq;
+} ExpungedRange;
+
+#define MAX_EXPUNGED_RANGES                                                    \
+  1000 /* then neighbours merge, keeping the                                   \
+        * higher MODSEQ: more VANISHED, never less */
+
+/* The mailwire-uidlist of one folder. */
+typedef struct _UidList
 {
   guint32 uidvalidity;
   guint32 uidnext;
-  guint32 first_recent; /* lowest UID no session has seen as \Recent */
-  GArray *entries;      /* UidEntry, ascending UID */
-  gboolean created;     /* no (readable) file yet: must be written */
+  guint32 first_recent;   /* lowest UID no session has seen as \Recent */
+  guint64 highest_modseq; /* RFC 7162 §3.1.2.1 HIGHESTMODSEQ */
+  GArray *entries;        /* UidEntry, ascending UID */
+  GArray *expunged;       /* ExpungedRange, ascending MODSEQ */
+  gboolean created;       /* no (readable) file yet: must be written */
 } UidList;
 
 /* ---- scanning new/ and cur/ ------------------------------------------ */
@@ -140,12 +160,14 @@ static void
 uid_entry_clear (gpointer data)
 {
   g_free (((UidEntry *) data)->name);
+  g_free (((UidEntry *) data)->info);
 }
 
 static void
 uidlist_free (UidList *list)
 {
   g_array_unref (list->entries);
+  g_array_unref (list->expunged);
   g_free (list);
 }
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (UidList, uidlist_free)
@@ -158,14 +180,32 @@ uidlist_new (guint32 uidvalidity, guint32 uidnext)
   list->uidvalidity = uidvalidity;
   list->uidnext = uidnext;
   list->first_recent = uidnext;
+  list->highest_modseq = 1;
   list->entries = g_array_new (FALSE, FALSE, sizeof (UidEntry));
   g_array_set_clear_func (list->entries, uid_entry_clear);
+  list->expunged = g_array_new (FALSE, FALSE, sizeof (ExpungedRange));
   return list;
 }
 
-/* "<uid> <base name>": kept only in ascending UID order below UIDNEXT. */
+/* Version 2, "X <first>:<last> <modseq>": UIDs expunged at MODSEQ. */
 static void
-uidlist_parse_line (UidList *list, const char *line)
+uidlist_parse_expunged (UidList *list, const char *line)
+{
+  ExpungedRange range = { 0 };
+  guint64 modseq = 0;
+
+  if (sscanf (line, "X %u:%u %" G_GUINT64_FORMAT, &range.first, &range.last,
+              &modseq) != 3 ||
+      range.first == 0 || range.first > range.last)
+    return;
+  range.modseq = modseq;
+  g_array_append_val (list->expunged, range);
+}
+
+/* Version 1 "<uid> <base name>", version 2 "<uid> <modseq> <base
+ * name>:2,<info>": kept only in ascending UID order below UIDNEXT. */
+static void
+uidlist_parse_line (UidList *list, const char *line, int version)
 {
   char *end = NULL;
   guint64 uid = g_ascii_strtoull (line, &end, 10);
@@ -173,21 +213,32 @@ uidlist_parse_line (UidList *list, const char *line)
       list->entries->len == 0
           ? 0
           : g_array_index (list->entries, UidEntry, list->entries->len - 1).uid;
-  UidEntry entry;
+  UidEntry entry = { 0, NULL, 1, NULL };
+  const char *info = NULL;
 
+  if (version == 2 && line[0] == 'X')
+    {
+      uidlist_parse_expunged (list, line);
+      return;
+    }
   if (end == line || *end != ' ' || end[1] == '\0' || uid <= last ||
       uid >= list->uidnext)
     return;
+  if (version == 2)
+    {
+      entry.modseq = g_ascii_strtoull (end + 1, &end, 10);
+      info = strstr (end, ":2,");
+      if (*end != ' ' || info == NULL || entry.modseq == 0)
+        return;
+    }
   entry.uid = (guint32) uid;
-  entry.name = g_strdup (end + 1);
+  entry.name =
+      info ? g_strndup (end + 1, info - (end + 1)) : g_strdup (end + 1);
+  entry.info = info ? g_strdup (info + 3) : NULL;
+  entry.modseq = MIN (entry.modseq, list->highest_modseq);
   g_array_append_val (list->entries, entry);
 }
 
-/* Header "1 V<uidvalidity> N<uidnext> R<first recent UID>" (R may be
- * missing: then nothing is recent yet). A missing or unparsable file
- * starts afresh with UIDVALIDITY = now, which tells IMAP clients to drop
- * cached UIDs (RFC 9051 §2.3.1.1); an unreadable one is an error, so UIDs
- * are never reset by an I/O failure. */
 /* RFC 9051 §2.3.1.1: a mailbox deleted and made again (or a lost
  * uidlist) must get a new UIDVALIDITY, even within the same second. The
  * store keeps the last one handed out in ROOT/mailwire-uidvalidity; the
@@ -221,6 +272,8 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   unsigned int uidvalidity = 0;
   unsigned int uidnext = 0;
   unsigned int first_recent = 0;
+  guint64 highest = 0;
+  int version = 0;
   UidList *list;
 
   if (!g_file_get_contents (path, &contents, NULL, &local_error) &&
@@ -231,20 +284,24 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
     }
   g_clear_error (&local_error);
   if (contents == NULL ||
-      sscanf (contents, "1 V%u N%u", &uidvalidity, &uidnext) != 2 ||
-      uidvalidity == 0 || uidnext == 0)
+      sscanf (contents, "%d V%u N%u", &version, &uidvalidity, &uidnext) != 3 ||
+      version < 1 || version > 2 || uidvalidity == 0 || uidnext == 0)
     {
       list = uidlist_new (store_next_uidvalidity (store), 1);
       list->created = TRUE;
       return list;
     }
   list = uidlist_new (uidvalidity, uidnext);
-  if (sscanf (contents, "1 V%*u N%*u R%u", &first_recent) == 1 &&
+  if (sscanf (contents, "%*d V%*u N%*u R%u", &first_recent) == 1 &&
       first_recent <= uidnext)
     list->first_recent = first_recent;
+  if (sscanf (contents, "%*d V%*u N%*u R%*u M%" G_GUINT64_FORMAT, &highest) ==
+          1 &&
+      highest > 0)
+    list->highest_modseq = highest;
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 1; lines[i] != NULL; i++)
-    uidlist_parse_line (list, lines[i]);
+    uidlist_parse_line (list, lines[i], version);
   return list;
 }
 
@@ -253,13 +310,24 @@ uidlist_write (const char *dir, const UidList *list, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
-  g_string_append_printf (text, "1 V%u N%u R%u\n", list->uidvalidity,
-                          list->uidnext, list->first_recent);
+  g_string_append_printf (text, "2 V%u N%u R%u M%" G_GUINT64_FORMAT "\n",
+                          list->uidvalidity, list->uidnext, list->first_recent,
+                          list->highest_modseq);
   for (guint i = 0; i < list->entries->len; i++)
     {
       const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
 
-      g_string_append_printf (text, "%u %s\n", entry->uid, entry->name);
+      g_string_append_printf (text, "%u %" G_GUINT64_FORMAT " %s:2,%s\n",
+                              entry->uid, entry->modseq, entry->name,
+                              entry->info ? entry->info : "");
+    }
+  for (guint i = 0; i < list->expunged->len; i++)
+    {
+      const ExpungedRange *range =
+          &g_array_index (list->expunged, ExpungedRange, i);
+
+      g_string_append_printf (text, "X %u:%u %" G_GUINT64_FORMAT "\n",
+                              range->first, range->last, range->modseq);
     }
   return mail_store_replace_file (dir, UIDLIST_NAME, text, error);
 }
@@ -284,19 +352,71 @@ delivery_order (gconstpointer a, gconstpointer b)
   return strverscmp (*(const char *const *) a, *(const char *const *) b);
 }
 
-/* Drops entries whose file is gone; returns TRUE if any was. */
+/* Keeps the expunged list bounded: merges the two neighbours whose
+ * MODSEQs are lowest, so the oldest news gets coarser first. */
+static void
+uidlist_compact_expunged (UidList *list)
+{
+  while (list->expunged->len > MAX_EXPUNGED_RANGES)
+    {
+      ExpungedRange *a = &g_array_index (list->expunged, ExpungedRange, 0);
+      ExpungedRange *b = &g_array_index (list->expunged, ExpungedRange, 1);
+
+      b->first = MIN (a->first, b->first);
+      b->last = MAX (a->last, b->last);
+      g_array_remove_index (list->expunged, 0);
+    }
+}
+
+/* Drops entries whose file is gone, recording them as expunged at a new
+ * MODSEQ (RFC 7162 §3.2.10); returns TRUE if any was. */
 static gboolean
 uidlist_drop_vanished (UidList *list, GHashTable *found)
 {
   guint before = list->entries->len;
+  guint64 modseq = list->highest_modseq + 1;
 
   for (guint i = list->entries->len; i > 0; i--)
     {
-      if (!g_hash_table_contains (
+      guint32 uid = g_array_index (list->entries, UidEntry, i - 1).uid;
+      ExpungedRange range = { uid, uid, modseq };
+
+      if (g_hash_table_contains (
               found, g_array_index (list->entries, UidEntry, i - 1).name))
-        g_array_remove_index (list->entries, i - 1);
+        continue;
+      g_array_remove_index (list->entries, i - 1);
+      g_array_append_val (list->expunged, range);
     }
-  return list->entries->len != before;
+  if (list->entries->len == before)
+    return FALSE;
+  list->highest_modseq = modseq;
+  uidlist_compact_expunged (list);
+  return TRUE;
+}
+
+/* Gives a new MODSEQ to each entry whose flags changed on disk since the
+ * last look (another program renamed the file: mutt, Dovecot, a second
+ * mw-imapd); returns TRUE if any had. */
+static gboolean
+uidlist_note_flag_changes (UidList *list, GHashTable *found)
+{
+  gboolean changed = FALSE;
+
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
+      const ScanEntry *scan = g_hash_table_lookup (found, entry->name);
+
+      if (scan == NULL || g_strcmp0 (entry->info, scan->info) == 0)
+        continue;
+      /* a version 1 list knew no flags: take them as they are */
+      if (entry->info != NULL)
+        entry->modseq = ++list->highest_modseq;
+      g_free (entry->info);
+      entry->info = g_strdup (scan->info);
+      changed = TRUE;
+    }
+  return changed;
 }
 
 /* Gives the files not listed yet the next UIDs, in delivery order;
@@ -320,7 +440,9 @@ uidlist_append_new (UidList *list, GHashTable *found)
   g_ptr_array_sort (fresh, delivery_order);
   for (guint i = 0; i < fresh->len; i++)
     {
-      UidEntry entry = { list->uidnext++, g_strdup (fresh->pdata[i]) };
+      const ScanEntry *scan = g_hash_table_lookup (found, fresh->pdata[i]);
+      UidEntry entry = { list->uidnext++, g_strdup (fresh->pdata[i]),
+                         ++list->highest_modseq, g_strdup (scan->info) };
 
       g_array_append_val (list->entries, entry);
     }
@@ -342,6 +464,7 @@ uidlist_update (const char *dir,
       !maildir_scan_into (dir, found, error))
     return FALSE;
   changed = uidlist_drop_vanished (list, found);
+  changed = uidlist_note_flag_changes (list, found) || changed;
   changed = uidlist_append_new (list, found) || changed;
   if (!changed && !list->created)
     return TRUE;
@@ -396,6 +519,7 @@ folder_entry_new (MailFolder *folder,
   message->name = g_strdup (listed->name);
   message->path = g_strdup (scan->path);
   message->recent = listed->uid >= first_recent;
+  message->modseq = listed->modseq;
   mail_message_set_info (message, folder->keywords, scan->info);
   if (known < 0)
     {
@@ -474,6 +598,9 @@ folder_load (MailFolder *folder, GError **error)
   folder->keywords = g_steal_pointer (&keywords);
   folder->uidvalidity = list->uidvalidity;
   folder->uidnext = list->uidnext;
+  folder->highest_modseq = list->highest_modseq;
+  g_clear_pointer (&folder->expunged, g_array_unref);
+  folder->expunged = g_array_ref (list->expunged);
   entries = g_ptr_array_new_with_free_func (folder_entry_free);
   for (guint i = 0; i < list->entries->len; i++)
     {
@@ -511,6 +638,7 @@ mail_folder_open_full (MailStore *store,
   folder->dir = g_steal_pointer (&dir);
   folder->keywords = g_ptr_array_new_with_free_func (g_free);
   folder->claims_recent = (flags & MAIL_FOLDER_CLAIM_RECENT) != 0;
+  folder->batch_lock = -1;
   folder->entries = folder_load (folder, error);
   if (folder->entries == NULL)
     return NULL;
@@ -522,10 +650,104 @@ mail_folder_free (MailFolder *folder)
 {
   if (folder == NULL)
     return;
+  g_warn_if_fail (folder->batch == NULL);
   g_clear_pointer (&folder->entries, g_ptr_array_unref);
   g_clear_pointer (&folder->keywords, g_ptr_array_unref);
+  g_clear_pointer (&folder->expunged, g_array_unref);
   g_free (folder->dir);
   g_free (folder);
+}
+
+guint64
+mail_folder_get_highest_modseq (MailFolder *folder)
+{
+  g_return_val_if_fail (folder != NULL, 0);
+  return folder->highest_modseq;
+}
+
+GArray *
+mail_folder_expunged_since (MailFolder *folder, guint64 modseq)
+{
+  GArray *out = g_array_new (FALSE, FALSE, sizeof (MailUidRange));
+
+  g_return_val_if_fail (folder != NULL, out);
+  for (guint i = 0; folder->expunged && i < folder->expunged->len; i++)
+    {
+      const ExpungedRange *range =
+          &g_array_index (folder->expunged, ExpungedRange, i);
+      MailUidRange uids = { range->first, range->last };
+
+      if (range->modseq > modseq)
+        g_array_append_val (out, uids);
+    }
+  return out;
+}
+
+/* ---- changing flags in a batch (RFC 7162 MODSEQ) ----------------------- */
+
+gboolean
+mail_folder_begin_changes (MailFolder *folder, GError **error)
+{
+  g_return_val_if_fail (folder != NULL && folder->batch == NULL, FALSE);
+  folder->batch_lock = mail_store_lock (folder->store, error);
+  if (folder->batch_lock < 0)
+    return FALSE;
+  folder->batch = uidlist_read (folder->store, folder->dir, error);
+  folder->batch_dirty = FALSE;
+  if (folder->batch != NULL)
+    return TRUE;
+  mail_store_unlock (folder->batch_lock);
+  folder->batch_lock = -1;
+  return FALSE;
+}
+
+gboolean
+mail_folder_end_changes (MailFolder *folder, GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_return_val_if_fail (folder != NULL && folder->batch != NULL, FALSE);
+  /* a list made up because the file is missing is never written here:
+   * only a real scan may give out UIDs */
+  if (folder->batch_dirty && !folder->batch->created)
+    ok = uidlist_write (folder->dir, folder->batch, error);
+  g_clear_pointer (&folder->batch, uidlist_free);
+  mail_store_unlock (folder->batch_lock);
+  folder->batch_lock = -1;
+  return ok;
+}
+
+/* Gives @message the next MODSEQ of the batch, for its new @info. */
+static void
+batch_note_change (MailFolder *folder, MailMessage *message, const char *info)
+{
+  UidList *list = folder->batch;
+  guint low = 0;
+  guint high = list->entries->len;
+
+  while (low < high)
+    {
+      guint middle = low + (high - low) / 2;
+      UidEntry *entry = &g_array_index (list->entries, UidEntry, middle);
+
+      if (entry->uid == message->uid)
+        {
+          if (g_strcmp0 (entry->info, info) == 0)
+            return; /* the flags did not change: neither does MODSEQ */
+          g_free (entry->info);
+          entry->info = g_strdup (info);
+          entry->modseq = ++list->highest_modseq;
+          message->modseq = entry->modseq;
+          folder->highest_modseq =
+              MAX (folder->highest_modseq, list->highest_modseq);
+          folder->batch_dirty = TRUE;
+          return;
+        }
+      if (entry->uid < message->uid)
+        low = middle + 1;
+      else
+        high = middle;
+    }
 }
 
 guint32
@@ -596,6 +818,7 @@ mail_folder_sync (MailFolder *folder,
   guint kept = 0;
 
   g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (folder->batch == NULL, FALSE); /* holds the lock */
   fresh = folder_load (folder, error);
   if (fresh == NULL)
     return FALSE;
@@ -780,21 +1003,32 @@ mail_folder_set_flags (MailFolder *folder,
   FolderEntry *entry;
   g_autofree char *info = NULL;
   g_autofree char *target = NULL;
+  gboolean own_batch;
+  gboolean ok;
 
   g_return_val_if_fail (folder != NULL, FALSE);
   g_return_val_if_fail (index < folder->entries->len, FALSE);
+  own_batch = folder->batch == NULL;
+  if (own_batch && !mail_folder_begin_changes (folder, error))
+    return FALSE;
   entry = folder_get_entry (folder, index, error);
-  if (entry == NULL ||
-      !mail_keywords_ensure (folder->store, folder->dir, &folder->keywords,
-                             keywords, error))
-    return FALSE;
-  info = mail_info_from_flags (folder->keywords, flags, keywords);
-  target = g_strdup_printf ("%s/cur/%s:2,%s", folder->dir, entry->message.name,
-                            info);
-  if (!entry_rename (folder, entry, target, error))
-    return FALSE;
-  mail_message_set_info (&entry->message, folder->keywords, info);
-  return TRUE;
+  ok = entry != NULL && mail_keywords_ensure_locked (
+                            folder->dir, &folder->keywords, keywords, error);
+  if (ok)
+    {
+      info = mail_info_from_flags (folder->keywords, flags, keywords);
+      target = g_strdup_printf ("%s/cur/%s:2,%s", folder->dir,
+                                entry->message.name, info);
+      ok = entry_rename (folder, entry, target, error);
+    }
+  if (ok)
+    {
+      mail_message_set_info (&entry->message, folder->keywords, info);
+      batch_note_change (folder, &entry->message, info);
+    }
+  if (own_batch && !mail_folder_end_changes (folder, ok ? error : NULL))
+    ok = FALSE;
+  return ok;
 }
 
 gboolean

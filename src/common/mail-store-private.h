@@ -61,6 +61,11 @@ gboolean mail_keywords_ensure (MailStore *store,
                                GPtrArray **inout_table,
                                const char *const *keywords,
                                GError **error);
+/* The same, for a caller that holds the store lock already. */
+gboolean mail_keywords_ensure_locked (const char *dir,
+                                      GPtrArray **inout_table,
+                                      const char *const *keywords,
+                                      GError **error);
 /* The ":2," letters for @flags and @keywords known to @table. */
 char *mail_info_from_flags (GPtrArray *table,
                             MailFlags flags,

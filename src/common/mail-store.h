@@ -71,6 +71,7 @@ typedef struct
   gint64 mtime; /* delivery time (IMAP INTERNALDATE), Unix seconds */
   MailFlags flags;
   GStrv keywords;  /* NULL or a NULL-terminated list */
+  guint64 modseq;  /* RFC 7162 §3.1.4: the MODSEQ of its last change */
   gboolean recent; /* \Recent: new since a claiming handle last looked
                     * (RFC 3501 §2.3.2; see MAIL_FOLDER_CLAIM_RECENT) */
 } MailMessage;
@@ -144,6 +145,23 @@ gboolean mail_folder_sync (MailFolder *folder,
  * processes (flag changes) by rescanning for the base name. */
 GBytes *
 mail_folder_read_message (MailFolder *folder, guint index, GError **error);
+/* RFC 7162 CONDSTORE: every change of a message's flags (by us or by
+ * any program renaming the file) and every expunge gets the next
+ * modification sequence of the folder, kept in the uidlist. */
+guint64 mail_folder_get_highest_modseq (MailFolder *folder);
+typedef struct
+{
+  guint32 first, last;
+} MailUidRange;
+/* The UIDs expunged after @modseq, as ranges (may include some before,
+ * never miss one): QRESYNC's VANISHED (EARLIER). (transfer full) */
+GArray *mail_folder_expunged_since (MailFolder *folder, guint64 modseq);
+/* Flag changes between these two share one uidlist write (and hold the
+ * store lock: no sync in between). Optional: mail_folder_set_flags ()
+ * makes its own batch otherwise. */
+gboolean mail_folder_begin_changes (MailFolder *folder, GError **error);
+gboolean mail_folder_end_changes (MailFolder *folder, GError **error);
+
 /* Re-reads the flags of one message from its file name, which another
  * process may have changed (renamed) since the last sync: a change made
  * relative to the old flags (IMAP STORE +FLAGS) must start from these. */

@@ -418,16 +418,17 @@ test_uid_follow_delivery_order (StoreFixture *f, gconstpointer data)
                      names->pdata[i]);
 }
 
-/* The header documents "1 V<uidvalidity> N<uidnext> R<first recent>" +
- * "<uid> <name>". */
+/* The header documents "2 V<uidvalidity> N<uidnext> R<first recent>
+ * M<highest modseq>" + "<uid> <modseq> <name>:2,<info>". */
 static void
 test_uid_uidlist_format (StoreFixture *f, gconstpointer data)
 {
   g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
   g_autoptr (MailFolder) folder = open_folder (f, NULL);
   g_autofree char *contents = read_file (f->root, "mailwire-uidlist");
-  g_autofree char *expected = g_strdup_printf (
-      "1 V%u N2 R1\n1 %s\n", mail_folder_get_uidvalidity (folder), name);
+  g_autofree char *expected =
+      g_strdup_printf ("2 V%u N2 R1 M2\n1 2 %s:2,\n",
+                       mail_folder_get_uidvalidity (folder), name);
 
   g_assert_cmpstr (contents, ==, expected);
 }
@@ -638,16 +639,16 @@ test_recent_claimed_once (StoreFixture *f, gconstpointer data)
   g_autoptr (GError) error = NULL;
 
   g_assert_true (mail_folder_get_message (looker, 0)->recent);
-  first = mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT,
-                                 &error);
+  first =
+      mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT, &error);
   g_assert_no_error (error);
   g_assert_true (mail_folder_get_message (first, 0)->recent);
   set_flags (first, 0, MAIL_FLAG_SEEN, NULL);
   g_assert_cmpuint (count_files (f->root, "new"), ==, 0);
   sync_folder (first, 0, 0);
   g_assert_true (mail_folder_get_message (first, 0)->recent);
-  second = mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT,
-                                  &error);
+  second =
+      mail_folder_open_full (f->store, NULL, MAIL_FOLDER_CLAIM_RECENT, &error);
   g_assert_false (mail_folder_get_message (second, 0)->recent);
   g_clear_pointer (&name, g_free);
   name = deliver (f, NULL, MESSAGE_TEXT);
@@ -705,6 +706,55 @@ test_folder_lifecycle (StoreFixture *f, gconstpointer data)
   assert_folders (f->store, deleted);
   /* no trash left: the folders, the lock, the last UIDVALIDITY */
   g_assert_cmpuint (count_files (f->root, ""), ==, 7);
+}
+
+/* A version 1 uidlist (before MODSEQ) keeps its UIDs. */
+static void
+test_uid_reads_version_1 (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *path = g_build_filename (f->root, "mailwire-uidlist", NULL);
+  g_autofree char *v1 = g_strdup_printf ("1 V4242 N8\n7 %s\n", name);
+  g_autoptr (MailFolder) folder = NULL;
+
+  g_assert_true (g_file_set_contents (path, v1, -1, NULL));
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), ==, 4242);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->uid, ==, 7);
+  g_assert_cmpuint (mail_folder_get_uidnext (folder), ==, 8);
+}
+
+/* RFC 7162 §3.1: every change gets a higher MODSEQ: our STORE, another
+ * program's rename, an expunge (remembered for VANISHED) */
+static void
+test_modseq_grows (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autoptr (MailFolder) other = open_folder (f, NULL);
+  g_autoptr (GArray) gone = NULL;
+  guint64 start = mail_folder_get_highest_modseq (folder);
+  guint64 stored;
+
+  set_flags (folder, 0, MAIL_FLAG_SEEN, NULL);
+  stored = mail_folder_get_message (folder, 0)->modseq;
+  g_assert_cmpuint (stored, >, start);
+  g_assert_cmpuint (mail_folder_get_highest_modseq (folder), ==, stored);
+  set_flags (folder, 0, MAIL_FLAG_SEEN, NULL); /* no change: same MODSEQ */
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->modseq, ==, stored);
+  set_flags (other, 1, MAIL_FLAG_FLAGGED, NULL);
+  sync_folder (folder, 0, 0);
+  g_assert_cmpuint (mail_folder_get_message (folder, 1)->modseq, >, stored);
+  g_assert_true (mail_folder_delete_message (folder, 0, NULL));
+  sync_folder (folder, 0, 1);
+  gone = mail_folder_expunged_since (folder, stored);
+  g_assert_cmpuint (gone->len, ==, 1);
+  g_assert_cmpuint (g_array_index (gone, MailUidRange, 0).first, ==, 1);
+  g_clear_pointer (&gone, g_array_unref);
+  gone = mail_folder_expunged_since (folder,
+                                     mail_folder_get_highest_modseq (folder));
+  g_assert_cmpuint (gone->len, ==, 0);
 }
 
 /* RFC 9051 §2.3.1.1: a folder deleted and made again in the same second
@@ -1131,6 +1181,10 @@ main (int argc, char **argv)
                   test_flags_keywords_round_trip);
   add_store_test ("/store/flags/bad-keyword-and-27th-keyword-are-refused",
                   test_flags_keyword_limits);
+  add_store_test ("/store/uid/version-1-uidlist-keeps-its-uids",
+                  test_uid_reads_version_1);
+  add_store_test ("/store/modseq/every-change-and-expunge-gets-a-higher-one",
+                  test_modseq_grows);
   add_store_test ("/store/folder/recreated-gets-new-uidvalidity",
                   test_folder_recreated_new_uidvalidity);
   add_store_test ("/store/recent/claimed-by-the-first-select-only",
