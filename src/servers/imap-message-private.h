@@ -84,6 +84,9 @@ gboolean imap_header_field_is (const ImapHeaderField *field, const char *name);
  * removed (RFC 5322 §2.2.3 unfolding), leading and trailing blanks
  * trimmed. (transfer full) */
 char *imap_header_unfold (const char *value, gsize length);
+/* Header text for SEARCH: RFC 2047 words decoded, and raw 8-bit text
+ * taken as UTF-8 or else GMime's fallback charsets. (transfer full) */
+char *imap_header_decode_text (const char *raw);
 /* The first @name field of @part's header, unfolded, or NULL. */
 char *
 imap_part_get_header (const ImapPart *part, const char *data, const char *name);

@@ -23,11 +23,18 @@ append_nstring (GString *out, const char *text)
 
 /* ---- addresses (RFC 5322 §3.4) ----------------------------------------- */
 
+typedef enum
+{
+  ADDRESS_FORMAT_IMAP, /* ENVELOPE: "(name adl mailbox host)" each */
+  ADDRESS_FORMAT_TEXT, /* SEARCH FROM: "name <mailbox@host>, ..." */
+} AddressFormat;
+
 typedef struct
 {
   const char *p;
   const char *end;
   GString *comment; /* the text of the last comment skipped */
+  AddressFormat format;
 } AddressScanner;
 
 static gboolean
@@ -164,16 +171,66 @@ scan_dotted (AddressScanner *s, GString *out, gboolean is_domain)
     }
 }
 
+/* Before a mailbox or group in the text form: ", " after the one before,
+ * " " after a group's name. */
+static void
+append_text_separator (GString *out, gboolean in_group)
+{
+  if (in_group && out->len > 0 && out->str[out->len - 1] == ':')
+    g_string_append_c (out, ' ');
+  else if (out->len > 0 && out->str[out->len - 1] != '\n')
+    g_string_append (out, ", ");
+}
+
+/* The text form of a mailbox, as SEARCH matches it (RFC 9051 §6.4.4:
+ * "the envelope structure's FROM field"): "name <mailbox@host>" with the
+ * name RFC 2047-decoded, or "mailbox@host"; comments are gone, so
+ * "<user (x)@ (y) example.org>" is "user@example.org". */
+static void
+append_address_text (GString *out,
+                     const char *name,
+                     const char *route,
+                     const char *mailbox,
+                     const char *host)
+{
+  gboolean angle =
+      (name != NULL && name[0] != '\0') || (route != NULL && route[0] != '\0');
+
+  if (name != NULL && name[0] != '\0')
+    {
+      g_autofree char *decoded = imap_header_decode_text (name);
+
+      g_string_append_printf (out, "%s ", decoded);
+    }
+  if (angle)
+    g_string_append_c (out, '<');
+  if (route != NULL && route[0] != '\0')
+    g_string_append_printf (out, "%s:", route);
+  g_string_append (out, mailbox);
+  if (host[0] != '\0')
+    g_string_append_printf (out, "@%s", host);
+  if (angle)
+    g_string_append_c (out, '>');
+}
+
 /* "(name adl mailbox host)" (RFC 9051 §9 address). A mailbox without a
  * local part or domain gets Dovecot's placeholders, since a NIL host
  * would mean the start of a group (RFC 9051 §7.5.2). */
 static void
-append_address (GString *out,
+append_address (const AddressScanner *s,
+                GString *out,
                 const char *name,
                 const char *route,
                 const char *mailbox,
-                const char *host)
+                const char *host,
+                gboolean in_group)
 {
+  if (s->format == ADDRESS_FORMAT_TEXT)
+    {
+      append_text_separator (out, in_group);
+      append_address_text (out, name, route, mailbox, host);
+      return;
+    }
   g_string_append_c (out, '(');
   append_nstring (out, name != NULL && name[0] != '\0' ? name : NULL);
   g_string_append_c (out, ' ');
@@ -188,7 +245,10 @@ append_address (GString *out,
 /* RFC 5322 §3.4.1 addr-spec; then, outside angle brackets, the last
  * comment is the name: "jdoe@example.org (John Doe)". */
 static void
-scan_addr_spec (AddressScanner *s, GString *out, const char *name)
+scan_addr_spec (AddressScanner *s,
+                GString *out,
+                const char *name,
+                gboolean in_group)
 {
   g_autoptr (GString) local = g_string_new (NULL);
   g_autoptr (GString) domain = g_string_new (NULL);
@@ -202,12 +262,15 @@ scan_addr_spec (AddressScanner *s, GString *out, const char *name)
     }
   if (name == NULL && s->comment->len > 0)
     name = s->comment->str;
-  append_address (out, name, NULL, local->str, domain->str);
+  append_address (s, out, name, NULL, local->str, domain->str, in_group);
 }
 
 /* RFC 5322 §3.4 angle-addr, with §4.4 obs-route "<@a,@b:user@host>". */
 static void
-scan_angle_addr (AddressScanner *s, GString *out, const char *name)
+scan_angle_addr (AddressScanner *s,
+                 GString *out,
+                 const char *name,
+                 gboolean in_group)
 {
   g_autoptr (GString) route = g_string_new (NULL);
   g_autoptr (GString) local = g_string_new (NULL);
@@ -230,20 +293,31 @@ scan_angle_addr (AddressScanner *s, GString *out, const char *name)
     }
   if (scanner_at (s, '>'))
     s->p++;
-  append_address (out, name, route->str, local->str, domain->str);
+  append_address (s, out, name, route->str, local->str, domain->str, in_group);
 }
 
 static void scan_address (AddressScanner *s, GString *out, gboolean in_group);
 
 /* RFC 5322 §3.4 group: "(NIL NIL name NIL)", its mailboxes, then
- * "(NIL NIL NIL NIL)" (RFC 9051 §7.5.2). */
+ * "(NIL NIL NIL NIL)" (RFC 9051 §7.5.2); as text "name: a, b;". */
 static void
 scan_group (AddressScanner *s, GString *out, const char *name)
 {
+  gboolean text = s->format == ADDRESS_FORMAT_TEXT;
+  g_autofree char *decoded = text ? imap_header_decode_text (name) : NULL;
+
   s->p++;
-  g_string_append (out, "(NIL NIL ");
-  append_nstring (out, name);
-  g_string_append (out, " NIL)");
+  if (text)
+    {
+      append_text_separator (out, FALSE);
+      g_string_append_printf (out, "%s:", decoded);
+    }
+  else
+    {
+      g_string_append (out, "(NIL NIL ");
+      append_nstring (out, name);
+      g_string_append (out, " NIL)");
+    }
   for (;;)
     {
       skip_cfws (s);
@@ -256,7 +330,7 @@ scan_group (AddressScanner *s, GString *out, const char *name)
     }
   if (scanner_at (s, ';'))
     s->p++;
-  g_string_append (out, "(NIL NIL NIL NIL)");
+  g_string_append (out, text ? ";" : "(NIL NIL NIL NIL)");
 }
 
 /* RFC 5322 §3.4 address = mailbox / group; mailbox = name-addr /
@@ -274,11 +348,11 @@ scan_address (AddressScanner *s, GString *out, gboolean in_group)
   if (!in_group && scanner_at (s, ':'))
     scan_group (s, out, phrase->str);
   else if (scanner_at (s, '<'))
-    scan_angle_addr (s, out, name);
+    scan_angle_addr (s, out, name, in_group);
   else
     {
       s->p = start;
-      scan_addr_spec (s, out, NULL);
+      scan_addr_spec (s, out, NULL, in_group);
     }
   skip_cfws (s);
   /* Whatever is left up to the next comma is not an address. */
@@ -286,14 +360,12 @@ scan_address (AddressScanner *s, GString *out, gboolean in_group)
     s->p++;
 }
 
-/* The RFC 9051 §9 address list of a header value: "(" 1*address ")", or
- * NULL if it holds no address. (transfer full) */
-static char *
-format_address_list (const char *value)
+/* RFC 5322 §3.4 address-list, each address appended to @out. */
+static void
+scan_address_list (const char *value, AddressFormat format, GString *out)
 {
   g_autoptr (GString) comment = g_string_new (NULL);
-  AddressScanner s = { value, value + strlen (value), comment };
-  GString *out = g_string_new ("(");
+  AddressScanner s = { value, value + strlen (value), comment, format };
 
   for (;;)
     {
@@ -305,6 +377,16 @@ format_address_list (const char *value)
       else
         scan_address (&s, out, FALSE);
     }
+}
+
+/* The RFC 9051 §9 address list of a header value: "(" 1*address ")", or
+ * NULL if it holds no address. (transfer full) */
+static char *
+format_address_list (const char *value)
+{
+  GString *out = g_string_new ("(");
+
+  scan_address_list (value, ADDRESS_FORMAT_IMAP, out);
   if (out->len == 1)
     {
       g_string_free (out, TRUE);
@@ -366,6 +448,34 @@ imap_message_append_envelope (ImapMessage *message, GString *out)
 {
   g_return_if_fail (message != NULL && out != NULL);
   append_envelope (out, message->octets, imap_message_get_root (message));
+}
+
+char *
+imap_message_get_address_text (ImapMessage *message, const char *field_name)
+{
+  const ImapPart *root = NULL;
+  GString *text = NULL;
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  g_return_val_if_fail (message != NULL && field_name != NULL, NULL);
+  root = imap_message_get_root (message);
+  imap_header_iter_init (&iter, message->octets, root->header_start,
+                         root->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    {
+      g_autofree char *value = NULL;
+
+      if (!imap_header_field_is (&field, field_name))
+        continue;
+      value = imap_header_unfold (field.value, field.value_length);
+      if (text == NULL)
+        text = g_string_new (NULL);
+      else
+        g_string_append_c (text, '\n');
+      scan_address_list (value, ADDRESS_FORMAT_TEXT, text);
+    }
+  return text != NULL ? g_string_free (text, FALSE) : NULL;
 }
 
 /* ---- BODY and BODYSTRUCTURE (RFC 9051 §7.5.2, §9 body) ------------------ */

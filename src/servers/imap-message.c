@@ -19,6 +19,7 @@ G_DEFINE_QUARK (imap_message_error, imap_message_error)
 static void imap_part_free (gpointer data);
 static ImapPart *imap_part_new (
     const char *data, GMimeObject *mime, gsize start, gsize end, guint depth);
+static GBytes *show_without_nul (ImapMessage *message);
 
 /* ---- lifecycle --------------------------------------------------------- */
 
@@ -57,6 +58,7 @@ GBytes *
 imap_message_get_data (ImapMessage *message)
 {
   g_return_val_if_fail (message != NULL, NULL);
+  imap_message_get_root (message);
   return message->data;
 }
 
@@ -75,17 +77,34 @@ parse_mime (const char *octets, gsize length)
   return mime;
 }
 
-const ImapPart *
-imap_message_get_root (ImapMessage *message)
+static void
+parse_tree (ImapMessage *message)
 {
   GMimeObject *body = NULL;
 
-  if (message->root != NULL)
-    return message->root;
   message->mime = parse_mime (message->octets, message->length);
   if (message->mime != NULL)
     body = g_mime_message_get_mime_part (message->mime);
   message->root = imap_part_new (message->octets, body, 0, message->length, 0);
+}
+
+const ImapPart *
+imap_message_get_root (ImapMessage *message)
+{
+  if (message->root != NULL)
+    return message->root;
+  parse_tree (message);
+  if (memchr (message->octets, '\0', message->length) != NULL)
+    {
+      GBytes *shown = show_without_nul (message);
+
+      g_clear_pointer (&message->root, imap_part_free);
+      g_clear_object (&message->mime);
+      g_bytes_unref (message->data);
+      message->data = shown;
+      message->octets = g_bytes_get_data (shown, &message->length);
+      parse_tree (message);
+    }
   return message->root;
 }
 
@@ -547,6 +566,64 @@ is_identity (GMimeContentEncoding encoding)
          encoding != GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
 }
 
+static gboolean
+is_blank (char c)
+{
+  return c == ' ' || c == '\t';
+}
+
+/* RFC 2045 §6.7 rule 1: "=" and two hex digits is that octet (lowercase
+ * digits too, which §6.7 lets a robust decoder take); any other "=" is
+ * kept as it is. */
+static void
+decode_quoted_line (GString *out, const char *line, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      int high = i + 2 < length ? g_ascii_xdigit_value (line[i + 1]) : -1;
+      int low = i + 2 < length ? g_ascii_xdigit_value (line[i + 2]) : -1;
+
+      if (line[i] == '=' && high >= 0 && low >= 0)
+        {
+          g_string_append_c (out, (char) (high * 16 + low));
+          i += 2;
+        }
+      else
+        g_string_append_c (out, line[i]);
+    }
+}
+
+/* RFC 2045 §6.7 quoted-printable, which GMime 3.2 decodes keeping the
+ * trailing blanks. Each line loses its trailing blanks (rule 3: they are
+ * transport padding); then a line ending in "=" is a soft line break
+ * (rule 5), so "foo= " CRLF "bar" is "foobar", and any other line end is
+ * a CRLF. */
+static GBytes *
+decode_quoted_printable (const char *data, gsize length)
+{
+  GString *out = g_string_sized_new (length);
+  gsize at = 0;
+
+  while (at < length)
+    {
+      const char *newline = memchr (data + at, '\n', length - at);
+      gsize next = newline != NULL ? (gsize) (newline - data) + 1 : length;
+      gsize end = newline != NULL ? next - 1 : length;
+      gboolean soft = FALSE;
+
+      if (end > at && data[end - 1] == '\r')
+        end--;
+      while (end > at && is_blank (data[end - 1]))
+        end--;
+      soft = end > at && data[end - 1] == '=';
+      decode_quoted_line (out, data + at, soft ? end - 1 - at : end - at);
+      if (newline != NULL && !soft)
+        g_string_append (out, "\r\n");
+      at = next;
+    }
+  return g_string_free_to_bytes (out);
+}
+
 /* The body of @part with @encoding undone (RFC 2045 §6.7, §6.8). */
 static GBytes *
 decode_body (ImapMessage *message,
@@ -560,6 +637,8 @@ decode_body (ImapMessage *message,
 
   if (is_identity (encoding))
     return slice (message, part->body_start, part->body_end);
+  if (encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE)
+    return decode_quoted_printable (message->octets + part->body_start, length);
   g_mime_encoding_init_decode (&state, encoding);
   out = g_malloc (g_mime_encoding_outlen (&state, length) + 1);
   out_length = g_mime_encoding_flush (
@@ -635,12 +714,95 @@ imap_message_get_binary_size (ImapMessage *message,
   return TRUE;
 }
 
+/* ---- NUL octets (RFC 9051 §4.3, RFC 3516 §4.4) ------------------------ */
+
+/* RFC 2045 §6.8: base64 in lines of 76 characters. */
+static void
+append_base64 (GString *out, GBytes *content)
+{
+  gsize length = 0;
+  const guchar *octets = g_bytes_get_data (content, &length);
+  g_autofree char *encoded = g_base64_encode (octets, length);
+  gsize total = strlen (encoded);
+
+  for (gsize at = 0; at < total; at += 76)
+    {
+      if (at > 0)
+        g_string_append (out, "\r\n");
+      g_string_append_len (out, encoded + at, MIN (76, total - at));
+    }
+}
+
+/* The entity @part with its content (decoded, or as it is if its
+ * encoding is unknown) in base64, and a header that says so. */
+static void
+append_as_base64 (GString *out, ImapMessage *message, const ImapPart *part)
+{
+  GMimeContentEncoding encoding = GMIME_CONTENT_ENCODING_DEFAULT;
+  g_autoptr (GBytes) content = NULL;
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  if (!part_encoding (part, message->octets, &encoding, NULL))
+    encoding = GMIME_CONTENT_ENCODING_BINARY;
+  content = decode_body (message, part, encoding);
+  imap_header_iter_init (&iter, message->octets, part->header_start,
+                         part->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    if (!imap_header_field_is (&field, "Content-Transfer-Encoding"))
+      g_string_append_len (out, field.line, field.line_length);
+  g_string_append (out, "Content-Transfer-Encoding: base64\r\n");
+  g_string_append_len (out, message->octets + iter.at,
+                       part->body_start - iter.at);
+  append_base64 (out, content);
+}
+
+/* Copies the stored octets from *at up to each part whose content holds
+ * a NUL, and that part in base64. */
+static void
+append_parts_without_nul (GString *out,
+                          ImapMessage *message,
+                          const ImapPart *part,
+                          gsize *at)
+{
+  for (guint i = 0; part->children != NULL && i < part->children->len; i++)
+    append_parts_without_nul (out, message,
+                              g_ptr_array_index (part->children, i), at);
+  if (part->children != NULL ||
+      memchr (message->octets + part->body_start, '\0',
+              part->body_end - part->body_start) == NULL)
+    return;
+  g_string_append_len (out, message->octets + *at, part->header_start - *at);
+  append_as_base64 (out, message, part);
+  *at = part->body_end;
+}
+
+/* A literal cannot carry NUL, and only BINARY answers with a literal8
+ * (RFC 9051 §4.3), so a message that holds NUL (binary content APPENDed
+ * in a literal8) is shown with those parts base64-encoded: BODY[],
+ * BODYSTRUCTURE and SEARCH all see that form, and BINARY decodes it back
+ * to the stored octets. RFC 3516 §4.4 lets the server change the
+ * encoding so, as nothing is lost. A NUL outside any part's content (in
+ * a header, a preamble) has no encoding to go into and is sent as 0x80,
+ * as Dovecot sends every NUL. (transfer full) */
+static GBytes *
+show_without_nul (ImapMessage *message)
+{
+  GString *out = g_string_sized_new (message->length + message->length / 2);
+  gsize at = 0;
+
+  append_parts_without_nul (out, message, message->root, &at);
+  g_string_append_len (out, message->octets + at, message->length - at);
+  for (gsize i = 0; i < out->len; i++)
+    if (out->str[i] == '\0')
+      out->str[i] = (char) 0x80;
+  return g_string_free_to_bytes (out);
+}
+
 /* ---- SEARCH text (RFC 9051 §6.4.4) ------------------------------------ */
 
-/* RFC 2047 words decoded, and raw 8-bit text taken as UTF-8 or else
- * GMime's fallback charsets. (transfer full) */
-static char *
-decode_header_text (const char *raw)
+char *
+imap_header_decode_text (const char *raw)
 {
   char *text = g_mime_utils_header_decode_text (NULL, raw);
   char *valid = g_utf8_make_valid (text, -1);
@@ -670,7 +832,7 @@ imap_message_get_header_text (ImapMessage *message, const char *field_name)
         continue;
       raw = imap_header_unfold (field.value, field.value_length);
       /* "X-Tag:" CRLF " second" is "second" */
-      decoded = g_strstrip (decode_header_text (raw));
+      decoded = g_strstrip (imap_header_decode_text (raw));
       if (text == NULL)
         text = g_string_new (decoded);
       else
@@ -740,7 +902,7 @@ part_header_text (ImapMessage *message, const ImapPart *part)
   while (imap_header_iter_next (&iter, &field))
     {
       g_autofree char *raw = imap_header_unfold (field.line, field.line_length);
-      g_autofree char *decoded = decode_header_text (raw);
+      g_autofree char *decoded = imap_header_decode_text (raw);
 
       g_string_append_printf (text, "%s\n", decoded);
     }

@@ -4,10 +4,13 @@
  * BODYSTRUCTURE, §6.4.4 SEARCH text; RFC 3516 BINARY).
  *
  * The message is the stored file: CRLF line ends, exactly the octets a
- * client gets for BODY[]. GMime 3 parses the MIME structure (content
- * types, parameters, dispositions, transfer encodings, charsets,
- * RFC 2047 words); every offset and every raw header value comes from
- * the stored octets, so sizes and sections are exact.
+ * client gets for BODY[], unless they hold NUL, which no literal can
+ * carry (RFC 9051 §4.3): then the parts holding it are shown
+ * base64-encoded, to BODY, BODYSTRUCTURE and SEARCH alike, and BINARY
+ * decodes them back (RFC 3516 §4.4). GMime 3 parses the MIME structure
+ * (content types, parameters, dispositions, transfer encodings,
+ * charsets, RFC 2047 words); every offset and every raw header value
+ * comes from those octets, so sizes and sections are exact.
  *
  * Parsing is lazy: imap_message_new () only keeps the octets, and the
  * first call that needs the structure parses it. The octets are
@@ -39,7 +42,9 @@ ImapMessage *imap_message_new (GBytes *data);
 void imap_message_free (ImapMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImapMessage, imap_message_free)
 
-/* The stored octets (transfer none). */
+/* The octets of BODY[] (transfer none): the stored ones, or, if they hold
+ * NUL, the message with the parts that hold it in base64. RFC822.SIZE is
+ * their size. */
 GBytes *imap_message_get_data (ImapMessage *message);
 
 /* ---- FETCH (RFC 9051 §7.5.2) ------------------------------------------ */
@@ -91,6 +96,15 @@ gboolean imap_message_get_binary_size (ImapMessage *message,
  * parts' headers), unfolded and RFC 2047-decoded to UTF-8, joined with
  * "\n"; NULL if the message has no such field. (transfer full) */
 char *imap_message_get_header_text (ImapMessage *message, const char *field);
+
+/* The addresses of every @field field (From, To, Cc, Bcc) in the
+ * message header, as SEARCH FROM and the others match them (RFC 9051
+ * §6.4.4: the envelope's field): comments and quoting gone, names
+ * RFC 2047-decoded, "name <mailbox@host>, mailbox@host, group: a@b;",
+ * the fields joined with "\n"; a name only in a comment
+ * ("a@b.c (Name)") is the name, as in ENVELOPE. NULL if the message has
+ * no such field. (transfer full) */
+char *imap_message_get_address_text (ImapMessage *message, const char *field);
 
 /* Does the decoded text of the message contain @needle (UTF-8),
  * case-insensitively (g_utf8_casefold)? The text is every part of type text,

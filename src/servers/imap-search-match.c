@@ -100,6 +100,9 @@ match_text_key (const ImapSearchKey *key, SearchMatch *match)
       /* An empty string matches every message with the field. */
       header = imap_message_get_header_text (message, key->field);
       return header != NULL && text_contains (header, key->text);
+    case KEY_ADDRESS:
+      header = imap_message_get_address_text (message, key->field);
+      return header != NULL && text_contains (header, key->text);
     case KEY_BODY:
     case KEY_TEXT:
       return imap_message_body_contains (message, key->text,

@@ -30,7 +30,8 @@ typedef enum
   KEY_SENTBEFORE, /* ... and the Date: header */
   KEY_SENTON,
   KEY_SENTSINCE,
-  KEY_HEADER,
+  KEY_HEADER,  /* the raw field, decoded (HEADER, SUBJECT) */
+  KEY_ADDRESS, /* its addresses (FROM, TO, CC, BCC) */
   KEY_BODY,
   KEY_TEXT,
 } ImapSearchKind;
@@ -42,8 +43,8 @@ struct _ImapSearchKey
   ImapSeqSet *set;     /* SEQUENCE, UID */
   GArray *saved;       /* SAVED: guint32 UIDs, ascending; NULL if unset */
   MailFlags flag;      /* FLAG */
-  char *field;         /* HEADER: the field name */
-  char *text;          /* KEYWORD, HEADER, BODY, TEXT */
+  char *field;         /* HEADER, ADDRESS: the field name */
+  char *text;          /* KEYWORD, HEADER, ADDRESS, BODY, TEXT */
   gint64 number;       /* LARGER, SMALLER, MODSEQ; the dates' day */
   gboolean needs_message;
 };

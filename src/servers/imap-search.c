@@ -44,14 +44,14 @@ static const ImapSearchKeyInfo search_keys[] = {
   /* name       kind            argument     flag / field        negate */
   { "ALL", KEY_ALL, ARG_NONE, 0, NULL, FALSE },
   { "ANSWERED", KEY_FLAG, ARG_NONE, MAIL_FLAG_ANSWERED, NULL, FALSE },
-  { "BCC", KEY_HEADER, ARG_STRING, 0, "Bcc", FALSE },
+  { "BCC", KEY_ADDRESS, ARG_STRING, 0, "Bcc", FALSE },
   { "BEFORE", KEY_BEFORE, ARG_DATE, 0, NULL, FALSE },
   { "BODY", KEY_BODY, ARG_STRING, 0, NULL, FALSE },
-  { "CC", KEY_HEADER, ARG_STRING, 0, "Cc", FALSE },
+  { "CC", KEY_ADDRESS, ARG_STRING, 0, "Cc", FALSE },
   { "DELETED", KEY_FLAG, ARG_NONE, MAIL_FLAG_DELETED, NULL, FALSE },
   { "DRAFT", KEY_FLAG, ARG_NONE, MAIL_FLAG_DRAFT, NULL, FALSE },
   { "FLAGGED", KEY_FLAG, ARG_NONE, MAIL_FLAG_FLAGGED, NULL, FALSE },
-  { "FROM", KEY_HEADER, ARG_STRING, 0, "From", FALSE },
+  { "FROM", KEY_ADDRESS, ARG_STRING, 0, "From", FALSE },
   { "HEADER", KEY_HEADER, ARG_FIELD, 0, NULL, FALSE },
   { "KEYWORD", KEY_KEYWORD, ARG_KEYWORD, 0, NULL, FALSE },
   { "LARGER", KEY_LARGER, ARG_NUMBER, 0, NULL, FALSE },
@@ -70,7 +70,7 @@ static const ImapSearchKeyInfo search_keys[] = {
   { "SMALLER", KEY_SMALLER, ARG_NUMBER, 0, NULL, FALSE },
   { "SUBJECT", KEY_HEADER, ARG_STRING, 0, "Subject", FALSE },
   { "TEXT", KEY_TEXT, ARG_STRING, 0, NULL, FALSE },
-  { "TO", KEY_HEADER, ARG_STRING, 0, "To", FALSE },
+  { "TO", KEY_ADDRESS, ARG_STRING, 0, "To", FALSE },
   { "UID", KEY_UID, ARG_SET, 0, NULL, FALSE },
   { "UNANSWERED", KEY_FLAG, ARG_NONE, MAIL_FLAG_ANSWERED, NULL, TRUE },
   { "UNDELETED", KEY_FLAG, ARG_NONE, MAIL_FLAG_DELETED, NULL, TRUE },
@@ -95,8 +95,8 @@ static gboolean
 kind_needs_message (ImapSearchKind kind)
 {
   return kind == KEY_SENTBEFORE || kind == KEY_SENTON ||
-         kind == KEY_SENTSINCE || kind == KEY_HEADER || kind == KEY_BODY ||
-         kind == KEY_TEXT;
+         kind == KEY_SENTSINCE || kind == KEY_HEADER || kind == KEY_ADDRESS ||
+         kind == KEY_BODY || kind == KEY_TEXT;
 }
 
 static ImapSearchKey *
@@ -541,6 +541,7 @@ static const char *const kind_names[] = {
   [KEY_SENTON] = "SENTON",
   [KEY_SENTSINCE] = "SENTSINCE",
   [KEY_HEADER] = "HEADER",
+  [KEY_ADDRESS] = "ADDRESS",
   [KEY_BODY] = "BODY",
   [KEY_TEXT] = "TEXT",
 };
@@ -615,6 +616,7 @@ describe_argument (GString *out, const ImapSearchKey *key)
       g_string_append_printf (out, " %s", key->text);
       break;
     case KEY_HEADER:
+    case KEY_ADDRESS:
       g_string_append_printf (out, " %s \"%s\"", key->field, key->text);
       break;
     case KEY_BODY:

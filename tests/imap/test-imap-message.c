@@ -560,6 +560,53 @@ static const SectionCase section_cases[] = {
   /* Dovecot answers part 1 again: a part that is not a message or a
    * multipart has no parts of its own. */
   { "parts-of-a-leaf-part-are-empty", "mixed-headerless-part", "1.1", "" },
+  /* RFC 9051 §6.4.5: a message that is not multipart has a part 1, its
+   * body, even when that body is a message: 1.1 is then the first part
+   * of the message inside. */
+  { "top-level-rfc822-part-1-is-the-embedded-message", "top-level-rfc822", "1",
+    "From: inner@example.com\r\n"
+    "Subject: inner\r\n"
+    "Content-Type: multipart/mixed; boundary=zz\r\n"
+    "\r\n"
+    "--zz\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "one\r\n"
+    "--zz\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "two\r\n"
+    "--zz--\r\n" },
+  { "top-level-rfc822-part-1-mime-is-the-message-header", "top-level-rfc822",
+    "1.MIME",
+    "From: outer@example.com\r\n"
+    "Subject: the whole message is message/rfc822\r\n"
+    "MIME-Version: 1.0\r\n"
+    "Content-Type: message/rfc822\r\n"
+    "\r\n" },
+  { "top-level-rfc822-part-1-header-is-the-embedded-header", "top-level-rfc822",
+    "1.HEADER",
+    "From: inner@example.com\r\n"
+    "Subject: inner\r\n"
+    "Content-Type: multipart/mixed; boundary=zz\r\n"
+    "\r\n" },
+  { "top-level-rfc822-part-1-text-is-the-embedded-body", "top-level-rfc822",
+    "1.TEXT",
+    "--zz\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "one\r\n"
+    "--zz\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "two\r\n"
+    "--zz--\r\n" },
+  { "top-level-rfc822-part-1-1-is-the-embedded-first-part", "top-level-rfc822",
+    "1.1", "one" },
+  { "top-level-rfc822-part-1-2-mime", "top-level-rfc822", "1.2.MIME",
+    "Content-Type: text/plain\r\n"
+    "\r\n" },
+  { "top-level-rfc822-part-2-is-empty", "top-level-rfc822", "2", "" },
 };
 
 static void
@@ -645,6 +692,17 @@ static const BinaryCase binary_cases[] = {
     "\r\n"
     "Just a plain RFC 5322 message.\r\n"
     "With two lines.\r\n" },
+  /* RFC 2045 §6.7 rule 3: blanks before a line end are padding, also
+   * after the "=" of a soft line break (GMime keeps them) */
+  { "quoted-printable-trailing-blanks-are-padding", "quoted-printable-padding",
+    "1",
+    "trailing blanks go\r\n"
+    "soft\r\n"
+    "break\tkeeps the tab\r\n"
+    "padding\t \tAfter a soft break\r\n"
+    "blank and tab padding\r\n"
+    "hex=" },
+  { "rfc822-part-is-as-stored", "top-level-rfc822", "1.2", "two" },
   { "x-uuencode-is-unknown-cte", "unknown-cte-rfc2231-params", "1", NULL },
   { "whole-x-uuencode-message-is-unknown-cte", "unknown-cte-rfc2231-params", "",
     NULL },
@@ -702,6 +760,179 @@ test_binary_multipart (void)
   octets = imap_message_get_binary (message, &section, &error);
   g_assert_no_error (error);
   g_assert_true (g_bytes_equal (octets, imap_message_get_data (message)));
+  imap_section_clear (&section);
+}
+
+/* RFC 2045 §6.7, one body at a time: the rows Dovecot also decodes are
+ * its answers; where Dovecot answers NO [PARSE] (or fails), the text is
+ * kept, as §6.7 suggests of a robust decoder. */
+typedef struct
+{
+  const char *name;
+  const char *encoded;
+  const char *decoded;
+} QuotedPrintableCase;
+
+static const QuotedPrintableCase quoted_printable_cases[] = {
+  /* VALID */
+  { "hex-digits-either-case", "lower =c3=a9 upper =C3=A9\r\nx",
+    "lower \303\251 upper \303\251\r\nx" },
+  { "blanks-before-a-line-end-go", "tab\t \r\nx", "tab\r\nx" },
+  { "bare-lf-is-a-line-end", "bare lf  \nx", "bare lf\r\nx" },
+  { "soft-break-on-the-last-line", "a=\r\n", "a" },
+  { "soft-break-after-padding", "a= \t \r\nb", "ab" },
+  { "blanks-before-a-soft-break-stay", "a \t=\r\nb", "a \tb" },
+  { "equals-sign-encoded", "1 =3D 1", "1 = 1" },
+  /* RECOVERABLE */
+  { "equals-without-hex-is-kept", "bad =ZZ and =4", "bad =ZZ and =4" },
+  { "soft-break-at-the-very-end", "end=", "end" },
+};
+
+static void
+test_quoted_printable (gconstpointer data)
+{
+  const QuotedPrintableCase *c = data;
+  g_autofree char *text =
+      g_strdup_printf ("Content-Type: text/plain\r\n"
+                       "Content-Transfer-Encoding: quoted-printable\r\n"
+                       "\r\n%s",
+                       c->encoded);
+  g_autoptr (GBytes) stored = g_bytes_new (text, strlen (text));
+  g_autoptr (ImapMessage) message = imap_message_new (stored);
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+  g_autoptr (GError) error = NULL;
+
+  parse_section ("1", &section);
+  octets = imap_message_get_binary (message, &section, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (octets, NULL), g_bytes_get_size (octets),
+                   c->decoded, strlen (c->decoded));
+  imap_section_clear (&section);
+}
+
+/* ---- NUL octets (RFC 9051 §4.3, RFC 3516 §4.4) ------------------------- */
+
+/* As imaptest's append-binary APPENDs it in a literal8. */
+static const char nul_single[] = "From: a@b.c\r\n"
+                                 "Content-Type: application/octet-stream\r\n"
+                                 "Content-Transfer-Encoding: binary\r\n"
+                                 "\r\n"
+                                 "\0-\344\n\r\n\n";
+static const char nul_multipart[] =
+    "From: a@b.c\r\n"
+    "Content-Type: multipart/mixed; boundary=b\r\n"
+    "\r\n"
+    "--b\r\n"
+    "Content-Type: text/plain\r\n"
+    "\r\n"
+    "plain text\r\n"
+    "--b\r\n"
+    "Content-Type: image/x-raw\r\n"
+    "Content-Transfer-Encoding: binary\r\n"
+    "\r\n"
+    "\0\1\2\0\r\n"
+    "--b--\r\n";
+static const char nul_header[] = "Subject: a\0b\r\n"
+                                 "\r\n"
+                                 "body\r\n";
+
+typedef enum
+{
+  NUL_BODY,          /* BODY[section] */
+  NUL_BINARY,        /* BINARY[section] */
+  NUL_BODYSTRUCTURE, /* BODYSTRUCTURE, compared as IMAP data */
+} NulFetch;
+
+typedef struct
+{
+  const char *name;
+  const char *message;
+  gsize message_length;
+  NulFetch fetch;
+  const char *section;
+  const char *expected;
+  gsize expected_length;
+} NulCase;
+
+#define NUL_MESSAGE(m) m, sizeof (m) - 1
+#define NUL_TEXT(t) t, sizeof (t) - 1
+
+static const NulCase nul_cases[] = {
+  { "body-part-is-base64", NUL_MESSAGE (nul_single), NUL_BODY, "1",
+    NUL_TEXT ("AC3kCg0KCg==") },
+  { "body-mime-says-base64", NUL_MESSAGE (nul_single), NUL_BODY, "1.MIME",
+    NUL_TEXT ("From: a@b.c\r\n"
+              "Content-Type: application/octet-stream\r\n"
+              "Content-Transfer-Encoding: base64\r\n"
+              "\r\n") },
+  { "whole-message-holds-no-nul", NUL_MESSAGE (nul_single), NUL_BODY, "",
+    NUL_TEXT ("From: a@b.c\r\n"
+              "Content-Type: application/octet-stream\r\n"
+              "Content-Transfer-Encoding: base64\r\n"
+              "\r\n"
+              "AC3kCg0KCg==") },
+  { "bodystructure-says-base64", NUL_MESSAGE (nul_single), NUL_BODYSTRUCTURE,
+    NULL,
+    NUL_TEXT ("(\"application\" \"octet-stream\" NIL NIL NIL \"base64\" 12 "
+              "NIL NIL NIL NIL)") },
+  { "binary-is-the-stored-content", NUL_MESSAGE (nul_single), NUL_BINARY, "1",
+    NUL_TEXT ("\0-\344\n\r\n\n") },
+  { "binary-whole-message-says-binary", NUL_MESSAGE (nul_single), NUL_BINARY,
+    "",
+    NUL_TEXT ("From: a@b.c\r\n"
+              "Content-Type: application/octet-stream\r\n"
+              "Content-Transfer-Encoding: binary\r\n"
+              "\r\n"
+              "\0-\344\n\r\n\n") },
+  { "other-parts-are-as-stored", NUL_MESSAGE (nul_multipart), NUL_BODY, "1",
+    NUL_TEXT ("plain text") },
+  { "only-the-part-with-nul-is-base64", NUL_MESSAGE (nul_multipart), NUL_BODY,
+    "2", NUL_TEXT ("AAECAA==") },
+  { "multipart-bodystructure", NUL_MESSAGE (nul_multipart), NUL_BODYSTRUCTURE,
+    NULL,
+    NUL_TEXT ("((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL "
+              "\"7bit\" 10 0 NIL NIL NIL NIL)(\"image\" \"x-raw\" NIL NIL NIL "
+              "\"base64\" 8 NIL NIL NIL NIL) \"mixed\" (\"boundary\" \"b\") "
+              "NIL NIL NIL)") },
+  { "multipart-binary-part", NUL_MESSAGE (nul_multipart), NUL_BINARY, "2",
+    NUL_TEXT ("\0\1\2\0") },
+  /* no encoding can hold it: Dovecot's 0x80 */
+  { "nul-in-a-header-is-0x80", NUL_MESSAGE (nul_header), NUL_BODY, "HEADER",
+    NUL_TEXT ("Subject: a\200b\r\n"
+              "\r\n") },
+};
+
+static void
+test_nul (gconstpointer data)
+{
+  const NulCase *c = data;
+  g_autoptr (GBytes) stored = g_bytes_new (c->message, c->message_length);
+  g_autoptr (ImapMessage) message = imap_message_new (stored);
+  g_autoptr (GString) out = g_string_new (NULL);
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) octets = NULL;
+  g_autoptr (GError) error = NULL;
+  gsize length = 0;
+  const char *got = NULL;
+
+  if (c->fetch == NUL_BODYSTRUCTURE)
+    {
+      imap_message_append_bodystructure (message, out, TRUE);
+      assert_same_data (out, c->expected);
+      return;
+    }
+  parse_section (c->section, &section);
+  if (c->fetch == NUL_BODY)
+    octets = imap_message_get_section (message, &section);
+  else
+    octets = imap_message_get_binary (message, &section, &error);
+  g_assert_no_error (error);
+  got = g_bytes_get_data (octets, &length);
+  g_assert_cmpmem (got, length, c->expected, c->expected_length);
+  /* RFC 9051 §4.3: what BODY gives goes in a literal, which has no NUL */
+  if (c->fetch == NUL_BODY)
+    g_assert_null (memchr (got, '\0', length));
   imap_section_clear (&section);
 }
 
@@ -788,6 +1019,60 @@ test_contains (gconstpointer data)
   g_assert_cmpint (
       imap_message_body_contains (message, c->needle, c->include_headers), ==,
       c->expected);
+}
+
+/* SEARCH FROM, TO, CC and BCC match the addresses, not the raw field
+ * (RFC 9051 §6.4.4: "the envelope structure's FROM field"), as Dovecot
+ * does: imaptest's search-addresses finds <user (x)@ (y) domain.org>
+ * with "user@domain.org". */
+typedef struct
+{
+  const char *name;
+  const char *header; /* the message's header */
+  const char *expected;
+} AddressTextCase;
+
+static const AddressTextCase address_text_cases[] = {
+  /* VALID */
+  { "bare-addr-spec", "From: user@example.org\r\n", "user@example.org" },
+  { "comments-in-an-addr-spec-go",
+    "From: <user (comment)@ (comment) example.org>\r\n", "user@example.org" },
+  { "comment-after-an-addr-spec-is-the-name",
+    "From: user@example.org (Real Name)\r\n", "Real Name <user@example.org>" },
+  { "quoted-display-name-unquoted", "From: \"Doe, John\" <j@d.example>\r\n",
+    "Doe, John <j@d.example>" },
+  { "encoded-word-name-is-decoded",
+    "From: =?ISO-8859-1?Q?Andr=E9?= <andre@example.fr>\r\n",
+    "Andr\303\251 <andre@example.fr>" },
+  { "list-is-comma-separated", "To: a@b.example, Cee <c@d.example>\r\n",
+    "a@b.example, Cee <c@d.example>" },
+  { "groups-list-their-members",
+    "To: team: a@b.example, c@d.example;,\r\n  other: e@f.example;\r\n",
+    "team: a@b.example, c@d.example;, other: e@f.example;" },
+  { "empty-group-keeps-its-name", "To: undisclosed:;\r\n", "undisclosed:;" },
+  { "folded-over-lines", "To: Name\r\n <a@b.example>,\r\n\tc@d.example\r\n",
+    "Name <a@b.example>, c@d.example" },
+  { "every-field-on-its-line", "To: a@b.example\r\nTo: c@d.example\r\n",
+    "a@b.example\nc@d.example" },
+  { "route-is-kept", "To: <@relay.example:a@b.example>\r\n",
+    "<@relay.example:a@b.example>" },
+  /* RECOVERABLE */
+  { "empty-field-is-empty", "To:\r\n", "" },
+  /* INVALID */
+  { "absent-field-is-null", "Cc: a@b.example\r\n", NULL },
+};
+
+static void
+test_address_text (gconstpointer data)
+{
+  const AddressTextCase *c = data;
+  g_autofree char *text = g_strdup_printf ("%s\r\nbody\r\n", c->header);
+  g_autoptr (GBytes) stored = g_bytes_new (text, strlen (text));
+  g_autoptr (ImapMessage) message = imap_message_new (stored);
+  const char *field = g_str_has_prefix (c->header, "From") ? "From" : "To";
+  g_autofree char *addresses = imap_message_get_address_text (message, field);
+
+  g_assert_cmpstr (addresses, ==, c->expected);
 }
 
 typedef struct
@@ -941,6 +1226,24 @@ binary_name (const void *row)
 }
 
 static const char *
+quoted_printable_name (const void *row)
+{
+  return ((const QuotedPrintableCase *) row)->name;
+}
+
+static const char *
+nul_name (const void *row)
+{
+  return ((const NulCase *) row)->name;
+}
+
+static const char *
+address_text_name (const void *row)
+{
+  return ((const AddressTextCase *) row)->name;
+}
+
+static const char *
 malformed_name (const void *row)
 {
   return ((const MalformedCase *) row)->name;
@@ -967,6 +1270,11 @@ main (int argc, char **argv)
   ADD_CASES ("/imap/message/binary", binary_cases, binary_name, test_binary);
   g_test_add_func ("/imap/message/binary/multipart-message-is-as-stored",
                    test_binary_multipart);
+  ADD_CASES ("/imap/message/binary/quoted-printable", quoted_printable_cases,
+             quoted_printable_name, test_quoted_printable);
+  ADD_CASES ("/imap/message/nul", nul_cases, nul_name, test_nul);
+  ADD_CASES ("/imap/message/address-text", address_text_cases,
+             address_text_name, test_address_text);
   for (guint i = 0; i < G_N_ELEMENTS (header_text_cases); i++)
     {
       g_autofree char *path = g_strdup_printf (

@@ -54,11 +54,11 @@ static const ParseCase parse_cases[] = {
   { "*", "(SEQUENCE *)", 0, NULL },
   { "$", "$", 0, NULL },
   { "UID $", "$", 0, NULL },
-  { "FROM alice", "(HEADER From \"alice\")", 0, NULL },
+  { "FROM alice", "(ADDRESS From \"alice\")", 0, NULL },
   { "SUBJECT \"hello world\"", "(HEADER Subject \"hello world\")", 0, NULL },
-  { "TO {3}\r\nbob", "(HEADER To \"bob\")", 0, NULL },
-  { "CC NIL", "(HEADER Cc \"NIL\")", 0, NULL },
-  { "BCC x", "(HEADER Bcc \"x\")", 0, NULL },
+  { "TO {3}\r\nbob", "(ADDRESS To \"bob\")", 0, NULL },
+  { "CC NIL", "(ADDRESS Cc \"NIL\")", 0, NULL },
+  { "BCC x", "(ADDRESS Bcc \"x\")", 0, NULL },
   { "HEADER X-Spam yes", "(HEADER X-Spam \"yes\")", 0, NULL },
   { "HEADER Message-ID \"\"", "(HEADER Message-ID \"\")", 0, NULL },
   { "BODY \"caf\303\251\"", "(BODY \"caf\303\251\")", 0, NULL },
@@ -312,6 +312,125 @@ static const MatchCase match_cases[] = {
   { "OR FROM fred FLAGGED", "1,2", "1,3,4" },
 };
 
+/* imaptest's search-addresses: its mailbox and every row of it, Dovecot's
+ * answers. FROM, TO, CC and BCC match the addresses, so the comments in
+ * message 3's From and the groups of messages 6 and 7 are no obstacle;
+ * HEADER matches the raw field. */
+static const char *const address_mailbox[] = {
+  "From: user-from@domain.org\r\n"
+  "To: user-to@domain.org\r\n"
+  "Cc: user-cc@domain.org\r\n"
+  "Bcc: user-bcc@domain.org\r\n"
+  "\r\nbody\r\n",
+  "From: RealFrom <user-from@domain.org>\r\n"
+  "To: RealTo <user-to@domain.org>\r\n"
+  "Cc: RealCc <user-cc@domain.org>\r\n"
+  "Bcc: RealBcc <user-bcc@domain.org>\r\n"
+  "\r\nbody2\r\n",
+  "From: <user-from (comment)@ (comment) domain.org>\r\n"
+  "To: <user-to@domain.org>\r\n"
+  "Cc: <user-cc@domain.org>\r\n"
+  "Bcc: <user-bcc@domain.org>\r\n"
+  "\r\nbody3\r\n",
+  "From: user-from@domain.org (RealFrom)\r\n"
+  "To: user-to@domain.org (RealTo)\r\n"
+  "Cc: user-cc@domain.org (RealCc)\r\n"
+  "Bcc: user-bcc@domain.org (RealBcc)\r\n"
+  "\r\nbody4\r\n",
+  "From: user-from1@domain.org, user-from2@domain.org\r\n"
+  "Cc: user-cc@domain.org\r\n"
+  "\r\nbody5\r\n",
+  "From: RealFrom <user-from@domain.org>\r\n"
+  "To: groupname: groupuser1@domain.org, groupuser2@domain.org;,\r\n"
+  "  groupname2: groupuser3@domain.org;\r\n"
+  "\r\nbody6\r\n",
+  "From: RealFrom <user-from@domain.org>\r\n"
+  "To: groupname:;\r\n"
+  "\r\nbody7\r\n",
+};
+
+typedef struct
+{
+  const char *name;
+  const char *criteria;
+  const char *expected;
+} AddressCase;
+
+static const AddressCase address_cases[] = {
+  { "from-full-address-despite-comments", "FROM user-from@domain.org",
+    "1,2,3,4,6,7" },
+  { "to-full-address", "TO user-to@domain.org", "1,2,3,4" },
+  { "cc-full-address", "CC user-cc@domain.org", "1,2,3,4,5" },
+  { "bcc-full-address", "BCC user-bcc@domain.org", "1,2,3,4" },
+  { "from-display-name-or-comment", "FROM realfrom", "2,4,6,7" },
+  { "to-display-name-or-comment", "TO realto", "2,4" },
+  { "cc-display-name-or-comment", "CC realcc", "2,4" },
+  { "bcc-display-name-or-comment", "BCC realbcc", "2,4" },
+  { "header-from-exists", "HEADER from \"\"", "1,2,3,4,5,6,7" },
+  { "header-to-exists", "HEADER to \"\"", "1,2,3,4,6,7" },
+  { "header-cc-exists", "HEADER cc \"\"", "1,2,3,4,5" },
+  { "header-bcc-exists", "HEADER bcc \"\"", "1,2,3,4" },
+  { "from-address-substring", "FROM ser-fro", "1,2,3,4,5,6,7" },
+  { "to-address-substring", "TO ser-t", "1,2,3,4" },
+  { "cc-address-substring", "CC ser-c", "1,2,3,4,5" },
+  { "bcc-address-substring", "BCC ser-bc", "1,2,3,4" },
+  { "from-name-substring", "FROM ealfro", "2,4,6,7" },
+  { "to-name-substring", "TO ealt", "2,4" },
+  { "cc-name-substring", "CC ealc", "2,4" },
+  { "bcc-name-substring", "BCC ealbc", "2,4" },
+  { "from-first-of-two", "FROM user-from1", "5" },
+  { "from-second-of-two", "FROM user-from2", "5" },
+  { "to-group-name", "TO groupname", "6,7" },
+  { "to-second-group-name", "TO groupname2", "6" },
+  { "to-group-member", "TO groupuser1", "6" },
+  { "to-second-group-member", "TO groupuser2", "6" },
+  { "to-member-of-the-second-group", "TO groupuser3", "6" },
+  { "to-no-such-member", "TO groupuser4", "" },
+};
+
+typedef struct
+{
+  const char *text;
+  ImapMessage *parsed; /* what load_inline () gave */
+} InlineMessage;
+
+static ImapMessage *
+load_inline (gpointer user_data)
+{
+  InlineMessage *inline_message = user_data;
+  g_autoptr (GBytes) data =
+      g_bytes_new_static (inline_message->text, strlen (inline_message->text));
+
+  g_assert_null (inline_message->parsed);
+  inline_message->parsed = imap_message_new (data);
+  return inline_message->parsed;
+}
+
+static void
+test_match_address (gconstpointer data)
+{
+  const AddressCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ImapSearchKey) key = parse_criteria (c->criteria, NULL, &error);
+  g_autoptr (GString) found = g_string_new (NULL);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (address_mailbox); i++)
+    {
+      ImapSearchCandidate candidate = { .seq = i + 1, .uid = i + 1 };
+      InlineMessage stored = { address_mailbox[i], NULL };
+
+      candidate.load = load_inline;
+      candidate.user_data = &stored;
+      if (imap_search_matches (key, &candidate, G_N_ELEMENTS (address_mailbox),
+                               G_N_ELEMENTS (address_mailbox)))
+        g_string_append_printf (found, "%s%u", found->len > 0 ? "," : "",
+                                i + 1);
+      g_clear_pointer (&stored.parsed, imap_message_free);
+    }
+  g_assert_cmpstr (found->str, ==, c->expected);
+}
+
 static char *
 join_numbers (const GArray *numbers)
 {
@@ -431,6 +550,12 @@ main (int argc, char **argv)
     {
       g_autofree char *path = g_strdup_printf ("/imap/search/match/%u", i);
       g_test_add_data_func (path, &match_cases[i], test_match);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (address_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/imap/search/match/address/%s",
+                                               address_cases[i].name);
+      g_test_add_data_func (path, &address_cases[i], test_match_address);
     }
   g_test_add_func ("/imap/search/match/saved-result-is-empty-until-given",
                    test_match_saved);
