@@ -453,8 +453,9 @@ parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error)
       g_ptr_array_add (into, arg);
       if (parser_peek (p) == close)
         return close < 0 || parser_skip (p, close);
-      /* RFC 9051 §9: 1*address, 1*body */
-      if (p->lists_touch && arg->type == IMAP_ARG_LIST &&
+      /* RFC 9051 §9: "(" 1*address ")", "(" 1*body SP ...: only inside
+       * a list */
+      if (p->lists_touch && open >= 0 && arg->type == IMAP_ARG_LIST &&
           parser_peek (p) == '(')
         continue;
       if (!parser_skip (p, ' '))

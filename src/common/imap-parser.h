@@ -87,11 +87,11 @@ gboolean imap_arg_is_atom (const ImapArg *arg, const char *word);
  * IMAP_PARSER_ERROR_SYNTAX (the message says at which offset of @data,
  * and what was expected), _TOO_DEEP. */
 GPtrArray *imap_parse_args (const char *data, gsize length, GError **error);
-/* The same for what a server sends, where a list may follow a list with
- * no SP between them: the addresses of an ENVELOPE and the parts of a
- * multipart BODYSTRUCTURE do (RFC 9051 §9 env-from = "(" 1*address ")",
- * body-type-mpart = 1*body SP media-subtype). For mw-imap and mw-trace;
- * no command has it, so mw-imapd keeps imap_parse_args (). */
+/* The same for what a server sends, where inside a list a list may
+ * follow a list with no SP between them: the addresses of an ENVELOPE and
+ * the parts of a multipart BODYSTRUCTURE do (RFC 9051 §9 env-from = "("
+ * 1*address ")", body-type-mpart = 1*body SP media-subtype). For mw-imap
+ * and mw-trace; no command has it, so mw-imapd keeps imap_parse_args (). */
 GPtrArray *
 imap_parse_response_args (const char *data, gsize length, GError **error);
 
@@ -169,8 +169,9 @@ gboolean imap_read_message (MailStream *stream,
 
 /* ---- sequence sets (RFC 9051 §9 sequence-set, §6.4.9 "$" RFC 5182) ---- */
 
-#define IMAP_SEQ_STAR 0 /* "*": the largest number in use (0 is no
-                         * number, so 4294967295 stays a number) */
+#define IMAP_SEQ_STAR                                                          \
+  0 /* "*": the largest number in use (0 is no                                 \
+     * number, so 4294967295 stays a number) */
 
 typedef struct
 {

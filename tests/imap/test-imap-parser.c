@@ -329,18 +329,22 @@ test_args_too_deep_is_refused (void)
 }
 
 /* RFC 9051 §9 body-type-mpart = 1*body SP media-subtype, env-from = "("
- * 1*address ")": in a server's data two lists may touch, in a command
- * they may not; an atom still needs its SP. */
+ * 1*address ")": in a server's data two lists may touch inside a list,
+ * in a command they may not; an atom still needs its SP. */
 static void
 test_response_args_lists_may_touch (void)
 {
   static const char data[] =
       "(BODYSTRUCTURE ((\"text\" \"plain\")(\"image\" \"png\") \"mixed\"))";
+  static const char envelope_from[] =
+      "((NIL NIL \"a\" \"b\")(NIL NIL \"c\" \"d\"))";
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) args =
       imap_parse_response_args (data, strlen (data), &error);
   g_autoptr (GPtrArray) strict = NULL;
   g_autoptr (GPtrArray) atom = NULL;
+  g_autoptr (GPtrArray) top = NULL;
+  g_autoptr (GPtrArray) addresses = NULL;
   g_autoptr (GString) tree = g_string_new (NULL);
 
   g_assert_no_error (error);
@@ -355,6 +359,20 @@ test_response_args_lists_may_touch (void)
   atom = imap_parse_response_args ("(a)b", 4, &error);
   g_assert_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX);
   g_assert_null (atom);
+  g_clear_error (&error);
+  /* the arguments themselves still need their SP */
+  top = imap_parse_response_args ("(a)(b)", 6, &error);
+  g_assert_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX);
+  g_assert_null (top);
+  g_clear_error (&error);
+  addresses =
+      imap_parse_response_args (envelope_from, strlen (envelope_from), &error);
+  g_assert_no_error (error);
+  g_string_truncate (tree, 0);
+  dump_args (tree, addresses);
+  g_assert_cmpstr (
+      tree->str, ==,
+      "((NIL<NIL> NIL<NIL> Q<a> Q<b>) (NIL<NIL> NIL<NIL> Q<c> Q<d>))");
 }
 
 /* RFC 9051 §9: astring and nstring read the same octets differently. */
