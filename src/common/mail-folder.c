@@ -685,6 +685,30 @@ mail_folder_expunged_since (MailFolder *folder, guint64 modseq)
 
 /* ---- changing flags in a batch (RFC 7162 MODSEQ) ----------------------- */
 
+/* Another session may have changed messages since our last sync: their
+ * MODSEQ as the uidlist has it now (RFC 7162 §3.1.3 UNCHANGEDSINCE
+ * compares with this one). Both lists ascend by UID. */
+static void
+batch_refresh_modseqs (MailFolder *folder)
+{
+  GArray *listed = folder->batch->entries;
+  guint k = 0;
+
+  for (guint i = 0; i < folder->entries->len; i++)
+    {
+      MailMessage *message =
+          &((FolderEntry *) folder->entries->pdata[i])->message;
+
+      while (k < listed->len &&
+             g_array_index (listed, UidEntry, k).uid < message->uid)
+        k++;
+      if (k < listed->len &&
+          g_array_index (listed, UidEntry, k).uid == message->uid)
+        message->modseq =
+            MAX (message->modseq, g_array_index (listed, UidEntry, k).modseq);
+    }
+}
+
 gboolean
 mail_folder_begin_changes (MailFolder *folder, GError **error)
 {
@@ -695,7 +719,10 @@ mail_folder_begin_changes (MailFolder *folder, GError **error)
   folder->batch = uidlist_read (folder->store, folder->dir, error);
   folder->batch_dirty = FALSE;
   if (folder->batch != NULL)
-    return TRUE;
+    {
+      batch_refresh_modseqs (folder);
+      return TRUE;
+    }
   mail_store_unlock (folder->batch_lock);
   folder->batch_lock = -1;
   return FALSE;

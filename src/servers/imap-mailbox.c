@@ -114,6 +114,12 @@ imap_session_describe_mailbox (ImapSession *session)
   number = g_strdup_printf ("%u", mail_folder_get_uidnext (folder));
   imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_UIDNEXT, number,
                      "the next UID");
+  /* RFC 7162 §3.1.2.1: with every SELECT, since we keep MODSEQs */
+  g_free (number);
+  number = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                            mail_folder_get_highest_modseq (folder));
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_HIGHESTMODSEQ, number,
+                     "the highest MODSEQ");
   if (session->flags.rev2)
     return;
   /* RFC 3501 §6.3.1: RECENT and the first unseen message */
@@ -127,18 +133,92 @@ imap_session_describe_mailbox (ImapSession *session)
     }
 }
 
+gboolean
+imap_arg_number (const ImapArg *arg, guint64 *out)
+{
+  return arg != NULL && arg->type == IMAP_ARG_ATOM &&
+         g_ascii_string_to_unsigned (arg->data, 10, 1, G_MAXUINT64, out, NULL);
+}
+
+/* RFC 7162 §3.2.5: (QRESYNC (uidvalidity modseq [known-uids ...])):
+ * what the client missed while away, at once, instead of a full
+ * resynchronisation: VANISHED (EARLIER) for the expunges, FETCH for the
+ * flag changes. A UIDVALIDITY that no longer holds asks for nothing. */
+static void
+imap_session_qresync (ImapSession *session, const ImapArg *params)
+{
+  MailFolder *folder = session->folder;
+  GPtrArray *list = params->list;
+  g_autoptr (ImapSeqSet) known = NULL;
+  g_autoptr (GArray) gone = NULL;
+  g_autoptr (GString) line = g_string_new ("VANISHED (EARLIER) ");
+  guint64 validity = 0;
+  guint64 modseq = 0;
+
+  if (!imap_arg_number (list->pdata[0], &validity) ||
+      validity != mail_folder_get_uidvalidity (folder) ||
+      !imap_arg_number (list->pdata[1], &modseq))
+    return;
+  if (list->len > 2 && ((ImapArg *) list->pdata[2])->type == IMAP_ARG_ATOM)
+    known = imap_seqset_parse (((ImapArg *) list->pdata[2])->data, NULL);
+  gone = mail_folder_expunged_since (folder, modseq);
+  if (imap_append_uid_ranges (line, gone, known))
+    imap_reply_untagged (session, "%s", line->str);
+  for (guint i = 0; i < mail_folder_get_count (folder); i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      if (message->modseq > modseq)
+        imap_reply_flags (session, i, message, TRUE);
+    }
+}
+
+/* The optional "(CONDSTORE)" or "(QRESYNC (...))" of SELECT (RFC 7162
+ * §3.1.8, §3.2.5): NULL for none (or after BAD, then *out_bad). */
+static const ImapArg *
+imap_select_params (ImapSession *session, GPtrArray *args, gboolean *out_bad)
+{
+  const ImapArg *params = args->len == 2 ? args->pdata[1] : NULL;
+  const ImapArg *first = NULL;
+
+  *out_bad = FALSE;
+  if (args->len == 1)
+    return NULL;
+  if (params != NULL && params->type == IMAP_ARG_LIST && params->list->len > 0)
+    first = params->list->pdata[0];
+  if (first != NULL && imap_arg_is_atom (first, "CONDSTORE") &&
+      params->list->len == 1)
+    return params;
+  if (first != NULL && imap_arg_is_atom (first, "QRESYNC") &&
+      session->flags.qresync && params->list->len == 2 &&
+      ((ImapArg *) params->list->pdata[1])->type == IMAP_ARG_LIST &&
+      ((ImapArg *) params->list->pdata[1])->list->len >= 2)
+    return params;
+  imap_reply_bad (session,
+                  "%s takes a mailbox and optionally (CONDSTORE) or, "
+                  "after ENABLE QRESYNC, (QRESYNC (...))",
+                  session->verb);
+  *out_bad = TRUE;
+  return NULL;
+}
+
 void
 imap_cmd_select (ImapSession *session, GPtrArray *args)
 {
   g_autofree char *name = NULL;
   g_autoptr (GError) error = NULL;
   gboolean examine = strcmp (session->verb, "EXAMINE") == 0;
+  const ImapArg *params = NULL;
+  gboolean bad = FALSE;
 
-  if (args->len != 1)
+  if (args->len < 1 || args->len > 2)
     {
       imap_reply_bad (session, "%s takes one mailbox name", session->verb);
       return;
     }
+  params = imap_select_params (session, args, &bad);
+  if (bad)
+    return;
   name = imap_session_mailbox_from_wire (session, args->pdata[0]);
   if (name == NULL)
     return;
@@ -162,7 +242,11 @@ imap_cmd_select (ImapSession *session, GPtrArray *args)
   session->keywords =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   imap_session_enter_state (session, IMAP_STATE_SELECTED);
+  if (params != NULL)
+    session->flags.condstore = TRUE; /* §3.1.8 */
   imap_session_describe_mailbox (session);
+  if (params != NULL && params->list->len == 2)
+    imap_session_qresync (session, params->list->pdata[1]);
   if (session->flags.rev2)
     {
       g_autoptr (GString) list = g_string_new ("LIST () \"/\" ");
@@ -286,11 +370,30 @@ imap_cmd_namespace (ImapSession *session, GPtrArray *args)
 
 /* ---- STATUS (§6.3.11) ------------------------------------------------- */
 
-/* The STATUS items we know, with RECENT for IMAP4rev1 (RFC 3501) and
- * SIZE from RFC 8438. */
+/* The STATUS items we know (§6.3.11), with SIZE from RFC 8438,
+ * HIGHESTMODSEQ from RFC 7162 §3.1.6 and RECENT from RFC 3501. */
+typedef enum
+{
+  IMAP_STATUS_MESSAGES,
+  IMAP_STATUS_UIDNEXT,
+  IMAP_STATUS_UIDVALIDITY,
+  IMAP_STATUS_UNSEEN,
+  IMAP_STATUS_DELETED,
+  IMAP_STATUS_SIZE,
+  IMAP_STATUS_HIGHESTMODSEQ,
+  IMAP_STATUS_RECENT,
+} ImapStatusItem;
+
 static const char *const imap_status_names[] = {
-  "MESSAGES", "UIDNEXT", "UIDVALIDITY", "UNSEEN",
-  "DELETED",  "SIZE",    "RECENT",      NULL,
+  [IMAP_STATUS_MESSAGES] = "MESSAGES",
+  [IMAP_STATUS_UIDNEXT] = "UIDNEXT",
+  [IMAP_STATUS_UIDVALIDITY] = "UIDVALIDITY",
+  [IMAP_STATUS_UNSEEN] = "UNSEEN",
+  [IMAP_STATUS_DELETED] = "DELETED",
+  [IMAP_STATUS_SIZE] = "SIZE",
+  [IMAP_STATUS_HIGHESTMODSEQ] = "HIGHESTMODSEQ",
+  [IMAP_STATUS_RECENT] = "RECENT",
+  NULL,
 };
 
 gboolean
@@ -311,32 +414,46 @@ imap_status_items_valid (const ImapArg *items)
   return TRUE;
 }
 
-/* The value of one STATUS item, in the order of imap_status_names[]. */
+/* Does @message count for @item (UNSEEN, DELETED, SIZE, RECENT)? */
 static guint64
-imap_status_value (MailFolder *folder, guint item)
+imap_status_count (const MailMessage *message, ImapStatusItem item)
+{
+  switch (item)
+    {
+    case IMAP_STATUS_UNSEEN:
+      return (message->flags & MAIL_FLAG_SEEN) ? 0 : 1;
+    case IMAP_STATUS_DELETED:
+      return (message->flags & MAIL_FLAG_DELETED) ? 1 : 0;
+    case IMAP_STATUS_SIZE:
+      return message->size;
+    case IMAP_STATUS_RECENT:
+      return message->recent ? 1 : 0;
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static guint64
+imap_status_value (MailFolder *folder, ImapStatusItem item)
 {
   guint count = mail_folder_get_count (folder);
   guint64 value = 0;
 
-  if (item == 0)
-    return count;
-  if (item == 1)
-    return mail_folder_get_uidnext (folder);
-  if (item == 2)
-    return mail_folder_get_uidvalidity (folder);
-  for (guint i = 0; i < count; i++)
+  switch (item)
     {
-      const MailMessage *message = mail_folder_get_message (folder, i);
-
-      if (item == 3)
-        value += (message->flags & MAIL_FLAG_SEEN) ? 0 : 1;
-      else if (item == 4)
-        value += (message->flags & MAIL_FLAG_DELETED) ? 1 : 0;
-      else if (item == 5)
-        value += message->size;
-      else
-        value += message->recent ? 1 : 0;
+    case IMAP_STATUS_MESSAGES:
+      return count;
+    case IMAP_STATUS_UIDNEXT:
+      return mail_folder_get_uidnext (folder);
+    case IMAP_STATUS_UIDVALIDITY:
+      return mail_folder_get_uidvalidity (folder);
+    case IMAP_STATUS_HIGHESTMODSEQ:
+      return mail_folder_get_highest_modseq (folder);
+    default:
+      break;
     }
+  for (guint i = 0; i < count; i++)
+    value += imap_status_count (mail_folder_get_message (folder, i), item);
   return value;
 }
 

@@ -83,9 +83,12 @@ imap_search_returns (ImapSession *session, const ImapArg *list, guint *out)
   return TRUE;
 }
 
-/* The matching numbers (UIDs for UID SEARCH), ascending. */
+/* The matching numbers (UIDs for UID SEARCH), ascending, and their
+ * MODSEQs in @modseqs (RFC 7162 §3.1.5). */
 static GArray *
-imap_search_run (ImapSession *session, const ImapSearchKey *key)
+imap_search_run (ImapSession *session,
+                 const ImapSearchKey *key,
+                 GArray *modseqs)
 {
   MailFolder *folder = session->folder;
   guint count = mail_folder_get_count (folder);
@@ -105,21 +108,51 @@ imap_search_run (ImapSession *session, const ImapSearchKey *key)
         .flags = message->flags,
         .keywords = (const char *const *) message->keywords,
         .recent = message->recent,
+        .modseq = message->modseq,
         .load = imap_search_load,
         .user_data = &load,
       };
       guint32 number = session->uid ? message->uid : i + 1;
 
       if (imap_search_matches (key, &candidate, count, max_uid))
-        g_array_append_val (found, number);
+        {
+          g_array_append_val (found, number);
+          g_array_append_val (modseqs, message->modseq);
+        }
       g_clear_pointer (&load.parsed, imap_message_free);
     }
   return found;
 }
 
+/* RFC 7162 §3.1.10: the MODSEQ of what is returned: of the MIN or MAX
+ * message when only those are asked for, else the highest of all. */
+static guint64
+imap_search_reply_modseq (GArray *modseqs, guint returns)
+{
+  const guint64 *values = (const guint64 *) modseqs->data;
+  guint64 highest = 0;
+
+  if (modseqs->len == 0)
+    return 0;
+  if ((returns & (IMAP_RETURN_ALL | IMAP_RETURN_COUNT)) == 0)
+    {
+      if (returns & IMAP_RETURN_MIN)
+        highest = values[0];
+      if (returns & IMAP_RETURN_MAX)
+        highest = MAX (highest, values[modseqs->len - 1]);
+      return highest;
+    }
+  for (guint i = 0; i < modseqs->len; i++)
+    highest = MAX (highest, values[i]);
+  return highest;
+}
+
 /* RFC 4731 §3.1 / RFC 9051 §7.3.4: "* ESEARCH (TAG "t") [UID] ..." */
 static void
-imap_search_reply_esearch (ImapSession *session, GArray *found, guint returns)
+imap_search_reply_esearch (ImapSession *session,
+                           GArray *found,
+                           guint returns,
+                           guint64 modseq)
 {
   g_autoptr (GString) line = g_string_new ("ESEARCH (TAG ");
   const guint32 *numbers = (const guint32 *) found->data;
@@ -140,17 +173,23 @@ imap_search_reply_esearch (ImapSession *session, GArray *found, guint returns)
     }
   if (returns & IMAP_RETURN_COUNT)
     g_string_append_printf (line, " COUNT %u", found->len);
+  /* RFC 7162 §3.1.10 */
+  if (modseq > 0 && found->len > 0)
+    g_string_append_printf (line, " MODSEQ %" G_GUINT64_FORMAT, modseq);
   imap_reply_untagged (session, "%s", line->str);
 }
 
 /* RFC 3501 §7.2.5: "* SEARCH 2 3 5" */
 static void
-imap_search_reply_plain (ImapSession *session, GArray *found)
+imap_search_reply_plain (ImapSession *session, GArray *found, guint64 modseq)
 {
   g_autoptr (GString) line = g_string_new ("SEARCH");
 
   for (guint i = 0; i < found->len; i++)
     g_string_append_printf (line, " %u", g_array_index (found, guint32, i));
+  /* RFC 7162 §3.1.5: "* SEARCH 2 5 (MODSEQ 917)" */
+  if (modseq > 0 && found->len > 0)
+    g_string_append_printf (line, " (MODSEQ %" G_GUINT64_FORMAT ")", modseq);
   imap_reply_untagged (session, "%s", line->str);
 }
 
@@ -163,6 +202,8 @@ imap_cmd_search (ImapSession *session, GPtrArray *args)
   ImapSearchKey *key = NULL;
   guint returns = 0;
   guint first = 0;
+  guint64 modseq = 0; /* told only when the search asked about MODSEQ */
+  g_autoptr (GArray) modseqs = g_array_new (FALSE, FALSE, sizeof (guint64));
   gboolean esearch = FALSE;
 
   if (args->len >= 2 && imap_arg_is_atom (args->pdata[0], "RETURN") &&
@@ -184,13 +225,19 @@ imap_cmd_search (ImapSession *session, GPtrArray *args)
         imap_reply_bad (session, "%s", error->message);
       return;
     }
-  found = imap_search_run (session, key);
+  found = imap_search_run (session, key, modseqs);
+  if (imap_search_uses_modseq (key))
+    {
+      imap_session_enable_condstore (session);
+      modseq = imap_search_reply_modseq (modseqs,
+                                         esearch ? returns : IMAP_RETURN_ALL);
+    }
   imap_search_key_free (key);
   /* RFC 9051 §6.4.4: an IMAP4rev2 client always gets ESEARCH */
   if (esearch || session->flags.rev2)
     imap_search_reply_esearch (session, found,
-                               esearch ? returns : IMAP_RETURN_ALL);
+                               esearch ? returns : IMAP_RETURN_ALL, modseq);
   else
-    imap_search_reply_plain (session, found);
+    imap_search_reply_plain (session, found, modseq);
   imap_reply_completed (session);
 }

@@ -235,11 +235,12 @@ imap_session_snapshot (ImapSession *session)
 }
 
 /* "* n EXPUNGE" for each message gone, numbered as the client counts
- * while it applies them one by one (§7.5.1). Returns how many. */
+ * while it applies them one by one (§7.5.1); under QRESYNC one
+ * "* VANISHED uids" instead (RFC 7162 §3.2.10). Returns how many. */
 static guint
 imap_report_expunges (ImapSession *session, GArray *known)
 {
-  guint removed = 0;
+  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
 
   for (guint i = 0; i < known->len; i++)
     {
@@ -247,10 +248,98 @@ imap_report_expunges (ImapSession *session, GArray *known)
 
       if (mail_folder_find_uid (session->folder, entry->uid) >= 0)
         continue;
-      imap_reply_untagged (session, "%u EXPUNGE", i + 1 - removed);
-      removed++;
+      if (!session->flags.qresync)
+        imap_reply_untagged (session, "%u EXPUNGE", i + 1 - gone->len);
+      g_array_append_val (gone, entry->uid);
     }
-  return removed;
+  if (session->flags.qresync && gone->len > 0)
+    {
+      g_autofree char *set =
+          imap_seqset_format ((const guint32 *) gone->data, gone->len);
+
+      imap_reply_untagged (session, "VANISHED %s", set);
+    }
+  return gone->len;
+}
+
+/* "* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])": what the flags of one
+ * message are now (§7.5.2; RFC 7162 §3.1.4 adds MODSEQ under CONDSTORE). */
+void
+imap_reply_flags (ImapSession *session,
+                  guint index,
+                  const MailMessage *message,
+                  gboolean with_uid)
+{
+  g_autofree char *flags = imap_session_flags_string (session, message);
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  g_string_printf (line, "%u FETCH (FLAGS (%s)", index + 1, flags);
+  if (with_uid)
+    g_string_append_printf (line, " UID %u", message->uid);
+  if (session->flags.condstore)
+    g_string_append_printf (line, " MODSEQ (%" G_GUINT64_FORMAT ")",
+                            message->modseq);
+  g_string_append_c (line, ')');
+  imap_reply_untagged (session, "%s", line->str);
+}
+
+/* ---- CONDSTORE (RFC 7162 §3.1) -------------------------------------- */
+
+void
+imap_session_enable_condstore (ImapSession *session)
+{
+  g_autofree char *highest = NULL;
+
+  if (session->flags.condstore)
+    return;
+  session->flags.condstore = TRUE;
+  if (session->state != IMAP_STATE_SELECTED)
+    return;
+  highest = g_strdup_printf ("%" G_GUINT64_FORMAT,
+                             mail_folder_get_highest_modseq (session->folder));
+  imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_HIGHESTMODSEQ, highest,
+                     "CONDSTORE is on");
+}
+
+static gint
+imap_compare_uids (gconstpointer a, gconstpointer b)
+{
+  guint32 x = *(const guint32 *) a;
+  guint32 y = *(const guint32 *) b;
+
+  return x < y ? -1 : x > y;
+}
+
+gboolean
+imap_append_uid_ranges (GString *out, GArray *ranges, const ImapSeqSet *within)
+{
+  g_autoptr (GArray) uids = g_array_new (FALSE, FALSE, sizeof (guint32));
+  g_autofree char *set = NULL;
+  guint kept = 0;
+
+  for (guint i = 0; i < ranges->len; i++)
+    {
+      const MailUidRange *range = &g_array_index (ranges, MailUidRange, i);
+
+      for (guint64 uid = range->first; uid <= range->last; uid++)
+        {
+          guint32 number = (guint32) uid;
+
+          if (within == NULL ||
+              imap_seqset_contains (within, number, G_MAXUINT32))
+            g_array_append_val (uids, number);
+        }
+    }
+  g_array_sort (uids, imap_compare_uids);
+  for (guint i = 0; i < uids->len; i++)
+    if (kept == 0 || g_array_index (uids, guint32, kept - 1) !=
+                         g_array_index (uids, guint32, i))
+      g_array_index (uids, guint32, kept++) = g_array_index (uids, guint32, i);
+  if (kept == 0)
+    return FALSE;
+  set = imap_seqset_format ((const guint32 *) uids->data, kept);
+  g_string_append (out, set);
+  return TRUE;
 }
 
 /* "* n FETCH (FLAGS (...) UID u)" for flags another session changed. */
@@ -280,9 +369,7 @@ imap_report_flag_changes (ImapSession *session, GArray *known)
           g_strcmp0 (entry->keywords, keywords) == 0)
         continue;
       imap_session_announce_keywords (session, message);
-      text = imap_session_flags_string (session, message);
-      imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", i + 1, text,
-                           message->uid);
+      imap_reply_flags (session, i, message, TRUE);
     }
 }
 
@@ -469,7 +556,6 @@ imap_store_one (ImapSession *session,
   const MailMessage *message = NULL;
   MailFlags now = 0;
   g_auto (GStrv) words = NULL;
-  g_autofree char *text = NULL;
 
   /* another session may have changed them since: start from the disk */
   if (!mail_folder_refresh_flags (session->folder, index, error))
@@ -488,13 +574,17 @@ imap_store_one (ImapSession *session,
     return TRUE;
   message = mail_folder_get_message (session->folder, index);
   imap_session_announce_keywords (session, message);
-  text = imap_session_flags_string (session, message);
-  if (session->uid)
-    imap_reply_untagged (session, "%u FETCH (FLAGS (%s) UID %u)", index + 1,
-                         text, message->uid);
-  else
-    imap_reply_untagged (session, "%u FETCH (FLAGS (%s))", index + 1, text);
+  imap_reply_flags (session, index, message, session->uid);
   return TRUE;
+}
+
+static gboolean
+imap_store_bad (ImapSession *session)
+{
+  imap_reply_bad (session, "STORE takes a set, optionally (UNCHANGEDSINCE "
+                           "modseq), FLAGS, +FLAGS or -FLAGS (.SILENT) and "
+                           "flags");
+  return FALSE;
 }
 
 /* "FLAGS", "+FLAGS.SILENT" ...: FALSE if it is none of them. */
@@ -514,58 +604,136 @@ imap_store_mode (const ImapArg *arg,
 }
 
 /* §6.4.6: STORE set (+|-)FLAGS[.SILENT] (flag-list) / flag... */
+/* What one STORE asks. */
+typedef struct
+{
+  ImapStoreMode mode;
+  gboolean silent;
+  MailFlags flags;
+  GStrv keywords;
+  guint64 unchangedsince; /* RFC 7162 §3.1.3; 0: none */
+} ImapStoreRequest;
+
+static void
+imap_store_request_clear (ImapStoreRequest *request)
+{
+  g_clear_pointer (&request->keywords, g_strfreev);
+}
+
+/* set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags; FALSE after BAD. */
+static gboolean
+imap_store_parse (ImapSession *session,
+                  GPtrArray *args,
+                  ImapStoreRequest *request)
+{
+  g_autoptr (GPtrArray) flag_args = g_ptr_array_new ();
+  ImapArg flag_list = { .type = IMAP_ARG_LIST, .list = flag_args };
+  g_autoptr (GError) error = NULL;
+  const ImapArg *modifiers = args->len > 1 ? args->pdata[1] : NULL;
+  guint first = 1;
+
+  if (modifiers != NULL && modifiers->type == IMAP_ARG_LIST)
+    {
+      if (modifiers->list->len != 2 ||
+          !imap_arg_is_atom (modifiers->list->pdata[0], "UNCHANGEDSINCE") ||
+          !g_ascii_string_to_unsigned (
+              ((ImapArg *) modifiers->list->pdata[1])->data
+                  ? ((ImapArg *) modifiers->list->pdata[1])->data
+                  : "",
+              10, 0, G_MAXUINT64, &request->unchangedsince, NULL))
+        return imap_store_bad (session);
+      first = 2;
+    }
+  if (args->len < first + 2 ||
+      !imap_store_mode (args->pdata[first], &request->mode, &request->silent))
+    return imap_store_bad (session);
+  for (guint i = first + 1; i < args->len; i++)
+    g_ptr_array_add (flag_args, args->pdata[i]);
+  if (!imap_parse_flag_list (args->len == first + 2 ? args->pdata[first + 1]
+                                                    : &flag_list,
+                             &request->flags, &request->keywords, &error))
+    {
+      imap_reply_bad (session, "%s", error->message);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Runs the STORE on every message of @indexes in one batch; the ones
+ * changed since UNCHANGEDSINCE go to @modified instead (RFC 7162
+ * §3.1.3). FALSE and @error for a store failure. */
+static gboolean
+imap_store_all (ImapSession *session,
+                GArray *indexes,
+                const ImapStoreRequest *request,
+                GArray *modified,
+                GError **error)
+{
+  gboolean ok = mail_folder_begin_changes (session->folder, error);
+
+  for (guint i = 0; ok && i < indexes->len; i++)
+    {
+      guint index = g_array_index (indexes, guint, i);
+      const MailMessage *message =
+          mail_folder_get_message (session->folder, index);
+      guint32 number = session->uid ? message->uid : index + 1;
+
+      if (request->unchangedsince > 0 &&
+          message->modseq > request->unchangedsince)
+        {
+          g_array_append_val (modified, number);
+          continue;
+        }
+      ok = imap_store_one (session, index, request->mode, request->flags,
+                           request->keywords, request->silent, error);
+      /* RFC 2180 §4.2.1: a message another session expunged is skipped;
+       * the EXPUNGE comes with the news */
+      if (!ok && g_error_matches (*error, MAIL_STORE_ERROR,
+                                  MAIL_STORE_ERROR_NOT_FOUND))
+        {
+          g_clear_error (error);
+          ok = TRUE;
+        }
+    }
+  if (!mail_folder_end_changes (session->folder, ok ? error : NULL))
+    ok = FALSE;
+  return ok;
+}
+
+/* §6.4.6: STORE set [(UNCHANGEDSINCE n)] (+|-)FLAGS[.SILENT] flags */
 void
 imap_cmd_store (ImapSession *session, GPtrArray *args)
 {
   g_autoptr (GArray) indexes = NULL;
+  g_autoptr (GArray) modified = g_array_new (FALSE, FALSE, sizeof (guint32));
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) flag_args = g_ptr_array_new ();
-  ImapArg flag_list = { .type = IMAP_ARG_LIST, .list = flag_args };
-  g_auto (GStrv) keywords = NULL;
-  ImapStoreMode mode;
-  gboolean silent;
-  MailFlags flags;
+  g_autofree char *set = NULL;
+  ImapStoreRequest request = { 0 };
 
-  if (args->len < 3 || !imap_store_mode (args->pdata[1], &mode, &silent))
+  if (!imap_store_parse (session, args, &request) ||
+      (indexes = imap_session_resolve_set (session, args->pdata[0],
+                                           session->uid)) == NULL)
     {
-      imap_reply_bad (session, "STORE takes a set, FLAGS, +FLAGS or -FLAGS "
-                               "(.SILENT) and flags");
+      imap_store_request_clear (&request);
       return;
     }
-  for (guint i = 2; i < args->len; i++)
-    g_ptr_array_add (flag_args, args->pdata[i]);
-  if (!imap_parse_flag_list (args->len == 3 ? args->pdata[2] : &flag_list,
-                             &flags, &keywords, &error))
-    {
-      imap_reply_bad (session, "%s", error->message);
-      return;
-    }
-  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
-  if (indexes == NULL)
-    return;
+  if (request.unchangedsince > 0)
+    imap_session_enable_condstore (session);
   if (session->flags.read_only)
+    imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
+  else if (!imap_store_all (session, indexes, &request, modified, &error))
+    imap_reply_store_error (session, error);
+  else if (modified->len > 0)
     {
-      imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
-      return;
+      set =
+          imap_seqset_format ((const guint32 *) modified->data, modified->len);
+      imap_reply_tagged (session, IMAP_STATUS_OK, IMAP_CODE_MODIFIED, set,
+                         "%sSTORE completed, except where changed since",
+                         session->uid ? "UID " : "");
     }
-  for (guint i = 0; i < indexes->len; i++)
-    {
-      guint index = g_array_index (indexes, guint, i);
-
-      if (imap_store_one (session, index, mode, flags, keywords, silent,
-                          &error))
-        continue;
-      /* RFC 2180 §4.2.1: a message another session expunged is skipped;
-       * the EXPUNGE comes with the news */
-      if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
-        {
-          g_clear_error (&error);
-          continue;
-        }
-      imap_reply_store_error (session, error);
-      return;
-    }
-  imap_reply_completed (session);
+  else
+    imap_reply_completed (session);
+  imap_store_request_clear (&request);
 }
 
 /* ---- COPY and MOVE (§6.4.7, §6.4.8; RFC 4315 COPYUID) ------------------ */

@@ -69,6 +69,10 @@ typedef struct
     guint tls : 1;       /* the connection is TLS (implicit or STARTTLS) */
     guint done : 1;      /* stop reading commands */
     guint rev2 : 1;      /* ENABLE IMAP4rev2 (RFC 9051 §6.3.1) */
+    guint condstore : 1; /* RFC 7162 §3.1: CONDSTORE is in use: MODSEQ
+                          * goes with every flag change told */
+    guint qresync : 1;   /* RFC 7162 §3.2.3: ENABLE QRESYNC: VANISHED
+                          * instead of EXPUNGE */
     guint utf8 : 1;      /* ENABLE UTF8=ACCEPT (RFC 6855 §3) */
     guint read_only : 1; /* EXAMINE, or SELECT of a read-only mailbox */
   } flags;
@@ -179,6 +183,23 @@ void imap_cmd_append (ImapSession *session, GPtrArray *args);
 /* ---- imap-list.c (RFC 9051 §6.3.9, RFC 5258, RFC 5819, RFC 6154) ---- */
 
 void imap_cmd_list (ImapSession *session, GPtrArray *args);
+
+/* "* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])" for index n - 1. */
+void imap_reply_flags (ImapSession *session,
+                       guint index,
+                       const MailMessage *message,
+                       gboolean with_uid);
+/* A number argument (nz-number, mod-sequence-value): FALSE if @arg is
+ * not one. */
+gboolean imap_arg_number (const ImapArg *arg, guint64 *out);
+/* RFC 7162 §3.1: a command that uses MODSEQ turns CONDSTORE on for the
+ * rest of the session; in the selected state the client learns the
+ * HIGHESTMODSEQ at once (§3.1.2.1). */
+void imap_session_enable_condstore (ImapSession *session);
+/* Appends the UIDs of @ranges (MailUidRange, any order) as a compact
+ * set, only those within @within when not NULL; FALSE if none. */
+gboolean
+imap_append_uid_ranges (GString *out, GArray *ranges, const ImapSeqSet *within);
 
 /* ---- imap-selected.c: selected (RFC 9051 §6.4) ---------------------- */
 

@@ -206,11 +206,14 @@ imap_session_can_starttls (ImapSession *session)
 
 /* What every state offers; login-related words only before login. */
 static const char *const imap_capabilities[] = {
-  "IMAP4rev1", "IMAP4rev2",   "LITERAL+",      "ENABLE",      "ID",
-  "IDLE",      "NAMESPACE",   "UNSELECT",      "UIDPLUS",     "MOVE",
-  "CHILDREN",  "SPECIAL-USE", "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
-  "SASL-IR",   "BINARY",      "MULTIAPPEND",   "UTF8=ACCEPT", "STATUS=SIZE",
-  NULL,
+  "IMAP4rev1",     "IMAP4rev2",   "LITERAL+",
+  "ENABLE",        "ID",          "IDLE",
+  "NAMESPACE",     "UNSELECT",    "UIDPLUS",
+  "MOVE",          "CHILDREN",    "SPECIAL-USE",
+  "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
+  "SASL-IR",       "BINARY",      "MULTIAPPEND",
+  "UTF8=ACCEPT",   "STATUS=SIZE", "CONDSTORE",
+  "QRESYNC",       NULL,
 };
 
 char *
@@ -288,6 +291,20 @@ imap_cmd_enable (ImapSession *session, GPtrArray *args)
         {
           session->flags.utf8 = TRUE;
           g_string_append (enabled, " UTF8=ACCEPT");
+        }
+      /* RFC 7162 §3.2.3: QRESYNC implies CONDSTORE */
+      else if (imap_arg_is_atom (arg, "QRESYNC") && !session->flags.qresync)
+        {
+          if (!session->flags.condstore)
+            g_string_append (enabled, " CONDSTORE");
+          session->flags.qresync = TRUE;
+          imap_session_enable_condstore (session);
+          g_string_append (enabled, " QRESYNC");
+        }
+      else if (imap_arg_is_atom (arg, "CONDSTORE") && !session->flags.condstore)
+        {
+          imap_session_enable_condstore (session);
+          g_string_append (enabled, " CONDSTORE");
         }
     }
   imap_reply_untagged (session, "%s", enabled->str);
