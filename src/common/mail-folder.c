@@ -478,6 +478,8 @@ folder_entry_free (gpointer data)
 {
   FolderEntry *entry = data;
 
+  if (entry == NULL)
+    return; /* moved to another list */
   g_free (entry->message.name);
   g_free (entry->message.path);
   g_strfreev (entry->message.keywords);
@@ -835,11 +837,46 @@ mail_folder_find_uid (MailFolder *folder, guint32 uid)
   return entries_find_uid (folder->entries, uid);
 }
 
+/* Puts the entries of @old that @fresh lacks back into @fresh, in UID
+ * order, as deleted: the caller's numbering holds (MAIL_FOLDER_SYNC_KEEP).
+ * They leave @old, which the caller frees. */
+static void
+entries_keep_removed (GPtrArray *fresh, GPtrArray *old)
+{
+  guint at = 0;
+
+  for (guint i = 0; i < old->len; i++)
+    {
+      FolderEntry *entry = old->pdata[i];
+
+      while (at < fresh->len &&
+             ((FolderEntry *) fresh->pdata[at])->message.uid <
+                 entry->message.uid)
+        at++;
+      if (at < fresh->len &&
+          ((FolderEntry *) fresh->pdata[at])->message.uid == entry->message.uid)
+        continue;
+      entry->deleted = TRUE;
+      g_ptr_array_insert (fresh, (gint) at++, entry);
+      old->pdata[i] = NULL;
+    }
+}
+
 gboolean
 mail_folder_sync (MailFolder *folder,
                   guint *out_added,
                   guint *out_removed,
                   GError **error)
+{
+  return mail_folder_sync_full (folder, 0, out_added, out_removed, error);
+}
+
+gboolean
+mail_folder_sync_full (MailFolder *folder,
+                       MailFolderSyncFlags flags,
+                       guint *out_added,
+                       guint *out_removed,
+                       GError **error)
 {
   GPtrArray *fresh;
   guint kept = 0;
@@ -865,6 +902,12 @@ mail_folder_sync (MailFolder *folder,
     *out_added = fresh->len - kept;
   if (out_removed != NULL)
     *out_removed = folder->entries->len - kept;
+  if (flags & MAIL_FOLDER_SYNC_KEEP)
+    {
+      entries_keep_removed (fresh, folder->entries);
+      if (out_removed != NULL)
+        *out_removed = 0;
+    }
   g_ptr_array_unref (folder->entries);
   folder->entries = fresh;
   return TRUE;

@@ -141,6 +141,19 @@ gboolean mail_folder_sync (MailFolder *folder,
                            guint *out_added,
                            guint *out_removed,
                            GError **error);
+typedef enum
+{
+  /* messages removed by others stay in the list, marked gone (reading
+   * them fails with NOT_FOUND), until the next plain sync: IMAP may not
+   * renumber during FETCH, STORE and SEARCH (RFC 9051 §7.5.1) but may
+   * tell of new mail and flag changes */
+  MAIL_FOLDER_SYNC_KEEP = 1 << 0,
+} MailFolderSyncFlags;
+gboolean mail_folder_sync_full (MailFolder *folder,
+                                MailFolderSyncFlags flags,
+                                guint *out_added,
+                                guint *out_removed,
+                                GError **error);
 /* Reads the whole message (transfer full). Follows renames made by other
  * processes (flag changes) by rescanning for the base name. */
 GBytes *

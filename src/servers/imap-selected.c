@@ -384,12 +384,16 @@ imap_session_report_news (ImapSession *session,
   guint removed;
   guint added = 0;
 
-  if (session->state != IMAP_STATE_SELECTED || !allow_expunge ||
+  if (session->state != IMAP_STATE_SELECTED ||
       (!force && !mail_folder_may_have_changed (session->folder)))
     return;
   known = imap_session_snapshot (session);
   uidvalidity = mail_folder_get_uidvalidity (session->folder);
-  if (!mail_folder_sync (session->folder, &added, NULL, &error))
+  /* §7.5.1: during FETCH, STORE, SEARCH new mail and flags may be told,
+   * expunges wait: those messages stay in the view, gone */
+  if (!mail_folder_sync_full (session->folder,
+                              allow_expunge ? 0 : MAIL_FOLDER_SYNC_KEEP, &added,
+                              NULL, &error))
     {
       g_warning ("%s: %s", session->peer, error->message);
       return;

@@ -208,7 +208,8 @@ void imap_session_close_mailbox (ImapSession *session);
 /* Tells the client what changed in the mailbox since it last heard
  * (§7.4.1 EXISTS, §7.5.1 EXPUNGE, §7.5.2 FETCH FLAGS): rescans when the
  * Maildir may have changed (or when @force). With @allow_expunge FALSE
- * (during FETCH, STORE, SEARCH: §7.5.1) nothing is rescanned. */
+ * (during FETCH, STORE, SEARCH: §7.5.1) expunged messages stay in the
+ * view until a later command may tell of them. */
 void imap_session_report_news (ImapSession *session,
                                gboolean allow_expunge,
                                gboolean force);

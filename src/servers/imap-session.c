@@ -94,18 +94,23 @@ imap_reply_write (ImapSession *session, const void *data, gsize length)
   mail_stream_write (session->stream, data, length);
 }
 
-/* Ends a command that worked: the news first (§7.5.1: no EXPUNGE during
- * FETCH, STORE or SEARCH by sequence number), then "tag OK VERB
+/* §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number. */
+static gboolean
+imap_session_may_expunge (ImapSession *session)
+{
+  return session->uid || (strcmp (session->verb, "FETCH") != 0 &&
+                          strcmp (session->verb, "STORE") != 0 &&
+                          strcmp (session->verb, "SEARCH") != 0);
+}
+
+/* Ends a command that worked: the news first, then "tag OK VERB
  * completed". */
 void
 imap_reply_completed (ImapSession *session)
 {
-  gboolean by_number = !session->uid && (strcmp (session->verb, "FETCH") == 0 ||
-                                         strcmp (session->verb, "STORE") == 0 ||
-                                         strcmp (session->verb, "SEARCH") == 0);
-
   if (session->state == IMAP_STATE_SELECTED)
-    imap_session_report_news (session, !by_number, FALSE);
+    imap_session_report_news (session, imap_session_may_expunge (session),
+                              FALSE);
   imap_reply_ok (session, "%s%s completed", session->uid ? "UID " : "",
                  session->verb);
 }
@@ -397,6 +402,7 @@ imap_cmd_uid (ImapSession *session, GPtrArray *args)
             g_ptr_array_add (rest, args->pdata[k]);
           session->uid = TRUE;
           session->verb = imap_uid_verbs[i];
+          imap_session_report_news (session, TRUE, FALSE);
           imap_command_find (imap_uid_verbs[i])->handler (session, rest);
           return;
         }
@@ -435,6 +441,11 @@ imap_session_dispatch (ImapSession *session,
     }
   session->verb = command->verb;
   session->uid = FALSE;
+  /* a command works on the mailbox as it is now: tell the news first
+   * (UID decides once it knows the verb that follows) */
+  if (session->state == IMAP_STATE_SELECTED && command->handler != imap_cmd_uid)
+    imap_session_report_news (session, imap_session_may_expunge (session),
+                              FALSE);
   command->handler (session, args);
 }
 

@@ -313,6 +313,93 @@ test_append_copy_move (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_strv_length (files), ==, 3);
 }
 
+/* The number after @word in @text ("HIGHESTMODSEQ 7" -> 7), or 0. */
+static guint64
+number_after (const char *text, const char *word)
+{
+  const char *at = strstr (text, word);
+
+  return at ? g_ascii_strtoull (at + strlen (word), NULL, 10) : 0;
+}
+
+/* RFC 7162 §3.1.3: STORE (UNCHANGEDSINCE) refuses what changed since */
+static void
+test_condstore_unchangedsince (Fixture *f, gconstpointer data)
+{
+  g_autoptr (Client) laptop = client_login (f, NULL);
+  g_autoptr (Client) phone = client_login (f, "INBOX");
+  g_autofree char *selected =
+      client_command (laptop, "SELECT INBOX (CONDSTORE)");
+  guint64 highest = number_after (selected, "[HIGHESTMODSEQ ");
+  g_autofree char *changed = client_command (phone, "STORE 1 +FLAGS (\\Seen)");
+  g_autofree char *command = g_strdup_printf (
+      "STORE 1:2 (UNCHANGEDSINCE %" G_GUINT64_FORMAT ") +FLAGS (\\Flagged)",
+      highest);
+  g_autofree char *store = client_command (laptop, command);
+  g_autofree char *fetch = client_command (laptop, "FETCH 1:2 (FLAGS MODSEQ)");
+
+  g_assert_cmpuint (highest, >, 0);
+  g_assert_nonnull (strstr (tagged (store), "OK [MODIFIED 1]"));
+  g_assert_nonnull (strstr (store, "* 2 FETCH (FLAGS (\\Flagged"));
+  g_assert_nonnull (strstr (store, " MODSEQ ("));
+  g_assert_nonnull (strstr (fetch, "* 1 FETCH (FLAGS (\\Seen) MODSEQ ("));
+  g_assert_cmpuint (number_after (strstr (fetch, "* 2 FETCH"), "MODSEQ ("), >,
+                    highest);
+}
+
+/* RFC 7162 §3.2.5: a client back after a while learns, in its SELECT,
+ * which messages vanished and which flags changed; later expunges come
+ * as VANISHED (§3.2.10), and UID FETCH (CHANGEDSINCE n VANISHED) tells
+ * the same (§3.2.6) */
+static void
+test_qresync (Fixture *f, gconstpointer data)
+{
+  g_autofree char *first = NULL;
+  g_autofree char *command = NULL;
+  g_autofree char *resync = NULL;
+  g_autofree char *fetch = NULL;
+  guint64 validity, highest;
+
+  {
+    g_autoptr (Client) client = client_login (f, NULL);
+
+    g_free (client_command (client, "ENABLE QRESYNC"));
+    first = client_command (client, "SELECT INBOX");
+  }
+  validity = number_after (first, "[UIDVALIDITY ");
+  highest = number_after (first, "[HIGHESTMODSEQ ");
+  {
+    g_autoptr (Client) other = client_login (f, "INBOX");
+
+    g_free (client_command (other, "STORE 1 +FLAGS (\\Deleted)"));
+    g_free (client_command (other, "EXPUNGE"));
+    g_free (client_command (other, "STORE 1 +FLAGS (\\Answered)"));
+  }
+  g_autoptr (Client) client = client_login (f, NULL);
+  g_autofree char *enabled = client_command (client, "ENABLE QRESYNC");
+  command = g_strdup_printf ("SELECT INBOX (QRESYNC (%" G_GUINT64_FORMAT
+                             " %" G_GUINT64_FORMAT " 1:2))",
+                             validity, highest);
+  resync = client_command (client, command);
+  g_free (command);
+  command = g_strdup_printf (
+      "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %" G_GUINT64_FORMAT " VANISHED)",
+      highest);
+  fetch = client_command (client, command);
+  g_autofree char *store =
+      client_command (client, "STORE 1 +FLAGS (\\Deleted)");
+  g_autofree char *expunge = client_command (client, "EXPUNGE");
+
+  g_assert_nonnull (strstr (enabled, "* ENABLED CONDSTORE QRESYNC"));
+  g_assert_nonnull (strstr (resync, "* VANISHED (EARLIER) 1"));
+  g_assert_nonnull (
+      strstr (resync, "* 1 FETCH (FLAGS (\\Answered) UID 2 MODSEQ ("));
+  g_assert_nonnull (strstr (fetch, "* VANISHED (EARLIER) 1"));
+  g_assert_nonnull (strstr (fetch, "UID 2 FLAGS (\\Answered) MODSEQ ("));
+  g_assert_nonnull (strstr (expunge, "* VANISHED 2"));
+  g_assert_null (strstr (expunge, "EXPUNGE\n"));
+}
+
 /* §2.3.1.1: UIDs and UIDVALIDITY survive a restart, and a new message
  * after it gets the next UID, never a used one */
 static void
@@ -408,6 +495,10 @@ main (int argc, char **argv)
   ADD ("/imapd/idle-pushes-mail-from-smtpd", test_idle_push, NULL);
   ADD ("/imapd/append-copy-move-answer-uidplus", test_append_copy_move, NULL);
   ADD ("/imapd/uids-survive-restart", test_uids_across_restart, NULL);
+  ADD ("/imapd/condstore/unchangedsince-refuses-what-changed",
+       test_condstore_unchangedsince, NULL);
+  ADD ("/imapd/qresync/reselect-tells-vanished-and-changed", test_qresync,
+       NULL);
   ADD ("/imapd/huge-literal-gets-no-continuation", test_huge_literal, NULL);
   ADD ("/imapd/bad-input-is-answered", test_bad_input, NULL);
 #undef ADD
