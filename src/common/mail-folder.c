@@ -21,6 +21,10 @@
 #define UIDLIST_NAME "mailwire-uidlist"
 #define UIDVALIDITY_NAME "mailwire-uidvalidity"
 #define RELOCATE_ATTEMPTS 3 /* rescans when another process renames */
+/* A directory's time stamp comes from a coarse kernel clock: a change in
+ * the same tick as our scan leaves it as it was. So an mtime less than a
+ * second older than the scan proves nothing, and we rescan. */
+#define MTIME_TRUST_NS G_GINT64_CONSTANT (1000000000)
 
 /* One message as this handle sees it. */
 typedef struct
@@ -61,6 +65,9 @@ typedef struct
   char *name;     /* base name */
   guint64 modseq; /* RFC 7162 §3.1.4: changed last at this MODSEQ */
   char *info;     /* flag letters when modseq was given; NULL: unknown */
+  char *file;     /* "new/NAME" or "cur/NAME:2,INFO" at the last scan */
+  guint64 size;   /* octets and date of the file: they never change */
+  gint64 mtime;
 } UidEntry;
 
 /* UIDs removed at a MODSEQ, for QRESYNC's VANISHED (RFC 7162 §3.2.10). */
@@ -81,6 +88,8 @@ typedef struct _UidList
   guint32 uidnext;
   guint32 first_recent;   /* lowest UID no session has seen as \Recent */
   guint64 highest_modseq; /* RFC 7162 §3.1.2.1 HIGHESTMODSEQ */
+  gint64 scanned[3];      /* new/ and cur/ mtimes seen by the scan that wrote
+                           * the list, and when it began (ns); 0: unknown */
   GArray *entries;        /* UidEntry, ascending UID */
   GArray *expunged;       /* ExpungedRange, ascending MODSEQ */
   gboolean created;       /* no (readable) file yet: must be written */
@@ -161,6 +170,7 @@ uid_entry_clear (gpointer data)
 {
   g_free (((UidEntry *) data)->name);
   g_free (((UidEntry *) data)->info);
+  g_free (((UidEntry *) data)->file);
 }
 
 static void
@@ -202,8 +212,33 @@ uidlist_parse_expunged (UidList *list, const char *line)
   g_array_append_val (list->expunged, range);
 }
 
+/* Version 3: "<modseq> <size> <mtime> <subdir>/<file name>" after the
+ * UID; the base name and flag letters come from the file name. */
+static gboolean
+uidlist_parse_v3 (UidEntry *entry, char *rest)
+{
+  char *end = NULL;
+  const char *info = NULL;
+  const char *file = NULL;
+
+  entry->modseq = g_ascii_strtoull (rest, &end, 10);
+  entry->size = g_ascii_strtoull (end, &end, 10);
+  entry->mtime = g_ascii_strtoll (end, &end, 10);
+  if (*end != ' ' || entry->modseq == 0 ||
+      (!g_str_has_prefix (end + 1, "new/") &&
+       !g_str_has_prefix (end + 1, "cur/")))
+    return FALSE;
+  entry->file = g_strdup (end + 1);
+  file = entry->file + 4;
+  info = strstr (file, ":2,");
+  entry->name = info ? g_strndup (file, info - file) : g_strdup (file);
+  entry->info = g_strdup (info ? info + 3 : "");
+  return TRUE;
+}
+
 /* Version 1 "<uid> <base name>", version 2 "<uid> <modseq> <base
- * name>:2,<info>": kept only in ascending UID order below UIDNEXT. */
+ * name>:2,<info>", version 3 above: kept only in ascending UID order
+ * below UIDNEXT. */
 static void
 uidlist_parse_line (UidList *list, const char *line, int version)
 {
@@ -213,10 +248,10 @@ uidlist_parse_line (UidList *list, const char *line, int version)
       list->entries->len == 0
           ? 0
           : g_array_index (list->entries, UidEntry, list->entries->len - 1).uid;
-  UidEntry entry = { 0, NULL, 1, NULL };
+  UidEntry entry = { 0, NULL, 1, NULL, NULL, 0, 0 };
   const char *info = NULL;
 
-  if (version == 2 && line[0] == 'X')
+  if (version >= 2 && line[0] == 'X')
     {
       uidlist_parse_expunged (list, line);
       return;
@@ -224,6 +259,12 @@ uidlist_parse_line (UidList *list, const char *line, int version)
   if (end == line || *end != ' ' || end[1] == '\0' || uid <= last ||
       uid >= list->uidnext)
     return;
+  entry.uid = (guint32) uid;
+  if (version == 3 && !uidlist_parse_v3 (&entry, end + 1))
+    {
+      uid_entry_clear (&entry);
+      return;
+    }
   if (version == 2)
     {
       entry.modseq = g_ascii_strtoull (end + 1, &end, 10);
@@ -231,10 +272,12 @@ uidlist_parse_line (UidList *list, const char *line, int version)
       if (*end != ' ' || info == NULL || entry.modseq == 0)
         return;
     }
-  entry.uid = (guint32) uid;
-  entry.name =
-      info ? g_strndup (end + 1, info - (end + 1)) : g_strdup (end + 1);
-  entry.info = info ? g_strdup (info + 3) : NULL;
+  if (version < 3)
+    {
+      entry.name =
+          info ? g_strndup (end + 1, info - (end + 1)) : g_strdup (end + 1);
+      entry.info = info ? g_strdup (info + 3) : NULL;
+    }
   entry.modseq = MIN (entry.modseq, list->highest_modseq);
   g_array_append_val (list->entries, entry);
 }
@@ -274,6 +317,8 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   unsigned int first_recent = 0;
   guint64 highest = 0;
   int version = 0;
+  const char *header_end = NULL;
+  const char *scanned = NULL;
   UidList *list;
 
   if (!g_file_get_contents (path, &contents, NULL, &local_error) &&
@@ -285,7 +330,7 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   g_clear_error (&local_error);
   if (contents == NULL ||
       sscanf (contents, "%d V%u N%u", &version, &uidvalidity, &uidnext) != 3 ||
-      version < 1 || version > 2 || uidvalidity == 0 || uidnext == 0)
+      version < 1 || version > 3 || uidvalidity == 0 || uidnext == 0)
     {
       list = uidlist_new (store_next_uidvalidity (store), 1);
       list->created = TRUE;
@@ -299,27 +344,47 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
           1 &&
       highest > 0)
     list->highest_modseq = highest;
+  header_end = strchr (contents, '\n');
+  scanned = strstr (contents, " T");
+  if (scanned == NULL || (header_end != NULL && scanned > header_end) ||
+      sscanf (scanned,
+              " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+              &list->scanned[0], &list->scanned[1], &list->scanned[2]) != 3)
+    memset (list->scanned, 0, sizeof list->scanned);
   lines = g_strsplit (contents, "\n", -1);
   for (guint i = 1; lines[i] != NULL; i++)
     uidlist_parse_line (list, lines[i], version);
   return list;
 }
 
+/* Writes the list (version 3). @durable: it holds new UIDs, MODSEQs or
+ * the recent mark, so it is fsynced; otherwise only what a scan found
+ * (file names, sizes, the scan's time stamps) changed, which the next
+ * scan can find again, and a crash may lose it. */
 static gboolean
-uidlist_write (const char *dir, const UidList *list, GError **error)
+uidlist_write (const char *dir,
+               const UidList *list,
+               gboolean durable,
+               GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
-  g_string_append_printf (text, "2 V%u N%u R%u M%" G_GUINT64_FORMAT "\n",
+  g_string_append_printf (text,
+                          "3 V%u N%u R%u M%" G_GUINT64_FORMAT
+                          " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+                          ":%" G_GINT64_FORMAT "\n",
                           list->uidvalidity, list->uidnext, list->first_recent,
-                          list->highest_modseq);
+                          list->highest_modseq, list->scanned[0],
+                          list->scanned[1], list->scanned[2]);
   for (guint i = 0; i < list->entries->len; i++)
     {
       const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
 
-      g_string_append_printf (text, "%u %" G_GUINT64_FORMAT " %s:2,%s\n",
-                              entry->uid, entry->modseq, entry->name,
-                              entry->info ? entry->info : "");
+      g_string_append_printf (text,
+                              "%u %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
+                              " %" G_GINT64_FORMAT " %s\n",
+                              entry->uid, entry->modseq, entry->size,
+                              entry->mtime, entry->file);
     }
   for (guint i = 0; i < list->expunged->len; i++)
     {
@@ -329,6 +394,8 @@ uidlist_write (const char *dir, const UidList *list, GError **error)
       g_string_append_printf (text, "X %u:%u %" G_GUINT64_FORMAT "\n",
                               range->first, range->last, range->modseq);
     }
+  if (!durable)
+    return mail_store_replace_file_quickly (dir, UIDLIST_NAME, text, error);
   return mail_store_replace_file (dir, UIDLIST_NAME, text, error);
 }
 
@@ -419,6 +486,36 @@ uidlist_note_flag_changes (UidList *list, GHashTable *found)
   return changed;
 }
 
+/* The file name as the uidlist keeps it: "new/NAME" or "cur/NAME:2,..". */
+static char *
+scan_entry_file (const ScanEntry *scan)
+{
+  g_autofree char *base = g_path_get_basename (scan->path);
+
+  return g_strconcat (scan->in_new ? "new/" : "cur/", base, NULL);
+}
+
+/* Records where the scan found @entry's file, and its size and date the
+ * first time (they never change: a message file is never rewritten);
+ * TRUE if anything changed. */
+static gboolean
+uid_entry_note_file (UidEntry *entry, const ScanEntry *scan)
+{
+  g_autofree char *file = scan_entry_file (scan);
+  struct stat st;
+
+  if (g_strcmp0 (entry->file, file) == 0 && entry->mtime != 0)
+    return FALSE;
+  g_free (entry->file);
+  entry->file = g_steal_pointer (&file);
+  if (entry->mtime == 0 && stat (scan->path, &st) == 0)
+    {
+      entry->size = (guint64) st.st_size;
+      entry->mtime = st.st_mtime;
+    }
+  return TRUE;
+}
+
 /* Gives the files not listed yet the next UIDs, in delivery order;
  * returns TRUE if there were any. */
 static gboolean
@@ -441,9 +538,15 @@ uidlist_append_new (UidList *list, GHashTable *found)
   for (guint i = 0; i < fresh->len; i++)
     {
       const ScanEntry *scan = g_hash_table_lookup (found, fresh->pdata[i]);
-      UidEntry entry = { list->uidnext++, g_strdup (fresh->pdata[i]),
-                         ++list->highest_modseq, g_strdup (scan->info) };
+      UidEntry entry = { list->uidnext++,
+                         g_strdup (fresh->pdata[i]),
+                         ++list->highest_modseq,
+                         g_strdup (scan->info),
+                         NULL,
+                         0,
+                         0 };
 
+      uid_entry_note_file (&entry, scan);
       g_array_append_val (list->entries, entry);
     }
   return fresh->len > 0;
@@ -451,24 +554,35 @@ uidlist_append_new (UidList *list, GHashTable *found)
 
 /* Under the store lock: brings the uidlist in line with the files. A
  * listed file missing from the scan is looked for once more before its
- * UID is dropped, since a rename during readdir () can hide it. */
+ * UID is dropped, since a rename during readdir () can hide it.
+ * *out_durable: UIDs or MODSEQs changed; *out_files: only where the
+ * files are. */
 static gboolean
 uidlist_update (const char *dir,
                 UidList *list,
                 GHashTable *found,
+                gboolean *out_durable,
+                gboolean *out_files,
                 GError **error)
 {
-  gboolean changed;
+  gboolean durable;
 
   if (uidlist_misses_files (list, found) &&
       !maildir_scan_into (dir, found, error))
     return FALSE;
-  changed = uidlist_drop_vanished (list, found);
-  changed = uidlist_note_flag_changes (list, found) || changed;
-  changed = uidlist_append_new (list, found) || changed;
-  if (!changed && !list->created)
-    return TRUE;
-  return uidlist_write (dir, list, error);
+  durable = uidlist_drop_vanished (list, found);
+  durable = uidlist_note_flag_changes (list, found) || durable;
+  durable = uidlist_append_new (list, found) || durable;
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
+      const ScanEntry *scan = g_hash_table_lookup (found, entry->name);
+
+      if (scan != NULL && uid_entry_note_file (entry, scan))
+        *out_files = TRUE;
+    }
+  *out_durable = durable || list->created;
+  return TRUE;
 }
 
 /* ---- folders --------------------------------------------------------- */
@@ -486,53 +600,23 @@ folder_entry_free (gpointer data)
   g_free (entry);
 }
 
-/* Size and date from the file; if it was renamed meanwhile, from the
- * name (",S=" and the leading delivery time). */
-static void
-message_stat (MailMessage *message)
-{
-  const char *size = strstr (message->name, ",S=");
-  struct stat st;
-
-  if (stat (message->path, &st) == 0)
-    {
-      message->size = (guint64) st.st_size;
-      message->mtime = st.st_mtime;
-      return;
-    }
-  message->size = size ? g_ascii_strtoull (size + 3, NULL, 10) : 0;
-  message->mtime = g_ascii_strtoll (message->name, NULL, 10);
-}
-
-static gint entries_find_uid (GPtrArray *entries, guint32 uid);
-
 static FolderEntry *
 folder_entry_new (MailFolder *folder,
                   const UidEntry *listed,
-                  const ScanEntry *scan,
                   guint32 first_recent)
 {
   FolderEntry *entry = g_new0 (FolderEntry, 1);
   MailMessage *message = &entry->message;
-  gint known =
-      folder->entries ? entries_find_uid (folder->entries, listed->uid) : -1;
 
   message->uid = listed->uid;
   message->name = g_strdup (listed->name);
-  message->path = g_strdup (scan->path);
+  message->path = g_build_filename (folder->dir, listed->file, NULL);
   message->recent = listed->uid >= first_recent;
   message->modseq = listed->modseq;
-  mail_message_set_info (message, folder->keywords, scan->info);
-  if (known < 0)
-    {
-      message_stat (message);
-      return entry;
-    }
-  /* size and date never change: a rescan need not stat every file, and
-   * a file renamed meanwhile cannot lend us a wrong date */
-  message->size = ((FolderEntry *) folder->entries->pdata[known])->message.size;
-  message->mtime =
-      ((FolderEntry *) folder->entries->pdata[known])->message.mtime;
+  message->size = listed->size;
+  message->mtime = listed->mtime;
+  mail_message_set_info (message, folder->keywords,
+                         listed->info ? listed->info : "");
   return entry;
 }
 
@@ -556,29 +640,73 @@ folder_note_mtimes (MailFolder *folder, gint64 out_mtime[2])
 }
 
 /* RFC 3501 §2.3.2: a message is \Recent in one session only, the first
- * to see it. Under the store lock: *out_first_recent is the lowest UID
- * that is recent for this handle; a claiming handle then moves the
- * folder's mark past every UID, so no other session sees them recent. */
-static gboolean
-folder_claim_recent (MailFolder *folder,
-                     UidList *list,
-                     guint32 *out_first_recent,
-                     GError **error)
+ * to see it. Returns the lowest UID that is recent for this handle; a
+ * claiming handle then moves the folder's mark past every UID, so no
+ * other session sees them recent (TRUE in *inout_durable). */
+static guint32
+folder_claim_recent (MailFolder *folder, UidList *list, gboolean *inout_durable)
 {
-  *out_first_recent = list->first_recent;
-  if (!folder->claims_recent || list->first_recent == list->uidnext)
-    return TRUE;
-  list->first_recent = list->uidnext;
-  return uidlist_write (folder->dir, list, error);
+  guint32 first_recent = list->first_recent;
+
+  if (folder->claims_recent && list->first_recent != list->uidnext)
+    {
+      list->first_recent = list->uidnext;
+      *inout_durable = TRUE;
+    }
+  return first_recent;
 }
 
-/* Takes the store lock, reads and updates the uidlist from a fresh scan,
- * and returns the folder's messages in UID order (transfer full). */
+/* Can the uidlist stand for new/ and cur/ without reading them? When
+ * their time stamps are those the writing scan saw, and those were more
+ * than a second older than that scan (MTIME_TRUST_NS). Any delivery,
+ * rename or unlink since has changed them. */
+static gboolean
+uidlist_describes_dirs (const UidList *list, const gint64 mtime[2])
+{
+  return list->scanned[2] != 0 && list->scanned[0] == mtime[0] &&
+         list->scanned[1] == mtime[1] &&
+         mtime[0] < list->scanned[2] - MTIME_TRUST_NS &&
+         mtime[1] < list->scanned[2] - MTIME_TRUST_NS;
+}
+
+/* Under the store lock: the uidlist, brought up to date by a scan of
+ * new/ and cur/ unless it still describes them, and written back when
+ * that changed anything. *out_first_recent as folder_claim_recent (). */
+static UidList *
+folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
+{
+  g_autoptr (UidList) list = NULL;
+  g_autoptr (GHashTable) found = NULL;
+  gboolean durable = FALSE;
+  gboolean files = FALSE;
+
+  folder_note_mtimes (folder, folder->dir_mtime);
+  folder->scan_time = g_get_real_time () * 1000;
+  list = uidlist_read (folder->store, folder->dir, error);
+  if (list == NULL)
+    return NULL;
+  if (!uidlist_describes_dirs (list, folder->dir_mtime))
+    {
+      found = maildir_scan (folder->dir, error);
+      if (found == NULL ||
+          !uidlist_update (folder->dir, list, found, &durable, &files, error))
+        return NULL;
+      memcpy (list->scanned, folder->dir_mtime, sizeof folder->dir_mtime);
+      list->scanned[2] = folder->scan_time;
+      files = TRUE;
+    }
+  *out_first_recent = folder_claim_recent (folder, list, &durable);
+  if ((durable || files) && !uidlist_write (folder->dir, list, durable, error))
+    return NULL;
+  return g_steal_pointer (&list);
+}
+
+/* Takes the store lock, loads the uidlist and returns the folder's
+ * messages in UID order (transfer full). */
 static GPtrArray *
 folder_load (MailFolder *folder, GError **error)
 {
   g_autoptr (UidList) list = NULL;
-  g_autoptr (GHashTable) found = NULL;
   g_autoptr (GPtrArray) keywords = NULL;
   guint32 first_recent = 0;
   GPtrArray *entries;
@@ -586,12 +714,8 @@ folder_load (MailFolder *folder, GError **error)
 
   if (lock < 0)
     return NULL;
-  folder_note_mtimes (folder, folder->dir_mtime);
-  folder->scan_time = g_get_real_time () * 1000;
-  list = uidlist_read (folder->store, folder->dir, error);
-  found = list ? maildir_scan (folder->dir, error) : NULL;
-  if (found && uidlist_update (folder->dir, list, found, error) &&
-      folder_claim_recent (folder, list, &first_recent, error))
+  list = folder_load_list (folder, &first_recent, error);
+  if (list != NULL)
     keywords = mail_keywords_read (folder->dir, error);
   mail_store_unlock (lock);
   if (keywords == NULL)
@@ -605,14 +729,10 @@ folder_load (MailFolder *folder, GError **error)
   folder->expunged = g_array_ref (list->expunged);
   entries = g_ptr_array_new_with_free_func (folder_entry_free);
   for (guint i = 0; i < list->entries->len; i++)
-    {
-      const UidEntry *listed = &g_array_index (list->entries, UidEntry, i);
-
-      g_ptr_array_add (
-          entries, folder_entry_new (folder, listed,
-                                     g_hash_table_lookup (found, listed->name),
-                                     first_recent));
-    }
+    g_ptr_array_add (
+        entries,
+        folder_entry_new (folder, &g_array_index (list->entries, UidEntry, i),
+                          first_recent));
   return entries;
 }
 
@@ -739,7 +859,7 @@ mail_folder_end_changes (MailFolder *folder, GError **error)
   /* a list made up because the file is missing is never written here:
    * only a real scan may give out UIDs */
   if (folder->batch_dirty && !folder->batch->created)
-    ok = uidlist_write (folder->dir, folder->batch, error);
+    ok = uidlist_write (folder->dir, folder->batch, TRUE, error);
   g_clear_pointer (&folder->batch, uidlist_free);
   mail_store_unlock (folder->batch_lock);
   folder->batch_lock = -1;
@@ -765,6 +885,8 @@ batch_note_change (MailFolder *folder, MailMessage *message, const char *info)
             return; /* the flags did not change: neither does MODSEQ */
           g_free (entry->info);
           entry->info = g_strdup (info);
+          g_free (entry->file);
+          entry->file = g_strdup_printf ("cur/%s:2,%s", entry->name, info);
           entry->modseq = ++list->highest_modseq;
           message->modseq = entry->modseq;
           folder->highest_modseq =
@@ -912,11 +1034,6 @@ mail_folder_sync_full (MailFolder *folder,
   folder->entries = fresh;
   return TRUE;
 }
-
-/* A directory's time stamp comes from a coarse kernel clock: a change in
- * the same tick as our scan leaves it as it was. So an mtime less than a
- * second older than the scan proves nothing, and we rescan. */
-#define MTIME_TRUST_NS G_GINT64_CONSTANT (1000000000)
 
 gboolean
 mail_folder_may_have_changed (MailFolder *folder)

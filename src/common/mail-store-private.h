@@ -29,6 +29,13 @@ gboolean mail_store_replace_file (const char *dir,
                                   const GString *contents,
                                   GError **error);
 
+/* The same, atomic for readers but not fsynced: for what can be
+ * recomputed (a cache), where a crash may lose the new contents. */
+gboolean mail_store_replace_file_quickly (const char *dir,
+                                          const char *name,
+                                          const GString *contents,
+                                          GError **error);
+
 /* flock()s ROOT/mailwire.lock; returns the descriptor to hand to
  * mail_store_unlock (), or -1 and @error. */
 int mail_store_lock (MailStore *store, GError **error);

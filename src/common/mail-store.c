@@ -6,6 +6,11 @@
  * semantics; RFC 1939 §8 maildrop lock). One open folder (UIDs, messages)
  * is mail-folder.c; flag letters and keywords are mail-flags.c.
  *
+ * Folder names are UTF-8 in the API and modified UTF-7 on disk (RFC 3501
+ * §5.1.3), in directory names and the subscriptions file alike, as
+ * Dovecot's Maildir++ layout keeps them; the UTF-8 directory names and
+ * subscription lines of earlier mailwire are still read.
+ *
  * Locking: delivery needs no lock (unique names and rename() do the work).
  * The uidlist and dovecot-keywords of every folder are read-modify-written
  * only while ROOT/mailwire.lock is flock()ed, so two processes that open a
@@ -21,13 +26,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "imap-parser.h"
 #include "mail-store-private.h"
 
 G_DEFINE_QUARK (mail_store_error, mail_store_error)
 
 #define STORE_LOCK_NAME "mailwire.lock"
 #define MAILDROP_LOCK_NAME "mailwire-pop3.lock"
-#define MAX_FOLDER_NAME 200  /* ".A.B" must fit a 255-byte file name */
+#define MAX_FOLDER_NAME 200  /* octets of UTF-8 */
+#define MAX_FOLDER_ENTRY 255 /* NAME_MAX: ".A.B" in modified UTF-7 */
 #define DELIVERY_ATTEMPTS 10 /* fresh names tried when tmp/NAME exists */
 #define TREE_DEPTH 3         /* folder dir, tmp/new/cur, files */
 
@@ -151,6 +158,31 @@ mail_fsync_directory (const char *path, GError **error)
  * fsync the directory. Callers hold the store lock, so the fixed temp name
  * is theirs; one that exists is left over from a crash. */
 gboolean
+mail_store_replace_file_quickly (const char *dir,
+                                 const char *name,
+                                 const GString *contents,
+                                 GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, name, NULL);
+  g_autofree char *tmp = g_strconcat (path, ".tmp", NULL);
+  GError *local_error = NULL;
+
+  unlink (tmp);
+  /* rename() keeps it whole for readers; only a crash may lose it */
+  if (!g_file_set_contents_full (tmp, contents->str, contents->len,
+                                 G_FILE_SET_CONTENTS_NONE, 0600, &local_error))
+    return mail_store_fail_gerror (error, local_error);
+  if (rename (tmp, path) != 0)
+    {
+      int saved_errno = errno;
+
+      unlink (tmp);
+      return mail_store_fail_errno (error, saved_errno, "rename", tmp);
+    }
+  return TRUE;
+}
+
+gboolean
 mail_store_replace_file (const char *dir,
                          const char *name,
                          const GString *contents,
@@ -268,55 +300,106 @@ folder_name_is_valid (const char *name)
   return TRUE;
 }
 
-/* (transfer full) the directory of folder @name, or NULL and INVALID. */
+/* (transfer full) ROOT/.A.B for folder "A/B" (not INBOX), the name in
+ * modified UTF-7 (RFC 3501 §5.1.3) as Dovecot's Maildir++ layout writes
+ * it ("Entwürfe" is ".Entw&APw-rfe"), or, @legacy, in UTF-8 as earlier
+ * mailwire wrote it. NULL if @name is invalid or its entry too long. */
+static char *
+folder_dir_as (const char *root, const char *name, gboolean legacy)
+{
+  g_autofree char *encoded = NULL;
+  g_autofree char *entry = NULL;
+
+  if (!folder_name_is_valid (name))
+    return NULL;
+  encoded = legacy ? g_strdup (name) : imap_utf8_to_mutf7 (name);
+  entry = g_strdelimit (g_strconcat (".", encoded, NULL), "/", '.');
+  if (strlen (entry) > MAX_FOLDER_ENTRY)
+    return NULL;
+  return g_build_filename (root, entry, NULL);
+}
+
+static gboolean
+fail_invalid_name (GError **error)
+{
+  g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
+                       "invalid folder name");
+  return FALSE;
+}
+
+/* (transfer full) the directory a new folder @name gets, or NULL and
+ * INVALID. */
 static char *
 folder_dir (const char *root, const char *name, GError **error)
 {
-  g_autofree char *base = NULL;
+  char *dir;
 
   if (folder_is_inbox (name))
     return g_strdup (root);
-  if (!folder_name_is_valid (name))
-    {
-      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
-                           "invalid folder name");
-      return NULL;
-    }
-  base = g_strconcat (".", name, NULL);
-  g_strdelimit (base, "/", '.');
-  return g_build_filename (root, base, NULL);
+  dir = folder_dir_as (root, name, FALSE);
+  if (dir == NULL)
+    fail_invalid_name (error);
+  return dir;
 }
 
-/* (transfer full) the directory of existing folder @name, or NULL and
- * INVALID or NOT_FOUND. */
+/* (transfer full) the directory of existing folder @name: its modified
+ * UTF-7 one, else the UTF-8 one of an older mailwire; NULL and INVALID
+ * or NOT_FOUND. */
+static char *
+folder_dir_existing (const char *root, const char *name, GError **error)
+{
+  g_autofree char *dir = NULL;
+  g_autofree char *legacy = NULL;
+
+  if (folder_is_inbox (name))
+    dir = g_strdup (root);
+  else if (folder_name_is_valid (name))
+    {
+      dir = folder_dir_as (root, name, FALSE);
+      legacy = folder_dir_as (root, name, TRUE);
+    }
+  else
+    {
+      fail_invalid_name (error);
+      return NULL;
+    }
+  if (dir != NULL && is_directory (dir, "cur"))
+    return g_steal_pointer (&dir);
+  if (legacy != NULL && is_directory (legacy, "cur"))
+    return g_steal_pointer (&legacy);
+  g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND,
+                       "no such folder");
+  return NULL;
+}
+
 char *
 mail_store_folder_dir (MailStore *store, const char *name, GError **error)
 {
-  g_autofree char *dir = folder_dir (store->root, name, error);
-
-  if (dir != NULL && !is_directory (dir, "cur"))
-    {
-      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND,
-                           "no such folder");
-      return NULL;
-    }
-  return g_steal_pointer (&dir);
+  return folder_dir_existing (store->root, name, error);
 }
 
-/* ".A.B" -> "A/B" if that entry of @root is a folder, else NULL. */
+/* The folder name of root entry ".A.B": "A/B" decoded from modified
+ * UTF-7, or taken as UTF-8 when it is not that (an older mailwire's
+ * name); NULL if it can be no folder. The decoded name must encode back
+ * to the entry, so that folder_dir_as () finds what the listing shows. */
 static char *
-folder_name_from_entry (const char *root, const char *entry)
+folder_name_from_entry (const char *entry)
 {
+  g_autofree char *text = NULL;
   g_autofree char *name = NULL;
-  g_autofree char *dir = NULL;
+  g_autofree char *again = NULL;
 
   if (entry[0] != '.')
     return NULL;
-  name = g_strdelimit (g_strdup (entry + 1), ".", '/');
-  dir = g_build_filename (root, entry, NULL);
-  if (!folder_name_is_valid (name) || !is_directory (dir, "cur"))
-    return NULL;
-  return g_steal_pointer (&name);
+  text = g_strdelimit (g_strdup (entry + 1), ".", '/');
+  name = imap_mutf7_to_utf8 (text, NULL);
+  if (name != NULL && folder_name_is_valid (name))
+    {
+      again = imap_utf8_to_mutf7 (name);
+      if (strcmp (again, text) == 0)
+        return g_steal_pointer (&name);
+    }
+  return folder_name_is_valid (text) ? g_steal_pointer (&text) : NULL;
 }
 
 /* Creates tmp/, new/ and cur/ (and, for a Maildir++ folder, the empty
@@ -466,7 +549,10 @@ mail_maildir_deliver (const char *maildir,
 
   g_return_val_if_fail (maildir != NULL, FALSE);
   g_return_val_if_fail (data != NULL || length == 0, FALSE);
-  dir = folder_dir (maildir, folder, error);
+  /* a folder that is missing is made, in modified UTF-7 */
+  dir = folder_dir_existing (maildir, folder, NULL);
+  if (dir == NULL)
+    dir = folder_dir (maildir, folder, error);
   if (dir == NULL || !maildir_make (maildir, FALSE, error))
     return FALSE;
   if (!folder_is_inbox (folder) && !maildir_make (dir, TRUE, error))
@@ -532,15 +618,39 @@ mail_store_list_folders (MailStore *store, GError **error)
   names = g_ptr_array_new_with_free_func (g_free);
   while ((entry = g_dir_read_name (listing)) != NULL)
     {
-      char *name = folder_name_from_entry (store->root, entry);
+      g_autofree char *dir = g_build_filename (store->root, entry, NULL);
+      char *name = folder_name_from_entry (entry);
 
-      if (name != NULL)
+      if (name != NULL && is_directory (dir, "cur"))
         g_ptr_array_add (names, name);
+      else
+        g_free (name);
     }
   g_ptr_array_sort (names, compare_strings);
+  /* a folder may have both forms on disk (older mailwire and Dovecot) */
+  for (guint i = 1; i < names->len; i++)
+    {
+      if (strcmp (names->pdata[i - 1], names->pdata[i]) == 0)
+        g_ptr_array_remove_index (names, i--);
+    }
   g_ptr_array_insert (names, 0, g_strdup ("INBOX"));
   g_ptr_array_add (names, NULL);
   return (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
+}
+
+/* TRUE if folder @name has a directory in either form, or a file stands
+ * where its directory would go. */
+static gboolean
+folder_name_is_taken (const char *root, const char *name)
+{
+  for (int legacy = 0; legacy <= 1; legacy++)
+    {
+      g_autofree char *dir = folder_dir_as (root, name, legacy);
+
+      if (dir != NULL && g_file_test (dir, G_FILE_TEST_EXISTS))
+        return TRUE;
+    }
+  return FALSE;
 }
 
 gboolean
@@ -558,6 +668,8 @@ mail_store_create_folder (MailStore *store, const char *name, GError **error)
   dir = folder_dir (store->root, name, error);
   if (dir == NULL)
     return FALSE;
+  if (folder_name_is_taken (store->root, name))
+    return mail_store_fail_errno (error, EEXIST, "create", dir);
   if (mkdir (dir, 0700) != 0)
     return mail_store_fail_errno (error, errno, "create", dir);
   if (!maildir_make (dir, TRUE, error))
@@ -568,43 +680,64 @@ mail_store_create_folder (MailStore *store, const char *name, GError **error)
   return mail_fsync_directory (store->root, error);
 }
 
-/* Directory entries ".From.X..." of @from's inferior folders. */
-static GPtrArray *
-folder_children (const char *root, const char *from_dir)
+/* Adds the move of one directory to folder @to_name's new directory to
+ * @moves (pairs: from, to), or fails INVALID or EXISTS. */
+static gboolean
+folder_plan_move (GPtrArray *moves,
+                  const char *root,
+                  char *from_dir,
+                  const char *to_name,
+                  GError **error)
 {
-  g_autofree char *prefix =
-      g_strconcat (strrchr (from_dir, '/') + 1, ".", NULL);
-  g_autoptr (GDir) listing = g_dir_open (root, 0, NULL);
-  GPtrArray *children = g_ptr_array_new_with_free_func (g_free);
-  const char *entry;
+  char *to_dir = folder_dir (root, to_name, error);
 
-  while (listing != NULL && (entry = g_dir_read_name (listing)) != NULL)
+  if (to_dir != NULL && folder_name_is_taken (root, to_name))
     {
-      if (g_str_has_prefix (entry, prefix))
-        g_ptr_array_add (children, g_strdup (entry + strlen (prefix)));
+      mail_store_fail_errno (error, EEXIST, "rename to", to_dir);
+      g_clear_pointer (&to_dir, g_free);
     }
-  return children;
+  if (to_dir == NULL)
+    {
+      g_free (from_dir);
+      return FALSE;
+    }
+  g_ptr_array_add (moves, from_dir);
+  g_ptr_array_add (moves, to_dir);
+  return TRUE;
 }
 
-/* Renames @from_dir to @to_dir, and each ".From.X" to ".To.X". */
-static gboolean
-folder_rename_tree (const char *from_dir,
-                    const char *to_dir,
-                    GPtrArray *children,
+/* The renames that make @from (in @from_dir) and its inferiors "From/X"
+ * (RFC 9051 §6.3.6) @to and "To/X", each into modified UTF-7 whatever
+ * form it had: pairs of paths, or NULL if a new name is invalid or
+ * taken. (transfer full) */
+static GPtrArray *
+folder_plan_rename (const char *root,
+                    const char *from,
+                    const char *from_dir,
+                    const char *to,
                     GError **error)
 {
-  if (rename (from_dir, to_dir) != 0)
-    return mail_store_fail_errno (error, errno, "rename", from_dir);
-  for (guint i = 0; i < children->len; i++)
-    {
-      g_autofree char *from =
-          g_strconcat (from_dir, ".", children->pdata[i], NULL);
-      g_autofree char *to = g_strconcat (to_dir, ".", children->pdata[i], NULL);
+  g_autoptr (GPtrArray) moves = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GDir) listing = g_dir_open (root, 0, NULL);
+  gsize from_length = strlen (from);
+  const char *entry;
 
-      if (rename (from, to) != 0)
-        return mail_store_fail_errno (error, errno, "rename", from);
+  if (!folder_plan_move (moves, root, g_strdup (from_dir), to, error))
+    return NULL;
+  while (listing != NULL && (entry = g_dir_read_name (listing)) != NULL)
+    {
+      g_autofree char *name = folder_name_from_entry (entry);
+      g_autofree char *to_name = NULL;
+
+      if (name == NULL || strncmp (name, from, from_length) != 0 ||
+          name[from_length] != '/')
+        continue;
+      to_name = g_strconcat (to, name + from_length, NULL);
+      if (!folder_plan_move (moves, root, g_build_filename (root, entry, NULL),
+                             to_name, error))
+        return NULL;
     }
-  return TRUE;
+  return g_steal_pointer (&moves);
 }
 
 /* RFC 9051 §6.3.6: inferior names are renamed along with the folder. */
@@ -615,9 +748,7 @@ mail_store_rename_folder (MailStore *store,
                           GError **error)
 {
   g_autofree char *from_dir = NULL;
-  g_autofree char *to_dir = NULL;
-  g_autofree char *inside = NULL;
-  g_autoptr (GPtrArray) children = NULL;
+  g_autoptr (GPtrArray) moves = NULL;
 
   g_return_val_if_fail (store != NULL && from != NULL && to != NULL, FALSE);
   if (folder_is_inbox (from) || folder_is_inbox (to))
@@ -627,29 +758,23 @@ mail_store_rename_folder (MailStore *store,
       return FALSE;
     }
   from_dir = mail_store_folder_dir (store, from, error);
-  to_dir = from_dir ? folder_dir (store->root, to, error) : NULL;
-  if (to_dir == NULL)
+  if (from_dir == NULL)
     return FALSE;
-  inside = g_strconcat (from_dir, ".", NULL);
-  if (g_str_has_prefix (to_dir, inside))
+  if (g_str_has_prefix (to, from) && to[strlen (from)] == '/')
     {
       g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
                            "cannot rename a folder into itself");
       return FALSE;
     }
-  children = folder_children (store->root, from_dir);
-  for (guint i = 0; i <= children->len; i++)
+  moves = folder_plan_rename (store->root, from, from_dir, to, error);
+  if (moves == NULL)
+    return FALSE;
+  for (guint i = 0; i < moves->len; i += 2)
     {
-      g_autofree char *target =
-          i < children->len
-              ? g_strconcat (to_dir, ".", children->pdata[i], NULL)
-              : g_strdup (to_dir);
-
-      if (g_file_test (target, G_FILE_TEST_EXISTS))
-        return mail_store_fail_errno (error, EEXIST, "rename to", target);
+      if (rename (moves->pdata[i], moves->pdata[i + 1]) != 0)
+        return mail_store_fail_errno (error, errno, "rename", moves->pdata[i]);
     }
-  return folder_rename_tree (from_dir, to_dir, children, error) &&
-         mail_fsync_directory (store->root, error);
+  return mail_fsync_directory (store->root, error);
 }
 
 /* RFC 9051 §6.3.5: inferior folders stay. The folder is first renamed
@@ -749,6 +874,39 @@ mail_store_create_special_folders (MailStore *store, GError **error)
 /* ---- subscriptions (RFC 9051 §6.3.7) ---------------------------------- */
 
 #define SUBSCRIPTIONS_NAME "subscriptions"
+/* Dovecot's version 2 file (which Dovecot 2.3 writes): this line and an
+ * empty one, then a name a line, in modified UTF-7 with a tab between
+ * levels ("Lists\tEntw&APw-rfe"). Earlier mailwire wrote UTF-8 lines
+ * ("Lists/Entwürfe") without the header. */
+#define SUBSCRIPTIONS_HEADER "V\t2"
+
+/* A line of the file as a folder name, or NULL if it is none.
+ * (transfer full) */
+static char *
+subscription_from_line (const char *line, gboolean version_2)
+{
+  g_autofree char *text = g_strdup (line);
+  char *name = NULL;
+
+  if (line[0] == '\0')
+    return NULL;
+  if (version_2)
+    {
+      g_strdelimit (text, "\t", '/');
+      name = imap_mutf7_to_utf8 (text, NULL);
+    }
+  if (name == NULL && g_utf8_validate (text, -1, NULL))
+    name = g_steal_pointer (&text);
+  return name;
+}
+
+static void
+subscription_append_line (GString *contents, const char *name)
+{
+  g_autofree char *line = imap_utf8_to_mutf7 (name);
+
+  g_string_append_printf (contents, "%s\n", g_strdelimit (line, "/", '\t'));
+}
 
 GStrv
 mail_store_list_subscriptions (MailStore *store, GError **error)
@@ -759,6 +917,7 @@ mail_store_list_subscriptions (MailStore *store, GError **error)
   GError *local_error = NULL;
   g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
   g_auto (GStrv) lines = NULL;
+  gboolean version_2;
 
   if (!g_file_get_contents (path, &contents, NULL, &local_error))
     {
@@ -771,11 +930,13 @@ mail_store_list_subscriptions (MailStore *store, GError **error)
       return g_strv_builder_end (names);
     }
   lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 0; lines[i] != NULL; i++)
+  version_2 = strcmp (lines[0], SUBSCRIPTIONS_HEADER) == 0;
+  for (guint i = version_2 ? 1 : 0; lines[i] != NULL; i++)
     {
-      /* Dovecot's version 2 files begin with a "V\t2" line */
-      if (lines[i][0] != '\0' && !g_str_has_prefix (lines[i], "V\t"))
-        g_strv_builder_add (names, lines[i]);
+      g_autofree char *name = subscription_from_line (lines[i], version_2);
+
+      if (name != NULL)
+        g_strv_builder_add (names, name);
     }
   return g_strv_builder_end (names);
 }
@@ -792,7 +953,7 @@ mail_store_set_subscribed (MailStore *store,
   int lock;
 
   g_return_val_if_fail (store != NULL && name != NULL, FALSE);
-  if (strchr (name, '\n') != NULL)
+  if (strchr (name, '\n') != NULL || !g_utf8_validate (name, -1, NULL))
     {
       g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
                            "invalid folder name");
@@ -802,13 +963,14 @@ mail_store_set_subscribed (MailStore *store,
   if (lock < 0)
     return FALSE;
   names = mail_store_list_subscriptions (store, error);
+  g_string_append (contents, SUBSCRIPTIONS_HEADER "\n\n");
   for (guint i = 0; names != NULL && names[i] != NULL; i++)
     {
       if (strcmp (names[i], name) != 0)
-        g_string_append_printf (contents, "%s\n", names[i]);
+        subscription_append_line (contents, names[i]);
     }
   if (subscribed)
-    g_string_append_printf (contents, "%s\n", name);
+    subscription_append_line (contents, name);
   ok = names != NULL && mail_store_replace_file (
                             store->root, SUBSCRIPTIONS_NAME, contents, error);
   mail_store_unlock (lock);

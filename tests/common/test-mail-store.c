@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* nftw (), unshare () */
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <sched.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mail-store.h"
@@ -418,19 +420,26 @@ test_uid_follow_delivery_order (StoreFixture *f, gconstpointer data)
                      names->pdata[i]);
 }
 
-/* The header documents "2 V<uidvalidity> N<uidnext> R<first recent>
- * M<highest modseq>" + "<uid> <modseq> <name>:2,<info>". */
+/* The header documents "3 V<uidvalidity> N<uidnext> R<first recent>
+ * M<highest modseq> T<new/ mtime>:<cur/ mtime>:<scan time>", then
+ * "<uid> <modseq> <size> <mtime> new|cur/<file name>" lines. */
 static void
 test_uid_uidlist_format (StoreFixture *f, gconstpointer data)
 {
   g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
   g_autoptr (MailFolder) folder = open_folder (f, NULL);
   g_autofree char *contents = read_file (f->root, "mailwire-uidlist");
-  g_autofree char *expected =
-      g_strdup_printf ("2 V%u N2 R1 M2\n1 2 %s:2,\n",
-                       mail_folder_get_uidvalidity (folder), name);
+  g_auto (GStrv) lines = g_strsplit (contents, "\n", -1);
+  g_autofree char *header = g_strdup_printf (
+      "3 V%u N2 R1 M2 T", mail_folder_get_uidvalidity (folder));
+  g_autofree char *entry = g_strdup_printf (
+      "1 2 %zu %" G_GINT64_FORMAT " new/%s", strlen (MESSAGE_TEXT),
+      mail_folder_get_message (folder, 0)->mtime, name);
 
-  g_assert_cmpstr (contents, ==, expected);
+  g_assert_cmpuint (g_strv_length (lines), ==, 3);
+  g_assert_true (g_str_has_prefix (lines[0], header));
+  g_assert_cmpstr (lines[1], ==, entry);
+  g_assert_cmpstr (lines[2], ==, "");
 }
 
 static void
@@ -708,6 +717,46 @@ test_folder_lifecycle (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (count_files (f->root, ""), ==, 7);
 }
 
+/* Sets the modification time of ROOT/@sub to @seconds ago. */
+static void
+age_directory (StoreFixture *f, const char *sub, gint64 seconds)
+{
+  g_autofree char *path = g_build_filename (f->root, sub, NULL);
+  struct timespec times[2] = { { time (NULL) - seconds, 0 },
+                               { time (NULL) - seconds, 0 } };
+
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+}
+
+/* The uidlist stands for new/ and cur/ while their time stamps are the
+ * ones its scan saw (and old enough to trust): opening a big folder then
+ * reads one file, not every directory entry. A file slipped in behind the
+ * time stamps' back is not seen; any real change of the directory is. */
+static void
+test_uid_unchanged_dirs_are_not_rescanned (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *hidden = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+
+  age_directory (f, "new", 10);
+  age_directory (f, "cur", 10);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL); /* scans, and notes the time stamps */
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  hidden = deliver (f, NULL, MESSAGE_TEXT);
+  age_directory (f, "new", 10); /* as if nothing had happened */
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->size, ==,
+                    strlen (MESSAGE_TEXT));
+  age_directory (f, "new", 5); /* a real change moves the time stamp */
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+}
+
 /* A version 1 uidlist (before MODSEQ) keeps its UIDs. */
 static void
 test_uid_reads_version_1 (StoreFixture *f, gconstpointer data)
@@ -789,6 +838,188 @@ test_folder_delete_keeps_children (StoreFixture *f, gconstpointer data)
   g_assert_true (mail_store_delete_folder (f->store, "A", &error));
   g_assert_no_error (error);
   assert_folders (f->store, expected);
+}
+
+/* ---- folder names on disk (RFC 3501 §5.1.3 modified UTF-7) ------------- */
+
+/* Makes ROOT/@entry a Maildir++ folder by hand, as Dovecot or an earlier
+ * mailwire left it, holding one message. */
+static void
+make_folder_by_hand (StoreFixture *f, const char *entry)
+{
+  static const char *const subdirs[] = { "tmp", "new", "cur" };
+  g_autofree char *message = g_build_filename (
+      f->root, entry, "cur", "1700000000.M1P1.host:2,S", NULL);
+
+  for (gsize i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *path =
+          g_build_filename (f->root, entry, subdirs[i], NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (path, 0700), ==, 0);
+    }
+  g_assert_true (g_file_set_contents (message, MESSAGE_TEXT, -1, NULL));
+}
+
+static gboolean
+entry_exists (StoreFixture *f, const char *entry)
+{
+  g_autofree char *path = g_build_filename (f->root, entry, NULL);
+
+  return g_file_test (path, G_FILE_TEST_EXISTS);
+}
+
+/* As Dovecot's Maildir++ layout: "Entwürfe" is ROOT/.Entw&APw-rfe, "&"
+ * is "&-"; the API keeps UTF-8. */
+static void
+test_folder_name_mutf7_on_disk (StoreFixture *f, gconstpointer data)
+{
+  const char *const expected[] = { "INBOX", "A&B", "Entwürfe", "Lists/Entwürfe",
+                                   NULL };
+  g_autoptr (MailFolder) folder = NULL;
+
+  create_folder (f, "Entwürfe");
+  create_folder (f, "Lists/Entwürfe");
+  create_folder (f, "A&B");
+  g_assert_true (entry_exists (f, ".Entw&APw-rfe"));
+  g_assert_true (entry_exists (f, ".Lists.Entw&APw-rfe"));
+  g_assert_true (entry_exists (f, ".A&-B"));
+  g_assert_false (entry_exists (f, ".Entwürfe"));
+  assert_folders (f->store, expected);
+  g_free (deliver (f, "Lists/Entwürfe", MESSAGE_TEXT));
+  g_assert_cmpuint (count_files (f->root, ".Lists.Entw&APw-rfe/new"), ==, 1);
+  folder = open_folder (f, "Lists/Entwürfe");
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+}
+
+/* A folder Dovecot made is listed by its UTF-8 name; delivery and a
+ * second create find it. */
+static void
+test_folder_name_made_by_dovecot (StoreFixture *f, gconstpointer data)
+{
+  const char *const expected[] = { "INBOX", "Entwürfe", "☺", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+
+  make_folder_by_hand (f, ".Entw&APw-rfe");
+  make_folder_by_hand (f, ".&Jjo-");
+  assert_folders (f->store, expected);
+  g_assert_false (mail_store_create_folder (f->store, "Entwürfe", &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_EXISTS);
+  g_free (deliver (f, "☺", MESSAGE_TEXT));
+  g_assert_cmpuint (count_files (f->root, ".&Jjo-/new"), ==, 1);
+  folder = open_folder (f, "Entwürfe");
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+}
+
+/* A folder an earlier mailwire made in UTF-8 (".Entwürfe", or ".A&B",
+ * which is no modified UTF-7) is still listed, opened, delivered to,
+ * renamed (into modified UTF-7, with its inferiors and UIDVALIDITY) and
+ * deleted; create does not make it twice. */
+static void
+test_folder_name_legacy_utf8 (StoreFixture *f, gconstpointer data)
+{
+  const char *const before[] = { "INBOX", "A&B", "Entwürfe", "Entwürfe/Föö",
+                                 NULL };
+  const char *const after[] = { "INBOX", "A&B", "Älter", "Älter/Föö", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  guint32 uidvalidity;
+
+  make_folder_by_hand (f, ".Entwürfe");
+  make_folder_by_hand (f, ".Entwürfe.Föö");
+  make_folder_by_hand (f, ".A&B");
+  assert_folders (f->store, before);
+  g_assert_false (mail_store_create_folder (f->store, "Entwürfe", &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_EXISTS);
+  g_clear_error (&error);
+  g_free (deliver (f, "Entwürfe", MESSAGE_TEXT));
+  g_assert_cmpuint (count_files (f->root, ".Entwürfe/new"), ==, 1);
+  g_assert_false (entry_exists (f, ".Entw&APw-rfe"));
+  folder = open_folder (f, "Entwürfe");
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+  uidvalidity = mail_folder_get_uidvalidity (folder);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, "A&B");
+  assert_message_text (folder, 0, MESSAGE_TEXT);
+  g_clear_pointer (&folder, mail_folder_free);
+  g_assert_true (
+      mail_store_rename_folder (f->store, "Entwürfe", "Älter", &error));
+  g_assert_no_error (error);
+  g_assert_true (entry_exists (f, ".&AMQ-lter"));
+  g_assert_true (entry_exists (f, ".&AMQ-lter.F&APYA9g-"));
+  g_assert_false (entry_exists (f, ".Entwürfe.Föö"));
+  assert_folders (f->store, after);
+  folder = open_folder (f, "Älter");
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), ==, uidvalidity);
+  g_assert_true (mail_store_delete_folder (f->store, "A&B", &error));
+  g_assert_no_error (error);
+  g_assert_false (entry_exists (f, ".A&B"));
+}
+
+/* Both forms of one name (Dovecot's and an earlier mailwire's): listed
+ * once, and opened in the modified UTF-7 form. */
+static void
+test_folder_name_both_forms (StoreFixture *f, gconstpointer data)
+{
+  const char *const expected[] = { "INBOX", "Entwürfe", NULL };
+  g_autoptr (MailFolder) folder = NULL;
+
+  make_folder_by_hand (f, ".Entwürfe");
+  make_folder_by_hand (f, ".Entw&APw-rfe");
+  g_free (deliver (f, "Entwürfe", MESSAGE_TEXT));
+  assert_folders (f->store, expected);
+  g_assert_cmpuint (count_files (f->root, ".Entw&APw-rfe/new"), ==, 1);
+  g_assert_cmpuint (count_files (f->root, ".Entwürfe/new"), ==, 0);
+}
+
+/* 100 × "ü" is 200 octets of UTF-8 but 269 of modified UTF-7: more than
+ * a file name may hold. */
+static void
+test_folder_name_too_long_encoded (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (GString) name = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+
+  for (int i = 0; i < 100; i++)
+    g_string_append (name, "ü");
+  g_assert_false (mail_store_create_folder (f->store, name->str, &error));
+  g_assert_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID);
+  g_clear_error (&error);
+  g_string_truncate (name, 80); /* 40 × "ü": 109 octets on disk */
+  create_folder (f, name->str);
+}
+
+/* RFC 9051 §6.3.7: the subscriptions file is Dovecot's version 2 file
+ * (modified UTF-7, a tab between levels); an earlier mailwire's UTF-8
+ * file is read, and rewritten in version 2 at the next change. */
+static void
+test_subscriptions_dovecot_format (StoreFixture *f, gconstpointer data)
+{
+  const char *const old[] = { "Entwürfe", "Lists/GLib", NULL };
+  const char *const now[] = { "Lists/GLib", "Sent", "Lists/Entwürfe", NULL };
+  g_autofree char *path = g_build_filename (f->root, "subscriptions", NULL);
+  g_autoptr (GError) error = NULL;
+  g_auto (GStrv) names = NULL;
+  g_autofree char *contents = NULL;
+
+  g_assert_true (
+      g_file_set_contents (path, "Entwürfe\nLists/GLib\n", -1, NULL));
+  names = mail_store_list_subscriptions (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (names, old);
+  g_clear_pointer (&names, g_strfreev);
+  g_assert_true (mail_store_set_subscribed (f->store, "Entwürfe", FALSE, NULL));
+  g_assert_true (mail_store_set_subscribed (f->store, "Sent", TRUE, NULL));
+  g_assert_true (
+      mail_store_set_subscribed (f->store, "Lists/Entwürfe", TRUE, NULL));
+  contents = read_file (f->root, "subscriptions");
+  g_assert_cmpstr (contents, ==,
+                   "V\t2\n\nLists\tGLib\nSent\nLists\tEntw&APw-rfe\n");
+  names = mail_store_list_subscriptions (f->store, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstrv (names, now);
 }
 
 /* Names that cannot map onto Maildir++ directories; every entry point
@@ -1181,6 +1412,8 @@ main (int argc, char **argv)
                   test_flags_keywords_round_trip);
   add_store_test ("/store/flags/bad-keyword-and-27th-keyword-are-refused",
                   test_flags_keyword_limits);
+  add_store_test ("/store/uid/unchanged-directories-are-not-rescanned",
+                  test_uid_unchanged_dirs_are_not_rescanned);
   add_store_test ("/store/uid/version-1-uidlist-keeps-its-uids",
                   test_uid_reads_version_1);
   add_store_test ("/store/modseq/every-change-and-expunge-gets-a-higher-one",
@@ -1193,6 +1426,18 @@ main (int argc, char **argv)
                   test_folder_lifecycle);
   add_store_test ("/store/folder/delete-keeps-inferior-folders",
                   test_folder_delete_keeps_children);
+  add_store_test ("/store/folder/name/non-ascii-is-modified-utf7-on-disk",
+                  test_folder_name_mutf7_on_disk);
+  add_store_test ("/store/folder/name/made-by-dovecot-is-listed-and-used",
+                  test_folder_name_made_by_dovecot);
+  add_store_test ("/store/folder/name/utf8-of-earlier-mailwire-still-works",
+                  test_folder_name_legacy_utf8);
+  add_store_test ("/store/folder/name/both-forms-are-one-folder",
+                  test_folder_name_both_forms);
+  add_store_test ("/store/folder/name/too-long-in-modified-utf7-is-invalid",
+                  test_folder_name_too_long_encoded);
+  add_store_test ("/store/subscriptions/dovecot-version-2-file",
+                  test_subscriptions_dovecot_format);
   add_store_test ("/store/maildrop/second-store-gets-in-use",
                   test_maildrop_second_store_in_use);
   add_store_test ("/store/message/delete-keeps-index-until-sync",
