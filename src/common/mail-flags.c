@@ -272,10 +272,15 @@ mail_info_from_flags (GPtrArray *table,
 void
 mail_message_set_info (MailMessage *message, GPtrArray *table, const char *info)
 {
-  g_autoptr (GStrvBuilder) keywords = g_strv_builder_new ();
+  g_autoptr (GStrvBuilder) keywords = NULL;
   gboolean any = FALSE;
 
   message->flags = mail_flags_from_info (info);
+  g_clear_pointer (&message->keywords, g_strfreev);
+  /* most messages have no keyword letter: no builder for them */
+  if (strpbrk (info, "abcdefghijklmnopqrstuvwxyz") == NULL)
+    return;
+  keywords = g_strv_builder_new ();
   for (const char *p = info; *p != '\0'; p++)
     {
       guint index = (guint) (*p - 'a');
@@ -287,7 +292,6 @@ mail_message_set_info (MailMessage *message, GPtrArray *table, const char *info)
           any = TRUE;
         }
     }
-  g_clear_pointer (&message->keywords, g_strfreev);
   if (any)
     message->keywords = g_strv_builder_end (keywords);
 }

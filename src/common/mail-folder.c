@@ -310,7 +310,6 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
 {
   g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
   g_autofree char *contents = NULL;
-  g_auto (GStrv) lines = NULL;
   GError *local_error = NULL;
   unsigned int uidvalidity = 0;
   unsigned int uidnext = 0;
@@ -351,9 +350,17 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
               " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
               &list->scanned[0], &list->scanned[1], &list->scanned[2]) != 3)
     memset (list->scanned, 0, sizeof list->scanned);
-  lines = g_strsplit (contents, "\n", -1);
-  for (guint i = 1; lines[i] != NULL; i++)
-    uidlist_parse_line (list, lines[i], version);
+  /* line by line in place: a big folder's list is read on every open */
+  for (char *line = strchr (contents, '\n'); line != NULL;)
+    {
+      char *next = strchr (++line, '\n');
+
+      if (next != NULL)
+        *next = '\0';
+      if (*line != '\0')
+        uidlist_parse_line (list, line, version);
+      line = next;
+    }
   return list;
 }
 
@@ -610,7 +617,7 @@ folder_entry_new (MailFolder *folder,
 
   message->uid = listed->uid;
   message->name = g_strdup (listed->name);
-  message->path = g_build_filename (folder->dir, listed->file, NULL);
+  message->path = g_strconcat (folder->dir, "/", listed->file, NULL);
   message->recent = listed->uid >= first_recent;
   message->modseq = listed->modseq;
   message->size = listed->size;
