@@ -1257,6 +1257,50 @@ mail_folder_delete_message (MailFolder *folder, guint index, GError **error)
   return mail_fsync_directory (dir, error);
 }
 
+gboolean
+mail_folder_move_message (MailFolder *folder,
+                          guint index,
+                          const char *to_folder,
+                          char **out_name,
+                          GError **error)
+{
+  FolderEntry *entry;
+  g_autofree char *dir = NULL;
+  g_autoptr (GPtrArray) table = NULL;
+  g_autofree char *info = NULL;
+  g_autofree char *target = NULL;
+  const char *const *keywords;
+
+  g_return_val_if_fail (folder != NULL, FALSE);
+  g_return_val_if_fail (index < folder->entries->len, FALSE);
+  entry = folder_get_entry (folder, index, error);
+  if (entry == NULL)
+    return FALSE;
+  dir = mail_store_folder_dir (folder->store, to_folder, error);
+  if (dir != NULL && strcmp (dir, folder->dir) == 0)
+    {
+      /* into itself: the message must come back as a new one (a new
+       * UID), so a durable copy first, then the original goes */
+      return mail_folder_copy_message (folder, index, to_folder, out_name,
+                                       error) &&
+             mail_folder_delete_message (folder, index, error);
+    }
+  table = dir ? mail_keywords_read (dir, error) : NULL;
+  keywords = (const char *const *) entry->message.keywords;
+  if (table == NULL ||
+      !mail_keywords_ensure (folder->store, dir, &table, keywords, error))
+    return FALSE;
+  /* the keyword letters are the target folder's, not ours */
+  info = mail_info_from_flags (table, entry->message.flags, keywords);
+  target = g_strdup_printf ("%s/cur/%s:2,%s", dir, entry->message.name, info);
+  if (!entry_rename (folder, entry, target, error))
+    return FALSE;
+  entry->deleted = TRUE; /* it lives in the other folder now */
+  if (out_name != NULL)
+    *out_name = g_strdup (entry->message.name);
+  return TRUE;
+}
+
 /* Delivers into the existing folder directory @dir straight to cur/ with
  * the info letters of @flags and @keywords (keyword letters are @dir's,
  * added to its dovecot-keywords when new). */

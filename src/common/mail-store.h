@@ -200,6 +200,16 @@ gboolean mail_folder_copy_message (MailFolder *folder,
                                    const char *to_folder,
                                    char **out_name,
                                    GError **error);
+/* Moves a message into another folder of the same store with one
+ * rename (IMAP MOVE, RFC 6851): whatever the moment of a crash, the
+ * message is in exactly one of the two folders. Flags and date stay;
+ * the entry stays in this list, gone, until the next sync. *out_name as
+ * for copy. */
+gboolean mail_folder_move_message (MailFolder *folder,
+                                   guint index,
+                                   const char *to_folder,
+                                   char **out_name,
+                                   GError **error);
 /* Stores a new message in folder @name (NULL: INBOX) of @store with
  * @flags and @keywords, durably, dated @internaldate (Unix seconds; 0:
  * now) (IMAP APPEND, RFC 9051 §6.3.12). *out_name as for copy. */

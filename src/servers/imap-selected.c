@@ -811,9 +811,42 @@ imap_copy_all (ImapSession *session,
   return TRUE;
 }
 
-/* §6.4.7 COPY set mailbox, §6.4.8 MOVE set mailbox (and UID forms). A
- * MOVE expunges the originals only once every copy is durable, so a
- * crash leaves a message twice at worst, never nowhere. */
+/* RFC 6851 §3.3: moves every message of @indexes with one rename each,
+ * so a crash leaves each in exactly one folder. @names gets the moved
+ * ones, in order; FALSE and @error at the first that cannot move. */
+static gboolean
+imap_move_all (ImapSession *session,
+               const char *target,
+               GArray *indexes,
+               GPtrArray *names,
+               GError **error)
+{
+  for (guint i = 0; i < indexes->len; i++)
+    {
+      char *name = NULL;
+
+      if (!mail_folder_move_message (session->folder,
+                                     g_array_index (indexes, guint, i), target,
+                                     &name, error))
+        return FALSE;
+      g_ptr_array_add (names, name);
+    }
+  return TRUE;
+}
+
+/* Answers a COPY or MOVE that failed: TRYCREATE for a missing target. */
+static void
+imap_copy_failed (ImapSession *session, const char *target, const GError *error)
+{
+  if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
+    imap_reply_no (session, IMAP_CODE_TRYCREATE, "no mailbox %s", target);
+  else
+    imap_reply_store_error (session, error);
+}
+
+/* §6.4.7 COPY set mailbox, §6.4.8 MOVE set mailbox (and UID forms). COPY
+ * is all or nothing; MOVE renames each message into the target, so no
+ * crash loses or doubles one. */
 void
 imap_cmd_copy (ImapSession *session, GPtrArray *args)
 {
@@ -839,32 +872,29 @@ imap_cmd_copy (ImapSession *session, GPtrArray *args)
       imap_reply_no (session, IMAP_CODE_READ_ONLY, "the mailbox is read-only");
       return;
     }
-  if (!imap_copy_all (session, target, indexes, names, &error))
-    {
-      if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))
-        imap_reply_no (session, IMAP_CODE_TRYCREATE, "no mailbox %s", target);
-      else
-        imap_reply_store_error (session, error);
-      return;
-    }
-  copyuid = imap_copy_uids (session, target, indexes, names);
   if (!move)
     {
-      imap_reply_tagged (session, IMAP_STATUS_OK,
-                         copyuid ? IMAP_CODE_COPYUID : IMAP_CODE_NONE, copyuid,
-                         "%sCOPY completed", session->uid ? "UID " : "");
+      if (!imap_copy_all (session, target, indexes, names, &error))
+        imap_copy_failed (session, target, error);
+      else
+        {
+          copyuid = imap_copy_uids (session, target, indexes, names);
+          imap_reply_tagged (session, IMAP_STATUS_OK,
+                             copyuid ? IMAP_CODE_COPYUID : IMAP_CODE_NONE,
+                             copyuid, "%sCOPY completed",
+                             session->uid ? "UID " : "");
+        }
       return;
     }
+  imap_move_all (session, target, indexes, names, &error);
   /* RFC 6851 §4.3: COPYUID comes untagged, before the EXPUNGEs */
+  copyuid = imap_copy_uids (session, target, indexes, names);
   if (copyuid != NULL)
     imap_reply_status (session, IMAP_STATUS_OK, IMAP_CODE_COPYUID, copyuid,
                        "moved");
-  for (guint i = 0; i < indexes->len && error == NULL; i++)
-    mail_folder_delete_message (session->folder,
-                                g_array_index (indexes, guint, i), &error);
   imap_session_report_news (session, TRUE, TRUE);
   if (error != NULL)
-    imap_reply_store_error (session, error);
+    imap_copy_failed (session, target, error);
   else
     imap_reply_completed (session);
 }

@@ -757,6 +757,35 @@ test_uid_unchanged_dirs_are_not_rescanned (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
 }
 
+/* RFC 6851: a move is one rename: flags, keywords (with the target's
+ * letters) and date go along, and the source no longer has the file */
+static void
+test_folder_move_message (StoreFixture *f, gconstpointer data)
+{
+  const char *keywords[] = { "$Work", NULL };
+  g_autofree char *name = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *moved = NULL;
+  g_autoptr (MailFolder) inbox = open_folder (f, NULL);
+  g_autoptr (MailFolder) archive = NULL;
+  g_autoptr (GError) error = NULL;
+  gint64 mtime = mail_folder_get_message (inbox, 0)->mtime;
+
+  g_assert_true (mail_store_create_folder (f->store, "Archive", &error));
+  set_flags (inbox, 0, MAIL_FLAG_FLAGGED, keywords);
+  g_assert_true (
+      mail_folder_move_message (inbox, 0, "Archive", &moved, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (moved, ==, name);
+  sync_folder (inbox, 0, 1);
+  archive = open_folder (f, "Archive");
+  g_assert_cmpuint (mail_folder_get_count (archive), ==, 1);
+  g_assert_cmpint (mail_folder_get_message (archive, 0)->flags, ==,
+                   MAIL_FLAG_FLAGGED);
+  g_assert_cmpstrv (mail_folder_get_message (archive, 0)->keywords, keywords);
+  g_assert_cmpint (mail_folder_get_message (archive, 0)->mtime, ==, mtime);
+  assert_message_text (archive, 0, MESSAGE_TEXT);
+}
+
 /* A version 1 uidlist (before MODSEQ) keeps its UIDs. */
 static void
 test_uid_reads_version_1 (StoreFixture *f, gconstpointer data)
@@ -1414,6 +1443,8 @@ main (int argc, char **argv)
                   test_flags_keyword_limits);
   add_store_test ("/store/uid/unchanged-directories-are-not-rescanned",
                   test_uid_unchanged_dirs_are_not_rescanned);
+  add_store_test ("/store/folder/move-is-one-rename-keeping-flags",
+                  test_folder_move_message);
   add_store_test ("/store/uid/version-1-uidlist-keeps-its-uids",
                   test_uid_reads_version_1);
   add_store_test ("/store/modseq/every-change-and-expunge-gets-a-higher-one",
