@@ -8,9 +8,12 @@
  * The items are parsed once into a list, then each message of the set
  * gets one "* n FETCH (...)" response. MIME structure (ENVELOPE,
  * BODYSTRUCTURE, sections) comes from imap-message.c, which uses GMime.
+ * ENVELOPE, BODY and BODYSTRUCTURE are kept in a per-folder cache
+ * (imap-cache.h): only the items that need the octets read the message.
  */
 #include <string.h>
 
+#include "imap-cache.h"
 #include "imap-message.h"
 #include "imap-session-private.h"
 
@@ -240,6 +243,92 @@ imap_fetch_load (ImapSession *session, ImapFetchMessage *fm)
   return fm->parsed;
 }
 
+/* ---- ENVELOPE, BODY and BODYSTRUCTURE from the cache (imap-cache.h) --- */
+
+/* The cache of the folder this thread last fetched from. A session runs
+ * in one thread from start to end (imapd.c), so it is the session's; a
+ * later session of the same thread may find its folder's cache there,
+ * whose entries are as good for it (a message's name and size are the
+ * key). Nothing in it is unwritten once a FETCH has ended. */
+static GPrivate imap_fetch_cache =
+    G_PRIVATE_INIT ((GDestroyNotify) imap_cache_free);
+
+/* This thread's cache if it is the one of @message's folder, else NULL. */
+static ImapCache *
+imap_fetch_cache_of (const MailMessage *message)
+{
+  ImapCache *cache = g_private_get (&imap_fetch_cache);
+  g_autofree char *dir = imap_cache_folder_dir (message);
+
+  if (cache == NULL || strcmp (imap_cache_get_dir (cache), dir) != 0)
+    return NULL;
+  return cache;
+}
+
+/* The cache of @message's folder, made on first need (transfer none). */
+static ImapCache *
+imap_fetch_get_cache (const MailMessage *message)
+{
+  ImapCache *cache = imap_fetch_cache_of (message);
+
+  if (cache == NULL)
+    {
+      g_autofree char *dir = imap_cache_folder_dir (message);
+
+      cache = imap_cache_new (dir);
+      g_private_replace (&imap_fetch_cache, cache);
+    }
+  return cache;
+}
+
+/* At the end of FETCH: writes what it added to the cache. */
+static void
+imap_fetch_save_cache (ImapSession *session)
+{
+  ImapCache *cache = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (mail_folder_get_count (session->folder) == 0)
+    return;
+  cache = imap_fetch_cache_of (mail_folder_get_message (session->folder, 0));
+  if (cache != NULL && !imap_cache_write (cache, session->folder, &error))
+    g_debug ("%s: %s", session->peer, error->message);
+}
+
+/* Appends ENVELOPE, BODY or BODYSTRUCTURE (§7.5.2) as the cache has it,
+ * or computes, keeps and appends it; FALSE for any other item. Only a
+ * miss reads the message. */
+static gboolean
+imap_fetch_append_cached (ImapSession *session,
+                          ImapFetchMessage *fm,
+                          const ImapFetchItem *item,
+                          GString *out)
+{
+  ImapCacheItem which = IMAP_CACHE_ENVELOPE;
+  ImapCache *cache = NULL;
+  ImapMessage *parsed = NULL;
+
+  if (item->kind == IMAP_FETCH_BODY)
+    which = IMAP_CACHE_BODY;
+  else if (item->kind == IMAP_FETCH_BODYSTRUCTURE)
+    which = IMAP_CACHE_BODYSTRUCTURE;
+  else if (item->kind != IMAP_FETCH_ENVELOPE)
+    return FALSE;
+  cache = imap_fetch_get_cache (fm->message);
+  if (imap_cache_append (cache, fm->message, which, out))
+    return TRUE;
+  /* another session may have written it meanwhile */
+  imap_cache_refresh (cache, session->folder);
+  if (imap_cache_append (cache, fm->message, which, out))
+    return TRUE;
+  parsed = imap_fetch_load (session, fm);
+  if (parsed == NULL)
+    return TRUE; /* vanished: the caller drops this response */
+  imap_cache_add (cache, fm->message, which, parsed);
+  imap_cache_append (cache, fm->message, which, out);
+  return TRUE;
+}
+
 /* A literal: "{n}" CRLF and the octets, or "~{n}" when they hold a NUL
  * (RFC 3516 §4.2: only literal8 may carry NUL). */
 static void
@@ -318,16 +407,12 @@ imap_fetch_append_item (ImapSession *session,
     default:
       break;
     }
+  if (imap_fetch_append_cached (session, fm, item, out))
+    return TRUE;
   parsed = imap_fetch_load (session, fm);
   if (parsed == NULL)
     return TRUE; /* vanished: the caller drops this response */
-  if (item->kind == IMAP_FETCH_ENVELOPE)
-    imap_message_append_envelope (parsed, out);
-  else if (item->kind == IMAP_FETCH_BODY ||
-           item->kind == IMAP_FETCH_BODYSTRUCTURE)
-    imap_message_append_bodystructure (parsed, out,
-                                       item->kind == IMAP_FETCH_BODYSTRUCTURE);
-  else if (item->kind == IMAP_FETCH_BINARY_SIZE)
+  if (item->kind == IMAP_FETCH_BINARY_SIZE)
     {
       if (!imap_message_get_binary_size (parsed, &item->section, &size, error))
         return FALSE;
@@ -459,6 +544,7 @@ imap_cmd_fetch (ImapSession *session, GPtrArray *args)
           !mail_stream_flush (session->stream, NULL, NULL))
         session->flags.done = TRUE;
     }
+  imap_fetch_save_cache (session);
   /* RFC 2180 §4.1.3: the data of a message another session expunged is
    * gone; say so, and the EXPUNGE follows at the next chance (§7.5.1) */
   if (some_vanished)

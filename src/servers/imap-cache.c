@@ -1,0 +1,596 @@
+/* SPDX-License-Identifier: MIT
+ * imap-cache.c: the per-folder cache of ENVELOPE, BODY and BODYSTRUCTURE
+ * (RFC 9051 §7.5.2); the file format and the rules are in imap-cache.h.
+ */
+#include "imap-cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define IMAP_CACHE_MAGIC "mailwire-imap-cache"
+/* Raise it when the format of the lines changes. */
+#define IMAP_CACHE_VERSION 1
+/* check, name, size and the items */
+#define IMAP_CACHE_FIELDS (3 + IMAP_CACHE_N_ITEMS)
+/* A larger file (some 700,000 messages of 1.5 KiB each) is not read:
+ * memory may lack, and reading it would cost more than it saves. */
+#define IMAP_CACHE_MAX_FILE_SIZE (G_GINT64_CONSTANT (1) << 30)
+
+/* The items of one message, computed from octets of this size. */
+typedef struct
+{
+  guint64 size;
+  GBytes *items[IMAP_CACHE_N_ITEMS];
+} ImapCacheEntry;
+
+/* Which file was last read or written: a writer renames a new file into
+ * place, so another inode (or size, or time) means someone else wrote. */
+typedef struct
+{
+  dev_t device;
+  ino_t inode;
+  off_t size;
+  gint64 mtime_ns;
+} ImapCacheFileId;
+
+struct _ImapCache
+{
+  char *dir;
+  char *path;
+  GHashTable *entries; /* base name -> ImapCacheEntry */
+  ImapCacheFileId seen;
+  gboolean dirty; /* entries added since the last write */
+};
+
+static void
+imap_cache_entry_free (gpointer data)
+{
+  ImapCacheEntry *entry = data;
+
+  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+    g_clear_pointer (&entry->items[i], g_bytes_unref);
+  g_free (entry);
+}
+
+char *
+imap_cache_folder_dir (const MailMessage *message)
+{
+  g_autofree char *subdir = NULL;
+
+  g_return_val_if_fail (message != NULL && message->path != NULL, NULL);
+  subdir = g_path_get_dirname (message->path);
+  return g_path_get_dirname (subdir);
+}
+
+ImapCache *
+imap_cache_new (const char *dir)
+{
+  ImapCache *cache = g_new0 (ImapCache, 1);
+
+  g_return_val_if_fail (dir != NULL, NULL);
+  cache->dir = g_strdup (dir);
+  cache->path = g_build_filename (dir, IMAP_CACHE_FILE_NAME, NULL);
+  cache->entries = g_hash_table_new_full (g_str_hash, g_str_equal, g_free,
+                                          imap_cache_entry_free);
+  return cache;
+}
+
+void
+imap_cache_free (ImapCache *cache)
+{
+  if (cache == NULL)
+    return;
+  g_free (cache->dir);
+  g_free (cache->path);
+  g_hash_table_unref (cache->entries);
+  g_free (cache);
+}
+
+const char *
+imap_cache_get_dir (ImapCache *cache)
+{
+  return cache->dir;
+}
+
+/* ---- the items -------------------------------------------------------- */
+
+/* @item of @parsed, as FETCH sends it (transfer full). */
+static GBytes *
+imap_cache_compute (ImapMessage *parsed, ImapCacheItem item)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  if (item == IMAP_CACHE_ENVELOPE)
+    imap_message_append_envelope (parsed, text);
+  else
+    imap_message_append_bodystructure (parsed, text,
+                                       item == IMAP_CACHE_BODYSTRUCTURE);
+  return g_bytes_new (text->str, text->len);
+}
+
+/* The entry of @message: the one kept if it is for this size, else a
+ * new, empty one in its place (transfer none). */
+static ImapCacheEntry *
+imap_cache_entry_for (ImapCache *cache, const MailMessage *message)
+{
+  ImapCacheEntry *entry = g_hash_table_lookup (cache->entries, message->name);
+
+  if (entry != NULL && entry->size == message->size)
+    return entry;
+  entry = g_new0 (ImapCacheEntry, 1);
+  entry->size = message->size;
+  g_hash_table_replace (cache->entries, g_strdup (message->name), entry);
+  return entry;
+}
+
+/* FNV-1a, 32 bits: catches a damaged line, not an attacker (who could
+ * write the messages as well). */
+static guint32
+imap_cache_hash (guint32 hash, const char *data, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    hash = (hash ^ (guchar) data[i]) * 16777619u;
+  return hash;
+}
+#define IMAP_CACHE_HASH_SEED 2166136261u
+
+/* Something of everything BODYSTRUCTURE and ENVELOPE look at: encoded
+ * words and 8-bit text, a group, parameters, a disposition, a language,
+ * a location, an MD5, quoted-printable, base64, and a message inside. */
+static const char imap_cache_sample[] =
+    "From: =?UTF-8?Q?J=C3=B6rg?= <joerg@example.test>\r\n"
+    "To: team: a@example.test, \"B. B.\" <b@example.test>;, c@[10.0.0.1]\r\n"
+    "Cc: D (comment) <d@example.test>\r\nSubject: Gr\xc3\xbc\xc3\x9f"
+    "e\r\nDate: Tue, 1 Dec 2026 10:00:00 +0100\r\n"
+    "In-Reply-To: <x@example.test>\r\nMessage-ID: <s@example.test>\r\n"
+    "MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\n"
+    "\r\npreamble\r\n--b1\r\n"
+    "Content-Type: text/plain; charset=utf-8; format=flowed\r\n"
+    "Content-Transfer-Encoding: quoted-printable\r\nContent-Language: de\r\n"
+    "\r\nSch=C3=B6n\r\n--b1\r\n"
+    "Content-Type: application/pdf; name=\"r.pdf\"\r\n"
+    "Content-Disposition: attachment; filename*=UTF-8''r%C3%A9.pdf\r\n"
+    "Content-Transfer-Encoding: base64\r\nContent-ID: <p@example.test>\r\n"
+    "Content-Description: report\r\nContent-MD5: Q2hlY2sgSW50ZWdyaXR5IQ==\r\n"
+    "Content-Location: http://example.test/r.pdf\r\n\r\nJVBERi0K\r\n--b1\r\n"
+    "Content-Type: message/rfc822\r\n\r\nFrom: e@example.test\r\n"
+    "Subject: inner\r\nContent-Type: multipart/alternative; boundary=b2\r\n"
+    "\r\n--b2\r\nContent-Type: text/plain\r\n\r\none\r\ntwo\r\n--b2\r\n"
+    "Content-Type: text/html\r\n\r\n<p>one</p>\r\n--b2--\r\n\r\n--b1--\r\n";
+
+/* The first line of a file this code reads and writes. */
+static const char *
+imap_cache_header (void)
+{
+  static const char *header = NULL;
+
+  if (g_once_init_enter (&header))
+    {
+      g_autoptr (GBytes) data =
+          g_bytes_new_static (imap_cache_sample, sizeof imap_cache_sample - 1);
+      g_autoptr (ImapMessage) sample = imap_message_new (data);
+      guint32 hash = IMAP_CACHE_HASH_SEED;
+
+      for (ImapCacheItem item = 0; item < IMAP_CACHE_N_ITEMS; item++)
+        {
+          g_autoptr (GBytes) text = imap_cache_compute (sample, item);
+
+          hash = imap_cache_hash (hash, g_bytes_get_data (text, NULL),
+                                  g_bytes_get_size (text));
+        }
+      g_once_init_leave (&header,
+                         g_strdup_printf ("%s\t%d\t%08x\n", IMAP_CACHE_MAGIC,
+                                          IMAP_CACHE_VERSION, hash));
+    }
+  return header;
+}
+
+/* ---- lines ------------------------------------------------------------ */
+
+static void
+imap_cache_escape (GString *out, const char *data, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    switch (data[i])
+      {
+      case '\\':
+        g_string_append (out, "\\\\");
+        break;
+      case '\t':
+        g_string_append (out, "\\t");
+        break;
+      case '\r':
+        g_string_append (out, "\\r");
+        break;
+      case '\n':
+        g_string_append (out, "\\n");
+        break;
+      case '\0':
+        g_string_append (out, "\\0");
+        break;
+      default:
+        g_string_append_c (out, data[i]);
+      }
+}
+
+/* An escaped field undone (transfer full), or NULL if it is empty or
+ * not escaped as imap_cache_escape () does. */
+static GString *
+imap_cache_unescape (const char *text)
+{
+  /* the NUL that ends plain[] is what "\\0" stands for */
+  static const char escaped[] = "\\trn0", plain[] = "\\\t\r\n";
+  g_autoptr (GString) out = g_string_sized_new (strlen (text));
+
+  for (const char *p = text; *p != '\0'; p++)
+    {
+      const char *which = NULL;
+
+      if (*p != '\\')
+        {
+          g_string_append_c (out, *p);
+          continue;
+        }
+      if (p[1] == '\0' || (which = strchr (escaped, p[1])) == NULL)
+        return NULL;
+      g_string_append_c (out, plain[which - escaped]);
+      p++;
+    }
+  return out->len > 0 ? g_steal_pointer (&out) : NULL;
+}
+
+/* An item of a line (transfer full), or NULL. */
+static GBytes *
+imap_cache_parse_item (const char *text)
+{
+  g_autoptr (GString) item = imap_cache_unescape (text);
+
+  return item ? g_bytes_new (item->str, item->len) : NULL;
+}
+
+/* Does the line's check, "%08x", match the rest of it? */
+static gboolean
+imap_cache_line_is_whole (const char *check, const char *line, gsize length)
+{
+  guint64 value = 0;
+
+  return strlen (check) == 8 && length > 9 &&
+         g_ascii_string_to_unsigned (check, 16, 0, G_MAXUINT32, &value, NULL) &&
+         value == imap_cache_hash (IMAP_CACHE_HASH_SEED, line + 9, length - 9);
+}
+
+/* "<check> TAB <name> TAB <size> TAB <items...> LF" */
+static void
+imap_cache_append_line (GString *out,
+                        const char *name,
+                        const ImapCacheEntry *entry)
+{
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  imap_cache_escape (line, name, strlen (name));
+  g_string_append_printf (line, "\t%" G_GUINT64_FORMAT, entry->size);
+  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+    {
+      g_string_append_c (line, '\t');
+      /* an item not asked for yet is an empty field */
+      if (entry->items[i] != NULL)
+        imap_cache_escape (line, g_bytes_get_data (entry->items[i], NULL),
+                           g_bytes_get_size (entry->items[i]));
+    }
+  g_string_append_printf (
+      out, "%08x\t%s\n",
+      imap_cache_hash (IMAP_CACHE_HASH_SEED, line->str, line->len), line->str);
+}
+
+/* The item fields of a line into @out_items (NULL for an empty one);
+ * FALSE if one is not escaped right or all are empty. */
+static gboolean
+imap_cache_parse_items (char **fields, GBytes *out_items[])
+{
+  gboolean some = FALSE;
+
+  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+    {
+      if (fields[i][0] == '\0')
+        continue;
+      if ((out_items[i] = imap_cache_parse_item (fields[i])) == NULL)
+        {
+          for (guint j = 0; j < i; j++)
+            g_clear_pointer (&out_items[j], g_bytes_unref);
+          return FALSE;
+        }
+      some = TRUE;
+    }
+  return some;
+}
+
+/* One line, without its LF: what it adds to the entry of a message of
+ * @messages (base name -> MailMessage) of the same size, or nothing. */
+static void
+imap_cache_parse_line (ImapCache *cache,
+                       GHashTable *messages,
+                       const char *line,
+                       gsize length)
+{
+  g_autofree char *copy = g_strndup (line, length);
+  g_auto (GStrv) fields = g_strsplit (copy, "\t", IMAP_CACHE_FIELDS + 1);
+  g_autoptr (GString) name = NULL;
+  const MailMessage *message = NULL;
+  GBytes *items[IMAP_CACHE_N_ITEMS] = { NULL };
+  ImapCacheEntry *entry = NULL;
+  guint64 size = 0;
+
+  if (g_strv_length (fields) != IMAP_CACHE_FIELDS ||
+      !imap_cache_line_is_whole (fields[0], line, length) ||
+      !g_ascii_string_to_unsigned (fields[2], 10, 0, G_MAXUINT64, &size,
+                                   NULL) ||
+      (name = imap_cache_unescape (fields[1])) == NULL ||
+      (message = g_hash_table_lookup (messages, name->str)) == NULL ||
+      message->size != size || !imap_cache_parse_items (fields + 3, items))
+    return;
+  entry = imap_cache_entry_for (cache, message);
+  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+    if (entry->items[i] == NULL)
+      entry->items[i] = items[i];
+    else
+      g_clear_pointer (&items[i], g_bytes_unref);
+}
+
+/* ---- the file --------------------------------------------------------- */
+
+static void
+imap_cache_file_id (const struct stat *st, ImapCacheFileId *out_id)
+{
+  out_id->device = st->st_dev;
+  out_id->inode = st->st_ino;
+  out_id->size = st->st_size;
+  out_id->mtime_ns =
+      (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+      st->st_mtim.tv_nsec;
+}
+
+static gboolean
+imap_cache_file_id_equal (const ImapCacheFileId *a, const ImapCacheFileId *b)
+{
+  return a->device == b->device && a->inode == b->inode && a->size == b->size &&
+         a->mtime_ns == b->mtime_ns;
+}
+
+/* Up to @size octets from @fd (transfer full), NULL if no memory. */
+static GBytes *
+imap_cache_read_all (int fd, gsize size)
+{
+  g_autofree char *data = g_try_malloc (size);
+  gsize done = 0;
+
+  while (data != NULL && done < size)
+    {
+      gssize got = read (fd, data + done, size - done);
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        break;
+      done += (gsize) got;
+    }
+  return data ? g_bytes_new_take (g_steal_pointer (&data), done) : NULL;
+}
+
+/* The file's octets (transfer full), unless it is the one last seen or
+ * cannot be read: then NULL. Notes it as seen. */
+static GBytes *
+imap_cache_read_if_new (ImapCache *cache)
+{
+  int fd = open (cache->path, O_RDONLY | O_CLOEXEC);
+  GBytes *file = NULL;
+  ImapCacheFileId id = { 0 };
+  struct stat st;
+
+  if (fd < 0)
+    return NULL;
+  if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode) &&
+      st.st_size <= IMAP_CACHE_MAX_FILE_SIZE)
+    {
+      imap_cache_file_id (&st, &id);
+      if (!imap_cache_file_id_equal (&id, &cache->seen))
+        {
+          cache->seen = id;
+          file = imap_cache_read_all (fd, (gsize) st.st_size);
+        }
+    }
+  close (fd);
+  return file;
+}
+
+/* Name -> message for the messages of @folder (transfer full; the
+ * messages are the folder's, valid until its next sync). */
+static GHashTable *
+imap_cache_folder_messages (MailFolder *folder)
+{
+  GHashTable *messages = g_hash_table_new (g_str_hash, g_str_equal);
+  guint count = mail_folder_get_count (folder);
+
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+
+      g_hash_table_insert (messages, message->name, (gpointer) message);
+    }
+  return messages;
+}
+
+void
+imap_cache_refresh (ImapCache *cache, MailFolder *folder)
+{
+  g_autoptr (GBytes) file = NULL;
+  g_autoptr (GHashTable) messages = NULL;
+  const char *header = imap_cache_header ();
+  gsize length = 0;
+  const char *data = NULL;
+  const char *end = NULL;
+
+  g_return_if_fail (cache != NULL && folder != NULL);
+  if ((file = imap_cache_read_if_new (cache)) == NULL)
+    return;
+  data = g_bytes_get_data (file, &length);
+  end = data + length;
+  /* another version, or not a cache at all: as if there were none */
+  if (length < strlen (header) || memcmp (data, header, strlen (header)) != 0)
+    return;
+  messages = imap_cache_folder_messages (folder);
+  /* the last line is cut short if it has no LF */
+  for (const char *line = data + strlen (header), *lf = NULL;
+       line < end && (lf = memchr (line, '\n', end - line)) != NULL;
+       line = lf + 1)
+    imap_cache_parse_line (cache, messages, line, lf - line);
+}
+
+gboolean
+imap_cache_append (ImapCache *cache,
+                   const MailMessage *message,
+                   ImapCacheItem item,
+                   GString *out)
+{
+  const ImapCacheEntry *entry = NULL;
+  gsize length = 0;
+  const char *text = NULL;
+
+  g_return_val_if_fail (cache != NULL && message != NULL, FALSE);
+  g_return_val_if_fail (item < IMAP_CACHE_N_ITEMS, FALSE);
+  entry = g_hash_table_lookup (cache->entries, message->name);
+  if (entry == NULL || entry->size != message->size ||
+      entry->items[item] == NULL)
+    return FALSE;
+  text = g_bytes_get_data (entry->items[item], &length);
+  g_string_append_len (out, text, length);
+  return TRUE;
+}
+
+void
+imap_cache_add (ImapCache *cache,
+                const MailMessage *message,
+                ImapCacheItem item,
+                ImapMessage *parsed)
+{
+  ImapCacheEntry *entry = NULL;
+
+  g_return_if_fail (cache != NULL && message != NULL && parsed != NULL);
+  g_return_if_fail (item < IMAP_CACHE_N_ITEMS);
+  entry = imap_cache_entry_for (cache, message);
+  if (entry->items[item] != NULL)
+    return;
+  entry->items[item] = imap_cache_compute (parsed, item);
+  cache->dirty = TRUE;
+}
+
+/* The file's text for the entries of @folder's messages; the cache keeps
+ * only those. (transfer full) */
+static GString *
+imap_cache_format (ImapCache *cache, MailFolder *folder)
+{
+  g_autoptr (GHashTable) kept = g_hash_table_new_full (
+      g_str_hash, g_str_equal, g_free, imap_cache_entry_free);
+  GString *out = g_string_new (imap_cache_header ());
+  guint count = mail_folder_get_count (folder);
+
+  for (guint i = 0; i < count; i++)
+    {
+      const MailMessage *message = mail_folder_get_message (folder, i);
+      char *name = NULL;
+      ImapCacheEntry *entry = NULL;
+
+      if (!g_hash_table_steal_extended (cache->entries, message->name,
+                                        (gpointer *) &name,
+                                        (gpointer *) &entry))
+        continue;
+      if (entry->size != message->size)
+        {
+          g_free (name);
+          imap_cache_entry_free (entry);
+          continue;
+        }
+      g_hash_table_insert (kept, name, entry);
+      imap_cache_append_line (out, name, entry);
+    }
+  g_hash_table_unref (cache->entries);
+  cache->entries = g_steal_pointer (&kept);
+  return out;
+}
+
+/* Writes all of @data to @fd; FALSE with errno set if it cannot. */
+static gboolean
+imap_cache_write_all (int fd, const char *data, gsize length)
+{
+  while (length > 0)
+    {
+      gssize done = write (fd, data, length);
+
+      if (done < 0 && errno == EINTR)
+        continue;
+      if (done < 0)
+        return FALSE;
+      data += done;
+      length -= (gsize) done;
+    }
+  return TRUE;
+}
+
+/* @text into a new file that replaces the cache file (the same inode in
+ * *out_st), or FALSE with errno set. */
+static gboolean
+imap_cache_replace (ImapCache *cache, const GString *text, struct stat *out_st)
+{
+  /* in tmp/, where maildir(5) readers clean up what a crash leaves */
+  g_autofree char *temp = g_build_filename (
+      cache->dir, "tmp", IMAP_CACHE_FILE_NAME ".XXXXXX", NULL);
+  int fd = g_mkstemp_full (temp, O_RDWR | O_CLOEXEC, 0600);
+  gboolean written = FALSE;
+  int saved_errno = 0;
+
+  if (fd < 0)
+    return FALSE;
+  written = imap_cache_write_all (fd, text->str, text->len) &&
+            fstat (fd, out_st) == 0;
+  saved_errno = errno;
+  if (close (fd) != 0 && written)
+    {
+      written = FALSE;
+      saved_errno = errno;
+    }
+  if (written && rename (temp, cache->path) == 0)
+    return TRUE;
+  if (written)
+    saved_errno = errno;
+  g_unlink (temp);
+  errno = saved_errno;
+  return FALSE;
+}
+
+gboolean
+imap_cache_write (ImapCache *cache, MailFolder *folder, GError **error)
+{
+  g_autoptr (GString) text = NULL;
+  struct stat st;
+  int saved_errno = 0;
+
+  g_return_val_if_fail (cache != NULL && folder != NULL, FALSE);
+  if (!cache->dirty)
+    return TRUE;
+  imap_cache_refresh (cache, folder);
+  text = imap_cache_format (cache, folder);
+  if (!imap_cache_replace (cache, text, &st))
+    {
+      saved_errno = errno;
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved_errno),
+                   "cannot write %s: %s", cache->path,
+                   g_strerror (saved_errno));
+      return FALSE;
+    }
+  imap_cache_file_id (&st, &cache->seen);
+  cache->dirty = FALSE;
+  return TRUE;
+}
