@@ -32,6 +32,7 @@ typedef enum
   IMAP_FETCH_SECTION,     /* BODY[...] and BODY.PEEK[...], RFC822* */
   IMAP_FETCH_BINARY,      /* BINARY[...] and BINARY.PEEK[...] */
   IMAP_FETCH_BINARY_SIZE, /* BINARY.SIZE[...] */
+  IMAP_FETCH_MODSEQ,      /* RFC 7162 §3.1.4.1 */
 } ImapFetchKind;
 
 typedef struct
@@ -64,6 +65,7 @@ static const struct
   { "ENVELOPE", IMAP_FETCH_ENVELOPE },
   { "BODY", IMAP_FETCH_BODY },
   { "BODYSTRUCTURE", IMAP_FETCH_BODYSTRUCTURE },
+  { "MODSEQ", IMAP_FETCH_MODSEQ },
 };
 
 /* RFC 3501 §6.4.5: RFC822 = BODY[], RFC822.HEADER = BODY.PEEK[HEADER],
@@ -404,6 +406,10 @@ imap_fetch_append_item (ImapSession *session,
     case IMAP_FETCH_SIZE:
       g_string_append_printf (out, "%" G_GUINT64_FORMAT, fm->message->size);
       return TRUE;
+    case IMAP_FETCH_MODSEQ:
+      g_string_append_printf (out, "(%" G_GUINT64_FORMAT ")",
+                              fm->message->modseq);
+      return TRUE;
     default:
       break;
     }
@@ -425,34 +431,51 @@ imap_fetch_append_item (ImapSession *session,
   return TRUE;
 }
 
-/* §6.4.5: BODY[...] and RFC822(.TEXT) set \Seen, and the response then
- * carries the new FLAGS (unless FLAGS is asked for anyway). */
+/* Does one of @items read a body without .PEEK (so it sets \Seen)? */
 static gboolean
-imap_fetch_mark_seen (ImapSession *session, ImapFetchMessage *fm, GArray *items)
+imap_fetch_reads_body (GArray *items)
 {
-  gboolean reads = FALSE;
-  g_autoptr (GError) error = NULL;
-
-  for (guint i = 0; i < items->len && !reads; i++)
+  for (guint i = 0; i < items->len; i++)
     {
       const ImapFetchItem *item = &g_array_index (items, ImapFetchItem, i);
 
-      reads = (item->kind == IMAP_FETCH_SECTION ||
-               item->kind == IMAP_FETCH_BINARY) &&
-              !item->peek;
+      if ((item->kind == IMAP_FETCH_SECTION ||
+           item->kind == IMAP_FETCH_BINARY) &&
+          !item->peek)
+        return TRUE;
     }
-  if (!reads || session->flags.read_only ||
-      (fm->message->flags & MAIL_FLAG_SEEN))
-    return FALSE;
-  if (!mail_folder_set_flags (
-          session->folder, fm->index, fm->message->flags | MAIL_FLAG_SEEN,
-          (const char *const *) fm->message->keywords, &error))
+  return FALSE;
+}
+
+/* §6.4.5: BODY[...] and RFC822(.TEXT) set \Seen; each response then
+ * carries the new FLAGS. All of them change in one batch (one uidlist
+ * write, RFC 7162 MODSEQ) before any response goes out. Returns the
+ * indexes marked, as a set. */
+static GHashTable *
+imap_fetch_mark_seen (ImapSession *session, GArray *indexes, GArray *items)
+{
+  GHashTable *marked = g_hash_table_new (NULL, NULL);
+  g_autoptr (GError) error = NULL;
+
+  if (!imap_fetch_reads_body (items) || session->flags.read_only ||
+      !mail_folder_begin_changes (session->folder, &error))
+    return marked;
+  for (guint i = 0; i < indexes->len; i++)
     {
-      g_debug ("%s: \\Seen: %s", session->peer, error->message);
-      return FALSE;
+      guint index = g_array_index (indexes, guint, i);
+      const MailMessage *message =
+          mail_folder_get_message (session->folder, index);
+
+      if ((message->flags & MAIL_FLAG_SEEN) ||
+          !mail_folder_set_flags (
+              session->folder, index, message->flags | MAIL_FLAG_SEEN,
+              (const char *const *) message->keywords, NULL))
+        continue;
+      g_hash_table_add (marked, GUINT_TO_POINTER (index + 1));
     }
-  fm->message = mail_folder_get_message (session->folder, fm->index);
-  return TRUE;
+  if (!mail_folder_end_changes (session->folder, &error))
+    g_warning ("%s: \\Seen: %s", session->peer, error->message);
+  return marked;
 }
 
 static gboolean
@@ -471,6 +494,7 @@ static gboolean
 imap_fetch_one (ImapSession *session,
                 guint index,
                 GArray *items,
+                gboolean marked_seen,
                 gboolean *out_vanished,
                 GError **error)
 {
@@ -484,13 +508,17 @@ imap_fetch_one (ImapSession *session,
   /* §6.4.9: a UID command's responses always carry the UID */
   if (session->uid && !imap_fetch_has (items, IMAP_FETCH_UID))
     g_string_append_printf (out, "UID %u", fm.message->uid);
-  if (imap_fetch_mark_seen (session, &fm, items) &&
-      !imap_fetch_has (items, IMAP_FETCH_FLAGS))
+  if (marked_seen && !imap_fetch_has (items, IMAP_FETCH_FLAGS))
     {
       g_autofree char *flags = imap_session_flags_string (session, fm.message);
 
       g_string_append_printf (out, "%sFLAGS (%s)",
                               out->str[out->len - 1] == '(' ? "" : " ", flags);
+      /* RFC 7162 §3.1.4: a flag change carries its MODSEQ */
+      if (session->flags.condstore &&
+          !imap_fetch_has (items, IMAP_FETCH_MODSEQ))
+        g_string_append_printf (out, " MODSEQ (%" G_GUINT64_FORMAT ")",
+                                fm.message->modseq);
     }
   for (guint i = 0; i < items->len && ok && !fm.vanished; i++)
     ok = imap_fetch_append_item (
@@ -504,35 +532,135 @@ imap_fetch_one (ImapSession *session,
   return TRUE;
 }
 
-/* §6.4.5 FETCH set items; §6.4.9 UID FETCH */
+/* RFC 7162 §3.1.4.2, §3.2.6: the modifiers "(CHANGEDSINCE n [VANISHED])".
+ * FALSE after BAD. *out_since is 0 without CHANGEDSINCE. */
+static gboolean
+imap_fetch_modifiers (ImapSession *session,
+                      const ImapArg *arg,
+                      guint64 *out_since,
+                      gboolean *out_vanished)
+{
+  GPtrArray *list = arg->type == IMAP_ARG_LIST ? arg->list : NULL;
+
+  *out_since = 0;
+  *out_vanished = FALSE;
+  for (guint i = 0; list != NULL && i < list->len; i++)
+    {
+      if (imap_arg_is_atom (list->pdata[i], "CHANGEDSINCE") &&
+          i + 1 < list->len && imap_arg_number (list->pdata[i + 1], out_since))
+        i++;
+      /* §3.2.6: VANISHED needs UID FETCH, QRESYNC and CHANGEDSINCE */
+      else if (imap_arg_is_atom (list->pdata[i], "VANISHED") && session->uid &&
+               session->flags.qresync)
+        *out_vanished = TRUE;
+      else
+        list = NULL;
+    }
+  if (list == NULL || *out_since == 0)
+    {
+      imap_reply_bad (session, "FETCH modifiers are (CHANGEDSINCE modseq) "
+                               "and, for UID FETCH after ENABLE QRESYNC, "
+                               "VANISHED");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Keeps the messages changed after @since (RFC 7162 §3.1.4.2). */
+static void
+imap_fetch_keep_changed (ImapSession *session, GArray *indexes, guint64 since)
+{
+  guint kept = 0;
+
+  for (guint i = 0; i < indexes->len; i++)
+    {
+      guint index = g_array_index (indexes, guint, i);
+
+      if (mail_folder_get_message (session->folder, index)->modseq > since)
+        g_array_index (indexes, guint, kept++) = index;
+    }
+  g_array_set_size (indexes, kept);
+}
+
+/* §3.2.6: "* VANISHED (EARLIER) uids": expunged after @since, in @set. */
+static void
+imap_fetch_reply_vanished (ImapSession *session,
+                           const ImapArg *set,
+                           guint64 since)
+{
+  g_autoptr (GArray) gone = mail_folder_expunged_since (session->folder, since);
+  g_autoptr (ImapSeqSet) within = imap_seqset_parse (set->data, NULL);
+  g_autoptr (GString) line = g_string_new ("VANISHED (EARLIER) ");
+
+  if (within != NULL && imap_append_uid_ranges (line, gone, within))
+    imap_reply_untagged (session, "%s", line->str);
+}
+
+/* Parses FETCH's arguments; the indexes to answer (transfer full), or
+ * NULL after BAD. */
+static GArray *
+imap_fetch_prepare (ImapSession *session, GPtrArray *args, GArray **out_items)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GArray) indexes = NULL;
+  guint64 since = 0;
+  gboolean vanished = FALSE;
+
+  if (args->len < 2 || args->len > 3 ||
+      (args->len == 3 &&
+       !imap_fetch_modifiers (session, args->pdata[2], &since, &vanished)))
+    {
+      if (args->len < 2 || args->len > 3)
+        imap_reply_bad (session, "FETCH takes a set, items and modifiers");
+      return NULL;
+    }
+  *out_items = imap_fetch_parse_items (args->pdata[1], &error);
+  if (*out_items == NULL)
+    {
+      imap_reply_bad (session, "%s", error->message);
+      return NULL;
+    }
+  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
+  if (indexes == NULL)
+    return NULL;
+  if (since > 0 || imap_fetch_has (*out_items, IMAP_FETCH_MODSEQ))
+    imap_session_enable_condstore (session); /* §3.1 */
+  if (since > 0 && !imap_fetch_has (*out_items, IMAP_FETCH_MODSEQ))
+    {
+      ImapArg word = { .type = IMAP_ARG_ATOM, .data = (char *) "MODSEQ" };
+
+      imap_fetch_parse_item (&word, *out_items, NULL);
+    }
+  if (vanished)
+    imap_fetch_reply_vanished (session, args->pdata[0], since);
+  if (since > 0)
+    imap_fetch_keep_changed (session, indexes, since);
+  return g_steal_pointer (&indexes);
+}
+
+/* §6.4.5 FETCH set items [modifiers]; §6.4.9 UID FETCH */
 void
 imap_cmd_fetch (ImapSession *session, GPtrArray *args)
 {
   g_autoptr (GArray) indexes = NULL;
   g_autoptr (GArray) items = NULL;
   g_autoptr (GError) error = NULL;
+  g_autoptr (GHashTable) marked = NULL;
   gboolean some_vanished = FALSE;
 
-  if (args->len != 2)
-    {
-      imap_reply_bad (session, "FETCH takes a set and items");
-      return;
-    }
-  items = imap_fetch_parse_items (args->pdata[1], &error);
-  if (items == NULL)
-    {
-      imap_reply_bad (session, "%s", error->message);
-      return;
-    }
-  indexes = imap_session_resolve_set (session, args->pdata[0], session->uid);
+  indexes = imap_fetch_prepare (session, args, &items);
   if (indexes == NULL)
     return;
-  for (guint i = 0; i < indexes->len; i++)
+  marked = imap_fetch_mark_seen (session, indexes, items);
+  for (guint i = 0; i < indexes->len && !session->flags.done; i++)
     {
+      guint index = g_array_index (indexes, guint, i);
       gboolean vanished = FALSE;
 
-      if (!imap_fetch_one (session, g_array_index (indexes, guint, i), items,
-                           &vanished, &error))
+      if (!imap_fetch_one (
+              session, index, items,
+              g_hash_table_contains (marked, GUINT_TO_POINTER (index + 1)),
+              &vanished, &error))
         {
           imap_reply_no (session, IMAP_CODE_UNKNOWN_CTE, "%s", error->message);
           return;
