@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail-line.h"
 #include "mail-store-private.h"
 
 #define UIDLIST_NAME "mailwire-uidlist"
@@ -502,6 +503,26 @@ scan_entry_file (const ScanEntry *scan)
   return g_strconcat (scan->in_new ? "new/" : "cur/", base, NULL);
 }
 
+/* The size of a message as sent (CRLF line ends): ",W=" in the name when
+ * the writer put it there (mailwire, Dovecot) and its ",S=" is right,
+ * else counted once from the file (mutt and others write bare LF). */
+static guint64
+message_wire_size (const char *name, const char *path, guint64 size)
+{
+  const char *wire = strstr (name, ",W=");
+  const char *stored = strstr (name, ",S=");
+  g_autofree char *data = NULL;
+  gsize length = 0;
+
+  /* a name is believed only while its S= is the file's real size */
+  if (wire != NULL && stored != NULL &&
+      g_ascii_strtoull (stored + 3, NULL, 10) == size)
+    return g_ascii_strtoull (wire + 3, NULL, 10);
+  if (!g_file_get_contents (path, &data, &length, NULL))
+    return size;
+  return mail_wire_size (data, length);
+}
+
 /* Records where the scan found @entry's file, and its size and date the
  * first time (they never change: a message file is never rewritten);
  * TRUE if anything changed. */
@@ -517,7 +538,8 @@ uid_entry_note_file (UidEntry *entry, const ScanEntry *scan)
   entry->file = g_steal_pointer (&file);
   if (entry->mtime == 0 && stat (scan->path, &st) == 0)
     {
-      entry->size = (guint64) st.st_size;
+      entry->size =
+          message_wire_size (entry->name, scan->path, (guint64) st.st_size);
       entry->mtime = st.st_mtime;
     }
   return TRUE;
@@ -1111,6 +1133,21 @@ entry_relocate (MailFolder *folder, FolderEntry *entry, GError **error)
   return TRUE;
 }
 
+/* Takes @data (a whole file): as it is when @wire_size (the size its
+ * name or first look gave) is its length, with CRLF for every bare LF
+ * when another program wrote it that way (mail_wire_size ()). */
+static GBytes *
+message_with_crlf (char *data, gsize length, guint64 wire_size)
+{
+  GString *crlf = NULL;
+
+  if (wire_size == length || mail_wire_size (data, length) != wire_size)
+    return g_bytes_new_take (data, length);
+  crlf = mail_line_to_crlf (data, length);
+  g_free (data);
+  return g_string_free_to_bytes (crlf);
+}
+
 GBytes *
 mail_folder_read_message (MailFolder *folder, guint index, GError **error)
 {
@@ -1127,7 +1164,7 @@ mail_folder_read_message (MailFolder *folder, guint index, GError **error)
 
       if (g_file_get_contents (entry->message.path, &data, &length,
                                &local_error))
-        return g_bytes_new_take (data, length);
+        return message_with_crlf (data, length, entry->message.size);
       if (attempt == RELOCATE_ATTEMPTS ||
           !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
         {

@@ -454,17 +454,31 @@ hostname_escaped (void)
 /* <time>.M<usec>P<pid>Q<n>.<host>,S=<size>: unique because one process
  * counts its deliveries and no two live processes share a pid. */
 static char *
-maildir_unique_name (gsize size)
+maildir_unique_name (gsize size, gsize wire_size)
 {
   static gint counter = 0;
   gint64 now = g_get_real_time ();
   guint n = (guint) g_atomic_int_add (&counter, 1) + 1;
   g_autofree char *host = hostname_escaped ();
 
+  /* ",W=": the size with CRLF line ends, as Dovecot names its files */
   return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT
-                          "P%ldQ%u.%s,S=%" G_GSIZE_FORMAT,
+                          "P%ldQ%u.%s,S=%" G_GSIZE_FORMAT ",W=%" G_GSIZE_FORMAT,
                           now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
-                          (long) getpid (), n, host, size);
+                          (long) getpid (), n, host, size, wire_size);
+}
+
+gsize
+mail_wire_size (const void *data, gsize length)
+{
+  const char *text = data;
+  gsize size = length;
+
+  for (const char *lf = memchr (text, '\n', length); lf != NULL;
+       lf = memchr (lf + 1, '\n', length - (lf + 1 - text)))
+    if (lf == text || lf[-1] != '\r')
+      size++;
+  return size;
 }
 
 /* Writes tmp/NAME durably under a fresh unique name. */
@@ -478,7 +492,9 @@ maildir_write_tmp (const char *dir,
 {
   for (int attempt = 1;; attempt++)
     {
-      g_autofree char *name = maildir_unique_name (length);
+      /* served as stored (SMTP gives CRLF; an APPEND literal8 may hold
+       * binary octets that no LF-to-CRLF may touch): W= is S= */
+      g_autofree char *name = maildir_unique_name (length, length);
       g_autofree char *path = g_build_filename (dir, "tmp", name, NULL);
       g_autoptr (GError) local_error = NULL;
 

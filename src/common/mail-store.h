@@ -12,9 +12,10 @@
  *                              a..z in file names, as Dovecot writes them
  *   ROOT/mailwire.lock         flock()ed while the uidlist is updated
  *   ROOT/mailwire-pop3.lock    flock()ed by a POP3 session (maildrop lock)
- * Messages are stored exactly as received, with CRLF line ends, so sizes
- * are the sizes POP3 and IMAP send. File names are
- *   <time>.M<usec>P<pid>Q<n>.<host>,S=<size>[:2,<flags>]
+ * Messages are stored exactly as received, with CRLF line ends; a file
+ * another program wrote with bare LF is read (and counted) with CRLF, so
+ * sizes are the sizes POP3 and IMAP send. File names are
+ *   <time>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<size as sent>[:2,<flags>]
  * Delivery: write tmp/, fsync the file, rename into new/, fsync new/. A
  * message is visible only once renamed, so a crash mid-delivery leaves a
  * file in tmp/ that no reader ever lists.
@@ -59,6 +60,12 @@ gboolean mail_maildir_deliver (const char *maildir,
                                char **out_name,
                                GError **error);
 
+/* The size of @data as sent to clients: with every line ended by CRLF
+ * (RFC 5322 §2.1, RFC 9051 RFC822.SIZE). Other programs (mutt,
+ * Dovecot) write Maildir files with bare LF; the store counts and
+ * serves them with CRLF. */
+gsize mail_wire_size (const void *data, gsize length);
+
 /* fsync a directory, after a rename or unlink inside it. */
 gboolean mail_fsync_directory (const char *path, GError **error);
 
@@ -67,7 +74,7 @@ typedef struct
   guint32 uid;
   char *name;   /* base name without ":2,..." (stable across flags) */
   char *path;   /* current full path */
-  guint64 size; /* octets, CRLF, as sent to clients */
+  guint64 size; /* octets with CRLF line ends, as sent to clients */
   gint64 mtime; /* delivery time (IMAP INTERNALDATE), Unix seconds */
   MailFlags flags;
   GStrv keywords;  /* NULL or a NULL-terminated list */

@@ -235,15 +235,16 @@ test_deliver_read_byte_exact (StoreFixture *f, gconstpointer data)
                    text, sizeof text - 1);
 }
 
-/* maildir(5): <time>.M<usec>P<pid>Q<n>.<host>,S=<size>, unique per call. */
+/* maildir(5): <time>.M<usec>P<pid>Q<n>.<host>,S=<size>,W=<CRLF size>,
+ * unique per call. */
 static void
 test_deliver_name_format (StoreFixture *f, gconstpointer data)
 {
   g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
   g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
-  g_autofree char *pattern =
-      g_strdup_printf ("^[0-9]+\\.M[0-9]+P%ldQ[0-9]+\\.[^/:]+,S=%zu$",
-                       (long) getpid (), strlen (MESSAGE_TEXT));
+  g_autofree char *pattern = g_strdup_printf (
+      "^[0-9]+\\.M[0-9]+P%ldQ[0-9]+\\.[^/:]+,S=%zu,W=%zu$", (long) getpid (),
+      strlen (MESSAGE_TEXT), strlen (MESSAGE_TEXT));
 
   g_assert_true (g_regex_match_simple (pattern, first, 0, 0));
   g_assert_true (g_regex_match_simple (pattern, second, 0, 0));
@@ -784,6 +785,24 @@ test_folder_move_message (StoreFixture *f, gconstpointer data)
   g_assert_cmpstrv (mail_folder_get_message (archive, 0)->keywords, keywords);
   g_assert_cmpint (mail_folder_get_message (archive, 0)->mtime, ==, mtime);
   assert_message_text (archive, 0, MESSAGE_TEXT);
+}
+
+/* A file another program wrote with bare LF (mutt does) is counted and
+ * read with CRLF, as POP3 and IMAP must send it (RFC 5322 §2.1). */
+static void
+test_deliver_bare_lf_file_reads_as_crlf (StoreFixture *f, gconstpointer data)
+{
+  const char *lf = "Subject: from mutt\n\nline one\nline two\n";
+  const char *crlf = "Subject: from mutt\r\n\r\nline one\r\nline two\r\n";
+  g_autofree char *path =
+      g_build_filename (f->root, "new", "1700000000.mutt.host", NULL);
+  g_autoptr (MailFolder) folder = NULL;
+
+  g_assert_true (g_file_set_contents (path, lf, -1, NULL));
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_message (folder, 0)->size, ==,
+                    strlen (crlf));
+  assert_message_text (folder, 0, crlf);
 }
 
 /* A version 1 uidlist (before MODSEQ) keeps its UIDs. */
@@ -1445,6 +1464,8 @@ main (int argc, char **argv)
                   test_uid_unchanged_dirs_are_not_rescanned);
   add_store_test ("/store/folder/move-is-one-rename-keeping-flags",
                   test_folder_move_message);
+  add_store_test ("/store/deliver/bare-lf-file-is-read-with-crlf",
+                  test_deliver_bare_lf_file_reads_as_crlf);
   add_store_test ("/store/uid/version-1-uidlist-keeps-its-uids",
                   test_uid_reads_version_1);
   add_store_test ("/store/modseq/every-change-and-expunge-gets-a-higher-one",
