@@ -741,8 +741,7 @@ mail_users_cache_check_login (MailUsersCache *cache,
   g_return_val_if_fail (cache != NULL, NULL);
   locker = g_mutex_locker_new (&cache->lock);
   mail_users_cache_refresh (cache);
-  if (cache->users == NULL ||
-      !mail_users_verify (cache->users, name, password))
+  if (cache->users == NULL || !mail_users_verify (cache->users, name, password))
     return NULL;
   user = mail_users_lookup (cache->users, name);
   if (user == NULL)
