@@ -247,53 +247,28 @@ imap_fetch_load (ImapSession *session, ImapFetchMessage *fm)
 
 /* ---- ENVELOPE, BODY and BODYSTRUCTURE from the cache (imap-cache.h) --- */
 
-/* The cache of the folder this thread last fetched from. A session runs
- * in one thread from start to end (imapd.c), so it is the session's; a
- * later session of the same thread may find its folder's cache there,
- * whose entries are as good for it (a message's name and size are the
- * key). Nothing in it is unwritten once a FETCH has ended. */
-static GPrivate imap_fetch_cache =
-    G_PRIVATE_INIT ((GDestroyNotify) imap_cache_free);
-
-/* This thread's cache if it is the one of @message's folder, else NULL. */
+/* The cache of the selected folder, made on first need and kept until
+ * the session leaves the folder (transfer none). */
 static ImapCache *
-imap_fetch_cache_of (const MailMessage *message)
+imap_fetch_get_cache (ImapSession *session, const MailMessage *message)
 {
-  ImapCache *cache = g_private_get (&imap_fetch_cache);
-  g_autofree char *dir = imap_cache_folder_dir (message);
-
-  if (cache == NULL || strcmp (imap_cache_get_dir (cache), dir) != 0)
-    return NULL;
-  return cache;
-}
-
-/* The cache of @message's folder, made on first need (transfer none). */
-static ImapCache *
-imap_fetch_get_cache (const MailMessage *message)
-{
-  ImapCache *cache = imap_fetch_cache_of (message);
-
-  if (cache == NULL)
+  if (session->cache == NULL)
     {
       g_autofree char *dir = imap_cache_folder_dir (message);
 
-      cache = imap_cache_new (dir);
-      g_private_replace (&imap_fetch_cache, cache);
+      session->cache = imap_cache_new (dir);
     }
-  return cache;
+  return session->cache;
 }
 
 /* At the end of FETCH: writes what it added to the cache. */
 static void
 imap_fetch_save_cache (ImapSession *session)
 {
-  ImapCache *cache = NULL;
   g_autoptr (GError) error = NULL;
 
-  if (mail_folder_get_count (session->folder) == 0)
-    return;
-  cache = imap_fetch_cache_of (mail_folder_get_message (session->folder, 0));
-  if (cache != NULL && !imap_cache_write (cache, session->folder, &error))
+  if (session->cache != NULL &&
+      !imap_cache_write (session->cache, session->folder, &error))
     g_debug ("%s: %s", session->peer, error->message);
 }
 
@@ -316,7 +291,7 @@ imap_fetch_append_cached (ImapSession *session,
     which = IMAP_CACHE_BODYSTRUCTURE;
   else if (item->kind != IMAP_FETCH_ENVELOPE)
     return FALSE;
-  cache = imap_fetch_get_cache (fm->message);
+  cache = imap_fetch_get_cache (session, fm->message);
   if (imap_cache_append (cache, fm->message, which, out))
     return TRUE;
   /* another session may have written it meanwhile */

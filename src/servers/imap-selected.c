@@ -429,6 +429,7 @@ imap_session_close_mailbox (ImapSession *session)
   g_clear_pointer (&session->folder, mail_folder_free);
   g_clear_pointer (&session->folder_name, g_free);
   g_clear_pointer (&session->keywords, g_hash_table_unref);
+  g_clear_pointer (&session->cache, imap_cache_free);
   session->flags.read_only = FALSE;
   if (session->state == IMAP_STATE_SELECTED)
     imap_session_enter_state (session, IMAP_STATE_AUTHENTICATED);

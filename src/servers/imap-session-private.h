@@ -12,6 +12,7 @@
  */
 #pragma once
 
+#include "imap-cache.h"
 #include "imap-parser.h"
 #include "imap-proto.h"
 #include "imap-session.h"
@@ -90,6 +91,8 @@ typedef struct
   MailFolder *folder;
   char *folder_name;    /* as the store names it: "INBOX", "A/B" */
   GHashTable *keywords; /* told in FLAGS (§7.3.5): keyword -> itself */
+  ImapCache *cache;     /* ENVELOPE ... of the folder's messages, or NULL
+                         * until a FETCH needs it (imap-cache.h) */
 } ImapSession;
 
 typedef void (*ImapHandler) (ImapSession *session, GPtrArray *args);
