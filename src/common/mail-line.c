@@ -533,6 +533,24 @@ mail_stream_write (MailStream *stream, const void *data, gsize length)
   g_string_append_len (stream->output, data, length);
 }
 
+void
+mail_stream_write_response (MailStream *stream, const char *data, gsize length)
+{
+  const char *end = memchr (data, '\n', length);
+  g_autofree char *first = NULL;
+
+  if (stream->trace != NULL)
+    {
+      /* the line up to its first literal, then only what it held */
+      first = end && end + 1 < data + length
+                  ? g_strdup_printf ("%.*s ... (%" G_GSIZE_FORMAT " octets)",
+                                     (int) (end - data - 1), data, length)
+                  : g_strndup (data, end ? (gsize) (end - data - 1) : length);
+      trace_line (stream, MAIL_STREAM_SENT, first);
+    }
+  g_string_append_len (stream->output, data, length);
+}
+
 gsize
 mail_stream_get_output_pending (MailStream *stream)
 {

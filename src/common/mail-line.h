@@ -175,6 +175,11 @@ void mail_stream_write (MailStream *stream, const void *data, gsize length);
 void mail_stream_write_line (MailStream *stream, const char *line);
 void mail_stream_printf (MailStream *stream, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
+/* Writes one whole response that ends in CRLF and may hold literals
+ * (IMAP FETCH): the trace function sees its first line, and the size of
+ * the rest, not the literal octets. */
+void
+mail_stream_write_response (MailStream *stream, const char *data, gsize length);
 /* Octets written and not flushed yet: a long answer (IMAP FETCH 1:*)
  * flushes when this grows, so it is not held whole in memory. */
 gsize mail_stream_get_output_pending (MailStream *stream);

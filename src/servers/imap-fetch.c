@@ -503,7 +503,7 @@ imap_fetch_one (ImapSession *session,
   if (!ok || fm.vanished)
     return ok;
   g_string_append (out, ")\r\n");
-  mail_stream_write (session->stream, out->str, out->len);
+  mail_stream_write_response (session->stream, out->str, out->len);
   return TRUE;
 }
 
