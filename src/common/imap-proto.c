@@ -117,7 +117,8 @@ const MailCatalogEntry imap_proto_response_codes[] = {
     "RFC 7162 §3.1.2.1" },
   { "NOMODSEQ", "the mailbox does not keep modification sequences",
     "RFC 7162 §3.1.2.2" },
-  { "MODIFIED", "these messages changed since UNCHANGEDSINCE",
+  { "MODIFIED",
+    "these messages changed since UNCHANGEDSINCE, so STORE left them alone",
     "RFC 7162 §3.1.3" },
   { NULL },
 };
@@ -138,6 +139,9 @@ const MailCatalogEntry imap_proto_data_responses[] = {
     "RFC 3501 §7.3.2" },
   { "EXPUNGE", "a message was removed; later numbers shift down",
     "RFC 9051 §7.5.1" },
+  { "VANISHED",
+    "messages were removed, named by UID, not by message number (QRESYNC)",
+    "RFC 7162 §3.2.10" },
   { "FETCH", "data about one message", "RFC 9051 §7.5.2" },
   { NULL },
 };
@@ -156,7 +160,8 @@ const MailCatalogEntry imap_proto_fetch_items[] = {
   { "RFC822", "the whole message (IMAP4rev1)", "RFC 3501 §7.4.2" },
   { "RFC822.HEADER", "the header (IMAP4rev1)", "RFC 3501 §7.4.2" },
   { "RFC822.TEXT", "the body (IMAP4rev1)", "RFC 3501 §7.4.2" },
-  { "MODSEQ", "modification sequence", "RFC 7162 §3.1.4" },
+  { "MODSEQ", "the modification sequence of the message's last change",
+    "RFC 7162 §3.1.4.2" },
   { NULL },
 };
 

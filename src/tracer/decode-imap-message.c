@@ -5,7 +5,8 @@
  * §3, RFC 3516 §4.2), its arguments parsed (§4, §9), then read: mailbox
  * names in modified UTF-7 (RFC 3501 §5.1.3) or UTF-8 (RFC 6855 §3),
  * sequence sets (§9), FETCH sections (§6.4.5) and data items (§7.5.2),
- * the UIDPLUS response codes (RFC 4315 §3).
+ * the UIDPLUS response codes (RFC 4315 §3), CONDSTORE and QRESYNC (RFC
+ * 7162): select parameters, FETCH and STORE modifiers, MODSEQ, VANISHED.
  */
 #include <string.h>
 
@@ -223,6 +224,129 @@ explain_mailbox (TraceSession *session,
   return name;
 }
 
+/* ---- numbers and sets ------------------------------------------------- */
+
+static gboolean
+is_uid_set (const ImapArg *arg)
+{
+  g_autoptr (ImapSeqSet) set = NULL;
+
+  /* RFC 4315 §4: uid-set has no "*" and no "$" */
+  if (arg->type != IMAP_ARG_ATOM || strpbrk (arg->data, "*$") != NULL)
+    return FALSE;
+  set = imap_seqset_parse (arg->data, NULL);
+  return set != NULL;
+}
+
+static gboolean
+is_nz_number (const ImapArg *arg)
+{
+  return arg->type == IMAP_ARG_ATOM && arg->data[0] != '0' &&
+         g_ascii_string_to_unsigned (arg->data, 10, 1, G_MAXUINT32, NULL, NULL);
+}
+
+/* RFC 7162 §7: mod-sequence-value = 1*DIGIT, 1 to 2^63 - 1; with @zero,
+ * mod-sequence-valzer ("0" too: UNCHANGEDSINCE, STATUS). */
+static gboolean
+is_mod_sequence (const ImapArg *arg, gboolean zero)
+{
+  return arg->type == IMAP_ARG_ATOM && g_ascii_isdigit (arg->data[0]) &&
+         g_ascii_string_to_unsigned (arg->data, 10, zero ? 0 : 1, G_MAXINT64,
+                                     NULL, NULL);
+}
+
+static gboolean
+is_sequence_set (const ImapArg *arg)
+{
+  g_autoptr (ImapSeqSet) set = NULL;
+
+  if (arg->type == IMAP_ARG_ATOM)
+    set = imap_seqset_parse (arg->data, NULL);
+  return set != NULL;
+}
+
+/* How many numbers a uid-set (is_uid_set ()) holds, at most G_MAXUINT. */
+static guint
+uid_set_count (const ImapArg *arg)
+{
+  g_autoptr (ImapSeqSet) set = imap_seqset_parse (arg->data, NULL);
+  guint64 count = 0;
+
+  for (guint i = 0; set != NULL && i < set->ranges->len; i++)
+    {
+      const ImapSeqRange *range = &g_array_index (set->ranges, ImapSeqRange, i);
+
+      count += (guint64) MAX (range->first, range->last) -
+               MIN (range->first, range->last) + 1;
+    }
+  return (guint) MIN (count, G_MAXUINT);
+}
+
+static guint
+add_saturated (guint a, guint b)
+{
+  return a > G_MAXUINT - b ? G_MAXUINT : a + b;
+}
+
+/* A command still running whose verb is @verb ("UID FETCH") or, with
+ * @suffix, ends with it ("FETCH" for FETCH and UID FETCH). */
+static gboolean
+pending_verb (ImapTrace *imap, const char *verb, gboolean suffix)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, imap->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      const ImapPending *pending = value;
+
+      if (suffix ? g_str_has_suffix (pending->verb, verb)
+                 : strcmp (pending->verb, verb) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* RFC 7162 §3.1: CONDSTORE is in use once a CONDSTORE enabling command
+ * succeeded; during that command too (its own FETCH responses). */
+static gboolean
+condstore_in_use (ImapTrace *imap)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  if (imap->condstore)
+    return TRUE;
+  g_hash_table_iter_init (&iter, imap->pending);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((ImapPending *) value)->condstore)
+      return TRUE;
+  return FALSE;
+}
+
+static gboolean
+has_atom (const ImapArg *arg, const char *word)
+{
+  if (arg->type == IMAP_ARG_LIST)
+    {
+      for (guint i = 0; i < arg->list->len; i++)
+        if (has_atom (arg->list->pdata[i], word))
+          return TRUE;
+      return FALSE;
+    }
+  return imap_arg_is_atom (arg, word);
+}
+
+static gboolean
+args_have_atom (GPtrArray *args, const char *word)
+{
+  for (guint i = 0; i < args->len; i++)
+    if (has_atom (args->pdata[i], word))
+      return TRUE;
+  return FALSE;
+}
+
 /* ---- commands (RFC 9051 §6) -------------------------------------------- */
 
 /* The arguments that name mailboxes: from @first, @count of them. */
@@ -342,6 +466,169 @@ check_sequence_set (TraceSession *session, GPtrArray *args)
                                       : "numbers, ':', ',', '*' or '$'");
 }
 
+/* ---- CONDSTORE and QRESYNC in commands (RFC 7162) ---------------------- */
+
+/* RFC 7162 §3.2.3: the QRESYNC parameter and the VANISHED modifier need
+ * ENABLE QRESYNC answered with ENABLED QRESYNC first. */
+static void
+check_qresync_enabled (TraceSession *session, ImapTrace *imap, const char *what)
+{
+  if (!imap->qresync && !imap->mid_session)
+    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 7162 §3.2.3",
+                        "%s before ENABLE QRESYNC was answered with ENABLED "
+                        "QRESYNC: the server must answer BAD",
+                        what);
+}
+
+/* RFC 7162 §3.2.5: QRESYNC (uidvalidity mod-sequence-value [known-uids
+ * [seq-match-data]]) */
+static void
+qresync_param (TraceSession *session,
+               ImapTrace *imap,
+               TraceEvent *event,
+               const ImapArg *value)
+{
+  GPtrArray *list =
+      value != NULL && value->type == IMAP_ARG_LIST ? value->list : NULL;
+
+  check_qresync_enabled (session, imap, "SELECT (QRESYNC ...)");
+  if (list == NULL || list->len < 2 || list->len > 4 ||
+      !is_nz_number (list->pdata[0]) ||
+      !is_mod_sequence (list->pdata[1], FALSE) ||
+      (list->len > 2 && !is_uid_set (list->pdata[2])) ||
+      (list->len > 3 && ((ImapArg *) list->pdata[3])->type != IMAP_ARG_LIST))
+    {
+      trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 7162 §3.2.5",
+                          "QRESYNC takes (uidvalidity modseq [known-uids "
+                          "[(sequence-set uid-set)]]), with no \"*\"");
+      return;
+    }
+  trace_event_explain (
+      event,
+      "QRESYNC: resynchronises a cache of UIDVALIDITY %s as of MODSEQ "
+      "%s%s%s%s: the server tells what was expunged since, as VANISHED "
+      "(EARLIER), and what changed, as FETCH (RFC 7162 §3.2.5)",
+      ((ImapArg *) list->pdata[0])->data, ((ImapArg *) list->pdata[1])->data,
+      list->len > 2 ? " (UIDs " : "",
+      list->len > 2 ? ((ImapArg *) list->pdata[2])->data : "",
+      list->len > 2 ? ")" : "");
+}
+
+/* RFC 4466 §2.1 select-params, RFC 7162 §3.1.8 CONDSTORE, §3.2.5 QRESYNC */
+static void
+select_params (TraceSession *session,
+               ImapTrace *imap,
+               TraceEvent *event,
+               ImapPending *pending,
+               const ImapArg *params)
+{
+  if (params->type != IMAP_ARG_LIST)
+    return;
+  for (guint i = 0; i < params->list->len; i++)
+    {
+      const ImapArg *param = params->list->pdata[i];
+
+      if (imap_arg_is_atom (param, "CONDSTORE"))
+        {
+          pending->condstore = TRUE;
+          trace_event_explain (event,
+                               "CONDSTORE: the reply tells HIGHESTMODSEQ, and "
+                               "FETCH responses carry MODSEQ from here on "
+                               "(RFC 7162 §3.1.8)");
+        }
+      else if (imap_arg_is_atom (param, "QRESYNC"))
+        {
+          pending->condstore = TRUE;
+          qresync_param (session, imap, event,
+                         i + 1 < params->list->len ? params->list->pdata[++i]
+                                                   : NULL);
+        }
+    }
+}
+
+/* RFC 7162 §3.1.4.1 (CHANGEDSINCE mod-sequence), §3.2.6 VANISHED; the
+ * MODSEQ item (§3.1.4.2) enables CONDSTORE too (§3.1). */
+static void
+fetch_modifiers (TraceSession *session,
+                 ImapTrace *imap,
+                 TraceEvent *event,
+                 ImapPending *pending,
+                 gboolean uid,
+                 GPtrArray *args)
+{
+  const ImapArg *modifiers = args->len > 2 ? args->pdata[2] : NULL;
+  const char *since = NULL;
+  gboolean vanished = FALSE;
+
+  if (args->len > 1 && has_atom (args->pdata[1], "MODSEQ"))
+    pending->condstore = TRUE;
+  if (modifiers == NULL || modifiers->type != IMAP_ARG_LIST)
+    return;
+  for (guint i = 0; i < modifiers->list->len; i++)
+    {
+      const ImapArg *modifier = modifiers->list->pdata[i];
+      const ImapArg *value =
+          i + 1 < modifiers->list->len ? modifiers->list->pdata[i + 1] : NULL;
+
+      if (imap_arg_is_atom (modifier, "CHANGEDSINCE") && value != NULL &&
+          is_mod_sequence (value, FALSE))
+        {
+          since = value->data;
+          i++;
+        }
+      else if (imap_arg_is_atom (modifier, "VANISHED"))
+        vanished = TRUE;
+    }
+  if (since != NULL)
+    {
+      pending->condstore = TRUE;
+      trace_event_explain (event,
+                           "CHANGEDSINCE %s: only messages whose MODSEQ is "
+                           "above %s (RFC 7162 §3.1.4.1)",
+                           since, since);
+    }
+  if (!vanished)
+    return;
+  trace_event_explain (event,
+                       "VANISHED: before them, the UIDs of the set expunged "
+                       "since, as VANISHED (EARLIER) (RFC 7162 §3.2.6)");
+  check_qresync_enabled (session, imap, "the VANISHED FETCH modifier");
+  if (!uid)
+    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 7162 §3.2.6",
+                        "the VANISHED modifier is for UID FETCH only");
+  if (since == NULL)
+    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 7162 §3.2.6",
+                        "the VANISHED modifier needs CHANGEDSINCE");
+}
+
+/* RFC 7162 §3.1.3: STORE set (UNCHANGEDSINCE mod-sequence) action flags */
+static void
+store_modifiers (TraceSession *session,
+                 TraceEvent *event,
+                 ImapPending *pending,
+                 GPtrArray *args)
+{
+  const ImapArg *modifiers = args->len > 1 ? args->pdata[1] : NULL;
+  const ImapArg *value;
+
+  if (modifiers == NULL || modifiers->type != IMAP_ARG_LIST)
+    return;
+  value = modifiers->list->len == 2 ? modifiers->list->pdata[1] : NULL;
+  if (!imap_arg_is_atom (modifiers->list->pdata[0], "UNCHANGEDSINCE") ||
+      value == NULL || !is_mod_sequence (value, TRUE))
+    {
+      trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 7162 §3.1.3",
+                          "the STORE modifier is (UNCHANGEDSINCE modseq)");
+      return;
+    }
+  pending->condstore = TRUE;
+  trace_event_explain (event,
+                       "UNCHANGEDSINCE %s: only messages whose MODSEQ is "
+                       "still %s or less; the others are left alone and "
+                       "listed in MODIFIED (RFC 7162 §3.1.3)",
+                       value->data, value->data);
+}
+
 void
 imap_trace_command (TraceSession *session,
                     ImapTrace *imap,
@@ -373,7 +660,24 @@ imap_trace_command (TraceSession *session,
       (rest != NULL || strcmp (verb, "EXPUNGE") != 0))
     check_sequence_set (session, args);
   if (strcmp (verb, "FETCH") == 0)
-    check_fetch_items (session, args);
+    {
+      check_fetch_items (session, args);
+      fetch_modifiers (session, imap, event, pending, rest != NULL, args);
+    }
+  else if (strcmp (verb, "STORE") == 0)
+    store_modifiers (session, event, pending, args);
+  else if (strcmp (verb, "SELECT") == 0 || strcmp (verb, "EXAMINE") == 0)
+    {
+      imap->nomodseq = FALSE;
+      if (args->len > 1)
+        select_params (session, imap, event, pending, args->pdata[1]);
+    }
+  /* RFC 7162 §3.1: STATUS (HIGHESTMODSEQ) and SEARCH MODSEQ enable
+   * CONDSTORE as well */
+  else if ((strcmp (verb, "STATUS") == 0 && args->len > 1 &&
+            has_atom (args->pdata[1], "HIGHESTMODSEQ")) ||
+           (strcmp (verb, "SEARCH") == 0 && args_have_atom (args, "MODSEQ")))
+    pending->condstore = TRUE;
 }
 
 /* ---- FETCH data (RFC 9051 §7.5.2) -------------------------------------- */
@@ -489,7 +793,7 @@ fetch_list (ImapTrace *imap, const char *name, const ImapArg *value)
   g_autoptr (GString) flags = NULL;
   const char *subject = NULL;
 
-  /* RFC 7162 §3.1.4.1: MODSEQ (mod-sequence-value) */
+  /* RFC 7162 §3.1.4.2: MODSEQ (mod-sequence-value) */
   if (strcmp (name, "MODSEQ") == 0 && value->list->len == 1 &&
       ((ImapArg *) value->list->pdata[0])->type == IMAP_ARG_ATOM)
     {
@@ -569,6 +873,8 @@ fetch_summarise (TraceSession *session,
 {
   const ImapArg *items = args->len == 1 ? args->pdata[0] : NULL;
   guint literal = 0;
+  gboolean uid = FALSE;
+  gboolean modseq = FALSE;
 
   g_string_truncate (imap->fetch_summary, 0);
   if (items == NULL || items->type != IMAP_ARG_LIST ||
@@ -580,14 +886,37 @@ fetch_summarise (TraceSession *session,
       return;
     }
   for (guint i = 0; i + 1 < items->list->len; i += 2)
-    fetch_item (imap, message, items->list->pdata[i], items->list->pdata[i + 1],
-                &literal);
+    {
+      uid = uid || imap_arg_is_atom (items->list->pdata[i], "UID");
+      modseq = modseq || imap_arg_is_atom (items->list->pdata[i], "MODSEQ");
+      fetch_item (imap, message, items->list->pdata[i],
+                  items->list->pdata[i + 1], &literal);
+    }
+  /* RFC 7162 §3.1 and §3.2.4: once CONDSTORE is in use, a FETCH response
+   * that no FETCH asked for (a STORE's, an external change) carries
+   * MODSEQ, and from a server with QRESYNC also UID */
+  if (imap->mid_session || imap->nomodseq || !condstore_in_use (imap) ||
+      pending_verb (imap, "FETCH", TRUE))
+    return;
+  if ((imap->qresync || imap->qresync_server) && (!uid || !modseq))
+    trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 7162 §3.2.4",
+                        "once CONDSTORE is in use, a server with QRESYNC "
+                        "puts UID and MODSEQ in each FETCH response no FETCH "
+                        "asked for: this one has no %s",
+                        !uid && !modseq ? "UID and no MODSEQ"
+                        : !uid          ? "UID"
+                                        : "MODSEQ");
+  else if (!modseq)
+    trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 7162 §3.1",
+                        "once CONDSTORE is in use, a FETCH response not "
+                        "asked for by a FETCH carries MODSEQ");
 }
 
 /* ---- untagged data (RFC 9051 §7.2 to §7.5) ----------------------------- */
 
 /* RFC 9051 §7.2.1: ENABLED IMAP4rev2 and RFC 6855 §3: UTF8=ACCEPT make
- * mailbox names UTF-8 from here on. */
+ * mailbox names UTF-8 from here on; RFC 7162 §3.2.3: ENABLED QRESYNC
+ * turns expunges into VANISHED, and (§3.1) CONDSTORE on. */
 static void
 data_enabled (ImapTrace *imap, GPtrArray *args)
 {
@@ -596,6 +925,92 @@ data_enabled (ImapTrace *imap, GPtrArray *args)
         imap_arg_is_atom (args->pdata[i], "UTF8=ACCEPT") ||
         imap_arg_is_atom (args->pdata[i], "UTF8=ONLY"))
       imap->utf8_names = TRUE;
+    else if (imap_arg_is_atom (args->pdata[i], "CONDSTORE"))
+      imap->condstore = TRUE;
+    else if (imap_arg_is_atom (args->pdata[i], "QRESYNC"))
+      imap->condstore = imap->qresync = TRUE;
+}
+
+/* RFC 9051 §7.2.2: CAPABILITY, as data or as a response code; RFC 7162
+ * §3.2.4 asks more of a server that has QRESYNC. */
+static void
+capabilities (ImapTrace *imap, GPtrArray *args)
+{
+  for (guint i = 0; args != NULL && i < args->len; i++)
+    if (imap_arg_is_atom (args->pdata[i], "QRESYNC"))
+      imap->qresync_server = TRUE;
+}
+
+/* RFC 7162 §3.2.10: "VANISHED" [SP "(EARLIER)"] SP known-uids: messages
+ * expunged, named by UID; not one message number, as EXPUNGE has. */
+static void
+data_vanished (TraceSession *session,
+               ImapTrace *imap,
+               TraceEvent *event,
+               GPtrArray *args)
+{
+  const ImapArg *first = args->len > 0 ? args->pdata[0] : NULL;
+  gboolean earlier = first != NULL && first->type == IMAP_ARG_LIST &&
+                     first->list->len == 1 &&
+                     imap_arg_is_atom (first->list->pdata[0], "EARLIER");
+  const ImapArg *uids =
+      args->len == (earlier ? 2u : 1u) ? args->pdata[args->len - 1] : NULL;
+  guint count;
+
+  if (imap->data_has_number)
+    return; /* "* 3 VANISHED", linted already */
+  if (uids == NULL || !is_uid_set (uids))
+    {
+      trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 7162 §7",
+                          "VANISHED takes [(EARLIER)] and a set of UIDs, "
+                          "with no \"*\"");
+      return;
+    }
+  count = uid_set_count (uids);
+  if (earlier)
+    {
+      /* §3.2.10.1: caused by SELECT (QRESYNC) or UID FETCH (VANISHED) */
+      trace_event_explain (event,
+                           "UID%s %s expunged earlier, not now: no message "
+                           "number shifts and the count stays",
+                           count == 1 ? "" : "s", uids->data);
+      trace_event_rfc (event, "RFC 7162 §3.2.10.1");
+      imap->vanished_earlier++;
+      if (!imap->mid_session && !pending_verb (imap, "SELECT", FALSE) &&
+          !pending_verb (imap, "EXAMINE", FALSE) &&
+          !pending_verb (imap, "UID FETCH", FALSE))
+        trace_session_lint (session, TRACE_SERVER_TO_CLIENT,
+                            "RFC 7162 §3.2.10.1",
+                            "VANISHED (EARLIER) answers SELECT (QRESYNC) or "
+                            "UID FETCH (VANISHED), and neither is running");
+      return;
+    }
+  /* §3.2.10.2: EXPUNGE for UIDs, under QRESYNC */
+  trace_event_explain (event,
+                       "UID%s %s expunged now: the count drops by %u and "
+                       "later message numbers shift down",
+                       count == 1 ? "" : "s", uids->data, count);
+  trace_event_rfc (event, "RFC 7162 §3.2.10.2");
+  imap->expunges = add_saturated (imap->expunges, count);
+  imap->vanished = add_saturated (imap->vanished, count);
+}
+
+/* RFC 9051 §7.3.3: STATUS mailbox (name value ...); RFC 7162 §3.1.7 adds
+ * HIGHESTMODSEQ. */
+static void
+data_status (TraceEvent *event, GPtrArray *args)
+{
+  const ImapArg *items = args->len > 1 ? args->pdata[1] : NULL;
+
+  if (items == NULL || items->type != IMAP_ARG_LIST)
+    return;
+  for (guint i = 0; i + 1 < items->list->len; i += 2)
+    if (imap_arg_is_atom (items->list->pdata[i], "HIGHESTMODSEQ") &&
+        is_mod_sequence (items->list->pdata[i + 1], TRUE))
+      trace_event_explain (event,
+                           "HIGHESTMODSEQ %s: the highest modification "
+                           "sequence of the mailbox (RFC 7162 §3.1.7)",
+                           ((ImapArg *) items->list->pdata[i + 1])->data);
 }
 
 void
@@ -614,13 +1029,20 @@ imap_trace_data (TraceSession *session,
                      args);
   else if (strcmp (keyword, "ENABLED") == 0)
     data_enabled (imap, args);
+  else if (strcmp (keyword, "VANISHED") == 0)
+    data_vanished (session, imap, event, args);
+  else if (strcmp (keyword, "CAPABILITY") == 0)
+    capabilities (imap, args);
   /* RFC 9051 §7.3.1: LIST (attributes) delimiter mailbox [extended] */
   else if ((strcmp (keyword, "LIST") == 0 || strcmp (keyword, "LSUB") == 0) &&
            args->len >= 3)
     name = args->pdata[2];
   /* RFC 9051 §7.3.3: STATUS mailbox (attributes) */
   else if (strcmp (keyword, "STATUS") == 0 && args->len >= 1)
-    name = args->pdata[0];
+    {
+      name = args->pdata[0];
+      data_status (event, args);
+    }
   if (name != NULL)
     g_free (
         explain_mailbox (session, imap, event, TRACE_SERVER_TO_CLIENT, name));
@@ -628,29 +1050,43 @@ imap_trace_data (TraceSession *session,
 
 /* ---- response codes (RFC 9051 §7.1; RFC 4315 §3) ----------------------- */
 
-static gboolean
-is_uid_set (const ImapArg *arg)
+/* RFC 7162 §7: "HIGHESTMODSEQ" SP mod-sequence-value, "MODIFIED" SP
+ * sequence-set; "NOMODSEQ" ends CONDSTORE's promises for the mailbox. */
+static void
+modseq_code (TraceSession *session,
+             ImapTrace *imap,
+             const ImapResponse *response)
 {
-  g_autoptr (ImapSeqSet) set = NULL;
+  g_autoptr (GPtrArray) args = NULL;
+  gboolean highest = strcmp (response->code, "HIGHESTMODSEQ") == 0;
+  gboolean ok;
 
-  /* RFC 4315 §4: uid-set has no "*" and no "$" */
-  if (arg->type != IMAP_ARG_ATOM || strpbrk (arg->data, "*$") != NULL)
-    return FALSE;
-  set = imap_seqset_parse (arg->data, NULL);
-  return set != NULL;
-}
-
-static gboolean
-is_nz_number (const ImapArg *arg)
-{
-  return arg->type == IMAP_ARG_ATOM && arg->data[0] != '0' &&
-         g_ascii_string_to_unsigned (arg->data, 10, 1, G_MAXUINT32, NULL, NULL);
+  if (strcmp (response->code, "NOMODSEQ") == 0)
+    {
+      imap->nomodseq = TRUE;
+      return;
+    }
+  if (!highest && strcmp (response->code, "MODIFIED") != 0)
+    return;
+  if (response->code_args != NULL)
+    args = imap_parse_args (response->code_args, strlen (response->code_args),
+                            NULL);
+  ok = args != NULL && args->len == 1 &&
+       (highest ? is_mod_sequence (args->pdata[0], FALSE)
+                : is_sequence_set (args->pdata[0]));
+  if (!ok)
+    trace_session_lint (session, TRACE_SERVER_TO_CLIENT,
+                        highest ? "RFC 7162 §3.1.2.1" : "RFC 7162 §3.1.3",
+                        "%s takes %s", response->code,
+                        highest ? "a mod-sequence (1 to 2^63 - 1)"
+                                : "a set of message numbers or UIDs");
 }
 
 /* RFC 4315 §3: "APPENDUID" SP nz-number SP append-uid and "COPYUID" SP
  * nz-number SP uid-set SP uid-set. */
 void
 imap_trace_response_code (TraceSession *session,
+                          ImapTrace *imap,
                           TraceEvent *event,
                           const ImapResponse *response)
 {
@@ -660,6 +1096,16 @@ imap_trace_response_code (TraceSession *session,
   guint want = append ? 2 : 3;
   gboolean ok;
 
+  if (g_strcmp0 (response->code, "CAPABILITY") == 0 &&
+      response->code_args != NULL)
+    {
+      args = imap_parse_args (response->code_args, strlen (response->code_args),
+                              NULL);
+      capabilities (imap, args);
+      return;
+    }
+  if (response->code != NULL)
+    modseq_code (session, imap, response);
   if (!append && !copy)
     return;
   if (response->code_args != NULL)

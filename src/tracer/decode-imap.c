@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT
  * decode-imap.c: IMAP as the tracer sees it (RFC 9051 §2.2 tags, §4.3
  * literals, §6 commands, §7 responses; RFC 7888 non-synchronising
- * literals; RFC 2177 IDLE; RFC 4959 SASL-IR). Vocabulary and grammar come
- * from imap-proto.h and imap-parser.h, the same the server and client use.
+ * literals; RFC 2177 IDLE; RFC 4959 SASL-IR; RFC 7162 CONDSTORE and
+ * QRESYNC: VANISHED, told by UID, not by message number as EXPUNGE is).
+ * Vocabulary and grammar come from imap-proto.h and imap-parser.h, the
+ * same the server and client use.
  *
  * A command or response may span several lines joined by literals: the
  * line that ends in "{n}" is followed by n octets (handed over raw) and
@@ -48,6 +50,7 @@ imap_trace_new (TraceSession *session)
   imap_trace_message_init (&imap->message[TRACE_CLIENT_TO_SERVER]);
   imap_trace_message_init (&imap->message[TRACE_SERVER_TO_CLIENT]);
   imap->greeted = !session->flow->saw_syn; /* begun mid-session */
+  imap->mid_session = !session->flow->saw_syn;
   if (session->tls)
     imap->flow = IMAP_FLOW_TLS;
   return imap;
@@ -392,6 +395,8 @@ tagged_effects (TraceSession *session,
     imap->flow = IMAP_FLOW_COMMANDS;
   if (!ok)
     return;
+  if (answered->condstore)
+    imap->condstore = TRUE;
   if (strcmp (verb, "LOGIN") == 0 || strcmp (verb, "AUTHENTICATE") == 0)
     imap->logged_in = TRUE;
   if (strcmp (verb, "SELECT") == 0 || strcmp (verb, "EXAMINE") == 0)
@@ -417,18 +422,37 @@ tagged_effects (TraceSession *session,
     }
 }
 
+/* "RFC 7162 §3.1.2.1" and "RFC 9051 §7.1" come from different RFCs. */
+static gboolean
+same_rfc (const char *a, const char *b)
+{
+  const char *section = strstr (a, " §");
+  gsize length = section != NULL ? (gsize) (section - a) : strlen (a);
+
+  return strncmp (a, b, length) == 0 && (b[length] == '\0' || b[length] == ' ');
+}
+
 static void
 explain_response (TraceSession *session,
+                  ImapTrace *imap,
                   TraceEvent *event,
                   ImapResponse *response)
 {
   const char *status = imap_proto_status_name (response->status);
+  const MailCatalogEntry *status_info =
+      status != NULL ? imap_proto_status_info (status) : NULL;
+  const MailCatalogEntry *code_info =
+      response->code != NULL ? imap_proto_response_code_info (response->code)
+                             : NULL;
 
-  if (status != NULL)
-    trace_event_meaning (event, imap_proto_status_info (status));
-  if (response->code != NULL)
-    trace_event_meaning (event, imap_proto_response_code_info (response->code));
-  imap_trace_response_code (session, event, response);
+  trace_event_meaning (event, status_info);
+  trace_event_meaning (event, code_info);
+  /* a code an extension defines (RFC 7162 HIGHESTMODSEQ, RFC 7888
+   * TOOBIG) is read up in that extension, not in the status's RFC */
+  if (status_info != NULL && code_info != NULL &&
+      !same_rfc (status_info->rfc, code_info->rfc))
+    trace_event_rfc (event, code_info->rfc);
+  imap_trace_response_code (session, imap, event, response);
   trace_event_field (event, "imap.response.status", status);
   trace_event_field (event, "imap.response.code", response->code);
 }
@@ -467,7 +491,7 @@ server_tagged (TraceSession *session,
                         "command has (was its command swallowed by a "
                         "literal of the wrong length? RFC 9051 §4.3)",
                         response->tag);
-  explain_response (session, event, response);
+  explain_response (session, imap, event, response);
   if (answered != NULL && imap->continuing[TRACE_CLIENT_TO_SERVER] &&
       imap->literal_wait && g_strcmp0 (imap->client_tag, response->tag) == 0 &&
       session->raw_remaining[TRACE_CLIENT_TO_SERVER] ==
@@ -496,7 +520,7 @@ server_untagged (TraceSession *session,
     {
       if (!imap->greeted)
         trace_event_explain (event, "the greeting");
-      explain_response (session, event, response);
+      explain_response (session, imap, event, response);
       trace_event_tone (event, response->status == IMAP_STATUS_OK ||
                                        response->status == IMAP_STATUS_PREAUTH
                                    ? TRACE_TONE_OK
@@ -514,10 +538,26 @@ server_untagged (TraceSession *session,
       imap->pushes++;
     }
   if (g_strcmp0 (response->keyword, "EXPUNGE") == 0)
-    imap->expunges++;
+    {
+      imap->expunges++;
+      /* RFC 7162 §3.2.10.2: once QRESYNC is enabled, VANISHED it is */
+      if (imap->qresync && !imap->nomodseq)
+        trace_session_lint (session, TRACE_SERVER_TO_CLIENT,
+                            "RFC 7162 §3.2.10.2",
+                            "EXPUNGE after ENABLED QRESYNC: the server "
+                            "tells expunges with VANISHED (UIDs) instead");
+    }
+  /* RFC 7162 §7: expunged-resp = "VANISHED" [SP "(EARLIER)"] SP
+   * known-uids: UIDs, and no message number before the keyword */
+  if (g_strcmp0 (response->keyword, "VANISHED") == 0 && response->has_number)
+    trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 7162 §3.2.10",
+                        "VANISHED takes no message number: \"* VANISHED "
+                        "uids\", not \"* %u VANISHED\"",
+                        response->number);
   g_free (imap->data_keyword);
   imap->data_keyword = g_strdup (response->keyword);
   imap->data_number = response->number;
+  imap->data_has_number = response->has_number;
 }
 
 static void
@@ -738,6 +778,15 @@ imap_finish (TraceSession *session, gpointer state)
                        "%u STORE (flags changed), %u APPEND, %u "
                        "EXPUNGE",
                        imap->stores, imap->appends, imap->expunges);
+  if (imap->vanished > 0)
+    trace_event_explain (event, "%u of them told as VANISHED (by UID)",
+                         imap->vanished);
+  if (imap->vanished_earlier > 0)
+    trace_event_explain (event,
+                         "resynchronised (QRESYNC): %u VANISHED (EARLIER) "
+                         "response%s",
+                         imap->vanished_earlier,
+                         imap->vanished_earlier == 1 ? "" : "s");
   if (imap->idled)
     trace_event_explain (event,
                          "used IDLE (server push of news): %u response%s "

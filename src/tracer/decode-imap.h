@@ -32,8 +32,9 @@ typedef enum
 typedef struct
 {
   char *tag;
-  char *verb;    /* "FETCH", or "UID FETCH" */
-  char *mailbox; /* SELECT/EXAMINE: the name as a person reads it */
+  char *verb;         /* "FETCH", or "UID FETCH" */
+  char *mailbox;      /* SELECT/EXAMINE: the name as a person reads it */
+  gboolean condstore; /* a CONDSTORE enabling command (RFC 7162 §3.1) */
 } ImapPending;
 
 /* A literal of a message, in wire order. */
@@ -72,10 +73,16 @@ typedef struct
   /* the untagged data response being assembled */
   char *data_keyword;
   guint32 data_number;
+  gboolean data_has_number; /* "* 3 VANISHED": linted, not read */
   GString *fetch_summary;
   char *sasl_tag;
   char *idle_tag;
-  gboolean utf8_names; /* ENABLE IMAP4rev2 or UTF8=ACCEPT (RFC 6855) */
+  gboolean utf8_names;     /* ENABLE IMAP4rev2 or UTF8=ACCEPT (RFC 6855) */
+  gboolean mid_session;    /* begun mid-session: what was enabled is unknown */
+  gboolean condstore;      /* a CONDSTORE enabling command succeeded */
+  gboolean qresync;        /* ENABLED QRESYNC (RFC 7162 §3.2.3) */
+  gboolean qresync_server; /* QRESYNC advertised (RFC 7162 §3.2.4) */
+  gboolean nomodseq;       /* the selected mailbox said NOMODSEQ */
   /* the pull, for the summary */
   char *user;
   GPtrArray *folders; /* opened, in order */
@@ -85,8 +92,10 @@ typedef struct
   guint headers;
   guint stores;
   guint appends;
-  guint expunges;
-  guint pushes; /* untagged data pushed during IDLE */
+  guint expunges;         /* messages expunged: EXPUNGE or VANISHED */
+  guint vanished;         /* of those, told by VANISHED (RFC 7162 §3.2.10.2) */
+  guint vanished_earlier; /* VANISHED (EARLIER) responses */
+  guint pushes;           /* untagged data pushed during IDLE */
   gboolean idled;
   gboolean tls;
   gboolean logged_in;
@@ -128,20 +137,24 @@ GPtrArray *imap_trace_message_parse (ImapTraceMessage *message,
 /* ---- reading parsed messages (decode-imap-message.c) ---------------- */
 
 /* What a whole command means beyond its verb: mailbox names decoded,
- * sequence sets and FETCH sections checked. Sets pending->mailbox. */
+ * sequence sets and FETCH sections checked, CONDSTORE/QRESYNC parameters
+ * and modifiers read (RFC 7162). Sets pending->mailbox and
+ * pending->condstore. */
 void imap_trace_command (TraceSession *session,
                          ImapTrace *imap,
                          TraceEvent *event,
                          ImapPending *pending,
                          GPtrArray *args);
 /* The same for an untagged data response; a FETCH response fills
- * imap->fetch_summary. */
+ * imap->fetch_summary, VANISHED is counted (RFC 7162 §3.2.10). */
 void imap_trace_data (TraceSession *session,
                       ImapTrace *imap,
                       TraceEvent *event,
                       GPtrArray *args);
-/* The arguments of a response code: APPENDUID, COPYUID (RFC 4315 §3). */
+/* The arguments of a response code: APPENDUID, COPYUID (RFC 4315 §3);
+ * NOMODSEQ is remembered (RFC 7162 §3.1.2.2). */
 void imap_trace_response_code (TraceSession *session,
+                               ImapTrace *imap,
                                TraceEvent *event,
                                const ImapResponse *response);
 

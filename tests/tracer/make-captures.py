@@ -260,6 +260,88 @@ def imap_grammar(out):
     write(os.path.join(out, "imap-grammar.pcap"), c, c.segments, 1)
 
 
+def write_conns(path, conns, linktype):
+    """Like write (), one connection after the other in one file."""
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144,
+                            linktype))
+        i = 0
+        for conn in conns:
+            for seg in conn.segments:
+                ip, ethertype = conn.packet(seg)
+                data = frame(linktype, ip, ethertype)
+                usec = i * 1500
+                f.write(struct.pack("<IIII", T0 + usec // 1000000,
+                                    usec % 1000000, len(data), len(data)))
+                f.write(data)
+                i += 1
+
+
+def imap_qresync(out):
+    """Ethernet, port 143: CONDSTORE and QRESYNC (RFC 7162) gone wrong, on
+    both sides: the QRESYNC parameter and the VANISHED modifier before
+    ENABLE QRESYNC, a QRESYNC parameter with a zero UIDVALIDITY, VANISHED
+    without CHANGEDSINCE and without UID, a bad UNCHANGEDSINCE; a VANISHED
+    with a message number, with "*", and (EARLIER) when nothing asked for
+    it, an EXPUNGE under QRESYNC (and one in a NOMODSEQ mailbox, which is
+    fine), HIGHESTMODSEQ 0, MODIFIED without a set, a STORE's FETCH
+    without UID or MODSEQ. Then a server with CONDSTORE but not QRESYNC,
+    whose STORE answers need MODSEQ only."""
+    c = Conn(cport=40006, sport=143)
+    c.handshake()
+    c.s(b"* OK [CAPABILITY IMAP4rev1 CONDSTORE QRESYNC] ready\r\n")
+    c.c(b"q1 LOGIN alice secret\r\n")
+    c.s(b"q1 OK LOGIN completed\r\n")
+    c.c(b"q2 SELECT INBOX (QRESYNC (67890007 20 1:5))\r\n")
+    c.s(b"q2 BAD ENABLE QRESYNC first\r\n")
+    c.c(b"q3 ENABLE QRESYNC\r\n")
+    c.s(b"* ENABLED QRESYNC\r\nq3 OK ENABLE completed\r\n")
+    c.c(b"q4 SELECT INBOX (QRESYNC (0 20))\r\n")
+    c.s(b"q4 BAD UIDVALIDITY is a non-zero number\r\n")
+    c.c(b"q5 SELECT INBOX (QRESYNC (67890007 20 1:5))\r\n")
+    c.s(b"* 3 EXISTS\r\n* OK [UIDVALIDITY 67890007] UIDs valid\r\n"
+        b"* OK [HIGHESTMODSEQ 0] zero is no mod-sequence\r\n"
+        b"* VANISHED (EARLIER) 2,4:5\r\n"
+        b"* 2 FETCH (UID 3 FLAGS (\\Seen) MODSEQ (25))\r\n"
+        b"q5 OK [READ-WRITE] SELECT completed\r\n")
+    c.c(b"q6 FETCH 1:3 (FLAGS) (CHANGEDSINCE 20 VANISHED)\r\n")
+    c.s(b"q6 BAD VANISHED needs UID FETCH\r\n")
+    c.c(b"q7 UID FETCH 1:* (FLAGS) (VANISHED)\r\n")
+    c.s(b"q7 BAD VANISHED needs CHANGEDSINCE\r\n")
+    c.c(b"q8 STORE 1 (UNCHANGEDSINCE soon) +FLAGS (\\Flagged)\r\n")
+    c.s(b"q8 BAD UNCHANGEDSINCE takes a number\r\n")
+    c.c(b"q9 STORE 1:2 (UNCHANGEDSINCE 20) +FLAGS (\\Flagged)\r\n")
+    c.s(b"* 1 FETCH (FLAGS (\\Flagged))\r\n"
+        b"q9 OK [MODIFIED] STORE completed\r\n")
+    c.c(b"q10 NOOP\r\n")
+    c.s(b"* 3 VANISHED\r\n* VANISHED 1:*\r\n* VANISHED (EARLIER) 7\r\n"
+        b"* 1 EXPUNGE\r\nq10 OK NOOP completed\r\n")
+    c.c(b"q11 EXAMINE Archive\r\n")
+    c.s(b"* 2 EXISTS\r\n* OK [NOMODSEQ] no mod-sequences here\r\n"
+        b"q11 OK [READ-ONLY] EXAMINE completed\r\n")
+    c.c(b"q12 NOOP\r\n")
+    c.s(b"* 1 EXPUNGE\r\nq12 OK NOOP completed\r\n")
+    c.c(b"q13 LOGOUT\r\n")
+    c.s(b"* BYE bye\r\nq13 OK LOGOUT completed\r\n")
+    c.close()
+    d = Conn(cport=40007, sport=143)
+    d.handshake()
+    d.s(b"* OK [CAPABILITY IMAP4rev1 CONDSTORE] ready\r\n")
+    d.c(b"r1 LOGIN alice secret\r\n")
+    d.s(b"r1 OK LOGIN completed\r\n")
+    d.c(b"r2 SELECT INBOX (CONDSTORE)\r\n")
+    d.s(b"* 2 EXISTS\r\n* OK [HIGHESTMODSEQ 30] highest\r\n"
+        b"r2 OK [READ-WRITE] SELECT completed\r\n")
+    d.c(b"r3 STORE 1:2 +FLAGS (\\Seen)\r\n")
+    d.s(b"* 1 FETCH (FLAGS (\\Seen))\r\n"
+        b"* 2 FETCH (FLAGS (\\Seen) MODSEQ (31))\r\n"
+        b"r3 OK STORE completed\r\n")
+    d.c(b"r4 LOGOUT\r\n")
+    d.s(b"* BYE bye\r\nr4 OK LOGOUT completed\r\n")
+    d.close()
+    write_conns(os.path.join(out, "imap-qresync.pcap"), [c, d], 1)
+
+
 def client_hello(sni):
     name = sni.encode()
     sni_ext = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0,
@@ -352,7 +434,8 @@ def smtp_midsession(out):
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
-                 smtp_lint_starttls, smtp_midsession, imap_grammar):
+                 smtp_lint_starttls, smtp_midsession, imap_grammar,
+                 imap_qresync):
         make(out)
 
 

@@ -3,9 +3,9 @@
 # record.sh BUILD_DIR [OUTDIR [WHAT...]]: records the golden captures of
 # mailwire's own servers talking to real clients (Python's smtplib and
 # poplib, and a socket client that writes IMAP as the RFC spells it), with
-# tcpdump on lo (root). WHAT is smtp, pop3 and/or imap (default: all three):
-# writes mailwire-WHAT.pcap; then run regen-goldens.sh and review the .out
-# files.
+# tcpdump on lo (root). WHAT is smtp, pop3, imap and/or condstore (default:
+# all four): writes mailwire-WHAT.pcap; then run regen-goldens.sh and review
+# the .out files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
 #   POP3: USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT; then STLS
@@ -15,6 +15,15 @@
 #         synchronising literal, an APPEND literal refused (NO [TOOBIG]),
 #         IDLE with an EXISTS pushed by a delivery through mw-smtpd,
 #         LOGOUT; then STARTTLS, LOGIN and SELECT over TLS
+#   CONDSTORE/QRESYNC (RFC 7162), carol's INBOX of three messages, four
+#         sessions: (1) ENABLE QRESYNC, STATUS (HIGHESTMODSEQ), SELECT,
+#         LOGOUT; (2) SELECT (CONDSTORE), sets \Seen on message 1 and
+#         expunges message 2 (told as EXPUNGE: no QRESYNC here); (3) comes
+#         back with SELECT (QRESYNC (uidvalidity modseq 1:3)), hears
+#         VANISHED (EARLIER) and the FETCH of the changed flags, a STORE
+#         (UNCHANGEDSINCE) answered [MODIFIED], UID FETCH (CHANGEDSINCE
+#         VANISHED), IDLE, during which (4) expunges message 3, pushed to
+#         (3) as VANISHED; then (3) expunges message 1 itself (VANISHED)
 # imap-pcapng.pcapng is imap-literals.pcap converted: editcap -F pcapng.
 # The servers listen on ephemeral ports, so mw-trace must recognise them by
 # their greeting.
@@ -22,7 +31,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
 shift $(($# < 2 ? $# : 2))
-what=" ${*:-smtp pop3 imap} "
+what=" ${*:-smtp pop3 imap condstore} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -56,7 +65,7 @@ imaps_port = 0
 CONF
 admin="$build/src/tools/mw-admin --config $dir/mailwire.conf"
 $admin cert --out "$dir/cert.pem" --key "$dir/key.pem" localhost 127.0.0.1 >/dev/null
-for user in alice bob; do
+for user in alice bob carol; do
     echo "$user-secret" > "$dir/$user.pw"
     $admin user add "$user" --password-file "$dir/$user.pw" >/dev/null
 done
@@ -156,30 +165,9 @@ p.stat()
 p.quit()
 PY
 
-[[ $what == *" imap "* ]] || exit 0
-# alice's INBOX gets two messages before the capture; the second has two
-# Cc addresses, so its ENVELOPE holds two lists with no SP between them
-python3 - "$smtp_port" <<'PY'
-import smtplib, sys
-with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
-    s.ehlo("client.example.test")
-    s.sendmail("bob@example.test", ["alice@example.test"],
-               "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
-               "Subject: lunch on Friday\r\n"
-               "Message-ID: <lunch@example.test>\r\n\r\n"
-               "Noon at the usual place?\r\nBob\r\n")
-    s.sendmail("carol@example.test", ["alice@example.test"],
-               "From: Carol <carol@example.test>\r\n"
-               "To: alice@example.test\r\n"
-               "Cc: bob@example.test, dave@example.test\r\n"
-               "Subject: the slides\r\n"
-               "Message-ID: <slides@example.test>\r\n\r\n"
-               "Attached in spirit.\r\n")
-PY
-capture mailwire-imap "tcp port $imap_port" -- \
-    python3 - "$imap_port" "$smtp_port" <<'PY'
-import smtplib, socket, ssl, sys
-port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+# the IMAP client of the recordings: writes IMAP as the RFC spells it
+cat > "$dir/imapclient.py" <<'PY'
+import sys
 
 
 class Client:
@@ -205,7 +193,16 @@ class Client:
         self.sock.sendall(data)
 
     def until(self, tag):
+        """Reads up to the tagged response of @tag; self.seen holds the
+        lines before it."""
+        self.seen = []
         while not (line := self.line()).startswith(tag + b" "):
+            self.seen.append(line)
+        return line
+
+    def wait_for(self, word):
+        """Reads lines until one holds @word (a push during IDLE)."""
+        while word not in (line := self.line()):
             pass
         return line
 
@@ -218,7 +215,34 @@ class Client:
                 return
             self.send(literal + rest)
         return self.until(tag)
+PY
 
+if [[ $what == *" imap "* ]]; then
+# alice's INBOX gets two messages before the capture; the second has two
+# Cc addresses, so its ENVELOPE holds two lists with no SP between them
+python3 - "$smtp_port" <<'PY'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    s.ehlo("client.example.test")
+    s.sendmail("bob@example.test", ["alice@example.test"],
+               "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
+               "Subject: lunch on Friday\r\n"
+               "Message-ID: <lunch@example.test>\r\n\r\n"
+               "Noon at the usual place?\r\nBob\r\n")
+    s.sendmail("carol@example.test", ["alice@example.test"],
+               "From: Carol <carol@example.test>\r\n"
+               "To: alice@example.test\r\n"
+               "Cc: bob@example.test, dave@example.test\r\n"
+               "Subject: the slides\r\n"
+               "Message-ID: <slides@example.test>\r\n\r\n"
+               "Attached in spirit.\r\n")
+PY
+capture mailwire-imap "tcp port $imap_port" -- \
+    python3 - "$imap_port" "$smtp_port" "$dir" <<'PY'
+import smtplib, socket, ssl, sys
+port, smtp_port = int(sys.argv[1]), int(sys.argv[2])
+sys.path.insert(0, sys.argv[3])
+from imapclient import Client
 
 c = Client(socket.create_connection(("127.0.0.1", port)))
 c.command(b"a1", b"LOGIN {5}\r\n", [(b"alice", b' "alice-secret"\r\n')])
@@ -239,8 +263,7 @@ with smtplib.SMTP("127.0.0.1", smtp_port) as s:
     s.sendmail("bob@example.test", ["alice@example.test"],
                "From: Bob <bob@example.test>\r\nTo: alice@example.test\r\n"
                "Subject: pushed\r\n\r\nDuring IDLE.\r\n")
-while b"EXISTS" not in c.line():
-    pass
+c.wait_for(b"EXISTS")
 c.send(b"DONE\r\n")
 c.until(b"a9")
 c.command(b"a10", b"LOGOUT\r\n")
@@ -254,4 +277,81 @@ c.use(context.wrap_socket(c.sock))
 c.command(b"b2", b'LOGIN alice "alice-secret"\r\n')
 c.command(b"b3", b"SELECT INBOX\r\n")
 c.command(b"b4", b"LOGOUT\r\n")
+PY
+fi
+
+[[ $what == *" condstore "* ]] || exit 0
+# carol's INBOX gets three messages (UIDs 1 to 3) before the capture
+python3 - "$smtp_port" <<'PY'
+import smtplib, sys
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1])) as s:
+    for n, subject in enumerate(("one", "two", "three"), 1):
+        s.sendmail("bob@example.test", ["carol@example.test"],
+                   "From: Bob <bob@example.test>\r\nTo: carol@example.test\r\n"
+                   "Subject: %s\r\nMessage-ID: <%s@example.test>\r\n\r\n"
+                   "Message %d.\r\n" % (subject, subject, n))
+PY
+capture mailwire-condstore "tcp port $imap_port" -- \
+    python3 - "$imap_port" "$dir" <<'PY'
+import re, socket, sys
+port = int(sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+from imapclient import Client
+
+
+def connect():
+    return Client(socket.create_connection(("127.0.0.1", port)))
+
+
+def number(lines, code):
+    """n of the first "[CODE n]" in @lines"""
+    for line in lines:
+        if (found := re.search(rb"\[" + code + rb" (\d+)\]", line)):
+            return int(found.group(1))
+    sys.exit("no %s in %r" % (code, lines))
+
+
+login = b'LOGIN carol "carol-secret"\r\n'
+# 1: remembers UIDVALIDITY and HIGHESTMODSEQ, as a client with a cache does
+a = connect()
+a.command(b"a1", login)
+a.command(b"a2", b"ENABLE QRESYNC\r\n")
+a.command(b"a3", b"STATUS INBOX (MESSAGES HIGHESTMODSEQ)\r\n")
+a.command(b"a4", b"SELECT INBOX\r\n")
+uidvalidity = number(a.seen, b"UIDVALIDITY")
+modseq = number(a.seen, b"HIGHESTMODSEQ")
+a.command(b"a5", b"LOGOUT\r\n")
+# 2: another client reads message 1 and deletes message 2
+b = connect()
+b.command(b"b1", login)
+b.command(b"b2", b"SELECT INBOX (CONDSTORE)\r\n")
+b.command(b"b3", b"STORE 1 +FLAGS (\\Seen)\r\n")
+b.command(b"b4", b"STORE 2 +FLAGS.SILENT (\\Deleted)\r\n")
+b.command(b"b5", b"EXPUNGE\r\n")
+b.command(b"b6", b"LOGOUT\r\n")
+# 3: the first client comes back and resynchronises in its SELECT
+c = connect()
+c.command(b"c1", login)
+c.command(b"c2", b"ENABLE QRESYNC\r\n")
+c.command(b"c3", b"SELECT INBOX (QRESYNC (%d %d 1:3))\r\n"
+          % (uidvalidity, modseq))
+c.command(b"c4", b"STORE 1:2 (UNCHANGEDSINCE %d) +FLAGS (\\Flagged)\r\n"
+          % modseq)
+c.command(b"c5", b"UID FETCH 1:* (FLAGS) (CHANGEDSINCE %d VANISHED)\r\n"
+          % modseq)
+c.send(b"c6 IDLE\r\n")
+c.line()  # "+ idling"
+# 4: meanwhile the other client expunges UID 3
+d = connect()
+d.command(b"d1", login)
+d.command(b"d2", b"SELECT INBOX\r\n")
+d.command(b"d3", b"UID STORE 3 +FLAGS.SILENT (\\Deleted)\r\n")
+d.command(b"d4", b"EXPUNGE\r\n")
+d.command(b"d5", b"LOGOUT\r\n")
+c.wait_for(b"VANISHED")
+c.send(b"DONE\r\n")
+c.until(b"c6")
+c.command(b"c7", b"STORE 1 +FLAGS.SILENT (\\Deleted)\r\n")
+c.command(b"c8", b"EXPUNGE\r\n")
+c.command(b"c9", b"LOGOUT\r\n")
 PY
