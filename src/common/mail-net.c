@@ -7,6 +7,7 @@
 
 #include <glib-unix.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mail-tls.h"
@@ -22,7 +23,12 @@ struct _MailServer
   gpointer user_data;
   GMainLoop *loop;
   GHashTable *listeners; /* GSocketListener source object -> listener */
+  gint sessions;         /* running now (atomic) */
 };
+
+/* On SIGTERM, how long sessions get to finish before the process ends
+ * under them. */
+#define MAIL_SERVER_STOP_GRACE_MS 2000
 
 static gboolean
 on_run (GThreadedSocketService *service,
@@ -34,8 +40,10 @@ on_run (GThreadedSocketService *service,
   const MailServerListener *listener =
       g_hash_table_lookup (server->listeners, source_object);
 
+  g_atomic_int_inc (&server->sessions);
   server->func (connection, listener, server->user_data);
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  g_atomic_int_dec_and_test (&server->sessions);
   return TRUE;
 }
 
@@ -163,6 +171,18 @@ mail_server_run (MailServer *server)
   g_source_remove (sigint);
   g_source_remove (sigterm);
   g_socket_service_stop (server->service);
+  /* Sessions still running use what main () is about to free (the
+   * context, the configuration): let them end, or end with them. */
+  for (guint waited = 0; g_atomic_int_get (&server->sessions) > 0 &&
+                         waited < MAIL_SERVER_STOP_GRACE_MS;
+       waited += 10)
+    g_usleep (10 * 1000);
+  if (g_atomic_int_get (&server->sessions) > 0)
+    {
+      g_message ("%s: %d session(s) still open, closing them", server->program,
+                 g_atomic_int_get (&server->sessions));
+      exit (0);
+    }
   return 0;
 }
 

@@ -45,7 +45,10 @@ gboolean mail_server_add_listener (MailServer *server,
                                    const MailListen *listen,
                                    gboolean implicit_tls,
                                    GError **error);
-/* Serves until SIGINT or SIGTERM, then stops accepting and returns 0. */
+/* Serves until SIGINT or SIGTERM, then stops accepting, gives running
+ * sessions 2 s to end and returns 0; if some are still open (an IMAP
+ * client in IDLE), the process exits at once instead, so that nothing
+ * they use is freed under them. */
 int mail_server_run (MailServer *server);
 
 /* "127.0.0.1:54321" / "[::1]:54321" of the peer (transfer full). */
