@@ -323,6 +323,10 @@ start_tls (Fixture *f)
 
 static const SessionSetup mta = { "smtp", NULL };
 static const SessionSetup submission = { "submission", NULL };
+/* the log is on from the start: the session reads it when it begins */
+static const SessionSetup submission_logged = {
+  "submission", "[general]\nprotocol_log = true\n"
+};
 static const SessionSetup smtps = { "smtps", NULL };
 static const SessionSetup smtps_silent = { "smtps", "[general]\ntimeout = 1\n",
                                            TRUE };
@@ -838,7 +842,6 @@ test_protocol_log_masks_secrets (Fixture *f, gconstpointer data)
   guint handler = 0;
 
   g_mutex_init (&capture.lock);
-  smtp_context_set_protocol_log (f->context, TRUE);
   handler =
       g_log_set_handler ("mw-smtpd", G_LOG_LEVEL_MESSAGE, on_log, &capture);
   greet (f);
@@ -970,7 +973,7 @@ main (int argc, char **argv)
        test_plaintext_after_starttls);
   add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
   add ("/smtp/session/smtputf8", &mta, test_smtputf8);
-  add ("/smtp/session/protocol-log-masks-secrets", &submission,
+  add ("/smtp/session/protocol-log-masks-secrets", &submission_logged,
        test_protocol_log_masks_secrets);
   return g_test_run ();
 }
