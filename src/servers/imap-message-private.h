@@ -40,17 +40,38 @@ struct _ImapPart
   GPtrArray *children; /* ImapPart; NULL for BASIC and TEXT */
 };
 
+/* How far an ImapMessage has been read: each query goes only as far as
+ * it needs, and each stage keeps what the ones before it found. */
+typedef enum
+{
+  IMAP_MESSAGE_STORED, /* the stored octets, nothing looked at */
+  IMAP_MESSAGE_SHOWN,  /* NUL looked for: data is what BODY[] shows */
+  IMAP_MESSAGE_SPLIT,  /* and header_end found (RFC 5322 §2.1) */
+  IMAP_MESSAGE_PARSED, /* and the MIME tree built: mime, root */
+} ImapMessageStage;
+
 struct _ImapMessage
 {
-  GBytes *data;
+  ImapMessageStage stage;
+  GBytes *data;       /* the stored octets, or from SHOWN on, if they hold
+                       * NUL, the message without it (RFC 9051 §4.3) */
   const char *octets; /* the data's octets */
   gsize length;
+  gsize header_end;   /* from SPLIT on: where the top-level body starts */
+  GByteArray *source; /* GMime's view of the octets, not a copy */
   GMimeMessage *mime; /* NULL before parsing, or if GMime found no header */
   ImapPart *root;     /* NULL before parsing */
 };
 
 /* The entity tree, parsed on first use (transfer none). */
 const ImapPart *imap_message_get_root (ImapMessage *message);
+
+/* Where the top-level message's body starts: its header is
+ * octets[0, header_end), with the empty line that ends it. Reads only
+ * the header, and looks for NUL, unless a stage before did: no MIME
+ * parse unless the message holds NUL, which changes what is shown. After
+ * it (or imap_message_get_root ()), message->octets are final. */
+gsize imap_message_get_header_end (ImapMessage *message);
 
 /* ---- header fields (RFC 5322 §2.2) ------------------------------------ */
 
@@ -87,7 +108,11 @@ char *imap_header_unfold (const char *value, gsize length);
 /* Header text for SEARCH: RFC 2047 words decoded, and raw 8-bit text
  * taken as UTF-8 or else GMime's fallback charsets. (transfer full) */
 char *imap_header_decode_text (const char *raw);
-/* The first @name field of @part's header, unfolded, or NULL. */
+/* The first @name field of the header data[start, end), unfolded, or
+ * NULL. (transfer full) */
+char *
+imap_header_get (const char *data, gsize start, gsize end, const char *name);
+/* The same for @part's header. */
 char *
 imap_part_get_header (const ImapPart *part, const char *data, const char *name);
 

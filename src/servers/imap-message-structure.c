@@ -398,26 +398,28 @@ format_address_list (const char *value)
 
 /* ---- ENVELOPE (RFC 9051 §7.5.2) ---------------------------------------- */
 
+/* The addresses of the first @name field of the header data[start, end). */
 static char *
-envelope_addresses (const ImapPart *message, const char *data, const char *name)
+envelope_addresses (const char *data, gsize start, gsize end, const char *name)
 {
-  g_autofree char *value = imap_part_get_header (message, data, name);
+  g_autofree char *value = imap_header_get (data, start, end, name);
 
   return value != NULL ? format_address_list (value) : NULL;
 }
 
+/* The ENVELOPE of the message whose header is data[start, end). */
 static void
-append_envelope (GString *out, const char *data, const ImapPart *message)
+append_envelope (GString *out, const char *data, gsize start, gsize end)
 {
   static const char *const names[] = { "From", "Sender", "Reply-To",
                                        "To",   "Cc",     "Bcc" };
   char *addresses[G_N_ELEMENTS (names)] = { NULL };
-  g_autofree char *date = imap_part_get_header (message, data, "Date");
-  g_autofree char *subject = imap_part_get_header (message, data, "Subject");
+  g_autofree char *date = imap_header_get (data, start, end, "Date");
+  g_autofree char *subject = imap_header_get (data, start, end, "Subject");
   g_autofree char *in_reply_to =
-      imap_part_get_header (message, data, "In-Reply-To");
+      imap_header_get (data, start, end, "In-Reply-To");
   g_autofree char *message_id =
-      imap_part_get_header (message, data, "Message-ID");
+      imap_header_get (data, start, end, "Message-ID");
 
   g_string_append_c (out, '(');
   append_nstring (out, date);
@@ -427,7 +429,7 @@ append_envelope (GString *out, const char *data, const ImapPart *message)
     {
       const char *list = NULL;
 
-      addresses[i] = envelope_addresses (message, data, names[i]);
+      addresses[i] = envelope_addresses (data, start, end, names[i]);
       list = addresses[i];
       /* RFC 9051 §7.5.2: no (or an empty) Sender or Reply-To is From. */
       if (list == NULL && (i == 1 || i == 2))
@@ -446,22 +448,25 @@ append_envelope (GString *out, const char *data, const ImapPart *message)
 void
 imap_message_append_envelope (ImapMessage *message, GString *out)
 {
+  gsize header_end = 0;
+
   g_return_if_fail (message != NULL && out != NULL);
-  append_envelope (out, message->octets, imap_message_get_root (message));
+  /* RFC 9051 §7.5.2: all from the top-level header, no MIME parse */
+  header_end = imap_message_get_header_end (message);
+  append_envelope (out, message->octets, 0, header_end);
 }
 
 char *
 imap_message_get_address_text (ImapMessage *message, const char *field_name)
 {
-  const ImapPart *root = NULL;
   GString *text = NULL;
+  gsize header_end = 0;
   ImapHeaderIter iter;
   ImapHeaderField field;
 
   g_return_val_if_fail (message != NULL && field_name != NULL, NULL);
-  root = imap_message_get_root (message);
-  imap_header_iter_init (&iter, message->octets, root->header_start,
-                         root->body_start);
+  header_end = imap_message_get_header_end (message);
+  imap_header_iter_init (&iter, message->octets, 0, header_end);
   while (imap_header_iter_next (&iter, &field))
     {
       g_autofree char *value = NULL;
@@ -676,7 +681,7 @@ append_single (GString *out,
       const ImapPart *embedded = g_ptr_array_index (part->children, 0);
 
       g_string_append_c (out, ' ');
-      append_envelope (out, data, embedded);
+      append_envelope (out, data, embedded->header_start, embedded->body_start);
       g_string_append_c (out, ' ');
       append_body (out, data, embedded, extensible);
     }
@@ -712,7 +717,10 @@ imap_message_append_bodystructure (ImapMessage *message,
                                    GString *out,
                                    gboolean extensible)
 {
+  const ImapPart *root = NULL;
+
   g_return_if_fail (message != NULL && out != NULL);
-  append_body (out, message->octets, imap_message_get_root (message),
-               extensible);
+  /* first: for a message with NUL it changes message->octets */
+  root = imap_message_get_root (message);
+  append_body (out, message->octets, root, extensible);
 }

@@ -9,6 +9,11 @@
  * delimiter lines of the boundary GMime read (RFC 2046 §5.1.1), each
  * piece going to the GMime child of the same index. The CRLF before a
  * delimiter belongs to the delimiter, so it is in no part.
+ *
+ * Each query reads only as far as it needs (ImapMessageStage): BODY[]
+ * looks for NUL; the top-level HEADER, HEADER.FIELDS and TEXT, ENVELOPE
+ * and the header SEARCH keys also find where the header ends; only parts,
+ * BODYSTRUCTURE, BINARY and the body SEARCH keys build the tree.
  */
 #include <string.h>
 
@@ -17,6 +22,7 @@
 G_DEFINE_QUARK (imap_message_error, imap_message_error)
 
 static void imap_part_free (gpointer data);
+static gsize find_body_start (const char *data, gsize start, gsize end);
 static ImapPart *imap_part_new (
     const char *data, GMimeObject *mime, gsize start, gsize end, guint depth);
 static GBytes *show_without_nul (ImapMessage *message);
@@ -43,33 +49,24 @@ imap_message_new (GBytes *data)
   return message;
 }
 
-void
-imap_message_free (ImapMessage *message)
-{
-  if (message == NULL)
-    return;
-  g_clear_pointer (&message->root, imap_part_free);
-  g_clear_object (&message->mime);
-  g_clear_pointer (&message->data, g_bytes_unref);
-  g_free (message);
-}
-
-GBytes *
-imap_message_get_data (ImapMessage *message)
-{
-  g_return_val_if_fail (message != NULL, NULL);
-  imap_message_get_root (message);
-  return message->data;
-}
-
+/* GMime reads the octets where they are (g_mime_stream_mem_new_with_buffer
+ * () would copy them): a byte array over them that the memory stream does
+ * not own, so it never frees it, and that nothing grows, as the parser
+ * only reads. With a persistent stream, the parts' contents are
+ * substreams of it, not copies. The octets go back to their GBytes
+ * before the array is freed. */
 static GMimeMessage *
-parse_mime (const char *octets, gsize length)
+parse_mime (ImapMessage *message)
 {
-  GMimeStream *stream = g_mime_stream_mem_new_with_buffer (octets, length);
-  GMimeParser *parser = g_mime_parser_new_with_stream (stream);
+  GMimeStream *stream = NULL;
+  GMimeParser *parser = NULL;
   GMimeMessage *mime = NULL;
 
-  /* Contents stay slices of the one copy in the memory stream. */
+  message->source =
+      g_byte_array_new_take ((guint8 *) message->octets, message->length);
+  stream = g_mime_stream_mem_new_with_byte_array (message->source);
+  g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (stream), FALSE);
+  parser = g_mime_parser_new_with_stream (stream);
   g_mime_parser_set_persist_stream (parser, TRUE);
   mime = g_mime_parser_construct_message (parser, NULL);
   g_object_unref (parser);
@@ -78,34 +75,89 @@ parse_mime (const char *octets, gsize length)
 }
 
 static void
+clear_tree (ImapMessage *message)
+{
+  g_clear_pointer (&message->root, imap_part_free);
+  /* the last reference to the stream over message->source */
+  g_clear_object (&message->mime);
+  if (message->source != NULL)
+    g_byte_array_steal (message->source, NULL);
+  g_clear_pointer (&message->source, g_byte_array_unref);
+}
+
+/* -> PARSED */
+static void
 parse_tree (ImapMessage *message)
 {
   GMimeObject *body = NULL;
 
-  message->mime = parse_mime (message->octets, message->length);
+  message->mime = parse_mime (message);
   if (message->mime != NULL)
     body = g_mime_message_get_mime_part (message->mime);
   message->root = imap_part_new (message->octets, body, 0, message->length, 0);
+  message->header_end = message->root->body_start;
+  message->stage = IMAP_MESSAGE_PARSED;
+}
+
+/* -> SHOWN: a memchr () over the octets, and only if it finds NUL the
+ * parse that show_without_nul () needs (then it is PARSED). */
+static void
+show (ImapMessage *message)
+{
+  GBytes *shown = NULL;
+
+  if (message->stage >= IMAP_MESSAGE_SHOWN)
+    return;
+  message->stage = IMAP_MESSAGE_SHOWN;
+  if (memchr (message->octets, '\0', message->length) == NULL)
+    return;
+  parse_tree (message);
+  shown = show_without_nul (message);
+  clear_tree (message);
+  g_bytes_unref (message->data);
+  message->data = shown;
+  message->octets = g_bytes_get_data (shown, &message->length);
+  parse_tree (message);
+}
+
+void
+imap_message_free (ImapMessage *message)
+{
+  if (message == NULL)
+    return;
+  clear_tree (message);
+  g_clear_pointer (&message->data, g_bytes_unref);
+  g_free (message);
+}
+
+GBytes *
+imap_message_get_data (ImapMessage *message)
+{
+  g_return_val_if_fail (message != NULL, NULL);
+  show (message);
+  return message->data;
 }
 
 const ImapPart *
 imap_message_get_root (ImapMessage *message)
 {
-  if (message->root != NULL)
-    return message->root;
-  parse_tree (message);
-  if (memchr (message->octets, '\0', message->length) != NULL)
-    {
-      GBytes *shown = show_without_nul (message);
-
-      g_clear_pointer (&message->root, imap_part_free);
-      g_clear_object (&message->mime);
-      g_bytes_unref (message->data);
-      message->data = shown;
-      message->octets = g_bytes_get_data (shown, &message->length);
-      parse_tree (message);
-    }
+  show (message);
+  if (message->stage < IMAP_MESSAGE_PARSED)
+    parse_tree (message);
   return message->root;
+}
+
+gsize
+imap_message_get_header_end (ImapMessage *message)
+{
+  show (message);
+  if (message->stage < IMAP_MESSAGE_SPLIT)
+    {
+      message->header_end =
+          find_body_start (message->octets, 0, message->length);
+      message->stage = IMAP_MESSAGE_SPLIT;
+    }
+  return message->header_end;
 }
 
 /* ---- where the entities are ------------------------------------------- */
@@ -386,16 +438,22 @@ imap_header_unfold (const char *value, gsize length)
 }
 
 char *
-imap_part_get_header (const ImapPart *part, const char *data, const char *name)
+imap_header_get (const char *data, gsize start, gsize end, const char *name)
 {
   ImapHeaderIter iter;
   ImapHeaderField field;
 
-  imap_header_iter_init (&iter, data, part->header_start, part->body_start);
+  imap_header_iter_init (&iter, data, start, end);
   while (imap_header_iter_next (&iter, &field))
     if (imap_header_field_is (&field, name))
       return imap_header_unfold (field.value, field.value_length);
   return NULL;
+}
+
+char *
+imap_part_get_header (const ImapPart *part, const char *data, const char *name)
+{
+  return imap_header_get (data, part->header_start, part->body_start, name);
 }
 
 /* ---- sections (RFC 9051 §6.4.5) --------------------------------------- */
@@ -429,16 +487,13 @@ find_part (const ImapPart *root, const GArray *numbers)
   return part;
 }
 
-/* The message whose HEADER or TEXT @section names: the whole one, or the
- * one in the message/rfc822 part it numbers; NULL if none. */
+/* The message in the message/rfc822 part that @numbers name, whose
+ * HEADER or TEXT a section asks for; NULL if none. */
 static const ImapPart *
-find_message (const ImapPart *root, const ImapSection *section)
+find_message (const ImapPart *root, const GArray *numbers)
 {
-  const ImapPart *part = NULL;
+  const ImapPart *part = find_part (root, numbers);
 
-  if (section->parts == NULL || section->parts->len == 0)
-    return root;
-  part = find_part (root, section->parts);
   if (part == NULL || part->kind != IMAP_PART_MESSAGE)
     return NULL;
   return g_ptr_array_index (part->children, 0);
@@ -453,11 +508,13 @@ field_is_listed (const ImapHeaderField *field, const GStrv names)
   return FALSE;
 }
 
-/* RFC 9051 §6.4.5 HEADER.FIELDS (.NOT): the fields named (or the others),
- * as they are and in their order, then the empty line. */
+/* RFC 9051 §6.4.5 HEADER.FIELDS (.NOT): the fields of the header
+ * data[start, end) named (or the others), as they are and in their
+ * order, then the empty line. */
 static GBytes *
-filter_header (const ImapPart *message,
-               const char *data,
+filter_header (const char *data,
+               gsize start,
+               gsize end,
                const GStrv names,
                gboolean keep_listed)
 {
@@ -465,8 +522,7 @@ filter_header (const ImapPart *message,
   ImapHeaderIter iter;
   ImapHeaderField field;
 
-  imap_header_iter_init (&iter, data, message->header_start,
-                         message->body_start);
+  imap_header_iter_init (&iter, data, start, end);
   while (imap_header_iter_next (&iter, &field))
     if (field_is_listed (&field, names) == keep_listed)
       g_string_append_len (out, field.line, field.line_length);
@@ -474,31 +530,58 @@ filter_header (const ImapPart *message,
   return g_string_free_to_bytes (out);
 }
 
+/* A part of the octets: a new reference to them, not a copy. */
 static GBytes *
 slice (ImapMessage *message, gsize start, gsize end)
 {
   return g_bytes_new_from_bytes (message->data, start, end - start);
 }
 
+/* HEADER, HEADER.FIELDS (.NOT) or TEXT of the message whose header is
+ * octets[header_start, body_start) and body octets[body_start, body_end). */
 static GBytes *
 message_section (ImapMessage *message,
-                 const ImapPart *target,
+                 gsize header_start,
+                 gsize body_start,
+                 gsize body_end,
                  const ImapSection *section)
 {
   switch (section->kind)
     {
     case IMAP_SECTION_HEADER:
-      return slice (message, target->header_start, target->body_start);
+      return slice (message, header_start, body_start);
     case IMAP_SECTION_HEADER_FIELDS:
-      return filter_header (target, message->octets, section->fields, TRUE);
+      return filter_header (message->octets, header_start, body_start,
+                            section->fields, TRUE);
     case IMAP_SECTION_HEADER_FIELDS_NOT:
-      return filter_header (target, message->octets, section->fields, FALSE);
+      return filter_header (message->octets, header_start, body_start,
+                            section->fields, FALSE);
     case IMAP_SECTION_TEXT:
-      return slice (message, target->body_start, target->body_end);
+      return slice (message, body_start, body_end);
     case IMAP_SECTION_ALL:
     case IMAP_SECTION_MIME:
     default:
       g_assert_not_reached ();
+    }
+}
+
+/* BODY[], BODY[HEADER] and the others of the top-level message need only
+ * where its header ends, not its MIME structure; BODY[] is the octets
+ * themselves (RFC 9051 §6.4.5). */
+static GBytes *
+top_section (ImapMessage *message, const ImapSection *section)
+{
+  gsize header_end = 0;
+
+  switch (section->kind)
+    {
+    case IMAP_SECTION_ALL:
+      return g_bytes_ref (imap_message_get_data (message));
+    case IMAP_SECTION_MIME: /* of no part: there is none */
+      return g_bytes_new (NULL, 0);
+    default:
+      header_end = imap_message_get_header_end (message);
+      return message_section (message, 0, header_end, message->length, section);
     }
 }
 
@@ -507,25 +590,25 @@ imap_message_get_section (ImapMessage *message, const ImapSection *section)
 {
   const ImapPart *root = NULL;
   const ImapPart *part = NULL;
-  gboolean whole = section->parts == NULL || section->parts->len == 0;
 
   g_return_val_if_fail (message != NULL && section != NULL, NULL);
+  if (section->parts == NULL || section->parts->len == 0)
+    return top_section (message, section);
   root = imap_message_get_root (message);
-  if (section->kind == IMAP_SECTION_ALL && whole)
-    return g_bytes_ref (message->data);
   if (section->kind == IMAP_SECTION_ALL || section->kind == IMAP_SECTION_MIME)
     {
-      part = whole ? NULL : find_part (root, section->parts);
+      part = find_part (root, section->parts);
       if (part == NULL)
         return g_bytes_new (NULL, 0);
       if (section->kind == IMAP_SECTION_MIME)
         return slice (message, part->header_start, part->body_start);
       return slice (message, part->body_start, part->body_end);
     }
-  part = find_message (root, section);
+  part = find_message (root, section->parts);
   if (part == NULL)
     return g_bytes_new (NULL, 0);
-  return message_section (message, part, section);
+  return message_section (message, part->header_start, part->body_start,
+                          part->body_end, section);
 }
 
 /* ---- BINARY (RFC 3516 §4.2) -------------------------------------------- */
@@ -814,15 +897,14 @@ imap_header_decode_text (const char *raw)
 char *
 imap_message_get_header_text (ImapMessage *message, const char *field_name)
 {
-  const ImapPart *root = NULL;
   GString *text = NULL;
+  gsize header_end = 0;
   ImapHeaderIter iter;
   ImapHeaderField field;
 
   g_return_val_if_fail (message != NULL && field_name != NULL, NULL);
-  root = imap_message_get_root (message);
-  imap_header_iter_init (&iter, message->octets, root->header_start,
-                         root->body_start);
+  header_end = imap_message_get_header_end (message);
+  imap_header_iter_init (&iter, message->octets, 0, header_end);
   while (imap_header_iter_next (&iter, &field))
     {
       g_autofree char *raw = NULL;
@@ -842,7 +924,9 @@ imap_message_get_header_text (ImapMessage *message, const char *field_name)
 }
 
 /* Text in @charset to UTF-8 with GMime's iconv (its charset aliases
- * included); text in an unknown charset goes through GMime's guess. */
+ * included); text in an unknown charset goes through GMime's guess,
+ * which takes valid UTF-8 (ASCII too) as it is: so does this, without
+ * the iconv round trip. */
 static char *
 text_to_utf8 (const char *octets, gsize length, const char *charset)
 {
@@ -857,6 +941,8 @@ text_to_utf8 (const char *octets, gsize length, const char *charset)
       text = g_mime_iconv_strndup (cd, octets, length);
       g_mime_iconv_close (cd);
     }
+  if (text == NULL && g_utf8_validate_len (octets, length, NULL))
+    return g_strndup (octets, length);
   if (text == NULL)
     text = g_mime_utils_decode_8bit (NULL, octets, length);
   if (!g_utf8_validate (text, -1, NULL))
@@ -909,10 +995,21 @@ part_header_text (ImapMessage *message, const ImapPart *part)
   return g_string_free (text, FALSE);
 }
 
+/* g_utf8_casefold (), which for ASCII text is g_ascii_strdown () (its
+ * special cases are all past U+007F), at a fraction of the cost. */
+static char *
+fold_case (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80)
+      return g_utf8_casefold (text, -1);
+  return g_ascii_strdown (text, -1);
+}
+
 static gboolean
 text_contains (const char *text, const char *folded_needle)
 {
-  g_autofree char *folded = g_utf8_casefold (text, -1);
+  g_autofree char *folded = fold_case (text);
 
   return strstr (folded, folded_needle) != NULL;
 }
@@ -961,6 +1058,7 @@ imap_message_body_contains (ImapMessage *message,
 gboolean
 imap_message_get_sent_day (ImapMessage *message, gint64 *out_day)
 {
+  gsize header_end = 0;
   g_autofree char *value = NULL;
   g_autoptr (GDateTime) sent = NULL;
   g_autoptr (GDateTime) day = NULL;
@@ -969,8 +1067,8 @@ imap_message_get_sent_day (ImapMessage *message, gint64 *out_day)
   int mday = 0;
 
   g_return_val_if_fail (message != NULL, FALSE);
-  value = imap_part_get_header (imap_message_get_root (message),
-                                message->octets, "Date");
+  header_end = imap_message_get_header_end (message);
+  value = imap_header_get (message->octets, 0, header_end, "Date");
   if (value != NULL)
     sent = g_mime_utils_header_decode_date (value);
   if (sent == NULL)

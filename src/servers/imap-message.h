@@ -12,12 +12,19 @@
  * charsets, RFC 2047 words); every offset and every raw header value
  * comes from those octets, so sizes and sections are exact.
  *
- * Parsing is lazy: imap_message_new () only keeps the octets, and the
- * first call that needs the structure parses it. The octets are
- * untrusted (anyone can mail anything): nothing here fails on a
- * malformed message, which gets the structure a reader would guess
- * (RFC 2045 §5.2 defaults, RFC 2046 §5.1.1 delimiters). An ImapMessage
- * is used by one thread at a time.
+ * Parsing is lazy: imap_message_new () only keeps the octets (a
+ * reference, never a copy), and each call reads only what it needs.
+ * BODY[] looks for NUL and nothing else; ENVELOPE, BODY[HEADER],
+ * BODY[HEADER.FIELDS ...], BODY[TEXT] and the SEARCH keys on the message
+ * header (imap_message_get_header_text (), _get_address_text (),
+ * _get_sent_day ()) read only the top-level header (RFC 5322 §2.1: up
+ * to the first empty line); parts, BODYSTRUCTURE, BINARY and
+ * imap_message_body_contains () parse the MIME structure, once. A
+ * message that holds NUL is parsed on first use, as its shown form needs
+ * the structure. The octets are untrusted (anyone can mail anything):
+ * nothing here fails on a malformed message, which gets the structure a
+ * reader would guess (RFC 2045 §5.2 defaults, RFC 2046 §5.1.1
+ * delimiters). An ImapMessage is used by one thread at a time.
  */
 #pragma once
 

@@ -12,11 +12,12 @@
  */
 #include <string.h>
 
-#include "imap-message.h"
+#include "imap-message-private.h"
 #include "imap-parser.h"
 
-static ImapMessage *
-load_message (const char *name)
+/* The octets of tests/imap/files/@name.eml (transfer full). */
+static GBytes *
+load_octets (const char *name)
 {
   g_autofree char *file = g_strdup_printf ("%s.eml", name);
   g_autofree char *path =
@@ -24,11 +25,17 @@ load_message (const char *name)
   char *contents = NULL;
   gsize length = 0;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GBytes) data = NULL;
 
   g_file_get_contents (path, &contents, &length, &error);
   g_assert_no_error (error);
-  data = g_bytes_new_take (contents, length);
+  return g_bytes_new_take (contents, length);
+}
+
+static ImapMessage *
+load_message (const char *name)
+{
+  g_autoptr (GBytes) data = load_octets (name);
+
   return imap_message_new (data);
 }
 
@@ -1110,6 +1117,209 @@ test_sent_day (gconstpointer data)
   g_assert_cmpstr (text, ==, c->expected);
 }
 
+/* ---- what each query reads (imap-message.h) ---------------------------- */
+
+/* The queries that need only the top-level header, or only the octets,
+ * asked of a fresh message (which must then have built no MIME tree) and
+ * of one whose tree is built, with byte-identical answers. Every row runs
+ * over every .eml file of tests/imap/files and the NUL messages (which are
+ * parsed at once: their shown form needs the structure). */
+typedef enum
+{
+  FAST_SECTION,      /* BODY[@arg] */
+  FAST_ENVELOPE,     /* ENVELOPE */
+  FAST_HEADER_TEXT,  /* imap_message_get_header_text (@arg) */
+  FAST_ADDRESS_TEXT, /* imap_message_get_address_text (@arg) */
+  FAST_SENT_DAY,     /* imap_message_get_sent_day () */
+} FastQuery;
+
+typedef struct
+{
+  const char *name;
+  FastQuery query;
+  const char *arg;
+} FastCase;
+
+static const FastCase fast_cases[] = {
+  { "body", FAST_SECTION, "" },
+  { "header", FAST_SECTION, "HEADER" },
+  { "text", FAST_SECTION, "TEXT" },
+  { "header-fields", FAST_SECTION,
+    "HEADER.FIELDS (From To Subject Content-Type X-Nope)" },
+  { "header-fields-not", FAST_SECTION, "HEADER.FIELDS.NOT (Subject Date)" },
+  { "envelope", FAST_ENVELOPE, NULL },
+  { "subject-text", FAST_HEADER_TEXT, "Subject" },
+  { "content-type-text", FAST_HEADER_TEXT, "Content-Type" },
+  { "x-tag-text", FAST_HEADER_TEXT, "X-Tag" },
+  { "from-addresses", FAST_ADDRESS_TEXT, "From" },
+  { "to-addresses", FAST_ADDRESS_TEXT, "To" },
+  { "cc-addresses", FAST_ADDRESS_TEXT, "Cc" },
+  { "bcc-addresses", FAST_ADDRESS_TEXT, "Bcc" },
+  { "sent-day", FAST_SENT_DAY, NULL },
+};
+
+typedef struct
+{
+  GBytes *stored;
+  const FastCase *query;
+} FastRow;
+
+static void
+fast_row_free (gpointer data)
+{
+  FastRow *row = data;
+
+  g_bytes_unref (row->stored);
+  g_free (row);
+}
+
+/* The answer to @c as octets; NULL for "no such field", "no date". */
+static GBytes *
+ask (ImapMessage *message, const FastCase *c)
+{
+  ImapSection section = { 0 };
+  GBytes *octets = NULL;
+  GString *out = NULL;
+  char *text = NULL;
+  gint64 day = 0;
+
+  switch (c->query)
+    {
+    case FAST_SECTION:
+      parse_section (c->arg, &section);
+      octets = imap_message_get_section (message, &section);
+      imap_section_clear (&section);
+      return octets;
+    case FAST_ENVELOPE:
+      out = g_string_new (NULL);
+      imap_message_append_envelope (message, out);
+      return g_string_free_to_bytes (out);
+    case FAST_HEADER_TEXT:
+    case FAST_ADDRESS_TEXT:
+      text = c->query == FAST_HEADER_TEXT
+                 ? imap_message_get_header_text (message, c->arg)
+                 : imap_message_get_address_text (message, c->arg);
+      return text != NULL ? g_bytes_new_take (text, strlen (text)) : NULL;
+    case FAST_SENT_DAY:
+      if (!imap_message_get_sent_day (message, &day))
+        return NULL;
+      text = g_strdup_printf ("%" G_GINT64_FORMAT, day);
+      return g_bytes_new_take (text, strlen (text));
+    default:
+      g_assert_not_reached ();
+    }
+}
+
+static void
+test_fast_path (gconstpointer data)
+{
+  const FastRow *row = data;
+  gsize length = 0;
+  const char *octets = g_bytes_get_data (row->stored, &length);
+  gboolean nul = memchr (octets, '\0', length) != NULL;
+  g_autoptr (ImapMessage) fast = imap_message_new (row->stored);
+  g_autoptr (ImapMessage) full = imap_message_new (row->stored);
+  g_autoptr (GString) scratch = g_string_new (NULL);
+  g_autoptr (GBytes) got = NULL;
+  g_autoptr (GBytes) expected = NULL;
+
+  imap_message_append_bodystructure (full, scratch, TRUE);
+  g_assert_cmpint (full->stage, ==, IMAP_MESSAGE_PARSED);
+  expected = ask (full, row->query);
+  got = ask (fast, row->query);
+  if (expected == NULL || got == NULL)
+    g_assert_true (expected == got);
+  else
+    g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                     g_bytes_get_data (expected, NULL),
+                     g_bytes_get_size (expected));
+  g_assert_cmpint (fast->stage, ==,
+                   nul ? IMAP_MESSAGE_PARSED
+                   : row->query->query == FAST_SECTION &&
+                           row->query->arg[0] == '\0'
+                       ? IMAP_MESSAGE_SHOWN
+                       : IMAP_MESSAGE_SPLIT);
+}
+
+static void
+add_fast_rows (const char *message_name, GBytes *stored)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (fast_cases); i++)
+    {
+      FastRow *row = g_new0 (FastRow, 1);
+      g_autofree char *path = g_strdup_printf (
+          "/imap/message/fast-path/%s/%s", message_name, fast_cases[i].name);
+
+      row->stored = g_bytes_ref (stored);
+      row->query = &fast_cases[i];
+      g_test_add_data_func_full (path, row, test_fast_path, fast_row_free);
+    }
+}
+
+static int
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* One row per query for each .eml file of tests/imap/files, in name order, and
+ * for each NUL message. */
+static void
+add_fast_cases (void)
+{
+  g_autofree char *dir =
+      g_test_build_filename (G_TEST_DIST, "imap", "files", NULL);
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  const char *name = NULL;
+
+  g_assert_nonnull (listing);
+  while ((name = g_dir_read_name (listing)) != NULL)
+    if (g_str_has_suffix (name, ".eml"))
+      g_ptr_array_add (names, g_strndup (name, strlen (name) - 4));
+  g_ptr_array_sort (names, compare_names);
+  g_assert_cmpuint (names->len, >, 0);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autoptr (GBytes) stored = load_octets (names->pdata[i]);
+
+      add_fast_rows (names->pdata[i], stored);
+    }
+  for (gsize i = 0; i < G_N_ELEMENTS (nul_cases); i++)
+    if (i == 0 || nul_cases[i].message != nul_cases[i - 1].message)
+      {
+        g_autoptr (GBytes) stored = g_bytes_new_static (
+            nul_cases[i].message, nul_cases[i].message_length);
+        g_autofree char *nul_name =
+            g_strdup_printf ("nul-%s", nul_cases[i].name);
+
+        add_fast_rows (nul_name, stored);
+      }
+}
+
+/* BODY[] of a message without NUL is the stored octets, and TEXT a part
+ * of them: references, not copies. */
+static void
+test_section_is_not_a_copy (void)
+{
+  g_autoptr (GBytes) stored = load_octets ("multipart-mixed-with-attachment");
+  g_autoptr (ImapMessage) message = imap_message_new (stored);
+  const char *octets = g_bytes_get_data (stored, NULL);
+  ImapSection section = { 0 };
+  g_autoptr (GBytes) whole = NULL;
+  g_autoptr (GBytes) text = NULL;
+
+  parse_section ("", &section);
+  whole = imap_message_get_section (message, &section);
+  imap_section_clear (&section);
+  g_assert_true (g_bytes_get_data (whole, NULL) == (gconstpointer) octets);
+  parse_section ("TEXT", &section);
+  text = imap_message_get_section (message, &section);
+  imap_section_clear (&section);
+  g_assert_true (g_bytes_get_data (text, NULL) ==
+                 (gconstpointer) (octets + message->header_end));
+}
+
 /* ---- whatever arrives (RFC 2045 §5.2, RFC 2046 §5.1.1) ---------------- */
 
 typedef struct
@@ -1298,5 +1508,8 @@ main (int argc, char **argv)
              test_malformed);
   g_test_add_func ("/imap/message/malformed/nesting-stops-at-the-limit",
                    test_deep_nesting);
+  add_fast_cases ();
+  g_test_add_func ("/imap/message/fast-path/section-is-not-a-copy",
+                   test_section_is_not_a_copy);
   return g_test_run ();
 }

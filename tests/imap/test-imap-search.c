@@ -7,6 +7,7 @@
  */
 #include <string.h>
 
+#include "imap-message-private.h"
 #include "imap-parser.h"
 #include "imap-search.h"
 
@@ -483,6 +484,53 @@ test_match (gconstpointer data)
   g_assert_cmpint (imap_search_needs_message (key), ==, c->loaded[0] != '\0');
 }
 
+/* The keys on the message header read the header only: no MIME parse
+ * (imap-message.h), which is what makes SEARCH FROM fast; BODY and TEXT
+ * need the parts. */
+typedef struct
+{
+  const char *criteria;
+  ImapMessageStage stage; /* how far each message was read */
+} ReadCase;
+
+static const ReadCase read_cases[] = {
+  { "FROM fred", IMAP_MESSAGE_SPLIT },
+  { "TO mooch", IMAP_MESSAGE_SPLIT },
+  { "CC x", IMAP_MESSAGE_SPLIT },
+  { "BCC x", IMAP_MESSAGE_SPLIT },
+  { "SUBJECT afternoon", IMAP_MESSAGE_SPLIT },
+  { "HEADER X-Tag \"\"", IMAP_MESSAGE_SPLIT },
+  { "SENTON 31-Dec-2022", IMAP_MESSAGE_SPLIT },
+  { "SENTBEFORE 1-Jan-2000", IMAP_MESSAGE_SPLIT },
+  { "SENTSINCE 1-Jan-1970", IMAP_MESSAGE_SPLIT },
+  { "OR FROM x NOT SUBJECT y", IMAP_MESSAGE_SPLIT },
+  { "BODY x", IMAP_MESSAGE_PARSED },
+  { "TEXT x", IMAP_MESSAGE_PARSED },
+  { "BODY y FROM x", IMAP_MESSAGE_PARSED },
+};
+
+static void
+test_match_reads (gconstpointer data)
+{
+  const ReadCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (ImapSearchKey) key = parse_criteria (c->criteria, NULL, &error);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < G_N_ELEMENTS (mailbox); i++)
+    {
+      Stored stored = { mailbox_files[i], 0, NULL };
+      ImapSearchCandidate candidate = mailbox[i];
+
+      candidate.load = load_stored;
+      candidate.user_data = &stored;
+      imap_search_matches (key, &candidate, 4, 40);
+      g_assert_nonnull (stored.parsed);
+      g_assert_cmpint (stored.parsed->stage, ==, c->stage);
+      g_clear_pointer (&stored.parsed, imap_message_free);
+    }
+}
+
 /* RFC 5182 §2.1: "$" is the saved result, and empty before any. */
 static void
 test_match_saved (void)
@@ -556,6 +604,15 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/imap/search/match/address/%s",
                                                address_cases[i].name);
       g_test_add_data_func (path, &address_cases[i], test_match_address);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (read_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf (
+          "/imap/search/match/reads-%s/%u",
+          read_cases[i].stage == IMAP_MESSAGE_PARSED ? "the-parts"
+                                                     : "only-the-header",
+          i);
+      g_test_add_data_func (path, &read_cases[i], test_match_reads);
     }
   g_test_add_func ("/imap/search/match/saved-result-is-empty-until-given",
                    test_match_saved);
