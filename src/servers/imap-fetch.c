@@ -32,7 +32,7 @@ typedef enum
   IMAP_FETCH_SECTION,     /* BODY[...] and BODY.PEEK[...], RFC822* */
   IMAP_FETCH_BINARY,      /* BINARY[...] and BINARY.PEEK[...] */
   IMAP_FETCH_BINARY_SIZE, /* BINARY.SIZE[...] */
-  IMAP_FETCH_MODSEQ,      /* RFC 7162 §3.1.4.1 */
+  IMAP_FETCH_MODSEQ,      /* RFC 7162 §3.1.4.2 */
 } ImapFetchKind;
 
 typedef struct
@@ -480,8 +480,11 @@ imap_fetch_one (ImapSession *session,
   fm.message = mail_folder_get_message (session->folder, index);
   imap_session_announce_keywords (session, fm.message);
   g_string_printf (out, "* %u FETCH (", index + 1);
-  /* §6.4.9: a UID command's responses always carry the UID */
-  if (session->uid && !imap_fetch_has (items, IMAP_FETCH_UID))
+  /* §6.4.9: a UID command's responses always carry the UID; RFC 7162
+   * §3.2.4: once CONDSTORE is in use, so does one telling of a flag
+   * change */
+  if ((session->uid || (marked_seen && session->flags.condstore)) &&
+      !imap_fetch_has (items, IMAP_FETCH_UID))
     g_string_append_printf (out, "UID %u", fm.message->uid);
   if (marked_seen && !imap_fetch_has (items, IMAP_FETCH_FLAGS))
     {
@@ -507,7 +510,7 @@ imap_fetch_one (ImapSession *session,
   return TRUE;
 }
 
-/* RFC 7162 §3.1.4.2, §3.2.6: the modifiers "(CHANGEDSINCE n [VANISHED])".
+/* RFC 7162 §3.1.4.1, §3.2.6: the modifiers "(CHANGEDSINCE n [VANISHED])".
  * FALSE after BAD. *out_since is 0 without CHANGEDSINCE. */
 static gboolean
 imap_fetch_modifiers (ImapSession *session,
@@ -541,7 +544,7 @@ imap_fetch_modifiers (ImapSession *session,
   return TRUE;
 }
 
-/* Keeps the messages changed after @since (RFC 7162 §3.1.4.2). */
+/* Keeps the messages changed after @since (RFC 7162 §3.1.4.1). */
 static void
 imap_fetch_keep_changed (ImapSession *session, GArray *indexes, guint64 since)
 {

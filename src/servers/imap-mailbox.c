@@ -371,7 +371,7 @@ imap_cmd_namespace (ImapSession *session, GPtrArray *args)
 /* ---- STATUS (§6.3.11) ------------------------------------------------- */
 
 /* The STATUS items we know (§6.3.11), with SIZE from RFC 8438,
- * HIGHESTMODSEQ from RFC 7162 §3.1.6 and RECENT from RFC 3501. */
+ * HIGHESTMODSEQ from RFC 7162 §3.1.7 and RECENT from RFC 3501. */
 typedef enum
 {
   IMAP_STATUS_MESSAGES,

@@ -579,7 +579,10 @@ imap_store_one (ImapSession *session,
     return TRUE;
   message = mail_folder_get_message (session->folder, index);
   imap_session_announce_keywords (session, message);
-  imap_reply_flags (session, index, message, session->uid);
+  /* RFC 7162 §3.2.4: a server offering QRESYNC names the UID in every
+   * flag change it tells once CONDSTORE is in use */
+  imap_reply_flags (session, index, message,
+                    session->uid || session->flags.condstore);
   return TRUE;
 }
 
