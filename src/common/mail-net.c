@@ -6,6 +6,7 @@
 #include "mail-net.h"
 
 #include <glib-unix.h>
+#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,85 @@ mail_server_run (MailServer *server)
       exit (0);
     }
   return 0;
+}
+
+/* ---- a server's main () ------------------------------------------------ */
+
+/* The certificate, or NULL when none is configured (then no TLS). */
+static gboolean
+load_certificate (const MailConfig *config,
+                  GTlsCertificate **out_certificate,
+                  GError **error)
+{
+  *out_certificate = NULL;
+  if (config->tls_cert == NULL)
+    return TRUE;
+  *out_certificate =
+      mail_tls_load_certificate (config->tls_cert, config->tls_key, error);
+  return *out_certificate != NULL;
+}
+
+static gboolean
+add_listeners (const MailServerMain *info,
+               MailServer *server,
+               const MailConfig *config,
+               gboolean have_tls,
+               GError **error)
+{
+  if (!mail_server_add_listener (
+          server, info->label, info->get_listen (config, FALSE), FALSE, error))
+    return FALSE;
+  if (!have_tls)
+    {
+      if (info->get_listen (config, TRUE)->port >= 0)
+        g_message ("no tls_cert configured: %s listener is off",
+                   info->tls_label);
+      return TRUE;
+    }
+  return mail_server_add_listener (
+      server, info->tls_label, info->get_listen (config, TRUE), TRUE, error);
+}
+
+int
+mail_server_main (const MailServerMain *info, int argc, char **argv)
+{
+  g_autofree char *config_path = NULL;
+  gboolean protocol_log = FALSE;
+  const GOptionEntry entries[] = {
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
+      "configuration file (mailwire.conf)", "FILE" },
+    { "protocol-log", 0, 0, G_OPTION_ARG_NONE, &protocol_log,
+      "log every command and response (passwords masked)", NULL },
+    { NULL },
+  };
+  g_autoptr (GOptionContext) options = g_option_context_new (info->description);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailConfig) config = NULL;
+  g_autoptr (GTlsCertificate) certificate = NULL;
+  g_autoptr (MailServer) server = NULL;
+  gpointer context = NULL;
+  int status = 1;
+
+  setlocale (LC_ALL, "");
+  g_option_context_add_main_entries (options, entries, NULL);
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      (config = mail_config_load (config_path, &error)) == NULL ||
+      !load_certificate (config, &certificate, &error))
+    {
+      fprintf (stderr, "%s: %s\n", info->program, error->message);
+      return 2;
+    }
+  config->protocol_log |= protocol_log;
+  context = info->context_new (config, certificate);
+  server = mail_server_new (info->program, info->max_sessions,
+                            info->session_run, context);
+  if (add_listeners (info, server, config, certificate != NULL, &error))
+    status = mail_server_run (server);
+  else
+    fprintf (stderr, "%s: %s\n", info->program, error->message);
+  g_clear_pointer (&server, mail_server_free);
+  info->context_free (context);
+  return status;
 }
 
 char *

@@ -51,6 +51,31 @@ gboolean mail_server_add_listener (MailServer *server,
  * they use is freed under them. */
 int mail_server_run (MailServer *server);
 
+/* What the main () of a pull server (mw-pop3d, mw-imapd) says about
+ * itself; mail_server_main () does the rest, the same for both. */
+typedef struct
+{
+  const char *program;     /* "mw-imapd" */
+  const char *description; /* "- IMAP server", for --help */
+  guint max_sessions;
+  const char *label;     /* "imap": plaintext, with STARTTLS */
+  const char *tls_label; /* "imaps": implicit TLS (RFC 8314 §3.3) */
+  /* the [section] listener for @tls FALSE or TRUE (transfer none) */
+  const MailListen *(*get_listen) (const MailConfig *config, gboolean tls);
+  /* the state its sessions share, and how one session runs */
+  gpointer (*context_new) (const MailConfig *config,
+                           GTlsCertificate *certificate);
+  GDestroyNotify context_free;
+  MailServerSessionFunc session_run; /* gets the context as user data */
+} MailServerMain;
+
+/* Parses --config FILE and --protocol-log, loads the configuration and
+ * the certificate (without one, the TLS listener stays off), makes the
+ * context, binds both listeners and serves (mail_server_run ()).
+ * Returns the exit status: 2 for a bad command line or configuration, 1
+ * when a port cannot be bound. */
+int mail_server_main (const MailServerMain *server, int argc, char **argv);
+
 /* "127.0.0.1:54321" / "[::1]:54321" of the peer (transfer full). */
 char *mail_net_peer_string (GSocketConnection *connection);
 gboolean mail_net_peer_is_loopback (GSocketConnection *connection);

@@ -2,106 +2,47 @@
  * pop3d.c: mw-pop3d, the POP3 server (RFC 1939), on a "pop3" listener
  * with STLS (RFC 2595 §4) and a "pop3s" listener with implicit TLS
  * (RFC 8314 §3.3). Each connection runs pop3_session_run () in its own
- * thread.
+ * thread; mail_server_main () does the rest, as for mw-imapd.
  */
-#include <locale.h>
-#include <stdio.h>
-
-#include "mail-config.h"
 #include "mail-net.h"
-#include "mail-tls.h"
 #include "pop3-session.h"
 
 #define POP3_MAX_SESSIONS 100
 
-typedef struct
+static const MailListen *
+pop3_listen (const MailConfig *config, gboolean tls)
 {
-  Pop3Context *context;
-} Pop3Server;
+  return tls ? &config->pop3s : &config->pop3;
+}
+
+static gpointer
+pop3_context (const MailConfig *config, GTlsCertificate *certificate)
+{
+  return pop3_context_new (config, certificate);
+}
 
 static void
 on_session (GSocketConnection *connection,
             const MailServerListener *listener,
-            gpointer user_data)
+            gpointer context)
 {
-  Pop3Server *server = user_data;
-
-  pop3_session_run (server->context, connection, listener->implicit_tls);
-}
-
-/* The certificate, or NULL when none is configured (then no TLS). */
-static gboolean
-load_certificate (const MailConfig *config,
-                  GTlsCertificate **out_certificate,
-                  GError **error)
-{
-  *out_certificate = NULL;
-  if (config->tls_cert == NULL)
-    return TRUE;
-  *out_certificate =
-      mail_tls_load_certificate (config->tls_cert, config->tls_key, error);
-  return *out_certificate != NULL;
-}
-
-static gboolean
-add_listeners (MailServer *mail_server,
-               const MailConfig *config,
-               gboolean have_tls,
-               GError **error)
-{
-  if (!mail_server_add_listener (mail_server, "pop3", &config->pop3, FALSE,
-                                 error))
-    return FALSE;
-  if (!have_tls)
-    {
-      if (config->pop3s.port >= 0)
-        g_message ("no tls_cert configured: pop3s listener is off");
-      return TRUE;
-    }
-  return mail_server_add_listener (mail_server, "pop3s", &config->pop3s, TRUE,
-                                   error);
+  pop3_session_run (context, connection, listener->implicit_tls);
 }
 
 int
 main (int argc, char **argv)
 {
-  g_autofree char *config_path = NULL;
-  gboolean protocol_log = FALSE;
-  const GOptionEntry entries[] = {
-    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
-      "configuration file (mailwire.conf)", "FILE" },
-    { "protocol-log", 0, 0, G_OPTION_ARG_NONE, &protocol_log,
-      "log every command and response (passwords masked)", NULL },
-    { NULL },
+  static const MailServerMain pop3d = {
+    .program = "mw-pop3d",
+    .description = "- POP3 server",
+    .max_sessions = POP3_MAX_SESSIONS,
+    .label = "pop3",
+    .tls_label = "pop3s",
+    .get_listen = pop3_listen,
+    .context_new = pop3_context,
+    .context_free = (GDestroyNotify) pop3_context_free,
+    .session_run = on_session,
   };
-  g_autoptr (GOptionContext) options = g_option_context_new ("- POP3 server");
-  g_autoptr (GError) error = NULL;
-  g_autoptr (MailConfig) config = NULL;
-  g_autoptr (GTlsCertificate) certificate = NULL;
-  g_autoptr (Pop3Context) context = NULL;
-  g_autoptr (MailServer) mail_server = NULL;
-  Pop3Server server = { NULL };
 
-  setlocale (LC_ALL, "");
-  g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error) ||
-      (config = mail_config_load (config_path, &error)) == NULL ||
-      !load_certificate (config, &certificate, &error))
-    {
-      fprintf (stderr, "mw-pop3d: %s\n", error->message);
-      return 2;
-    }
-  if (protocol_log)
-    config->protocol_log = TRUE;
-
-  context = pop3_context_new (config, certificate);
-  server.context = context;
-  mail_server =
-      mail_server_new ("mw-pop3d", POP3_MAX_SESSIONS, on_session, &server);
-  if (!add_listeners (mail_server, config, certificate != NULL, &error))
-    {
-      fprintf (stderr, "mw-pop3d: %s\n", error->message);
-      return 1;
-    }
-  return mail_server_run (mail_server);
+  return mail_server_main (&pop3d, argc, argv);
 }
