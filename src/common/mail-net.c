@@ -187,6 +187,22 @@ mail_server_run (MailServer *server)
   return 0;
 }
 
+MailStream *
+mail_server_open_stream (GSocketConnection *connection,
+                         gboolean implicit_tls,
+                         GTlsCertificate *certificate,
+                         gsize max_line,
+                         GError **error)
+{
+  g_autoptr (GIOStream) io = NULL;
+
+  if (!implicit_tls)
+    return mail_stream_new (G_IO_STREAM (connection), max_line);
+  io =
+      mail_tls_server_wrap (G_IO_STREAM (connection), certificate, NULL, error);
+  return io ? mail_stream_new (io, max_line) : NULL;
+}
+
 /* ---- a server's main () ------------------------------------------------ */
 
 /* The certificate, or NULL when none is configured (then no TLS). */

@@ -76,6 +76,15 @@ typedef struct
  * when a port cannot be bound. */
 int mail_server_main (const MailServerMain *server, int argc, char **argv);
 
+/* The MailStream of a new server connection: over TLS from the first
+ * byte when @implicit_tls (RFC 8314 §3.3; the handshake runs here, with
+ * @certificate), else plain. NULL and @error if the handshake fails. */
+MailStream *mail_server_open_stream (GSocketConnection *connection,
+                                     gboolean implicit_tls,
+                                     GTlsCertificate *certificate,
+                                     gsize max_line,
+                                     GError **error);
+
 /* "127.0.0.1:54321" / "[::1]:54321" of the peer (transfer full). */
 char *mail_net_peer_string (GSocketConnection *connection);
 gboolean mail_net_peer_is_loopback (GSocketConnection *connection);

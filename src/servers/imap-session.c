@@ -586,23 +586,17 @@ imap_session_open_stream (ImapSession *session,
                           gboolean implicit_tls)
 {
   const MailConfig *config = session->context->config;
-  g_autoptr (GIOStream) io = g_object_ref (G_IO_STREAM (connection));
   g_autoptr (GError) error = NULL;
 
-  if (implicit_tls)
+  session->stream = mail_server_open_stream (connection, implicit_tls,
+                                             session->context->certificate,
+                                             MAIL_LINE_MAX_IMAP, &error);
+  if (session->stream == NULL)
     {
-      g_clear_object (&io);
-      io = mail_tls_server_wrap (G_IO_STREAM (connection),
-                                 session->context->certificate, NULL, &error);
-      if (io == NULL)
-        {
-          g_message ("%s: TLS handshake failed: %s", session->peer,
-                     error->message);
-          return FALSE;
-        }
-      session->flags.tls = TRUE;
+      g_message ("%s: TLS handshake failed: %s", session->peer, error->message);
+      return FALSE;
     }
-  session->stream = mail_stream_new (io, MAIL_LINE_MAX_IMAP);
+  session->flags.tls = implicit_tls;
   mail_stream_set_timeout (session->stream, IMAP_LOGIN_TIMEOUT);
   if (config->protocol_log)
     mail_stream_set_trace (session->stream, on_trace, session);
