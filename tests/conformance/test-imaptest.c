@@ -129,9 +129,9 @@ build_imaptest (char **out_binary, char **out_tests)
   if (errors[0] != '\0')
     g_test_message ("%s", errors);
   lines = g_strsplit (output, "\n", -1);
-  if (status != 0 || g_strv_length (lines) < 2
-      || !g_file_test (lines[0], G_FILE_TEST_IS_EXECUTABLE)
-      || !g_file_test (lines[1], G_FILE_TEST_IS_DIR))
+  if (status != 0 || g_strv_length (lines) < 2 ||
+      !g_file_test (lines[0], G_FILE_TEST_IS_EXECUTABLE) ||
+      !g_file_test (lines[1], G_FILE_TEST_IS_DIR))
     {
       g_test_fail_printf ("%s failed (exit %d): %s", script, status, errors);
       return FALSE;
@@ -202,8 +202,7 @@ target_new (const Account *account)
   t->scratch = (char *) mw_harness_dir (t->harness);
   mw_harness_start (t->harness, "mw-imapd", NULL);
   t->port = mw_harness_port (t->harness, "imap");
-  g_test_message ("mw-imapd on 127.0.0.1:%u, state in %s", t->port,
-                  t->scratch);
+  g_test_message ("mw-imapd on 127.0.0.1:%u, state in %s", t->port, t->scratch);
   return t;
 }
 
@@ -229,8 +228,8 @@ run_imaptest (Target *t,
   g_ptr_array_add (argv, NULL);
   line = g_strjoinv (" ", (char **) argv->pdata);
   g_test_message ("%s", line);
-  status = run_bounded ((const char *const *) argv->pdata, t->scratch,
-                        seconds, out_stdout, out_stderr);
+  status = run_bounded ((const char *const *) argv->pdata, t->scratch, seconds,
+                        out_stdout, out_stderr);
   g_test_message ("imaptest: exit %d\n--- stdout\n%s--- stderr\n%s", status,
                   *out_stdout, *out_stderr);
   return status;
@@ -249,8 +248,8 @@ read_excluded (const char *tests)
   g_autofree char *text = NULL;
   g_auto (GStrv) lines = NULL;
   g_autoptr (GError) error = NULL;
-  GHashTable *excluded = g_hash_table_new_full (g_str_hash, g_str_equal,
-                                                g_free, g_free);
+  GHashTable *excluded =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
 
   g_file_get_contents (path, &text, NULL, &error);
   g_assert_no_error (error);
@@ -327,8 +326,8 @@ failed_groups (const char *errors)
 
       if (!g_str_has_prefix (lines[i], "*** Test "))
         continue;
-      if (last != NULL && strncmp (name, last, strlen (last)) == 0
-          && name[strlen (last)] == ' ')
+      if (last != NULL && strncmp (name, last, strlen (last)) == 0 &&
+          name[strlen (last)] == ' ')
         continue; /* another failure of the same group */
       g_free (last);
       last = g_strndup (name, strcspn (name, " "));
@@ -501,12 +500,11 @@ test_stress (void)
   if ((t = target_new (&stress_account)) == NULL)
     return;
   mbox = g_strconcat ("mbox=", tests, "/default.mbox", NULL);
-  seed = g_strdup_printf ("seed=%u",
-                          env_uint ("MW_IMAPTEST_SEED",
-                                    g_random_int_range (1, 1000000)));
+  seed =
+      g_strdup_printf ("seed=%u", env_uint ("MW_IMAPTEST_SEED",
+                                            g_random_int_range (1, 1000000)));
   secs = g_strdup_printf ("secs=%u", n_secs);
-  clients = g_strdup_printf ("clients=%u",
-                             env_uint ("MW_IMAPTEST_CLIENTS", 5));
+  clients = g_strdup_printf ("clients=%u", env_uint ("MW_IMAPTEST_CLIENTS", 5));
   {
     /* box= is left at INBOX: imaptest does not create its box in this
      * mode, and the harness user's INBOX is a scratch one anyway. After
@@ -522,9 +520,9 @@ test_stress (void)
     lines = g_strsplit (both, "\n", -1);
   }
   for (guint i = 0; lines[i] != NULL; i++)
-    if (g_str_has_prefix (lines[i], "Error: ")
-        || g_str_has_prefix (lines[i], "Panic: ")
-        || g_str_has_prefix (lines[i], "Fatal: "))
+    if (g_str_has_prefix (lines[i], "Error: ") ||
+        g_str_has_prefix (lines[i], "Panic: ") ||
+        g_str_has_prefix (lines[i], "Fatal: "))
       {
         if (n_errors++ < 20)
           g_string_append_printf (logged, "%s\n", lines[i]);
@@ -541,12 +539,12 @@ test_stress (void)
   g_assert_cmpuint (n_errors, ==, 0);
   g_assert_cmpint (status, ==, 0);
   /* it did work: clients logged in, selected and appended */
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Logi")),
-                    >, 0);
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Sele")),
-                    >, 0);
-  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Appe")),
-                    >, 0);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Logi")), >,
+                    0);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Sele")), >,
+                    0);
+  g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (totals, "Appe")), >,
+                    0);
 }
 
 int

@@ -7,8 +7,8 @@
  * message, save it to another folder) and s-nail in batch mode.
  * mw-imapd runs with --protocol-log: the test log holds every C:/S: line.
  */
-#include <string.h>
 #include <glib/gstdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "mail-store.h"
@@ -147,7 +147,8 @@ count_substrings (const char *text, const char *needle)
 {
   guint count = 0;
 
-  for (const char *p = text; p && (p = strstr (p, needle)); p += strlen (needle))
+  for (const char *p = text; p && (p = strstr (p, needle));
+       p += strlen (needle))
     count++;
   return count;
 }
@@ -218,13 +219,14 @@ test_curl (Fixture *f, gconstpointer data)
   g_autofree char *uid2 = g_strconcat (base, "INBOX;UID=2", NULL);
   g_autofree char *part = g_strconcat (base, "INBOX;UID=3;SECTION=1", NULL);
   g_autofree char *query = g_strconcat (base, "INBOX?SUBJECT%20report", NULL);
-  g_autofree char *imaps = g_strdup_printf ("imaps://127.0.0.1:%u/INBOX;UID=3",
-                                            f->imaps_port);
+  g_autofree char *imaps =
+      g_strdup_printf ("imaps://127.0.0.1:%u/INBOX;UID=3", f->imaps_port);
   g_autofree char *upload = NULL;
   g_autofree char *uploaded = NULL;
   g_autofree char *out = NULL;
-  const char *upload_text = "From: alice@example.test\r\nTo: bob@example.test\r\n"
-                            "Subject: uploaded by curl\r\n\r\nAPPEND me.\r\n";
+  const char *upload_text =
+      "From: alice@example.test\r\nTo: bob@example.test\r\n"
+      "Subject: uploaded by curl\r\n\r\nAPPEND me.\r\n";
 
   if (!mw_harness_require ("curl", "curl"))
     return;
@@ -235,8 +237,10 @@ test_curl (Fixture *f, gconstpointer data)
   }
   /* the root URL lists the mailboxes (LIST "" *) */
   g_assert_cmpint (curl (f, base, NULL, &out), ==, 0);
-  g_assert_nonnull (strstr (out, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"));
-  g_assert_nonnull (strstr (out, "* LIST (\\HasNoChildren) \"/\" \"Projects\"\r\n"));
+  g_assert_nonnull (
+      strstr (out, "* LIST (\\HasNoChildren) \"/\" \"INBOX\"\r\n"));
+  g_assert_nonnull (
+      strstr (out, "* LIST (\\HasNoChildren) \"/\" \"Projects\"\r\n"));
   g_assert_cmpuint (count_substrings (out, "* LIST "), ==, 2);
   g_clear_pointer (&out, g_free);
   /* ;UID= fetches one message, byte for byte (RFC 5092) */
@@ -266,10 +270,9 @@ test_curl (Fixture *f, gconstpointer data)
     value = strstr (out, "(UIDVALIDITY ");
     g_assert_nonnull (value);
     value += strlen ("(UIDVALIDITY ");
-    right = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT",
-                             base, (guint) g_ascii_strtoull (value, NULL, 10));
-    wrong = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT",
-                             base,
+    right = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT", base,
+                             (guint) g_ascii_strtoull (value, NULL, 10));
+    wrong = g_strdup_printf ("%sINBOX;UIDVALIDITY=%u/;UID=2;SECTION=TEXT", base,
                              (guint) g_ascii_strtoull (value, NULL, 10) + 1);
     g_clear_pointer (&out, g_free);
     g_assert_cmpint (curl (f, right, NULL, &out), ==, 0);
@@ -309,7 +312,9 @@ test_curl (Fixture *f, gconstpointer data)
   /* -T uploads with APPEND */
   upload = write_file (f, "upload.eml", upload_text);
   {
-    const char *extra[] = { "--ssl-reqd", "--cacert", cert, "-T", upload, NULL };
+    const char *extra[] = {
+      "--ssl-reqd", "--cacert", cert, "-T", upload, NULL
+    };
     g_assert_cmpint (curl (f, inbox, extra, NULL), ==, 0);
   }
   g_assert_cmpuint (count_messages (f, NULL), ==, G_N_ELEMENTS (messages) + 1);
@@ -465,7 +470,10 @@ normalise (const char *text)
 }
 
 static char *
-write_mbsyncrc (Fixture *f, const char *name, const char *ssl_type, guint16 port)
+write_mbsyncrc (Fixture *f,
+                const char *name,
+                const char *ssl_type,
+                guint16 port)
 {
   g_autofree char *local = harness_path (f, "local");
   g_autofree char *text = g_strdup_printf (
@@ -622,8 +630,8 @@ test_mbsync (Fixture *f, gconstpointer data)
     g_assert_true (g_file_set_contents (path, offline, -1, NULL));
   }
   {
-    g_autofree char *path = g_strdup_printf ("%s/cur/1800000001.lab.vm:2,S",
-                                             local_lab);
+    g_autofree char *path =
+        g_strdup_printf ("%s/cur/1800000001.lab.vm:2,S", local_lab);
 
     g_assert_cmpint (g_mkdir_with_parents (local_lab, 0700), ==, 0);
     for (guint i = 0; i < 3; i++)
@@ -633,7 +641,8 @@ test_mbsync (Fixture *f, gconstpointer data)
 
         g_assert_cmpint (g_mkdir (dir, 0700), ==, 0);
       }
-    g_assert_true (g_file_set_contents (path, "From: alice@example.test\n"
+    g_assert_true (g_file_set_contents (path,
+                                        "From: alice@example.test\n"
                                         "Subject: lab note\n\nA note.\n",
                                         -1, NULL));
   }
@@ -664,7 +673,8 @@ test_mbsync (Fixture *f, gconstpointer data)
   g_assert_nonnull (strchr (maildir_flags (on_server), 'S'));
   /* the uploaded message got its UID from APPENDUID (RFC 4315) */
   {
-    g_autofree char *uploaded = find_local (local_inbox, "Subject: written offline");
+    g_autofree char *uploaded =
+        find_local (local_inbox, "Subject: written offline");
 
     g_assert_nonnull (uploaded);
     g_assert_nonnull (strstr (uploaded, ",U=4"));
@@ -706,30 +716,30 @@ test_mutt (Fixture *f, gconstpointer data)
       "set sort=date\nset charset=\"utf-8\"\n"
       "set imap_idle=yes\nset timeout=1\nset mail_check=1\n",
       f->port, cert, cert);
-  g_autofree char *pushed = write_file (
-      f, "pushed.eml",
-      "From: erin@example.test\r\nTo: alice@example.test\r\n"
-      "Subject: pushed while mutt idles\r\n\r\nNew.\r\n");
+  g_autofree char *pushed =
+      write_file (f, "pushed.eml",
+                  "From: erin@example.test\r\nTo: alice@example.test\r\n"
+                  "Subject: pushed while mutt idles\r\n\r\nNew.\r\n");
   /* 1 Enter: jump to message 1 (sorted by Date: it is the first);
    * Enter: the pager; i: back to the index; s, ^U, =Archive: save; then
    * curl APPENDs a message and mutt, in IDLE, shows it */
-  g_autofree char *script = g_strdup_printf (
-      "expect first\n"
-      "expect second\n"
-      "expect report with attachment\n"
-      "send 1\\r\n"
-      "send \\r\n"
-      "expect Hello Alice.\n"
-      "send i\n"
-      "send s\n"
-      "expect Save to mailbox\n"
-      "send \\x15=Archive\\r\n"
-      "shell curl -q -sS --user alice:alice-secret -T %s "
-      "imap://127.0.0.1:%u/INBOX\n"
-      "expect pushed while mutt idles\n"
-      "send q\n"
-      "exit\n",
-      pushed, f->port);
+  g_autofree char *script =
+      g_strdup_printf ("expect first\n"
+                       "expect second\n"
+                       "expect report with attachment\n"
+                       "send 1\\r\n"
+                       "send \\r\n"
+                       "expect Hello Alice.\n"
+                       "send i\n"
+                       "send s\n"
+                       "expect Save to mailbox\n"
+                       "send \\x15=Archive\\r\n"
+                       "shell curl -q -sS --user alice:alice-secret -T %s "
+                       "imap://127.0.0.1:%u/INBOX\n"
+                       "expect pushed while mutt idles\n"
+                       "send q\n"
+                       "exit\n",
+                       pushed, f->port);
   g_autofree char *muttrc = write_file (f, "muttrc", muttrc_text);
   g_autofree char *steps = write_file (f, "mutt.steps", script);
   g_autofree char *home =
@@ -741,8 +751,8 @@ test_mutt (Fixture *f, gconstpointer data)
       !mw_harness_require ("python3", "python3"))
     return;
   {
-    const char *argv[] = { "env", home, "python3", driver, steps, "--",
-                           "mutt", "-n", "-F", muttrc, NULL };
+    const char *argv[] = { "env",  home, "python3", driver, steps, "--",
+                           "mutt", "-n", "-F",      muttrc, NULL };
 
     g_assert_cmpint (run (f, argv, NULL, NULL), ==, 0);
   }
@@ -763,10 +773,10 @@ test_mutt (Fixture *f, gconstpointer data)
   /* the other two were not read */
   for (guint i = 1; i < G_N_ELEMENTS (messages); i++)
     {
-      g_autofree char *subject = g_strndup (
-          strstr (messages[i], "Subject: "),
-          strstr (strstr (messages[i], "Subject: "), "\r\n") -
-              strstr (messages[i], "Subject: "));
+      g_autofree char *subject =
+          g_strndup (strstr (messages[i], "Subject: "),
+                     strstr (strstr (messages[i], "Subject: "), "\r\n") -
+                         strstr (messages[i], "Subject: "));
       g_autofree char *path = find_message (f, NULL, subject);
 
       g_assert_nonnull (path);
@@ -802,11 +812,28 @@ test_s_nail (Fixture *f, gconstpointer data)
   if (!mw_harness_require ("s-nail", "s-nail"))
     return;
   {
-    const char *argv[] = { "env", home, "s-nail", "-n", "-#",
-                           "-S", "v15-compat", "-S", imaps_password,
-                           "-S", ca, "-S", "tls-ca-no-defaults",
-                           "-Y", "headers", "-Y", "print 2", "-Y", "quit",
-                           "-f", imaps_inbox, NULL };
+    const char *argv[] = { "env",
+                           home,
+                           "s-nail",
+                           "-n",
+                           "-#",
+                           "-S",
+                           "v15-compat",
+                           "-S",
+                           imaps_password,
+                           "-S",
+                           ca,
+                           "-S",
+                           "tls-ca-no-defaults",
+                           "-Y",
+                           "headers",
+                           "-Y",
+                           "print 2",
+                           "-Y",
+                           "quit",
+                           "-f",
+                           imaps_inbox,
+                           NULL };
 
     g_assert_cmpint (run (f, argv, "", &out), ==, 0);
   }
@@ -820,12 +847,30 @@ test_s_nail (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (out, "\nSecond body, about lunch.\n"));
   g_clear_pointer (&out, g_free);
   {
-    const char *argv[] = { "env", home, "s-nail", "-n", "-#",
-                           "-S", "v15-compat", "-S", imap_password,
-                           "-S", "imap-use-starttls", "-S", ca,
-                           "-S", "tls-ca-no-defaults", "-S", folder,
-                           "-Y", "copy 3 +Archive", "-Y", "quit",
-                           "-f", "+INBOX", NULL };
+    const char *argv[] = { "env",
+                           home,
+                           "s-nail",
+                           "-n",
+                           "-#",
+                           "-S",
+                           "v15-compat",
+                           "-S",
+                           imap_password,
+                           "-S",
+                           "imap-use-starttls",
+                           "-S",
+                           ca,
+                           "-S",
+                           "tls-ca-no-defaults",
+                           "-S",
+                           folder,
+                           "-Y",
+                           "copy 3 +Archive",
+                           "-Y",
+                           "quit",
+                           "-f",
+                           "+INBOX",
+                           NULL };
 
     g_assert_cmpint (run (f, argv, "", &out), ==, 0);
   }
@@ -840,17 +885,21 @@ int
 main (int argc, char **argv)
 {
   static const char *const imaplib_checks[] = {
-    "login-capability-list", "select-fetch",
-    "uid-search",            "store-copy-move-expunge",
-    "append-flags-date",     "idle-exists",
-    "starttls",              "imaps",
+    "login-capability-list",
+    "select-fetch",
+    "uid-search",
+    "store-copy-move-expunge",
+    "append-flags-date",
+    "idle-exists",
+    "starttls",
+    "imaps",
   };
 
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (imaplib_checks); i++)
     {
-      g_autofree char *path =
-          g_strdup_printf ("/imap/interop/python-imaplib/%s", imaplib_checks[i]);
+      g_autofree char *path = g_strdup_printf (
+          "/imap/interop/python-imaplib/%s", imaplib_checks[i]);
 
       g_test_add (path, Fixture, imaplib_checks[i], fixture_set_up,
                   test_imaplib, fixture_tear_down);
