@@ -9,6 +9,7 @@
 #include <sys/prctl.h>
 
 #include "mail-auth.h"
+#include "mail-store.h"
 #include "mail-tls.h"
 
 struct _MwHarness
@@ -161,6 +162,17 @@ mw_harness_maildir (MwHarness *harness, const char *user)
 {
   /* the default of mail-config.h: mail_root = state_dir/mail */
   return g_build_filename (harness->dir, "mail", user, "Maildir", NULL);
+}
+
+void
+mw_harness_deliver (MwHarness *harness, const char *user, const char *text)
+{
+  g_autofree char *maildir = mw_harness_maildir (harness, user);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (
+      mail_maildir_deliver (maildir, NULL, text, strlen (text), NULL, &error));
+  g_assert_no_error (error);
 }
 
 char *

@@ -31,6 +31,11 @@ const char *mw_harness_cert (MwHarness *harness); /* CA file for clients */
 /* Maildir root of @user (transfer full). */
 char *mw_harness_maildir (MwHarness *harness, const char *user);
 
+/* Delivers @text into @user's INBOX as an MDA would (new/), asserting
+ * that it worked. */
+void
+mw_harness_deliver (MwHarness *harness, const char *user, const char *text);
+
 /* Full path of a built program ("mw-smtpd", "mw-send", "mw-trace" ...),
  * found under $MW_BUILD_ROOT (transfer full). */
 char *mw_harness_program (const char *name);

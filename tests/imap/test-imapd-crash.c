@@ -33,16 +33,13 @@ message_text (guint i)
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
-  g_autoptr (GError) error = NULL;
-
   f->harness = mw_harness_new (NULL);
   f->maildir = mw_harness_maildir (f->harness, "alice");
   for (guint i = 0; i < MESSAGES; i++)
     {
       g_autofree char *text = message_text (i);
 
-      g_assert_true (mail_maildir_deliver (f->maildir, NULL, text,
-                                           strlen (text), NULL, &error));
+      mw_harness_deliver (f->harness, "alice", text);
     }
   f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
 }

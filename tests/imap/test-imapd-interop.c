@@ -49,11 +49,7 @@ static const char *const messages[] = {
 static void
 deliver (Fixture *f, const char *text)
 {
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (mail_maildir_deliver (f->maildir, NULL, text, strlen (text),
-                                       NULL, &error));
-  g_assert_no_error (error);
+  mw_harness_deliver (f->harness, "alice", text);
 }
 
 static void

@@ -26,6 +26,7 @@
 #include "mail-net.h"
 #include "mail-store.h"
 #include "mw-harness.h"
+#include "mw-imap-client.h"
 
 #define DOVECOT_IMAP "/usr/lib/dovecot/imap" /* Debian's dovecot-imapd */
 #define MAX_PUSHED 20 /* untagged responses read while waiting in IDLE */
@@ -63,11 +64,7 @@ static const char *const from_mw_imapd =
 static void
 deliver (Fixture *f, const char *text)
 {
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (mail_maildir_deliver (f->maildir, NULL, text, strlen (text),
-                                       NULL, &error));
-  g_assert_no_error (error);
+  mw_harness_deliver (f->harness, "alice", text);
 }
 
 /* Dovecot as the owner of the Maildir: this user, or "nobody" for root
@@ -120,125 +117,23 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   mw_harness_free (f->harness);
 }
 
-/* ---- a minimal client: one command, every response up to its tag ---- */
+/* ---- the client (mw-imap-client.h), and IDLE ------------------------ */
 
-typedef struct
-{
-  MailStream *stream;
-  ImapAssembler assembler;
-  guint next_tag;
-} Client;
-
-static void
-client_free (Client *client)
-{
-  mail_stream_free (client->stream);
-  imap_assembler_clear (&client->assembler);
-  g_free (client);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
-
-/* Reads one response, literals included (transfer full); the stream's
- * 30 s timeout bounds the wait. */
-static char *
-client_read (Client *client)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *first = NULL;
-  MailLineFlags flags = 0;
-
-  g_assert_true (imap_read_message (client->stream, &client->assembler, NULL,
-                                    NULL, &first, &flags, NULL, &error));
-  g_assert_no_error (error);
-  return g_strndup ((const char *) client->assembler.message->data,
-                    client->assembler.message->len);
-}
-
-static void
-client_send (Client *client, const char *line)
-{
-  g_autoptr (GError) error = NULL;
-
-  mail_stream_printf (client->stream, "%s", line);
-  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
-}
-
-/* Sends "tN @command" and returns every response up to and including the
- * tagged one, joined by "\n" (transfer full). */
-static char *
-client_command (Client *client, const char *command)
-{
-  g_autofree char *tag = g_strdup_printf ("t%u", ++client->next_tag);
-  g_autofree char *prefix = g_strconcat (tag, " ", NULL);
-  g_autofree char *line = g_strconcat (prefix, command, NULL);
-  g_autoptr (GString) all = g_string_new (NULL);
-
-  client_send (client, line);
-  for (;;)
-    {
-      g_autofree char *response = client_read (client);
-
-      g_string_append_printf (all, "%s%s", all->len ? "\n" : "", response);
-      if (g_str_has_prefix (response, prefix))
-        return g_string_free (g_steal_pointer (&all), FALSE);
-    }
-}
-
-/* The tagged line: the last of @responses. */
-static const char *
-tagged (const char *responses)
-{
-  const char *last = strrchr (responses, '\n');
-
-  return last ? last + 1 : responses;
-}
-
-/* Runs @command, which must be answered OK (transfer full). */
-static char *
-client_ok (Client *client, const char *command)
-{
-  char *responses = client_command (client, command);
-  g_autofree char *ok = g_strdup_printf ("t%u OK", client->next_tag);
-
-  g_test_message ("mw-imapd was asked: %s\nand answered:\n%s",
-                  g_str_has_prefix (command, "LOGIN ") ? "LOGIN ***" : command,
-                  responses);
-  g_assert_true (g_str_has_prefix (tagged (responses), ok));
-  return responses;
-}
-
-static Client *
+static MwImapClient *
 client_login (Fixture *f, const char *select)
 {
-  g_autoptr (GError) error = NULL;
-  Client *client = g_new0 (Client, 1);
-  g_autofree char *greeting = NULL;
-
-  client->stream = mail_net_connect ("127.0.0.1", f->port, FALSE, NULL, FALSE,
-                                     MAIL_LINE_MAX_IMAP, 30, NULL, &error);
-  g_assert_no_error (error);
-  imap_assembler_init (&client->assembler, 64 * 1024 * 1024);
-  greeting = client_read (client);
-  g_assert_true (g_str_has_prefix (greeting, "* OK"));
-  g_free (client_ok (client, "LOGIN alice alice-secret"));
-  if (select != NULL)
-    {
-      g_autofree char *command = g_strdup_printf ("SELECT %s", select);
-
-      g_free (client_ok (client, command));
-    }
-  return client;
+  return mw_imap_client_login (f->port, select);
 }
 
 /* RFC 2177: sends IDLE and waits for the continuation. */
 static void
-client_idle (Client *client)
+client_idle (MwImapClient *client)
 {
   g_autofree char *line = g_strdup_printf ("t%u IDLE", ++client->next_tag);
   g_autofree char *idling = NULL;
 
-  client_send (client, line);
-  idling = client_read (client);
+  mw_imap_client_send (client, line);
+  idling = mw_imap_client_read (client);
   g_assert_true (g_str_has_prefix (idling, "+ "));
 }
 
@@ -247,13 +142,13 @@ client_idle (Client *client)
  * responses or when one takes longer than the stream timeout. Returns
  * them all (transfer full). */
 static char *
-client_wait_pushed (Client *client, gboolean (*told) (const char *pushed))
+client_wait_pushed (MwImapClient *client, gboolean (*told) (const char *pushed))
 {
   g_autoptr (GString) all = g_string_new (NULL);
 
   for (guint i = 0; i < MAX_PUSHED && !told (all->str); i++)
     {
-      g_autofree char *response = client_read (client);
+      g_autofree char *response = mw_imap_client_read (client);
 
       g_string_append_printf (all, "%s\n", response);
     }
@@ -264,15 +159,15 @@ client_wait_pushed (Client *client, gboolean (*told) (const char *pushed))
 
 /* Ends IDLE: the responses up to the tagged OK (transfer full). */
 static char *
-client_done (Client *client)
+client_done (MwImapClient *client)
 {
   g_autofree char *ok = g_strdup_printf ("t%u OK", client->next_tag);
   g_autoptr (GString) all = g_string_new (NULL);
 
-  client_send (client, "DONE");
+  mw_imap_client_send (client, "DONE");
   for (;;)
     {
-      g_autofree char *response = client_read (client);
+      g_autofree char *response = mw_imap_client_read (client);
 
       g_string_append_printf (all, "%s\n", response);
       if (!g_str_has_prefix (response, "* "))
@@ -506,8 +401,8 @@ told_dovecot_changes (const char *pushed)
 static void
 test_dovecot_writes (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) noop = client_login (f, "INBOX");
-  g_autoptr (Client) idle = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) noop = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) idle = client_login (f, "INBOX");
   g_autofree char *append = append_command ("INBOX", "\\Seen", from_dovecot);
   const char *const commands[] = { "SELECT INBOX",
                                    "SEARCH RETURN (SAVE) SUBJECT first",
@@ -527,14 +422,14 @@ test_dovecot_writes (Fixture *f, gconstpointer data)
   g_free (client_done (idle));
   assert_flags (fetch_flags (pushed, 1), "\\Flagged $Work", "\\Seen \\Deleted");
   /* RFC 9051 §7.5.1: told at the next command */
-  news = client_ok (noop, "NOOP");
+  news = mw_imap_client_ok (noop, "NOOP");
   g_assert_nonnull (strstr (news, "* 3 EXISTS"));
   g_assert_null (strstr (news, "EXPUNGE"));
   assert_flags (fetch_flags (news, 1), "\\Flagged $Work", "\\Seen");
   unchanged = fetch_flags (news, 2);
   g_assert_null (unchanged);
-  fetch =
-      client_ok (noop, "FETCH 3 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+  fetch = mw_imap_client_ok (
+      noop, "FETCH 3 (FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
   assert_flags (fetch_flags (fetch, 3), "\\Seen", "\\Flagged \\Deleted");
   g_assert_nonnull (strstr (fetch, "Subject: from dovecot"));
 }
@@ -546,7 +441,7 @@ test_dovecot_writes (Fixture *f, gconstpointer data)
 static void
 test_dovecot_message_reads_as_sent (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
   g_autofree char *append = append_command ("INBOX", "", from_dovecot);
   const char *const commands[] = { append, "SELECT INBOX",
                                    "FETCH 3 (RFC822.SIZE BODY.PEEK[])", NULL };
@@ -560,8 +455,8 @@ test_dovecot_message_reads_as_sent (Fixture *f, gconstpointer data)
   answer = dovecot_run (f, commands);
   size = g_strdup_printf ("RFC822.SIZE %zu ", strlen (from_dovecot));
   g_assert_nonnull (strstr (answer, size)); /* Dovecot's own answer */
-  g_free (client_ok (client, "NOOP"));
-  fetch = client_ok (client, "FETCH 3 (RFC822.SIZE BODY.PEEK[])");
+  g_free (mw_imap_client_ok (client, "NOOP"));
+  fetch = mw_imap_client_ok (client, "FETCH 3 (RFC822.SIZE BODY.PEEK[])");
   body = literal_after (fetch, "BODY[] ");
   g_assert_cmpstr (body, ==, from_dovecot);
   g_assert_nonnull (strstr (fetch, size));
@@ -573,7 +468,7 @@ test_dovecot_message_reads_as_sent (Fixture *f, gconstpointer data)
 static void
 test_dovecot_folder_is_listed (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, NULL);
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
   g_autofree char *append = append_command ("\"Entw&APw-rfe\"", "", in_folder);
   const char *const commands[] = { "CREATE \"Entw&APw-rfe\"", append, NULL };
   g_autofree char *list = NULL;
@@ -584,19 +479,20 @@ test_dovecot_folder_is_listed (Fixture *f, gconstpointer data)
   if (!require_dovecot ())
     return;
   g_free (dovecot_run (f, commands));
-  list = client_ok (client, "LIST \"\" \"*\"");
+  list = mw_imap_client_ok (client, "LIST \"\" \"*\"");
   g_assert_true (list_shows (list, "Entw&APw-rfe"));
   g_assert_null (strstr (list, "&-"));
-  status = client_ok (client, "STATUS \"Entw&APw-rfe\" (MESSAGES)");
+  status = mw_imap_client_ok (client, "STATUS \"Entw&APw-rfe\" (MESSAGES)");
   g_assert_true (
       g_str_has_prefix (status, "* STATUS Entw&APw-rfe (MESSAGES 1)") ||
       g_str_has_prefix (status, "* STATUS \"Entw&APw-rfe\" (MESSAGES 1)"));
   /* RFC 6855 §3: after ENABLE UTF8=ACCEPT, the name in UTF-8 */
-  g_free (client_ok (client, "ENABLE UTF8=ACCEPT"));
-  utf8_list = client_ok (client, "LIST \"\" \"Entw*\"");
+  g_free (mw_imap_client_ok (client, "ENABLE UTF8=ACCEPT"));
+  utf8_list = mw_imap_client_ok (client, "LIST \"\" \"Entw*\"");
   g_assert_true (list_shows (utf8_list, "Entwürfe"));
-  g_free (client_ok (client, "SELECT \"Entwürfe\""));
-  fetch = client_ok (client, "FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
+  g_free (mw_imap_client_ok (client, "SELECT \"Entwürfe\""));
+  fetch = mw_imap_client_ok (client,
+                             "FETCH 1 (BODY.PEEK[HEADER.FIELDS (SUBJECT)])");
   g_assert_nonnull (strstr (fetch, "Subject: in Entwuerfe"));
 }
 
@@ -605,7 +501,7 @@ test_dovecot_folder_is_listed (Fixture *f, gconstpointer data)
 static void
 test_dovecot_expunges (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
   const char *const commands[] = { "SELECT INBOX",
                                    "SEARCH RETURN (SAVE) SUBJECT second",
                                    "STORE $ +FLAGS (\\Deleted)", "EXPUNGE",
@@ -616,13 +512,13 @@ test_dovecot_expunges (Fixture *f, gconstpointer data)
   if (!require_dovecot ())
     return;
   g_free (dovecot_run (f, commands));
-  news = client_ok (client, "NOOP");
+  news = mw_imap_client_ok (client, "NOOP");
   g_assert_nonnull (strstr (news, "* 2 EXPUNGE"));
   g_assert_cmpuint (count_substrings (news, "EXPUNGE"), ==, 1);
   g_assert_cmpuint (count_substrings (news, " EXISTS"), ==,
                     count_substrings (news, "* 1 EXISTS"));
-  fetch = client_ok (client, "FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS "
-                             "(SUBJECT)])");
+  fetch = mw_imap_client_ok (client, "FETCH 1:* (UID BODY.PEEK[HEADER.FIELDS "
+                                     "(SUBJECT)])");
   g_assert_nonnull (strstr (fetch, "* 1 FETCH (UID 1 "));
   g_assert_nonnull (strstr (fetch, "Subject: first"));
   g_assert_null (strstr (fetch, "* 2 FETCH"));
@@ -637,7 +533,7 @@ test_dovecot_expunges (Fixture *f, gconstpointer data)
 static void
 test_mw_imapd_writes (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
   g_autofree char *append =
       append_command ("INBOX", "\\Answered $Later", from_mw_imapd);
   const char *const commands[] = {
@@ -658,11 +554,11 @@ test_mw_imapd_writes (Fixture *f, gconstpointer data)
 
   if (!require_dovecot ())
     return;
-  g_free (client_ok (client, append));
-  g_free (client_ok (client, "STORE 1 +FLAGS (\\Flagged)"));
-  g_free (client_ok (client, "CREATE \"Entw&APw-rfe\""));
-  g_free (client_ok (client, "SUBSCRIBE \"Entw&APw-rfe\""));
-  g_free (client_ok (client, "MOVE 2 \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, append));
+  g_free (mw_imap_client_ok (client, "STORE 1 +FLAGS (\\Flagged)"));
+  g_free (mw_imap_client_ok (client, "CREATE \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, "SUBSCRIBE \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, "MOVE 2 \"Entw&APw-rfe\""));
   answer = dovecot_run (f, commands);
   at = strstr (answer, "\r\nd5 OK ") + 2;
   inbox = g_strndup (answer, at - answer);
@@ -735,20 +631,20 @@ told_one_exists (const char *pushed)
 static void
 test_mutt_batch_record (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, NULL);
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
   g_autofree char *pushed = NULL;
   g_autofree char *fetch = NULL;
 
   if (!mw_harness_require ("mutt", "mutt"))
     return;
-  g_free (client_ok (client, "CREATE \"Entw&APw-rfe\""));
-  g_free (client_ok (client, "SELECT \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, "CREATE \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, "SELECT \"Entw&APw-rfe\""));
   client_idle (client);
   mutt_send_with_record (f);
   pushed = client_wait_pushed (client, told_one_exists);
   g_free (client_done (client));
-  fetch = client_ok (client, "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS "
-                             "(SUBJECT)])");
+  fetch = mw_imap_client_ok (client, "FETCH 1 (FLAGS BODY.PEEK[HEADER.FIELDS "
+                                     "(SUBJECT)])");
   assert_flags (fetch_flags (fetch, 1), "\\Seen", "\\Deleted \\Flagged");
   g_assert_nonnull (strstr (fetch, "Subject: sent by mutt"));
 }
@@ -758,17 +654,17 @@ test_mutt_batch_record (Fixture *f, gconstpointer data)
 static void
 test_mutt_message_reads_with_crlf (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, NULL);
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
   g_autofree char *fetch = NULL;
   g_autofree char *body = NULL;
   g_autofree char *expected = NULL;
 
   if (!mw_harness_require ("mutt", "mutt"))
     return;
-  g_free (client_ok (client, "CREATE \"Entw&APw-rfe\""));
+  g_free (mw_imap_client_ok (client, "CREATE \"Entw&APw-rfe\""));
   mutt_send_with_record (f);
-  g_free (client_ok (client, "SELECT \"Entw&APw-rfe\""));
-  fetch = client_ok (client, "FETCH 1 (RFC822.SIZE BODY.PEEK[])");
+  g_free (mw_imap_client_ok (client, "SELECT \"Entw&APw-rfe\""));
+  fetch = mw_imap_client_ok (client, "FETCH 1 (RFC822.SIZE BODY.PEEK[])");
   body = literal_after (fetch, "BODY[] ");
   g_assert_nonnull (strstr (body, "Subject: sent by mutt"));
   g_assert_nonnull (strstr (body, "\nSecond paragraph."));
@@ -783,7 +679,7 @@ test_mutt_message_reads_with_crlf (Fixture *f, gconstpointer data)
 static void
 test_mutt_flags_and_deletes (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
   g_autofree char *muttrc = write_muttrc (f);
   g_autofree char *driver = g_build_filename (
       g_getenv ("MW_SOURCE_ROOT"), "tests", "imap", "interop-pty.py", NULL);
@@ -817,7 +713,7 @@ test_mutt_flags_and_deletes (Fixture *f, gconstpointer data)
   status = mw_harness_run (f->harness, argv, NULL, NULL, &errors);
   g_test_message ("mutt through interop-pty.py: exit %d\n%s", status, errors);
   g_assert_cmpint (status, ==, 0);
-  news = client_ok (client, "NOOP");
+  news = mw_imap_client_ok (client, "NOOP");
   g_assert_nonnull (strstr (news, "* 2 EXPUNGE"));
   assert_flags (fetch_flags (news, 1), "\\Flagged", "\\Deleted \\Seen");
 }

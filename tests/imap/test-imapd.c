@@ -17,6 +17,7 @@
 #include "mail-net.h"
 #include "mail-store.h"
 #include "mw-harness.h"
+#include "mw-imap-client.h"
 
 typedef struct
 {
@@ -37,11 +38,7 @@ static const char *const message_two =
 static void
 deliver (Fixture *f, const char *text)
 {
-  g_autoptr (GError) error = NULL;
-
-  g_assert_true (mail_maildir_deliver (f->maildir, NULL, text, strlen (text),
-                                       NULL, &error));
-  g_assert_no_error (error);
+  mw_harness_deliver (f->harness, "alice", text);
 }
 
 static void
@@ -62,102 +59,17 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   mw_harness_free (f->harness);
 }
 
-/* ---- a minimal client: one command, every response up to its tag ---- */
-
-typedef struct
-{
-  MailStream *stream;
-  ImapAssembler assembler;
-  guint next_tag;
-} Client;
-
-static void
-client_free (Client *client)
-{
-  mail_stream_free (client->stream);
-  imap_assembler_clear (&client->assembler);
-  g_free (client);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Client, client_free)
-
-/* Reads one response, literals included (transfer full). */
-static char *
-client_read (Client *client)
-{
-  g_autoptr (GError) error = NULL;
-  g_autofree char *first = NULL;
-  MailLineFlags flags = 0;
-
-  g_assert_true (imap_read_message (client->stream, &client->assembler, NULL,
-                                    NULL, &first, &flags, NULL, &error));
-  g_assert_no_error (error);
-  return g_strndup ((const char *) client->assembler.message->data,
-                    client->assembler.message->len);
-}
-
-static Client *
+/* The tests' IMAP client (mw-imap-client.h), on this fixture's server. */
+static MwImapClient *
 client_connect (Fixture *f)
 {
-  g_autoptr (GError) error = NULL;
-  Client *client = g_new0 (Client, 1);
-  g_autofree char *greeting = NULL;
-
-  client->stream = mail_net_connect ("127.0.0.1", f->port, FALSE, NULL, FALSE,
-                                     MAIL_LINE_MAX_IMAP, 30, NULL, &error);
-  g_assert_no_error (error);
-  imap_assembler_init (&client->assembler, 64 * 1024 * 1024);
-  greeting = client_read (client);
-  /* RFC 9051 §7.1.1: the greeting may carry the capabilities */
-  g_assert_true (g_str_has_prefix (greeting, "* OK [CAPABILITY "));
-  return client;
+  return mw_imap_client_connect (f->port);
 }
 
-/* Sends "tN @command" and returns every response up to and including the
- * tagged one, joined by "\n" (transfer full). */
-static char *
-client_command (Client *client, const char *command)
-{
-  g_autofree char *tag = g_strdup_printf ("t%u", ++client->next_tag);
-  g_autofree char *prefix = g_strconcat (tag, " ", NULL);
-  g_autoptr (GString) all = g_string_new (NULL);
-  g_autoptr (GError) error = NULL;
-
-  mail_stream_printf (client->stream, "%s %s", tag, command);
-  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
-  for (;;)
-    {
-      g_autofree char *response = client_read (client);
-
-      g_string_append_printf (all, "%s%s", all->len ? "\n" : "", response);
-      if (g_str_has_prefix (response, prefix))
-        return g_string_free (g_steal_pointer (&all), FALSE);
-    }
-}
-
-/* The tagged line: the last of @responses. */
-static const char *
-tagged (const char *responses)
-{
-  const char *last = strrchr (responses, '\n');
-
-  return last ? last + 1 : responses;
-}
-
-static Client *
+static MwImapClient *
 client_login (Fixture *f, const char *select)
 {
-  Client *client = client_connect (f);
-  g_autofree char *answer = client_command (client, "LOGIN alice alice-secret");
-
-  g_assert_true (g_str_has_prefix (answer, "t1 OK"));
-  if (select != NULL)
-    {
-      g_autofree char *command = g_strdup_printf ("SELECT %s", select);
-      g_autofree char *selected = client_command (client, command);
-
-      g_assert_nonnull (strstr (tagged (selected), "OK [READ-WRITE]"));
-    }
-  return client;
+  return mw_imap_client_login (f->port, select);
 }
 
 /* ---- tests ----------------------------------------------------------- */
@@ -166,24 +78,25 @@ client_login (Fixture *f, const char *select)
 static void
 test_capabilities (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_connect (f);
-  g_autofree char *answer = client_command (client, "CAPABILITY");
+  g_autoptr (MwImapClient) client = client_connect (f);
+  g_autofree char *answer = mw_imap_client_command (client, "CAPABILITY");
 
   g_assert_nonnull (strstr (answer, "* CAPABILITY IMAP4rev1 IMAP4rev2"));
   g_assert_nonnull (strstr (answer, " IDLE"));
   g_assert_nonnull (strstr (answer, " STARTTLS"));
   g_assert_nonnull (strstr (answer, " AUTH=PLAIN"));
   g_assert_null (strstr (answer, "LOGINDISABLED"));
-  g_assert_true (g_str_has_prefix (tagged (answer), "t1 OK"));
+  g_assert_true (g_str_has_prefix (mw_imap_tagged (answer), "t1 OK"));
 }
 
 /* RFC 9051 §6.2.3: with plaintext_auth = never, LOGINDISABLED and NO */
 static void
 test_logindisabled (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_connect (f);
-  g_autofree char *capability = client_command (client, "CAPABILITY");
-  g_autofree char *login = client_command (client, "LOGIN alice alice-secret");
+  g_autoptr (MwImapClient) client = client_connect (f);
+  g_autofree char *capability = mw_imap_client_command (client, "CAPABILITY");
+  g_autofree char *login =
+      mw_imap_client_command (client, "LOGIN alice alice-secret");
 
   g_assert_nonnull (strstr (capability, "LOGINDISABLED"));
   g_assert_null (strstr (capability, "AUTH=PLAIN"));
@@ -194,8 +107,9 @@ test_logindisabled (Fixture *f, gconstpointer data)
 static void
 test_login_wrong_password (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_connect (f);
-  g_autofree char *answer = client_command (client, "LOGIN alice wrong");
+  g_autoptr (MwImapClient) client = client_connect (f);
+  g_autofree char *answer =
+      mw_imap_client_command (client, "LOGIN alice wrong");
 
   g_assert_true (g_str_has_prefix (answer, "t1 NO [AUTHENTICATIONFAILED]"));
 }
@@ -204,10 +118,11 @@ test_login_wrong_password (Fixture *f, gconstpointer data)
 static void
 test_select_fetch (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, NULL);
-  g_autofree char *selected = client_command (client, "SELECT INBOX");
-  g_autofree char *body = client_command (client, "FETCH 1 (UID BODY[])");
-  g_autofree char *flags = client_command (client, "FETCH 1 FLAGS");
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
+  g_autofree char *selected = mw_imap_client_command (client, "SELECT INBOX");
+  g_autofree char *body =
+      mw_imap_client_command (client, "FETCH 1 (UID BODY[])");
+  g_autofree char *flags = mw_imap_client_command (client, "FETCH 1 FLAGS");
   g_autofree char *expected = g_strdup_printf (
       "BODY[] {%zu}\r\n%s)", strlen (message_one), message_one);
 
@@ -217,21 +132,21 @@ test_select_fetch (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (body, "* 1 FETCH (FLAGS (\\Seen \\Recent) UID 1"));
   g_assert_nonnull (strstr (body, expected));
   g_assert_nonnull (strstr (flags, "* 1 FETCH (FLAGS (\\Seen \\Recent))"));
-  g_assert_true (g_str_has_prefix (tagged (flags), "t4 OK"));
+  g_assert_true (g_str_has_prefix (mw_imap_tagged (flags), "t4 OK"));
 }
 
 /* §7.4.1, §7.5.1, §7.5.2: what one session does, the other hears of */
 static void
 test_two_sessions (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) laptop = client_login (f, "INBOX");
-  g_autoptr (Client) phone = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) laptop = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) phone = client_login (f, "INBOX");
   g_autofree char *store =
-      client_command (laptop, "STORE 1 +FLAGS (\\Deleted)");
-  g_autofree char *seen = client_command (phone, "NOOP");
-  g_autofree char *expunge = client_command (laptop, "EXPUNGE");
-  g_autofree char *gone = client_command (phone, "NOOP");
-  g_autofree char *fetch = client_command (phone, "FETCH 1 (UID)");
+      mw_imap_client_command (laptop, "STORE 1 +FLAGS (\\Deleted)");
+  g_autofree char *seen = mw_imap_client_command (phone, "NOOP");
+  g_autofree char *expunge = mw_imap_client_command (laptop, "EXPUNGE");
+  g_autofree char *gone = mw_imap_client_command (phone, "NOOP");
+  g_autofree char *fetch = mw_imap_client_command (phone, "FETCH 1 (UID)");
 
   g_assert_nonnull (strstr (store, "* 1 FETCH (FLAGS (\\Deleted"));
   g_assert_nonnull (strstr (seen, "* 1 FETCH (FLAGS (\\Deleted"));
@@ -244,7 +159,7 @@ test_two_sessions (Fixture *f, gconstpointer data)
 static void
 test_idle_push (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
   g_autoptr (GError) error = NULL;
   g_autofree char *idling = NULL;
   g_autofree char *pushed = NULL;
@@ -268,17 +183,17 @@ test_idle_push (Fixture *f, gconstpointer data)
   argv[2] = port;
   mail_stream_printf (client->stream, "t9 IDLE");
   g_assert_true (mail_stream_flush (client->stream, NULL, &error));
-  idling = client_read (client);
+  idling = mw_imap_client_read (client);
   g_assert_true (g_str_has_prefix (idling, "+ "));
   g_assert_cmpint (mw_harness_run (f->harness, argv, NULL, NULL, NULL), ==, 0);
-  pushed = client_read (client);
+  pushed = mw_imap_client_read (client);
   g_assert_cmpstr (pushed, ==, "* 3 EXISTS");
   mail_stream_printf (client->stream, "DONE");
   g_assert_true (mail_stream_flush (client->stream, NULL, &error));
   do
     {
       g_free (done);
-      done = client_read (client);
+      done = mw_imap_client_read (client);
     }
   while (g_str_has_prefix (done, "* "));
   g_assert_cmpstr (done, ==, "t9 OK IDLE completed");
@@ -288,16 +203,16 @@ test_idle_push (Fixture *f, gconstpointer data)
 static void
 test_append_copy_move (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, "INBOX");
-  g_autofree char *create = client_command (client, "CREATE Archive");
-  g_autofree char *append = client_command (
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
+  g_autofree char *create = mw_imap_client_command (client, "CREATE Archive");
+  g_autofree char *append = mw_imap_client_command (
       client,
       "APPEND Archive (\\Flagged) {23+}\r\nSubject: up\r\n\r\nloaded\r\n");
-  g_autofree char *copy = client_command (client, "UID COPY 1 Archive");
-  g_autofree char *move = client_command (client, "MOVE 2 Archive");
-  g_autofree char *missing = client_command (client, "COPY 1 Nowhere");
+  g_autofree char *copy = mw_imap_client_command (client, "UID COPY 1 Archive");
+  g_autofree char *move = mw_imap_client_command (client, "MOVE 2 Archive");
+  g_autofree char *missing = mw_imap_client_command (client, "COPY 1 Nowhere");
   g_autofree char *status =
-      client_command (client, "STATUS Archive (MESSAGES UIDNEXT)");
+      mw_imap_client_command (client, "STATUS Archive (MESSAGES UIDNEXT)");
   g_auto (GStrv) files =
       mw_harness_list_messages (f->harness, "alice", "Archive");
 
@@ -326,20 +241,22 @@ number_after (const char *text, const char *word)
 static void
 test_condstore_unchangedsince (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) laptop = client_login (f, NULL);
-  g_autoptr (Client) phone = client_login (f, "INBOX");
+  g_autoptr (MwImapClient) laptop = client_login (f, NULL);
+  g_autoptr (MwImapClient) phone = client_login (f, "INBOX");
   g_autofree char *selected =
-      client_command (laptop, "SELECT INBOX (CONDSTORE)");
+      mw_imap_client_command (laptop, "SELECT INBOX (CONDSTORE)");
   guint64 highest = number_after (selected, "[HIGHESTMODSEQ ");
-  g_autofree char *changed = client_command (phone, "STORE 1 +FLAGS (\\Seen)");
+  g_autofree char *changed =
+      mw_imap_client_command (phone, "STORE 1 +FLAGS (\\Seen)");
   g_autofree char *command = g_strdup_printf (
       "STORE 1:2 (UNCHANGEDSINCE %" G_GUINT64_FORMAT ") +FLAGS (\\Flagged)",
       highest);
-  g_autofree char *store = client_command (laptop, command);
-  g_autofree char *fetch = client_command (laptop, "FETCH 1:2 (FLAGS MODSEQ)");
+  g_autofree char *store = mw_imap_client_command (laptop, command);
+  g_autofree char *fetch =
+      mw_imap_client_command (laptop, "FETCH 1:2 (FLAGS MODSEQ)");
 
   g_assert_cmpuint (highest, >, 0);
-  g_assert_nonnull (strstr (tagged (store), "OK [MODIFIED 1]"));
+  g_assert_nonnull (strstr (mw_imap_tagged (store), "OK [MODIFIED 1]"));
   g_assert_nonnull (strstr (store, "* 2 FETCH (FLAGS (\\Flagged"));
   g_assert_nonnull (strstr (store, " MODSEQ ("));
   g_assert_nonnull (strstr (fetch, "* 1 FETCH (FLAGS (\\Seen) MODSEQ ("));
@@ -361,34 +278,34 @@ test_qresync (Fixture *f, gconstpointer data)
   guint64 validity, highest;
 
   {
-    g_autoptr (Client) client = client_login (f, NULL);
+    g_autoptr (MwImapClient) client = client_login (f, NULL);
 
-    g_free (client_command (client, "ENABLE QRESYNC"));
-    first = client_command (client, "SELECT INBOX");
+    g_free (mw_imap_client_command (client, "ENABLE QRESYNC"));
+    first = mw_imap_client_command (client, "SELECT INBOX");
   }
   validity = number_after (first, "[UIDVALIDITY ");
   highest = number_after (first, "[HIGHESTMODSEQ ");
   {
-    g_autoptr (Client) other = client_login (f, "INBOX");
+    g_autoptr (MwImapClient) other = client_login (f, "INBOX");
 
-    g_free (client_command (other, "STORE 1 +FLAGS (\\Deleted)"));
-    g_free (client_command (other, "EXPUNGE"));
-    g_free (client_command (other, "STORE 1 +FLAGS (\\Answered)"));
+    g_free (mw_imap_client_command (other, "STORE 1 +FLAGS (\\Deleted)"));
+    g_free (mw_imap_client_command (other, "EXPUNGE"));
+    g_free (mw_imap_client_command (other, "STORE 1 +FLAGS (\\Answered)"));
   }
-  g_autoptr (Client) client = client_login (f, NULL);
-  g_autofree char *enabled = client_command (client, "ENABLE QRESYNC");
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
+  g_autofree char *enabled = mw_imap_client_command (client, "ENABLE QRESYNC");
   command = g_strdup_printf ("SELECT INBOX (QRESYNC (%" G_GUINT64_FORMAT
                              " %" G_GUINT64_FORMAT " 1:2))",
                              validity, highest);
-  resync = client_command (client, command);
+  resync = mw_imap_client_command (client, command);
   g_free (command);
   command = g_strdup_printf (
       "UID FETCH 1:* (FLAGS) (CHANGEDSINCE %" G_GUINT64_FORMAT " VANISHED)",
       highest);
-  fetch = client_command (client, command);
+  fetch = mw_imap_client_command (client, command);
   g_autofree char *store =
-      client_command (client, "STORE 1 +FLAGS (\\Deleted)");
-  g_autofree char *expunge = client_command (client, "EXPUNGE");
+      mw_imap_client_command (client, "STORE 1 +FLAGS (\\Deleted)");
+  g_autofree char *expunge = mw_imap_client_command (client, "EXPUNGE");
 
   g_assert_nonnull (strstr (enabled, "* ENABLED CONDSTORE QRESYNC"));
   g_assert_nonnull (strstr (resync, "* VANISHED (EARLIER) 1"));
@@ -411,21 +328,22 @@ test_uids_across_restart (Fixture *f, gconstpointer data)
   const char *mark = NULL;
 
   {
-    g_autoptr (Client) client = client_login (f, "INBOX");
+    g_autoptr (MwImapClient) client = client_login (f, "INBOX");
 
-    g_free (client_command (client, "STORE 2 +FLAGS (\\Deleted)"));
-    g_free (client_command (client, "EXPUNGE"));
-    before = client_command (client, "STATUS INBOX (UIDVALIDITY UIDNEXT)");
+    g_free (mw_imap_client_command (client, "STORE 2 +FLAGS (\\Deleted)"));
+    g_free (mw_imap_client_command (client, "EXPUNGE"));
+    before =
+        mw_imap_client_command (client, "STATUS INBOX (UIDVALIDITY UIDNEXT)");
   }
   mw_harness_signal (f->harness, f->pid, SIGTERM);
   deliver (f, message_two);
   f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
   f->port = mw_harness_port (f->harness, "imap");
   {
-    g_autoptr (Client) client = client_login (f, NULL);
+    g_autoptr (MwImapClient) client = client_login (f, NULL);
 
-    after =
-        client_command (client, "STATUS INBOX (UIDVALIDITY UIDNEXT MESSAGES)");
+    after = mw_imap_client_command (
+        client, "STATUS INBOX (UIDVALIDITY UIDNEXT MESSAGES)");
   }
   g_assert_nonnull (strstr (before, "UIDNEXT 3"));
   mark = strstr (before, "UIDVALIDITY ");
@@ -440,10 +358,10 @@ test_uids_across_restart (Fixture *f, gconstpointer data)
 static void
 test_huge_literal (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_login (f, NULL);
+  g_autoptr (MwImapClient) client = client_login (f, NULL);
   g_autofree char *refused =
-      client_command (client, "APPEND INBOX {4294967295}");
-  g_autofree char *still = client_command (client, "NOOP");
+      mw_imap_client_command (client, "APPEND INBOX {4294967295}");
+  g_autofree char *still = mw_imap_client_command (client, "NOOP");
   g_autofree char *bye = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -451,7 +369,7 @@ test_huge_literal (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (still, "t3 OK"));
   mail_stream_printf (client->stream, "t4 APPEND INBOX {4294967295+}");
   g_assert_true (mail_stream_flush (client->stream, NULL, &error));
-  bye = client_read (client);
+  bye = mw_imap_client_read (client);
   g_assert_true (g_str_has_prefix (bye, "* BYE [TOOBIG]"));
 }
 
@@ -459,10 +377,10 @@ test_huge_literal (Fixture *f, gconstpointer data)
 static void
 test_bad_input (Fixture *f, gconstpointer data)
 {
-  g_autoptr (Client) client = client_connect (f);
-  g_autofree char *unknown = client_command (client, "FROBNICATE");
-  g_autofree char *state = client_command (client, "SELECT INBOX");
-  g_autofree char *unbalanced = client_command (client, "LOGIN (alice");
+  g_autoptr (MwImapClient) client = client_connect (f);
+  g_autofree char *unknown = mw_imap_client_command (client, "FROBNICATE");
+  g_autofree char *state = mw_imap_client_command (client, "SELECT INBOX");
+  g_autofree char *unbalanced = mw_imap_client_command (client, "LOGIN (alice");
   g_autofree char *after = NULL;
   g_autoptr (GError) error = NULL;
 
@@ -472,10 +390,10 @@ test_bad_input (Fixture *f, gconstpointer data)
   mail_stream_write (client->stream, "t4 NOOP\0x\r\n", 11);
   mail_stream_write (client->stream, "t5 NOOP\n", 8);
   g_assert_true (mail_stream_flush (client->stream, NULL, &error));
-  g_free (client_read (client));
-  g_free (client_read (client));
+  g_free (mw_imap_client_read (client));
+  g_free (mw_imap_client_read (client));
   client->next_tag = 5;
-  after = client_command (client, "NOOP");
+  after = mw_imap_client_command (client, "NOOP");
   g_assert_true (g_str_has_prefix (after, "t6 OK"));
 }
 
