@@ -203,6 +203,27 @@ mail_server_open_stream (GSocketConnection *connection,
   return io ? mail_stream_new (io, max_line) : NULL;
 }
 
+MailServerContext *
+mail_server_context_new (const MailConfig *config, GTlsCertificate *certificate)
+{
+  MailServerContext *context = g_new0 (MailServerContext, 1);
+
+  context->config = config;
+  context->certificate = certificate ? g_object_ref (certificate) : NULL;
+  context->users = mail_users_cache_new (config);
+  return context;
+}
+
+void
+mail_server_context_free (MailServerContext *context)
+{
+  if (context == NULL)
+    return;
+  g_clear_object (&context->certificate);
+  g_clear_pointer (&context->users, mail_users_cache_free);
+  g_free (context);
+}
+
 /* ---- a server's main () ------------------------------------------------ */
 
 /* The certificate, or NULL when none is configured (then no TLS). */
@@ -257,7 +278,7 @@ mail_server_main (const MailServerMain *info, int argc, char **argv)
   g_autoptr (MailConfig) config = NULL;
   g_autoptr (GTlsCertificate) certificate = NULL;
   g_autoptr (MailServer) server = NULL;
-  gpointer context = NULL;
+  g_autoptr (MailServerContext) context = NULL;
   int status = 1;
 
   setlocale (LC_ALL, "");
@@ -270,15 +291,14 @@ mail_server_main (const MailServerMain *info, int argc, char **argv)
       return 2;
     }
   config->protocol_log |= protocol_log;
-  context = info->context_new (config, certificate);
+  context = mail_server_context_new (config, certificate);
   server = mail_server_new (info->program, info->max_sessions,
                             info->session_run, context);
   if (add_listeners (info, server, config, certificate != NULL, &error))
     status = mail_server_run (server);
   else
     fprintf (stderr, "%s: %s\n", info->program, error->message);
-  g_clear_pointer (&server, mail_server_free);
-  info->context_free (context);
+  g_clear_pointer (&server, mail_server_free); /* before the context */
   return status;
 }
 

@@ -8,6 +8,7 @@
 
 #include <gio/gio.h>
 
+#include "mail-auth.h"
 #include "mail-config.h"
 #include "mail-line.h"
 
@@ -51,8 +52,23 @@ gboolean mail_server_add_listener (MailServer *server,
  * they use is freed under them. */
 int mail_server_run (MailServer *server);
 
-/* What the main () of a pull server (mw-pop3d, mw-imapd) says about
- * itself; mail_server_main () does the rest, the same for both. */
+/* What every session of one pull server (mw-pop3d, mw-imapd) shares:
+ * the configuration, the certificate (NULL: no TLS offered) and the
+ * users file, reloaded when it changes (mail-auth.h). Thread-safe. */
+typedef struct
+{
+  const MailConfig *config; /* (transfer none) outlives the context */
+  GTlsCertificate *certificate;
+  MailUsersCache *users;
+} MailServerContext;
+
+MailServerContext *mail_server_context_new (const MailConfig *config,
+                                            GTlsCertificate *certificate);
+void mail_server_context_free (MailServerContext *context);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailServerContext, mail_server_context_free)
+
+/* What the main () of a pull server says about itself;
+ * mail_server_main () does the rest, the same for both. */
 typedef struct
 {
   const char *program;     /* "mw-imapd" */
@@ -62,11 +78,8 @@ typedef struct
   const char *tls_label; /* "imaps": implicit TLS (RFC 8314 §3.3) */
   /* the [section] listener for @tls FALSE or TRUE (transfer none) */
   const MailListen *(*get_listen) (const MailConfig *config, gboolean tls);
-  /* the state its sessions share, and how one session runs */
-  gpointer (*context_new) (const MailConfig *config,
-                           GTlsCertificate *certificate);
-  GDestroyNotify context_free;
-  MailServerSessionFunc session_run; /* gets the context as user data */
+  /* runs one session; gets the MailServerContext as user data */
+  MailServerSessionFunc session_run;
 } MailServerMain;
 
 /* Parses --config FILE and --protocol-log, loads the configuration and

@@ -2,35 +2,12 @@
  * imap-login.c: the not-authenticated state of an IMAP server session
  * (RFC 9051 §6.2: STARTTLS, AUTHENTICATE, LOGIN; RFC 4959 SASL-IR;
  * RFC 4616 PLAIN; draft-murchison-sasl-login LOGIN; RFC 5530 response
- * codes), and the context the sessions share.
+ * codes).
  */
 #include <string.h>
 
 #include "imap-session-private.h"
 #include "mail-tls.h"
-
-/* ---- context --------------------------------------------------------- */
-
-ImapContext *
-imap_context_new (const MailConfig *config, GTlsCertificate *certificate)
-{
-  ImapContext *context = g_new0 (ImapContext, 1);
-
-  context->config = config;
-  context->certificate = certificate ? g_object_ref (certificate) : NULL;
-  context->users = mail_users_cache_new (config);
-  return context;
-}
-
-void
-imap_context_free (ImapContext *context)
-{
-  if (context == NULL)
-    return;
-  g_clear_object (&context->certificate);
-  g_clear_pointer (&context->users, mail_users_cache_free);
-  g_free (context);
-}
 
 /* ---- logging in ------------------------------------------------------ */
 

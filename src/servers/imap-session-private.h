@@ -51,13 +51,6 @@ typedef enum
 /* A command without APPEND data stays small: LOGIN, SEARCH, STORE. */
 #define IMAP_MAX_COMMAND_SIZE (256 * 1024)
 
-struct _ImapContext
-{
-  const MailConfig *config;
-  GTlsCertificate *certificate; /* NULL: no TLS */
-  MailUsersCache *users;
-};
-
 typedef struct
 {
   ImapContext *context;

@@ -7,19 +7,12 @@
 
 #include <gio/gio.h>
 
-#include "mail-config.h"
+#include "mail-net.h"
 
 G_BEGIN_DECLS
 
-/* Shared by every session thread of one server; thread-safe. */
-typedef struct _ImapContext ImapContext;
-
-/* @config (transfer none) must outlive the context. @certificate may be
- * NULL: then neither STARTTLS nor implicit TLS is offered. */
-ImapContext *imap_context_new (const MailConfig *config,
-                               GTlsCertificate *certificate);
-void imap_context_free (ImapContext *context);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImapContext, imap_context_free)
+/* What the sessions of one server share (mail-net.h). */
+typedef MailServerContext ImapContext;
 
 /* Runs one whole session over @connection, blocking, in the caller's
  * thread: TLS first when @implicit_tls (RFC 8314 §3.3, port 993), the

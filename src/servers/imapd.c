@@ -16,12 +16,6 @@ imap_listen (const MailConfig *config, gboolean tls)
   return tls ? &config->imaps : &config->imap;
 }
 
-static gpointer
-imap_context (const MailConfig *config, GTlsCertificate *certificate)
-{
-  return imap_context_new (config, certificate);
-}
-
 static void
 on_session (GSocketConnection *connection,
             const MailServerListener *listener,
@@ -40,8 +34,6 @@ main (int argc, char **argv)
     .label = "imap",
     .tls_label = "imaps",
     .get_listen = imap_listen,
-    .context_new = imap_context,
-    .context_free = (GDestroyNotify) imap_context_free,
     .session_run = on_session,
   };
 

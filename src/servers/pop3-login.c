@@ -10,29 +10,6 @@
 #include "mail-tls.h"
 #include "pop3-session-private.h"
 
-/* ---- context ------------------------------------------------------- */
-
-Pop3Context *
-pop3_context_new (const MailConfig *config, GTlsCertificate *certificate)
-{
-  Pop3Context *context = g_new0 (Pop3Context, 1);
-
-  context->config = config;
-  context->certificate = certificate ? g_object_ref (certificate) : NULL;
-  context->users = mail_users_cache_new (config);
-  return context;
-}
-
-void
-pop3_context_free (Pop3Context *context)
-{
-  if (context == NULL)
-    return;
-  g_clear_object (&context->certificate);
-  g_clear_pointer (&context->users, mail_users_cache_free);
-  g_free (context);
-}
-
 /* ---- login --------------------------------------------------------- */
 
 static void

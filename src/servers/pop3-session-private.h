@@ -33,13 +33,6 @@ typedef enum
 /* RFC 1939 §3: the autologout timer is at least 10 minutes. */
 #define POP3_DEFAULT_TIMEOUT 600
 
-struct _Pop3Context
-{
-  const MailConfig *config;
-  GTlsCertificate *certificate; /* NULL: no TLS */
-  MailUsersCache *users;
-};
-
 typedef struct
 {
   Pop3Context *context;

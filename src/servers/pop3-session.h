@@ -7,21 +7,12 @@
 
 #include <gio/gio.h>
 
-#include "mail-config.h"
+#include "mail-net.h"
 
 G_BEGIN_DECLS
 
-/* Shared by every session thread of one server; thread-safe. */
-typedef struct _Pop3Context Pop3Context;
-
-/* @config (transfer none) must outlive the context. @certificate may be
- * NULL: then neither STLS nor implicit TLS is offered. The users file is
- * loaded lazily and reloaded whenever its modification time changes, so
- * "mw-admin user add" needs no restart. */
-Pop3Context *pop3_context_new (const MailConfig *config,
-                               GTlsCertificate *certificate);
-void pop3_context_free (Pop3Context *context);
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (Pop3Context, pop3_context_free)
+/* What the sessions of one server share (mail-net.h). */
+typedef MailServerContext Pop3Context;
 
 /* Runs one whole session over @connection, blocking, in the caller's
  * thread: TLS handshake first when @implicit_tls (RFC 8314 §3.3, port

@@ -15,12 +15,6 @@ pop3_listen (const MailConfig *config, gboolean tls)
   return tls ? &config->pop3s : &config->pop3;
 }
 
-static gpointer
-pop3_context (const MailConfig *config, GTlsCertificate *certificate)
-{
-  return pop3_context_new (config, certificate);
-}
-
 static void
 on_session (GSocketConnection *connection,
             const MailServerListener *listener,
@@ -39,8 +33,6 @@ main (int argc, char **argv)
     .label = "pop3",
     .tls_label = "pop3s",
     .get_listen = pop3_listen,
-    .context_new = pop3_context,
-    .context_free = (GDestroyNotify) pop3_context_free,
     .session_run = on_session,
   };
 

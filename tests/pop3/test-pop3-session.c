@@ -99,7 +99,7 @@ fixture_set_up (Fixture *f, gconstpointer data)
   f->maildir = mail_config_user_maildir (f->config, "alice", NULL);
   f->certificate = mail_tls_load_certificate (f->cert_file, key_file, &error);
   g_assert_no_error (error);
-  f->context = pop3_context_new (f->config, f->certificate);
+  f->context = mail_server_context_new (f->config, f->certificate);
   f->listener = g_socket_listener_new ();
   g_assert_true (g_socket_listener_add_address (
       f->listener, address, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL,
@@ -119,7 +119,7 @@ fixture_tear_down (Fixture *f, gconstpointer data)
   g_ptr_array_unref (f->threads);
   g_socket_listener_close (f->listener);
   g_object_unref (f->listener);
-  pop3_context_free (f->context);
+  mail_server_context_free (f->context);
   g_object_unref (f->certificate);
   mail_config_free (f->config);
   g_free (f->maildir);
