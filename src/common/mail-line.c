@@ -230,6 +230,9 @@ mail_line_to_crlf (const char *data, gsize length)
 /* ---- MailStream ---------------------------------------------------- */
 
 #define MAIL_STREAM_READ_CHUNK 16384
+/* Past this much unsent output, a read sends it before taking even a
+ * line that is already buffered (see mail_stream_read_line ()). */
+#define MAIL_STREAM_MAX_OUTPUT_PENDING (256 * 1024)
 
 struct _MailStream
 {
@@ -422,6 +425,13 @@ mail_stream_read_line (MailStream *stream,
 {
   const guint8 *data;
 
+  /* A peer that pipelines commands and never reads the answers: each
+   * command taken from what is buffered adds an answer, so past the limit
+   * the answers go out first, and the write blocks until the peer reads
+   * (or the timeout drops it). Memory stays bounded, whatever it sends. */
+  if (stream->output->len > MAIL_STREAM_MAX_OUTPUT_PENDING &&
+      !mail_stream_flush (stream, cancellable, error))
+    return FALSE;
   if (!stream_next_line (stream, &data, out_length, out_flags, cancellable,
                          error))
     return FALSE;

@@ -134,8 +134,10 @@ gboolean mail_stream_is_tls (MailStream *stream);
 
 /* Reads one line. Pending output is flushed first whenever it must wait
  * for the network, so a pipelined batch of commands gets its replies in
- * one write (RFC 2920 §3.2). Errors: MAIL_LINE_ERROR_TOO_LONG (the line
- * was consumed; the session may go on), MAIL_LINE_ERROR_CLOSED,
+ * one write (RFC 2920 §3.2), and whenever more than 256 KiB of it waits,
+ * so a peer that pipelines and never reads is not read further until it
+ * does: what is held for it stays bounded. Errors: MAIL_LINE_ERROR_TOO_LONG
+ * (the line was consumed; the session may go on), MAIL_LINE_ERROR_CLOSED,
  * G_IO_ERROR_TIMED_OUT, other G_IO_ERRORs. */
 gboolean mail_stream_read_line (MailStream *stream,
                                 char **out_line,

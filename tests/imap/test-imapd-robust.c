@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: MIT
+ * test-imapd-robust.c: mw-imapd as a real process on loopback, facing bad
+ * input and a hostile world (issue 8, "Bad input and security"): a client
+ * that never reads (the server's memory stays bounded, RFC 9051 §5.5),
+ * a client that vanishes in the middle of APPEND, of a non-synchronising
+ * literal and of MULTIAPPEND (nothing stored: RFC 9051 §6.3.12, RFC 7888,
+ * RFC 3502 §3), APPEND on a full disk (NO [OVERQUOTA], RFC 5530 §3), and
+ * RFC822.SIZE against the octets of BODY[] for bare LF and NUL (RFC 9051
+ * §2.3.4, §4.3). And IMAP4rev1 beside IMAP4rev2 (RFC 9051 Appendix E):
+ * one session of each doing the same things, with the answers that
+ * differ asserted side by side.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+
+#include "mail-line.h"
+#include "mail-net.h"
+#include "mw-harness.h"
+#include "mw-imap-client.h"
+
+typedef struct
+{
+  MwHarness *harness;
+  GPid pid; /* mw-imapd */
+  guint16 port;
+} Fixture;
+
+static void
+fixture_set_up (Fixture *f, gconstpointer data)
+{
+  f->harness = mw_harness_new (NULL);
+  f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
+  f->port = mw_harness_port (f->harness, "imap");
+}
+
+static void
+fixture_tear_down (Fixture *f, gconstpointer data)
+{
+  mw_harness_free (f->harness);
+}
+
+/* "From: ...\r\nSubject: number @i\r\n\r\n" and lines of "x" up to about
+ * @size octets, CRLF throughout (transfer full). */
+static char *
+message_text (guint i, gsize size)
+{
+  GString *text = g_string_new (NULL);
+
+  g_string_append_printf (text,
+                          "From: bob@example.test\r\nTo: alice@example.test\r\n"
+                          "Subject: number %u\r\n\r\n",
+                          i);
+  while (text->len < size)
+    g_string_append_printf (text, "%u %.70s\r\n", i,
+                            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                            "xxxxxxxxxxxxxxxxxxxx");
+  return g_string_free (text, FALSE);
+}
+
+/* The number after @word in @text ("UIDNEXT 7" -> 7); asserts it is
+ * there. */
+static guint64
+number_after (const char *text, const char *word)
+{
+  const char *at = strstr (text, word);
+
+  g_assert_nonnull (at);
+  return g_ascii_strtoull (at + strlen (word), NULL, 10);
+}
+
+/* Reads what the server still sends until it closes the connection: when
+ * this returns, the server has ended the session (it closes last). */
+static void
+read_until_closed (MailStream *stream)
+{
+  for (guint i = 0; i < 1000; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *line = NULL;
+      gsize length = 0;
+      MailLineFlags flags = 0;
+
+      if (!mail_stream_read_line (stream, &line, &length, &flags, NULL, &error))
+        {
+          g_assert_error (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_CLOSED);
+          return;
+        }
+    }
+  g_assert_not_reached ();
+}
+
+/* The regular files in @dir (0 if it does not exist). */
+static guint
+count_files (const char *dir)
+{
+  g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+  guint count = 0;
+
+  while (listing != NULL && g_dir_read_name (listing) != NULL)
+    count++;
+  return count;
+}
+
+/* ---- a client that never reads (RFC 9051 §5.5) ------------------------ */
+
+/* VmRSS of @pid in KiB, from /proc/PID/status. */
+static guint64
+rss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  return number_after (status, "VmRSS:");
+}
+
+typedef struct
+{
+  guint messages;      /* in INBOX */
+  gsize size;          /* octets each */
+  guint folders;       /* more, made beside INBOX */
+  const char *command; /* sent again and again */
+} FloodCase;
+
+/* @count folders with long names, made as Maildir++ does (".name" with
+ * cur/, new/ and tmp/): a long LIST answer. */
+static void
+make_folders (Fixture *f, guint count)
+{
+  g_autofree char *maildir = mw_harness_maildir (f->harness, "alice");
+
+  for (guint i = 0; i < count; i++)
+    for (guint k = 0; k < 3; k++)
+      {
+        static const char *const subdirs[] = { "cur", "new", "tmp" };
+        g_autofree char *name = g_strdup_printf (
+            ".a folder with a rather long name to list, number %u", i);
+        g_autofree char *path =
+            g_build_filename (maildir, name, subdirs[k], NULL);
+
+        g_assert_cmpint (g_mkdir_with_parents (path, 0700), ==, 0);
+      }
+}
+
+/* Sends "fN @command" up to @count times without ever reading,
+ * for at most 5 s, until the socket takes no more (the server stopped
+ * reading). Returns how many went out. */
+static guint
+flood (MailStream *stream, const char *what, guint count)
+{
+  GSocket *socket = mail_stream_get_socket (stream);
+  gint64 deadline = g_get_monotonic_time () + 5 * G_USEC_PER_SEC;
+  guint sent = 0;
+
+  g_socket_set_blocking (socket, FALSE);
+  while (sent < count && g_get_monotonic_time () < deadline)
+    {
+      g_autofree char *command = g_strdup_printf ("f%u %s\r\n", sent, what);
+      g_autoptr (GError) error = NULL;
+      gssize n =
+          g_socket_send (socket, command, strlen (command), NULL, &error);
+
+      if (n < 0 && g_error_matches (error, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        break;
+      g_assert_no_error (error);
+      g_assert_cmpint (n, ==, strlen (command)); /* small, always whole */
+      sent++;
+    }
+  return sent;
+}
+
+/* The highest VmRSS of @pid seen over @seconds (sampled every 20 ms). */
+static guint64
+peak_rss_kib (GPid pid, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  guint64 peak = 0;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      peak = MAX (peak, rss_kib (pid));
+      g_usleep (20 * 1000);
+    }
+  return peak;
+}
+
+/* A second session, while the first is stuck, logs in and reads. */
+static void
+assert_other_session_works (Fixture *f, guint messages)
+{
+  g_autoptr (MwImapClient) other = mw_imap_client_login (f->port, "INBOX");
+  g_autofree char *exists = g_strdup_printf ("* %u EXISTS", messages);
+  g_autofree char *fetch =
+      mw_imap_client_ok (other, "FETCH 1 (UID BODY.PEEK[HEADER.FIELDS "
+                                "(SUBJECT)])");
+  g_autofree char *noop = mw_imap_client_ok (other, "NOOP");
+
+  g_assert_nonnull (strstr (fetch, "Subject: number 0"));
+  g_assert_null (strstr (noop, exists)); /* no news: nothing changed */
+}
+
+/* The server stops reading commands while their answers wait for the
+ * client, so its memory does not grow with what the client sends; a
+ * FETCH of large messages goes out as it is made. The bound, 16 MiB, is
+ * less than one answer of the large case and than 70 answers of the
+ * small one, which is what one 16 KiB read of commands would hold. */
+#define FLOOD_COMMANDS 5000
+#define FLOOD_MAX_GROWTH_KIB (16 * 1024)
+
+static void
+test_never_reads (Fixture *f, gconstpointer data)
+{
+  const FloodCase *c = data;
+  g_autoptr (MwImapClient) client = NULL;
+  guint64 before = 0;
+  guint64 peak = 0;
+  guint sent = 0;
+
+  for (guint i = 0; i < c->messages; i++)
+    {
+      g_autofree char *text = message_text (i, c->size);
+
+      mw_harness_deliver (f->harness, "alice", text);
+    }
+  make_folders (f, c->folders);
+  client = mw_imap_client_login (f->port, "INBOX");
+  /* one answer read whole first: the caches are warm, RSS is settled */
+  g_free (mw_imap_client_ok (client, c->command));
+  before = rss_kib (f->pid);
+  sent = flood (client->stream, c->command, FLOOD_COMMANDS);
+  peak = peak_rss_kib (f->pid, 2);
+  assert_other_session_works (f, c->messages);
+  peak = MAX (peak, peak_rss_kib (f->pid, 1));
+  g_test_message (
+      "%u x %zu octets, %u folders, %u x \"%s\" sent: VmRSS "
+      "%" G_GUINT64_FORMAT " KiB before, peak %" G_GUINT64_FORMAT " KiB",
+      c->messages, c->size, c->folders, sent, c->command, before, peak);
+  g_assert_cmpuint (sent, >, 100);
+  g_assert_cmpuint (peak, <, before + FLOOD_MAX_GROWTH_KIB);
+}
+
+/* ---- a client that vanishes mid-APPEND -------------------------------- */
+
+typedef struct
+{
+  gboolean synchronising; /* {n} and "+" (else {n+}, RFC 7888 §3) */
+  guint whole;            /* messages sent whole before the cut one */
+} CutCase;
+
+/* "{n}" CRLF, waiting for "+" (RFC 9051 §7.6), or "{n+}" CRLF. */
+static void
+send_literal_header (MwImapClient *client,
+                     const char *before,
+                     gsize length,
+                     gboolean synchronising)
+{
+  g_autofree char *header = g_strdup_printf ("%s{%zu%s}\r\n", before, length,
+                                             synchronising ? "" : "+");
+  g_autoptr (GError) error = NULL;
+
+  mail_stream_write (client->stream, header, strlen (header));
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  if (synchronising)
+    {
+      g_autofree char *go_ahead = mw_imap_client_read (client);
+
+      g_assert_true (g_str_has_prefix (go_ahead, "+ "));
+    }
+}
+
+/* APPEND (MULTIAPPEND if c->whole > 0) cut in the middle of the last
+ * message's literal, then the client goes: it shuts its side down and
+ * waits for the server to close. */
+static void
+append_and_vanish (Fixture *f, const CutCase *c)
+{
+  g_autoptr (MwImapClient) client = mw_imap_client_login (f->port, NULL);
+  g_autofree char *cut = message_text (99, 4000);
+  g_autoptr (GError) error = NULL;
+  const char *before = "t9 APPEND INBOX ";
+
+  for (guint i = 0; i < c->whole; i++)
+    {
+      g_autofree char *text = message_text (90 + i, 300);
+
+      send_literal_header (client, before, strlen (text), c->synchronising);
+      mail_stream_write (client->stream, text, strlen (text));
+      before = " ";
+    }
+  send_literal_header (client, before, strlen (cut), c->synchronising);
+  mail_stream_write (client->stream, cut, strlen (cut) / 2);
+  g_assert_true (mail_stream_flush (client->stream, NULL, &error));
+  g_assert_true (g_socket_shutdown (mail_stream_get_socket (client->stream),
+                                    FALSE, TRUE, &error));
+  read_until_closed (client->stream);
+}
+
+/* RFC 9051 §6.3.12 (and RFC 3502 §3 for MULTIAPPEND: all or nothing):
+ * a command the client did not finish is not run. No file in new/, cur/
+ * or tmp/, the same UIDNEXT, and the next APPEND gets it. */
+static void
+test_vanish_mid_append (Fixture *f, gconstpointer data)
+{
+  const CutCase *c = data;
+  g_autofree char *maildir = mw_harness_maildir (f->harness, "alice");
+  g_autofree char *tmp = g_build_filename (maildir, "tmp", NULL);
+  g_autoptr (MwImapClient) first = NULL;
+  g_autoptr (MwImapClient) next = NULL;
+  g_autofree char *status = NULL;
+  g_autofree char *after = NULL;
+  g_autofree char *append = NULL;
+  g_autofree char *appenduid = NULL;
+  g_auto (GStrv) files = NULL;
+  guint64 uidnext = 0;
+
+  mw_harness_deliver (f->harness, "alice",
+                      "Subject: already here\r\n\r\nhi\r\n");
+  first = mw_imap_client_login (f->port, NULL);
+  status = mw_imap_client_ok (first, "STATUS INBOX (UIDNEXT MESSAGES)");
+  uidnext = number_after (status, "UIDNEXT ");
+  append_and_vanish (f, c);
+  files = mw_harness_list_messages (f->harness, "alice", NULL);
+  g_assert_cmpuint (g_strv_length (files), ==, 1);
+  g_assert_cmpuint (count_files (tmp), ==, 0);
+  next = mw_imap_client_login (f->port, NULL);
+  after = mw_imap_client_ok (next, "STATUS INBOX (UIDNEXT MESSAGES)");
+  g_assert_cmpuint (number_after (after, "UIDNEXT "), ==, uidnext);
+  g_assert_cmpuint (number_after (after, "MESSAGES "), ==, 1);
+  append = mw_imap_client_ok (
+      next, "APPEND INBOX {23+}\r\nSubject: up\r\n\r\nloaded\r\n");
+  appenduid = g_strdup_printf (" %" G_GUINT64_FORMAT "] ", uidnext);
+  g_assert_nonnull (strstr (append, "OK [APPENDUID "));
+  g_assert_nonnull (strstr (append, appenduid));
+}
+
+int
+main (int argc, char **argv)
+{
+  static const FloodCase large = { 24, 1024 * 1024, 0, "FETCH 1:* BODY[]" };
+  static const FloodCase small = { 4, 60 * 1024, 0, "FETCH 1:* BODY.PEEK[]" };
+  static const FloodCase list = { 1, 100, 400, "LIST \"\" *" };
+  static const CutCase cut_sync = { TRUE, 0 };
+  static const CutCase cut_non_sync = { FALSE, 0 };
+  static const CutCase cut_multi = { TRUE, 2 };
+  static const CutCase cut_multi_non_sync = { FALSE, 1 };
+
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, func, data)                                                  \
+  g_test_add (path, Fixture, data, fixture_set_up, func, fixture_tear_down)
+  ADD ("/imapd/robust/never-reads/large-messages-stay-bounded",
+       test_never_reads, &large);
+  ADD ("/imapd/robust/never-reads/many-small-answers-stay-bounded",
+       test_never_reads, &small);
+  ADD ("/imapd/robust/never-reads/long-lists-stay-bounded", test_never_reads,
+       &list);
+  ADD ("/imapd/robust/vanish/mid-literal-stores-nothing",
+       test_vanish_mid_append, &cut_sync);
+  ADD ("/imapd/robust/vanish/mid-non-sync-literal-stores-nothing",
+       test_vanish_mid_append, &cut_non_sync);
+  ADD ("/imapd/robust/vanish/mid-multiappend-stores-nothing",
+       test_vanish_mid_append, &cut_multi);
+  ADD ("/imapd/robust/vanish/mid-non-sync-multiappend-stores-nothing",
+       test_vanish_mid_append, &cut_multi_non_sync);
+#undef ADD
+  return g_test_run ();
+}
