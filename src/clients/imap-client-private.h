@@ -23,6 +23,7 @@ struct _ImapClient
   ImapMailbox *mailbox; /* the selected mailbox, or NULL */
   char *bye;            /* the text of a BYE, once one came */
   gboolean logging_out;
+  gboolean preauth; /* the greeting was PREAUTH (RFC 9051 §7.1.4) */
   /* the caller's handler of untagged responses */
   ImapClientUntaggedFunc untagged;
   gpointer untagged_data;
