@@ -182,6 +182,9 @@ imap_client_login (ImapClient *client,
 {
   g_return_val_if_fail (user != NULL && password != NULL, FALSE);
 
+  /* RFC 9051 §7.1.4: PREAUTH, the connection is authenticated already */
+  if (client->preauth)
+    return TRUE;
   if (!imap_client_choose_method (client, &method, error))
     return FALSE;
   switch (method)

@@ -761,6 +761,7 @@ imap_client_read_greeting (ImapClient *client, GError **error)
                    greeting->response.text);
       return FALSE;
     }
+  client->preauth = greeting->response.status == IMAP_STATUS_PREAUTH;
   return client->capabilities->len > 0 ||
          imap_client_capability (client, error);
 }

@@ -136,8 +136,9 @@ gboolean imap_client_has_capability (ImapClient *client, const char *name);
 gboolean imap_client_is_enabled (ImapClient *client, const char *name);
 
 /* Logs in (the authenticated state afterwards) and learns the new
- * capabilities. Errors: IMAP_CLIENT_ERROR_AUTH, _UNSUPPORTED (the method
- * is not offered, or LOGINDISABLED), I/O. */
+ * capabilities; after a PREAUTH greeting there is nothing to do. Errors:
+ * IMAP_CLIENT_ERROR_AUTH, _UNSUPPORTED (the method is not offered, or
+ * LOGINDISABLED), I/O. */
 gboolean imap_client_login (ImapClient *client,
                             ImapAuthMethod method,
                             const char *user,
