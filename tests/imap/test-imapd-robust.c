@@ -338,6 +338,193 @@ test_vanish_mid_append (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (append, appenduid));
 }
 
+/* ---- IMAP4rev1 beside IMAP4rev2 (RFC 9051 Appendix E) ----------------- */
+
+/* Logs in and, for @rev2, ENABLEs IMAP4rev2 (RFC 9051 §6.3.1). */
+static MwImapClient *
+login_as (Fixture *f, gboolean rev2)
+{
+  MwImapClient *client = mw_imap_client_login (f->port, NULL);
+
+  if (rev2)
+    {
+      g_autofree char *enabled = mw_imap_client_ok (client, "ENABLE IMAP4rev2");
+
+      g_assert_nonnull (strstr (enabled, "* ENABLED IMAP4rev2"));
+    }
+  return client;
+}
+
+/* Appendix E: "\Recent" and the RECENT response are gone from rev2, and
+ * so is the UNSEEN response code of SELECT; a rev2 SELECT tells the
+ * mailbox's name in a LIST response (RFC 9051 §6.3.2). rev1 first: the
+ * messages are recent to the first session that sees them (RFC 3501
+ * §2.3.2). */
+static void
+test_rev_select_and_recent (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MwImapClient) rev1 = login_as (f, FALSE);
+  g_autoptr (MwImapClient) rev2 = login_as (f, TRUE);
+  g_autofree char *select1 = NULL;
+  g_autofree char *select2 = NULL;
+  g_autofree char *flags1 = NULL;
+  g_autofree char *flags2 = NULL;
+  g_autofree char *news1 = NULL;
+  g_autofree char *news2 = NULL;
+
+  mw_harness_deliver (f->harness, "alice", "Subject: one\r\n\r\n1\r\n");
+  mw_harness_deliver (f->harness, "alice", "Subject: two\r\n\r\n2\r\n");
+  select1 = mw_imap_client_ok (rev1, "SELECT INBOX");
+  select2 = mw_imap_client_ok (rev2, "SELECT INBOX");
+  g_assert_nonnull (strstr (select1, "* 2 RECENT"));
+  g_assert_nonnull (strstr (select1, "* OK [UNSEEN 1]"));
+  g_assert_null (strstr (select1, "* LIST"));
+  g_assert_null (strstr (select2, "RECENT"));
+  g_assert_null (strstr (select2, "[UNSEEN"));
+  g_assert_nonnull (strstr (select2, "* LIST () \"/\" \"INBOX\""));
+  flags1 = mw_imap_client_ok (rev1, "FETCH 1:2 FLAGS");
+  flags2 = mw_imap_client_ok (rev2, "FETCH 1:2 FLAGS");
+  g_assert_nonnull (strstr (flags1, "* 1 FETCH (FLAGS (\\Recent))"));
+  g_assert_nonnull (strstr (flags2, "* 1 FETCH (FLAGS ())"));
+  mw_harness_deliver (f->harness, "alice", "Subject: three\r\n\r\n3\r\n");
+  news1 = mw_imap_client_ok (rev1, "NOOP");
+  news2 = mw_imap_client_ok (rev2, "NOOP");
+  g_assert_nonnull (strstr (news1, "* 3 EXISTS\n* 3 RECENT"));
+  g_assert_nonnull (strstr (news2, "* 3 EXISTS"));
+  g_assert_null (strstr (news2, "RECENT"));
+}
+
+/* Appendix E: SEARCH answers with ESEARCH in rev2 (RFC 9051 §6.4.4,
+ * §7.3.4), with SEARCH in rev1 (RFC 3501 §7.2.5); both may ask for
+ * ESEARCH with RETURN (RFC 4731). */
+static void
+test_rev_search (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MwImapClient) rev1 = NULL;
+  g_autoptr (MwImapClient) rev2 = NULL;
+  g_autofree char *plain1 = NULL;
+  g_autofree char *plain2 = NULL;
+  g_autofree char *uid2 = NULL;
+  g_autofree char *none2 = NULL;
+  g_autofree char *asked1 = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    mw_harness_deliver (f->harness, "alice", "Subject: s\r\n\r\nlunch\r\n");
+  rev1 = login_as (f, FALSE);
+  rev2 = login_as (f, TRUE);
+  g_free (mw_imap_client_ok (rev1, "SELECT INBOX"));
+  g_free (mw_imap_client_ok (rev2, "SELECT INBOX"));
+  plain1 = mw_imap_client_ok (rev1, "SEARCH BODY lunch");
+  plain2 = mw_imap_client_ok (rev2, "SEARCH BODY lunch");
+  uid2 = mw_imap_client_ok (rev2, "UID SEARCH 2:3");
+  none2 = mw_imap_client_ok (rev2, "SEARCH SUBJECT nothing");
+  asked1 = mw_imap_client_ok (rev1, "SEARCH RETURN (COUNT) ALL");
+  g_assert_nonnull (strstr (plain1, "* SEARCH 1 2 3\n"));
+  g_assert_null (strstr (plain1, "ESEARCH"));
+  g_assert_nonnull (strstr (plain2, "* ESEARCH (TAG \"t4\") ALL 1:3\n"));
+  g_assert_null (strstr (plain2, "* SEARCH"));
+  g_assert_nonnull (strstr (uid2, "* ESEARCH (TAG \"t5\") UID ALL 2:3\n"));
+  g_assert_nonnull (strstr (none2, "* ESEARCH (TAG \"t6\")\n"));
+  g_assert_nonnull (strstr (asked1, "* ESEARCH (TAG \"t4\") COUNT 3\n"));
+}
+
+/* Appendix E: mailbox names are UTF-8 in rev2 (RFC 9051 §5.1), modified
+ * UTF-7 in rev1 (RFC 3501 §5.1.3); the same mailbox either way. */
+static void
+test_rev_mailbox_names (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MwImapClient) rev1 = login_as (f, FALSE);
+  g_autoptr (MwImapClient) rev2 = login_as (f, TRUE);
+  g_autofree char *create = mw_imap_client_ok (rev1, "CREATE Entw&APw-rfe");
+  g_autofree char *list1 = mw_imap_client_ok (rev1, "LIST \"\" Entw*");
+  g_autofree char *list2 = mw_imap_client_ok (rev2, "LIST \"\" Entw*");
+  g_autofree char *status2 =
+      mw_imap_client_ok (rev2, "STATUS \"Entw\303\274rfe\" (MESSAGES)");
+
+  g_assert_nonnull (strstr (list1, "\"/\" \"Entw&APw-rfe\"\n"));
+  g_assert_nonnull (strstr (list2, "\"/\" \"Entw\303\274rfe\"\n"));
+  g_assert_nonnull (strstr (status2, "(MESSAGES 0)"));
+}
+
+/* LIST: LIST-EXTENDED (RFC 5258) is offered to both, so a parent that
+ * exists only as a name is \NonExistent in both (RFC 5258 §3, RFC 9051
+ * §6.3.9) and \Subscribed comes only when asked for, in both; LSUB, which
+ * rev2 dropped (Appendix E), still answers a rev1 client with \Noselect
+ * (RFC 3501 §6.3.9). */
+static void
+test_rev_list (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MwImapClient) rev1 = login_as (f, FALSE);
+  g_autoptr (MwImapClient) rev2 = login_as (f, TRUE);
+  g_autofree char *create = mw_imap_client_ok (rev1, "CREATE A/B");
+  g_autofree char *subscribe = mw_imap_client_ok (rev1, "SUBSCRIBE A/B");
+  const char *const commands[] = {
+    "LIST \"\" %",
+    "LIST \"\" *",
+    "LIST (SUBSCRIBED) \"\" *",
+    "LIST \"\" * RETURN (SUBSCRIBED)",
+  };
+  g_autofree char *lsub1 = mw_imap_client_ok (rev1, "LSUB \"\" %");
+  g_autoptr (GPtrArray) answers = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < G_N_ELEMENTS (commands); i++)
+    {
+      char *answer1 = mw_imap_client_ok (rev1, commands[i]);
+      char *answer2 = mw_imap_client_ok (rev2, commands[i]);
+
+      /* the same untagged answer, whatever the version */
+      *strrchr (answer1, '\n') = '\0';
+      *strrchr (answer2, '\n') = '\0';
+      g_assert_cmpstr (answer1, ==, answer2);
+      g_ptr_array_add (answers, answer1);
+      g_free (answer2);
+    }
+  g_assert_nonnull (strstr (
+      answers->pdata[0], "* LIST (\\NonExistent \\HasChildren) \"/\" \"A\""));
+  g_assert_null (strstr (answers->pdata[1], "\\Subscribed"));
+  g_assert_cmpstr (answers->pdata[2], ==,
+                   "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"A/B\"");
+  g_assert_nonnull (
+      strstr (answers->pdata[3], "* LIST (\\HasNoChildren) \"/\" \"INBOX\""));
+  g_assert_nonnull (
+      strstr (answers->pdata[3],
+              "* LIST (\\HasNoChildren \\Subscribed) \"/\" \"A/B\""));
+  g_assert_nonnull (
+      strstr (lsub1, "* LSUB (\\Noselect \\HasChildren) \"/\" \"A\""));
+}
+
+/* STATUS DELETED and SIZE (RFC 9051 §6.3.11, Appendix E; RFC 8438 for
+ * rev1, where STATUS=SIZE is offered) count the same for both. */
+static void
+test_rev_status (Fixture *f, gconstpointer data)
+{
+  static const char *const texts[] = { "Subject: a\r\n\r\n1\r\n",
+                                       "Subject: bb\r\n\r\n22\r\n" };
+  g_autoptr (MwImapClient) rev1 = NULL;
+  g_autoptr (MwImapClient) rev2 = NULL;
+  g_autofree char *status1 = NULL;
+  g_autofree char *status2 = NULL;
+  g_autofree char *expected =
+      g_strdup_printf ("* STATUS \"Archive\" (MESSAGES 2 DELETED 1 SIZE %zu)",
+                       strlen (texts[0]) + strlen (texts[1]));
+
+  rev1 = login_as (f, FALSE);
+  rev2 = login_as (f, TRUE);
+  g_free (mw_imap_client_ok (rev1, "CREATE Archive"));
+  for (guint i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autofree char *append = g_strdup_printf (
+          "APPEND Archive %s{%zu+}\r\n%s", i == 0 ? "(\\Deleted) " : "",
+          strlen (texts[i]), texts[i]);
+
+      g_free (mw_imap_client_ok (rev1, append));
+    }
+  status1 = mw_imap_client_ok (rev1, "STATUS Archive (MESSAGES DELETED SIZE)");
+  status2 = mw_imap_client_ok (rev2, "STATUS Archive (MESSAGES DELETED SIZE)");
+  g_assert_nonnull (strstr (status1, expected));
+  g_assert_nonnull (strstr (status2, expected));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -366,6 +553,14 @@ main (int argc, char **argv)
        test_vanish_mid_append, &cut_multi);
   ADD ("/imapd/robust/vanish/mid-non-sync-multiappend-stores-nothing",
        test_vanish_mid_append, &cut_multi_non_sync);
+  ADD ("/imapd/robust/rev1-rev2/select-recent-unseen-list",
+       test_rev_select_and_recent, NULL);
+  ADD ("/imapd/robust/rev1-rev2/search-or-esearch", test_rev_search, NULL);
+  ADD ("/imapd/robust/rev1-rev2/mailbox-names-mutf7-or-utf8",
+       test_rev_mailbox_names, NULL);
+  ADD ("/imapd/robust/rev1-rev2/list-nonexistent-subscribed", test_rev_list,
+       NULL);
+  ADD ("/imapd/robust/rev1-rev2/status-deleted-size", test_rev_status, NULL);
 #undef ADD
   return g_test_run ();
 }
