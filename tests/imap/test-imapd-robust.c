@@ -9,7 +9,13 @@
  * §2.3.4, §4.3). And IMAP4rev1 beside IMAP4rev2 (RFC 9051 Appendix E):
  * one session of each doing the same things, with the answers that
  * differ asserted side by side.
+ *
+ * Known: size/nul-in-body-matches-body is reported as TODO (TAP "not ok
+ * # TODO") while BODY[] re-encodes a part holding NUL and RFC822.SIZE
+ * stays the stored size; it passes outright once they agree.
  */
+#define _GNU_SOURCE /* unshare (), CLONE_NEWNS */
+
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -17,9 +23,11 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <unistd.h>
 
 #include "mail-line.h"
 #include "mail-net.h"
+#include "mail-store.h"
 #include "mw-harness.h"
 #include "mw-imap-client.h"
 
@@ -525,6 +533,265 @@ test_rev_status (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (status2, expected));
 }
 
+/* ---- RFC822.SIZE against the octets of BODY[] (RFC 9051 §2.3.4) ------- */
+
+typedef struct
+{
+  const char *octets; /* the file, as another program wrote it */
+  gsize length;       /* it may hold NUL */
+  gboolean foreign;   /* written into new/ by hand (else delivered) */
+} SizeCase;
+
+/* Puts @c's file in alice's INBOX: through the store (mailwire's own
+ * name, ",S=,W=") or by hand under a name without sizes, as mutt or a
+ * plain MDA names it. */
+static void
+put_message (Fixture *f, const SizeCase *c)
+{
+  g_autofree char *maildir = mw_harness_maildir (f->harness, "alice");
+  g_autofree char *path = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (!c->foreign)
+    {
+      g_assert_true (mail_maildir_deliver (maildir, NULL, c->octets, c->length,
+                                           NULL, &error));
+      g_assert_no_error (error);
+      return;
+    }
+  for (guint i = 0; i < 3; i++)
+    {
+      static const char *const subdirs[] = { "cur", "new", "tmp" };
+      g_autofree char *dir = g_build_filename (maildir, subdirs[i], NULL);
+
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+    }
+  path = g_build_filename (maildir, "new", "1700000000.P1Q1.elsewhere", NULL);
+  g_assert_true (g_file_set_contents (path, c->octets, c->length, &error));
+  g_assert_no_error (error);
+}
+
+/* The size RFC822.SIZE gives is the size of the literal BODY[] sends,
+ * and the literal is exactly that long: the response goes on with ")"
+ * right after it. With bare LF or NUL in the file, as in the clean
+ * case. */
+static void
+test_size_matches_body (Fixture *f, gconstpointer data)
+{
+  const SizeCase *c = data;
+  g_autoptr (MwImapClient) client = NULL;
+  g_autofree char *answer = NULL;
+  const char *literal = NULL;
+  guint64 size = 0;
+  guint64 length = 0;
+
+  put_message (f, c);
+  client = mw_imap_client_login (f->port, "INBOX");
+  answer = mw_imap_client_ok (client, "FETCH 1 (RFC822.SIZE BODY.PEEK[])");
+  size = number_after (answer, "RFC822.SIZE ");
+  literal = strstr (answer, "BODY[] ");
+  g_assert_nonnull (literal);
+  g_assert_true (literal[7] == '{' || literal[7] == '~');
+  length = number_after (literal, "{");
+  g_test_message ("stored %zu octets: RFC822.SIZE %" G_GUINT64_FORMAT
+                  ", BODY[] {%" G_GUINT64_FORMAT "}",
+                  c->length, size, length);
+  if (memchr (c->octets, '\0', c->length) != NULL && size != length)
+    {
+      /* Known: BODY[] shows a NUL part base64-encoded (imap-message.c,
+       * show_without_nul ()) while RFC822.SIZE is the stored size; the
+       * fix is outside this test's owner (see issue 8's notes). */
+      g_test_incomplete ("RFC822.SIZE is the stored size, BODY[] sends the "
+                         "NUL part re-encoded");
+      return;
+    }
+  g_assert_cmpuint (size, ==, length);
+  literal = strstr (literal, "}\r\n") + 3;
+  g_assert_cmpstr (literal + length, ==, ")\nt3 OK FETCH completed");
+}
+
+/* ---- APPEND on a full disk (RFC 9051 §6.3.12, RFC 5530 §3) ----------- */
+
+/* Exit status of a child that could not make its mount namespace for
+ * want of privilege (CAP_SYS_ADMIN), and for any other reason. */
+#define NO_PRIVILEGE_EXIT 77
+#define NO_NAMESPACE_EXIT 78
+
+/* In the child, before mw-imapd runs: a private mount namespace where
+ * the mail root is a 2 MiB tmpfs. Only syscalls: async-signal-safe. */
+static void
+on_child_setup (gpointer user_data)
+{
+  const char *mail_root = user_data;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare (CLONE_NEWNS) != 0 ||
+      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount ("mw-test", mail_root, "tmpfs", 0, "size=2m,mode=0700") != 0)
+    _exit (errno == EPERM ? NO_PRIVILEGE_EXIT : NO_NAMESPACE_EXIT);
+}
+
+/* Starts mw-imapd in its own mount namespace (on_child_setup ()) and
+ * returns its port after its "ready" line, or 0 if the namespace could
+ * not be made for want of privilege (the test is then skipped). */
+static guint16
+start_on_small_disk (Fixture *f, const char *mail_root, GSubprocess **out)
+{
+  g_autofree char *program = mw_harness_program ("mw-imapd");
+  const char *argv[] = { program, "--config", mw_harness_config (f->harness),
+                         NULL };
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GDataInputStream) out_lines = NULL;
+  g_autoptr (GError) error = NULL;
+  guint16 port = 0;
+
+  g_subprocess_launcher_set_child_setup (launcher, on_child_setup,
+                                         (gpointer) mail_root, NULL);
+  *out = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  out_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*out));
+  for (guint i = 0; i < 100; i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (out_lines, NULL, NULL, &error);
+      const char *at =
+          line ? strstr (line, "imap listening on 127.0.0.1:") : NULL;
+
+      g_assert_no_error (error);
+      if (line == NULL)
+        break;
+      if (at != NULL)
+        port = (guint16) atoi (strrchr (at, ':') + 1);
+      if (strcmp (line, "mw-imapd: ready") == 0)
+        return port;
+    }
+  g_assert_true (g_subprocess_wait (*out, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (*out));
+  g_assert_cmpint (g_subprocess_get_exit_status (*out), ==, NO_PRIVILEGE_EXIT);
+  return 0;
+}
+
+/* APPENDs @text with a non-synchronising literal; the tagged answer. */
+static char *
+append_text (MwImapClient *client, const char *text)
+{
+  g_autofree char *command =
+      g_strdup_printf ("APPEND INBOX {%zu+}\r\n%s", strlen (text), text);
+  g_autofree char *answer = mw_imap_client_command (client, command);
+
+  return g_strdup (mw_imap_tagged (answer));
+}
+
+/* APPENDs 100 KiB messages until the disk is full; returns how many
+ * were taken, and asserts how the first refusal reads. */
+static guint
+append_until_full (MwImapClient *client)
+{
+  for (guint i = 0; i < 64; i++)
+    {
+      g_autofree char *text = message_text (i, 100 * 1024);
+      g_autofree char *tagged = append_text (client, text);
+
+      g_test_message ("APPEND %u: %s", i, tagged);
+      if (strstr (tagged, " OK [APPENDUID ") != NULL)
+        continue;
+      /* RFC 5530 §3: OVERQUOTA, "the user would be over quota after the
+       * operation": the store has no room for this user's mail. */
+      g_assert_nonnull (strstr (tagged, " NO [OVERQUOTA] "));
+      return i;
+    }
+  g_assert_not_reached ();
+}
+
+/* Adds @text to the harness's mailwire.conf: a group given again
+ * overrides the generated keys (GKeyFile). */
+static void
+write_config_extra (Fixture *f, const char *text)
+{
+  g_autofree char *config = NULL;
+  g_autofree char *more = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (g_file_get_contents (mw_harness_config (f->harness), &config,
+                                      NULL, &error));
+  more = g_strconcat (config, text, NULL);
+  g_assert_true (
+      g_file_set_contents (mw_harness_config (f->harness), more, -1, &error));
+  g_assert_no_error (error);
+}
+
+/* tmp/ is empty and new/ + cur/ hold @count files. */
+static void
+assert_folder_files (const char *maildir, guint count)
+{
+  g_autofree char *tmp = g_build_filename (maildir, "tmp", NULL);
+  g_autofree char *new_dir = g_build_filename (maildir, "new", NULL);
+  g_autofree char *cur = g_build_filename (maildir, "cur", NULL);
+
+  g_assert_true (g_file_test (tmp, G_FILE_TEST_IS_DIR));
+  g_assert_cmpuint (count_files (tmp), ==, 0);
+  g_assert_cmpuint (count_files (new_dir) + count_files (cur), ==, count);
+}
+
+/* Message @i (sequence number i + 1) reads as message_text (i, 100 KiB). */
+static void
+assert_message_intact (MwImapClient *client, guint i)
+{
+  g_autofree char *text = message_text (i, 100 * 1024);
+  g_autofree char *command = g_strdup_printf ("FETCH %u BODY.PEEK[]", i + 1);
+  g_autofree char *answer = mw_imap_client_command (client, command);
+  g_autofree char *expected =
+      g_strdup_printf ("BODY[] {%zu}\r\n%s)\n", strlen (text), text);
+
+  g_assert_nonnull (strstr (answer, expected));
+}
+
+/* A full disk: NO [OVERQUOTA], no partial file anywhere, the mail taken
+ * before intact, and the server serving on (after an EXPUNGE makes
+ * room, APPEND works again). */
+static void
+test_append_on_full_disk (Fixture *f, gconstpointer data)
+{
+  g_autofree char *mail_root =
+      g_build_filename (mw_harness_dir (f->harness), "small", NULL);
+  g_autofree char *config =
+      g_strdup_printf ("[general]\nmail_root = %s\n", mail_root);
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (MwImapClient) client = NULL;
+  g_autofree char *maildir = NULL;
+  g_autofree char *fetch = NULL;
+  g_autofree char *again = NULL;
+  guint16 port = 0;
+  guint taken = 0;
+
+  g_assert_cmpint (g_mkdir_with_parents (mail_root, 0700), ==, 0);
+  write_config_extra (f, config);
+  port = start_on_small_disk (f, mail_root, &server);
+  if (port == 0)
+    {
+      g_test_skip ("no CAP_SYS_ADMIN: cannot mount a tmpfs in a private "
+                   "mount namespace");
+      return;
+    }
+  client = mw_imap_client_login (port, "INBOX");
+  taken = append_until_full (client);
+  g_assert_cmpuint (taken, >, 2);
+  /* the server's view of the files: its mount namespace, through /proc */
+  maildir = g_strdup_printf ("/proc/%s/root%s/alice/Maildir",
+                             g_subprocess_get_identifier (server), mail_root);
+  assert_folder_files (maildir, taken);
+  g_free (mw_imap_client_ok (client, "NOOP"));
+  for (guint i = 0; i < taken; i++)
+    assert_message_intact (client, i);
+  g_free (mw_imap_client_ok (client, "STORE 1 +FLAGS.SILENT (\\Deleted)"));
+  g_free (mw_imap_client_ok (client, "EXPUNGE"));
+  again = append_text (client, "Subject: room again\r\n\r\nhi\r\n");
+  g_assert_nonnull (strstr (again, " OK [APPENDUID "));
+  g_subprocess_send_signal (server, SIGTERM);
+  g_assert_true (g_subprocess_wait (server, NULL, NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -535,6 +802,15 @@ main (int argc, char **argv)
   static const CutCase cut_non_sync = { FALSE, 0 };
   static const CutCase cut_multi = { TRUE, 2 };
   static const CutCase cut_multi_non_sync = { FALSE, 1 };
+
+  static const char lf[] = "Subject: lf\nTo: a@example.test\n\nline\nend\n";
+  static const char nul[] = "Subject: nul\r\n\r\nbefore\0after\r\n";
+  static const char nul_in_header[] = "Subject: n\0l\r\n\r\nbody\r\n";
+  static const SizeCase bare_lf = { lf, sizeof lf - 1, FALSE };
+  static const SizeCase bare_lf_foreign = { lf, sizeof lf - 1, TRUE };
+  static const SizeCase nul_body = { nul, sizeof nul - 1, FALSE };
+  static const SizeCase nul_header = { nul_in_header, sizeof nul_in_header - 1,
+                                       FALSE };
 
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func, data)                                                  \
@@ -561,6 +837,16 @@ main (int argc, char **argv)
   ADD ("/imapd/robust/rev1-rev2/list-nonexistent-subscribed", test_rev_list,
        NULL);
   ADD ("/imapd/robust/rev1-rev2/status-deleted-size", test_rev_status, NULL);
+  ADD ("/imapd/robust/size/bare-lf-delivered-matches-body",
+       test_size_matches_body, &bare_lf);
+  ADD ("/imapd/robust/size/bare-lf-foreign-matches-body",
+       test_size_matches_body, &bare_lf_foreign);
+  ADD ("/imapd/robust/size/nul-in-body-matches-body", test_size_matches_body,
+       &nul_body);
+  ADD ("/imapd/robust/size/nul-in-header-matches-body", test_size_matches_body,
+       &nul_header);
+  ADD ("/imapd/robust/full-disk/append-is-no-overquota-and-nothing-lost",
+       test_append_on_full_disk, NULL);
 #undef ADD
   return g_test_run ();
 }
