@@ -486,6 +486,12 @@ imap_client_new_tag (ImapClient *client, const char *verb)
   return client->tag;
 }
 
+guint
+imap_client_get_command_count (ImapClient *client)
+{
+  return client->next_tag;
+}
+
 gboolean
 imap_client_check_ok (const ImapReply *reply, GError **error)
 {

@@ -241,6 +241,9 @@ ImapIdleResult imap_client_idle_wait (ImapClient *client,
 /* Sends DONE and reads up to IDLE's tagged OK. */
 gboolean imap_client_idle_done (ImapClient *client, GError **error);
 
+/* Commands sent so far (the tags used): round trips, for summaries. */
+guint imap_client_get_command_count (ImapClient *client);
+
 /* RFC 9051 §6.1.3: LOGOUT; reads the BYE and the tagged OK. */
 gboolean imap_client_logout (ImapClient *client, GError **error);
 

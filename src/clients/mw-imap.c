@@ -10,6 +10,7 @@
  *   mw-imap [OPTIONS] move FOLDER UIDS TO       MOVE (RFC 6851) or COPY+EXPUNGE
  *   mw-imap [OPTIONS] append FOLDER FILE        upload a message (APPEND)
  *   mw-imap [OPTIONS] watch [FOLDER]            IDLE: print every push
+ *   mw-imap [OPTIONS] --maildir DIR sync [FOLDER...]   two-way sync
  *
  * This file holds main (), the connection and the one-shot subcommands.
  */
@@ -508,25 +509,31 @@ mw_imap_move (ImapClient *client,
 
 /* ---- append --------------------------------------------------------- */
 
-/* A file with LF line ends gets CRLF: lines of a message end in CRLF
- * (RFC 5322 §2.1), and mw-imapd stores what APPEND sends. */
+GBytes *
+mw_imap_crlf (const char *data, gsize length)
+{
+  g_autoptr (GString) crlf = g_string_sized_new (length + length / 32);
+
+  for (gsize i = 0; i < length; i++)
+    {
+      if (data[i] == '\n' && (i == 0 || data[i - 1] != '\r'))
+        g_string_append_c (crlf, '\r');
+      g_string_append_c (crlf, data[i]);
+    }
+  return g_string_free_to_bytes (g_steal_pointer (&crlf));
+}
+
+/* A message file; LF line ends get CRLF, since mw-imapd stores what
+ * APPEND sends. */
 static GBytes *
 mw_imap_read_message (const char *path, GError **error)
 {
   g_autofree char *contents = NULL;
   gsize length = 0;
-  g_autoptr (GString) crlf = NULL;
 
   if (!g_file_get_contents (path, &contents, &length, error))
     return NULL;
-  crlf = g_string_sized_new (length + length / 32);
-  for (gsize i = 0; i < length; i++)
-    {
-      if (contents[i] == '\n' && (i == 0 || contents[i - 1] != '\r'))
-        g_string_append_c (crlf, '\r');
-      g_string_append_c (crlf, contents[i]);
-    }
-  return g_string_free_to_bytes (g_steal_pointer (&crlf));
+  return mw_imap_crlf (contents, length);
 }
 
 static gboolean
@@ -604,6 +611,7 @@ static const struct
   { "move", 3, "mw-imap move FOLDER UIDS TO-FOLDER" },
   { "append", 2, "mw-imap append FOLDER FILE" },
   { "watch", 0, "mw-imap watch [FOLDER]" },
+  { "sync", 0, "mw-imap --maildir DIR sync [FOLDER...]" },
 };
 
 static gboolean
@@ -621,8 +629,8 @@ mw_imap_dispatch (const MwImapOptions *o, char **argv, GError **error)
   if (i == G_N_ELEMENTS (mw_imap_commands))
     {
       g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "give a command: list, fetch, search, flag, move, append "
-                   "or watch (see --help)");
+                   "give a command: list, fetch, search, flag, move, append, "
+                   "watch or sync (see --help)");
       return FALSE;
     }
   if (!mw_imap_need (args, mw_imap_commands[i].minimum,
@@ -630,6 +638,8 @@ mw_imap_dispatch (const MwImapOptions *o, char **argv, GError **error)
     return FALSE;
   if (strcmp (command, "watch") == 0)
     return mw_imap_watch (o, args, error);
+  if (strcmp (command, "sync") == 0)
+    return mw_imap_sync (o, args, error);
   client = mw_imap_open (o, error);
   if (client == NULL)
     return FALSE;
@@ -743,7 +753,8 @@ main (int argc, char **argv)
   g_option_context_set_description (
       options, "Commands: list | fetch FOLDER [UIDS] | search FOLDER KEYS... "
                "| flag FOLDER UIDS +\\Seen -\\Flagged ... | move FOLDER UIDS "
-               "TO | append FOLDER FILE | watch [FOLDER]\n"
+               "TO | append FOLDER FILE | watch [FOLDER] | --maildir DIR sync "
+               "[FOLDER...]\n"
                "Options go before the command (flags such as -\\Seen "
                "follow it).\n");
   if (!g_option_context_parse (options, &argc, &argv, &error))

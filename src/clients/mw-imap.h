@@ -49,6 +49,10 @@ gboolean mw_imap_check_uid_set (const char *text, GError **error);
  * ENVELOPE (RFC 9051 §7.5.2), encoded words decoded (transfer full). */
 char *mw_imap_describe_envelope (const ImapArg *envelope);
 
+/* @data with CRLF line ends: a bare LF gets its CR (RFC 5322 §2.1), as
+ * an IMAP server stores what APPEND sends (transfer full). */
+GBytes *mw_imap_crlf (const char *data, gsize length);
+
 /* mw-imap watch [FOLDER] */
 gboolean mw_imap_watch (const MwImapOptions *o, char **args, GError **error);
 /* mw-imap sync --maildir DIR [FOLDER...] */
