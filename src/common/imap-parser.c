@@ -1,31 +1,25 @@
 /* SPDX-License-Identifier: MIT
- * imap-parser.c: the IMAP grammar below the line level: arguments, the
- * message assembler, sequence sets, FETCH sections, dates, modified UTF-7
- * and string output (RFC 9051 §4, §6.4.5, §9; RFC 7888 §3, §4; RFC 3516
- * §4.2; RFC 5182; RFC 3501 §5.1.3; RFC 6855 §3).
+ * imap-parser.c: the IMAP grammar below the line level: the cursor over
+ * untrusted octets, arguments, the message assembler, reading a message
+ * from a connection, and string output (RFC 9051 §4, §9; RFC 7888 §3,
+ * §4; RFC 3516 §4.2 literal8; RFC 6855 §3). Sequence sets and sections
+ * are in imap-seqset.c, dates and modified UTF-7 in imap-text.c
+ * (imap-parser-private.h).
  */
-#include "imap-parser.h"
-
 #include <string.h>
 
+#include "imap-parser-private.h"
 #include "imap-proto.h"
 
 G_DEFINE_QUARK (imap_parser_error, imap_parser_error)
 
 /* ---- a cursor over untrusted octets ------------------------------------ */
 
-/* Every grammar here reads through this: it knows the length (the data may
- * hold NUL) and says where an error is. */
-typedef struct
-{
-  const char *data;
-  gsize length;
-  gsize pos;
-  guint depth;          /* lists open around pos */
-  gboolean lists_touch; /* "(a)(b)" is two lists (a server's data) */
-} ImapParser;
+/* Every grammar reads through the cursor (ImapParser, in
+ * imap-parser-private.h): it knows the length (the data may hold NUL) and
+ * says where an error is. */
 
-static void
+void
 parser_init (ImapParser *p, const char *data, gsize length)
 {
   p->data = data;
@@ -36,13 +30,13 @@ parser_init (ImapParser *p, const char *data, gsize length)
 }
 
 /* The octet at the cursor, or -1 at the end. */
-static int
+int
 parser_peek (const ImapParser *p)
 {
   return p->pos < p->length ? (guchar) p->data[p->pos] : -1;
 }
 
-static gboolean
+gboolean
 parser_skip (ImapParser *p, int c)
 {
   if (parser_peek (p) != c)
@@ -71,7 +65,7 @@ describe_octet (int c)
 }
 
 /* Sets "offset N: expected @expected, found X" and returns FALSE. */
-static gboolean
+gboolean
 parser_fail (const ImapParser *p, GError **error, const char *expected)
 {
   g_autofree char *found = describe_octet (parser_peek (p));
@@ -83,7 +77,7 @@ parser_fail (const ImapParser *p, GError **error, const char *expected)
 }
 
 /* Sets "offset N: @message" at the cursor and returns FALSE. */
-static gboolean
+gboolean
 parser_fail_with (const ImapParser *p, GError **error, const char *message)
 {
   g_set_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX,
@@ -92,14 +86,14 @@ parser_fail_with (const ImapParser *p, GError **error, const char *message)
 }
 
 /* Skips @c, or fails saying @expected. */
-static gboolean
+gboolean
 parser_expect (ImapParser *p, int c, const char *expected, GError **error)
 {
   return parser_skip (p, c) || parser_fail (p, error, expected);
 }
 
 /* The same as parser_fail (), for functions returning a pointer. */
-static gpointer
+gpointer
 parser_fail_null (const ImapParser *p, GError **error, const char *expected)
 {
   parser_fail (p, error, expected);
@@ -107,7 +101,7 @@ parser_fail_null (const ImapParser *p, GError **error, const char *expected)
 }
 
 /* RFC 9051 §9: number64 = 1*DIGIT, at most 2^63-1. */
-static gboolean
+gboolean
 parse_number64 (ImapParser *p, guint64 *out, GError **error)
 {
   gsize start = p->pos;
@@ -132,7 +126,7 @@ parse_number64 (ImapParser *p, guint64 *out, GError **error)
 }
 
 /* RFC 9051 §9: nz-number = digit-nz *DIGIT, below 2^32. */
-static gboolean
+gboolean
 parse_nz_number (ImapParser *p, guint32 *out, GError **error)
 {
   gsize start = p->pos;
@@ -213,7 +207,7 @@ imap_arg_is_atom (const ImapArg *arg, const char *word)
 
 /* RFC 9051 §9 ATOM-CHAR: any CHAR except atom-specials
  * "(" ")" "{" SP CTL list-wildcards quoted-specials resp-specials. */
-static gboolean
+gboolean
 is_strict_atom_char (int c)
 {
   return c > 0x20 && c < 0x7f && strchr ("(){%*\"\\]", c) == NULL;
@@ -231,7 +225,7 @@ is_atom_char (int c)
 /* RFC 9051 §9: quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR = <any
  * TEXT-CHAR except quoted-specials> / "\" quoted-specials / UTF8-2..4.
  * Returns the unescaped text, or NULL. */
-static GString *
+GString *
 scan_quoted (ImapParser *p, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
@@ -681,678 +675,6 @@ imap_read_message (MailStream *stream,
   if (out_flags != NULL)
     *out_flags = flags;
   return ok;
-}
-
-/* ---- sequence sets (RFC 9051 §9, RFC 5182 §2) -------------------------- */
-
-/* RFC 9051 §9: seq-number = nz-number / "*" */
-static gboolean
-parse_seq_number (ImapParser *p, guint32 *out, GError **error)
-{
-  if (parser_skip (p, '*'))
-    {
-      *out = IMAP_SEQ_STAR;
-      return TRUE;
-    }
-  return parse_nz_number (p, out, error);
-}
-
-void
-imap_seqset_free (ImapSeqSet *set)
-{
-  if (set == NULL)
-    return;
-  g_clear_pointer (&set->ranges, g_array_unref);
-  g_free (set);
-}
-
-/* RFC 9051 §9: sequence-set = (seq-number / seq-range) ["," sequence-set];
- * seq-range = seq-number ":" seq-number; RFC 5182 §2: / "$". */
-ImapSeqSet *
-imap_seqset_parse (const char *text, GError **error)
-{
-  g_autoptr (ImapSeqSet) set = g_new0 (ImapSeqSet, 1);
-  ImapParser p;
-
-  g_return_val_if_fail (text != NULL, NULL);
-  set->ranges = g_array_new (FALSE, FALSE, sizeof (ImapSeqRange));
-  if (strcmp (text, "$") == 0)
-    {
-      set->saved = TRUE;
-      return g_steal_pointer (&set);
-    }
-  parser_init (&p, text, strlen (text));
-  do
-    {
-      ImapSeqRange range = { 0 };
-
-      if (!parse_seq_number (&p, &range.first, error))
-        return NULL;
-      range.last = range.first;
-      if (parser_skip (&p, ':') && !parse_seq_number (&p, &range.last, error))
-        return NULL;
-      g_array_append_val (set->ranges, range);
-    }
-  while (parser_skip (&p, ','));
-  if (parser_peek (&p) >= 0)
-    return parser_fail_null (&p, error, "',', ':' or the end of the set");
-  return g_steal_pointer (&set);
-}
-
-gboolean
-imap_seqset_contains (const ImapSeqSet *set, guint32 number, guint32 star)
-{
-  g_return_val_if_fail (set != NULL && !set->saved, FALSE);
-  for (guint i = 0; i < set->ranges->len; i++)
-    {
-      const ImapSeqRange *range = &g_array_index (set->ranges, ImapSeqRange, i);
-      guint32 first = range->first == IMAP_SEQ_STAR ? star : range->first;
-      guint32 last = range->last == IMAP_SEQ_STAR ? star : range->last;
-
-      if (number >= MIN (first, last) && number <= MAX (first, last))
-        return TRUE;
-    }
-  return FALSE;
-}
-
-char *
-imap_seqset_format (const guint32 *numbers, gsize count)
-{
-  GString *out = g_string_new (NULL);
-  gsize i = 0;
-
-  while (i < count)
-    {
-      gsize last = i;
-
-      while (last + 1 < count && numbers[last] < G_MAXUINT32 &&
-             numbers[last + 1] == numbers[last] + 1)
-        last++;
-      if (out->len > 0)
-        g_string_append_c (out, ',');
-      g_string_append_printf (out, "%" G_GUINT32_FORMAT, numbers[i]);
-      if (last > i)
-        g_string_append_printf (out, ":%" G_GUINT32_FORMAT, numbers[last]);
-      i = last + 1;
-    }
-  return g_string_free (out, FALSE);
-}
-
-/* ---- FETCH sections (RFC 9051 §6.4.5, §9) ------------------------------ */
-
-void
-imap_section_clear (ImapSection *section)
-{
-  g_clear_pointer (&section->parts, g_array_unref);
-  g_clear_pointer (&section->fields, g_strfreev);
-}
-
-/* RFC 9051 §9: section-part = nz-number *("." nz-number). Stops after a
- * "." that is not followed by a digit: section-text comes next. */
-static gboolean
-parse_section_parts (ImapParser *p,
-                     ImapSection *out,
-                     gboolean *out_dot,
-                     GError **error)
-{
-  *out_dot = FALSE;
-  while (g_ascii_isdigit (parser_peek (p)))
-    {
-      guint32 part = 0;
-
-      if (!parse_nz_number (p, &part, error))
-        return FALSE;
-      g_array_append_val (out->parts, part);
-      if (!parser_skip (p, '.'))
-        return TRUE;
-      *out_dot = !g_ascii_isdigit (parser_peek (p));
-    }
-  return TRUE;
-}
-
-/* RFC 9051 §9: header-fld-name = astring (a literal cannot be inside an
- * atom's brackets, see scan_brackets ()). */
-static char *
-parse_field_name (ImapParser *p, GError **error)
-{
-  gsize start = p->pos;
-
-  if (parser_peek (p) == '"')
-    {
-      GString *quoted = scan_quoted (p, error);
-
-      return quoted != NULL ? g_string_free (quoted, FALSE) : NULL;
-    }
-  while (is_strict_atom_char (parser_peek (p)))
-    p->pos++;
-  if (p->pos == start)
-    return parser_fail_null (p, error, "a header field name");
-  return g_strndup (p->data + start, p->pos - start);
-}
-
-/* RFC 9051 §9: header-list = "(" header-fld-name *(SP header-fld-name)
- * ")", after the SP that follows HEADER.FIELDS [.NOT]. */
-static gboolean
-parse_header_list (ImapParser *p, ImapSection *out, GError **error)
-{
-  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
-
-  if (!parser_skip (p, ' ') || !parser_skip (p, '('))
-    return parser_fail (p, error, "SP and '(' before the header field names");
-  do
-    {
-      char *name = parse_field_name (p, error);
-
-      if (name == NULL)
-        return FALSE;
-      g_ptr_array_add (names, name);
-    }
-  while (parser_skip (p, ' '));
-  if (!parser_skip (p, ')'))
-    return parser_fail (p, error, "SP or ')' after a header field name");
-  g_ptr_array_add (names, NULL);
-  out->fields = (GStrv) g_ptr_array_free (g_steal_pointer (&names), FALSE);
-  return TRUE;
-}
-
-/* RFC 9051 §9: section-msgtext = "HEADER" / "HEADER.FIELDS" [".NOT"] SP
- * header-list / "TEXT"; section-text = section-msgtext / "MIME". Longest
- * names first, so "HEADER.FIELDS" is not read as "HEADER". */
-static const struct
-{
-  const char *name;
-  ImapSectionKind kind;
-} section_texts[] = {
-  { "HEADER.FIELDS.NOT", IMAP_SECTION_HEADER_FIELDS_NOT },
-  { "HEADER.FIELDS", IMAP_SECTION_HEADER_FIELDS },
-  { "HEADER", IMAP_SECTION_HEADER },
-  { "TEXT", IMAP_SECTION_TEXT },
-  { "MIME", IMAP_SECTION_MIME },
-};
-
-static gboolean
-parse_section_text (ImapParser *p, ImapSection *out, GError **error)
-{
-  for (gsize i = 0; i < G_N_ELEMENTS (section_texts); i++)
-    {
-      gsize length = strlen (section_texts[i].name);
-
-      if (p->length - p->pos < length ||
-          g_ascii_strncasecmp (p->data + p->pos, section_texts[i].name,
-                               length) != 0)
-        continue;
-      if (section_texts[i].kind == IMAP_SECTION_MIME && out->parts->len == 0)
-        return parser_fail (p, error, "a part number before MIME");
-      p->pos += length;
-      out->kind = section_texts[i].kind;
-      if (out->kind == IMAP_SECTION_HEADER_FIELDS ||
-          out->kind == IMAP_SECTION_HEADER_FIELDS_NOT)
-        return parse_header_list (p, out, error);
-      return TRUE;
-    }
-  return parser_fail (p, error, "HEADER, HEADER.FIELDS, TEXT or MIME");
-}
-
-/* RFC 9051 §9: partial = "<" number64 "." nz-number64 ">". Past 2^32-1
- * both are cut: no stored message is that large, so the same octets are
- * selected. */
-static gboolean
-parse_partial (ImapParser *p, ImapSection *out, GError **error)
-{
-  guint64 offset = 0;
-  guint64 length = 0;
-
-  if (!parser_skip (p, '<'))
-    return TRUE;
-  if (!parse_number64 (p, &offset, error))
-    return FALSE;
-  if (!parser_skip (p, '.'))
-    return parser_fail (p, error, "'.' between offset and length");
-  if (parser_peek (p) == '0')
-    return parser_fail (p, error, "a length of at least 1");
-  if (!parse_number64 (p, &length, error))
-    return FALSE;
-  if (!parser_skip (p, '>'))
-    return parser_fail (p, error, "'>' ending the partial range");
-  out->has_partial = TRUE;
-  out->offset = (guint32) MIN (offset, G_MAXUINT32);
-  out->length = (guint32) MIN (length, G_MAXUINT32);
-  return TRUE;
-}
-
-/* RFC 9051 §9: section-spec = section-msgtext / (section-part ["."
- * section-text]), then "]" and the optional partial. */
-static gboolean
-parse_section (ImapParser *p, ImapSection *out, GError **error)
-{
-  gboolean dot = FALSE;
-
-  if (!parse_section_parts (p, out, &dot, error))
-    return FALSE;
-  if ((out->parts->len == 0 && parser_peek (p) != ']') || dot)
-    if (!parse_section_text (p, out, error))
-      return FALSE;
-  if (!parser_skip (p, ']'))
-    return parser_fail (p, error, "']' ending the section");
-  if (!parse_partial (p, out, error))
-    return FALSE;
-  if (parser_peek (p) >= 0)
-    return parser_fail (p, error, "the end after the section");
-  return TRUE;
-}
-
-gboolean
-imap_section_parse (const char *text, ImapSection *out, GError **error)
-{
-  ImapParser p;
-
-  g_return_val_if_fail (text != NULL && out != NULL, FALSE);
-  memset (out, 0, sizeof *out);
-  out->kind = IMAP_SECTION_ALL;
-  out->parts = g_array_new (FALSE, FALSE, sizeof (guint32));
-  parser_init (&p, text, strlen (text));
-  if (parse_section (&p, out, error))
-    return TRUE;
-  imap_section_clear (out);
-  return FALSE;
-}
-
-/* ---- dates (RFC 9051 §9 date, date-time) ------------------------------- */
-
-/* RFC 9051 §9: date-month; always English, whatever the locale. */
-static const char *const month_names[] = {
-  "Jan", "Feb", "Mar", "Apr", "May", "Jun",
-  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
-
-/* Exactly @count digits. */
-static gboolean
-parse_digits (
-    ImapParser *p, int count, int *out, const char *what, GError **error)
-{
-  int value = 0;
-
-  for (int i = 0; i < count; i++)
-    {
-      if (!g_ascii_isdigit (parser_peek (p)))
-        return parser_fail (p, error, what);
-      value = value * 10 + (parser_peek (p) - '0');
-      p->pos++;
-    }
-  *out = value;
-  return TRUE;
-}
-
-/* RFC 9051 §9: date-day = 1*2DIGIT; date-day-fixed = (SP DIGIT) / 2DIGIT */
-static gboolean
-parse_day (ImapParser *p, gboolean fixed, int *out, GError **error)
-{
-  gboolean two_digits =
-      p->pos + 1 < p->length && g_ascii_isdigit (p->data[p->pos + 1]);
-
-  if (fixed && parser_skip (p, ' '))
-    return parse_digits (p, 1, out, "the day's digit after SP", error);
-  if (fixed)
-    return parse_digits (p, 2, out, "the day (two digits, or SP and one)",
-                         error);
-  return parse_digits (p, two_digits ? 2 : 1, out, "the day of the month",
-                       error);
-}
-
-static gboolean
-parse_month (ImapParser *p, int *out, GError **error)
-{
-  for (int i = 0; i < 12; i++)
-    if (p->length - p->pos >= 3 &&
-        g_ascii_strncasecmp (p->data + p->pos, month_names[i], 3) == 0)
-      {
-        p->pos += 3;
-        *out = i + 1;
-        return TRUE;
-      }
-  return parser_fail (p, error, "a month name (Jan to Dec)");
-}
-
-/* RFC 9051 §9: date-text = date-day "-" date-month "-" date-year, read
- * as midnight UTC of that day (transfer full, NULL with an error). */
-static GDateTime *
-parse_date_text (ImapParser *p, gboolean fixed, GError **error)
-{
-  int day = 0;
-  int month = 0;
-  int year = 0;
-  gsize start = p->pos;
-  GDateTime *date;
-
-  if (!parse_day (p, fixed, &day, error) ||
-      !parser_expect (p, '-', "'-'", error) ||
-      !parse_month (p, &month, error) ||
-      !parser_expect (p, '-', "'-'", error) ||
-      !parse_digits (p, 4, &year, "a year of four digits", error))
-    return NULL;
-  date = g_date_time_new_utc (year, month, day, 0, 0, 0);
-  if (date == NULL)
-    {
-      p->pos = start;
-      return parser_fail_null (p, error, "a day that exists");
-    }
-  return date;
-}
-
-/* Both DQUOTEs or neither: the caller may pass the quoted text. */
-static gboolean
-parse_closing_quote (ImapParser *p, gboolean quoted, GError **error)
-{
-  if (quoted && !parser_skip (p, '"'))
-    return parser_fail (p, error, "the closing '\"'");
-  if (parser_peek (p) >= 0)
-    return parser_fail (p, error, "the end of the date");
-  return TRUE;
-}
-
-gboolean
-imap_date_parse (const char *text, gint64 *out_day, GError **error)
-{
-  g_autoptr (GDateTime) date = NULL;
-  gboolean quoted;
-  ImapParser p;
-
-  g_return_val_if_fail (text != NULL && out_day != NULL, FALSE);
-  parser_init (&p, text, strlen (text));
-  quoted = parser_skip (&p, '"');
-  date = parse_date_text (&p, FALSE, error);
-  if (date == NULL || !parse_closing_quote (&p, quoted, error))
-    return FALSE;
-  *out_day = g_date_time_to_unix (date) / 86400;
-  return TRUE;
-}
-
-/* RFC 9051 §9: time = 2DIGIT ":" 2DIGIT ":" 2DIGIT, in seconds. */
-static gboolean
-parse_time (ImapParser *p, int *out_seconds, GError **error)
-{
-  int hour = 0;
-  int minute = 0;
-  int second = 0;
-  gsize start = p->pos;
-
-  if (!parse_digits (p, 2, &hour, "the hour (two digits)", error) ||
-      !parser_expect (p, ':', "':'", error) ||
-      !parse_digits (p, 2, &minute, "the minutes (two digits)", error) ||
-      !parser_expect (p, ':', "':'", error) ||
-      !parse_digits (p, 2, &second, "the seconds (two digits)", error))
-    return FALSE;
-  if (hour > 23 || minute > 59 || second > 60)
-    {
-      p->pos = start;
-      return parser_fail (p, error, "a time of day");
-    }
-  *out_seconds = hour * 3600 + minute * 60 + second;
-  return TRUE;
-}
-
-/* RFC 9051 §9: zone = ("+" / "-") 4DIGIT, hours and minutes east of UTC */
-static gboolean
-parse_zone (ImapParser *p, int *out_minutes, GError **error)
-{
-  int sign = parser_peek (p) == '-' ? -1 : 1;
-  int hhmm = 0;
-  gsize start = p->pos;
-
-  if (!parser_skip (p, '+') && !parser_skip (p, '-'))
-    return parser_fail (p, error, "'+' or '-' starting the zone");
-  if (!parse_digits (p, 4, &hhmm, "a zone of four digits", error))
-    return FALSE;
-  if (hhmm / 100 > 23 || hhmm % 100 > 59)
-    {
-      p->pos = start;
-      return parser_fail (p, error, "a zone of hours and minutes");
-    }
-  *out_minutes = sign * (hhmm / 100 * 60 + hhmm % 100);
-  return TRUE;
-}
-
-/* RFC 9051 §9: date-time = DQUOTE date-day-fixed "-" date-month "-"
- * date-year SP time SP zone DQUOTE */
-gboolean
-imap_datetime_parse (const char *text,
-                     gint64 *out_time,
-                     int *out_zone_minutes,
-                     GError **error)
-{
-  g_autoptr (GDateTime) date = NULL;
-  int seconds = 0;
-  int zone = 0;
-  gboolean quoted;
-  ImapParser p;
-
-  g_return_val_if_fail (text != NULL && out_time != NULL, FALSE);
-  parser_init (&p, text, strlen (text));
-  quoted = parser_skip (&p, '"');
-  date = parse_date_text (&p, TRUE, error);
-  if (date == NULL || !parser_expect (&p, ' ', "SP", error) ||
-      !parse_time (&p, &seconds, error) ||
-      !parser_expect (&p, ' ', "SP", error) || !parse_zone (&p, &zone, error) ||
-      !parse_closing_quote (&p, quoted, error))
-    return FALSE;
-  *out_time = g_date_time_to_unix (date) + seconds - zone * 60;
-  if (out_zone_minutes != NULL)
-    *out_zone_minutes = zone;
-  return TRUE;
-}
-
-char *
-imap_datetime_format (gint64 time)
-{
-  g_autoptr (GDateTime) date = g_date_time_new_from_unix_utc (time);
-
-  g_return_val_if_fail (date != NULL, NULL);
-  return g_strdup_printf (
-      "%02d-%s-%04d %02d:%02d:%02d +0000", g_date_time_get_day_of_month (date),
-      month_names[g_date_time_get_month (date) - 1],
-      g_date_time_get_year (date), g_date_time_get_hour (date),
-      g_date_time_get_minute (date), g_date_time_get_second (date));
-}
-
-/* ---- modified UTF-7 (RFC 3501 §5.1.3) ---------------------------------- */
-
-/* RFC 3501 §5.1.3: modified BASE64 is RFC 2045 BASE64 with "," for "/" */
-static const char mbase64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int
-mbase64_value (int c)
-{
-  const char *at = c > 0 ? strchr (mbase64_alphabet, c) : NULL;
-
-  return at != NULL ? (int) (at - mbase64_alphabet) : -1;
-}
-
-/* RFC 3501 §5.1.3: printable US-ASCII "represent themselves" */
-static gboolean
-is_mutf7_direct (gunichar c)
-{
-  return c >= 0x20 && c <= 0x7e;
-}
-
-/* One UTF-16 code unit of a BASE64 run; @inout_high holds a high
- * surrogate until its low half comes. */
-static gboolean
-add_utf16_unit (ImapParser *p,
-                GString *out,
-                gunichar2 unit,
-                gunichar2 *inout_high,
-                GError **error)
-{
-  gboolean low = unit >= 0xdc00 && unit <= 0xdfff;
-
-  if (*inout_high != 0 && !low)
-    return parser_fail_with (p, error, "a UTF-16 high surrogate alone");
-  if (*inout_high != 0)
-    {
-      g_string_append_unichar (out, 0x10000 + ((*inout_high - 0xd800) << 10) +
-                                        (unit - 0xdc00));
-      *inout_high = 0;
-      return TRUE;
-    }
-  if (low)
-    return parser_fail_with (p, error, "a UTF-16 low surrogate alone");
-  if (unit >= 0xd800 && unit <= 0xdbff)
-    *inout_high = unit;
-  else if (unit == 0)
-    return parser_fail_with (p, error, "NUL in a mailbox name");
-  else if (is_mutf7_direct (unit))
-    return parser_fail_with (p, error,
-                             "printable ASCII in BASE64 (it must "
-                             "stand for itself)");
-  else
-    g_string_append_unichar (out, unit);
-  return TRUE;
-}
-
-/* RFC 3501 §5.1.3: "&" modified-BASE64 of UTF-16BE "-", the cursor after
- * the "&". The bits left over after the last code unit must be fewer than
- * six and all zero, or the run is not the shortest form. */
-static gboolean
-decode_mbase64_run (ImapParser *p, GString *out, GError **error)
-{
-  gsize open = p->pos - 1;
-  guint32 bits = 0;
-  int count = 0; /* bits not yet used */
-  gunichar2 high = 0;
-
-  while (!parser_skip (p, '-'))
-    {
-      int value = mbase64_value (parser_peek (p));
-
-      if (value < 0)
-        {
-          g_autofree char *expected =
-              g_strdup_printf ("modified BASE64 or the '-' closing the '&' at "
-                               "offset %" G_GSIZE_FORMAT,
-                               open);
-          return parser_fail (p, error, expected);
-        }
-      bits = (bits << 6 | (guint32) value) & 0x3fffff;
-      count += 6;
-      p->pos++;
-      if (count < 16)
-        continue;
-      count -= 16;
-      if (!add_utf16_unit (p, out, (gunichar2) (bits >> count), &high, error))
-        return FALSE;
-    }
-  if (count >= 6 || (bits & ((1u << count) - 1)) != 0 || high != 0)
-    {
-      p->pos = open;
-      return parser_fail_with (p, error,
-                               "this BASE64 run does not end "
-                               "with a whole UTF-16 character "
-                               "and zero bits");
-    }
-  return TRUE;
-}
-
-char *
-imap_mutf7_to_utf8 (const char *mutf7, GError **error)
-{
-  g_autoptr (GString) out = g_string_new (NULL);
-  gboolean after_run = FALSE;
-  ImapParser p;
-
-  g_return_val_if_fail (mutf7 != NULL, NULL);
-  parser_init (&p, mutf7, strlen (mutf7));
-  while (parser_peek (&p) >= 0)
-    {
-      int c = parser_peek (&p);
-
-      if (!is_mutf7_direct ((gunichar) c))
-        return parser_fail_null (&p, error, "printable US-ASCII");
-      if (c == '&' && after_run && p.pos + 1 < p.length &&
-          p.data[p.pos + 1] != '-')
-        {
-          parser_fail_with (&p, error,
-                            "two BASE64 runs in a row (the null "
-                            "shift \"-&\" is not allowed)");
-          return NULL;
-        }
-      p.pos++;
-      after_run = FALSE;
-      if (c != '&')
-        g_string_append_c (out, (char) c);
-      else if (parser_skip (&p, '-'))
-        g_string_append_c (out, '&');
-      else if (decode_mbase64_run (&p, out, error))
-        after_run = TRUE;
-      else
-        return NULL;
-    }
-  return g_string_free (g_steal_pointer (&out), FALSE);
-}
-
-/* Appends @unit (UTF-16BE) to @bits, emitting each whole sextet. */
-static void
-encode_utf16_unit (GString *out, gunichar2 unit, guint32 *bits, int *count)
-{
-  *bits = (*bits << 16 | unit) & 0x3fffff;
-  *count += 16;
-  while (*count >= 6)
-    {
-      *count -= 6;
-      g_string_append_c (out, mbase64_alphabet[(*bits >> *count) & 0x3f]);
-    }
-}
-
-/* One BASE64 run for the characters from @utf8 that cannot stand for
- * themselves; returns where the run stopped. */
-static const char *
-encode_mbase64_run (GString *out, const char *utf8)
-{
-  guint32 bits = 0;
-  int count = 0;
-
-  g_string_append_c (out, '&');
-  for (; *utf8 != '\0' && !is_mutf7_direct (g_utf8_get_char (utf8));
-       utf8 = g_utf8_next_char (utf8))
-    {
-      gunichar c = g_utf8_get_char (utf8);
-
-      if (c < 0x10000)
-        {
-          encode_utf16_unit (out, (gunichar2) c, &bits, &count);
-          continue;
-        }
-      encode_utf16_unit (out, (gunichar2) (0xd800 + ((c - 0x10000) >> 10)),
-                         &bits, &count);
-      encode_utf16_unit (out, (gunichar2) (0xdc00 + ((c - 0x10000) & 0x3ff)),
-                         &bits, &count);
-    }
-  if (count > 0)
-    g_string_append_c (out, mbase64_alphabet[(bits << (6 - count)) & 0x3f]);
-  g_string_append_c (out, '-');
-  return utf8;
-}
-
-char *
-imap_utf8_to_mutf7 (const char *utf8)
-{
-  GString *out;
-
-  g_return_val_if_fail (utf8 != NULL, NULL);
-  g_return_val_if_fail (g_utf8_validate (utf8, -1, NULL), NULL);
-  out = g_string_new (NULL);
-  while (*utf8 != '\0')
-    {
-      if (!is_mutf7_direct ((guchar) *utf8))
-        {
-          utf8 = encode_mbase64_run (out, utf8);
-          continue;
-        }
-      g_string_append_c (out, *utf8);
-      if (*utf8++ == '&')
-        g_string_append_c (out, '-'); /* RFC 3501 §5.1.3: "&" is "&-" */
-    }
-  return g_string_free (out, FALSE);
 }
 
 /* ---- writing strings (RFC 9051 §4.3) ----------------------------------- */

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: MIT
+ * imap-parser-private.h: what the files of the IMAP grammar lend each
+ * other: the cursor every parser reads untrusted octets through, and the
+ * atom and quoted-string scanners the FETCH section parser reuses (RFC
+ * 9051 §9). The grammar is split by concern (STYLE §1):
+ *   imap-parser.c  the cursor, arguments, the message assembler, reading
+ *                  a message from a connection, writing strings
+ *   imap-seqset.c  sequence sets and FETCH sections
+ *   imap-text.c    dates and date-times, modified UTF-7 mailbox names
+ * Not a public interface: imap-parser.h is the one header for users; only
+ * these files include this one.
+ */
+#pragma once
+
+#include "imap-parser.h"
+
+G_BEGIN_DECLS
+
+/* Every grammar here reads through this: it knows the length (the data may
+ * hold NUL) and says where an error is. */
+typedef struct
+{
+  const char *data;
+  gsize length;
+  gsize pos;
+  guint depth;          /* lists open around pos */
+  gboolean lists_touch; /* "(a)(b)" is two lists (a server's data) */
+} ImapParser;
+
+/* ---- imap-parser.c: the cursor ---------------------------------------- */
+
+G_GNUC_INTERNAL void
+parser_init (ImapParser *p, const char *data, gsize length);
+/* The octet at the cursor, or -1 at the end. */
+G_GNUC_INTERNAL int parser_peek (const ImapParser *p);
+/* Skips @c if it is at the cursor. */
+G_GNUC_INTERNAL gboolean parser_skip (ImapParser *p, int c);
+/* Set IMAP_PARSER_ERROR_SYNTAX at the cursor and return FALSE (or NULL):
+ * "offset N: expected @expected, found X" or "offset N: @message". */
+G_GNUC_INTERNAL gboolean parser_fail (const ImapParser *p,
+                                      GError **error,
+                                      const char *expected);
+G_GNUC_INTERNAL gboolean parser_fail_with (const ImapParser *p,
+                                           GError **error,
+                                           const char *message);
+G_GNUC_INTERNAL gpointer parser_fail_null (const ImapParser *p,
+                                           GError **error,
+                                           const char *expected);
+/* Skips @c, or fails saying @expected. */
+G_GNUC_INTERNAL gboolean parser_expect (ImapParser *p,
+                                        int c,
+                                        const char *expected,
+                                        GError **error);
+/* RFC 9051 §9: number64 (below 2^63) and nz-number (1 to 2^32 - 1). */
+G_GNUC_INTERNAL gboolean parse_number64 (ImapParser *p,
+                                         guint64 *out,
+                                         GError **error);
+G_GNUC_INTERNAL gboolean parse_nz_number (ImapParser *p,
+                                          guint32 *out,
+                                          GError **error);
+
+/* ---- imap-parser.c: atoms and quoted strings -------------------------- */
+
+/* RFC 9051 §9 ATOM-CHAR. */
+G_GNUC_INTERNAL gboolean is_strict_atom_char (int c);
+/* RFC 9051 §9 quoted, at a '"': the unescaped text (transfer full), or
+ * NULL and @error. */
+G_GNUC_INTERNAL GString *scan_quoted (ImapParser *p, GError **error);
+
+G_END_DECLS
