@@ -79,6 +79,8 @@ static const ConfigKey config_keys[] = {
 
 /* [routes] has no fixed keys: each key is a destination domain. */
 #define CONFIG_ROUTES_GROUP "routes"
+/* [faults] is read by mail-faults.c, which knows its keys. */
+#define CONFIG_FAULTS_GROUP "faults"
 
 /* What one load is working on, so that error messages can name the file
  * and find the line of a key in the text. */
@@ -375,7 +377,8 @@ config_key_find (const char *group, const char *key)
 static gboolean
 config_group_is_known (const char *group)
 {
-  if (strcmp (group, CONFIG_ROUTES_GROUP) == 0)
+  if (strcmp (group, CONFIG_ROUTES_GROUP) == 0 ||
+      strcmp (group, CONFIG_FAULTS_GROUP) == 0)
     return TRUE;
   for (gsize i = 0; i < G_N_ELEMENTS (config_keys); i++)
     if (strcmp (config_keys[i].group, group) == 0)
@@ -478,6 +481,42 @@ config_read_routes (const ConfigReader *reader,
         }
       g_hash_table_replace (config->routes, g_ascii_strdown (domains[i], -1),
                             g_steal_pointer (&hop));
+    }
+  return TRUE;
+}
+
+/* ---- [faults] --------------------------------------------------------- */
+
+static gboolean
+config_read_faults (const ConfigReader *reader,
+                    MailConfig *config,
+                    GError **error)
+{
+  g_auto (GStrv) keys =
+      g_key_file_get_keys (reader->keys, CONFIG_FAULTS_GROUP, NULL, NULL);
+
+  config->faults = mail_faults_new ();
+  for (guint i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      g_autofree char *value = g_key_file_get_string (
+          reader->keys, CONFIG_FAULTS_GROUP, keys[i], NULL);
+      g_autoptr (GError) local_error = NULL;
+
+      if (value == NULL)
+        value = g_key_file_get_value (reader->keys, CONFIG_FAULTS_GROUP,
+                                      keys[i], NULL);
+      if (!mail_faults_set (config->faults, keys[i], g_strstrip (value),
+                            &local_error))
+        {
+          g_autofree char *where =
+              config_where (reader, CONFIG_FAULTS_GROUP, keys[i]);
+          g_set_error (error, MAIL_CONFIG_ERROR,
+                       local_error->code == MAIL_FAULTS_ERROR_KEY
+                           ? MAIL_CONFIG_ERROR_UNKNOWN
+                           : MAIL_CONFIG_ERROR_VALUE,
+                       "%s%s", where, local_error->message);
+          return FALSE;
+        }
     }
   return TRUE;
 }
@@ -613,6 +652,12 @@ config_read_groups (const ConfigReader *reader,
         }
       if (strcmp (groups[g], CONFIG_ROUTES_GROUP) == 0)
         continue;
+      if (strcmp (groups[g], CONFIG_FAULTS_GROUP) == 0)
+        {
+          if (!config_read_faults (reader, config, error))
+            return FALSE;
+          continue;
+        }
       keys = g_key_file_get_keys (reader->keys, groups[g], NULL, NULL);
       for (guint k = 0; keys[k] != NULL; k++)
         if (!config_read_key (reader, groups[g], keys[k], config, error))
@@ -709,6 +754,7 @@ mail_config_free (MailConfig *config)
   g_free (config->pop3s.listen);
   g_free (config->imap.listen);
   g_free (config->imaps.listen);
+  g_clear_pointer (&config->faults, mail_faults_free);
   g_free (config);
 }
 

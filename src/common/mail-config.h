@@ -14,11 +14,16 @@
  *              always)
  *   [imap]     listen, port, imaps_port, plaintext_auth (as [pop3]); the
  *              largest APPEND is [smtp] max_size (RFC 7889 APPENDLIMIT)
+ *   [faults]   enabled, reply, delay, drop, trickle, multiline, pipelining:
+ *              fault injection for lab graders, off when absent (see
+ *              mail-faults.h and docs/faults.md)
  * A relative path is relative to the directory of the config file.
  */
 #pragma once
 
 #include <glib.h>
+
+#include "mail-faults.h"
 
 G_BEGIN_DECLS
 
@@ -81,6 +86,8 @@ typedef struct
   /* [imap] */
   MailListen imap, imaps;
   MailPlaintextAuth imap_plaintext_auth;
+  /* [faults] */
+  MailFaults *faults; /* NULL without the section; mail_faults_enabled () */
 } MailConfig;
 
 /* Loads @path (NULL: defaults only, state under ./mailwire-state). */

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "mail-auth.h"
+#include "mail-faults.h"
 #include "mail-line.h"
 #include "mail-store.h"
 #include "pop3-proto.h"
@@ -49,10 +50,11 @@ typedef struct
   char *user;  /* USER given, waiting for PASS (RFC 1939 §7) */
   char *login; /* who logged in */
   MailStore *store;
-  MailFolder *folder;  /* INBOX, never synced after login */
-  gboolean *deleted;   /* one mark per message (DELE) */
-  guint count;         /* messages in the fixed list */
-  guint32 uidvalidity; /* for UIDL */
+  MailFolder *folder;       /* INBOX, never synced after login */
+  gboolean *deleted;        /* one mark per message (DELE) */
+  guint count;              /* messages in the fixed list */
+  guint32 uidvalidity;      /* for UIDL */
+  MailFaultSession *faults; /* [faults] for lab graders; NULL: off */
 } Pop3Session;
 
 typedef void (*Pop3Handler) (Pop3Session *session, const char *argument);

@@ -511,6 +511,49 @@ static const Pop3Command pop3_commands[] = {
 
 /* ---- the session loop ---------------------------------------------- */
 
+/* [faults] before the command runs (mail-faults.h): drop the connection,
+ * or answer -ERR instead. TRUE if the command must not run. */
+static gboolean
+pop3_session_fault_before (Pop3Session *session, const char *verb)
+{
+  mail_fault_session_command (session->faults, verb);
+  if (mail_fault_session_drop (session->faults, FALSE))
+    {
+      mail_fault_session_hang_up (session->faults, session->stream);
+      session->flags.done = TRUE;
+      return TRUE;
+    }
+  mail_fault_session_delay (session->faults, session->stream);
+  if (mail_fault_session_reply (session->faults) == NULL)
+    return FALSE;
+  pop3_reply_err (session, POP3_CODE_NONE,
+                  "fault injected for this lab: -ERR instead of running %s",
+                  verb);
+  return TRUE;
+}
+
+static void
+pop3_session_run_command (Pop3Session *session,
+                          const Pop3Command *command,
+                          const char *argument)
+{
+  if ((command->allowed & session->state) == 0)
+    {
+      pop3_reply_err (
+          session, POP3_CODE_NONE, "%s is not allowed in the %s state%s",
+          command->verb, pop3_state_name (session->state),
+          session->state == POP3_STATE_AUTHORIZATION ? ": log in first" : "");
+      return;
+    }
+  command->handler (session, argument);
+  /* e.g. "after RETR": the client has the whole message, not the QUIT */
+  if (!session->flags.done && mail_fault_session_drop (session->faults, TRUE))
+    {
+      mail_fault_session_hang_up (session->faults, session->stream);
+      session->flags.done = TRUE;
+    }
+}
+
 /* Looks up the verb and checks the state; the only place that does. */
 static void
 pop3_session_dispatch (Pop3Session *session, const char *line)
@@ -524,21 +567,14 @@ pop3_session_dispatch (Pop3Session *session, const char *line)
       pop3_reply_err (session, POP3_CODE_NONE, "%s", error->message);
       return;
     }
+  if (session->faults != NULL && pop3_session_fault_before (session, verb))
+    return;
   for (guint i = 0; i < G_N_ELEMENTS (pop3_commands); i++)
-    {
-      const Pop3Command *command = &pop3_commands[i];
-
-      if (strcmp (command->verb, verb) != 0)
-        continue;
-      if ((command->allowed & session->state) == 0)
-        pop3_reply_err (
-            session, POP3_CODE_NONE, "%s is not allowed in the %s state%s",
-            verb, pop3_state_name (session->state),
-            session->state == POP3_STATE_AUTHORIZATION ? ": log in first" : "");
-      else
-        command->handler (session, argument);
-      return;
-    }
+    if (strcmp (pop3_commands[i].verb, verb) == 0)
+      {
+        pop3_session_run_command (session, &pop3_commands[i], argument);
+        return;
+      }
   pop3_reply_err (session, POP3_CODE_NONE, "unknown command %s", verb);
 }
 
@@ -599,9 +635,19 @@ pop3_session_open_stream (Pop3Session *session,
   const MailConfig *config = session->context->config;
   g_autoptr (GError) error = NULL;
 
-  session->stream = mail_server_open_stream (connection, implicit_tls,
-                                             session->context->certificate,
-                                             MAIL_LINE_MAX_POP3, &error);
+  session->faults = mail_fault_session_new (
+      config->faults, g_socket_connection_get_socket (connection));
+  if (session->faults != NULL && !implicit_tls)
+    {
+      /* [faults] trickle: the stream writes through a filter */
+      g_autoptr (GIOStream) io =
+          mail_fault_session_wrap (session->faults, G_IO_STREAM (connection));
+      session->stream = mail_stream_new (io, MAIL_LINE_MAX_POP3);
+    }
+  else
+    session->stream = mail_server_open_stream (connection, implicit_tls,
+                                               session->context->certificate,
+                                               MAIL_LINE_MAX_POP3, &error);
   if (session->stream == NULL)
     {
       g_message ("%s: TLS handshake failed: %s", session->peer, error->message);
@@ -632,6 +678,7 @@ pop3_session_clear (Pop3Session *session)
   g_clear_pointer (&session->user, g_free);
   g_clear_pointer (&session->login, g_free);
   g_clear_pointer (&session->peer, g_free);
+  g_clear_pointer (&session->faults, mail_fault_session_free);
 }
 
 void
@@ -653,7 +700,9 @@ pop3_session_run (Pop3Context *context,
   if (pop3_session_open_stream (&session, connection, implicit_tls))
     {
       /* RFC 1939 §4: the greeting */
-      pop3_reply_ok (&session, "mailwire POP3 server ready");
+      pop3_reply_ok (&session, "mailwire POP3 server ready%s",
+                     session.faults ? " - FAULT INJECTION ON, lab grading"
+                                    : "");
       while (pop3_session_step (&session))
         ;
       if (!mail_stream_flush (session.stream, NULL, &error))

@@ -9,6 +9,7 @@
 
 #include <sys/stat.h>
 
+#include "mail-faults.h"
 #include "smtp-proto.h"
 #include "smtp-session.h"
 
@@ -80,6 +81,7 @@ struct _SmtpSession
   SmtpTransaction transaction;
   guint errors;
   guint auth_failures;
+  MailFaultSession *faults; /* [faults] for lab graders; NULL: off */
 };
 
 void smtp_session_enter_state (SmtpSession *session, SmtpState state);

@@ -93,9 +93,56 @@ smtp_session_enter_state (SmtpSession *session, SmtpState state)
   session->state = state;
 }
 
+/* The end of the text under [faults] (mail-faults.h): the message is
+ * stored by now; the reply may be replaced, or never sent. FALSE when
+ * the connection was dropped instead. */
+static gboolean
+smtp_session_fault_end_of_data (SmtpSession *session, SmtpReplyCode *code)
+{
+  const char *fault = NULL;
+
+  mail_fault_session_command (session->faults, ".");
+  if (mail_fault_session_drop (session->faults, FALSE))
+    {
+      mail_fault_session_hang_up (session->faults, session->stream);
+      smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+      return FALSE;
+    }
+  fault = mail_fault_session_reply (session->faults);
+  if (fault != NULL)
+    *code = (SmtpReplyCode) g_ascii_strtoull (fault, NULL, 10);
+  return TRUE;
+}
+
+/* RFC 2920 §3.1: without PIPELINING the client waits for every reply,
+ * and even with it DATA ends a group, so no text may come before the 354.
+ * We can see that only when the reply is late on purpose (a [faults]
+ * delay) or when PIPELINING is off; the octets would otherwise be read
+ * as if all were well, so we refuse them and hang up. */
+static gboolean
+smtp_session_sent_too_early (SmtpSession *session,
+                             gboolean delayed,
+                             gboolean before_354)
+{
+  if (!delayed && mail_faults_pipelining (session->config->faults))
+    return FALSE;
+  if (!mail_fault_session_input_waiting (session->faults, session->stream))
+    return FALSE;
+  mail_stream_write_line (
+      session->stream,
+      before_354 ? "554 5.5.0 message text sent before the 354 reply: "
+                   "wait for it (RFC 2920 §3.1, RFC 5321 §4.1.1.4)"
+                 : "554 5.5.0 command sent before the reply to the previous "
+                   "one, and PIPELINING is not offered (RFC 2920 §3.1)");
+  mail_fault_session_hang_up (session->faults, session->stream);
+  smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+  return TRUE;
+}
+
 /* Writes a reply, one line per element of @lines (RFC 5321 §4.2.1). It is
  * buffered: mail_stream_read_line () flushes before waiting, so pipelined
- * commands get their replies in one write (RFC 2920 §3.2). */
+ * commands get their replies in one write (RFC 2920 §3.2). [faults] may
+ * change the code, delay it, or add a second line. */
 void
 smtp_reply_lines (SmtpSession *session,
                   SmtpReplyCode code,
@@ -104,7 +151,24 @@ smtp_reply_lines (SmtpSession *session,
 {
   g_autoptr (GString) wire = g_string_new (NULL);
   g_auto (GStrv) split = NULL;
+  const char *two_lines[] = { lines[0],
+                              "(a second line: any reply may have "
+                              "several, RFC 5321 §4.2.1)",
+                              NULL };
+  SmtpReplyCode original = code;
+  gboolean delayed = FALSE;
 
+  if (session->faults != NULL && session->state == SMTP_STATE_DATA &&
+      !smtp_session_fault_end_of_data (session, &code))
+    return;
+  if (code != original)
+    enhanced = NULL;
+  delayed = mail_fault_session_delay (session->faults, session->stream);
+  if (code == SMTP_REPLY_START_MAIL_INPUT && session->faults != NULL &&
+      smtp_session_sent_too_early (session, delayed, TRUE))
+    return;
+  if (mail_faults_multiline (session->config->faults) && lines[1] == NULL)
+    lines = two_lines;
   smtp_proto_format_reply (wire, code, enhanced, lines);
   g_string_truncate (wire, wire->len - 2); /* the last CRLF */
   split = g_strsplit (wire->str, "\r\n", -1);
@@ -211,7 +275,8 @@ smtp_cmd_ehlo (SmtpSession *session, const char *arguments)
                    g_strdup_printf ("%s greets %s", session->config->hostname,
                                     session->helo));
   /* Each keyword only when the code behind it works (RFC 5321 §4.1.1.1). */
-  g_ptr_array_add (lines, g_strdup ("PIPELINING"));
+  if (mail_faults_pipelining (session->config->faults))
+    g_ptr_array_add (lines, g_strdup ("PIPELINING"));
   g_ptr_array_add (lines,
                    max_size > 0
                        ? g_strdup_printf ("SIZE %" G_GUINT64_FORMAT, max_size)
@@ -563,6 +628,40 @@ smtp_command_find (const char *verb)
   return NULL;
 }
 
+/* [faults] before the command runs: drop, refuse out-of-step commands
+ * when PIPELINING is off, or answer a given code. TRUE if the command
+ * must not run. */
+static gboolean
+smtp_session_fault_before (SmtpSession *session, const char *verb)
+{
+  g_autofree char *upper = g_ascii_strup (verb, -1);
+  const char *fault = NULL;
+  SmtpReplyCode code;
+
+  mail_fault_session_command (session->faults, upper);
+  if (mail_fault_session_drop (session->faults, FALSE))
+    {
+      mail_fault_session_hang_up (session->faults, session->stream);
+      smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+      return TRUE;
+    }
+  if (!g_str_equal (upper, "DATA") &&
+      smtp_session_sent_too_early (session, FALSE, FALSE))
+    return TRUE;
+  fault = mail_fault_session_reply (session->faults);
+  if (fault == NULL)
+    return FALSE;
+  code = (SmtpReplyCode) g_ascii_strtoull (fault, NULL, 10);
+  smtp_reply (session, code, NULL,
+              "fault injected for this lab: %s instead "
+              "of running %s",
+              fault, upper);
+  /* RFC 5321 §3.8: 421 closes the transmission channel */
+  if (code == SMTP_REPLY_SERVICE_NOT_AVAILABLE)
+    smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+  return TRUE;
+}
+
 static void
 smtp_session_dispatch (SmtpSession *session,
                        const char *line,
@@ -579,6 +678,8 @@ smtp_session_dispatch (SmtpSession *session,
                   "syntax error");
       return;
     }
+  if (session->faults != NULL && smtp_session_fault_before (session, verb))
+    return;
   command = smtp_command_find (verb);
   if (command == NULL)
     {
@@ -597,6 +698,12 @@ smtp_session_dispatch (SmtpSession *session,
       return;
     }
   command->handler (session, arguments);
+  if (session->state != SMTP_STATE_CLOSED &&
+      mail_fault_session_drop (session->faults, TRUE))
+    {
+      mail_fault_session_hang_up (session->faults, session->stream);
+      smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+    }
 }
 
 /* Reads and handles one command; FALSE once the session is over. */
@@ -672,13 +779,18 @@ smtp_session_open (SmtpSession *session, gboolean implicit_tls)
 {
   g_autoptr (GError) error = NULL;
   g_autoptr (GIOStream) tls = NULL;
-  GIOStream *base = G_IO_STREAM (session->connection);
+  g_autoptr (GIOStream) base = NULL;
 
   /* RFC 5321 §4.5.3.2 timeouts, from the first byte: a client that opens
    * the smtps port and never starts its TLS handshake must not hold a
    * thread forever. */
   g_socket_set_timeout (g_socket_connection_get_socket (session->connection),
                         session->config->timeout);
+  session->faults = mail_fault_session_new (
+      session->config->faults,
+      g_socket_connection_get_socket (session->connection));
+  base = mail_fault_session_wrap (session->faults,
+                                  G_IO_STREAM (session->connection));
   if (implicit_tls)
     {
       tls = mail_tls_server_wrap (base, session->context->certificate, NULL,
@@ -689,7 +801,8 @@ smtp_session_open (SmtpSession *session, gboolean implicit_tls)
                      error->message);
           return FALSE;
         }
-      base = tls;
+      g_object_unref (base);
+      base = g_steal_pointer (&tls);
       session->flags.tls = TRUE;
     }
   session->stream = mail_stream_new (base, MAIL_LINE_MAX_SMTP_COMMAND);
@@ -715,6 +828,7 @@ smtp_session_close (SmtpSession *session)
   g_clear_pointer (&session->peer_ip, g_free);
   g_clear_pointer (&session->helo, g_free);
   g_clear_pointer (&session->user, g_free);
+  g_clear_pointer (&session->faults, mail_fault_session_free);
 }
 
 void
@@ -737,7 +851,8 @@ smtp_session_run (GSocketConnection *connection,
     {
       /* RFC 5321 §4.2: no enhanced code on the greeting (RFC 2034 §3). */
       smtp_reply (&session, SMTP_REPLY_SERVICE_READY, NULL,
-                  "%s ESMTP mailwire ready", session.config->hostname);
+                  "%s ESMTP mailwire ready%s", session.config->hostname,
+                  session.faults ? " - FAULT INJECTION ON, lab grading" : "");
       while (smtp_session_step (&session))
         ;
     }
