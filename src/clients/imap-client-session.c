@@ -27,7 +27,9 @@ imap_client_logged_in (ImapClient *client,
                        const ImapReply *reply,
                        GError **error)
 {
-  if (imap_reply_has_code (reply, IMAP_CODE_CAPABILITY))
+  /* AUTHENTICATE's tagged reply is read here, not by wait_tagged ():
+   * its [CAPABILITY] must be taken here too */
+  if (imap_client_take_capability_code (client, reply))
     return TRUE;
   return imap_client_capability (client, error);
 }
