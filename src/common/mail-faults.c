@@ -81,7 +81,10 @@ mail_faults_parse_point (const char *text, MailFaultRule *rule)
   if (verb[0] == '\0')
     return hash != NULL; /* "#N" */
   if (g_str_equal (verb, "*"))
-    return hash == NULL;
+    {
+      rule->verb = g_strdup (verb);
+      return hash == NULL;
+    }
   if (!g_str_equal (verb, "."))
     for (const char *p = verb; *p != '\0'; p++)
       if (!g_ascii_isalpha (*p))
