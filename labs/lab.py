@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""lab.py: what `./run lab`, `./run grade` and `./run labs` do.
+
+  lab.py start NN           servers for lab NN on loopback, mw-trace writing
+                            a capture in the working copy; Ctrl-C stops all
+  lab.py grade NN [DIR] [--results FILE]
+  lab.py export DIR         the student handout: no solution/, no tests/
+  lab.py gradescope NN ZIP  setup.sh + run_autograder around the same grader
+"""
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+LABS = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(LABS)
+sys.path.insert(0, os.path.join(LABS, "lib"))
+import labkit  # noqa: E402
+
+# lab-documented ports (README of each lab); MW_LAB_EPHEMERAL=1 asks for any
+PORTS = {"01": {"smtp": 10125}, "02": {"smtp": 10225}, "03": {"pop3": 10310}}
+
+
+def lab_dir(number):
+    found = glob.glob(os.path.join(LABS, f"{int(number):02d}-*"))
+    if not found:
+        sys.exit(f"lab: no lab {number} in {LABS}")
+    return found[0]
+
+
+def working_copy(path):
+    """labs/work/NN-name: the student's copy of starter/, made once."""
+    work = os.path.join(LABS, "work", os.path.basename(path))
+    if not os.path.isdir(work):
+        shutil.copytree(os.path.join(path, "starter"), work)
+    return work
+
+
+def start(number):
+    path = lab_dir(number)
+    key = os.path.basename(path)[:2]
+    work = working_copy(path)
+    ephemeral = os.environ.get("MW_LAB_EPHEMERAL") == "1"
+    ports = {k: 0 if ephemeral else v for k, v in PORTS.get(key, {}).items()}
+    state = os.path.join(work, ".lab-state")
+    shutil.rmtree(state, ignore_errors=True)
+    mw = labkit.Mailwire(state, smtp="smtp" in ports, pop3="pop3" in ports,
+                         smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0))
+    tracer = None
+
+    def stop(*_):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if tracer and tracer.poll() is None:
+            tracer.send_signal(signal.SIGINT)
+            try:
+                tracer.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                tracer.kill()
+        mw.stop()
+        print("\nlab: stopped everything it started; the capture is in "
+              f"{os.path.join(work, 'capture.pcap')}", flush=True)
+        sys.exit(0)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    mw.start()
+    if "pop3" in ports:
+        for n in (1, 2, 3):
+            mw.deliver("bob", b"From: alice@lab.test\r\nTo: bob@lab.test\r\n"
+                       b"Subject: lab message %d\r\n\r\nHello from lab 3.\r\n" % n)
+    live = [str(p) for k, p in mw.ports.items() if k in ports and p]
+    capture = os.path.join(work, "capture.pcap")
+    if os.geteuid() == 0:
+        tracer = subprocess.Popen([labkit.program("mw-trace"), "-i", "lo", "-w", capture,
+                                   "-q", "-p", ",".join(live)],
+                                  stdout=open(os.path.join(state, "trace.txt"), "w"),
+                                  stderr=subprocess.STDOUT)
+    else:
+        print("lab: not root, so mw-trace cannot capture; run it as root to grade a capture")
+    print(f"lab {key}: {os.path.basename(path)}")
+    for label in ports:
+        print(f"  {label} server on 127.0.0.1 port {mw.ports[label]}")
+    print(f"  users alice, bob, carol @ {labkit.DOMAIN}, password {labkit.PASSWORD}")
+    print(f"  your working copy: {work}")
+    print(f"  the capture: {capture}" if tracer else "  no capture")
+    print(f"Next: read {os.path.join(path, 'README.md')}, then `./run grade {key}`.")
+    print("Press Ctrl-C to stop the servers.", flush=True)
+    deadline = time.monotonic() + 8 * 3600  # a lab session, at most
+    while time.monotonic() < deadline:
+        time.sleep(1)
+    stop()
+
+
+def grade(number, directory=None, results="results.json"):
+    path = lab_dir(number)
+    directory = directory or working_copy(path)
+    return subprocess.call([sys.executable, os.path.join(path, "grade.py"),
+                            directory, "--results", results])
+
+
+def export(dest):
+    """Everything a student gets: READMEs, starters, graders, the kit."""
+    if os.path.exists(dest) and os.listdir(dest):
+        sys.exit(f"lab: {dest} exists and is not empty")
+    ignore = shutil.ignore_patterns("solution", "tests", "work", "__pycache__",
+                                    "meson.build", ".lab-state")
+    shutil.copytree(LABS, dest, ignore=ignore, dirs_exist_ok=True)
+    return 0
+
+
+SETUP = """#!/usr/bin/env bash
+# Gradescope setup: the Debian packages, then mailwire's servers.
+set -euo pipefail
+apt-get update -q
+DEBIAN_FRONTEND=noninteractive apt-get install -y -q meson ninja-build pkg-config gcc make \\
+  python3 libglib2.0-dev glib-networking libgnutls28-dev libpcap-dev libgmime-3.0-dev
+cd /autograder/source/mailwire
+meson setup build >/dev/null
+ninja -C build src/servers/mw-smtpd src/servers/mw-pop3d src/tools/mw-admin src/tracer/mw-trace
+"""
+RUN = """#!/usr/bin/env bash
+# Gradescope: grade /autograder/submission with the lab's grader.
+cd /autograder/source/mailwire
+MW_BUILD_ROOT=/autograder/source/mailwire/build python3 labs/{lab}/grade.py \\
+  /autograder/submission --results /autograder/results/results.json
+exit 0  # the score is in results.json
+"""
+
+
+def gradescope(number, out):
+    path = lab_dir(number)
+    name = os.path.basename(path)
+    tracked = subprocess.run(["git", "-C", TOP, "ls-files", "meson.build", "meson_options.txt",
+                              "src", "tests/meson.build"], capture_output=True, text=True,
+                             check=True).stdout.split()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr(zipfile.ZipInfo("setup.sh"), SETUP)
+        z.writestr(zipfile.ZipInfo("run_autograder"), RUN.format(lab=name))
+        for info in z.infolist():
+            info.external_attr = 0o755 << 16
+        for f in tracked:
+            if f != "tests/meson.build":
+                z.write(os.path.join(TOP, f), f"mailwire/{f}")
+        # the bundle builds only what the grader runs: no tests/
+        z.writestr("mailwire/tests/meson.build", "# not in the autograder bundle\n")
+        for root in (os.path.join(LABS, "lib"), path):
+            for dirpath, dirs, files in os.walk(root):
+                dirs[:] = [d for d in dirs if d not in ("solution", "__pycache__", "work")]
+                for f in files:
+                    full = os.path.join(dirpath, f)
+                    z.write(full, "mailwire/" + os.path.relpath(full, TOP))
+    print(f"lab: wrote {out} (setup.sh, run_autograder, mailwire/ with labs/{name})")
+    return 0
+
+
+def main(argv):
+    if len(argv) >= 2 and argv[0] == "start":
+        return start(argv[1])
+    if len(argv) >= 2 and argv[0] == "grade":
+        rest = argv[2:]
+        results = "results.json"
+        if "--results" in rest:
+            i = rest.index("--results")
+            results = rest[i + 1]
+            rest = rest[:i] + rest[i + 2:]
+        return grade(argv[1], rest[0] if rest else None, results)
+    if len(argv) == 2 and argv[0] == "export":
+        return export(argv[1])
+    if len(argv) == 3 and argv[0] == "gradescope":
+        return gradescope(argv[1], argv[2])
+    print(__doc__.strip(), file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

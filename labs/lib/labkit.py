@@ -1,0 +1,363 @@
+# SPDX-License-Identifier: MIT
+"""labkit: what every lab grader shares (Python 3, standard library only).
+
+  Mailwire    mw-smtpd / mw-pop3d on 127.0.0.1 with a lab configuration,
+              ephemeral ports, users, a [faults] section when asked
+  Submission  the student's program: their C files built with the lab's
+              Makefile (warnings on, AddressSanitizer), or their `run` script
+  Grader      checks -> "PASS name" / "FAIL name: expected ..., got ..., RFC",
+              "score: X/Y", results.json in Gradescope's format, exit status
+Every wait is bounded; every process started here is stopped by its PID.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+PASSWORD = "lab-password"
+USERS = ("alice", "bob", "carol")
+DOMAIN = "lab.test"
+
+
+def build_root():
+    """The meson build directory whose servers the graders run."""
+    root = os.environ.get("MW_BUILD_ROOT")
+    if not root:
+        top = os.path.dirname(os.path.dirname(os.path.dirname(
+            os.path.abspath(__file__))))
+        root = os.path.join(top, "build")
+    return root
+
+
+def program(name):
+    for sub in ("servers", "clients", "tools", "tracer"):
+        path = os.path.join(build_root(), "src", sub, name)
+        if os.access(path, os.X_OK):
+            return path
+    raise RuntimeError(f"{name} is not built in {build_root()}: run ./run build")
+
+
+class Fail(Exception):
+    """A check failed: what was expected, what happened, where the RFC says so."""
+
+    def __init__(self, expected, got, rfc=None):
+        super().__init__(expected)
+        self.expected, self.got, self.rfc = expected, got, rfc
+
+    def line(self):
+        text = f"expected {self.expected}, got {self.got}"
+        return text + (f" ({self.rfc})" if self.rfc else "")
+
+
+# ---- the servers -----------------------------------------------------------
+
+class Mailwire:
+    """mw-smtpd and/or mw-pop3d in STATE (a fresh directory), on ports the
+    kernel picks (or the ones given), with alice, bob and carol as users
+    (password PASSWORD). `faults` is the text of a [faults] section."""
+
+    def __init__(self, state, smtp=True, pop3=False, faults=None,
+                 smtp_port=0, pop3_port=0, users_file=None):
+        self.state, self.faults = os.path.abspath(state), faults
+        self.want = [name for name, on in (("mw-smtpd", smtp), ("mw-pop3d", pop3)) if on]
+        self.ports = {"smtp": smtp_port, "pop3": pop3_port}
+        self.users_file = users_file
+        self.procs = []
+
+    def config_text(self):
+        text = f"""# written by labs/lib/labkit.py
+[general]
+hostname = mx.{DOMAIN}
+domains = {DOMAIN};localhost
+state_dir = .
+timeout = 60
+"""
+        if self.users_file:
+            text += f"users_file = {self.users_file}\n"
+        text += f"""[smtp]
+listen = 127.0.0.1
+port = {self.ports['smtp']}
+submission_port = -1
+smtps_port = -1
+[pop3]
+listen = 127.0.0.1
+port = {self.ports['pop3']}
+pop3s_port = -1
+plaintext_auth = loopback
+[imap]
+port = -1
+imaps_port = -1
+"""
+        if self.faults:
+            text += "[faults]\n" + self.faults.strip() + "\n"
+        return text
+
+    @property
+    def config(self):
+        return os.path.join(self.state, "mailwire.conf")
+
+    _users_template = None  # a users file made once per grader run
+
+    def add_users(self):
+        users = os.path.join(self.state, "users")
+        if Mailwire._users_template and os.path.exists(Mailwire._users_template):
+            shutil.copy(Mailwire._users_template, users)
+            return
+        pw = os.path.join(self.state, "password.txt")
+        with open(pw, "w") as f:
+            f.write(PASSWORD + "\n")
+        for user in USERS:
+            subprocess.run([program("mw-admin"), "--config", self.config, "user",
+                            "add", user, "--password-file", pw], check=True,
+                           stdout=subprocess.DEVNULL, timeout=30)
+        template = tempfile.NamedTemporaryFile(prefix="mw-lab-users-", delete=False)
+        template.close()
+        shutil.copy(users, template.name)
+        Mailwire._users_template = template.name
+        import atexit
+        atexit.register(os.unlink, template.name)
+
+    def start(self):
+        os.makedirs(self.state, exist_ok=True)
+        with open(self.config, "w") as f:
+            f.write(self.config_text())
+        if not self.users_file and not os.path.exists(os.path.join(self.state, "users")):
+            self.add_users()
+        for name in self.want:
+            self._start_one(name)
+        return self
+
+    def _start_one(self, name):
+        out = open(os.path.join(self.state, name + ".out"), "w+")
+        err = open(os.path.join(self.state, name + ".log"), "w")
+        proc = subprocess.Popen([program(name), "--config", self.config,
+                                 "--protocol-log"], stdout=out, stderr=err,
+                                cwd=self.state)
+        self.procs.append(proc)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            out.seek(0)
+            text = out.read()
+            if f"{name}: ready" in text:
+                for label, port in re.findall(r"(\w+) listening on [^\n]*:(\d+)", text):
+                    self.ports.setdefault(label, 0)
+                    self.ports[label] = int(port)
+                return
+            if proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{name} did not start: " + open(err.name).read()[-2000:])
+
+    def stop(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        self.procs = []
+
+    def restart(self, faults=None):
+        """The same servers and mailboxes, with other [faults] (or none)."""
+        self.stop()
+        self.faults = faults
+        self.ports = {"smtp": 0, "pop3": 0}
+        return self.start()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # -- what the servers did --
+    def maildir(self, user):
+        return os.path.join(self.state, "mail", user, "Maildir")
+
+    def messages(self, user):
+        """Every message in USER's INBOX, as stored (bytes), oldest first."""
+        found = []
+        for sub in ("new", "cur"):
+            d = os.path.join(self.maildir(user), sub)
+            if os.path.isdir(d):
+                for name in os.listdir(d):
+                    path = os.path.join(d, name)
+                    found.append((os.stat(path).st_mtime_ns, name, path))
+        return [open(p, "rb").read() for _, _, p in sorted(found)]
+
+    def deliver(self, user, data):
+        """Puts DATA (bytes, CRLF) in USER's INBOX as another program would."""
+        md = self.maildir(user)
+        for sub in ("tmp", "new", "cur"):
+            os.makedirs(os.path.join(md, sub), exist_ok=True)
+        name = f"{time.time_ns()}.P{os.getpid()}.lab"
+        tmp = os.path.join(md, "tmp", name)
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.rename(tmp, os.path.join(md, "new", name))
+        time.sleep(0.01)  # distinct mtimes keep the order
+
+    def protocol_log(self, name="mw-smtpd"):
+        """[(direction, line)] from --protocol-log: ("C", "MAIL FROM:<a@b>")."""
+        path = os.path.join(self.state, name + ".log")
+        lines = []
+        for text in open(path, errors="replace"):
+            m = re.search(r" (C|S): (.*)$", text.rstrip("\n"))
+            if m:
+                lines.append((m.group(1), m.group(2)))
+        return lines
+
+
+def strip_trace_headers(stored):
+    """The message as the client sent it: what mw-smtpd stored, without the
+    Return-Path and Received lines it put on top (RFC 5321 §4.4)."""
+    rest = stored
+    while True:
+        m = re.match(rb"(Return-Path|Received):[^\r\n]*\r\n([ \t][^\r\n]*\r\n)*", rest)
+        if not m:
+            return rest
+        rest = rest[m.end():]
+
+
+# ---- the student's program -----------------------------------------------
+
+SANITIZE = "-fsanitize=address,undefined -fno-omit-frame-pointer"
+
+
+class Result:
+    def __init__(self, returncode, stdout, stderr, timed_out):
+        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
+        self.timed_out = timed_out
+
+    def sanitizer_report(self):
+        m = re.search(r"(ERROR: AddressSanitizer: [^\n]*|runtime error: [^\n]*|"
+                      r"ERROR: LeakSanitizer: [^\n]*)", self.stderr)
+        return m.group(1) if m else None
+
+    def describe(self):
+        if self.timed_out:
+            return "no exit within the time limit (waiting for a reply that had come?)"
+        tail = self.stderr.strip().splitlines()[-3:]
+        return f"exit status {self.returncode}" + (
+            f", stderr: {' | '.join(tail)}" if tail else "")
+
+
+class Submission:
+    """DIR holds the lab's C files filled in, or an executable `run`."""
+
+    def __init__(self, directory, lab_dir, program_name):
+        self.dir = os.path.abspath(directory)
+        self.lab_dir, self.program_name = lab_dir, program_name
+        self.build_log, self.built, self.argv = "", False, None
+        self.workdir = tempfile.mkdtemp(prefix="mw-grade-build-")
+
+    def cleanup(self):
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def build(self):
+        run = os.path.join(self.dir, "run")
+        if os.path.isfile(run) and os.access(run, os.X_OK):
+            self.argv, self.built = [run], True
+            self.build_log = "a `run` script: nothing to build"
+            return True
+        for name in os.listdir(self.dir):
+            if name.endswith((".c", ".h")):
+                shutil.copy(os.path.join(self.dir, name), self.workdir)
+        shutil.copy(os.path.join(self.lab_dir, "starter", "Makefile"), self.workdir)
+        proc = subprocess.run(
+            ["make", "-C", self.workdir, "CC=cc",
+             f"CFLAGS=-std=c11 -D_POSIX_C_SOURCE=200809L -Wall -Wextra -g {SANITIZE}",
+             f"LDFLAGS={SANITIZE}"], capture_output=True, text=True, timeout=120)
+        self.build_log = proc.stdout + proc.stderr
+        exe = os.path.join(self.workdir, self.program_name)
+        self.built = proc.returncode == 0 and os.access(exe, os.X_OK)
+        self.argv = [exe] if self.built else None
+        return self.built
+
+    def warnings(self):
+        return [l for l in self.build_log.splitlines() if "warning:" in l]
+
+    def run(self, args, stdin=b"", timeout=20, env=None, cwd=None, fsize=None):
+        full_env = dict(os.environ)
+        full_env.update({"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+                         "UBSAN_OPTIONS": "print_stacktrace=1"})
+        full_env.update(env or {})
+
+        def limits():
+            if fsize is not None:
+                import resource
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+        proc = subprocess.Popen(self.argv + list(args), stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=full_env, cwd=cwd or self.workdir,
+                                preexec_fn=limits, start_new_session=True)
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout)
+            timed_out = False
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            out, err = proc.communicate(timeout=10)
+            timed_out = True
+        return Result(proc.returncode, out.decode(errors="replace"),
+                      err.decode(errors="replace"), timed_out)
+
+
+# ---- the verdict -----------------------------------------------------------
+
+class Grader:
+    """Runs checks in order and reports them. A check is a function that
+    returns normally to pass and raises Fail to fail."""
+
+    def __init__(self, lab, results_path):
+        self.lab, self.results_path = lab, results_path
+        self.checks, self.results = [], []
+
+    def check(self, name, points=1):
+        def register(fn):
+            self.checks.append((name, points, fn))
+            return fn
+        return register
+
+    def run(self):
+        for name, points, fn in self.checks:
+            try:
+                fn()
+                ok, text = True, f"PASS {name}"
+            except Fail as failure:
+                ok, text = False, f"FAIL {name}: {failure.line()}"
+            except Exception as error:  # a grader bug must not look like a pass
+                ok = False
+                text = f"FAIL {name}: the grader could not run this check: {error!r}"
+                traceback.print_exc(file=sys.stderr)
+            print(text, flush=True)
+            self.results.append({"name": name, "score": points if ok else 0,
+                                 "max_score": points, "output": text})
+        score = sum(r["score"] for r in self.results)
+        total = sum(r["max_score"] for r in self.results)
+        print(f"score: {score}/{total}")
+        with open(self.results_path, "w") as f:
+            json.dump({"score": score, "output": f"{self.lab}: {score}/{total}",
+                       "stdout_visibility": "visible",
+                       "tests": self.results}, f, indent=2)
+            f.write("\n")
+        return 0 if score == total else 1
+
+
+def main_args(argv):
+    """grade.py [DIR] [--results FILE]: DIR defaults to the working copy."""
+    import argparse
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir", nargs="?")
+    parser.add_argument("--results", default="results.json")
+    return parser.parse_args(argv)
