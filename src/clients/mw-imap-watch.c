@@ -258,11 +258,13 @@ mw_imap_watch (const MwImapOptions *o, char **args, GError **error)
       !mw_imap_watch_fetch_since (&watch, FALSE, error))
     return FALSE;
   imap_client_set_untagged_handler (client, on_untagged, &watch);
+  /* before the line that says Ctrl-C works: a SIGINT sent as soon as it
+   * is read must find the handler, not kill the process */
+  mw_imap_signals_start (&signals);
   printf ("watching %s: %u messages; the server will push what changes "
           "(IDLE). Ctrl-C stops.\n",
           folder, imap_client_get_mailbox (client)->exists);
   fflush (stdout);
-  mw_imap_signals_start (&signals);
   while (ok && !stop)
     ok = mw_imap_watch_idle (&watch, o, signals.cancellable, &stop, error);
   mw_imap_signals_stop (&signals);
