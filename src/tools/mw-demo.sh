@@ -7,8 +7,12 @@
 # shows every line), bob pulls it with POP3 keeping it on the server, then
 # again over STLS deleting it (the trace shows where the plaintext stops);
 # then alice submits (STARTTLS + AUTH) a message for carol@example.org and A
-# relays it to B (a second push, server to server). mw-trace watches lo when it may
-# capture and prints its ladder of every session. Servers stay up until
+# relays it to B (a second push, server to server). Last, IMAP: bob has two
+# devices, each a Maildir synced with mw-imap; the phone IDLEs while alice sends
+# bob a message (the server pushes EXISTS), the laptop syncs, reads and flags it
+# (the server pushes FETCH FLAGS to the phone), and the phone's sync brings the
+# same flags. mw-trace watches lo when it may capture and prints its ladder of
+# every session; a summary sets POP3 against IMAP. Servers stay up until
 # Ctrl-C (or SIGTERM, SIGHUP); everything this script started, the idle
 # sleep at the end included, is stopped by its PID, so nothing is left
 # running and nothing keeps stdout open (`./run demo | cat` ends too).
@@ -47,6 +51,12 @@ on_signal() {
   { echo; echo "demo: stopping everything it started"; } 2>/dev/null
   stop_all
   exit 0
+}
+# forget PID: a process that has ended and been waited for leaves the list
+forget() {
+  local pid kept=()
+  for pid in "${pids[@]}"; do [ "$pid" = "$1" ] || kept+=("$pid"); done
+  pids=("${kept[@]}")
 }
 trap on_signal INT TERM HUP
 trap 'stop_all' EXIT
@@ -152,13 +162,15 @@ say "PULL: bob downloads with POP3 (port $a_pop3, in clear on loopback), leaving
 "$(prog mw-pop3)" --server "127.0.0.1:$a_pop3" --auth user \
   --user bob --password bob-demo --maildir "$state/bob-laptop" --keep --trace \
   || echo "demo: mw-pop3 failed (exit $?)"
-echo "   on the server, bob's INBOX still holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
+kept=$(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=)
+echo "   on the server, bob's INBOX still holds: $kept message(s)"
 
 say "PULL again from another device, with STLS this time, deleting on the server (no --keep)"
 "$(prog mw-pop3)" --server "127.0.0.1:$a_pop3" --stls --cafile "$state/cert.pem" \
   --user bob --password bob-demo --maildir "$state/bob-phone" \
   || echo "demo: mw-pop3 failed (exit $?)"
-echo "   on the server, bob's INBOX now holds: $(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=) message(s)"
+left=$(ls "$state/a/mail/bob/Maildir/new" "$state/a/mail/bob/Maildir/cur" 2>/dev/null | grep -c ,S=)
+echo "   on the server, bob's INBOX now holds: $left message(s)"
 
 say "RELAY: alice submits (port $a_sub, STARTTLS + AUTH) for carol@example.org; example.test pushes it on to example.org"
 "$(prog mw-send)" --server "127.0.0.1:$a_sub" --starttls --cafile "$state/cert.pem" \
@@ -175,11 +187,94 @@ else
   echo "   not delivered yet; see: $(prog mw-admin) --config $state/a/mailwire.conf queue list"
 fi
 
+if have servers/mw-imapd && have clients/mw-imap; then
+  # ---- third act: IMAP, one account and two devices in sync ----------------
+  # bob's phone and laptop each keep a local Maildir that mw-imap syncs with
+  # the server (in clear on loopback, as the first acts, so the wire shows it)
+  phone=$state/imap/phone laptop=$state/imap/laptop phone_log=$state/imap/phone-watch.log
+  mkdir -p "$state/imap"
+  printf '%s\n' bob-demo >"$state/imap/bob.password"; chmod 600 "$state/imap/bob.password"
+  imap=("$(prog mw-imap)" --server "127.0.0.1:$a_imap" --user bob
+        --password-file "$state/imap/bob.password")
+  # wait_in FILE REGEX: until a line of FILE matches (10 s at most)
+  wait_in() { for _ in $(seq 100); do grep -Eq -- "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+              echo "   (waited 10 s for \"$2\" in $1)"; return 1; }
+  # show_phone: the lines the phone's watch printed since the last call; what
+  # the server sends between IDLE and its tagged reply, unasked, is a PUSH
+  phone_shown=0
+  show_phone() {
+    local now; now=$(cat "$phone_log")
+    printf '%s\n' "$now" | awk -v from="$phone_shown" '
+      /^C: [^ ]+ IDLE/ { idle = 1 }
+      { label = (idle && /^S: \*/) ? "PUSH " : "     " }
+      /^S: [^*+ ]+ (OK|NO|BAD) / { idle = 0 }
+      NR > from { print "   phone " label $0 }'
+    phone_shown=$(printf '%s\n' "$now" | wc -l)
+  }
+  # file_of DIR: the file holding alice's message in Maildir DIR; its name ends
+  # in ":2,FLAGS" (F = \Flagged, S = \Seen: Maildir's info, as mutt and Dovecot
+  # use it); info_of DIR: that ending alone
+  subject="Lab 3: same mail, every device"
+  file_of() { local f; f=$(grep -l "^Subject: $subject" "$1"/cur/* "$1"/new/* 2>/dev/null | head -1)
+              echo "${f#"$state/"}"; }
+  info_of() { file_of "$1" | sed -n 's/.*\(:2,.*\)/\1/p'; }
+
+  say "SYNC: bob's phone and laptop use IMAP (port $a_imap); the phone syncs, then watches INBOX (IDLE)"
+  "${imap[@]}" --maildir "$phone" sync INBOX | sed 's/^/   phone        /'
+  "${imap[@]}" --trace watch INBOX >"$phone_log" 2>&1 &
+  pids+=($!); watch_pid=$!
+  wait_in "$phone_log" '^S: \+ ' && show_phone   # "+ idling": the server may speak first now
+
+  say "PUSH: alice sends bob a message (submission, STARTTLS + AUTH); the server pushes it to the idle phone"
+  "$(prog mw-send)" --server "127.0.0.1:$a_sub" --starttls --cafile "$state/cert.pem" \
+    --user alice --password alice-demo --from alice@example.test --to bob@example.test \
+    --subject "$subject" --body "Read it on one device, and every device shows it read." \
+    --trace | sed 's/^/   alice        /' || echo "demo: mw-send failed"
+  wait_in "$phone_log" '^new message ' && show_phone
+  uid=$(sed -n 's/^new message \([0-9]*\) .*/\1/p' "$phone_log" | tail -1)
+
+  say "The laptop syncs, reads message ${uid:-?} (FETCH sets \\Seen) and flags it (+\\Flagged)"
+  "${imap[@]}" --maildir "$laptop" sync INBOX | sed 's/^/   laptop       /'
+  "${imap[@]}" fetch INBOX "${uid:-0}" | sed 's/^/   laptop       /'
+  "${imap[@]}" flag INBOX "${uid:-0}" '+\Flagged' | sed 's/^/   laptop       /'
+  "${imap[@]}" --maildir "$laptop" sync INBOX | sed 's/^/   laptop       /'
+
+  say "PUSH: the server tells the phone, unasked, what the laptop changed (FETCH FLAGS during IDLE)"
+  wait_in "$phone_log" 'flagged .Flagged by another session' && show_phone
+  kill -INT "$watch_pid" 2>/dev/null   # as Ctrl-C would: DONE, then LOGOUT
+  for _ in $(seq 50); do kill -0 "$watch_pid" 2>/dev/null || break; sleep 0.1; done
+  kill -0 "$watch_pid" 2>/dev/null || { wait "$watch_pid"; forget "$watch_pid"; }
+  show_phone
+
+  say "The phone syncs: one server, one state, on every device"
+  "${imap[@]}" --maildir "$phone" sync INBOX | sed 's/^/   phone        /'
+  echo "   alice's message, in each Maildir (\":2,FS\": F = \\Flagged, S = \\Seen):"
+  echo "     server   $(file_of "$state/a/mail/bob/Maildir")"
+  echo "     laptop   $(file_of "$laptop")"
+  echo "     phone    $(file_of "$phone")"
+fi
+
 if [ "$tracing" = yes ]; then
   say "What went over the wire (mw-trace)"
   sleep 1.2   # let the capture see the last segments
   kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null
   "$(prog mw-trace)" -r "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3"
+fi
+
+say "What POP3 did, and what IMAP did"
+cat <<EOF
+   POP3 downloads to one device: the laptop took a copy and left one on the server
+     (--keep: $kept left), the phone took another and deleted it there ($left left). Each copy
+     now lives its own life: reading or deleting it on one device changes nothing elsewhere.
+EOF
+if [ -n "${phone:-}" ]; then
+  cat <<EOF
+   IMAP keeps the state on the server: alice's message stayed there, and the laptop's
+     FETCH (\Seen) and STORE (\Flagged) changed it there ($(info_of "$state/a/mail/bob/Maildir")).
+     Every device syncs to that state: laptop $(info_of "$laptop"), phone $(info_of "$phone").
+     And the server speaks first: during IDLE it pushed to the phone, unasked,
+     $(grep -c '^new message ' "$phone_log") new message(s) (EXISTS) and $(grep -c ' by another session$' "$phone_log") flag change(s) made by the laptop (FETCH FLAGS).
+EOF
 fi
 
 say "The servers keep running. Connect to them:"
@@ -188,6 +283,8 @@ cat <<EOF
      $bin/clients/mw-send --server 127.0.0.1:$a_sub --starttls --cafile $state/cert.pem \\
          --user alice --password alice-demo --from alice@example.test --to bob@example.test --subject hi --body hi --trace
      $bin/clients/mw-pop3 --server 127.0.0.1:$a_pop3 --stls --cafile $state/cert.pem --user bob --password bob-demo --list --trace
+     $bin/clients/mw-imap --server 127.0.0.1:$a_imap --starttls --cafile $state/cert.pem --user bob --password bob-demo --trace watch INBOX
+       (mw-imap also does list, fetch, search, flag, move, append and --maildir DIR sync: --help)
    curl:
      curl --url smtp://127.0.0.1:$a_smtp --mail-from alice@example.test --mail-rcpt bob@example.test --upload-file MESSAGE.eml
      curl --cacert $state/cert.pem --ssl-reqd pop3://127.0.0.1:$a_pop3/1 --user bob:bob-demo
