@@ -15,16 +15,34 @@ prints its last screen ("Press Ctrl-C to stop the servers."), then:
                          reader must see the end of the output
 
 Each passes if the demo (and cat) exit, the output reaches its end, and no
-process of the demo's session is left (zombies aside). The terminal's
+process of the demo's session is left (zombies aside). While the last run
+idles, with its servers up, the story's facts are checked in its state
+directory and on its IMAP server, whatever the demo's wording:
+
+  /demo/story/pop3           bob-laptop (--keep) and bob-phone each hold the
+                             one message POP3 downloaded; the server does not
+                             (the second download deleted it)
+  /demo/story/imap/push      the phone's watch (imap/phone-watch.log, its
+                             --trace) saw alice's new message pushed during
+                             IDLE (EXISTS), first without \\Seen and \\Flagged,
+                             then a FETCH FLAGS push naming it with one of them
+  /demo/story/imap/devices   imap/laptop and imap/phone each hold it once,
+                             with the same Maildir flags, S and F among them
+  /demo/story/imap/server    the server's copy has \\Seen and \\Flagged
+
+ The terminal's
 session leader stays alive until the check, as an interactive shell
 would, so a survivor is not hidden by the SIGHUP of a closing terminal.
 Every wait is bounded; whatever survives is killed by its PID.
 """
+import email.parser
 import errno
 import fcntl
+import imaplib
 import os
 import pty
 import random
+import re
 import select
 import signal
 import socket
@@ -38,7 +56,10 @@ READY = b"Press Ctrl-C to stop the servers."
 READY_TIMEOUT = 45  # the whole demo (about 5 s; it waits up to 10 s for the relay)
 STOP_TIMEOUT = 15  # from the signal to the end of the output
 SETTLE = 1.0  # after the last screen, as a reader would: the demo is idle
-PORTS = (2525, 2587, 2465, 2110, 2995, 3525, 3110)
+PORTS = (2525, 2587, 2465, 2110, 2995, 2143, 2993, 3525, 3110)
+IMAP_PORT = 2143
+BOB = ("bob", "bob-demo")
+ALICE = "alice@example.test"
 
 source_root = os.environ.get("MW_SOURCE_ROOT") or os.path.dirname(
     os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -211,10 +232,175 @@ def settle(out, sid, problems):
     deadline = time.monotonic() + SETTLE
     while time.monotonic() < deadline:
         out.pump(0.1)
-    servers = sorted(c for c in session_members(sid).values()
-                     if c in ("mw-smtpd", "mw-pop3d"))
-    if len(servers) != 4:
-        problems.append(f"expected 4 servers up, saw {servers}")
+    running = session_members(sid).values()
+    servers = sorted(c for c in running
+                     if c in ("mw-smtpd", "mw-pop3d", "mw-imapd"))
+    if len(servers) != 5:
+        problems.append(f"expected 5 servers up, saw {servers}")
+    if "mw-imap" in running:
+        problems.append("the phone's mw-imap watch is still running")
+
+
+# ---- the story's facts, read while the demo idles -------------------------
+
+def maildir_messages(path):
+    """{Message-ID: [Maildir flags, one per copy]} of the messages in
+    new/ and cur/ of the Maildir @path (its INBOX); new/ has no flags."""
+    found = {}
+    for sub in ("new", "cur"):
+        folder = os.path.join(path, sub)
+        for name in sorted(os.listdir(folder)) if os.path.isdir(folder) else []:
+            with open(os.path.join(folder, name), "rb") as f:
+                header = email.parser.BytesHeaderParser().parse(f)
+            flags = name.split(":2,", 1)[1] if ":2," in name else ""
+            found.setdefault(header.get("Message-ID", ""), []).append(flags)
+    return found
+
+
+def server_inbox(offset):
+    """bob's INBOX as mw-imapd tells it (EXAMINE: nothing changes):
+    [(uid, set of flags, From, Message-ID)]."""
+    answer = []
+    with imaplib.IMAP4("127.0.0.1", IMAP_PORT + offset, timeout=10) as imap:
+        imap.login(*BOB)
+        imap.select("INBOX", readonly=True)
+        status, data = imap.uid(
+            "FETCH", "1:*",
+            "(UID FLAGS BODY.PEEK[HEADER.FIELDS (FROM MESSAGE-ID)])")
+        if status != "OK":
+            raise RuntimeError(f"UID FETCH answered {status} {data}")
+        for item in data:
+            if not isinstance(item, tuple):
+                continue
+            uid = re.search(rb"\bUID (\d+)", item[0])
+            flags = re.search(rb"\bFLAGS \(([^)]*)\)", item[0])
+            header = email.parser.BytesHeaderParser().parsebytes(item[1])
+            answer.append((int(uid.group(1)),
+                           set(flags.group(1).decode().split()),
+                           header.get("From", ""), header.get("Message-ID", "")))
+        imap.logout()
+    return answer
+
+
+def idle_pushes(log):
+    """Parses an `mw-imap --trace watch` log: ([(number, kind, uid, flags)]
+    of the untagged EXISTS and FETCH the server sent inside IDLE, unasked;
+    {uid: flags} of the FETCH answers to the watch's own commands). uid and
+    flags are None where the response does not carry them."""
+    pushes, answers = [], {}
+    idle_tag = None
+    for line in log.splitlines():
+        command = re.match(r"C: (\S+) IDLE\b", line)
+        if command:
+            idle_tag = command.group(1)
+            continue
+        if idle_tag and line.startswith(f"S: {idle_tag} "):
+            idle_tag = None
+            continue
+        untagged = re.match(r"S: \* (\d+) (EXISTS|FETCH)\b(.*)", line)
+        if not untagged:
+            continue
+        rest = untagged.group(3)
+        uid = re.search(r"\bUID (\d+)", rest)
+        flags = re.search(r"\bFLAGS \(([^)]*)\)", rest)
+        uid = int(uid.group(1)) if uid else None
+        flags = set(flags.group(1).split()) if flags else None
+        if idle_tag:
+            pushes.append((int(untagged.group(1)), untagged.group(2), uid, flags))
+        elif uid is not None and flags is not None:
+            answers.setdefault(uid, flags)
+    return pushes, answers
+
+
+def story_pop3(state, inbox):
+    """The POP3 act: each device downloaded the message, the second
+    download deleted it on the server."""
+    laptop = maildir_messages(os.path.join(state, "bob-laptop"))
+    phone = maildir_messages(os.path.join(state, "bob-phone"))
+    problems = []
+    if len(laptop) != 1 or len(phone) != 1 or laptop.keys() != phone.keys():
+        problems.append(f"bob-laptop holds {laptop}, bob-phone {phone}: "
+                        "expected the same one message in each")
+    on_server = [m for m in inbox if m[3] in laptop or m[3] in phone]
+    if on_server:
+        problems.append(f"the POP3 message is still on the server: {on_server}")
+    return problems, set(laptop) | set(phone)
+
+
+def alice_message(inbox, popped, problems):
+    """The message alice sent bob for the IMAP act: (uid, flags,
+    sequence number, Message-ID), or None."""
+    mine = [(uid, flags, number, mid)
+            for number, (uid, flags, sender, mid) in enumerate(inbox, 1)
+            if ALICE in sender and mid not in popped]
+    if len(mine) != 1:
+        problems.append(f"expected one new message from {ALICE} in bob's "
+                        f"INBOX, the server holds {inbox}")
+        return None
+    return mine[0]
+
+
+def story_push(state, message):
+    """The phone's watch was told, unasked, of the new message and then of
+    the laptop's flags."""
+    with open(os.path.join(state, "imap", "phone-watch.log"),
+              encoding="utf-8", errors="replace") as f:
+        pushes, answers = idle_pushes(f.read())
+    uid, _, number, _ = message
+    problems = []
+    if not any(kind == "EXISTS" and n >= number for n, kind, _, _ in pushes):
+        problems.append(f"no EXISTS push during IDLE counting message {uid} "
+                        f"(pushes: {pushes})")
+    first = answers.get(uid)
+    if first is None:
+        problems.append(f"the phone never fetched message {uid}: {answers}")
+    elif first & {"\\Seen", "\\Flagged"}:
+        problems.append(f"message {uid} reached the phone already {first}")
+    flagged = [p for p in pushes if p[1] == "FETCH" and p[3]
+               and (p[2] == uid or (p[2] is None and p[0] == number))
+               and p[3] & {"\\Seen", "\\Flagged"}]
+    if not flagged:
+        problems.append(f"no FETCH FLAGS push with \\Seen or \\Flagged for "
+                        f"message {uid} during IDLE (pushes: {pushes})")
+    return problems
+
+
+def story_devices(state, message):
+    """Both IMAP devices hold the message once, with the same flags."""
+    mid = message[3]
+    held = {device: maildir_messages(os.path.join(state, "imap", device))
+            .get(mid, []) for device in ("laptop", "phone")}
+    problems = []
+    for device, copies in held.items():
+        if len(copies) != 1 or not set("FS") <= set(copies[0]):
+            problems.append(f"imap/{device} holds {mid} as {copies}: "
+                            "expected one copy flagged F and S")
+    if held["laptop"] != held["phone"]:
+        problems.append(f"the devices disagree: {held}")
+    return problems
+
+
+def check_story(state, offset):
+    """[(name, problems)] of the story's facts, in the order of the plan."""
+    problems = []
+    try:
+        inbox = server_inbox(offset)
+    except (OSError, imaplib.IMAP4.error, RuntimeError) as e:
+        problems = [f"cannot read bob's INBOX on the server: {e}"]
+        return [(name, problems) for name in STORY]
+    pop3, popped = story_pop3(state, inbox)
+    message = alice_message(inbox, popped, problems)
+    if message is None:
+        return [(STORY[0], pop3)] + [(name, problems) for name in STORY[1:]]
+    _, flags, _, _ = message
+    server = [] if {"\\Seen", "\\Flagged"} <= flags else [
+        f"the server's copy of message {message[0]} has flags {flags}"]
+    return [(STORY[0], pop3), (STORY[1], story_push(state, message)),
+            (STORY[2], story_devices(state, message)), (STORY[3], server)]
+
+
+STORY = ("/demo/story/pop3", "/demo/story/imap/push",
+         "/demo/story/imap/devices", "/demo/story/imap/server")
 
 
 def case_terminal(argv_of, label, alone):
@@ -267,20 +453,25 @@ def case_terminal(argv_of, label, alone):
     return problems, out
 
 
-def case_pipe():
+def case_pipe(story):
+    """Appends to @story the results of check_story () while idle."""
     problems = []
     with tempfile.TemporaryDirectory(prefix="mw-demo-test.") as state:
+        env = demo_env(state)
         process = subprocess.Popen([demo], stdin=subprocess.DEVNULL,
                                    stdout=subprocess.PIPE,
                                    stderr=subprocess.STDOUT,
-                                   env=demo_env(state),
+                                   env=env,
                                    start_new_session=True)
         out = Output(process.stdout.fileno())
         try:
             if not out.wait_for(READY, READY_TIMEOUT):
                 problems.append("the demo never printed its last screen")
+                story += [(name, ["the demo never got there"])
+                          for name in STORY]
             else:
                 settle(out, process.pid, problems)
+                story += check_story(state, int(env["MW_DEMO_PORT_OFFSET"]))
                 os.killpg(process.pid, signal.SIGINT)
                 if not out.wait_eof(STOP_TIMEOUT):
                     problems.append(f"the output did not end within "
@@ -302,10 +493,27 @@ def case_pipe():
     return problems, out
 
 
+def report(number, name, problems, out, seconds=None):
+    if seconds is not None:
+        print(f"# {name}: {seconds:.1f} s")
+    if problems:
+        for p in problems:
+            print(f"# {p}")
+        if out is not None:
+            print("# the demo's last lines:")
+            for line in out.tail():
+                print(f"#   {line}")
+        print(f"not ok {number} {name}", flush=True)
+    else:
+        print(f"ok {number} {name}", flush=True)
+    return 1 if problems else 0
+
+
 def main():
     if not build_root:
         print("Bail out! MW_BUILD_ROOT is not set (run through meson test)")
         return 1
+    story = []
     cases = [
         ("/demo/ctrl-c/pty",
          lambda: case_terminal(lambda state: [demo], "demo", True)),
@@ -313,24 +521,17 @@ def main():
          lambda: case_terminal(
              lambda state: ["bash", "-c", '"$0" | cat', demo],
              "pipeline demo | cat", False)),
-        ("/demo/sigint/pipe", case_pipe),
+        ("/demo/sigint/pipe", lambda: case_pipe(story)),
     ]
-    print(f"1..{len(cases)}", flush=True)
+    print(f"1..{len(cases) + len(STORY)}", flush=True)
     failed = 0
     for number, (name, run) in enumerate(cases, 1):
         started = time.monotonic()
         problems, out = run()
-        print(f"# {name}: {time.monotonic() - started:.1f} s")
-        if problems:
-            failed += 1
-            for p in problems:
-                print(f"# {p}")
-            print("# the demo's last lines:")
-            for line in out.tail():
-                print(f"#   {line}")
-            print(f"not ok {number} {name}", flush=True)
-        else:
-            print(f"ok {number} {name}", flush=True)
+        failed += report(number, name, problems, out,
+                         time.monotonic() - started)
+    for number, (name, problems) in enumerate(story, len(cases) + 1):
+        failed += report(number, name, problems, None)
     return 1 if failed else 0
 
 
