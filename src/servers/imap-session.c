@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "imap-session-private.h"
+#include "imap-sort.h"
 #include "mail-catalog.h"
 #include "mail-net.h"
 #include "mail-tls.h"
@@ -94,13 +95,15 @@ imap_reply_write (ImapSession *session, const void *data, gsize length)
   mail_stream_write (session->stream, data, length);
 }
 
-/* §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number. */
+/* §7.5.1: no EXPUNGE during FETCH, STORE or SEARCH by sequence number,
+ * nor SORT and THREAD, which answer like SEARCH (RFC 5256 §4). */
 static gboolean
 imap_session_may_expunge (ImapSession *session)
 {
-  return session->uid || (strcmp (session->verb, "FETCH") != 0 &&
-                          strcmp (session->verb, "STORE") != 0 &&
-                          strcmp (session->verb, "SEARCH") != 0);
+  static const char *const keep_numbers[] = { "FETCH", "STORE",  "SEARCH",
+                                              "SORT",  "THREAD", NULL };
+
+  return session->uid || !g_strv_contains (keep_numbers, session->verb);
 }
 
 /* Ends a command that worked: the news first, then "tag OK VERB
@@ -211,14 +214,32 @@ imap_session_can_starttls (ImapSession *session)
 
 /* What every state offers; login-related words only before login. */
 static const char *const imap_capabilities[] = {
-  "IMAP4rev1",     "IMAP4rev2",   "LITERAL+",
-  "ENABLE",        "ID",          "IDLE",
-  "NAMESPACE",     "UNSELECT",    "UIDPLUS",
-  "MOVE",          "CHILDREN",    "SPECIAL-USE",
-  "LIST-EXTENDED", "LIST-STATUS", "ESEARCH",
-  "SASL-IR",       "BINARY",      "MULTIAPPEND",
-  "UTF8=ACCEPT",   "STATUS=SIZE", "CONDSTORE",
-  "QRESYNC",       NULL,
+  "IMAP4rev1",
+  "IMAP4rev2",
+  "LITERAL+",
+  "ENABLE",
+  "ID",
+  "IDLE",
+  "NAMESPACE",
+  "UNSELECT",
+  "UIDPLUS",
+  "MOVE",
+  "CHILDREN",
+  "SPECIAL-USE",
+  "LIST-EXTENDED",
+  "LIST-STATUS",
+  "ESEARCH",
+  "SASL-IR",
+  "BINARY",
+  "MULTIAPPEND",
+  "UTF8=ACCEPT",
+  "STATUS=SIZE",
+  "CONDSTORE",
+  "QRESYNC",
+  "SORT",
+  "THREAD=ORDEREDSUBJECT",
+  "THREAD=REFERENCES",
+  NULL,
 };
 
 char *
@@ -370,11 +391,14 @@ static const ImapCommand imap_commands[] = {
   { "COPY", IMAP_STATE_SELECTED, imap_cmd_copy },            /* §6.4.7 */
   { "MOVE", IMAP_STATE_SELECTED, imap_cmd_copy },            /* §6.4.8 */
   { "UID", IMAP_STATE_SELECTED, imap_cmd_uid },              /* §6.4.9 */
+  { "SORT", IMAP_STATE_SELECTED, imap_cmd_sort },            /* 5256 §3 */
+  { "THREAD", IMAP_STATE_SELECTED, imap_cmd_thread },        /* 5256 §3 */
 };
 
 /* The commands that may follow "UID" (§6.4.9, RFC 4315 §2.1). */
 static const char *const imap_uid_verbs[] = {
-  "FETCH", "STORE", "COPY", "MOVE", "SEARCH", "EXPUNGE", NULL,
+  "FETCH",   "STORE", "COPY",   "MOVE", "SEARCH",
+  "EXPUNGE", "SORT",  "THREAD", NULL, /* RFC 5256 §3: UID SORT, UID THREAD */
 };
 
 static const ImapCommand *
@@ -408,7 +432,7 @@ imap_cmd_uid (ImapSession *session, GPtrArray *args)
         }
     }
   imap_reply_bad (session, "UID must be followed by FETCH, STORE, COPY, "
-                           "MOVE, SEARCH or EXPUNGE");
+                           "MOVE, SEARCH, EXPUNGE, SORT or THREAD");
 }
 
 /* Runs one parsed command; the only place the state mask is checked. */
