@@ -397,6 +397,44 @@ test_bad_input (Fixture *f, gconstpointer data)
   g_assert_true (g_str_has_prefix (after, "t6 OK"));
 }
 
+/* RFC 5256 §3, §4: SORT and THREAD, by number and by UID; a reply is
+ * threaded under what it answers; a charset we lack is BADCHARSET */
+static void
+test_sort_thread (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MwImapClient) client = NULL;
+  g_autofree char *by_subject = NULL;
+  g_autofree char *newest = NULL; /* by subject, reversed */
+  g_autofree char *threads = NULL;
+  g_autofree char *by_uid = NULL;
+  g_autofree char *charset = NULL;
+  g_autofree char *criterion = NULL;
+
+  (void) data;
+  deliver (f, "From: alice@example.test\r\nTo: bob@example.test\r\n"
+              "Subject: Re: first\r\nDate: Tue, 1 Dec 2026 12:00:00 +0000\r\n"
+              "Message-ID: <three@example.test>\r\n"
+              "In-Reply-To: <one@example.test>\r\n\r\nHello Bob.\r\n");
+  client = client_login (f, "INBOX");
+  /* base subjects "first", "second", "first": ties stay in order */
+  by_subject = mw_imap_client_ok (client, "SORT (SUBJECT) UTF-8 ALL");
+  g_assert_nonnull (strstr (by_subject, "* SORT 1 3 2\n"));
+  newest = mw_imap_client_ok (client, "SORT (REVERSE SUBJECT) US-ASCII ALL");
+  g_assert_nonnull (strstr (newest, "* SORT 2 1 3\n"));
+  /* the reply under what it answers; threads by date (2 has no Date:,
+   * so its INTERNALDATE, today) */
+  threads = mw_imap_client_ok (client, "THREAD REFERENCES UTF-8 ALL");
+  g_assert_nonnull (strstr (threads, "* THREAD (1 3)(2)\n"));
+  g_free (mw_imap_client_ok (client, "STORE 1 +FLAGS.SILENT (\\Deleted)"));
+  g_free (mw_imap_client_ok (client, "EXPUNGE"));
+  by_uid = mw_imap_client_ok (client, "UID THREAD ORDEREDSUBJECT UTF-8 ALL");
+  g_assert_nonnull (strstr (by_uid, "* THREAD (3)(2)\n"));
+  charset = mw_imap_client_command (client, "SORT (DATE) KOI8-R ALL");
+  g_assert_nonnull (strstr (mw_imap_tagged (charset), "NO [BADCHARSET"));
+  criterion = mw_imap_client_command (client, "SORT (NAME) UTF-8 ALL");
+  g_assert_nonnull (strstr (mw_imap_tagged (criterion), " BAD "));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -419,6 +457,7 @@ main (int argc, char **argv)
        NULL);
   ADD ("/imapd/huge-literal-gets-no-continuation", test_huge_literal, NULL);
   ADD ("/imapd/bad-input-is-answered", test_bad_input, NULL);
+  ADD ("/imapd/sort-and-thread", test_sort_thread, NULL);
 #undef ADD
   return g_test_run ();
 }
