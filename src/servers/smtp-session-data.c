@@ -245,6 +245,10 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
   smtp_session_add_trace_headers (session, message, id);
   smtp_reply (session, SMTP_REPLY_START_MAIL_INPUT, NULL,
               "start mail input; end with <CRLF>.<CRLF>");
+  /* [faults] may have hung up instead (text sent before the 354): then
+   * nothing of what came is read, and nothing stored */
+  if (session->state == SMTP_STATE_CLOSED)
+    return;
   smtp_session_enter_state (session, SMTP_STATE_DATA);
   /* SIZE is enforced while reading (RFC 1870 §6): past the limit the rest
    * is read and dropped, never stored. */

@@ -135,16 +135,11 @@ smtp_session_sent_too_early (SmtpSession *session,
                  : "554 5.5.0 command sent before the reply to the previous "
                    "one, and PIPELINING is not offered (RFC 2920 §3.1)");
   mail_fault_session_hang_up (session->faults, session->stream);
+  /* smtp_cmd_data () sees CLOSED and reads and stores nothing */
   smtp_session_enter_state (session, SMTP_STATE_CLOSED);
-  if (before_354 && session->transaction.local_maildirs != NULL)
-    {
-      /* smtp_cmd_data () still reads the text it was sent (it is buffered
-       * already) and "stores" it: to no mailbox now. */
-      g_message ("%s: fault: text before the 354, the transaction is void",
-                 session->peer);
-      g_ptr_array_set_size (session->transaction.local_maildirs, 0);
-      g_ptr_array_set_size (session->transaction.remote_recipients, 0);
-    }
+  if (before_354)
+    g_message ("%s: fault: text before the 354, the transaction is void",
+               session->peer);
   return TRUE;
 }
 
