@@ -27,11 +27,18 @@
  * second older than the scan proves nothing, and we rescan. */
 #define MTIME_TRUST_NS G_GINT64_CONSTANT (1000000000)
 
-/* One message as this handle sees it. */
+/* One message as this handle sees it. Its name and path are the
+ * strings of the folder's uidlist (MailFolder.list) until it gets its
+ * own: a path of its own after a rename, both when it outlives that list
+ * (MAIL_FOLDER_SYNC_KEEP). The entries of one load are one allocation
+ * (MailFolder.block); one that outlives its load is a copy, alone. */
 typedef struct
 {
   MailMessage message;
-  gboolean deleted; /* unlinked through this handle: gone at next sync */
+  guint deleted : 1;  /* unlinked through this handle: gone at next sync */
+  guint own_name : 1; /* message.name is the entry's to free, not the list's */
+  guint own_path : 1; /* message.path likewise */
+  guint alone : 1;    /* allocated by itself */
 } FolderEntry;
 
 struct _MailFolder
@@ -41,6 +48,8 @@ struct _MailFolder
   guint32 uidvalidity;
   guint32 uidnext;
   GPtrArray *entries;     /* FolderEntry, ascending UID */
+  struct _UidList *list;  /* (shared) the list they were made from */
+  FolderEntry *block;     /* the entries of the last load */
   GPtrArray *keywords;    /* index -> keyword or NULL (dovecot-keywords) */
   gboolean claims_recent; /* MAIL_FOLDER_CLAIM_RECENT */
   guint64 highest_modseq; /* at the last scan, or raised by our changes */
@@ -52,23 +61,26 @@ struct _MailFolder
   gint64 scan_time;       /* when that scan began, nanoseconds */
 };
 
-/* A file found by scanning new/ and cur/, keyed by its base name. */
+/* A file found by scanning new/ and cur/, keyed by its base name. One
+ * allocation: the file name, then the base name (the hash key). */
 typedef struct
 {
-  char *path;
-  char *info; /* letters after ":2,", "" if none */
   gboolean in_new;
+  const char *info; /* letters after ":2,", "" if none */
+  const char *base; /* the file name up to ":" */
+  char file[];      /* the file name in new/ or cur/ */
 } ScanEntry;
 
 typedef struct
 {
   guint32 uid;
-  char *name;     /* base name */
-  guint64 modseq; /* RFC 7162 §3.1.4: changed last at this MODSEQ */
-  char *info;     /* flag letters when modseq was given; NULL: unknown */
-  char *file;     /* "new/NAME" or "cur/NAME:2,INFO" at the last scan */
-  guint64 size;   /* octets and date of the file: they never change */
-  gint64 mtime;
+  guint64 modseq;   /* RFC 7162 §3.1.4: changed last at this MODSEQ */
+  guint64 size;     /* octets and date of the file: they never change */
+  gint64 mtime;     /* 0: not looked at yet */
+  const char *name; /* base name */
+  const char *info; /* flag letters when modseq was given; NULL: unknown */
+  const char *path; /* DIR/new/NAME or DIR/cur/NAME:2,INFO at the last
+                     * scan; NULL: not seen yet */
 } UidEntry;
 
 /* UIDs removed at a MODSEQ, for QRESYNC's VANISHED (RFC 7162 §3.2.10). */
@@ -82,9 +94,22 @@ typedef struct
   1000 /* then neighbours merge, keeping the                                   \
         * higher MODSEQ: more VANISHED, never less */
 
-/* The mailwire-uidlist of one folder. */
+/* Which file a list was read from or written to: the uidlist is only
+ * ever replaced by rename (), so another inode means another file. */
+typedef struct
+{
+  dev_t device;
+  ino_t inode;
+  off_t size;
+  gint64 mtime_ns;
+} UidListFileId;
+
+/* The mailwire-uidlist of one folder. A list that is shared
+ * (uidlist_share ()) is never changed again: handles read it, and copy
+ * nothing from it but what they change. */
 typedef struct _UidList
 {
+  gatomicrefcount ref;
   guint32 uidvalidity;
   guint32 uidnext;
   guint32 first_recent;   /* lowest UID no session has seen as \Recent */
@@ -94,19 +119,15 @@ typedef struct _UidList
   GArray *entries;        /* UidEntry, ascending UID */
   GArray *expunged;       /* ExpungedRange, ascending MODSEQ */
   gboolean created;       /* no (readable) file yet: must be written */
+  GStringChunk *strings;  /* every string of the entries */
+  char *dir;              /* the folder's directory */
+  gsize dir_length;
+  GString *scratch;   /* "DIR/" and room to build a path after it */
+  UidListFileId file; /* the file it was read from or written to */
+  char *header;       /* that file's first line */
 } UidList;
 
 /* ---- scanning new/ and cur/ ------------------------------------------ */
-
-static void
-scan_entry_free (gpointer data)
-{
-  ScanEntry *entry = data;
-
-  g_free (entry->path);
-  g_free (entry->info);
-  g_free (entry);
-}
 
 /* Adds every message file of @dir/@sub to @found, keyed by base name. */
 static gboolean
@@ -118,6 +139,7 @@ scan_subdir (const char *dir,
   g_autofree char *path = g_build_filename (dir, sub, NULL);
   GError *local_error = NULL;
   g_autoptr (GDir) listing = g_dir_open (path, 0, &local_error);
+  gboolean in_new = strcmp (sub, "new") == 0;
   const char *file;
 
   if (listing == NULL)
@@ -125,20 +147,27 @@ scan_subdir (const char *dir,
   while ((file = g_dir_read_name (listing)) != NULL)
     {
       const char *colon = strchr (file, ':');
+      gsize length = strlen (file);
+      gsize base_length = colon ? (gsize) (colon - file) : length;
       ScanEntry *entry;
+      char *base;
 
       /* maildir(5): readers skip dot files; a line break would also
        * break the uidlist's one-name-per-line format. */
       if (file[0] == '.' || strpbrk (file, "\r\n") != NULL)
         continue;
-      entry = g_new0 (ScanEntry, 1);
-      entry->path = g_build_filename (path, file, NULL);
-      entry->info =
-          g_strdup (colon && g_str_has_prefix (colon, ":2,") ? colon + 3 : "");
-      entry->in_new = strcmp (sub, "new") == 0;
-      g_hash_table_replace (
-          found, colon ? g_strndup (file, colon - file) : g_strdup (file),
-          entry);
+      entry = g_malloc (sizeof (ScanEntry) + length + 1 + base_length + 1);
+      memcpy (entry->file, file, length + 1);
+      base = entry->file + length + 1;
+      memcpy (base, file, base_length);
+      base[base_length] = '\0';
+      entry->base = base;
+      entry->in_new = in_new;
+      entry->info = colon && g_str_has_prefix (colon, ":2,")
+                        ? entry->file + (colon - file) + 3
+                        : entry->file + length;
+      /* replace, not insert: the key lives in the entry it replaces */
+      g_hash_table_replace (found, base, entry);
     }
   return TRUE;
 }
@@ -153,49 +182,84 @@ maildir_scan_into (const char *dir, GHashTable *found, GError **error)
          scan_subdir (dir, "cur", found, error);
 }
 
+/* Base name -> ScanEntry (transfer full). */
 static GHashTable *
 maildir_scan (const char *dir, GError **error)
 {
   g_autoptr (GHashTable) found =
-      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, scan_entry_free);
+      g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
 
   if (!maildir_scan_into (dir, found, error))
     return NULL;
   return g_steal_pointer (&found);
 }
 
+/* (transfer full) DIR/new/FILE or DIR/cur/FILE */
+static char *
+scan_entry_path (const char *dir, const ScanEntry *scan)
+{
+  return g_strconcat (dir, scan->in_new ? "/new/" : "/cur/", scan->file, NULL);
+}
+
 /* ---- the uidlist ----------------------------------------------------- */
 
-static void
-uid_entry_clear (gpointer data)
+static UidList *
+uidlist_ref (UidList *list)
 {
-  g_free (((UidEntry *) data)->name);
-  g_free (((UidEntry *) data)->info);
-  g_free (((UidEntry *) data)->file);
+  g_atomic_ref_count_inc (&list->ref);
+  return list;
 }
 
 static void
-uidlist_free (UidList *list)
+uidlist_unref (UidList *list)
 {
+  if (!g_atomic_ref_count_dec (&list->ref))
+    return;
   g_array_unref (list->entries);
   g_array_unref (list->expunged);
+  g_string_chunk_free (list->strings);
+  g_free (list->dir);
+  g_free (list->header);
+  g_string_free (list->scratch, TRUE);
   g_free (list);
 }
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (UidList, uidlist_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (UidList, uidlist_unref)
 
 static UidList *
-uidlist_new (guint32 uidvalidity, guint32 uidnext)
+uidlist_new (const char *dir, guint32 uidvalidity, guint32 uidnext)
 {
   UidList *list = g_new0 (UidList, 1);
 
+  g_atomic_ref_count_init (&list->ref);
   list->uidvalidity = uidvalidity;
   list->uidnext = uidnext;
   list->first_recent = uidnext;
   list->highest_modseq = 1;
   list->entries = g_array_new (FALSE, FALSE, sizeof (UidEntry));
-  g_array_set_clear_func (list->entries, uid_entry_clear);
   list->expunged = g_array_new (FALSE, FALSE, sizeof (ExpungedRange));
+  list->strings = g_string_chunk_new (64 * 1024);
+  list->dir = g_strdup (dir);
+  list->dir_length = strlen (dir);
+  list->scratch = g_string_new (dir);
+  g_string_append_c (list->scratch, '/');
   return list;
+}
+
+/* A copy of @text kept with the list's entries (transfer none). */
+static const char *
+uidlist_keep (UidList *list, const char *text, gssize length)
+{
+  return g_string_chunk_insert_len (list->strings, text, length);
+}
+
+/* "DIR/@file" kept with the list's entries (transfer none). */
+static const char *
+uidlist_keep_path (UidList *list, const char *file, gsize length)
+{
+  g_string_truncate (list->scratch, list->dir_length + 1);
+  g_string_append_len (list->scratch, file, length);
+  return g_string_chunk_insert_len (list->strings, list->scratch->str,
+                                    list->scratch->len);
 }
 
 /* Version 2, "X <first>:<last> <modseq>": UIDs expunged at MODSEQ. */
@@ -216,24 +280,26 @@ uidlist_parse_expunged (UidList *list, const char *line)
 /* Version 3: "<modseq> <size> <mtime> <subdir>/<file name>" after the
  * UID; the base name and flag letters come from the file name. */
 static gboolean
-uidlist_parse_v3 (UidEntry *entry, char *rest)
+uidlist_parse_v3 (UidList *list, UidEntry *entry, char *rest)
 {
   char *end = NULL;
-  const char *info = NULL;
   const char *file = NULL;
+  const char *base = NULL;
+  const char *info = NULL;
 
   entry->modseq = g_ascii_strtoull (rest, &end, 10);
   entry->size = g_ascii_strtoull (end, &end, 10);
   entry->mtime = g_ascii_strtoll (end, &end, 10);
+  file = end + 1;
   if (*end != ' ' || entry->modseq == 0 ||
-      (!g_str_has_prefix (end + 1, "new/") &&
-       !g_str_has_prefix (end + 1, "cur/")))
+      (strncmp (file, "new/", 4) != 0 && strncmp (file, "cur/", 4) != 0))
     return FALSE;
-  entry->file = g_strdup (end + 1);
-  file = entry->file + 4;
-  info = strstr (file, ":2,");
-  entry->name = info ? g_strndup (file, info - file) : g_strdup (file);
-  entry->info = g_strdup (info ? info + 3 : "");
+  entry->path = uidlist_keep_path (list, file, strlen (file));
+  base = entry->path + list->dir_length + 5;
+  info = strstr (base, ":2,");
+  entry->name = uidlist_keep (list, base, info ? info - base : -1);
+  /* the letters end the path: they need no copy of their own */
+  entry->info = info ? info + 3 : base + strlen (base);
   return TRUE;
 }
 
@@ -241,7 +307,7 @@ uidlist_parse_v3 (UidEntry *entry, char *rest)
  * name>:2,<info>", version 3 above: kept only in ascending UID order
  * below UIDNEXT. */
 static void
-uidlist_parse_line (UidList *list, const char *line, int version)
+uidlist_parse_line (UidList *list, char *line, int version)
 {
   char *end = NULL;
   guint64 uid = g_ascii_strtoull (line, &end, 10);
@@ -249,7 +315,7 @@ uidlist_parse_line (UidList *list, const char *line, int version)
       list->entries->len == 0
           ? 0
           : g_array_index (list->entries, UidEntry, list->entries->len - 1).uid;
-  UidEntry entry = { 0, NULL, 1, NULL, NULL, 0, 0 };
+  UidEntry entry = { 0, 1, 0, 0, NULL, NULL, NULL };
   const char *info = NULL;
 
   if (version >= 2 && line[0] == 'X')
@@ -261,11 +327,8 @@ uidlist_parse_line (UidList *list, const char *line, int version)
       uid >= list->uidnext)
     return;
   entry.uid = (guint32) uid;
-  if (version == 3 && !uidlist_parse_v3 (&entry, end + 1))
-    {
-      uid_entry_clear (&entry);
-      return;
-    }
+  if (version == 3 && !uidlist_parse_v3 (list, &entry, end + 1))
+    return;
   if (version == 2)
     {
       entry.modseq = g_ascii_strtoull (end + 1, &end, 10);
@@ -275,9 +338,8 @@ uidlist_parse_line (UidList *list, const char *line, int version)
     }
   if (version < 3)
     {
-      entry.name =
-          info ? g_strndup (end + 1, info - (end + 1)) : g_strdup (end + 1);
-      entry.info = info ? g_strdup (info + 3) : NULL;
+      entry.name = uidlist_keep (list, end + 1, info ? info - (end + 1) : -1);
+      entry.info = info ? uidlist_keep (list, info + 3, -1) : NULL;
     }
   entry.modseq = MIN (entry.modseq, list->highest_modseq);
   g_array_append_val (list->entries, entry);
@@ -306,37 +368,133 @@ store_next_uidvalidity (MailStore *store)
   return next;
 }
 
+static void
+uidlist_file_id (const struct stat *st, UidListFileId *out_id)
+{
+  out_id->device = st->st_dev;
+  out_id->inode = st->st_ino;
+  out_id->size = st->st_size;
+  out_id->mtime_ns =
+      (gint64) st->st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+      st->st_mtim.tv_nsec;
+}
+
+static gboolean
+uidlist_file_id_equal (const UidListFileId *a, const UidListFileId *b)
+{
+  return a->device == b->device && a->inode == b->inode && a->size == b->size &&
+         a->mtime_ns == b->mtime_ns;
+}
+
+/* Reads all of @fd, @size octets as fstat () says, NUL-terminated
+ * (transfer full); NULL and errno if it cannot. */
+static char *
+uidlist_read_fd (int fd, gsize size)
+{
+  g_autofree char *data = g_malloc (size + 1);
+  gsize done = 0;
+
+  while (done < size)
+    {
+      gssize got = read (fd, data + done, size - done);
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got < 0)
+        return NULL;
+      if (got == 0)
+        break;
+      done += (gsize) got;
+    }
+  data[done] = '\0';
+  return g_steal_pointer (&data);
+}
+
+/* The uidlist file of @dir: its identity and octets (transfer full), or
+ * NULL and no error when it does not exist. */
+static char *
+uidlist_load_file (const char *dir, UidListFileId *out_id, GError **error)
+{
+  g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  char *contents = NULL;
+  struct stat st;
+
+  if (fd < 0 && errno == ENOENT)
+    return NULL;
+  if (fd < 0)
+    {
+      mail_store_fail_errno (error, errno, "open", path);
+      return NULL;
+    }
+  if (fstat (fd, &st) == 0)
+    {
+      uidlist_file_id (&st, out_id);
+      contents = uidlist_read_fd (fd, (gsize) st.st_size);
+    }
+  if (contents == NULL)
+    mail_store_fail_errno (error, errno, "read", path);
+  close (fd);
+  return contents;
+}
+
+/* The identity and first line (transfer full) of @dir's uidlist, without
+ * reading the rest: enough to tell whether a list read before still is
+ * the file. FALSE if there is none. */
+static gboolean
+uidlist_peek (const char *dir, UidListFileId *out_id, char **out_header)
+{
+  g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
+  int fd = open (path, O_RDONLY | O_CLOEXEC);
+  char head[256];
+  gssize got = -1;
+  struct stat st;
+  const char *lf = NULL;
+
+  if (fd < 0)
+    return FALSE;
+  if (fstat (fd, &st) == 0)
+    {
+      uidlist_file_id (&st, out_id);
+      got = pread (fd, head, sizeof head, 0);
+    }
+  close (fd);
+  if (got <= 0 || (lf = memchr (head, '\n', (gsize) got)) == NULL)
+    return FALSE;
+  *out_header = g_strndup (head, lf - head);
+  return TRUE;
+}
+
 static UidList *
 uidlist_read (MailStore *store, const char *dir, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
-  g_autofree char *contents = NULL;
   GError *local_error = NULL;
+  UidListFileId id = { 0 };
+  g_autofree char *contents = uidlist_load_file (dir, &id, &local_error);
   unsigned int uidvalidity = 0;
   unsigned int uidnext = 0;
   unsigned int first_recent = 0;
   guint64 highest = 0;
   int version = 0;
-  const char *header_end = NULL;
+  char *header_end = NULL;
   const char *scanned = NULL;
   UidList *list;
 
-  if (!g_file_get_contents (path, &contents, NULL, &local_error) &&
-      !g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
+  if (local_error != NULL)
     {
-      mail_store_fail_gerror (error, local_error);
+      g_propagate_error (error, local_error);
       return NULL;
     }
-  g_clear_error (&local_error);
   if (contents == NULL ||
       sscanf (contents, "%d V%u N%u", &version, &uidvalidity, &uidnext) != 3 ||
       version < 1 || version > 3 || uidvalidity == 0 || uidnext == 0)
     {
-      list = uidlist_new (store_next_uidvalidity (store), 1);
+      list = uidlist_new (dir, store_next_uidvalidity (store), 1);
       list->created = TRUE;
       return list;
     }
-  list = uidlist_new (uidvalidity, uidnext);
+  list = uidlist_new (dir, uidvalidity, uidnext);
+  list->file = id;
   if (sscanf (contents, "%*d V%*u N%*u R%u", &first_recent) == 1 &&
       first_recent <= uidnext)
     list->first_recent = first_recent;
@@ -345,6 +503,8 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
       highest > 0)
     list->highest_modseq = highest;
   header_end = strchr (contents, '\n');
+  list->header = header_end ? g_strndup (contents, header_end - contents)
+                            : g_strdup (contents);
   scanned = strstr (contents, " T");
   if (scanned == NULL || (header_end != NULL && scanned > header_end) ||
       sscanf (scanned,
@@ -352,7 +512,7 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
               &list->scanned[0], &list->scanned[1], &list->scanned[2]) != 3)
     memset (list->scanned, 0, sizeof list->scanned);
   /* line by line in place: a big folder's list is read on every open */
-  for (char *line = strchr (contents, '\n'); line != NULL;)
+  for (char *line = header_end; line != NULL;)
     {
       char *next = strchr (++line, '\n');
 
@@ -368,14 +528,17 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
 /* Writes the list (version 3). @durable: it holds new UIDs, MODSEQs or
  * the recent mark, so it is fsynced; otherwise only what a scan found
  * (file names, sizes, the scan's time stamps) changed, which the next
- * scan can find again, and a crash may lose it. */
+ * scan can find again, and a crash may lose it. Notes which file the
+ * list now is, and its first line: every write changes that line (a new
+ * UIDNEXT, MODSEQ, recent mark or scan time), so a handle can tell the
+ * list it read from the file of another writer. */
 static gboolean
-uidlist_write (const char *dir,
-               const UidList *list,
-               gboolean durable,
-               GError **error)
+uidlist_write (const char *dir, UidList *list, gboolean durable, GError **error)
 {
   g_autoptr (GString) text = g_string_new (NULL);
+  g_autofree char *path = g_build_filename (dir, UIDLIST_NAME, NULL);
+  gsize header_length;
+  struct stat st;
 
   g_string_append_printf (text,
                           "3 V%u N%u R%u M%" G_GUINT64_FORMAT
@@ -384,15 +547,23 @@ uidlist_write (const char *dir,
                           list->uidvalidity, list->uidnext, list->first_recent,
                           list->highest_modseq, list->scanned[0],
                           list->scanned[1], list->scanned[2]);
+  header_length = text->len - 1;
   for (guint i = 0; i < list->entries->len; i++)
     {
       const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
 
       g_string_append_printf (text,
                               "%u %" G_GUINT64_FORMAT " %" G_GUINT64_FORMAT
-                              " %" G_GINT64_FORMAT " %s\n",
+                              " %" G_GINT64_FORMAT " ",
                               entry->uid, entry->modseq, entry->size,
-                              entry->mtime, entry->file);
+                              entry->mtime);
+      /* only a list read from an older version lacks the path: its
+       * next scan puts it right */
+      if (entry->path != NULL)
+        g_string_append (text, entry->path + list->dir_length + 1);
+      else
+        g_string_append_printf (text, "new/%s", entry->name);
+      g_string_append_c (text, '\n');
     }
   for (guint i = 0; i < list->expunged->len; i++)
     {
@@ -402,9 +573,18 @@ uidlist_write (const char *dir,
       g_string_append_printf (text, "X %u:%u %" G_GUINT64_FORMAT "\n",
                               range->first, range->last, range->modseq);
     }
-  if (!durable)
-    return mail_store_replace_file_quickly (dir, UIDLIST_NAME, text, error);
-  return mail_store_replace_file (dir, UIDLIST_NAME, text, error);
+  if (!(durable
+            ? mail_store_replace_file (dir, UIDLIST_NAME, text, error)
+            : mail_store_replace_file_quickly (dir, UIDLIST_NAME, text, error)))
+    return FALSE;
+  /* under the store lock: the file is still the one just written */
+  memset (&list->file, 0, sizeof list->file);
+  if (stat (path, &st) == 0)
+    uidlist_file_id (&st, &list->file);
+  g_free (list->header);
+  list->header = g_strndup (text->str, header_length);
+  list->created = FALSE;
+  return TRUE;
 }
 
 static gboolean
@@ -487,68 +667,148 @@ uidlist_note_flag_changes (UidList *list, GHashTable *found)
       /* a version 1 list knew no flags: take them as they are */
       if (entry->info != NULL)
         entry->modseq = ++list->highest_modseq;
-      g_free (entry->info);
-      entry->info = g_strdup (scan->info);
+      entry->info = uidlist_keep (list, scan->info, -1);
       changed = TRUE;
     }
   return changed;
 }
 
-/* The file name as the uidlist keeps it: "new/NAME" or "cur/NAME:2,..". */
-static char *
-scan_entry_file (const ScanEntry *scan)
+/* new/ and cur/ of the folder, open while a scan's files are looked at:
+ * stat () and open () relative to them walk no path. */
+typedef struct
 {
-  g_autofree char *base = g_path_get_basename (scan->path);
+  int new_fd;
+  int cur_fd;
+} ScanDirs;
 
-  return g_strconcat (scan->in_new ? "new/" : "cur/", base, NULL);
+static void
+scan_dirs_open (ScanDirs *dirs, const char *dir)
+{
+  g_autofree char *new_path = g_build_filename (dir, "new", NULL);
+  g_autofree char *cur_path = g_build_filename (dir, "cur", NULL);
+
+  dirs->new_fd = open (new_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  dirs->cur_fd = open (cur_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* The size of a message as sent (CRLF line ends): ",W=" in the name when
- * the writer put it there (mailwire, Dovecot) and its ",S=" is right,
- * else counted once from the file (mutt and others write bare LF). */
-static guint64
-message_wire_size (const char *name, const char *path, guint64 size)
+static void
+scan_dirs_close (ScanDirs *dirs)
 {
-  const char *wire = strstr (name, ",W=");
-  const char *stored = strstr (name, ",S=");
-  g_autofree char *data = NULL;
-  gsize length = 0;
+  if (dirs->new_fd >= 0)
+    close (dirs->new_fd);
+  if (dirs->cur_fd >= 0)
+    close (dirs->cur_fd);
+}
 
-  /* a name is believed only while its S= is the file's real size */
-  if (wire != NULL && stored != NULL &&
-      g_ascii_strtoull (stored + 3, NULL, 10) == size)
-    return g_ascii_strtoull (wire + 3, NULL, 10);
-  if (!g_file_get_contents (path, &data, &length, NULL))
+/* Counts the size as sent of the open file @fd of @size octets; the size
+ * itself if it cannot be read. */
+static guint64
+message_count_wire_size (int fd, guint64 size)
+{
+  g_autofree char *data = g_try_malloc (size + 1);
+  gsize done = 0;
+
+  while (data != NULL && done < size)
+    {
+      gssize got = read (fd, data + done, size - done);
+
+      if (got < 0 && errno == EINTR)
+        continue;
+      if (got <= 0)
+        break;
+      done += (gsize) got;
+    }
+  if (data == NULL || done != size)
     return size;
-  return mail_wire_size (data, length);
+  return mail_wire_size (data, done);
+}
+
+/* The size as sent (CRLF line ends) and the date of a message file:
+ * ",W=" in the name when the writer put it there (mailwire, Dovecot) and
+ * its ",S=" is right, else counted once from the file (mutt and others
+ * write bare LF). FALSE if the file is gone. */
+static gboolean
+message_file_facts (const ScanDirs *dirs,
+                    const ScanEntry *scan,
+                    guint64 *out_size,
+                    gint64 *out_mtime)
+{
+  int dir_fd = scan->in_new ? dirs->new_fd : dirs->cur_fd;
+  const char *wire = strstr (scan->base, ",W=");
+  const char *stored = strstr (scan->base, ",S=");
+  struct stat st;
+  int fd;
+
+  if (dir_fd < 0)
+    return FALSE;
+  /* a name is believed only while its S= is the file's real size */
+  if (wire != NULL && stored != NULL)
+    {
+      if (fstatat (dir_fd, scan->file, &st, 0) != 0)
+        return FALSE;
+      *out_mtime = st.st_mtime;
+      *out_size = (guint64) st.st_size;
+      if (g_ascii_strtoull (stored + 3, NULL, 10) == *out_size)
+        {
+          *out_size = g_ascii_strtoull (wire + 3, NULL, 10);
+          return TRUE;
+        }
+    }
+  fd = openat (dir_fd, scan->file, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return FALSE;
+  if (fstat (fd, &st) != 0)
+    {
+      close (fd);
+      return FALSE;
+    }
+  *out_mtime = st.st_mtime;
+  *out_size = message_count_wire_size (fd, (guint64) st.st_size);
+  close (fd);
+  return TRUE;
+}
+
+/* Is @entry's path the file @scan found? */
+static gboolean
+uid_entry_is_at (const UidList *list,
+                 const UidEntry *entry,
+                 const ScanEntry *scan)
+{
+  const char *file = entry->path ? entry->path + list->dir_length + 1 : NULL;
+
+  return file != NULL &&
+         strncmp (file, scan->in_new ? "new/" : "cur/", 4) == 0 &&
+         strcmp (file + 4, scan->file) == 0;
 }
 
 /* Records where the scan found @entry's file, and its size and date the
  * first time (they never change: a message file is never rewritten);
  * TRUE if anything changed. */
 static gboolean
-uid_entry_note_file (UidEntry *entry, const ScanEntry *scan)
+uid_entry_note_file (UidList *list,
+                     UidEntry *entry,
+                     const ScanEntry *scan,
+                     const ScanDirs *dirs)
 {
-  g_autofree char *file = scan_entry_file (scan);
-  struct stat st;
-
-  if (g_strcmp0 (entry->file, file) == 0 && entry->mtime != 0)
+  if (uid_entry_is_at (list, entry, scan) && entry->mtime != 0)
     return FALSE;
-  g_free (entry->file);
-  entry->file = g_steal_pointer (&file);
-  if (entry->mtime == 0 && stat (scan->path, &st) == 0)
+  if (!uid_entry_is_at (list, entry, scan))
     {
-      entry->size =
-          message_wire_size (entry->name, scan->path, (guint64) st.st_size);
-      entry->mtime = st.st_mtime;
+      g_string_truncate (list->scratch, list->dir_length + 1);
+      g_string_append (list->scratch, scan->in_new ? "new/" : "cur/");
+      g_string_append (list->scratch, scan->file);
+      entry->path = g_string_chunk_insert_len (
+          list->strings, list->scratch->str, list->scratch->len);
     }
+  if (entry->mtime == 0)
+    message_file_facts (dirs, scan, &entry->size, &entry->mtime);
   return TRUE;
 }
 
 /* Gives the files not listed yet the next UIDs, in delivery order;
  * returns TRUE if there were any. */
 static gboolean
-uidlist_append_new (UidList *list, GHashTable *found)
+uidlist_append_new (UidList *list, GHashTable *found, const ScanDirs *dirs)
 {
   g_autoptr (GHashTable) listed = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GPtrArray) fresh = g_ptr_array_new ();
@@ -556,7 +816,8 @@ uidlist_append_new (UidList *list, GHashTable *found)
   gpointer name;
 
   for (guint i = 0; i < list->entries->len; i++)
-    g_hash_table_add (listed, g_array_index (list->entries, UidEntry, i).name);
+    g_hash_table_add (
+        listed, (gpointer) g_array_index (list->entries, UidEntry, i).name);
   g_hash_table_iter_init (&iter, found);
   while (g_hash_table_iter_next (&iter, &name, NULL))
     {
@@ -568,14 +829,14 @@ uidlist_append_new (UidList *list, GHashTable *found)
     {
       const ScanEntry *scan = g_hash_table_lookup (found, fresh->pdata[i]);
       UidEntry entry = { list->uidnext++,
-                         g_strdup (fresh->pdata[i]),
                          ++list->highest_modseq,
-                         g_strdup (scan->info),
-                         NULL,
                          0,
-                         0 };
+                         0,
+                         uidlist_keep (list, scan->base, -1),
+                         uidlist_keep (list, scan->info, -1),
+                         NULL };
 
-      uid_entry_note_file (&entry, scan);
+      uid_entry_note_file (list, &entry, scan, dirs);
       g_array_append_val (list->entries, entry);
     }
   return fresh->len > 0;
@@ -594,24 +855,94 @@ uidlist_update (const char *dir,
                 gboolean *out_files,
                 GError **error)
 {
+  ScanDirs dirs;
   gboolean durable;
 
   if (uidlist_misses_files (list, found) &&
       !maildir_scan_into (dir, found, error))
     return FALSE;
+  scan_dirs_open (&dirs, dir);
   durable = uidlist_drop_vanished (list, found);
   durable = uidlist_note_flag_changes (list, found) || durable;
-  durable = uidlist_append_new (list, found) || durable;
+  durable = uidlist_append_new (list, found, &dirs) || durable;
   for (guint i = 0; i < list->entries->len; i++)
     {
       UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
       const ScanEntry *scan = g_hash_table_lookup (found, entry->name);
 
-      if (scan != NULL && uid_entry_note_file (entry, scan))
+      if (scan != NULL && uid_entry_note_file (list, entry, scan, &dirs))
         *out_files = TRUE;
     }
+  scan_dirs_close (&dirs);
   *out_durable = durable || list->created;
   return TRUE;
+}
+
+/* ---- lists shared by the handles of this process --------------------- */
+
+/* Every session that opens a big folder would read and parse the same
+ * uidlist, and keep its own copy of every name and path. So a list read
+ * or written here is shared, read-only, by the handles that open the
+ * folder while the file stays the same (the same inode, size, time and
+ * first line): their messages point into it. At most this many lists are
+ * kept when no handle uses them, the most recently used. */
+#define SHARED_LISTS_MAX 16
+
+static GMutex shared_lists_lock;
+static GQueue shared_lists = G_QUEUE_INIT; /* UidList, most recent first */
+
+/* The list of @dir if one read or written in this process still is the
+ * file (transfer full), or NULL. */
+static UidList *
+uidlist_shared_lookup (const char *dir)
+{
+  UidListFileId id = { 0 };
+  g_autofree char *header = NULL;
+  UidList *found = NULL;
+
+  if (!uidlist_peek (dir, &id, &header))
+    return NULL;
+  g_mutex_lock (&shared_lists_lock);
+  for (GList *link = shared_lists.head; link != NULL; link = link->next)
+    {
+      UidList *list = link->data;
+
+      if (strcmp (list->dir, dir) != 0)
+        continue;
+      if (uidlist_file_id_equal (&list->file, &id) &&
+          g_strcmp0 (list->header, header) == 0)
+        {
+          found = uidlist_ref (list);
+          g_queue_unlink (&shared_lists, link);
+          g_queue_push_head_link (&shared_lists, link);
+        }
+      break;
+    }
+  g_mutex_unlock (&shared_lists_lock);
+  return found;
+}
+
+/* Makes @list the one shared for its folder: from now on nobody changes
+ * it. */
+static void
+uidlist_share (UidList *list)
+{
+  g_mutex_lock (&shared_lists_lock);
+  for (GList *link = shared_lists.head; link != NULL; link = link->next)
+    {
+      UidList *old = link->data;
+
+      if (strcmp (old->dir, list->dir) == 0)
+        {
+          g_queue_delete_link (&shared_lists, link);
+          uidlist_unref (old);
+          break;
+        }
+    }
+  g_queue_push_head (&shared_lists, uidlist_ref (list));
+  while (shared_lists.length > SHARED_LISTS_MAX)
+    uidlist_unref (g_queue_pop_tail (&shared_lists));
+  g_mutex_unlock (&shared_lists_lock);
 }
 
 /* ---- folders --------------------------------------------------------- */
@@ -621,32 +952,61 @@ folder_entry_free (gpointer data)
 {
   FolderEntry *entry = data;
 
-  if (entry == NULL)
-    return; /* moved to another list */
-  g_free (entry->message.name);
-  g_free (entry->message.path);
+  if (entry->own_name)
+    g_free (entry->message.name);
+  if (entry->own_path)
+    g_free (entry->message.path);
   g_strfreev (entry->message.keywords);
-  g_free (entry);
+  if (entry->alone)
+    g_free (entry);
 }
 
-static FolderEntry *
-folder_entry_new (MailFolder *folder,
-                  const UidEntry *listed,
-                  guint32 first_recent)
+/* Takes @path (transfer full) as the message's current path. */
+static void
+folder_entry_set_path (FolderEntry *entry, char *path)
 {
-  FolderEntry *entry = g_new0 (FolderEntry, 1);
+  if (entry->own_path)
+    g_free (entry->message.path);
+  entry->message.path = path;
+  entry->own_path = TRUE;
+}
+
+/* A copy of @entry that outlives its load and its list: it takes what
+ * @entry owned, and copies what the list did (transfer full). */
+static FolderEntry *
+folder_entry_take_alone (FolderEntry *entry)
+{
+  FolderEntry *alone = g_memdup2 (entry, sizeof *entry);
+
+  entry->message.keywords = NULL;
+  entry->own_name = entry->own_path = FALSE;
+  alone->alone = TRUE;
+  if (!alone->own_name)
+    alone->message.name = g_strdup (alone->message.name);
+  if (!alone->own_path)
+    alone->message.path = g_strdup (alone->message.path);
+  alone->own_name = alone->own_path = TRUE;
+  return alone;
+}
+
+static void
+folder_entry_init (FolderEntry *entry,
+                   MailFolder *folder,
+                   const UidEntry *listed,
+                   guint32 first_recent)
+{
   MailMessage *message = &entry->message;
 
   message->uid = listed->uid;
-  message->name = g_strdup (listed->name);
-  message->path = g_strconcat (folder->dir, "/", listed->file, NULL);
+  /* the list's, which the folder keeps while the entry lives */
+  message->name = (char *) listed->name;
+  message->path = (char *) listed->path;
   message->recent = listed->uid >= first_recent;
   message->modseq = listed->modseq;
   message->size = listed->size;
   message->mtime = listed->mtime;
-  mail_message_set_info (message, folder->keywords,
-                         listed->info ? listed->info : "");
-  return entry;
+  if (listed->info != NULL && listed->info[0] != '\0')
+    mail_message_set_info (message, folder->keywords, listed->info);
 }
 
 /* Modification times of new/ and cur/ in nanoseconds (0 if missing). */
@@ -700,7 +1060,8 @@ uidlist_describes_dirs (const UidList *list, const gint64 mtime[2])
 
 /* Under the store lock: the uidlist, brought up to date by a scan of
  * new/ and cur/ unless it still describes them, and written back when
- * that changed anything. *out_first_recent as folder_claim_recent (). */
+ * that changed anything; then shared (transfer full, never to be
+ * changed). *out_first_recent as folder_claim_recent (). */
 static UidList *
 folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
 {
@@ -711,6 +1072,16 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
 
   folder_note_mtimes (folder, folder->dir_mtime);
   folder->scan_time = g_get_real_time () * 1000;
+  /* the common case: the file is the one this process read last, and
+   * neither it nor the folder has anything to change */
+  list = uidlist_shared_lookup (folder->dir);
+  if (list != NULL && uidlist_describes_dirs (list, folder->dir_mtime) &&
+      (!folder->claims_recent || list->first_recent == list->uidnext))
+    {
+      *out_first_recent = list->first_recent;
+      return g_steal_pointer (&list);
+    }
+  g_clear_pointer (&list, uidlist_unref);
   list = uidlist_read (folder->store, folder->dir, error);
   if (list == NULL)
     return NULL;
@@ -727,13 +1098,20 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
   *out_first_recent = folder_claim_recent (folder, list, &durable);
   if ((durable || files) && !uidlist_write (folder->dir, list, durable, error))
     return NULL;
+  if (list->file.inode != 0)
+    uidlist_share (list);
   return g_steal_pointer (&list);
 }
 
 /* Takes the store lock, loads the uidlist and returns the folder's
- * messages in UID order (transfer full). */
+ * messages in UID order (transfer full); *out_list is the list whose
+ * strings they use (transfer full) and *out_block their memory (transfer
+ * full: g_free () it after the array), to keep while they live. */
 static GPtrArray *
-folder_load (MailFolder *folder, GError **error)
+folder_load (MailFolder *folder,
+             UidList **out_list,
+             FolderEntry **out_block,
+             GError **error)
 {
   g_autoptr (UidList) list = NULL;
   g_autoptr (GPtrArray) keywords = NULL;
@@ -756,12 +1134,16 @@ folder_load (MailFolder *folder, GError **error)
   folder->highest_modseq = list->highest_modseq;
   g_clear_pointer (&folder->expunged, g_array_unref);
   folder->expunged = g_array_ref (list->expunged);
-  entries = g_ptr_array_new_with_free_func (folder_entry_free);
+  entries = g_ptr_array_new_full (list->entries->len, folder_entry_free);
+  *out_block = g_new0 (FolderEntry, MAX (list->entries->len, 1));
   for (guint i = 0; i < list->entries->len; i++)
-    g_ptr_array_add (
-        entries,
-        folder_entry_new (folder, &g_array_index (list->entries, UidEntry, i),
-                          first_recent));
+    {
+      folder_entry_init (&(*out_block)[i], folder,
+                         &g_array_index (list->entries, UidEntry, i),
+                         first_recent);
+      g_ptr_array_add (entries, &(*out_block)[i]);
+    }
+  *out_list = g_steal_pointer (&list);
   return entries;
 }
 
@@ -790,7 +1172,7 @@ mail_folder_open_full (MailStore *store,
   folder->keywords = g_ptr_array_new_with_free_func (g_free);
   folder->claims_recent = (flags & MAIL_FOLDER_CLAIM_RECENT) != 0;
   folder->batch_lock = -1;
-  folder->entries = folder_load (folder, error);
+  folder->entries = folder_load (folder, &folder->list, &folder->block, error);
   if (folder->entries == NULL)
     return NULL;
   return g_steal_pointer (&folder);
@@ -803,6 +1185,8 @@ mail_folder_free (MailFolder *folder)
     return;
   g_warn_if_fail (folder->batch == NULL);
   g_clear_pointer (&folder->entries, g_ptr_array_unref);
+  g_clear_pointer (&folder->block, g_free);
+  g_clear_pointer (&folder->list, uidlist_unref); /* after the entries */
   g_clear_pointer (&folder->keywords, g_ptr_array_unref);
   g_clear_pointer (&folder->expunged, g_array_unref);
   g_free (folder->dir);
@@ -889,7 +1273,10 @@ mail_folder_end_changes (MailFolder *folder, GError **error)
    * only a real scan may give out UIDs */
   if (folder->batch_dirty && !folder->batch->created)
     ok = uidlist_write (folder->dir, folder->batch, TRUE, error);
-  g_clear_pointer (&folder->batch, uidlist_free);
+  /* the next handle to open the folder need not read it again */
+  if (ok && folder->batch_dirty && folder->batch->file.inode != 0)
+    uidlist_share (folder->batch);
+  g_clear_pointer (&folder->batch, uidlist_unref);
   mail_store_unlock (folder->batch_lock);
   folder->batch_lock = -1;
   return ok;
@@ -912,10 +1299,11 @@ batch_note_change (MailFolder *folder, MailMessage *message, const char *info)
         {
           if (g_strcmp0 (entry->info, info) == 0)
             return; /* the flags did not change: neither does MODSEQ */
-          g_free (entry->info);
-          entry->info = g_strdup (info);
-          g_free (entry->file);
-          entry->file = g_strdup_printf ("cur/%s:2,%s", entry->name, info);
+          g_autofree char *file =
+              g_strdup_printf ("cur/%s:2,%s", entry->name, info);
+
+          entry->path = uidlist_keep_path (list, file, strlen (file));
+          entry->info = strstr (entry->path + list->dir_length, ":2,") + 3;
           entry->modseq = ++list->highest_modseq;
           message->modseq = entry->modseq;
           folder->highest_modseq =
@@ -990,7 +1378,8 @@ mail_folder_find_uid (MailFolder *folder, guint32 uid)
 
 /* Puts the entries of @old that @fresh lacks back into @fresh, in UID
  * order, as deleted: the caller's numbering holds (MAIL_FOLDER_SYNC_KEEP).
- * They leave @old, which the caller frees. */
+ * What goes into @fresh are copies, as @old and its block and list are
+ * freed by the caller. */
 static void
 entries_keep_removed (GPtrArray *fresh, GPtrArray *old)
 {
@@ -1008,8 +1397,8 @@ entries_keep_removed (GPtrArray *fresh, GPtrArray *old)
           ((FolderEntry *) fresh->pdata[at])->message.uid == entry->message.uid)
         continue;
       entry->deleted = TRUE;
-      g_ptr_array_insert (fresh, (gint) at++, entry);
-      old->pdata[i] = NULL;
+      /* its load and list go with @old */
+      g_ptr_array_insert (fresh, (gint) at++, folder_entry_take_alone (entry));
     }
 }
 
@@ -1030,11 +1419,13 @@ mail_folder_sync_full (MailFolder *folder,
                        GError **error)
 {
   GPtrArray *fresh;
+  UidList *list = NULL;
+  FolderEntry *block = NULL;
   guint kept = 0;
 
   g_return_val_if_fail (folder != NULL, FALSE);
   g_return_val_if_fail (folder->batch == NULL, FALSE); /* holds the lock */
-  fresh = folder_load (folder, error);
+  fresh = folder_load (folder, &list, &block, error);
   if (fresh == NULL)
     return FALSE;
   /* \Recent belongs to the handle that first saw the message. */
@@ -1061,6 +1452,10 @@ mail_folder_sync_full (MailFolder *folder,
     }
   g_ptr_array_unref (folder->entries);
   folder->entries = fresh;
+  g_free (folder->block);
+  folder->block = block;
+  uidlist_unref (folder->list); /* after the entries that used it */
+  folder->list = list;
   return TRUE;
 }
 
@@ -1127,8 +1522,7 @@ entry_relocate (MailFolder *folder, FolderEntry *entry, GError **error)
                            "message was removed by another session");
       return FALSE;
     }
-  g_free (entry->message.path);
-  entry->message.path = g_strdup (scan->path);
+  folder_entry_set_path (entry, scan_entry_path (folder->dir, scan));
   mail_message_set_info (&entry->message, folder->keywords, scan->info);
   return TRUE;
 }
@@ -1216,8 +1610,7 @@ entry_rename (MailFolder *folder,
         return FALSE;
     }
   source_dir = g_path_get_dirname (entry->message.path);
-  g_free (entry->message.path);
-  entry->message.path = g_strdup (target);
+  folder_entry_set_path (entry, g_strdup (target));
   if (strcmp (source_dir, target_dir) != 0 &&
       !mail_fsync_directory (source_dir, error))
     return FALSE;
