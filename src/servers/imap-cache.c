@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * imap-cache.c: the per-folder cache of ENVELOPE, BODY and BODYSTRUCTURE
- * (RFC 9051 §7.5.2); the file format and the rules are in imap-cache.h.
+ * (RFC 9051 §7.5.2) and of the message header (RFC 5322 §2.1) for
+ * SEARCH; the file format and the rules are in imap-cache.h.
  */
 #include "imap-cache.h"
 
@@ -11,20 +12,32 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "imap-message-private.h"
+
 #define IMAP_CACHE_MAGIC "mailwire-imap-cache"
 /* Raise it when the format of the lines changes. */
 #define IMAP_CACHE_VERSION 1
-/* check, name, size and the items */
-#define IMAP_CACHE_FIELDS (3 + IMAP_CACHE_N_ITEMS)
+/* The slot of the message header, after the FETCH items. */
+#define IMAP_CACHE_HEADER IMAP_CACHE_N_ITEMS
+#define IMAP_CACHE_N_SLOTS (IMAP_CACHE_N_ITEMS + 1)
+/* check, name, size, the header and the FETCH items */
+#define IMAP_CACHE_FIELDS (3 + IMAP_CACHE_N_SLOTS)
 /* A larger file (some 700,000 messages of 1.5 KiB each) is not read:
  * memory may lack, and reading it would cost more than it saves. */
 #define IMAP_CACHE_MAX_FILE_SIZE (G_GINT64_CONSTANT (1) << 30)
 
-/* The items of one message, computed from octets of this size. */
+/* The items of one message, computed from octets of this size: those
+ * computed here, and its line of a file read, which is taken apart only
+ * when an item is asked for (a session that asks for BODYSTRUCTURE
+ * unescapes no ENVELOPE). */
 typedef struct
 {
   guint64 size;
-  GBytes *items[IMAP_CACHE_N_ITEMS];
+  GBytes *items[IMAP_CACHE_N_SLOTS]; /* by slot: FETCH items, header */
+  GBytes *file;                      /* holds the line, or NULL */
+  const char *line;                  /* without its LF; NULL: none */
+  gsize line_length;
+  gboolean line_checked; /* its check matched the rest of it */
 } ImapCacheEntry;
 
 /* Which file was last read or written: a writer renames a new file into
@@ -51,8 +64,9 @@ imap_cache_entry_free (gpointer data)
 {
   ImapCacheEntry *entry = data;
 
-  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+  for (guint i = 0; i < IMAP_CACHE_N_SLOTS; i++)
     g_clear_pointer (&entry->items[i], g_bytes_unref);
+  g_clear_pointer (&entry->file, g_bytes_unref);
   g_free (entry);
 }
 
@@ -98,18 +112,33 @@ imap_cache_get_dir (ImapCache *cache)
 
 /* ---- the items -------------------------------------------------------- */
 
-/* @item of @parsed, as FETCH sends it (transfer full). */
+/* What goes in @slot for @parsed, as FETCH sends it, or for the header
+ * slot the octets of the top-level header as shown (transfer full). */
 static GBytes *
-imap_cache_compute (ImapMessage *parsed, ImapCacheItem item)
+imap_cache_compute (ImapMessage *parsed, guint slot)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
-  if (item == IMAP_CACHE_ENVELOPE)
+  if (slot == IMAP_CACHE_HEADER)
+    {
+      gsize end = imap_message_get_header_end (parsed);
+
+      return g_bytes_new (parsed->octets, end);
+    }
+  if (slot == IMAP_CACHE_ENVELOPE)
     imap_message_append_envelope (parsed, text);
   else
     imap_message_append_bodystructure (parsed, text,
-                                       item == IMAP_CACHE_BODYSTRUCTURE);
+                                       slot == IMAP_CACHE_BODYSTRUCTURE);
   return g_bytes_new (text->str, text->len);
+}
+
+/* The field of a line that holds @slot: the header comes first, as it is
+ * asked for least. */
+static guint
+imap_cache_field_of (guint slot)
+{
+  return slot == IMAP_CACHE_HEADER ? 3 : 4 + slot;
 }
 
 /* The entry of @message: the one kept if it is for this size, else a
@@ -127,14 +156,27 @@ imap_cache_entry_for (ImapCache *cache, const MailMessage *message)
   return entry;
 }
 
-/* FNV-1a, 32 bits: catches a damaged line, not an attacker (who could
- * write the messages as well). */
+/* FNV-1a, 64 bits, over 8-octet (little-endian) words rather than
+ * octets, folded to 32 bits: catches a damaged line, not an attacker (who
+ * could write the messages as well), and checks a long line with one
+ * multiplication per eight octets. */
 static guint32
-imap_cache_hash (guint32 hash, const char *data, gsize length)
+imap_cache_hash (guint32 seed, const char *data, gsize length)
 {
-  for (gsize i = 0; i < length; i++)
-    hash = (hash ^ (guchar) data[i]) * 16777619u;
-  return hash;
+  guint64 hash = G_GUINT64_CONSTANT (14695981039346656037) ^ seed;
+  const guint64 prime = G_GUINT64_CONSTANT (1099511628211);
+
+  for (; length >= 8; data += 8, length -= 8)
+    {
+      guint64 word;
+
+      memcpy (&word, data, 8);
+      hash = (hash ^ GUINT64_FROM_LE (word)) * prime;
+    }
+  for (; length > 0; data++, length--)
+    hash = (hash ^ (guchar) *data) * prime;
+  hash ^= hash >> 29;
+  return (guint32) (hash ^ (hash >> 32));
 }
 #define IMAP_CACHE_HASH_SEED 2166136261u
 
@@ -175,9 +217,9 @@ imap_cache_header (void)
       g_autoptr (ImapMessage) sample = imap_message_new (data);
       guint32 hash = IMAP_CACHE_HASH_SEED;
 
-      for (ImapCacheItem item = 0; item < IMAP_CACHE_N_ITEMS; item++)
+      for (guint slot = 0; slot < IMAP_CACHE_N_SLOTS; slot++)
         {
-          g_autoptr (GBytes) text = imap_cache_compute (sample, item);
+          g_autoptr (GBytes) text = imap_cache_compute (sample, slot);
 
           hash = imap_cache_hash (hash, g_bytes_get_data (text, NULL),
                                   g_bytes_get_size (text));
@@ -217,53 +259,132 @@ imap_cache_escape (GString *out, const char *data, gsize length)
       }
 }
 
-/* An escaped field undone (transfer full), or NULL if it is empty or
- * not escaped as imap_cache_escape () does. */
-static GString *
-imap_cache_unescape (const char *text)
+/* Appends @text[0, @length) unescaped to @out; FALSE (and @out as it
+ * was) if it is not escaped as imap_cache_escape () does. */
+static gboolean
+imap_cache_unescape_into (GString *out, const char *text, gsize length)
 {
   /* the NUL that ends plain[] is what "\\0" stands for */
   static const char escaped[] = "\\trn0", plain[] = "\\\t\r\n";
-  g_autoptr (GString) out = g_string_sized_new (strlen (text));
+  gsize before = out->len;
+  const char *end = text + length;
 
-  for (const char *p = text; *p != '\0'; p++)
+  while (text < end)
     {
+      const char *backslash = memchr (text, '\\', end - text);
       const char *which = NULL;
 
-      if (*p != '\\')
+      if (backslash == NULL)
         {
-          g_string_append_c (out, *p);
-          continue;
+          g_string_append_len (out, text, end - text);
+          break;
         }
-      if (p[1] == '\0' || (which = strchr (escaped, p[1])) == NULL)
-        return NULL;
+      g_string_append_len (out, text, backslash - text);
+      if (backslash + 1 == end ||
+          (which = memchr (escaped, backslash[1], sizeof escaped - 1)) == NULL)
+        {
+          g_string_truncate (out, before);
+          return FALSE;
+        }
       g_string_append_c (out, plain[which - escaped]);
-      p++;
+      text = backslash + 2;
     }
-  return out->len > 0 ? g_steal_pointer (&out) : NULL;
+  return TRUE;
 }
 
-/* An item of a line (transfer full), or NULL. */
-static GBytes *
-imap_cache_parse_item (const char *text)
-{
-  g_autoptr (GString) item = imap_cache_unescape (text);
-
-  return item ? g_bytes_new (item->str, item->len) : NULL;
-}
-
-/* Does the line's check, "%08x", match the rest of it? */
+/* Where field @index of @line lies; FALSE if the line has fewer. */
 static gboolean
-imap_cache_line_is_whole (const char *check, const char *line, gsize length)
+imap_cache_line_field (const char *line,
+                       gsize length,
+                       guint index,
+                       const char **out_start,
+                       gsize *out_length)
+{
+  const char *end = line + length;
+  const char *tab = NULL;
+
+  for (guint i = 0; i < index; i++)
+    {
+      if ((tab = memchr (line, '\t', end - line)) == NULL)
+        return FALSE;
+      line = tab + 1;
+    }
+  tab = memchr (line, '\t', end - line);
+  *out_start = line;
+  *out_length = (tab ? tab : end) - line;
+  return TRUE;
+}
+
+/* Does the line's check, "%08x", match the rest of it, and has it every
+ * field? */
+static gboolean
+imap_cache_line_is_whole (const char *line, gsize length)
 {
   guint64 value = 0;
+  char check[9] = "";
+  guint tabs = 0;
 
-  return strlen (check) == 8 && length > 9 &&
+  if (length <= 9 || line[8] != '\t')
+    return FALSE;
+  memcpy (check, line, 8);
+  for (const char *p = line; (p = memchr (p, '\t', line + length - p)) != NULL;
+       p++)
+    tabs++;
+  return tabs == IMAP_CACHE_FIELDS - 1 &&
          g_ascii_string_to_unsigned (check, 16, 0, G_MAXUINT32, &value, NULL) &&
          value == imap_cache_hash (IMAP_CACHE_HASH_SEED, line + 9, length - 9);
 }
 
-/* "<check> TAB <name> TAB <size> TAB <items...> LF" */
+/* Is @entry's line whole? Checked once; a damaged one is dropped. */
+static gboolean
+imap_cache_entry_check_line (ImapCacheEntry *entry)
+{
+  if (entry->line != NULL && !entry->line_checked)
+    {
+      entry->line_checked =
+          imap_cache_line_is_whole (entry->line, entry->line_length);
+      if (!entry->line_checked)
+        {
+          entry->line = NULL;
+          g_clear_pointer (&entry->file, g_bytes_unref);
+        }
+    }
+  return entry->line != NULL;
+}
+
+/* Appends @slot of @entry as its line has it; FALSE if it has not. */
+static gboolean
+imap_cache_entry_append_from_line (ImapCacheEntry *entry,
+                                   guint slot,
+                                   GString *out)
+{
+  const char *field = NULL;
+  gsize length = 0;
+
+  return imap_cache_entry_check_line (entry) &&
+         imap_cache_line_field (entry->line, entry->line_length,
+                                imap_cache_field_of (slot), &field, &length) &&
+         length > 0 && imap_cache_unescape_into (out, field, length);
+}
+
+/* Takes the line apart into items (those the entry lacks), before the
+ * entry is written with new ones. */
+static void
+imap_cache_entry_take_line (ImapCacheEntry *entry)
+{
+  for (guint slot = 0; slot < IMAP_CACHE_N_SLOTS; slot++)
+    {
+      g_autoptr (GString) text = g_string_new (NULL);
+
+      if (entry->items[slot] == NULL &&
+          imap_cache_entry_append_from_line (entry, slot, text))
+        entry->items[slot] = g_bytes_new (text->str, text->len);
+    }
+  entry->line = NULL;
+  g_clear_pointer (&entry->file, g_bytes_unref);
+}
+
+/* "<check> TAB <name> TAB <size> TAB <header> TAB <items...> LF" */
 static void
 imap_cache_append_line (GString *out,
                         const char *name,
@@ -271,73 +392,89 @@ imap_cache_append_line (GString *out,
 {
   g_autoptr (GString) line = g_string_new (NULL);
 
+  if (entry->line != NULL)
+    {
+      /* as read: nothing was added to it */
+      g_string_append_len (out, entry->line, entry->line_length);
+      g_string_append_c (out, '\n');
+      return;
+    }
   imap_cache_escape (line, name, strlen (name));
   g_string_append_printf (line, "\t%" G_GUINT64_FORMAT, entry->size);
-  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
+  for (guint field = 3; field < IMAP_CACHE_FIELDS; field++)
     {
+      guint slot = field == 3 ? IMAP_CACHE_HEADER : field - 4;
+
       g_string_append_c (line, '\t');
       /* an item not asked for yet is an empty field */
-      if (entry->items[i] != NULL)
-        imap_cache_escape (line, g_bytes_get_data (entry->items[i], NULL),
-                           g_bytes_get_size (entry->items[i]));
+      if (entry->items[slot] != NULL)
+        imap_cache_escape (line, g_bytes_get_data (entry->items[slot], NULL),
+                           g_bytes_get_size (entry->items[slot]));
     }
   g_string_append_printf (
       out, "%08x\t%s\n",
       imap_cache_hash (IMAP_CACHE_HASH_SEED, line->str, line->len), line->str);
 }
 
-/* The item fields of a line into @out_items (NULL for an empty one);
- * FALSE if one is not escaped right or all are empty. */
+/* Does @entry hold an item computed here? */
 static gboolean
-imap_cache_parse_items (char **fields, GBytes *out_items[])
+imap_cache_entry_has_items (const ImapCacheEntry *entry)
 {
-  gboolean some = FALSE;
-
-  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
-    {
-      if (fields[i][0] == '\0')
-        continue;
-      if ((out_items[i] = imap_cache_parse_item (fields[i])) == NULL)
-        {
-          for (guint j = 0; j < i; j++)
-            g_clear_pointer (&out_items[j], g_bytes_unref);
-          return FALSE;
-        }
-      some = TRUE;
-    }
-  return some;
+  for (guint slot = 0; slot < IMAP_CACHE_N_SLOTS; slot++)
+    if (entry->items[slot] != NULL)
+      return TRUE;
+  return FALSE;
 }
 
-/* One line, without its LF: what it adds to the entry of a message of
- * @messages (base name -> MailMessage) of the same size, or nothing. */
+/* One line of @file, without its LF: kept for the message of @messages
+ * (base name -> MailMessage) of the same name and size, to be taken
+ * apart when asked (its check too), or nothing. */
 static void
 imap_cache_parse_line (ImapCache *cache,
                        GHashTable *messages,
+                       GBytes *file,
                        const char *line,
                        gsize length)
 {
-  g_autofree char *copy = g_strndup (line, length);
-  g_auto (GStrv) fields = g_strsplit (copy, "\t", IMAP_CACHE_FIELDS + 1);
-  g_autoptr (GString) name = NULL;
+  g_autoptr (GString) name = g_string_new (NULL);
+  const char *field = NULL;
+  gsize field_length = 0;
   const MailMessage *message = NULL;
-  GBytes *items[IMAP_CACHE_N_ITEMS] = { NULL };
   ImapCacheEntry *entry = NULL;
+  char *end = NULL;
   guint64 size = 0;
 
-  if (g_strv_length (fields) != IMAP_CACHE_FIELDS ||
-      !imap_cache_line_is_whole (fields[0], line, length) ||
-      !g_ascii_string_to_unsigned (fields[2], 10, 0, G_MAXUINT64, &size,
-                                   NULL) ||
-      (name = imap_cache_unescape (fields[1])) == NULL ||
+  if (!imap_cache_line_field (line, length, 1, &field, &field_length) ||
+      !imap_cache_unescape_into (name, field, field_length) ||
       (message = g_hash_table_lookup (messages, name->str)) == NULL ||
-      message->size != size || !imap_cache_parse_items (fields + 3, items))
+      !imap_cache_line_field (line, length, 2, &field, &field_length))
+    return;
+  size = g_ascii_strtoull (field, &end, 10);
+  if (end != field + field_length || field_length == 0 || message->size != size)
     return;
   entry = imap_cache_entry_for (cache, message);
-  for (guint i = 0; i < IMAP_CACHE_N_ITEMS; i++)
-    if (entry->items[i] == NULL)
-      entry->items[i] = items[i];
-    else
-      g_clear_pointer (&items[i], g_bytes_unref);
+  /* what others wrote since: a later file holds what an earlier one
+   * did, and entries with new items take in only what they lack */
+  if (imap_cache_entry_has_items (entry))
+    {
+      /* not kept: its file stays ours */
+      ImapCacheEntry read = { size, { NULL }, NULL, line, length, FALSE };
+
+      for (guint slot = 0; slot < IMAP_CACHE_N_SLOTS; slot++)
+        {
+          g_autoptr (GString) text = g_string_new (NULL);
+
+          if (entry->items[slot] == NULL &&
+              imap_cache_entry_append_from_line (&read, slot, text))
+            entry->items[slot] = g_bytes_new (text->str, text->len);
+        }
+      return;
+    }
+  g_clear_pointer (&entry->file, g_bytes_unref);
+  entry->file = g_bytes_ref (file);
+  entry->line = line;
+  entry->line_length = length;
+  entry->line_checked = FALSE;
 }
 
 /* ---- the file --------------------------------------------------------- */
@@ -446,7 +583,45 @@ imap_cache_refresh (ImapCache *cache, MailFolder *folder)
   for (const char *line = data + strlen (header), *lf = NULL;
        line < end && (lf = memchr (line, '\n', end - line)) != NULL;
        line = lf + 1)
-    imap_cache_parse_line (cache, messages, line, lf - line);
+    imap_cache_parse_line (cache, messages, file, line, lf - line);
+}
+
+/* Appends @slot of @message to @out, or returns FALSE. */
+static gboolean
+imap_cache_append_slot (ImapCache *cache,
+                        const MailMessage *message,
+                        guint slot,
+                        GString *out)
+{
+  ImapCacheEntry *entry = NULL;
+  gsize length = 0;
+  const char *text = NULL;
+
+  entry = g_hash_table_lookup (cache->entries, message->name);
+  if (entry == NULL || entry->size != message->size)
+    return FALSE;
+  if (entry->items[slot] == NULL)
+    return imap_cache_entry_append_from_line (entry, slot, out);
+  text = g_bytes_get_data (entry->items[slot], &length);
+  g_string_append_len (out, text, length);
+  return TRUE;
+}
+
+/* Computes @slot of @message from @parsed and keeps it, unless known. */
+static void
+imap_cache_add_slot (ImapCache *cache,
+                     const MailMessage *message,
+                     guint slot,
+                     ImapMessage *parsed)
+{
+  ImapCacheEntry *entry = imap_cache_entry_for (cache, message);
+  g_autoptr (GString) known = g_string_new (NULL);
+
+  if (entry->items[slot] != NULL ||
+      imap_cache_entry_append_from_line (entry, slot, known))
+    return;
+  entry->items[slot] = imap_cache_compute (parsed, slot);
+  cache->dirty = TRUE;
 }
 
 gboolean
@@ -455,19 +630,9 @@ imap_cache_append (ImapCache *cache,
                    ImapCacheItem item,
                    GString *out)
 {
-  const ImapCacheEntry *entry = NULL;
-  gsize length = 0;
-  const char *text = NULL;
-
   g_return_val_if_fail (cache != NULL && message != NULL, FALSE);
   g_return_val_if_fail (item < IMAP_CACHE_N_ITEMS, FALSE);
-  entry = g_hash_table_lookup (cache->entries, message->name);
-  if (entry == NULL || entry->size != message->size ||
-      entry->items[item] == NULL)
-    return FALSE;
-  text = g_bytes_get_data (entry->items[item], &length);
-  g_string_append_len (out, text, length);
-  return TRUE;
+  return imap_cache_append_slot (cache, message, item, out);
 }
 
 void
@@ -476,15 +641,29 @@ imap_cache_add (ImapCache *cache,
                 ImapCacheItem item,
                 ImapMessage *parsed)
 {
-  ImapCacheEntry *entry = NULL;
-
   g_return_if_fail (cache != NULL && message != NULL && parsed != NULL);
   g_return_if_fail (item < IMAP_CACHE_N_ITEMS);
-  entry = imap_cache_entry_for (cache, message);
-  if (entry->items[item] != NULL)
-    return;
-  entry->items[item] = imap_cache_compute (parsed, item);
-  cache->dirty = TRUE;
+  imap_cache_add_slot (cache, message, item, parsed);
+}
+
+GBytes *
+imap_cache_get_header (ImapCache *cache, const MailMessage *message)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+
+  g_return_val_if_fail (cache != NULL && message != NULL, NULL);
+  if (!imap_cache_append_slot (cache, message, IMAP_CACHE_HEADER, text))
+    return NULL;
+  return g_string_free_to_bytes (g_steal_pointer (&text));
+}
+
+void
+imap_cache_add_header (ImapCache *cache,
+                       const MailMessage *message,
+                       ImapMessage *parsed)
+{
+  g_return_if_fail (cache != NULL && message != NULL && parsed != NULL);
+  imap_cache_add_slot (cache, message, IMAP_CACHE_HEADER, parsed);
 }
 
 /* The file's text for the entries of @folder's messages; the cache keeps
@@ -513,6 +692,8 @@ imap_cache_format (ImapCache *cache, MailFolder *folder)
           imap_cache_entry_free (entry);
           continue;
         }
+      if (entry->line != NULL && imap_cache_entry_has_items (entry))
+        imap_cache_entry_take_line (entry);
       g_hash_table_insert (kept, name, entry);
       imap_cache_append_line (out, name, entry);
     }

@@ -3,7 +3,9 @@
  * message's MIME structure: ENVELOPE, BODY and BODYSTRUCTURE (RFC 9051
  * §7.5.2), so that FETCH 1:* (FLAGS ENVELOPE) on a large folder does not
  * read and parse every message again (what Dovecot's dovecot.index.cache
- * does for it).
+ * does for it); and of the message header (RFC 5322 §2.1), so that the
+ * SEARCH keys that read only the header (FROM, SUBJECT, HEADER, SENT*,
+ * RFC 9051 §6.4.4) read no message file either.
  *
  * A cache is never the only copy (DESIGN.md, principle 7): every entry
  * can be computed again from the message, so the file may be missing,
@@ -11,13 +13,16 @@
  * rewritten. It lives beside the folder's mailwire-uidlist:
  *   <folder dir>/mailwire-imap-cache
  *     mailwire-imap-cache TAB 1 TAB <fingerprint> LF
- *     <check> TAB <name> TAB <size> TAB <envelope> TAB <body>
- *       TAB <bodystructure> LF                        (one per message)
+ *     <check> TAB <name> TAB <size> TAB <header> TAB <envelope>
+ *       TAB <body> TAB <bodystructure> LF             (one per message)
  * An entry is keyed by the message's Maildir base name (stable across
  * flag changes) and its size, so a file replaced under the same name
  * with other octets is computed again. <check> is an FNV-1a hash of the
  * rest of the line: a damaged line is skipped, never sent to a client.
- * The fingerprint is that of the three items computed for a built-in
+ * <header> is the top-level header as BODY[HEADER] shows it, up to and
+ * with its empty line. A line is taken apart only when one of its items
+ * is asked for, and its check tested then.
+ * The fingerprint is that of the four items computed for a built-in
  * sample message: when imap-message*.c answers differently (a new
  * version), a file written by the old code is stale as a whole. Values
  * are the response text as sent, with backslash, TAB, CR, LF and NUL
@@ -84,6 +89,18 @@ void imap_cache_add (ImapCache *cache,
                      const MailMessage *message,
                      ImapCacheItem item,
                      ImapMessage *parsed);
+
+/* The top-level header of @message, as imap_message_get_section ()
+ * gives BODY[HEADER] (RFC 9051 §6.4.5), or NULL if the cache does not
+ * have it for this name and size (transfer full). An ImapMessage made of
+ * it answers imap_message_get_header_text (), _get_address_text () and
+ * _get_sent_day () as one of the whole message does. */
+GBytes *imap_cache_get_header (ImapCache *cache, const MailMessage *message);
+
+/* Keeps the header of @message, from @parsed, its octets. */
+void imap_cache_add_header (ImapCache *cache,
+                            const MailMessage *message,
+                            ImapMessage *parsed);
 
 /* If entries were added since the last write: takes in what others
  * wrote (imap_cache_refresh ()), then replaces the file with the entries

@@ -12,6 +12,7 @@
  */
 #include <string.h>
 
+#include "imap-cache.h"
 #include "imap-message.h"
 #include "imap-search.h"
 #include "imap-session-private.h"
@@ -25,26 +26,54 @@ typedef enum
 } ImapReturn;
 
 /* What imap_search_matches () asks of one message when a key needs the
- * text: it is read and parsed on the first ask only. */
+ * text: it is read and parsed on the first ask only. When no key reads
+ * past the header, the header the folder's cache holds will do
+ * (imap-cache.h), and one read is kept there for the next SEARCH. */
 typedef struct
 {
   ImapSession *session;
   guint index;
+  gboolean header_only;
   ImapMessage *parsed;
 } ImapSearchLoad;
+
+/* The folder's cache, made on first need (transfer none). */
+static ImapCache *
+imap_search_get_cache (ImapSession *session, const MailMessage *message)
+{
+  if (session->cache == NULL)
+    {
+      g_autofree char *dir = imap_cache_folder_dir (message);
+
+      session->cache = imap_cache_new (dir);
+      imap_cache_refresh (session->cache, session->folder);
+    }
+  return session->cache;
+}
 
 static ImapMessage *
 imap_search_load (gpointer user_data)
 {
   ImapSearchLoad *load = user_data;
+  MailFolder *folder = load->session->folder;
+  const MailMessage *message = mail_folder_get_message (folder, load->index);
+  ImapCache *cache = NULL;
   g_autoptr (GBytes) data = NULL;
 
-  if (load->parsed == NULL)
+  if (load->parsed != NULL)
+    return load->parsed;
+  if (load->header_only)
     {
-      data =
-          mail_folder_read_message (load->session->folder, load->index, NULL);
-      if (data != NULL)
-        load->parsed = imap_message_new (data);
+      cache = imap_search_get_cache (load->session, message);
+      data = imap_cache_get_header (cache, message);
+    }
+  if (data != NULL)
+    load->parsed = imap_message_new (data);
+  else if ((data = mail_folder_read_message (folder, load->index, NULL)))
+    {
+      load->parsed = imap_message_new (data);
+      if (cache != NULL)
+        imap_cache_add_header (cache, message, load->parsed);
     }
   return load->parsed;
 }
@@ -95,11 +124,13 @@ imap_search_run (ImapSession *session,
   guint32 max_uid =
       count ? mail_folder_get_message (folder, count - 1)->uid : 0;
   GArray *found = g_array_new (FALSE, FALSE, sizeof (guint32));
+  gboolean header_only = !imap_search_needs_body (key);
+  g_autoptr (GError) error = NULL;
 
   for (guint i = 0; i < count; i++)
     {
       const MailMessage *message = mail_folder_get_message (folder, i);
-      ImapSearchLoad load = { session, i, NULL };
+      ImapSearchLoad load = { session, i, header_only, NULL };
       ImapSearchCandidate candidate = {
         .seq = i + 1,
         .uid = message->uid,
@@ -121,6 +152,10 @@ imap_search_run (ImapSession *session,
         }
       g_clear_pointer (&load.parsed, imap_message_free);
     }
+  /* what this search added to the cache, for the next one */
+  if (session->cache != NULL &&
+      !imap_cache_write (session->cache, folder, &error))
+    g_debug ("%s: %s", session->peer, error->message);
   return found;
 }
 

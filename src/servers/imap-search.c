@@ -494,6 +494,13 @@ imap_search_uses_modseq (const ImapSearchKey *key)
 }
 
 gboolean
+imap_search_needs_body (const ImapSearchKey *key)
+{
+  g_return_val_if_fail (key != NULL, FALSE);
+  return key_has_kind (key, KEY_BODY) || key_has_kind (key, KEY_TEXT);
+}
+
+gboolean
 imap_search_uses_saved (const ImapSearchKey *key)
 {
   g_return_val_if_fail (key != NULL, FALSE);

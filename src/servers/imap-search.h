@@ -74,6 +74,10 @@ gboolean imap_search_matches (const ImapSearchKey *key,
 /* Does any key read the message text (headers, body, Date:)? If not,
  * candidate->load is never called. */
 gboolean imap_search_needs_message (const ImapSearchKey *key);
+/* Does any key read past the message header (BODY, TEXT)? If not, the
+ * message candidate->load gives may be one made of the header alone
+ * (RFC 5322 §2.1: up to the first empty line). */
+gboolean imap_search_needs_body (const ImapSearchKey *key);
 /* Is there a MODSEQ key? Then the reply ends in "(MODSEQ n)" (RFC 7162
  * §3.1.5). */
 gboolean imap_search_uses_modseq (const ImapSearchKey *key);
