@@ -119,6 +119,29 @@ imap_reply_completed (ImapSession *session)
 }
 
 /* RFC 5530 codes for what the store says. */
+/* The store's own sentences ("no such folder") are for the client; a
+ * system error names files of the server, which stay in the log. */
+static const char *
+imap_store_error_text (ImapSession *session, const GError *error, ImapCode code)
+{
+  const char *root =
+      session->store != NULL ? mail_store_get_root (session->store) : NULL;
+
+  if (root == NULL || strstr (error->message, root) == NULL)
+    return error->message;
+  switch (code)
+    {
+    case IMAP_CODE_NONEXISTENT:
+      return "no such mailbox or message";
+    case IMAP_CODE_ALREADYEXISTS:
+      return "it exists already";
+    case IMAP_CODE_OVERQUOTA:
+      return "no space left for it on the server";
+    default:
+      return "the server could not do it (its log says why)";
+    }
+}
+
 void
 imap_reply_store_error (ImapSession *session, const GError *error)
 {
@@ -149,7 +172,10 @@ imap_reply_store_error (ImapSession *session, const GError *error)
     }
   if (code == IMAP_CODE_SERVERBUG)
     g_warning ("%s: %s", session->peer, error->message);
-  imap_reply_no (session, code, "%s", error->message);
+  else
+    g_message ("%s: %s", session->peer, error->message);
+  imap_reply_no (session, code, "%s",
+                 imap_store_error_text (session, error, code));
 }
 
 /* ---- state ----------------------------------------------------------- */

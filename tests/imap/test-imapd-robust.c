@@ -702,6 +702,8 @@ append_until_full (MwImapClient *client)
       /* RFC 5530 §3: OVERQUOTA, "the user would be over quota after the
        * operation": the store has no room for this user's mail. */
       g_assert_nonnull (strstr (tagged, " NO [OVERQUOTA] "));
+      /* the server's file names stay in its log */
+      g_assert_null (strchr (tagged, '/'));
       return i;
     }
   g_assert_not_reached ();
