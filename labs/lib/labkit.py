@@ -7,6 +7,8 @@
               Makefile (warnings on, AddressSanitizer), or their `run` script
   Grader      checks -> "PASS name" / "FAIL name: expected ..., got ..., RFC",
               "score: X/Y", results.json in Gradescope's format, exit status
+  Capture     mw-trace writing a pcap of given ports (root), and trace_json ()
+              reading a capture back as mw-trace --json events
 Every wait is bounded; every process started here is stopped by its PID.
 """
 import json
@@ -63,10 +65,11 @@ class Mailwire:
     (password PASSWORD). `faults` is the text of a [faults] section."""
 
     def __init__(self, state, smtp=True, pop3=False, faults=None,
-                 smtp_port=0, pop3_port=0, users_file=None):
+                 smtp_port=0, pop3_port=0, users_file=None, imap=False, imap_port=0):
         self.state, self.faults = os.path.abspath(state), faults
-        self.want = [name for name, on in (("mw-smtpd", smtp), ("mw-pop3d", pop3)) if on]
-        self.ports = {"smtp": smtp_port, "pop3": pop3_port}
+        self.want = [name for name, on in (("mw-smtpd", smtp), ("mw-pop3d", pop3),
+                                           ("mw-imapd", imap)) if on]
+        self.ports = {"smtp": smtp_port, "pop3": pop3_port, "imap": imap_port}
         self.users_file = users_file
         self.procs = []
 
@@ -91,8 +94,10 @@ port = {self.ports['pop3']}
 pop3s_port = -1
 plaintext_auth = loopback
 [imap]
-port = -1
+listen = 127.0.0.1
+port = {self.ports['imap'] if 'mw-imapd' in self.want else -1}
 imaps_port = -1
+plaintext_auth = loopback
 """
         if self.faults:
             text += "[faults]\n" + self.faults.strip() + "\n"
@@ -171,7 +176,7 @@ imaps_port = -1
         """The same servers and mailboxes, with other [faults] (or none)."""
         self.stop()
         self.faults = faults
-        self.ports = {"smtp": 0, "pop3": 0}
+        self.ports = {"smtp": 0, "pop3": 0, "imap": 0}
         return self.start()
 
     def __enter__(self):
@@ -216,6 +221,92 @@ imaps_port = -1
             if m:
                 lines.append((m.group(1), m.group(2)))
         return lines
+
+
+def password_file(directory):
+    """DIR/password.txt holding PASSWORD (mw-imap --password-file); its path."""
+    path = os.path.join(directory, "password.txt")
+    with open(path, "w") as f:
+        f.write(PASSWORD + "\n")
+    return path
+
+
+# ---- captures --------------------------------------------------------------
+
+def can_capture():
+    """Live capture on lo needs root (or mw-trace given cap_net_raw)."""
+    return os.geteuid() == 0
+
+
+class Capture:
+    """mw-trace -i lo -w PATH -p PORTS, started and waited for until the
+    capture is live; stop() ends it with SIGINT, which writes the file out."""
+
+    def __init__(self, path, ports):
+        self.path, self.ports, self.proc = os.path.abspath(path), list(ports), None
+
+    def start(self):
+        self.log = open(self.path + ".log", "w+")
+        self.proc = subprocess.Popen(
+            [program("mw-trace"), "-i", "lo", "-w", self.path, "-q",
+             "-p", ",".join(str(p) for p in self.ports)],
+            stdout=subprocess.DEVNULL, stderr=self.log)
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            self.log.seek(0)
+            if "capturing with filter" in self.log.read():
+                return self
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        self.log.seek(0)
+        raise RuntimeError("mw-trace did not start capturing: " + self.log.read()[-500:])
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            time.sleep(0.2)  # the last packets of a session just closed
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def trace_json(capture, body=True):
+    """The events of `mw-trace --json [--body] -r CAPTURE`, as dicts, in
+    wire order. Raises Fail when mw-trace cannot read the file."""
+    args = [program("mw-trace"), "--json", "-r", capture] + (["--body"] if body else [])
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=60)
+    if proc.returncode != 0:
+        raise Fail(f"a capture mw-trace can read ({os.path.basename(capture)})",
+                   proc.stderr.strip()[-200:] or f"exit status {proc.returncode}")
+    return [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+
+
+def read_answers(path):
+    """answers.txt: "name: value" lines, '#' comments and blank lines
+    ignored; {name: value} with empty values left out."""
+    answers = {}
+    if not os.path.isfile(path):
+        return answers
+    for raw in open(path, errors="replace"):
+        line = raw.rstrip("\r\n")
+        if not line.strip() or line.lstrip().startswith("#") or ":" not in line:
+            continue
+        name, value = line.split(":", 1)
+        value = value.strip()
+        if value:
+            answers[name.strip().lower()] = value
+    return answers
 
 
 def strip_trace_headers(stored):
