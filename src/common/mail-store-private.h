@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT
- * mail-store-private.h: what the three files of the store lend each other:
- * mail-store.c (files, delivery, folders as directories, locks),
- * mail-folder.c (one open folder) and mail-flags.c (info letters and
- * dovecot-keywords). Not part of the libmailwire contract: servers use
- * mail-store.h only.
+ * mail-store-private.h: what the files of the store lend each other:
+ * mail-store.c (files, folders as directories, locks),
+ * mail-store-deliver.c (delivery), mail-store-subscriptions.c
+ * (special-use folders, subscriptions), mail-folder*.c and
+ * mail-uidlist.c (one open folder, see mail-folder-private.h) and
+ * mail-flags.c (info letters and dovecot-keywords). Not part of the
+ * libmailwire contract: servers use mail-store.h only.
  */
 #pragma once
 
@@ -12,6 +14,32 @@
 G_BEGIN_DECLS
 
 #define MAX_KEYWORDS 26 /* one file name letter each: a..z */
+
+struct _MailStore
+{
+  char *root;
+  int maildrop_fd; /* flock()ed mailwire-pop3.lock, or -1 */
+};
+
+/* Is @name INBOX (or NULL, which stands for it)? */
+gboolean folder_is_inbox (const char *name);
+/* (transfer full) the directory a new folder @name gets under @root, or
+ * NULL and INVALID. */
+char *folder_dir (const char *root, const char *name, GError **error);
+/* (transfer full) the directory of existing folder @name: its modified
+ * UTF-7 one, else the UTF-8 one of an older mailwire; NULL and INVALID
+ * or NOT_FOUND. */
+char *folder_dir_existing (const char *root, const char *name, GError **error);
+/* Creates tmp/, new/ and cur/ (and for a Maildir++ folder its
+ * "maildirfolder" file) in @dir; existing ones are fine. */
+gboolean maildir_make (const char *dir, gboolean is_folder, GError **error);
+/* Creates @path (which must not exist yet), writes, dates (@mtime > 0),
+ * fsyncs and closes it; on any failure the file is removed again. */
+gboolean file_create_durable (const char *path,
+                              const void *data,
+                              gsize length,
+                              gint64 mtime,
+                              GError **error);
 
 /* Set a MAIL_STORE_ERROR from errno or a GFileError (NO_SPACE for
  * ENOSPC/EDQUOT, NOT_FOUND for ENOENT, EXISTS for EEXIST); return FALSE.

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: MIT
- * mail-store.c: the Maildir++ store as directories and files: durable
- * delivery, folders, the store lock and the POP3 maildrop lock
- * (maildir(5) and cr.yp.to/proto/maildir.html; Maildir++ folders as
- * Courier and Dovecot lay them out; RFC 9051 §6.3.4-§6.3.6 folder
- * semantics; RFC 1939 §8 maildrop lock). One open folder (UIDs, messages)
- * is mail-folder.c; flag letters and keywords are mail-flags.c.
+ * mail-store.c: the Maildir++ store as directories and files: folders,
+ * the store lock and the POP3 maildrop lock (maildir(5); Maildir++
+ * folders as Courier and Dovecot lay them out; RFC 9051 §6.3.4-§6.3.6
+ * folder semantics; RFC 1939 §8 maildrop lock). Delivery is
+ * mail-store-deliver.c; special-use folders and subscriptions,
+ * mail-store-subscriptions.c; one open folder (UIDs, messages),
+ * mail-folder.c; flag letters and keywords, mail-flags.c.
  *
  * Folder names are UTF-8 in the API and modified UTF-7 on disk (RFC 3501
  * §5.1.3), in directory names and the subscriptions file alike, as
@@ -35,14 +36,7 @@ G_DEFINE_QUARK (mail_store_error, mail_store_error)
 #define MAILDROP_LOCK_NAME "mailwire-pop3.lock"
 #define MAX_FOLDER_NAME 200  /* octets of UTF-8 */
 #define MAX_FOLDER_ENTRY 255 /* NAME_MAX: ".A.B" in modified UTF-7 */
-#define DELIVERY_ATTEMPTS 10 /* fresh names tried when tmp/NAME exists */
 #define TREE_DEPTH 3         /* folder dir, tmp/new/cur, files */
-
-struct _MailStore
-{
-  char *root;
-  int maildrop_fd; /* flock()ed mailwire-pop3.lock, or -1 */
-};
 
 /* ---- errors and files ---------------------------------------------- */
 
@@ -108,7 +102,7 @@ set_mtime (int fd, gint64 mtime)
 
 /* Creates @path (which must not exist yet), writes, fsyncs and closes it;
  * on any failure the file is removed again. */
-static gboolean
+gboolean
 file_create_durable (const char *path,
                      const void *data,
                      gsize length,
@@ -274,7 +268,7 @@ mail_store_unlock (int fd)
 
 /* ---- folder names ---------------------------------------------------- */
 
-static gboolean
+gboolean
 folder_is_inbox (const char *name)
 {
   return name == NULL || g_ascii_strcasecmp (name, "INBOX") == 0;
@@ -329,7 +323,7 @@ fail_invalid_name (GError **error)
 
 /* (transfer full) the directory a new folder @name gets, or NULL and
  * INVALID. */
-static char *
+char *
 folder_dir (const char *root, const char *name, GError **error)
 {
   char *dir;
@@ -345,7 +339,7 @@ folder_dir (const char *root, const char *name, GError **error)
 /* (transfer full) the directory of existing folder @name: its modified
  * UTF-7 one, else the UTF-8 one of an older mailwire; NULL and INVALID
  * or NOT_FOUND. */
-static char *
+char *
 folder_dir_existing (const char *root, const char *name, GError **error)
 {
   g_autofree char *dir = NULL;
@@ -404,7 +398,7 @@ folder_name_from_entry (const char *entry)
 
 /* Creates tmp/, new/ and cur/ (and, for a Maildir++ folder, the empty
  * "maildirfolder" file that marks it as one). Existing ones are fine. */
-static gboolean
+gboolean
 maildir_make (const char *dir, gboolean is_folder, GError **error)
 {
   static const char *const subdirs[] = { "tmp", "new", "cur" };
@@ -426,155 +420,6 @@ maildir_make (const char *dir, gboolean is_folder, GError **error)
     return mail_store_fail_errno (error, errno, "create", marker);
   close (fd);
   return TRUE;
-}
-
-/* ---- delivery -------------------------------------------------------- */
-
-/* maildir(5): '/' and ':' in the host name become "\057" and "\072". */
-static char *
-hostname_escaped (void)
-{
-  char host[256] = "";
-  GString *escaped = g_string_new (NULL);
-
-  if (gethostname (host, sizeof host - 1) != 0 || host[0] == '\0')
-    g_strlcpy (host, "localhost", sizeof host);
-  for (const char *p = host; *p != '\0'; p++)
-    {
-      if (*p == '/')
-        g_string_append (escaped, "\\057");
-      else if (*p == ':')
-        g_string_append (escaped, "\\072");
-      else
-        g_string_append_c (escaped, *p);
-    }
-  return g_string_free (escaped, FALSE);
-}
-
-/* <time>.M<usec>P<pid>Q<n>.<host>,S=<size>: unique because one process
- * counts its deliveries and no two live processes share a pid. */
-static char *
-maildir_unique_name (gsize size, gsize wire_size)
-{
-  static gint counter = 0;
-  gint64 now = g_get_real_time ();
-  guint n = (guint) g_atomic_int_add (&counter, 1) + 1;
-  g_autofree char *host = hostname_escaped ();
-
-  /* ",W=": the size with CRLF line ends, as Dovecot names its files */
-  return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT
-                          "P%ldQ%u.%s,S=%" G_GSIZE_FORMAT ",W=%" G_GSIZE_FORMAT,
-                          now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
-                          (long) getpid (), n, host, size, wire_size);
-}
-
-gsize
-mail_wire_size (const void *data, gsize length)
-{
-  const char *text = data;
-  gsize size = length;
-
-  for (const char *lf = memchr (text, '\n', length); lf != NULL;
-       lf = memchr (lf + 1, '\n', length - (lf + 1 - text)))
-    if (lf == text || lf[-1] != '\r')
-      size++;
-  return size;
-}
-
-/* Writes tmp/NAME durably under a fresh unique name. */
-static gboolean
-maildir_write_tmp (const char *dir,
-                   const void *data,
-                   gsize length,
-                   gint64 mtime,
-                   char **out_name,
-                   GError **error)
-{
-  for (int attempt = 1;; attempt++)
-    {
-      /* served as stored (SMTP gives CRLF; an APPEND literal8 may hold
-       * binary octets that no LF-to-CRLF may touch): W= is S= */
-      g_autofree char *name = maildir_unique_name (length, length);
-      g_autofree char *path = g_build_filename (dir, "tmp", name, NULL);
-      g_autoptr (GError) local_error = NULL;
-
-      if (file_create_durable (path, data, length, mtime, &local_error))
-        {
-          *out_name = g_steal_pointer (&name);
-          return TRUE;
-        }
-      if (attempt == DELIVERY_ATTEMPTS ||
-          !g_error_matches (local_error, MAIL_STORE_ERROR,
-                            MAIL_STORE_ERROR_EXISTS))
-        {
-          g_propagate_error (error, g_steal_pointer (&local_error));
-          return FALSE;
-        }
-    }
-}
-
-/* maildir(5): write tmp/NAME, fsync it, rename it to new/NAME (or, for a
- * copy keeping its flags, to cur/NAME:2,INFO), fsync that directory. Only
- * the rename makes it visible, and every failure removes the file. */
-gboolean
-mail_maildir_deliver_into (const char *dir,
-                           const void *data,
-                           gsize length,
-                           const char *info,
-                           gint64 mtime,
-                           char **out_name,
-                           GError **error)
-{
-  g_autofree char *name = NULL;
-  g_autofree char *tmp_path = NULL;
-  g_autofree char *final_dir =
-      g_build_filename (dir, info ? "cur" : "new", NULL);
-  g_autofree char *final_path = NULL;
-
-  if (!maildir_write_tmp (dir, data, length, mtime, &name, error))
-    return FALSE;
-  tmp_path = g_build_filename (dir, "tmp", name, NULL);
-  final_path = info ? g_strdup_printf ("%s/%s:2,%s", final_dir, name, info)
-                    : g_build_filename (final_dir, name, NULL);
-  if (rename (tmp_path, final_path) != 0)
-    {
-      int saved_errno = errno;
-
-      unlink (tmp_path);
-      return mail_store_fail_errno (error, saved_errno, "rename", tmp_path);
-    }
-  if (!mail_fsync_directory (final_dir, error))
-    {
-      unlink (final_path); /* not durable: the sender must retry */
-      return FALSE;
-    }
-  if (out_name != NULL)
-    *out_name = g_steal_pointer (&name);
-  return TRUE;
-}
-
-gboolean
-mail_maildir_deliver (const char *maildir,
-                      const char *folder,
-                      const void *data,
-                      gsize length,
-                      char **out_name,
-                      GError **error)
-{
-  g_autofree char *dir = NULL;
-
-  g_return_val_if_fail (maildir != NULL, FALSE);
-  g_return_val_if_fail (data != NULL || length == 0, FALSE);
-  /* a folder that is missing is made, in modified UTF-7 */
-  dir = folder_dir_existing (maildir, folder, NULL);
-  if (dir == NULL)
-    dir = folder_dir (maildir, folder, error);
-  if (dir == NULL || !maildir_make (maildir, FALSE, error))
-    return FALSE;
-  if (!folder_is_inbox (folder) && !maildir_make (dir, TRUE, error))
-    return FALSE;
-  return mail_maildir_deliver_into (dir, data, length, NULL, 0, out_name,
-                                    error);
 }
 
 /* ---- the store and its folders --------------------------------------- */
@@ -854,141 +699,4 @@ mail_store_unlock_maildrop (MailStore *store)
   if (store->maildrop_fd >= 0)
     close (store->maildrop_fd); /* releases the flock() */
   store->maildrop_fd = -1;
-}
-
-/* ---- special-use folders (RFC 6154) ------------------------------------ */
-
-const char *const mail_store_special_folders[] = {
-  "Drafts", "Sent", "Trash", "Junk", "Archive", NULL,
-};
-
-gboolean
-mail_store_create_special_folders (MailStore *store, GError **error)
-{
-  for (guint i = 0; mail_store_special_folders[i] != NULL; i++)
-    {
-      const char *name = mail_store_special_folders[i];
-      GError *local_error = NULL;
-
-      if (!mail_store_create_folder (store, name, &local_error))
-        {
-          if (!g_error_matches (local_error, MAIL_STORE_ERROR,
-                                MAIL_STORE_ERROR_EXISTS))
-            {
-              g_propagate_error (error, local_error);
-              return FALSE;
-            }
-          g_error_free (local_error);
-          continue; /* there already, perhaps unsubscribed on purpose */
-        }
-      if (!mail_store_set_subscribed (store, name, TRUE, error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* ---- subscriptions (RFC 9051 §6.3.7) ---------------------------------- */
-
-#define SUBSCRIPTIONS_NAME "subscriptions"
-/* Dovecot's version 2 file (which Dovecot 2.3 writes): this line and an
- * empty one, then a name a line, in modified UTF-7 with a tab between
- * levels ("Lists\tEntw&APw-rfe"). Earlier mailwire wrote UTF-8 lines
- * ("Lists/Entwürfe") without the header. */
-#define SUBSCRIPTIONS_HEADER "V\t2"
-
-/* A line of the file as a folder name, or NULL if it is none.
- * (transfer full) */
-static char *
-subscription_from_line (const char *line, gboolean version_2)
-{
-  g_autofree char *text = g_strdup (line);
-  char *name = NULL;
-
-  if (line[0] == '\0')
-    return NULL;
-  if (version_2)
-    {
-      g_strdelimit (text, "\t", '/');
-      name = imap_mutf7_to_utf8 (text, NULL);
-    }
-  if (name == NULL && g_utf8_validate (text, -1, NULL))
-    name = g_steal_pointer (&text);
-  return name;
-}
-
-static void
-subscription_append_line (GString *contents, const char *name)
-{
-  g_autofree char *line = imap_utf8_to_mutf7 (name);
-
-  g_string_append_printf (contents, "%s\n", g_strdelimit (line, "/", '\t'));
-}
-
-GStrv
-mail_store_list_subscriptions (MailStore *store, GError **error)
-{
-  g_autofree char *path =
-      g_build_filename (store->root, SUBSCRIPTIONS_NAME, NULL);
-  g_autofree char *contents = NULL;
-  GError *local_error = NULL;
-  g_autoptr (GStrvBuilder) names = g_strv_builder_new ();
-  g_auto (GStrv) lines = NULL;
-  gboolean version_2;
-
-  if (!g_file_get_contents (path, &contents, NULL, &local_error))
-    {
-      if (!g_error_matches (local_error, G_FILE_ERROR, G_FILE_ERROR_NOENT))
-        {
-          mail_store_fail_gerror (error, local_error);
-          return NULL;
-        }
-      g_error_free (local_error); /* none yet: no subscriptions */
-      return g_strv_builder_end (names);
-    }
-  lines = g_strsplit (contents, "\n", -1);
-  version_2 = strcmp (lines[0], SUBSCRIPTIONS_HEADER) == 0;
-  for (guint i = version_2 ? 1 : 0; lines[i] != NULL; i++)
-    {
-      g_autofree char *name = subscription_from_line (lines[i], version_2);
-
-      if (name != NULL)
-        g_strv_builder_add (names, name);
-    }
-  return g_strv_builder_end (names);
-}
-
-gboolean
-mail_store_set_subscribed (MailStore *store,
-                           const char *name,
-                           gboolean subscribed,
-                           GError **error)
-{
-  g_auto (GStrv) names = NULL;
-  g_autoptr (GString) contents = g_string_new (NULL);
-  gboolean ok;
-  int lock;
-
-  g_return_val_if_fail (store != NULL && name != NULL, FALSE);
-  if (strchr (name, '\n') != NULL || !g_utf8_validate (name, -1, NULL))
-    {
-      g_set_error_literal (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_INVALID,
-                           "invalid folder name");
-      return FALSE;
-    }
-  lock = mail_store_lock (store, error);
-  if (lock < 0)
-    return FALSE;
-  names = mail_store_list_subscriptions (store, error);
-  g_string_append (contents, SUBSCRIPTIONS_HEADER "\n\n");
-  for (guint i = 0; names != NULL && names[i] != NULL; i++)
-    {
-      if (strcmp (names[i], name) != 0)
-        subscription_append_line (contents, names[i]);
-    }
-  if (subscribed)
-    subscription_append_line (contents, name);
-  ok = names != NULL && mail_store_replace_file (
-                            store->root, SUBSCRIPTIONS_NAME, contents, error);
-  mail_store_unlock (lock);
-  return ok;
 }
