@@ -116,4 +116,16 @@ imap_header_get (const char *data, gsize start, gsize end, const char *name);
 char *
 imap_part_get_header (const ImapPart *part, const char *data, const char *name);
 
+/* ---- shared by imap-message.c and imap-message-content.c --------------- */
+
+/* The part of @root that section part @numbers (RFC 9051 §6.4.5) names,
+ * or NULL. */
+const ImapPart *find_part (const ImapPart *root, const GArray *numbers);
+/* message->octets[@start, @end) as bytes that share the message's
+ * (transfer full). */
+GBytes *slice (ImapMessage *message, gsize start, gsize end);
+/* The message with each part that holds NUL in base64 (RFC 9051 §4.3),
+ * what BODY[] shows then (transfer full). */
+GBytes *show_without_nul (ImapMessage *message);
+
 G_END_DECLS
