@@ -38,8 +38,11 @@
 #include "mail-store.h"
 #include "mw-imap.h"
 
-/* messages per UID FETCH of bodies, and per state write */
+/* Messages per UID FETCH of bodies; and messages downloaded (or
+ * uploaded) between two state writes and rescans of the local folder
+ * (a rescan reads the whole folder: one per batch would be quadratic). */
 #define MW_SYNC_BATCH 64
+#define MW_SYNC_RESCAN 1024
 
 typedef struct
 {
@@ -73,7 +76,10 @@ typedef struct
   GHashTable *local_now;  /* local UID -> flags */
   guint64 select_modseq;  /* HIGHESTMODSEQ and UIDNEXT at SELECT */
   guint32 select_uidnext;
-  gboolean qresync; /* SELECT reported the changes (RFC 7162) */
+  gboolean qresync;   /* SELECT reported the changes (RFC 7162) */
+  gboolean changing;  /* local flag changes are batched (begun) */
+  GHashTable *stored; /* file name -> server UID: downloaded, not yet
+                       * paired (that needs the local UID) */
   MwSyncCounts counts;
 } MwSyncFolder;
 
@@ -240,10 +246,24 @@ mw_sync_local_set_flags (MwSyncFolder *f,
 
   if (index < 0)
     return TRUE;
+  /* one uidlist write for all of them (mw_sync_local_commit ()) */
+  if (!f->changing && !mail_folder_begin_changes (f->folder, error))
+    return FALSE;
+  f->changing = TRUE;
   mw_sync_flags_to_local (flags, &system, &keywords);
   f->counts.flags_here++;
   return mail_folder_set_flags (f->folder, (guint) index, system,
                                 (const char *const *) keywords, error);
+}
+
+/* Ends the batch of local flag changes, if one was begun. */
+static gboolean
+mw_sync_local_commit (MwSyncFolder *f, GError **error)
+{
+  if (!f->changing)
+    return TRUE;
+  f->changing = FALSE;
+  return mail_folder_end_changes (f->folder, error);
 }
 
 static gboolean
@@ -366,6 +386,13 @@ mw_sync_pair (MwSyncFolder *f,
     }
   if (remote == NULL || local == NULL)
     return TRUE; /* the pair is gone with them */
+  /* the common case: nobody changed anything */
+  if (strcmp (pair->flags, remote) == 0 && strcmp (pair->flags, local) == 0)
+    {
+      mw_sync_state_add (f->next, pair->remote_uid, pair->local_uid,
+                         pair->flags);
+      return TRUE;
+    }
   merged = mw_sync_flags_merge (pair->flags, remote, local, FALSE);
   if (strcmp (merged, local) != 0 &&
       !mw_sync_local_set_flags (f, pair->local_uid, merged, error))
@@ -389,7 +416,7 @@ mw_sync_pairs (MwSyncFolder *f, GError **error)
                            (GDestroyNotify) g_array_unref),
     g_array_new (FALSE, FALSE, sizeof (guint32)),
   };
-  gboolean ok = mail_folder_begin_changes (f->folder, error);
+  gboolean ok = TRUE;
 
   for (guint i = 0; ok && !f->first_contact && i < f->state->pairs->len; i++)
     {
@@ -400,9 +427,9 @@ mw_sync_pairs (MwSyncFolder *f, GError **error)
       g_hash_table_remove (f->local_now, GUINT_TO_POINTER (pair->local_uid));
     }
   if (ok)
-    ok = mail_folder_end_changes (f->folder, error);
+    ok = mw_sync_local_commit (f, error);
   else
-    mail_folder_end_changes (f->folder, NULL);
+    mw_sync_local_commit (f, NULL);
   ok = ok && mw_sync_outbox_send (f, &out, error);
   g_hash_table_unref (out.stores);
   g_array_unref (out.expunge);
@@ -549,7 +576,61 @@ mw_sync_checkpoint (MwSyncFolder *f, GError **error)
   return mw_sync_state_save (f->next, f->state_path, error);
 }
 
-/* One UID FETCH of bodies; each stored durably, then paired. */
+/* The downloaded files get their local UIDs (one rescan of the local
+ * folder for all of them), become pairs, and the state is written. */
+static gboolean
+mw_sync_pair_stored (MwSyncFolder *f, GError **error)
+{
+  if (g_hash_table_size (f->stored) == 0)
+    return TRUE;
+  if (!mail_folder_sync (f->folder, NULL, NULL, error))
+    return FALSE;
+  for (guint i = 0; i < mail_folder_get_count (f->folder); i++)
+    {
+      const MailMessage *message = mail_folder_get_message (f->folder, i);
+      gpointer uid = g_hash_table_lookup (f->stored, message->name);
+
+      if (uid == NULL)
+        continue;
+      mw_sync_state_add (f->next, GPOINTER_TO_UINT (uid), message->uid,
+                         g_hash_table_lookup (f->remote_now, uid));
+      f->counts.downloaded++;
+    }
+  g_hash_table_remove_all (f->stored);
+  return mw_sync_checkpoint (f, error);
+}
+
+/* Stores one message of a UID FETCH durably (mail_store_append ()
+ * fsyncs), with the server's flags and INTERNALDATE. */
+static gboolean
+mw_sync_store_fetched (MwSyncFolder *f, const ImapReply *reply, GError **error)
+{
+  const ImapArg *body = imap_reply_fetch_item (reply, "BODY[");
+  const ImapArg *date = imap_reply_fetch_item (reply, "INTERNALDATE");
+  const char *flags = NULL;
+  guint64 uid = 0;
+  gint64 time = 0;
+  int zone = 0;
+  MailFlags system = 0;
+  g_auto (GStrv) keywords = NULL;
+  char *name = NULL;
+
+  if (body == NULL || body->data == NULL ||
+      !imap_reply_fetch_number (reply, "UID", &uid))
+    return TRUE;
+  flags = g_hash_table_lookup (f->remote_now, GUINT_TO_POINTER (uid));
+  mw_sync_flags_to_local (flags, &system, &keywords);
+  if (date == NULL || imap_arg_string (date) == NULL ||
+      !imap_datetime_parse (imap_arg_string (date), &time, &zone, NULL))
+    time = 0;
+  if (!mail_store_append (f->sync->store, f->local, body->data, body->length,
+                          system, (const char *const *) keywords, time, &name,
+                          error))
+    return FALSE;
+  g_hash_table_insert (f->stored, name, GUINT_TO_POINTER (uid));
+  return TRUE;
+}
+
 static gboolean
 mw_sync_download_batch (MwSyncFolder *f, GArray *uids, GError **error)
 {
@@ -558,53 +639,14 @@ mw_sync_download_batch (MwSyncFolder *f, GArray *uids, GError **error)
   g_autoptr (ImapReply) tagged = imap_client_run (
       f->sync->client, &replies, error,
       "UID FETCH %s (UID FLAGS INTERNALDATE BODY.PEEK[])", set);
-  g_autoptr (GHashTable) names =
-      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
 
   if (tagged == NULL)
     return FALSE;
   for (guint i = 0; i < replies->len; i++)
-    {
-      const ImapReply *reply = g_ptr_array_index (replies, i);
-      const ImapArg *body = imap_reply_fetch_item (reply, "BODY[");
-      const ImapArg *date = imap_reply_fetch_item (reply, "INTERNALDATE");
-      const char *flags = NULL;
-      guint64 uid = 0;
-      gint64 time = 0;
-      int zone = 0;
-      MailFlags system = 0;
-      g_auto (GStrv) keywords = NULL;
-      char *name = NULL;
-
-      if (body == NULL || body->data == NULL ||
-          !imap_reply_fetch_number (reply, "UID", &uid))
-        continue;
-      flags = g_hash_table_lookup (f->remote_now, GUINT_TO_POINTER (uid));
-      mw_sync_flags_to_local (flags, &system, &keywords);
-      if (date == NULL || imap_arg_string (date) == NULL ||
-          !imap_datetime_parse (imap_arg_string (date), &time, &zone, NULL))
-        time = 0;
-      if (!mail_store_append (
-              f->sync->store, f->local, body->data, body->length, system,
-              (const char *const *) keywords, time, &name, error))
-        return FALSE;
-      g_hash_table_insert (names, name, GUINT_TO_POINTER (uid));
-    }
-  /* the new files get their local UIDs */
-  if (!mail_folder_sync (f->folder, NULL, NULL, error))
-    return FALSE;
-  for (guint i = 0; i < mail_folder_get_count (f->folder); i++)
-    {
-      const MailMessage *message = mail_folder_get_message (f->folder, i);
-      gpointer uid = g_hash_table_lookup (names, message->name);
-
-      if (uid == NULL)
-        continue;
-      mw_sync_state_add (f->next, GPOINTER_TO_UINT (uid), message->uid,
-                         g_hash_table_lookup (f->remote_now, uid));
-      f->counts.downloaded++;
-    }
-  return mw_sync_checkpoint (f, error);
+    if (!mw_sync_store_fetched (f, g_ptr_array_index (replies, i), error))
+      return FALSE;
+  return g_hash_table_size (f->stored) < MW_SYNC_RESCAN ||
+         mw_sync_pair_stored (f, error);
 }
 
 static gboolean
@@ -621,7 +663,7 @@ mw_sync_download (MwSyncFolder *f, GError **error)
       if (!mw_sync_download_batch (f, batch, error))
         return FALSE;
     }
-  return TRUE;
+  return mw_sync_pair_stored (f, error);
 }
 
 /* APPEND each local message in no pair; APPENDUID (RFC 4315 §3) names
@@ -658,7 +700,7 @@ mw_sync_upload (MwSyncFolder *f, GError **error)
       f->counts.uploaded++;
       if (remote_uid != 0 && uidvalidity == f->next->uidvalidity)
         mw_sync_state_add (f->next, remote_uid, local_uid, flags);
-      if ((i + 1) % MW_SYNC_BATCH == 0 && !mw_sync_checkpoint (f, error))
+      if ((i + 1) % MW_SYNC_RESCAN == 0 && !mw_sync_checkpoint (f, error))
         return FALSE;
     }
   return TRUE;
@@ -674,6 +716,7 @@ mw_sync_folder_clear (MwSyncFolder *f)
   g_clear_pointer (&f->next, mw_sync_state_free);
   g_clear_pointer (&f->remote_now, g_hash_table_unref);
   g_clear_pointer (&f->local_now, g_hash_table_unref);
+  g_clear_pointer (&f->stored, g_hash_table_unref);
   g_free (f->state_path);
 }
 
@@ -700,6 +743,22 @@ mw_sync_say (MwSyncFolder *f, guint commands)
   fflush (stdout);
 }
 
+/* Does the new state differ from the old one? A sync that changed
+ * nothing leaves the file alone (no rewrite, no fsync). */
+static gboolean
+mw_sync_changed (const MwSyncFolder *f)
+{
+  const MwSyncCounts *c = &f->counts;
+
+  return c->downloaded || c->uploaded || c->matched || c->flags_here ||
+         c->flags_there || c->deleted_here || c->deleted_there ||
+         f->next->pairs->len != f->state->pairs->len ||
+         f->next->uidvalidity != f->state->uidvalidity ||
+         f->next->highest_modseq != f->state->highest_modseq ||
+         f->next->uidnext != f->state->uidnext ||
+         f->next->local_uidvalidity != f->state->local_uidvalidity;
+}
+
 static gboolean
 mw_sync_folder_run (MwSyncFolder *f, GError **error)
 {
@@ -712,14 +771,17 @@ mw_sync_folder_run (MwSyncFolder *f, GError **error)
   f->first_contact = f->state->pairs->len == 0;
   f->remote_now = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   f->local_now = g_hash_table_new_full (NULL, NULL, NULL, g_free);
+  f->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (!mw_sync_local_open (f, error) || !mw_sync_remote_load (f, error) ||
       !mw_sync_pairs (f, error) || !mw_sync_match (f, error) ||
-      !mw_sync_download (f, error) || !mw_sync_upload (f, error))
+      !mw_sync_local_commit (f, error) || !mw_sync_download (f, error) ||
+      !mw_sync_upload (f, error))
     return FALSE;
   /* done: the next sync asks the server from where this one began */
   f->next->highest_modseq = f->select_modseq;
   f->next->uidnext = f->select_uidnext;
-  if (!mw_sync_state_save (f->next, f->state_path, error))
+  if (mw_sync_changed (f) &&
+      !mw_sync_state_save (f->next, f->state_path, error))
     return FALSE;
   mw_sync_say (f, imap_client_get_command_count (f->sync->client) - before);
   return TRUE;
