@@ -23,7 +23,8 @@ sys.path.insert(0, os.path.join(LABS, "lib"))
 import labkit  # noqa: E402
 
 # lab-documented ports (README of each lab); MW_LAB_EPHEMERAL=1 asks for any
-PORTS = {"01": {"smtp": 10125}, "02": {"smtp": 10225}, "03": {"pop3": 10310}}
+PORTS = {"01": {"smtp": 10125}, "02": {"smtp": 10225}, "03": {"pop3": 10310},
+         "04": {"smtp": 10425, "imap": 10443}}
 
 
 def lab_dir(number):
@@ -50,7 +51,8 @@ def start(number):
     state = os.path.join(work, ".lab-state")
     shutil.rmtree(state, ignore_errors=True)
     mw = labkit.Mailwire(state, smtp="smtp" in ports, pop3="pop3" in ports,
-                         smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0))
+                         smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0),
+                         imap="imap" in ports, imap_port=ports.get("imap", 0))
     tracer = None
 
     def stop(*_):
@@ -85,7 +87,8 @@ def start(number):
     print(f"lab {key}: {os.path.basename(path)}")
     for label in ports:
         print(f"  {label} server on 127.0.0.1 port {mw.ports[label]}")
-    print(f"  users alice, bob, carol @ {labkit.DOMAIN}, password {labkit.PASSWORD}")
+    print(f"  users alice, bob, carol @ {labkit.DOMAIN}, password {labkit.PASSWORD}"
+          + (f" (in {labkit.password_file(work)})" if "imap" in ports else ""))
     print(f"  your working copy: {work}")
     print(f"  the capture: {capture}" if tracer else "  no capture")
     print(f"Next: read {os.path.join(path, 'README.md')}, then `./run grade {key}`.")
@@ -121,7 +124,8 @@ DEBIAN_FRONTEND=noninteractive apt-get install -y -q meson ninja-build pkg-confi
   python3 libglib2.0-dev glib-networking libgnutls28-dev libpcap-dev libgmime-3.0-dev
 cd /autograder/source/mailwire
 meson setup build >/dev/null
-ninja -C build src/servers/mw-smtpd src/servers/mw-pop3d src/tools/mw-admin src/tracer/mw-trace
+ninja -C build src/servers/mw-smtpd src/servers/mw-pop3d src/servers/mw-imapd src/tools/mw-admin \\
+  src/tracer/mw-trace src/clients/mw-send src/clients/mw-imap
 """
 RUN = """#!/usr/bin/env bash
 # Gradescope: grade /autograder/submission with the lab's grader.
