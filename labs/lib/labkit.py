@@ -378,6 +378,17 @@ class Submission:
     def warnings(self):
         return [l for l in self.build_log.splitlines() if "warning:" in l]
 
+    def spawn(self, args, env=None):
+        """Starts the program (own session, pipes for stdin/stdout/stderr)
+        and returns the Popen: for programs that run until told to stop."""
+        full_env = dict(os.environ)
+        full_env.update({"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
+                         "UBSAN_OPTIONS": "print_stacktrace=1"})
+        full_env.update(env or {})
+        return subprocess.Popen(self.argv + list(args), stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=full_env, cwd=self.workdir, start_new_session=True)
+
     def run(self, args, stdin=b"", timeout=20, env=None, cwd=None, fsize=None):
         full_env = dict(os.environ)
         full_env.update({"ASAN_OPTIONS": "detect_leaks=0:abort_on_error=0",
