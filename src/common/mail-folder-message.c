@@ -80,6 +80,8 @@ mail_folder_read_message (MailFolder *folder, guint index, GError **error)
   g_return_val_if_fail (folder != NULL, NULL);
   g_return_val_if_fail (index < folder->entries->len, NULL);
   entry = folder_get_entry (folder, index, error);
+  if (entry != NULL)
+    folder_entry_learn_facts (folder, entry); /* the size tells the form */
   for (int attempt = 1; entry != NULL; attempt++)
     {
       GError *local_error = NULL;

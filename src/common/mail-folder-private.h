@@ -31,6 +31,7 @@ typedef struct
   guint own_name : 1; /* message.name is the entry's to free, not the list's */
   guint own_path : 1; /* message.path likewise */
   guint alone : 1;    /* allocated by itself */
+  guint facts_tried : 1; /* its size and date were looked for in its file */
 } FolderEntry;
 
 struct _MailFolder
@@ -51,6 +52,7 @@ struct _MailFolder
   gboolean batch_dirty;   /* the batch changed the uidlist */
   gint64 dir_mtime[2];    /* new/, cur/ at the last scan, nanoseconds */
   gint64 scan_time;       /* when that scan began, nanoseconds */
+  gboolean facts_learned; /* sizes and dates the uidlist lacks were read */
 };
 
 /* A file found by scanning new/ and cur/, keyed by its base name. One
@@ -125,6 +127,10 @@ typedef struct _UidList
 GHashTable *maildir_scan (const char *dir, GError **error);
 /* (transfer full) DIR/new/FILE or DIR/cur/FILE */
 char *scan_entry_path (const char *dir, const ScanEntry *scan);
+/* The size as sent (CRLF line ends) and the date of the message file at
+ * @path, counted from its octets; FALSE if it cannot be read. */
+gboolean
+message_path_facts (const char *path, guint64 *out_size, gint64 *out_mtime);
 /* Under the store lock: brings @list in line with @found, the scan of
  * @dir. *out_durable: UIDs or MODSEQs changed; *out_files: only where
  * the files are. */
@@ -156,12 +162,19 @@ gboolean uidlist_write (const char *dir,
  * (transfer full), or NULL; and making @list the shared one, never to be
  * changed again. */
 UidList *uidlist_shared_lookup (const char *dir);
+/* The identity and first line (transfer full) of @dir's uidlist, read
+ * without the rest; FALSE if there is none. */
+gboolean
+uidlist_peek (const char *dir, UidListFileId *out_id, char **out_header);
 void uidlist_share (UidList *list);
 
 /* ---- mail-folder.c ---------------------------------------------------- */
 
 /* Takes @path (transfer full) as the message's current path. */
 void folder_entry_set_path (FolderEntry *entry, char *path);
+/* Reads the size and date of @entry's message from its file if the
+ * uidlist did not have them (a name without S= and W=), once. */
+void folder_entry_learn_facts (MailFolder *folder, FolderEntry *entry);
 /* Gives @message the next MODSEQ of the open batch, for its new @info. */
 void
 batch_note_change (MailFolder *folder, MailMessage *message, const char *info);

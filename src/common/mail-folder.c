@@ -178,6 +178,77 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
   return g_steal_pointer (&list);
 }
 
+static gint entries_find_uid (GPtrArray *entries, guint32 uid);
+
+void
+folder_entry_learn_facts (MailFolder *folder, FolderEntry *entry)
+{
+  MailMessage *message = &entry->message;
+  g_autoptr (GHashTable) found = NULL;
+  const ScanEntry *scan = NULL;
+  g_autofree char *path = NULL;
+
+  if (message->mtime != 0 || entry->facts_tried)
+    return;
+  entry->facts_tried = TRUE;
+  if (message_path_facts (message->path, &message->size, &message->mtime))
+    {
+      folder->facts_learned = TRUE;
+      return;
+    }
+  /* renamed by another process since the scan: read it where it is now,
+   * but leave its path and flags to the next sync, which tells the
+   * client of the change */
+  found = maildir_scan (folder->dir, NULL);
+  scan = found ? g_hash_table_lookup (found, message->name) : NULL;
+  path = scan ? scan_entry_path (folder->dir, scan) : NULL;
+  if (path != NULL &&
+      message_path_facts (path, &message->size, &message->mtime))
+    folder->facts_learned = TRUE;
+}
+
+/* Under the store lock: puts the sizes and dates this handle read from
+ * files (folder_entry_learn_facts ()) into the uidlist, so no other
+ * handle reads them again. Only what the next scan could find again
+ * changes, so it is not fsynced, and a failure only costs speed. */
+static void
+folder_save_facts (MailFolder *folder)
+{
+  g_autoptr (UidList) list = NULL;
+  g_autofree char *header = NULL;
+  UidListFileId id;
+  gboolean changed = FALSE;
+
+  if (!folder->facts_learned)
+    return;
+  folder->facts_learned = FALSE;
+  /* a missing list is not made here: only a scan gives out UIDs */
+  if (!uidlist_peek (folder->dir, &id, &header) ||
+      (list = uidlist_read (folder->store, folder->dir, NULL)) == NULL ||
+      list->created)
+    return;
+  for (guint i = 0; i < list->entries->len; i++)
+    {
+      UidEntry *listed = &g_array_index (list->entries, UidEntry, i);
+      gint at = listed->mtime == 0
+                    ? entries_find_uid (folder->entries, listed->uid)
+                    : -1;
+      const MailMessage *known =
+          at < 0 ? NULL
+                 : &((FolderEntry *) folder->entries->pdata[at])->message;
+
+      if (known == NULL || known->mtime == 0 ||
+          strcmp (known->name, listed->name) != 0)
+        continue;
+      listed->size = known->size;
+      listed->mtime = known->mtime;
+      changed = TRUE;
+    }
+  if (changed && uidlist_write (folder->dir, list, FALSE, NULL) &&
+      list->file.inode != 0)
+    uidlist_share (list);
+}
+
 /* Takes the store lock, loads the uidlist and returns the folder's
  * messages in UID order (transfer full); *out_list is the list whose
  * strings they use (transfer full) and *out_block their memory (transfer
@@ -196,6 +267,7 @@ folder_load (MailFolder *folder,
 
   if (lock < 0)
     return NULL;
+  folder_save_facts (folder);
   list = folder_load_list (folder, &first_recent, error);
   if (list != NULL)
     keywords = mail_keywords_read (folder->dir, error);
@@ -259,6 +331,16 @@ mail_folder_free (MailFolder *folder)
   if (folder == NULL)
     return;
   g_warn_if_fail (folder->batch == NULL);
+  if (folder->facts_learned)
+    {
+      int lock = mail_store_lock (folder->store, NULL);
+
+      if (lock >= 0)
+        {
+          folder_save_facts (folder);
+          mail_store_unlock (lock);
+        }
+    }
   g_clear_pointer (&folder->entries, g_ptr_array_unref);
   g_clear_pointer (&folder->block, g_free);
   g_clear_pointer (&folder->list, uidlist_unref); /* after the entries */
@@ -416,6 +498,18 @@ mail_folder_get_count (MailFolder *folder)
 
 const MailMessage *
 mail_folder_get_message (MailFolder *folder, guint index)
+{
+  FolderEntry *entry;
+
+  g_return_val_if_fail (folder != NULL, NULL);
+  g_return_val_if_fail (index < folder->entries->len, NULL);
+  entry = folder->entries->pdata[index];
+  folder_entry_learn_facts (folder, entry);
+  return &entry->message;
+}
+
+const MailMessage *
+mail_folder_peek_message (MailFolder *folder, guint index)
 {
   g_return_val_if_fail (folder != NULL, NULL);
   g_return_val_if_fail (index < folder->entries->len, NULL);

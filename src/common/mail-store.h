@@ -137,8 +137,16 @@ guint32 mail_folder_get_uidnext (MailFolder *folder);
 /* Messages in UID order. The list changes only in mail_folder_sync (),
  * so a POP3 session can hold its numbering fixed by not syncing. */
 guint mail_folder_get_count (MailFolder *folder);
-/* (transfer none) valid until the next sync/expunge. index is 0-based. */
+/* (transfer none) valid until the next sync/expunge. index is 0-based.
+ * The size and date of a message whose file name does not give its size
+ * (no S= and W=: mutt, Postfix, a copied Maildir) are read from the file
+ * the first time they are asked for, so opening a folder reads no
+ * message; they are then kept in the uidlist for every handle. */
 const MailMessage *mail_folder_get_message (MailFolder *folder, guint index);
+/* The same without reading any file: size and mtime are 0 for such a
+ * message until someone asked mail_folder_get_message () for it. For
+ * what needs only UIDs, flags, keywords, \Recent and MODSEQ (SELECT). */
+const MailMessage *mail_folder_peek_message (MailFolder *folder, guint index);
 /* Index of @uid, or -1. */
 gint mail_folder_find_uid (MailFolder *folder, guint32 uid);
 

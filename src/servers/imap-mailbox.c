@@ -84,9 +84,10 @@ imap_session_describe_mailbox (ImapSession *session)
   guint recent = 0;
   guint unseen = 0;
 
+  /* peek: SELECT needs no size or date, so it reads no message file */
   for (guint i = 0; i < count; i++)
     {
-      const MailMessage *message = mail_folder_get_message (folder, i);
+      const MailMessage *message = mail_folder_peek_message (folder, i);
 
       for (guint k = 0; message->keywords && message->keywords[k]; k++)
         g_hash_table_add (session->keywords, g_strdup (message->keywords[k]));
@@ -97,7 +98,7 @@ imap_session_describe_mailbox (ImapSession *session)
   imap_reply_untagged (session, "FLAGS (%s)", flags);
   for (guint i = count; i > 0; i--)
     {
-      const MailMessage *message = mail_folder_get_message (folder, i - 1);
+      const MailMessage *message = mail_folder_peek_message (folder, i - 1);
 
       recent += message->recent ? 1 : 0;
       if ((message->flags & MAIL_FLAG_SEEN) == 0)
@@ -166,7 +167,7 @@ imap_session_qresync (ImapSession *session, const ImapArg *params)
     imap_reply_untagged (session, "%s", line->str);
   for (guint i = 0; i < mail_folder_get_count (folder); i++)
     {
-      const MailMessage *message = mail_folder_get_message (folder, i);
+      const MailMessage *message = mail_folder_peek_message (folder, i);
 
       if (message->modseq > modseq)
         imap_reply_flags (session, i, message, TRUE);
@@ -452,8 +453,12 @@ imap_status_value (MailFolder *folder, ImapStatusItem item)
     default:
       break;
     }
+  /* only SIZE needs what may have to be read from the files */
   for (guint i = 0; i < count; i++)
-    value += imap_status_count (mail_folder_get_message (folder, i), item);
+    value += imap_status_count (item == IMAP_STATUS_SIZE
+                                    ? mail_folder_get_message (folder, i)
+                                    : mail_folder_peek_message (folder, i),
+                                item);
   return value;
 }
 
