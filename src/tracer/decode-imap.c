@@ -535,6 +535,7 @@ server_untagged (TraceSession *session,
       trace_event_explain (event, "pushed by the server during IDLE, "
                                   "unasked: a push inside the pull protocol");
       trace_event_field_int (event, "mw.imap.push", 1);
+      trace_event_mark_push (event);
       imap->pushes++;
     }
   if (g_strcmp0 (response->keyword, "EXPUNGE") == 0)

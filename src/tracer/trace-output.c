@@ -29,6 +29,7 @@ struct _TraceEvent
   GString *meaning;
   const char *rfc;
   TraceTone tone;
+  gboolean pushed; /* sent unasked during IDLE */
   GString *fields; /* JSON members, each already ,"name":value */
 };
 
@@ -100,6 +101,7 @@ trace_event_new (TraceSession *session, int direction, const char *kind)
   g_string_truncate (event->meaning, 0);
   event->rfc = NULL;
   event->tone = TRACE_TONE_PLAIN;
+  event->pushed = FALSE;
   g_string_truncate (event->fields, 0);
   return event;
 }
@@ -181,6 +183,12 @@ void
 trace_event_tone (TraceEvent *event, TraceTone tone)
 {
   event->tone = tone;
+}
+
+void
+trace_event_mark_push (TraceEvent *event)
+{
+  event->pushed = TRUE;
 }
 
 gboolean
@@ -525,9 +533,12 @@ trace_event_emit (TraceEvent *event)
     output = g_string_sized_new (4096);
   g_string_truncate (output, 0);
   if (session->svg != NULL && event->direction >= 0 && event->has_text)
-    trace_svg_add (session->svg, event->direction,
-                   trace_session_elapsed (session), event->text->str,
-                   event->meaning->str, event->tone);
+    {
+      TraceSvgLine line = { event->direction, session->now_us,     event->kind,
+                            event->text->str, event->meaning->str, event->rfc,
+                            event->tone,      event->pushed };
+      trace_svg_add (options->svg, session->svg, &line);
+    }
   if (options->json)
     render_json (event, output);
   else if (!options->quiet || kind_always_shown (event->kind))

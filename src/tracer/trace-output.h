@@ -60,18 +60,52 @@ void trace_session_lint (TraceSession *session,
  * is replaced, control characters escaped. */
 void trace_json_append_string (GString *out, const char *text);
 
+/* The line is what the server sent unasked during IDLE (RFC 9051
+ * §6.3.13): --svg marks it. */
+void trace_event_mark_push (TraceEvent *event);
+
 /* ---- SVG sequence diagram (trace-svg.c) ------------------------------ */
 
-typedef struct _TraceSvg TraceSvg;
-TraceSvg *trace_svg_new (TraceSession *session);
+/* --svg FILE and the options that shape it. */
+typedef struct
+{
+  const char *path;     /* "-": standard output (and no ladder) */
+  const guint *streams; /* --svg-session: tcp.stream ids, in lane order */
+  guint n_streams;      /* 0: the first mail session */
+  char **labels;        /* --svg-label: client names, in that order */
+  const char *title;    /* --svg-title, or NULL */
+  gboolean compact;     /* --svg-compact: fold listings, fit a slide */
+  const char *from;     /* --svg-from: start at the first line holding it */
+  const char *to;       /* --svg-to: end at the answer to the line holding it */
+} TraceSvgOptions;
+
+typedef struct _TraceSvgSession TraceSvgSession;
+
+/* One line on the wire, as drawn. */
+typedef struct
+{
+  int direction;
+  gint64 time_us;
+  const char *kind; /* the event's kind: "command", "reply", "data", "tls" */
+  const char *text;
+  const char *meaning; /* never NULL; may be "" */
+  const char *rfc;     /* or NULL */
+  TraceTone tone;
+  gboolean pushed; /* trace_event_mark_push () */
+} TraceSvgLine;
+
+/* (transfer full): free with trace_svg_free (); @options' strings and
+ * arrays must outlive it. */
+TraceSvg *trace_svg_new (const TraceSvgOptions *options);
+/* The lifelines of @session when it is one of those drawn, else NULL
+ * (transfer none: the diagram owns it and outlives the session). */
+TraceSvgSession *trace_svg_claim (TraceSvg *svg, TraceSession *session);
 void trace_svg_add (TraceSvg *svg,
-                    int direction,
-                    double seconds,
-                    const char *text,
-                    const char *meaning,
-                    TraceTone tone);
-/* Writes the diagram and frees @svg; FALSE (error set) if it cannot. */
-gboolean trace_svg_write (TraceSvg *svg, const char *path, GError **error);
+                    TraceSvgSession *session,
+                    const TraceSvgLine *line);
+/* Writes the diagram of every claimed session to options->path; FALSE
+ * (error set) if it cannot. Called once, when the capture has ended. */
+gboolean trace_svg_write (TraceSvg *svg, GError **error);
 void trace_svg_free (TraceSvg *svg);
 
 G_END_DECLS

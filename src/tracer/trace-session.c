@@ -94,13 +94,9 @@ set_protocol (TraceSession *session, TraceProtocol protocol)
   session->protocol = protocol;
   session->decoder = decoder_for (protocol);
   session->state = session->decoder->state_new (session);
-  static gboolean svg_claimed; /* --svg draws the first mail session */
 
-  if (session->options->svg_path != NULL && !svg_claimed)
-    {
-      svg_claimed = TRUE;
-      session->svg = trace_svg_new (session);
-    }
+  if (session->options->svg != NULL)
+    session->svg = trace_svg_claim (session->options->svg, session);
   emit_open (session);
 }
 
@@ -136,7 +132,6 @@ trace_session_free (TraceSession *session)
   mail_line_framer_clear (&session->framer[1]);
   g_clear_pointer (&session->tls_half[0], trace_tls_free);
   g_clear_pointer (&session->tls_half[1], trace_tls_free);
-  g_clear_pointer ((TraceSvg **) &session->svg, trace_svg_free);
   g_free (session);
 }
 
@@ -433,12 +428,6 @@ trace_session_close (TraceSession *session, TcpFlowEnd how, gint64 time_us)
   trace_event_field_int (event, "mw.duration_us",
                          session->now_us - session->flow->first_us);
   trace_event_emit (event);
-  if (session->svg != NULL)
-    {
-      g_autoptr (GError) error = NULL;
-      if (!trace_svg_write (session->svg, session->options->svg_path, &error))
-        g_printerr ("mw-trace: %s\n", error->message);
-    }
 }
 
 void

@@ -26,6 +26,8 @@ typedef enum
   TRACE_PROTO_IMAP,
 } TraceProtocol;
 
+typedef struct _TraceSvg TraceSvg;
+
 typedef struct
 {
   FILE *out;
@@ -34,7 +36,7 @@ typedef struct
   gboolean body;         /* show message text, not only its summary */
   gboolean show_secrets; /* do not mask passwords */
   gboolean quiet;        /* summaries and lint only */
-  const char *svg_path;  /* --svg FILE: draw the first mail session */
+  TraceSvg *svg;         /* --svg FILE: the diagram being drawn, or NULL */
   const guint64 *frame;  /* number of the packet being decoded, from 1 */
 } TraceOptions;
 
@@ -94,7 +96,7 @@ struct _TraceSession
   guint lines[2]; /* lines seen per direction */
   guint lint_count;
   TcpFlowEnd end;
-  gpointer svg; /* the SVG recorder when this session is drawn */
+  gpointer svg; /* its TraceSvgSession when it is drawn (not owned) */
 };
 
 TraceSession *

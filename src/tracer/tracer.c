@@ -19,6 +19,7 @@
 
 #define TRACE_SNAPLEN 262144
 #define TRACE_MAX_EXTRA_PORTS 64
+#define TRACE_MAX_SVG_SESSIONS 8
 /* Reading a file, output is written in big blocks: fewer system calls. */
 #define TRACE_OUTPUT_BUFFER (1024 * 1024)
 
@@ -246,6 +247,50 @@ parse_ports (Tracer *tracer, char **ports)
   return TRUE;
 }
 
+/* --svg and its options; with "--svg -" the diagram is the only output. */
+static gboolean
+setup_svg (Tracer *tracer,
+           TraceSvgOptions *svg,
+           char **sessions,
+           guint *streams,
+           const char *title)
+{
+  for (gsize i = 0; sessions != NULL && sessions[i] != NULL; i++)
+    {
+      g_auto (GStrv) parts = g_strsplit (sessions[i], ",", -1);
+      for (gsize j = 0; parts[j] != NULL; j++)
+        {
+          guint64 id = 0;
+          if (!g_ascii_string_to_unsigned (parts[j], 10, 0, G_MAXUINT, &id,
+                                           NULL) ||
+              svg->n_streams >= TRACE_MAX_SVG_SESSIONS)
+            {
+              g_printerr ("mw-trace: --svg-session %s: not a session number "
+                          "(at most %d sessions)\n",
+                          parts[j], TRACE_MAX_SVG_SESSIONS);
+              return FALSE;
+            }
+          streams[svg->n_streams++] = (guint) id;
+        }
+    }
+  svg->streams = streams;
+  svg->title = title;
+  if (svg->path == NULL)
+    {
+      if (svg->n_streams > 0 || svg->compact || svg->labels || title ||
+          svg->from != NULL || svg->to != NULL)
+        {
+          g_printerr ("mw-trace: --svg-* options need --svg FILE\n");
+          return FALSE;
+        }
+      return TRUE;
+    }
+  tracer->options.svg = trace_svg_new (svg);
+  if (strcmp (svg->path, "-") == 0)
+    tracer->options.out = fopen ("/dev/null", "w");
+  return tracer->options.out != NULL;
+}
+
 static gboolean
 want_color (const char *mode)
 {
@@ -302,6 +347,7 @@ static int
 run (Tracer *tracer, gint64 max_packets, gboolean live)
 {
   struct sigaction action = { 0 };
+  g_autoptr (GError) error = NULL;
   int status;
 
   interrupt_pcap = tracer->pcap;
@@ -320,6 +366,10 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
     g_printerr ("mw-trace: %s\n", pcap_geterr (tracer->pcap));
   tcp_flow_table_free (tracer->flows, tracer->last_us);
   interrupt_pcap = NULL;
+  if (tracer->options.svg != NULL &&
+      !trace_svg_write (tracer->options.svg, &error))
+    g_printerr ("mw-trace: --svg: %s\n", error->message);
+  g_clear_pointer (&tracer->options.svg, trace_svg_free);
   if (tracer->dumper != NULL)
     pcap_dump_close (tracer->dumper);
   if (!tracer->options.json)
@@ -329,7 +379,7 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
              tracer->packets, tracer->octets, tracer->sessions);
   fflush (tracer->options.out);
   pcap_close (tracer->pcap);
-  return status == PCAP_ERROR ? 1 : 0;
+  return status == PCAP_ERROR || error != NULL ? 1 : 0;
 }
 
 int
@@ -339,7 +389,12 @@ main (int argc, char **argv)
   g_autofree char *file = NULL;
   g_autofree char *interface = NULL;
   g_autofree char *write_file = NULL;
-  g_autofree char *svg = NULL;
+  TraceSvgOptions svg_options = { NULL };
+  g_auto (GStrv) svg_sessions = NULL;
+  g_autofree char *svg_title = NULL;
+  g_autofree char *svg_from = NULL;
+  g_autofree char *svg_to = NULL;
+  guint streams[TRACE_MAX_SVG_SESSIONS];
   g_autofree char *color = NULL;
   g_auto (GStrv) ports = NULL;
   gint64 count = 0;
@@ -366,8 +421,28 @@ main (int argc, char **argv)
       "Show passwords and SASL credentials (labs on plaintext risk)", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &tracer.options.quiet,
       "Only summaries, gaps and lint findings", NULL },
-    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg,
-      "Draw the first mail session as an SVG sequence diagram", "FILE" },
+    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg_options.path,
+      "Draw mail sessions as an SVG sequence diagram (- : to stdout, "
+      "instead of the ladder)",
+      "FILE" },
+    { "svg-session", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_sessions,
+      "Draw session N (the ladder's [N]; repeat or comma-separate: side by "
+      "side, in this order; default: the first mail session)",
+      "N" },
+    { "svg-label", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_options.labels,
+      "Name the client of the next --svg-session (repeat, in order)", "NAME" },
+    { "svg-title", 0, 0, G_OPTION_ARG_STRING, &svg_title, "The diagram's title",
+      "TEXT" },
+    { "svg-from", 0, 0, G_OPTION_ARG_STRING, &svg_from,
+      "Start the diagram at the first command that holds TEXT (e.g. IDLE)",
+      "TEXT" },
+    { "svg-to", 0, 0, G_OPTION_ARG_STRING, &svg_to,
+      "End the diagram at the answer to the first command (from "
+      "--svg-from's on) that holds TEXT",
+      "TEXT" },
+    { "svg-compact", 0, 0, G_OPTION_ARG_NONE, &svg_options.compact,
+      "Fold listings, multi-line replies and TLS records to fit a slide",
+      NULL },
     { "color", 0, 0, G_OPTION_ARG_STRING, &color,
       "auto (default: on a terminal), always or never", "WHEN" },
     { NULL },
@@ -388,7 +463,10 @@ main (int argc, char **argv)
     return 2;
   tracer.options.out = stdout;
   tracer.options.frame = &tracer.packets;
-  tracer.options.svg_path = svg;
+  svg_options.from = svg_from;
+  svg_options.to = svg_to;
+  if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title))
+    return 2;
   tracer.options.color = !tracer.options.json && want_color (color);
   if (!open_capture (&tracer, file, interface != NULL ? interface : "lo",
                      write_file))
