@@ -1,0 +1,191 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""test-lab07.py: lab 7's grader grades what it should (suite labs, TAP).
+
+The reference submission is solution/ plus what a student hands in from
+the lab, made here as `./run lab 07` makes it: mw-smtpd and the lab's
+vulnerable-server.py, mw-trace capturing both ports, the solution's probe
+run against each. Its answers are computed from what this side saw (the
+probe's verdict lines, the vulnerable server's own "accepted:" lines, the
+look-alikes that put a "." next to a bare LF), not from mw-trace, which
+is what the grader reads.
+
+Full marks for the reference and for a Python `run` probe (same verdicts);
+four plausible wrong probes (mutants of solution/: only "\\n.\\n" tried, any
+250 to the text taken for smuggling, MAIL's 250 taken for an open relay, a
+message sent through the relay it found) each fail exactly the check naming
+the mistake; wrong answers fail their questions; the starter fails every
+check but the build ones, saying what is missing. Without root (no live
+capture) the questions are expected to fail for want of a capture.
+"""
+import concurrent.futures
+import importlib.util
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+
+TESTS = os.path.dirname(os.path.abspath(__file__))
+LABS = os.path.dirname(TESTS)
+LAB = "07-relay-and-smuggling"
+sys.path.insert(0, os.path.join(LABS, "lib"))
+import labkit  # noqa: E402
+
+spec = importlib.util.spec_from_file_location("test_labs", os.path.join(TESTS, "test-labs.py"))
+test_labs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(test_labs)
+
+QUESTIONS = {"q-relay-reply", "q-end-of-text-reply", "q-smuggling-lints",
+             "q-accepted-replies", "q-traced-messages"}
+MUTANTS = [
+    ("only-lf-dot-lf",
+     [("  for (size_t i = 0; i < LOOK_ALIKES; i++)",
+       "  for (size_t i = 0; i < 1; i++) /* the bug: only \"\\n.\\n\" */")],
+     {"one-look-alike-at-a-time"}),
+    ("any-250-is-smuggling",
+     [("  vulnerable = next != 0 && next != 221;",
+       "  vulnerable = first == 250; /* the bug: a 250 to the text */")],
+     {"tolerant-server"}),
+    ("mail-250-is-open-relay",
+     [("  open = code == 250 || code == 251;",
+       "  open = 1; /* the bug: MAIL's 250 taken for the verdict */")],
+     {"mw-smtpd-relay"}),
+    ("relays-a-message",
+     [('  command (&c, "RSET"); /* never send a message through it */',
+       '  if (open && command (&c, "DATA") == 354) /* the bug */\n'
+       '    command (&c, "Subject: relay test\\r\\n\\r\\nspam\\r\\n.");')],
+     {"relay-probe-sends-nothing"}),
+]
+
+tap = []
+
+
+def ok(cond, name, why=""):
+    tap.append((bool(cond), name, why))
+
+
+def build_probe(scratch):
+    d = os.path.join(scratch, "probe-build")
+    shutil.copytree(os.path.join(LABS, LAB, "solution"), d)
+    subprocess.run(["make", "-C", d], check=True, capture_output=True, timeout=120)
+    return os.path.join(d, "smtp-probe")
+
+
+def lab_session(scratch, probe):
+    """capture.pcap and the answers, as a student makes them in the lab."""
+    d = os.path.join(scratch, "lab-session")
+    os.makedirs(d)
+    mw = labkit.Mailwire(os.path.join(d, "state")).start()
+    vulnerable = subprocess.Popen([sys.executable, os.path.join(LABS, LAB, "vulnerable-server.py"),
+                                   "--port", "0"], stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(re.search(r":(\d+)$", vulnerable.stdout.readline().strip()).group(1))
+        with labkit.Capture(os.path.join(d, "capture.pcap"), [mw.ports["smtp"], port]):
+            outs = [subprocess.run([probe, "127.0.0.1", str(p), "bob@lab.test"],
+                                   capture_output=True, text=True, timeout=120).stdout
+                    for p in (mw.ports["smtp"], port)]
+    finally:
+        vulnerable.terminate()
+        server_out = vulnerable.communicate(timeout=10)[0]
+        mw.stop()
+    mailwire, vuln = outs
+    # a "." line next to a bare LF: ".\n", or "\n." without a CR before it
+    lf_look_alikes = [n for n, e in labkit.SMUGGLING_ENDS.items()
+                      if b".\n" in e or (b"\n." in e and b"\r\n." not in e)]
+    answers = {
+        "relay-reply": re.search(r"^relay: \w+ .*answered (\d+)", mailwire, re.M).group(1),
+        "end-of-text-reply": re.search(r"^smuggling lf-dot-lf: \w+ \((\d+)", mailwire,
+                                       re.M).group(1),
+        "smuggling-lints": len(lf_look_alikes),
+        "accepted-replies": sum(l.startswith("accepted:") for l in server_out.splitlines()),
+        "traced-messages": len(re.findall(r"^smuggling [\w-]+: vulnerable", vuln, re.M)),
+    }
+    return os.path.join(d, "capture.pcap"), answers
+
+
+def submission(scratch, name, source, capture, answers, edits=()):
+    d = os.path.join(scratch, name)
+    shutil.copytree(source, d)
+    for old, new in edits:
+        path = os.path.join(d, "smtp-probe.c")
+        text = open(path).read()
+        if old not in text:
+            return None
+        open(path, "w").write(text.replace(old, new, 1))
+    if capture:
+        shutil.copy(capture, d)
+        with open(os.path.join(d, "answers.txt"), "w") as f:
+            f.write("# lab 7 answers (made by test-lab07.py)\n")
+            for key, value in answers.items():
+                f.write(f"{key}: {value}\n")
+    return d
+
+
+def main():
+    scratch = tempfile.mkdtemp(prefix="test-lab07-")
+    try:
+        capture, answers = None, {}
+        missing = set(QUESTIONS)
+        if labkit.can_capture():
+            capture, answers = lab_session(scratch, build_probe(scratch))
+            missing = set()
+        solution = os.path.join(LABS, LAB, "solution")
+        jobs = [("solution", submission(scratch, "solution", solution, capture, answers), missing),
+                ("python-run", submission(scratch, "python-run",
+                                          os.path.join(TESTS, "python-smtp-probe"),
+                                          capture, answers), missing),
+                ("starter", os.path.join(LABS, LAB, "starter"), None)]
+        for name, edits, fails in MUTANTS:
+            d = submission(scratch, name, solution, capture, answers, edits)
+            ok(d is not None, f"/labs/{LAB}/mutant/{name}/applies",
+               "the solution changed: update the mutant's text")
+            if d:
+                jobs.append((name, d, fails | missing))
+        if capture:
+            wrong = dict(answers, **{"relay-reply": "250", "accepted-replies": "5",
+                                     "traced-messages": answers["accepted-replies"]})
+            jobs.append(("wrong-answers", submission(scratch, "wrong-answers", solution,
+                                                     capture, wrong),
+                         {"q-relay-reply", "q-accepted-replies", "q-traced-messages"}))
+        for kind, _, _ in jobs:
+            os.makedirs(os.path.join(scratch, f"g-{kind}"))
+        with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
+            futures = {kind: (pool.submit(test_labs.grade, LAB, d,
+                                          os.path.join(scratch, f"g-{kind}")), fails)
+                       for kind, d, fails in jobs}
+            done = {kind: (f.result(), fails) for kind, (f, fails) in futures.items()}
+        reference = done["solution"][0][1]
+        for kind, ((proc, verdicts, data), fails) in done.items():
+            prefix = f"/labs/{LAB}/{kind}"
+            errors = test_labs.schema_errors(data)
+            ok(not errors, f"{prefix}/results-json-is-gradescope-format", "; ".join(errors))
+            failed = {n for n, v in verdicts.items() if v == "FAIL"}
+            if kind == "starter":
+                lines = [l for l in proc.stdout.splitlines() if l.startswith("FAIL")]
+                ok(proc.returncode != 0 and set(verdicts) - failed == {"builds", "no-warnings"}
+                   and all(": expected " in l for l in lines),
+                   f"{prefix}/fails-saying-what-is-missing", proc.stdout[-800:])
+                continue
+            label = "full-marks" if not fails else f"fails-exactly-{'+'.join(sorted(fails))}"
+            ok(failed == fails and (proc.returncode == 0) == (not fails) and
+               set(verdicts) == set(reference) and len(verdicts) >= 14,
+               f"{prefix}/{label}", f"failed {sorted(failed)}: {proc.stdout[-900:]}")
+        ok(done["python-run"][0][1] == reference, f"/labs/{LAB}/python-run/same-verdicts-as-c",
+           f"{done['python-run'][0][1]} vs {reference}")
+        if not capture:
+            ok(True, f"/labs/{LAB}/trace-questions # SKIP live capture on lo needs root")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    print(f"1..{len(tap)}")
+    for n, (good, name, why) in enumerate(tap, 1):
+        print(f"{'ok' if good else 'not ok'} {n} {name}")
+        if not good:
+            for line in why.splitlines()[-14:]:
+                print(f"# {line}")
+    return 0 if all(t[0] for t in tap) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
