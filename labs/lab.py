@@ -24,7 +24,9 @@ import labkit  # noqa: E402
 
 # lab-documented ports (README of each lab); MW_LAB_EPHEMERAL=1 asks for any
 PORTS = {"01": {"smtp": 10125}, "02": {"smtp": 10225}, "03": {"pop3": 10310},
-         "04": {"smtp": 10425, "imap": 10443}}
+         "04": {"smtp": 10425, "imap": 10443},
+         "07": {"smtp": 10725, "vulnerable": 10726},  # the lab's vulnerable-server.py
+         "08": {"student": 10825}}  # the student's own server: only captured
 
 
 def lab_dir(number):
@@ -54,9 +56,13 @@ def start(number):
                          smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0),
                          imap="imap" in ports, imap_port=ports.get("imap", 0))
     tracer = None
+    helper = None  # lab 7's vulnerable-server.py
 
     def stop(*_):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if helper and helper.poll() is None:
+            helper.terminate()
+            helper.wait(timeout=5)
         if tracer and tracer.poll() is None:
             tracer.send_signal(signal.SIGINT)
             try:
@@ -75,6 +81,10 @@ def start(number):
         for n in (1, 2, 3):
             mw.deliver("bob", b"From: alice@lab.test\r\nTo: bob@lab.test\r\n"
                        b"Subject: lab message %d\r\n\r\nHello from lab 3.\r\n" % n)
+    if "student" in ports:
+        mw.ports["student"] = ports["student"] or free_port()
+    if "vulnerable" in ports:
+        helper, mw.ports["vulnerable"] = start_vulnerable(path, state, ports["vulnerable"])
     live = [str(p) for k, p in mw.ports.items() if k in ports and p]
     capture = os.path.join(work, "capture.pcap")
     if os.geteuid() == 0:
@@ -97,6 +107,29 @@ def start(number):
     while time.monotonic() < deadline:
         time.sleep(1)
     stop()
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_vulnerable(path, state, port):
+    """Lab 7's vulnerable-server.py on 127.0.0.1 PORT; (process, port)."""
+    out = os.path.join(state, "vulnerable-server.out")
+    proc = subprocess.Popen([sys.executable, os.path.join(path, "vulnerable-server.py"),
+                             "--port", str(port)], stdout=open(out, "w"),
+                            stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and proc.poll() is None:
+        text = open(out).read()
+        if "listening on" in text:
+            return proc, int(text.split("listening on 127.0.0.1:")[1].split()[0])
+        time.sleep(0.05)
+    proc.kill()
+    sys.exit("lab: vulnerable-server.py did not start: " + open(out).read()[-500:])
 
 
 def grade(number, directory=None, results="results.json"):
