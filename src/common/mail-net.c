@@ -19,7 +19,9 @@
 struct _MailServer
 {
   char *program;
-  GSocketService *service; /* a GThreadedSocketService */
+  GSocketService *service; /* accepts in the main thread */
+  guint max_sessions;
+  char *busy_reply; /* said to a client refused when full, or NULL */
   MailServerSessionFunc func;
   gpointer user_data;
   GMainLoop *loop;
@@ -27,24 +29,87 @@ struct _MailServer
   gint sessions;         /* running now (atomic) */
 };
 
+/* One session's thread and what it was started with. */
+typedef struct
+{
+  MailServer *server;
+  GSocketConnection *connection;
+  const MailServerListener *listener;
+} MailSessionStart;
+
 /* On SIGTERM, how long sessions get to finish before the process ends
  * under them. */
 #define MAIL_SERVER_STOP_GRACE_MS 2000
 
-static gboolean
-on_run (GThreadedSocketService *service,
+static gpointer
+session_thread (gpointer data)
+{
+  MailSessionStart *start = data;
+  MailServer *server = start->server;
+
+  server->func (start->connection, start->listener, server->user_data);
+  g_io_stream_close (G_IO_STREAM (start->connection), NULL, NULL);
+  g_object_unref (start->connection);
+  g_free (start);
+  g_atomic_int_dec_and_test (&server->sessions);
+  return NULL;
+}
+
+/* Full: the client hears so at once (SMTP 421, POP3 -ERR [SYS/TEMP],
+ * IMAP BYE [UNAVAILABLE]) instead of waiting, unanswered, for a free
+ * thread; over implicit TLS there is no clear text to say it in. */
+static void
+refuse (MailServer *server,
         GSocketConnection *connection,
-        GObject *source_object,
-        gpointer user_data)
+        const MailServerListener *listener)
+{
+  GSocket *socket = g_socket_connection_get_socket (connection);
+  g_autofree char *line = server->busy_reply
+                              ? g_strconcat (server->busy_reply, "\r\n", NULL)
+                              : NULL;
+
+  g_message ("%s: %u sessions already: refused a %s connection",
+             server->program, server->max_sessions, listener->label);
+  /* a fresh socket's buffer takes a line; never wait on this client */
+  g_socket_set_timeout (socket, 1);
+  if (line != NULL && !listener->implicit_tls)
+    g_output_stream_write_all (
+        g_io_stream_get_output_stream (G_IO_STREAM (connection)), line,
+        strlen (line), NULL, NULL, NULL);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
+/* In the main thread: a thread per session, up to max_sessions. */
+static gboolean
+on_incoming (GSocketService *service,
+             GSocketConnection *connection,
+             GObject *source_object,
+             gpointer user_data)
 {
   MailServer *server = user_data;
   const MailServerListener *listener =
       g_hash_table_lookup (server->listeners, source_object);
+  MailSessionStart *start = NULL;
+  GThread *thread = NULL;
 
-  g_atomic_int_inc (&server->sessions);
-  server->func (connection, listener, server->user_data);
-  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
-  g_atomic_int_dec_and_test (&server->sessions);
+  if ((guint) g_atomic_int_add (&server->sessions, 1) >= server->max_sessions)
+    {
+      g_atomic_int_dec_and_test (&server->sessions);
+      refuse (server, connection, listener);
+      return TRUE;
+    }
+  start = g_new0 (MailSessionStart, 1);
+  *start = (MailSessionStart){ server, g_object_ref (connection), listener };
+  thread = g_thread_try_new ("session", session_thread, start, NULL);
+  if (thread == NULL)
+    {
+      g_atomic_int_dec_and_test (&server->sessions);
+      g_object_unref (start->connection);
+      g_free (start);
+      refuse (server, connection, listener);
+      return TRUE;
+    }
+  g_thread_unref (thread); /* it ends by itself */
   return TRUE;
 }
 
@@ -66,7 +131,8 @@ mail_server_new (const char *program,
   MailServer *server = g_new0 (MailServer, 1);
 
   server->program = g_strdup (program);
-  server->service = g_threaded_socket_service_new (max_sessions);
+  server->max_sessions = max_sessions;
+  server->service = g_socket_service_new ();
   /* A GSocketService accepts from birth; each listener added later then
    * cancels the outstanding accept, and a client connecting right after
    * "ready" could be accepted by the cancelled call and closed unserved.
@@ -81,8 +147,16 @@ mail_server_new (const char *program,
   server->loop = g_main_loop_new (NULL, FALSE);
   server->listeners =
       g_hash_table_new_full (NULL, NULL, g_object_unref, listener_free);
-  g_signal_connect (server->service, "run", G_CALLBACK (on_run), server);
+  g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming),
+                    server);
   return server;
+}
+
+void
+mail_server_set_busy_reply (MailServer *server, const char *line)
+{
+  g_free (server->busy_reply);
+  server->busy_reply = g_strdup (line);
 }
 
 void
@@ -95,6 +169,7 @@ mail_server_free (MailServer *server)
   g_clear_object (&server->service);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->listeners, g_hash_table_unref);
+  g_free (server->busy_reply);
   g_free (server->program);
   g_free (server);
 }
@@ -294,6 +369,7 @@ mail_server_main (const MailServerMain *info, int argc, char **argv)
   context = mail_server_context_new (config, certificate);
   server = mail_server_new (info->program, info->max_sessions,
                             info->session_run, context);
+  mail_server_set_busy_reply (server, info->busy_reply);
   if (add_listeners (info, server, config, certificate != NULL, &error))
     status = mail_server_run (server);
   else

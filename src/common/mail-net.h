@@ -29,11 +29,16 @@ typedef void (*MailServerSessionFunc) (GSocketConnection *connection,
 
 typedef struct _MailServer MailServer;
 
-/* @program names the server in messages ("mw-smtpd"). */
+/* @program names the server in messages ("mw-smtpd"). At most
+ * @max_sessions run at once; a connection beyond them is told
+ * mail_server_set_busy_reply ()'s line (plain listeners) and closed at
+ * once, rather than left waiting without a greeting. */
 MailServer *mail_server_new (const char *program,
                              guint max_sessions,
                              MailServerSessionFunc func,
                              gpointer user_data);
+/* The line (without CRLF) a refused client gets: "421 4.3.2 ...". */
+void mail_server_set_busy_reply (MailServer *server, const char *line);
 void mail_server_free (MailServer *server);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailServer, mail_server_free)
 
@@ -74,8 +79,9 @@ typedef struct
   const char *program;     /* "mw-imapd" */
   const char *description; /* "- IMAP server", for --help */
   guint max_sessions;
-  const char *label;     /* "imap": plaintext, with STARTTLS */
-  const char *tls_label; /* "imaps": implicit TLS (RFC 8314 §3.3) */
+  const char *busy_reply; /* said when max_sessions run already */
+  const char *label;      /* "imap": plaintext, with STARTTLS */
+  const char *tls_label;  /* "imaps": implicit TLS (RFC 8314 §3.3) */
   /* the [section] listener for @tls FALSE or TRUE (transfer none) */
   const MailListen *(*get_listen) (const MailConfig *config, gboolean tls);
   /* runs one session; gets the MailServerContext as user data */

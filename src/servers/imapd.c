@@ -5,6 +5,7 @@
  * runs imap_session_run () in its own thread; mail_server_main () does
  * the rest, as for mw-pop3d.
  */
+#include "imap-proto.h"
 #include "imap-session.h"
 #include "mail-net.h"
 
@@ -27,10 +28,16 @@ on_session (GSocketConnection *connection,
 int
 main (int argc, char **argv)
 {
-  static const MailServerMain imapd = {
+  /* RFC 9051 §7.1.5: BYE may be the greeting; RFC 5530 §3 UNAVAILABLE */
+  g_autofree char *busy =
+      g_strdup_printf ("* %s [%s] too many sessions, try again later",
+                       imap_proto_status_name (IMAP_STATUS_BYE),
+                       imap_proto_code_name (IMAP_CODE_UNAVAILABLE));
+  const MailServerMain imapd = {
     .program = "mw-imapd",
     .description = "- IMAP server",
     .max_sessions = IMAP_MAX_SESSIONS,
+    .busy_reply = busy,
     .label = "imap",
     .tls_label = "imaps",
     .get_listen = imap_listen,

@@ -5,6 +5,7 @@
  * thread; mail_server_main () does the rest, as for mw-imapd.
  */
 #include "mail-net.h"
+#include "pop3-proto.h"
 #include "pop3-session.h"
 
 #define POP3_MAX_SESSIONS 100
@@ -26,10 +27,15 @@ on_session (GSocketConnection *connection,
 int
 main (int argc, char **argv)
 {
-  static const MailServerMain pop3d = {
+  /* RFC 3206 §4: SYS/TEMP, a passing condition: try again later */
+  g_autofree char *busy =
+      g_strdup_printf ("-ERR [%s] too many sessions, try again later",
+                       pop3_response_code_name (POP3_CODE_SYS_TEMP));
+  const MailServerMain pop3d = {
     .program = "mw-pop3d",
     .description = "- POP3 server",
     .max_sessions = POP3_MAX_SESSIONS,
+    .busy_reply = busy,
     .label = "pop3",
     .tls_label = "pop3s",
     .get_listen = pop3_listen,

@@ -8,6 +8,7 @@
 
 #include "mail-config.h"
 #include "mail-net.h"
+#include "smtp-proto.h"
 #include "smtp-queue.h"
 #include "smtp-session.h"
 
@@ -75,6 +76,7 @@ main (int argc, char **argv)
   g_autoptr (SmtpContext) context = NULL;
   g_autoptr (SmtpQueue) queue = NULL;
   g_autoptr (MailServer) server = NULL;
+  g_autofree char *busy = NULL;
 
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
@@ -96,6 +98,11 @@ main (int argc, char **argv)
   smtp_context_set_protocol_log (context, protocol_log || config->protocol_log);
   server = mail_server_new ("mw-smtpd", SMTPD_MAX_SESSIONS, smtp_session_run,
                             context);
+  /* RFC 5321 §3.1: a server may greet with 421 and close */
+  busy = g_strdup_printf ("%u %s too many sessions, try again later",
+                          SMTP_REPLY_SERVICE_NOT_AVAILABLE,
+                          SMTP_ENHANCED_SHUTDOWN);
+  mail_server_set_busy_reply (server, busy);
   if (!smtpd_add_listeners (server, config,
                             smtp_context_get_certificate (context) != NULL,
                             &error))
