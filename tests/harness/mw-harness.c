@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT
  * mw-harness.c: private mail systems for integration and interop tests.
  */
+#define _GNU_SOURCE /* unshare (), CLONE_NEWNS */
+
 #include "mw-harness.h"
 
+#include <errno.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 
 #include "mail-auth.h"
@@ -208,9 +213,12 @@ record_port (MwHarness *harness, const char *line)
                         GUINT_TO_POINTER (atoi (colon + 1)));
 }
 
-/* Reads the server's stdout up to "<program>: ready". */
-static void
-wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
+/* Reads the server's stdout up to "<program>: ready"; FALSE if it ended
+ * first (the server exited). */
+static gboolean
+wait_until_ready_or_exit (MwHarness *harness,
+                          GSubprocess *server,
+                          const char *name)
 {
   g_autoptr (GDataInputStream) out =
       g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
@@ -224,11 +232,18 @@ wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
 
       g_assert_no_error (error);
       if (line == NULL)
-        g_error ("%s exited before it was ready", name);
+        return FALSE;
       record_port (harness, line);
       if (strcmp (line, ready) == 0)
-        return;
+        return TRUE;
     }
+}
+
+static void
+wait_until_ready (MwHarness *harness, GSubprocess *server, const char *name)
+{
+  if (!wait_until_ready_or_exit (harness, server, name))
+    g_error ("%s exited before it was ready", name);
 }
 
 static void
@@ -237,35 +252,108 @@ die_with_parent (gpointer user_data)
   prctl (PR_SET_PDEATHSIG, SIGKILL);
 }
 
-GPid
-mw_harness_start (MwHarness *harness, const char *program, ...)
+/* "mw-smtpd --config <conf>" (transfer full) */
+static GPtrArray *
+server_argv (MwHarness *harness, const char *program)
 {
-  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GError) error = NULL;
-  GSubprocess *server;
-  const char *arg;
-  va_list args;
+  GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
 
   g_ptr_array_add (argv, mw_harness_program (program));
   g_assert_nonnull (argv->pdata[0]);
   g_ptr_array_add (argv, g_strdup ("--config"));
   g_ptr_array_add (argv, g_strdup (harness->config));
-  va_start (args, program);
-  while ((arg = va_arg (args, const char *)) != NULL)
-    g_ptr_array_add (argv, g_strdup (arg));
-  va_end (args);
+  return argv;
+}
+
+/* Spawns the server with @setup run in the child before exec. */
+static GSubprocess *
+server_spawn (MwHarness *harness,
+              GPtrArray *argv,
+              GSpawnChildSetupFunc setup,
+              gpointer setup_data)
+{
+  g_autoptr (GSubprocessLauncher) launcher =
+      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *server = NULL;
+
   g_ptr_array_add (argv, NULL);
-  /* A test that fails an assertion aborts without freeing the harness;
-   * its servers must not outlive it (they would hold meson's pipe open). */
-  g_subprocess_launcher_set_child_setup (launcher, die_with_parent, NULL, NULL);
+  g_subprocess_launcher_set_child_setup (launcher, setup, setup_data, NULL);
   server = g_subprocess_launcher_spawnv (
       launcher, (const char *const *) argv->pdata, &error);
   g_assert_no_error (error);
   g_ptr_array_add (harness->servers, server);
+  return server;
+}
+
+GPid
+mw_harness_start (MwHarness *harness, const char *program, ...)
+{
+  g_autoptr (GPtrArray) argv = server_argv (harness, program);
+  GSubprocess *server;
+  const char *arg;
+  va_list args;
+
+  va_start (args, program);
+  while ((arg = va_arg (args, const char *)) != NULL)
+    g_ptr_array_add (argv, g_strdup (arg));
+  va_end (args);
+  /* A test that fails an assertion aborts without freeing the harness;
+   * its servers must not outlive it (they would hold meson's pipe open). */
+  server = server_spawn (harness, argv, die_with_parent, NULL);
   wait_until_ready (harness, server, program);
   return atoi (g_subprocess_get_identifier (server));
+}
+
+/* ---- a server on a small disk of its own ----------------------------- */
+
+/* What the child mounts; made before the fork (the child may only make
+ * system calls: async-signal-safe). */
+typedef struct
+{
+  char *mount_point;
+  char *options; /* "size=2m,mode=0700" */
+} TmpfsSetup;
+
+#define MW_HARNESS_NO_PRIVILEGE_EXIT 77
+
+static void
+mount_tmpfs_then_die_with_parent (gpointer user_data)
+{
+  const TmpfsSetup *setup = user_data;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  if (unshare (CLONE_NEWNS) != 0 ||
+      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+      mount ("mw-test", setup->mount_point, "tmpfs", 0, setup->options) != 0)
+    _exit (errno == EPERM ? MW_HARNESS_NO_PRIVILEGE_EXIT : 78);
+}
+
+GPid
+mw_harness_start_on_tmpfs (MwHarness *harness,
+                           const char *program,
+                           const char *mount_point,
+                           const char *size)
+{
+  g_autoptr (GPtrArray) argv = server_argv (harness, program);
+  TmpfsSetup setup = { g_strdup (mount_point),
+                       g_strdup_printf ("size=%s,mode=0700", size) };
+  g_autoptr (GError) error = NULL;
+  GSubprocess *server = NULL;
+
+  g_assert_cmpint (g_mkdir_with_parents (mount_point, 0700), ==, 0);
+  server =
+      server_spawn (harness, argv, mount_tmpfs_then_die_with_parent, &setup);
+  /* the child has exec'd or exited: the strings are no longer used */
+  g_free (setup.mount_point);
+  g_free (setup.options);
+  if (wait_until_ready_or_exit (harness, server, program))
+    return atoi (g_subprocess_get_identifier (server));
+  g_assert_true (g_subprocess_wait (server, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (server));
+  g_assert_cmpint (g_subprocess_get_exit_status (server), ==,
+                   MW_HARNESS_NO_PRIVILEGE_EXIT);
+  return 0;
 }
 
 guint16

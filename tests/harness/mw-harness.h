@@ -46,6 +46,15 @@ char *mw_harness_program (const char *name);
 GPid mw_harness_start (MwHarness *harness,
                        const char *program,
                        ...) G_GNUC_NULL_TERMINATED;
+/* The same, in a mount namespace of the server's own where @mount_point
+ * (made if missing) is a fresh tmpfs of @size ("2m"): a real full disk
+ * for that server alone, gone with it. Returns 0, having started
+ * nothing, when the namespace cannot be made for want of CAP_SYS_ADMIN
+ * (not root, or a container without it): the caller skips, saying so. */
+GPid mw_harness_start_on_tmpfs (MwHarness *harness,
+                                const char *program,
+                                const char *mount_point,
+                                const char *size);
 /* Port of the listener @label ("smtp", "submission", "smtps", "pop3",
  * "pop3s", ...) of any started server; asserts that it exists. */
 guint16 mw_harness_port (MwHarness *harness, const char *label);
