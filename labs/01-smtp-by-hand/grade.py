@@ -48,6 +48,7 @@ class Session:
             if e["kind"] == "data":
                 self.text.append(e.get("line", ""))
         self.lints = [e for e in events if e["kind"] == "lint"]
+        self.gaps = [e for e in events if e["kind"] == "gap"]
 
     def reply_to(self, verb):
         return next((r for r in self.replies if r.get("mw.answers", "").upper() == verb), None)
@@ -135,7 +136,11 @@ def as_int(value):
 def checks(grader, lab):
     @grader.check("capture")
     def capture():
-        lab.session()
+        s = lab.session()
+        if s.gaps:
+            raise Fail("a complete capture of the session",
+                       f"{sum(g.get('mw.missing', 0) for g in s.gaps)} octets missing "
+                       "(the capture lost packets: make it again)")
 
     @grader.check("commands-in-order")
     def order():

@@ -86,8 +86,10 @@ class Run:
     def __init__(self, sub, args):
         self.proc = sub.spawn(args, env={"IMAP_PASSWORD": PASSWORD})
         self.out, self.err = [], b""
-        threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._read_err, daemon=True).start()
+        self.readers = [threading.Thread(target=self._read, daemon=True),
+                        threading.Thread(target=self._read_err, daemon=True)]
+        for reader in self.readers:
+            reader.start()
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -108,13 +110,18 @@ class Run:
         return None
 
     def finish(self, timeout):
+        """Waits for the exit (killing after TIMEOUT s), then for the last
+        lines the program wrote to be read."""
         try:
             self.proc.wait(timeout=timeout)
-            return True
+            exited = True
         except subprocess.TimeoutExpired:
             os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
-            return False
+            exited = False
+        for reader in self.readers:
+            reader.join(timeout=5)
+        return exited
 
 
 def commands(log):

@@ -248,10 +248,11 @@ class Capture:
 
     def start(self):
         self.log = open(self.path + ".log", "w+")
+        self.events = self.path + ".json"
         self.proc = subprocess.Popen(
-            [program("mw-trace"), "-i", "lo", "-w", self.path, "-q",
+            [program("mw-trace"), "-i", "lo", "-w", self.path, "--json",
              "-p", ",".join(str(p) for p in self.ports)],
-            stdout=subprocess.DEVNULL, stderr=self.log)
+            stdout=open(self.events, "w"), stderr=self.log)
         deadline = time.monotonic() + 15
         while time.monotonic() < deadline:
             self.log.seek(0)
@@ -263,6 +264,18 @@ class Capture:
         self.stop()
         self.log.seek(0)
         raise RuntimeError("mw-trace did not start capturing: " + self.log.read()[-500:])
+
+    def closed(self):
+        """How many connections mw-trace has seen end so far."""
+        return sum('"kind":"close"' in line for line in open(self.events))
+
+    def wait_closed(self, count, timeout=15):
+        """Waits until mw-trace has read COUNT connections to their end:
+        packets it has not read yet when stopped are lost (a loaded host)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.closed() < count:
+            time.sleep(0.05)
+        return self.closed() >= count
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -131,21 +131,37 @@ def end_of_data_frame(capture, client_port):
 
 def make_submission(root, name, sessions, answers_from=-1, wrong=None):
     """DIR with .lab-state, capture.pcap and answers.txt computed from the
-    session ANSWERS_FROM (index into SESSIONS, lists of typed lines)."""
+    session ANSWERS_FROM (index into SESSIONS, lists of typed lines). A
+    capture that lost packets (a loaded host: mw-trace shows a gap) is made
+    again, at most three times."""
+    for attempt in range(3):
+        d = make_one(root, f"{name}.{attempt}", sessions, answers_from, wrong)
+        if not any(e["kind"] == "gap" for e in labkit.trace_json(
+                os.path.join(d, "capture.pcap"))):
+            break
+    os.rename(d, os.path.join(root, name))
+    return os.path.join(root, name)
+
+
+def make_one(root, name, sessions, answers_from, wrong):
     d = os.path.join(root, name)
     os.makedirs(d)
     shutil.copy(os.path.join(LAB, "starter", "answers.txt"), d)
     mw = labkit.Mailwire(os.path.join(d, ".lab-state")).start()
     typists = []
     try:
-        with labkit.Capture(os.path.join(d, "capture.pcap"), [mw.ports["smtp"]]):
+        with labkit.Capture(os.path.join(d, "capture.pcap"), [mw.ports["smtp"]]) as capture:
             for lines in sessions:
                 t = Typist(mw.ports["smtp"]).type(lines)
+                if lines[-1] == "QUIT":
+                    t.file.read()  # up to the server's close after its 221
                 t.close()
                 typists.append((t, lines))
+            capture.wait_closed(len(sessions))
     finally:
         mw.stop()
-    os.unlink(os.path.join(d, "capture.pcap.log"))
+    for extra in (".log", ".json"):
+        os.unlink(os.path.join(d, "capture.pcap" + extra))
     t, lines = typists[answers_from]
     text = lines[lines.index("DATA") + 1:lines.index(".")]
     dotted = [line for line in text if line.startswith("..")]
@@ -184,6 +200,8 @@ def expect(name, directory, scratch, fails):
     ok(not errors, f"/labs/01-smtp-by-hand/{name}/results-json-is-gradescope-format",
        "; ".join(errors))
     failed = {n for n, v in verdicts.items() if v == "FAIL"}
+    if failed != fails and os.environ.get("MW_LAB_KEEP"):
+        shutil.copytree(directory, os.environ["MW_LAB_KEEP"] + "-" + name, dirs_exist_ok=True)
     label = "full-marks" if not fails else f"fails-exactly-{'+'.join(sorted(fails))}"
     ok(set(verdicts) == ALL and failed == fails and (proc.returncode == 0) == (not fails),
        f"/labs/01-smtp-by-hand/{name}/{label}", f"failed {sorted(failed)}:\n{proc.stdout}")
