@@ -217,6 +217,100 @@ test_append_killed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (g_hash_table_size (inbox), ==, MESSAGES);
 }
 
+/* Reads up to the tagged response of @tag; returns it (transfer full). */
+static char *
+read_until_tagged (MailStream *stream, const char *tag)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *prefix = g_strconcat (tag, " ", NULL);
+
+  for (;;)
+    {
+      g_autofree char *line = NULL;
+
+      g_assert_true (read_line (stream, &line, &error));
+      if (g_str_has_prefix (line, prefix))
+        return g_steal_pointer (&line);
+    }
+}
+
+/* Waits (at most 20 s) until INBOX holds at most @count files. */
+static void
+wait_for_fewer_files (Fixture *f, guint count)
+{
+  for (guint tries = 0; tries < 2000; tries++)
+    {
+      g_auto (GStrv) files =
+          mw_harness_list_messages (f->harness, "alice", NULL);
+
+      if (g_strv_length (files) <= count)
+        return;
+      g_usleep (10 * 1000);
+    }
+}
+
+/* §6.4.3: killed in the middle of an EXPUNGE, only messages marked
+ * \Deleted are gone; the others stay, once, with their UIDs, and no UID
+ * is given again (§2.3.1.1) */
+static void
+test_expunge_killed (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MailStream) stream = connect_and_login (f);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GString) evens = g_string_new (NULL);
+  g_autoptr (MailStore) store = NULL;
+  g_autoptr (MailFolder) inbox = NULL;
+  g_autofree char *stored = NULL;
+  g_autofree char *appended = NULL;
+  g_autoptr (MailStream) again = NULL;
+  g_autofree char *next_uid = g_strdup_printf (" %u]", MESSAGES + 1);
+  const char *next = "Subject: next\r\n\r\nnext\r\n";
+  guint kept = 0;
+
+  (void) data;
+  /* message i (0-based) has UID i + 1: the even UIDs are marked */
+  for (guint uid = 2; uid <= MESSAGES; uid += 2)
+    g_string_append_printf (evens, "%s%u", evens->len ? "," : "", uid);
+  mail_stream_printf (stream, "c UID STORE %s +FLAGS.SILENT (\\Deleted)",
+                      evens->str);
+  g_assert_true (mail_stream_flush (stream, NULL, &error));
+  stored = read_until_tagged (stream, "c");
+  g_assert_true (g_str_has_prefix (stored, "c OK"));
+  mail_stream_printf (stream, "d EXPUNGE");
+  g_assert_true (mail_stream_flush (stream, NULL, &error));
+  wait_for_fewer_files (f, MESSAGES - MESSAGES / 4);
+  mw_harness_signal (f->harness, f->pid, SIGKILL);
+  f->pid = mw_harness_start (f->harness, "mw-imapd", NULL);
+  store = mail_store_open (f->maildir, &error);
+  inbox = mail_folder_open (store, NULL, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < mail_folder_get_count (inbox); i++)
+    {
+      const MailMessage *message = mail_folder_get_message (inbox, i);
+      g_autoptr (GBytes) data = mail_folder_read_message (inbox, i, &error);
+      g_autofree char *text = NULL;
+      g_autofree char *expected = message_text (message->uid - 1);
+
+      g_assert_no_error (error);
+      text = g_strndup (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
+      g_assert_cmpstr (text, ==, expected); /* the same UID as before */
+      kept += message->uid % 2 == 1;
+    }
+  g_test_message ("after the kill: %u of %u messages left, %u unmarked",
+                  mail_folder_get_count (inbox), MESSAGES, kept);
+  g_assert_cmpuint (kept, ==, MESSAGES / 2);
+  g_assert_cmpuint (mail_folder_get_count (inbox), <, MESSAGES);
+  /* the next message gets a UID never used */
+  again = connect_and_login (f);
+  mail_stream_printf (again, "e APPEND INBOX {%zu+}", strlen (next));
+  mail_stream_write (again, next, strlen (next));
+  mail_stream_write (again, "\r\n", 2);
+  g_assert_true (mail_stream_flush (again, NULL, &error));
+  appended = read_until_tagged (again, "e");
+  g_assert_nonnull (strstr (appended, "APPENDUID"));
+  g_assert_nonnull (strstr (appended, next_uid));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -228,6 +322,8 @@ main (int argc, char **argv)
   ADD ("/imapd/crash/copy-killed-midway-keeps-the-source", test_copy_killed);
   ADD ("/imapd/crash/append-killed-mid-literal-stores-nothing",
        test_append_killed);
+  ADD ("/imapd/crash/expunge-killed-midway-removes-only-deleted",
+       test_expunge_killed);
 #undef ADD
   return g_test_run ();
 }

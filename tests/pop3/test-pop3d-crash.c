@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT
+ * test-pop3d-crash.c: mw-pop3d killed with SIGKILL around the UPDATE
+ * state (RFC 1939 §6: DELE only marks; QUIT removes), round after round,
+ * at random moments: a message never marked is never lost, a marked one
+ * is gone once QUIT said +OK, nothing is half-written, and the maildrop
+ * lock (§8) does not outlive the process.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "mail-line.h"
+#include "mail-net.h"
+#include "mw-harness.h"
+
+#define MESSAGES 60
+#define ROUNDS 6
+
+static char *
+message_text (guint round, guint i)
+{
+  return g_strdup_printf ("Subject: r%u m%u\r\n\r\nbody of r%u m%u\r\n", round,
+                          i, round, i);
+}
+
+static gboolean
+read_status (MailStream *stream, char **out_line)
+{
+  gsize length = 0;
+  MailLineFlags flags = 0;
+
+  return mail_stream_read_line (stream, out_line, &length, &flags, NULL, NULL);
+}
+
+/* Sends @line and reads the status line; TRUE for +OK. */
+static gboolean
+command_ok (MailStream *stream, const char *line)
+{
+  g_autofree char *reply = NULL;
+
+  mail_stream_write_line (stream, line);
+  return mail_stream_flush (stream, NULL, NULL) &&
+         read_status (stream, &reply) && g_str_has_prefix (reply, "+OK");
+}
+
+static MailStream *
+login (MwHarness *harness)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *greeting = NULL;
+  MailStream *stream =
+      mail_net_connect ("127.0.0.1", mw_harness_port (harness, "pop3"), FALSE,
+                        NULL, FALSE, MAIL_LINE_MAX_POP3, 30, NULL, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (read_status (stream, &greeting));
+  g_assert_true (command_ok (stream, "USER alice"));
+  /* the lock of the killed session is gone with it (RFC 1939 §8) */
+  g_assert_true (command_ok (stream, "PASS alice-secret"));
+  return stream;
+}
+
+/* Subjects of alice's messages, each whole ("body of" line last). */
+static GHashTable *
+subjects (MwHarness *harness)
+{
+  g_auto (GStrv) files = mw_harness_list_messages (harness, "alice", NULL);
+  GHashTable *found =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+
+  for (guint i = 0; files[i] != NULL; i++)
+    {
+      g_autofree char *text = NULL;
+      char *subject = NULL;
+
+      g_assert_true (g_file_get_contents (files[i], &text, NULL, NULL));
+      g_assert_true (g_str_has_prefix (text, "Subject: "));
+      subject = g_strndup (text + 9, strcspn (text + 9, "\r\n"));
+      g_assert_true (g_str_has_suffix (text, "\r\n"));
+      g_assert_nonnull (strstr (text, "body of "));
+      g_assert_false (g_hash_table_contains (found, subject));
+      g_hash_table_add (found, subject);
+    }
+  return found;
+}
+
+/* One round: MESSAGES new messages; the even ones are marked and QUIT
+ * sent; the server dies at a random moment around it. */
+static void
+kill_round (MwHarness *harness, GPid *inout_pid, guint round)
+{
+  g_autoptr (MailStream) stream = NULL;
+  g_autofree char *reply = NULL;
+  g_autoptr (GHashTable) left = NULL;
+  gboolean quit_ok = FALSE;
+
+  for (guint i = 0; i < MESSAGES; i++)
+    {
+      g_autofree char *text = message_text (round, i);
+
+      mw_harness_deliver (harness, "alice", text);
+    }
+  stream = login (harness);
+  /* the maildrop lists this round's messages after any left before */
+  for (guint i = 0; i < MESSAGES; i += 2)
+    {
+      g_autofree char *dele = g_strdup_printf ("DELE %u", i + 1);
+
+      g_assert_true (command_ok (stream, dele));
+    }
+  mail_stream_write_line (stream, "QUIT");
+  g_assert_true (mail_stream_flush (stream, NULL, NULL));
+  /* a random moment: before, during or after the UPDATE state */
+  g_usleep (g_random_int_range (0, 400) * 1000);
+  mw_harness_signal (harness, *inout_pid, SIGKILL);
+  quit_ok = read_status (stream, &reply) && g_str_has_prefix (reply, "+OK");
+  *inout_pid = mw_harness_start (harness, "mw-pop3d", NULL);
+  left = subjects (harness);
+  g_test_message ("round %u: QUIT %s; %u messages left", round,
+                  quit_ok ? "answered +OK" : "not answered",
+                  g_hash_table_size (left));
+  for (guint i = 0; i < MESSAGES; i++)
+    {
+      g_autofree char *subject = g_strdup_printf ("r%u m%u", round, i);
+
+      if (i % 2 == 1) /* never marked: never lost */
+        g_assert_true (g_hash_table_contains (left, subject));
+      else if (quit_ok) /* +OK to QUIT: the marked ones are gone */
+        g_assert_false (g_hash_table_contains (left, subject));
+    }
+}
+
+static void
+test_kill_rounds (gconstpointer data)
+{
+  g_autoptr (MwHarness) harness = mw_harness_new (NULL);
+  GPid pid = 0;
+
+  (void) data;
+  /* an empty maildrop first, so that round r's messages are 1..60 */
+  pid = mw_harness_start (harness, "mw-pop3d", NULL);
+  for (guint round = 0; round < ROUNDS; round++)
+    {
+      g_autoptr (MailStream) stream = NULL;
+      g_auto (GStrv) files = NULL;
+
+      kill_round (harness, &pid, round);
+      /* empty the maildrop for the next round, the normal way */
+      stream = login (harness);
+      for (guint i = 1; i <= 2 * MESSAGES; i++)
+        {
+          g_autofree char *dele = g_strdup_printf ("DELE %u", i);
+
+          command_ok (stream, dele);
+        }
+      g_assert_true (command_ok (stream, "QUIT"));
+      files = mw_harness_list_messages (harness, "alice", NULL);
+      g_assert_cmpuint (g_strv_length (files), ==, 0);
+    }
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_data_func ("/pop3d/crash/kill-9-around-quit-loses-nothing-kept",
+                        NULL, test_kill_rounds);
+  return g_test_run ();
+}
