@@ -3,7 +3,9 @@
  * state (RFC 1939 §6: DELE only marks; QUIT removes), round after round,
  * at random moments: a message never marked is never lost, a marked one
  * is gone once QUIT said +OK, nothing is half-written, and the maildrop
- * lock (§8) does not outlive the process.
+ * lock (§8) does not outlive the process. And a client that pipelines
+ * RETR (RFC 2449 §6.6) and never reads: the server's memory stays
+ * bounded, and other clients are served.
  */
 #include <signal.h>
 #include <string.h>
@@ -158,11 +160,77 @@ test_kill_rounds (gconstpointer data)
     }
 }
 
+/* VmRSS of @pid in KiB (Linux /proc). */
+static guint64
+rss_of (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *line = NULL;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + 6, NULL, 10);
+}
+
+static void
+test_never_reads (gconstpointer data)
+{
+  g_autoptr (MwHarness) harness = mw_harness_new (NULL);
+  g_autofree char *body = g_strnfill (1024 * 1024, 'x');
+  g_autofree char *text = NULL;
+  g_autoptr (MailStream) flood = NULL;
+  g_autoptr (MailStream) other = NULL;
+  g_autoptr (GString) commands = g_string_new (NULL);
+  g_autofree char *greeting = NULL;
+  guint64 before = 0;
+  guint64 peak = 0;
+  GPid pid = 0;
+
+  (void) data;
+  /* one 1 MiB message, in lines of 1024 */
+  for (guint i = 1023; i < 1024 * 1024; i += 1024)
+    body[i] = '\n';
+  text = g_strdup_printf ("Subject: big\n\n%s\n", body);
+  mw_harness_deliver (harness, "alice", text);
+  pid = mw_harness_start (harness, "mw-pop3d", NULL);
+  before = peak = rss_of (pid);
+  flood = login (harness);
+  /* 200 RETR of 1 MiB each, sent at once, never read */
+  for (guint i = 0; i < 200; i++)
+    g_string_append (commands, "RETR 1\r\n");
+  mail_stream_write (flood, commands->str, commands->len);
+  g_assert_true (mail_stream_flush (flood, NULL, NULL));
+  for (guint i = 0; i < 60; i++)
+    {
+      peak = MAX (peak, rss_of (pid));
+      g_usleep (50 * 1000); /* sampling, for 3 s */
+    }
+  g_test_message ("200 x RETR of 1 MiB never read: VmRSS %" G_GUINT64_FORMAT
+                  " -> %" G_GUINT64_FORMAT " KiB at most",
+                  before, peak);
+  g_assert_cmpuint (peak - before, <, 16 * 1024);
+  /* another client is served meanwhile (bob: the flood holds alice's
+   * maildrop lock, RFC 1939 §8) */
+  other =
+      mail_net_connect ("127.0.0.1", mw_harness_port (harness, "pop3"), FALSE,
+                        NULL, FALSE, MAIL_LINE_MAX_POP3, 30, NULL, NULL);
+  g_assert_nonnull (other);
+  g_assert_true (read_status (other, &greeting));
+  g_assert_true (g_str_has_prefix (greeting, "+OK"));
+  g_assert_true (command_ok (other, "USER bob"));
+  g_assert_true (command_ok (other, "PASS bob-secret"));
+  g_assert_true (command_ok (other, "STAT"));
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_data_func ("/pop3d/crash/kill-9-around-quit-loses-nothing-kept",
                         NULL, test_kill_rounds);
+  g_test_add_data_func ("/pop3d/load/client-that-never-reads-is-bounded", NULL,
+                        test_never_reads);
   return g_test_run ();
 }
