@@ -140,9 +140,8 @@ session_open (Conn *c)
   if (c->fd < 0)
     return 0;
   setsockopt (c->fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-  return read_reply (c) == 220 &&
-         (command (c, "EHLO probe.lab.test") == 250 ||
-          command (c, "HELO probe.lab.test") == 250);
+  return read_reply (c) == 220 && (command (c, "EHLO probe.lab.test") == 250 ||
+                                   command (c, "HELO probe.lab.test") == 250);
 }
 
 static void

@@ -26,11 +26,11 @@
 #include <unistd.h>
 
 #define DOMAIN "lab.test"
-#define MAX_COMMAND_LINE 512    /* RFC 5321 §4.5.3.1.4, CRLF included */
-#define MAX_TEXT_LINE 1000      /* §4.5.3.1.6, CRLF included */
-#define MAX_PATH 256            /* §4.5.3.1.3, the brackets included */
-#define MAX_RECIPIENTS 100      /* §4.5.3.1.8 */
-#define MAX_MESSAGE (1 << 22)   /* what we keep in memory: 4 MiB */
+#define MAX_COMMAND_LINE 512  /* RFC 5321 §4.5.3.1.4, CRLF included */
+#define MAX_TEXT_LINE 1000    /* §4.5.3.1.6, CRLF included */
+#define MAX_PATH 256          /* §4.5.3.1.3, the brackets included */
+#define MAX_RECIPIENTS 100    /* §4.5.3.1.8 */
+#define MAX_MESSAGE (1 << 22) /* what we keep in memory: 4 MiB */
 
 /* GREETED --EHLO/HELO--> READY --MAIL--> MAIL --RCPT--> RCPT --DATA--> DATA
  *                          ^------- RSET, EHLO (§4.1.1.5) / "." ends DATA -+ */
@@ -283,8 +283,8 @@ cmd_data (Session *session, const char *argument)
 
   (void) argument;
   reply (session, 354, "end the text with <CRLF>.<CRLF>");
-  while ((status = read_line (&session->in, line, sizeof line, &line_length))
-         != 0)
+  while ((status = read_line (&session->in, line, sizeof line, &line_length)) !=
+         0)
     {
       const char *p = line[0] == '.' ? line + 1 : line;
       size_t n = line_length - (p - line);
@@ -345,14 +345,14 @@ cmd_quit (Session *session, const char *argument)
 
 static const Command commands[] = {
   /* verb   allowed in                    handler      RFC 5321 */
-  { "EHLO", STATE_ANY, cmd_ehlo },                 /* §4.1.1.1 */
-  { "HELO", STATE_ANY, cmd_helo },                 /* §4.1.1.1 */
-  { "MAIL", STATE_READY, cmd_mail },               /* §4.1.1.2 */
-  { "RCPT", STATE_MAIL | STATE_RCPT, cmd_rcpt },   /* §4.1.1.3 */
-  { "DATA", STATE_RCPT, cmd_data },                /* §4.1.1.4 */
-  { "RSET", STATE_ANY, cmd_rset },                 /* §4.1.1.5 */
-  { "NOOP", STATE_ANY, cmd_noop },                 /* §4.1.1.9 */
-  { "QUIT", STATE_ANY, cmd_quit },                 /* §4.1.1.10 */
+  { "EHLO", STATE_ANY, cmd_ehlo },               /* §4.1.1.1 */
+  { "HELO", STATE_ANY, cmd_helo },               /* §4.1.1.1 */
+  { "MAIL", STATE_READY, cmd_mail },             /* §4.1.1.2 */
+  { "RCPT", STATE_MAIL | STATE_RCPT, cmd_rcpt }, /* §4.1.1.3 */
+  { "DATA", STATE_RCPT, cmd_data },              /* §4.1.1.4 */
+  { "RSET", STATE_ANY, cmd_rset },               /* §4.1.1.5 */
+  { "NOOP", STATE_ANY, cmd_noop },               /* §4.1.1.9 */
+  { "QUIT", STATE_ANY, cmd_quit },               /* §4.1.1.10 */
 };
 
 /* Looks up the verb (case does not matter, §2.4) and checks the state:
