@@ -1,0 +1,217 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""build-slides.py BUILD_DIR OUT_DIR [--no-pdf]: mailwire's lecture decks.
+
+1. reveal.js, pinned by package.json and package-lock.json, is installed
+   with `npm ci` into OUT_DIR/npm (the source tree is left alone) and its
+   dist/ and plugins are copied to OUT_DIR/reveal/, so a deck needs no
+   network;
+2. play.sh starts mailwire on loopback and captures every scene into
+   OUT_DIR/captures/ (root, or tcpdump with cap_net_raw);
+3. every diagram of scenarios.txt is drawn by BUILD_DIR's mw-trace --svg
+   into OUT_DIR/svg/, and manifest.json records how (capture, options,
+   SHA-256), so a test can draw it again and compare;
+4. each decks/NN-name.md becomes OUT_DIR/NN-name.html (reveal.js's own
+   Markdown plugin renders it: "---" between slides, "Note:" starts the
+   speaker notes);
+5. headless Chromium prints each deck with reveal's ?print-pdf and
+   pdfunite joins them into OUT_DIR/mailwire-lectures.pdf.
+"""
+import hashlib
+import html
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PDF_NAME = "mailwire-lectures.pdf"
+
+
+def die(message):
+    print(f"build-slides: {message}", file=sys.stderr)
+    sys.exit(1)
+
+
+def run(argv, timeout, **kwargs):
+    """Runs argv in its own process group; on timeout the group (what this
+    started) is killed."""
+    process = subprocess.Popen(argv, start_new_session=True, **kwargs)
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        die(f"{argv[0]} took more than {timeout} s")
+
+
+PROGRAMS = ("servers/mw-smtpd", "servers/mw-pop3d", "servers/mw-imapd",
+            "clients/mw-send", "clients/mw-pop3", "clients/mw-imap",
+            "tools/mw-admin", "tracer/mw-trace")
+
+
+def check_programs(build):
+    missing = [p for p in PROGRAMS
+               if not os.access(os.path.join(build, "src", p), os.X_OK)]
+    if missing:
+        die(f"not built yet: {', '.join(missing)} (ninja -C {build} first)")
+
+
+def install_reveal(out):
+    npm = os.path.join(out, "npm")
+    os.makedirs(npm, exist_ok=True)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy(os.path.join(HERE, name), npm)
+    if run(["npm", "ci", "--no-audit", "--no-fund", "--prefer-offline",
+            "--loglevel=error"], 300, cwd=npm) != 0:
+        die("npm ci failed (reveal.js comes from the npm registry)")
+    reveal = os.path.join(npm, "node_modules", "reveal.js")
+    target = os.path.join(out, "reveal")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(os.path.join(reveal, "dist"), os.path.join(target, "dist"),
+                    ignore=shutil.ignore_patterns("*.map", "*.esm.js"))
+    for plugin in ("markdown", "notes"):
+        shutil.copytree(os.path.join(reveal, "plugin", plugin),
+                        os.path.join(target, "plugin", plugin),
+                        ignore=shutil.ignore_patterns("*.esm.js"))
+    shutil.copy(os.path.join(reveal, "LICENSE"), target)
+    with open(os.path.join(reveal, "package.json")) as f:
+        return json.load(f)["version"]
+
+
+def read_scenarios():
+    """[(diagram, scene, [mw-trace options])] from scenarios.txt."""
+    rows = []
+    with open(os.path.join(HERE, "scenarios.txt")) as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            words = shlex.split(line)
+            rows.append((words[0], words[1], words[2:]))
+    return rows
+
+
+def draw(build, out, scenarios):
+    tracer = os.path.join(build, "src", "tracer", "mw-trace")
+    svg_dir = os.path.join(out, "svg")
+    os.makedirs(svg_dir, exist_ok=True)
+    manifest = []
+    for diagram, scene, options in scenarios:
+        capture = os.path.join("captures", scene + ".pcap")
+        svg = os.path.join("svg", diagram + ".svg")
+        argv = [tracer, "-r", os.path.join(out, capture),
+                "--svg", os.path.join(out, svg)] + options
+        if run(argv, 60, stdout=subprocess.DEVNULL) != 0:
+            die(f"mw-trace could not draw {diagram}")
+        with open(os.path.join(out, svg), "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        manifest.append({"svg": svg, "capture": capture, "options": options,
+                         "sha256": digest})
+    return manifest
+
+
+def render_deck(source, out, template, diagrams):
+    with open(source) as f:
+        markdown = f.read()
+    title = re.search(r"^# (.*)$", markdown, re.M)
+    for image in re.findall(r"\]\((svg/[^)]+)\)", markdown):
+        if image not in diagrams:
+            die(f"{os.path.basename(source)} shows {image}, which no line of "
+                "scenarios.txt draws")
+    page = (template.replace("@TITLE@", html.escape(title.group(1) if title
+                                                    else "mailwire"))
+            .replace("@MARKDOWN@", markdown.replace("</textarea", "&lt;/textarea")))
+    name = os.path.splitext(os.path.basename(source))[0] + ".html"
+    with open(os.path.join(out, name), "w") as f:
+        f.write(page)
+    return name, slide_count(markdown)
+
+
+def slide_count(markdown):
+    """Slides in a deck: reveal's separator, a line "---" between blank lines."""
+    return len(re.findall(r"^\r?\n---\r?\n$", markdown, re.M)) + 1
+
+
+def pdf_pages(pdf):
+    info = subprocess.run(["pdfinfo", pdf], capture_output=True, text=True,
+                          timeout=60).stdout
+    match = re.search(r"^Pages:\s+(\d+)", info, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def print_deck(chromium, out, deck, pdf, slides):
+    """Chromium prints when its virtual time budget ends; reveal's print
+    layout may not be done by then on a loaded machine, which gives a blank
+    page: each try waits longer, until every slide is a page."""
+    url = "file://" + os.path.join(out, deck) + "?print-pdf"
+    for budget in (20000, 40000, 80000):
+        run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
+             "--no-pdf-header-footer", f"--virtual-time-budget={budget}",
+             f"--print-to-pdf={pdf}", url], 180,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if os.path.exists(pdf) and pdf_pages(pdf) == slides:
+            return
+    die(f"chromium printed {pdf_pages(pdf) if os.path.exists(pdf) else 0} "
+        f"pages of {deck}, which has {slides} slides")
+
+
+def print_pdf(out, decks, slides):
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        die("chromium is missing (apt-get install chromium), or use --no-pdf")
+    pdf_dir = os.path.join(out, "pdf")
+    os.makedirs(pdf_dir, exist_ok=True)
+    pages = []
+    for deck in decks:
+        pdf = os.path.join(pdf_dir, deck.replace(".html", ".pdf"))
+        print_deck(chromium, out, deck, pdf, slides[deck])
+        pages.append(pdf)
+    if run(["pdfunite"] + pages + [os.path.join(out, PDF_NAME)], 60) != 0:
+        die("pdfunite failed (apt-get install poppler-utils)")
+
+
+def main():
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if len(args) != 2:
+        die("usage: build-slides.py BUILD_DIR OUT_DIR [--no-pdf]")
+    build, out = (os.path.abspath(a) for a in args)
+    check_programs(build)
+    os.makedirs(out, exist_ok=True)
+    version = install_reveal(out)
+    scenarios = read_scenarios()
+    scenes = sorted({scene for _, scene, _ in scenarios},
+                    key=[s for _, s, _ in scenarios].index)
+    captures = os.path.join(out, "captures")
+    shutil.rmtree(captures, ignore_errors=True)
+    status = run([os.path.join(HERE, "play.sh"), build, captures] + scenes, 300)
+    if status != 0:
+        sys.exit(status)
+    shutil.rmtree(os.path.join(out, "svg"), ignore_errors=True)
+    manifest = draw(build, out, scenarios)
+    with open(os.path.join(HERE, "template.html")) as f:
+        template = f.read().replace("@REVEAL_VERSION@", version)
+    shutil.copy(os.path.join(HERE, "mailwire.css"), out)
+    decks_dir = os.path.join(HERE, "decks")
+    diagrams = {entry["svg"] for entry in manifest}
+    slides = dict(render_deck(os.path.join(decks_dir, name), out, template,
+                              diagrams)
+                  for name in sorted(os.listdir(decks_dir)) if name.endswith(".md"))
+    decks = sorted(slides)
+    with open(os.path.join(out, "manifest.json"), "w") as f:
+        json.dump({"reveal.js": version, "decks": decks, "slides": slides,
+                   "diagrams": manifest,
+                   "pdf": None if "--no-pdf" in sys.argv else PDF_NAME},
+                  f, indent=1)
+    if "--no-pdf" not in sys.argv:
+        print_pdf(out, decks, slides)
+    print(f"build-slides: {len(decks)} decks, {len(manifest)} diagrams "
+          f"in {out}")
+
+
+if __name__ == "__main__":
+    main()
