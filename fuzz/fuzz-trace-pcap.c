@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT
+ * fuzz-trace-pcap.c: a whole capture file through mw-trace's pipeline:
+ * libpcap's reader (pcap and pcapng, as mw-trace -r reads them, from
+ * memory here), trace-packet, tcp-flow, the sessions and every decoder.
+ * The seeds are the tracer's test captures, so mutations start from real
+ * SMTP, POP3 and IMAP conversations.
+ * Input: the capture file.
+ */
+#include <pcap/pcap.h>
+
+#include "trace-harness.h"
+
+typedef struct
+{
+  TraceHarness harness;
+  TcpFlowTable *flows;
+  int linktype;
+} TraceFile;
+
+static void
+on_packet (u_char *user, const struct pcap_pkthdr *header, const u_char *bytes)
+{
+  TraceFile *file = (TraceFile *) user;
+  TracePacket packet;
+  gsize cut = 0;
+  gint64 time_us =
+      (gint64) header->ts.tv_sec * G_USEC_PER_SEC + header->ts.tv_usec;
+
+  file->harness.frame++;
+  if (trace_packet_parse (file->linktype, bytes, header->caplen, &packet,
+                          &cut) == TRACE_PACKET_TCP)
+    tcp_flow_table_add (file->flows, &packet, time_us);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  char errbuf[PCAP_ERRBUF_SIZE];
+  TraceFile file;
+  FILE *stream;
+  pcap_t *pcap;
+
+  fuzz_init ();
+  if (size == 0)
+    return 0;
+  stream = fmemopen ((void *) data, size, "rb");
+  if (stream == NULL)
+    return 0;
+  pcap = pcap_fopen_offline (stream, errbuf); /* closes @stream */
+  if (pcap == NULL)
+    {
+      fclose (stream);
+      return 0;
+    }
+  trace_harness_init (&file.harness, 0);
+  file.linktype = pcap_datalink (pcap);
+  file.flows = tcp_flow_table_new (&trace_harness_callbacks, &file.harness);
+  if (trace_packet_linktype_supported (file.linktype))
+    pcap_loop (pcap, 10000, on_packet, (u_char *) &file);
+  tcp_flow_table_free (file.flows, 0);
+  pcap_close (pcap);
+  return 0;
+}

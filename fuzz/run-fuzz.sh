@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# fuzz/run-fuzz.sh TARGET|all SECONDS: what `./run fuzz` does once clang is
+# installed. Builds the libFuzzer targets in build-fuzz/ (clang, ASan, UBSan,
+# the whole of libmailwire instrumented), runs each one for SECONDS
+# (bounded: -max_total_time, -rss_limit_mb, -timeout; one job), and prints
+# per target: executions, executions per second, coverage (edges, features),
+# corpus size, peak memory, and any crash with the path of its reproducer.
+# New inputs go to build-fuzz/fuzz-corpus/TARGET (the seeds in
+# fuzz/corpus/TARGET are only read); crashes to build-fuzz/fuzz-crashes/TARGET.
+# Exit status 1 if any target crashed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+target=${1:-all}
+seconds=${2:-60}
+dir=build-fuzz
+# the targets, as fuzz/meson.build names them
+targets=(mail-line smtp-proto pop3-proto imap-args imap-assembler imap-seqset
+  imap-section imap-date imap-mutf7 imap-proto imap-message mail-config
+  mail-users mail-sasl maildir trace-packet tcp-flow trace-session trace-pcap)
+
+die() { echo "run fuzz: $*" >&2; exit 2; }
+
+[[ $seconds =~ ^[0-9]+$ && $seconds -gt 0 ]] || die "SECONDS must be a positive number"
+if [ "$target" != all ]; then
+  [[ " ${targets[*]} " == *" $target "* ]] || die "no target $target; one of: all ${targets[*]}"
+  targets=("$target")
+fi
+
+# the dictionary of each target's protocol (fuzz/dict/)
+dictionary() {
+  case $1 in
+    smtp-proto) echo smtp ;;
+    pop3-proto) echo pop3 ;;
+    imap-*) echo imap ;;
+    mail-config) echo config ;;
+    mail-users | mail-sasl) echo users ;;
+    maildir) echo maildir ;;
+    trace-session | tcp-flow | trace-pcap | mail-line) echo mail ;;
+    *) echo "" ;;
+  esac
+}
+
+sanitize='-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -g'
+if [ ! -f "$dir/build.ninja" ]; then
+  CC=clang CFLAGS="$sanitize" LDFLAGS='-fsanitize=address,undefined' \
+    meson setup "$dir" -Dfuzz=true -Db_lundef=false >/dev/null \
+    || die "meson setup $dir failed"
+fi
+log=$(ninja -j2 -C "$dir" "${targets[@]/#/fuzz/fuzz-}" 2>&1) \
+  || { echo "$log" >&2; die "build failed"; }
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+crashed=0
+printf '%-15s %11s %8s %7s %7s %6s %6s  %s\n' target executions exec/s edges features corpus rss_mb result
+for name in "${targets[@]}"; do
+  work=$dir/fuzz-work/$name
+  corpus=$dir/fuzz-corpus/$name
+  crashes=$dir/fuzz-crashes/$name
+  mkdir -p "$work" "$corpus" "$crashes"
+  rm -f "$work"/fuzz-*.log
+  args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -jobs=1
+    -print_final_stats=1 -artifact_prefix="$top/$crashes/")
+  dict=$(dictionary "$name")
+  [ -n "$dict" ] && args+=(-dict="$top/fuzz/dict/$dict.dict")
+  # -jobs=1 writes the fuzzer's output to fuzz-0.log in its directory;
+  # the hard limit is a backstop for a fuzzer that does not stop itself
+  (cd "$work" && timeout $((seconds + 120)) "$top/$dir/fuzz/fuzz-$name" "${args[@]}" \
+    "$top/$corpus" "$top/fuzz/corpus/$name" >/dev/null 2>&1) || true
+  out=$work/fuzz-0.log
+  [ -f "$out" ] || { printf '%-15s no output\n' "$name"; crashed=1; continue; }
+  stat() { sed -n "s/^stat::$1: *//p" "$out" | tail -1; }
+  cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$out" | tail -1 || true)
+  edges=$(echo "$cov" | awk '{print $2}')
+  features=$(echo "$cov" | awk '{print $4}')
+  units=$(echo "$cov" | awk '{print $6}')
+  artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$out" | tail -1)
+  if [ -n "$artifact" ]; then
+    # what went wrong: a GLib assertion, else the sanitizer's summary
+    why=$( (sed -n 's/^Bail out! //p' "$out"; sed -n 's/^SUMMARY: //p' "$out") | head -1 | cut -c1-160 || true)
+    result="CRASH $why; reproducer: ${artifact#"$top/"}; log: $out"
+    crashed=1
+  elif ! grep -q '^stat::number_of_executed_units' "$out"; then
+    result="DIED without a reproducer: $(grep -v '^#\|^INFO\|^$' "$out" | tail -2 | tr '\n' ' ' | cut -c1-160 || true); log: $out"
+    crashed=1
+  else
+    result=ok
+  fi
+  printf '%-15s %11s %8s %7s %7s %6s %6s  %s\n' "$name" "$(stat number_of_executed_units)" \
+    "$(stat average_exec_per_sec)" "${edges:-?}" "${features:-?}" "${units:-?}" \
+    "$(stat peak_rss_mb)" "$result"
+done
+exit $crashed
