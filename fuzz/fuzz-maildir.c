@@ -13,8 +13,6 @@
  * a second open (over the uidlist the first one wrote) keeps
  * UIDVALIDITY and gives every message the same UID.
  */
-#include <glib/gstdio.h>
-
 #include "fuzz.h"
 #include "mail-store.h"
 
@@ -22,25 +20,6 @@
 
 static const char message_text[] = "From: a@example.test\r\n"
                                    "Subject: fuzz\r\n\r\nhello\r\n";
-
-static void
-remove_tree (const char *path)
-{
-  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
-  const char *name;
-
-  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
-    {
-      g_autofree char *child = g_build_filename (path, name, NULL);
-
-      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
-          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
-        remove_tree (child);
-      else
-        g_unlink (child);
-    }
-  g_rmdir (path);
-}
 
 static void
 write_messages (const char *root, char *names)
@@ -147,6 +126,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         break;
     }
   g_clear_pointer (&store, mail_store_free);
-  remove_tree (root);
+  fuzz_remove_tree (root);
   return 0;
 }

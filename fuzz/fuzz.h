@@ -13,6 +13,7 @@
 
 #include <glib.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,25 +107,50 @@ fuzz_assert_same (const GString *a, const GString *b)
 }
 
 /* A private directory for targets whose parser reads a file (made once
- * per process, under /dev/shm when there is one: memory, not disk).
- * Removed at exit only if empty: fuzz_write_file () reuses names.
- * (transfer none) */
+ * per process, under /dev/shm when there is one: memory, not disk), and
+ * removed with what is in it when the process exits. (transfer none) */
+static char *fuzz_temp_path;
+
+static void
+fuzz_remove_tree (const char *path)
+{
+  g_autoptr (GDir) dir = g_dir_open (path, 0, NULL);
+  const char *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *child = g_build_filename (path, name, NULL);
+
+      if (g_file_test (child, G_FILE_TEST_IS_DIR) &&
+          !g_file_test (child, G_FILE_TEST_IS_SYMLINK))
+        fuzz_remove_tree (child);
+      else
+        remove (child);
+    }
+  remove (path);
+}
+
+static void
+fuzz_remove_temp_dir (void)
+{
+  fuzz_remove_tree (fuzz_temp_path);
+}
+
 static inline const char *
 fuzz_temp_dir (void)
 {
-  static char *dir;
-
-  if (dir == NULL)
+  if (fuzz_temp_path == NULL)
     {
       g_autofree char *template = g_build_filename (
           g_file_test ("/dev/shm", G_FILE_TEST_IS_DIR) ? "/dev/shm"
                                                        : g_get_tmp_dir (),
           "mailwire-fuzz-XXXXXX", NULL);
 
-      dir = g_mkdtemp (g_steal_pointer (&template));
-      g_assert_nonnull (dir);
+      fuzz_temp_path = g_mkdtemp (g_steal_pointer (&template));
+      g_assert_nonnull (fuzz_temp_path);
+      atexit (fuzz_remove_temp_dir);
     }
-  return dir;
+  return fuzz_temp_path;
 }
 
 /* Writes @data to @name in fuzz_temp_dir () (or under @dir) and returns
