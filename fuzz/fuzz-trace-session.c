@@ -46,9 +46,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
           continue;
         }
       length = fuzz_take (&data, &size, length);
-      /* no empty segments: TCP reassembly hands on none, and one first
-       * reaches the UBSan report of mail-line.c:110 (see
-       * fuzz-imap-assembler.c) */
+      /* no empty segments: TCP reassembly hands on none */
       if (length == 0)
         continue;
       trace_session_data (session, direction, chunk, length, now);

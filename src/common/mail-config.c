@@ -473,6 +473,10 @@ config_read_routes (const ConfigReader *reader,
                                   domains[i], error);
           return FALSE;
         }
+      /* not UTF-8: the octets as written, refused just below */
+      if (hop == NULL)
+        hop = g_key_file_get_value (reader->keys, CONFIG_ROUTES_GROUP,
+                                    domains[i], NULL);
       g_strstrip (hop);
       if (!config_is_next_hop (hop))
         {

@@ -82,10 +82,20 @@ line_flags (const guint8 *data, gsize length)
 
 /* Drops an overlong line. Memory stays bounded: without an LF in sight
  * everything buffered is dropped and we keep discarding. */
+/* The unread octets; NULL when there are none (an empty GByteArray has
+ * no buffer, and NULL + 0 is undefined, C11 §6.5.6). */
+static const guint8 *
+framer_unread (const MailLineFramer *framer)
+{
+  return mail_line_framer_get_pending (framer) > 0
+             ? framer->pending->data + framer->start
+             : NULL;
+}
+
 static MailLineStatus
 framer_discard (MailLineFramer *framer)
 {
-  const guint8 *data = framer->pending->data + framer->start;
+  const guint8 *data = framer_unread (framer);
   gsize available = mail_line_framer_get_pending (framer);
   const guint8 *lf = available > 0 ? memchr (data, '\n', available) : NULL;
 
@@ -107,7 +117,7 @@ framer_next_line (MailLineFramer *framer,
                   gsize *out_length,
                   MailLineFlags *out_flags)
 {
-  const guint8 *data = framer->pending->data + framer->start;
+  const guint8 *data = framer_unread (framer);
   gsize available = mail_line_framer_get_pending (framer);
   const guint8 *lf;
   gsize length;
@@ -170,7 +180,9 @@ mail_line_framer_take_bytes (MailLineFramer *framer, gsize length)
 
   if (mail_line_framer_get_pending (framer) < length)
     return NULL;
-  bytes = g_bytes_new (framer->pending->data + framer->start, length);
+  if (length == 0)
+    return g_bytes_new (NULL, 0);
+  bytes = g_bytes_new (framer_unread (framer), length);
   framer->start += length;
   return bytes;
 }

@@ -320,7 +320,9 @@ response_effects (TraceSession *session,
   if (ok && (strcmp (verb, "PASS") == 0 || strcmp (verb, "APOP") == 0 ||
              strcmp (verb, "AUTH") == 0 || strcmp (verb, "SASL") == 0))
     pop3->state = POP3_TRACE_TRANSACTION;
-  else if (ok && strcmp (verb, "DELE") == 0)
+  else if (ok && strcmp (verb, "DELE") == 0 && answered->argument != NULL)
+    /* a DELE without its number the server took anyway: nothing to count
+     * (RFC 1939 §5 requires one; the lint says so elsewhere) */
     g_hash_table_add (pop3->deleted, g_strdup (answered->argument));
   else if (ok && strcmp (verb, "RSET") == 0)
     {

@@ -591,8 +591,12 @@ reply_effects (TraceSession *session,
   else if (strcmp (verb, "MAIL") == 0)
     {
       smtp->mail_sent = ok;
+      /* a second MAIL the server took anyway replaces the first */
       if (ok)
-        smtp->mail_from = path_of (answered->argument, SMTP_PATH_REVERSE);
+        {
+          g_free (smtp->mail_from);
+          smtp->mail_from = path_of (answered->argument, SMTP_PATH_REVERSE);
+        }
     }
   else if (strcmp (verb, "RCPT") == 0)
     {
