@@ -428,15 +428,16 @@ imap_cache_entry_has_items (const ImapCacheEntry *entry)
 
 /* One line of @file, without its LF: kept for the message of @messages
  * (base name -> MailMessage) of the same name and size, to be taken
- * apart when asked (its check too), or nothing. */
+ * apart when asked (its check too), or nothing. @name is room for the
+ * name, reused from line to line. */
 static void
 imap_cache_parse_line (ImapCache *cache,
                        GHashTable *messages,
                        GBytes *file,
+                       GString *name,
                        const char *line,
                        gsize length)
 {
-  g_autoptr (GString) name = g_string_new (NULL);
   const char *field = NULL;
   gsize field_length = 0;
   const MailMessage *message = NULL;
@@ -444,6 +445,7 @@ imap_cache_parse_line (ImapCache *cache,
   char *end = NULL;
   guint64 size = 0;
 
+  g_string_truncate (name, 0);
   if (!imap_cache_line_field (line, length, 1, &field, &field_length) ||
       !imap_cache_unescape_into (name, field, field_length) ||
       (message = g_hash_table_lookup (messages, name->str)) == NULL ||
@@ -565,6 +567,7 @@ imap_cache_refresh (ImapCache *cache, MailFolder *folder)
 {
   g_autoptr (GBytes) file = NULL;
   g_autoptr (GHashTable) messages = NULL;
+  g_autoptr (GString) name = NULL;
   const char *header = imap_cache_header ();
   gsize length = 0;
   const char *data = NULL;
@@ -579,11 +582,12 @@ imap_cache_refresh (ImapCache *cache, MailFolder *folder)
   if (length < strlen (header) || memcmp (data, header, strlen (header)) != 0)
     return;
   messages = imap_cache_folder_messages (folder);
+  name = g_string_new (NULL);
   /* the last line is cut short if it has no LF */
   for (const char *line = data + strlen (header), *lf = NULL;
        line < end && (lf = memchr (line, '\n', end - line)) != NULL;
        line = lf + 1)
-    imap_cache_parse_line (cache, messages, file, line, lf - line);
+    imap_cache_parse_line (cache, messages, file, name, line, lf - line);
 }
 
 /* Appends @slot of @message to @out, or returns FALSE. */

@@ -200,15 +200,22 @@ append_address_text (GString *out,
     {
       g_autofree char *decoded = imap_header_decode_text (name);
 
-      g_string_append_printf (out, "%s ", decoded);
+      g_string_append (out, decoded);
+      g_string_append_c (out, ' ');
     }
   if (angle)
     g_string_append_c (out, '<');
   if (route != NULL && route[0] != '\0')
-    g_string_append_printf (out, "%s:", route);
+    {
+      g_string_append (out, route);
+      g_string_append_c (out, ':');
+    }
   g_string_append (out, mailbox);
   if (host[0] != '\0')
-    g_string_append_printf (out, "@%s", host);
+    {
+      g_string_append_c (out, '@');
+      g_string_append (out, host);
+    }
   if (angle)
     g_string_append_c (out, '>');
 }

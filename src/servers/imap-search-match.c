@@ -69,13 +69,45 @@ match_day (ImapSearchKind kind, gint64 day, gint64 wanted)
     }
 }
 
-/* RFC 9051 §6.4.4: "a substring match, case-insensitive". */
+static gboolean
+is_ascii (const char *text)
+{
+  for (const char *p = text; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80)
+      return FALSE;
+  return TRUE;
+}
+
+/* Is @needle in @text, ASCII letters compared without case? */
+static gboolean
+ascii_contains (const char *text, const char *needle)
+{
+  gsize length = strlen (needle);
+  char first = g_ascii_tolower (needle[0]);
+
+  if (length == 0)
+    return TRUE;
+  for (const char *p = text; *p != '\0'; p++)
+    if (g_ascii_tolower (*p) == first &&
+        g_ascii_strncasecmp (p, needle, length) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* RFC 9051 §6.4.4: "a substring match, case-insensitive". For ASCII,
+ * g_utf8_casefold () only lowers the letters (its special cases are all
+ * past U+007F), so ASCII text is compared in place, without folding
+ * copies of both for every message. */
 static gboolean
 text_contains (const char *text, const char *needle)
 {
-  g_autofree char *folded_text = g_utf8_casefold (text, -1);
-  g_autofree char *folded_needle = g_utf8_casefold (needle, -1);
+  g_autofree char *folded_text = NULL;
+  g_autofree char *folded_needle = NULL;
 
+  if (is_ascii (text) && is_ascii (needle))
+    return ascii_contains (text, needle);
+  folded_text = g_utf8_casefold (text, -1);
+  folded_needle = g_utf8_casefold (needle, -1);
   return strstr (folded_text, folded_needle) != NULL;
 }
 
