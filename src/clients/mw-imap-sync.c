@@ -26,8 +26,6 @@
  * FETCH FLAGS), so a sync with no change costs one command per folder.
  * Without it, UID FETCH 1:* (FLAGS) lists the server's state whole.
  */
-#include "mw-imap-sync.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -35,53 +33,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include "mail-store.h"
-#include "mw-imap.h"
-
-/* Messages per UID FETCH of bodies; and messages downloaded (or
- * uploaded) between two state writes and rescans of the local folder
- * (a rescan reads the whole folder: one per batch would be quadratic). */
-#define MW_SYNC_BATCH 64
-#define MW_SYNC_RESCAN 1024
-
-typedef struct
-{
-  const MwImapOptions *o;
-  ImapClient *client;
-  MailStore *store;
-  char *state_dir;
-  char delimiter; /* the server's hierarchy delimiter (RFC 9051 §5.1) */
-} MwSync;
-
-/* What changed, for the summary line. */
-typedef struct
-{
-  guint downloaded, uploaded, matched;
-  guint flags_here, flags_there;
-  guint deleted_here, deleted_there;
-} MwSyncCounts;
-
-/* One folder's sync. */
-typedef struct
-{
-  MwSync *sync;
-  const char *remote; /* the server's name */
-  const char *local;  /* the store's name ("/" separated) */
-  MailFolder *folder; /* the local folder */
-  MwSyncState *state; /* as loaded; its pairs are consumed */
-  MwSyncState *next;  /* being built: what the next sync starts from */
-  char *state_path;
-  gboolean first_contact; /* no common state to merge against */
-  GHashTable *remote_now; /* server UID -> flags, as the server has them */
-  GHashTable *local_now;  /* local UID -> flags */
-  guint64 select_modseq;  /* HIGHESTMODSEQ and UIDNEXT at SELECT */
-  guint32 select_uidnext;
-  gboolean qresync;   /* SELECT reported the changes (RFC 7162) */
-  gboolean changing;  /* local flag changes are batched (begun) */
-  GHashTable *stored; /* file name -> server UID: downloaded, not yet
-                       * paired (that needs the local UID) */
-  MwSyncCounts counts;
-} MwSyncFolder;
+#include "mw-imap-sync-run.h"
 
 /* ---- the server's side ---------------------------------------------- */
 
@@ -234,7 +186,7 @@ mw_sync_local_open (MwSyncFolder *f, GError **error)
   return TRUE;
 }
 
-static gboolean
+gboolean
 mw_sync_local_set_flags (MwSyncFolder *f,
                          guint32 local_uid,
                          const char *flags,
@@ -307,7 +259,7 @@ mw_sync_outbox_store (MwSyncOutbox *out,
   g_array_append_val (uids, uid);
 }
 
-static int
+int
 mw_sync_compare_uids (gconstpointer a, gconstpointer b)
 {
   guint32 x = *(const guint32 *) a;
@@ -316,7 +268,7 @@ mw_sync_compare_uids (gconstpointer a, gconstpointer b)
   return x < y ? -1 : x > y;
 }
 
-static char *
+char *
 mw_sync_uid_set (GArray *uids)
 {
   g_array_sort (uids, mw_sync_compare_uids);
@@ -434,276 +386,6 @@ mw_sync_pairs (MwSyncFolder *f, GError **error)
   g_hash_table_unref (out.stores);
   g_array_unref (out.expunge);
   return ok;
-}
-
-/* ---- messages in no pair -------------------------------------------- */
-
-static GArray *
-mw_sync_keys (GHashTable *table)
-{
-  GArray *uids = g_array_new (FALSE, FALSE, sizeof (guint32));
-  GHashTableIter iter;
-  gpointer key = NULL;
-
-  g_hash_table_iter_init (&iter, table);
-  while (g_hash_table_iter_next (&iter, &key, NULL))
-    {
-      guint32 uid = GPOINTER_TO_UINT (key);
-
-      g_array_append_val (uids, uid);
-    }
-  g_array_sort (uids, mw_sync_compare_uids);
-  return uids;
-}
-
-/* A pair found by Message-ID: both keep the flags either had. */
-static gboolean
-mw_sync_pair_matched (MwSyncFolder *f,
-                      guint32 remote_uid,
-                      guint32 local_uid,
-                      GError **error)
-{
-  gpointer remote_key = GUINT_TO_POINTER (remote_uid);
-  gpointer local_key = GUINT_TO_POINTER (local_uid);
-  const char *remote = g_hash_table_lookup (f->remote_now, remote_key);
-  const char *local = g_hash_table_lookup (f->local_now, local_key);
-  g_autofree char *merged = mw_sync_flags_merge (NULL, remote, local, TRUE);
-  g_autofree char *added = mw_sync_flags_minus (merged, remote);
-  g_autoptr (ImapReply) reply = NULL;
-
-  if (strcmp (merged, local) != 0 &&
-      !mw_sync_local_set_flags (f, local_uid, merged, error))
-    return FALSE;
-  if (added[0] != '\0')
-    {
-      reply = imap_client_run (f->sync->client, NULL, error,
-                               "UID STORE %u +FLAGS.SILENT (%s)", remote_uid,
-                               added);
-      if (reply == NULL)
-        return FALSE;
-    }
-  mw_sync_state_add (f->next, remote_uid, local_uid, merged);
-  g_hash_table_remove (f->remote_now, remote_key);
-  g_hash_table_remove (f->local_now, local_key);
-  f->counts.matched++;
-  return TRUE;
-}
-
-/* Message-ID -> server UID of the server's messages in no pair. */
-static GHashTable *
-mw_sync_remote_ids (MwSyncFolder *f, GError **error)
-{
-  g_autoptr (GArray) uids = mw_sync_keys (f->remote_now);
-  g_autofree char *set = mw_sync_uid_set (uids);
-  g_autoptr (GPtrArray) replies = NULL;
-  g_autoptr (ImapReply) tagged = imap_client_run (
-      f->sync->client, &replies, error,
-      "UID FETCH %s (UID BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)])", set);
-  GHashTable *ids = NULL;
-
-  if (tagged == NULL)
-    return NULL;
-  ids = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  for (guint i = 0; i < replies->len; i++)
-    {
-      const ImapReply *reply = g_ptr_array_index (replies, i);
-      const ImapArg *header = imap_reply_fetch_item (reply, "BODY[");
-      guint64 uid = 0;
-      char *id = NULL;
-
-      if (header == NULL || header->data == NULL ||
-          !imap_reply_fetch_number (reply, "UID", &uid))
-        continue;
-      id = mw_sync_message_id (header->data, header->length);
-      if (id != NULL && !g_hash_table_contains (ids, id))
-        g_hash_table_insert (ids, id, GUINT_TO_POINTER (uid));
-      else
-        g_free (id);
-    }
-  return ids;
-}
-
-/* Copies on both sides in no pair (a crash before the state was written,
- * a UIDVALIDITY change) are the same message when their Message-IDs are:
- * pair them instead of copying them again. */
-static gboolean
-mw_sync_match (MwSyncFolder *f, GError **error)
-{
-  g_autoptr (GHashTable) ids = NULL;
-  g_autoptr (GArray) local = NULL;
-
-  if (g_hash_table_size (f->remote_now) == 0 ||
-      g_hash_table_size (f->local_now) == 0)
-    return TRUE;
-  ids = mw_sync_remote_ids (f, error);
-  if (ids == NULL)
-    return FALSE;
-  local = mw_sync_keys (f->local_now);
-  for (guint i = 0; i < local->len; i++)
-    {
-      guint32 local_uid = g_array_index (local, guint32, i);
-      gint index = mail_folder_find_uid (f->folder, local_uid);
-      g_autoptr (GBytes) data = NULL;
-      g_autofree char *id = NULL;
-      gpointer remote_uid = NULL;
-
-      if (index < 0)
-        continue;
-      data = mail_folder_read_message (f->folder, (guint) index, NULL);
-      if (data != NULL)
-        id = mw_sync_message_id (g_bytes_get_data (data, NULL),
-                                 g_bytes_get_size (data));
-      if (id == NULL ||
-          !g_hash_table_steal_extended (ids, id, NULL, &remote_uid))
-        continue;
-      if (!mw_sync_pair_matched (f, GPOINTER_TO_UINT (remote_uid), local_uid,
-                                 error))
-        return FALSE;
-    }
-  return TRUE;
-}
-
-/* Writes the state so far: the pairs made, with the old HIGHESTMODSEQ
- * and UIDNEXT (what this sync has not finished must be asked again). */
-static gboolean
-mw_sync_checkpoint (MwSyncFolder *f, GError **error)
-{
-  /* after a UIDVALIDITY change the old numbers mean nothing */
-  gboolean same = f->next->uidvalidity == f->state->uidvalidity;
-
-  f->next->highest_modseq = same ? f->state->highest_modseq : 0;
-  f->next->uidnext = same ? f->state->uidnext : 1;
-  return mw_sync_state_save (f->next, f->state_path, error);
-}
-
-/* The downloaded files get their local UIDs (one rescan of the local
- * folder for all of them), become pairs, and the state is written. */
-static gboolean
-mw_sync_pair_stored (MwSyncFolder *f, GError **error)
-{
-  if (g_hash_table_size (f->stored) == 0)
-    return TRUE;
-  if (!mail_folder_sync (f->folder, NULL, NULL, error))
-    return FALSE;
-  for (guint i = 0; i < mail_folder_get_count (f->folder); i++)
-    {
-      const MailMessage *message = mail_folder_get_message (f->folder, i);
-      gpointer uid = g_hash_table_lookup (f->stored, message->name);
-
-      if (uid == NULL)
-        continue;
-      mw_sync_state_add (f->next, GPOINTER_TO_UINT (uid), message->uid,
-                         g_hash_table_lookup (f->remote_now, uid));
-      f->counts.downloaded++;
-    }
-  g_hash_table_remove_all (f->stored);
-  return mw_sync_checkpoint (f, error);
-}
-
-/* Stores one message of a UID FETCH durably (mail_store_append ()
- * fsyncs), with the server's flags and INTERNALDATE. */
-static gboolean
-mw_sync_store_fetched (MwSyncFolder *f, const ImapReply *reply, GError **error)
-{
-  const ImapArg *body = imap_reply_fetch_item (reply, "BODY[");
-  const ImapArg *date = imap_reply_fetch_item (reply, "INTERNALDATE");
-  const char *flags = NULL;
-  guint64 uid = 0;
-  gint64 time = 0;
-  int zone = 0;
-  MailFlags system = 0;
-  g_auto (GStrv) keywords = NULL;
-  char *name = NULL;
-
-  if (body == NULL || body->data == NULL ||
-      !imap_reply_fetch_number (reply, "UID", &uid))
-    return TRUE;
-  flags = g_hash_table_lookup (f->remote_now, GUINT_TO_POINTER (uid));
-  mw_sync_flags_to_local (flags, &system, &keywords);
-  if (date == NULL || imap_arg_string (date) == NULL ||
-      !imap_datetime_parse (imap_arg_string (date), &time, &zone, NULL))
-    time = 0;
-  if (!mail_store_append (f->sync->store, f->local, body->data, body->length,
-                          system, (const char *const *) keywords, time, &name,
-                          error))
-    return FALSE;
-  g_hash_table_insert (f->stored, name, GUINT_TO_POINTER (uid));
-  return TRUE;
-}
-
-static gboolean
-mw_sync_download_batch (MwSyncFolder *f, GArray *uids, GError **error)
-{
-  g_autofree char *set = mw_sync_uid_set (uids);
-  g_autoptr (GPtrArray) replies = NULL;
-  g_autoptr (ImapReply) tagged = imap_client_run (
-      f->sync->client, &replies, error,
-      "UID FETCH %s (UID FLAGS INTERNALDATE BODY.PEEK[])", set);
-
-  if (tagged == NULL)
-    return FALSE;
-  for (guint i = 0; i < replies->len; i++)
-    if (!mw_sync_store_fetched (f, g_ptr_array_index (replies, i), error))
-      return FALSE;
-  return g_hash_table_size (f->stored) < MW_SYNC_RESCAN ||
-         mw_sync_pair_stored (f, error);
-}
-
-static gboolean
-mw_sync_download (MwSyncFolder *f, GError **error)
-{
-  g_autoptr (GArray) uids = mw_sync_keys (f->remote_now);
-
-  for (guint start = 0; start < uids->len; start += MW_SYNC_BATCH)
-    {
-      guint count = MIN (MW_SYNC_BATCH, uids->len - start);
-      g_autoptr (GArray) batch = g_array_new (FALSE, FALSE, sizeof (guint32));
-
-      g_array_append_vals (batch, &g_array_index (uids, guint32, start), count);
-      if (!mw_sync_download_batch (f, batch, error))
-        return FALSE;
-    }
-  return mw_sync_pair_stored (f, error);
-}
-
-/* APPEND each local message in no pair; APPENDUID (RFC 4315 §3) names
- * its server UID. Without UIDPLUS the pair is made by Message-ID on the
- * next sync. */
-static gboolean
-mw_sync_upload (MwSyncFolder *f, GError **error)
-{
-  g_autoptr (GArray) uids = mw_sync_keys (f->local_now);
-
-  for (guint i = 0; i < uids->len; i++)
-    {
-      guint32 local_uid = g_array_index (uids, guint32, i);
-      gint index = mail_folder_find_uid (f->folder, local_uid);
-      const char *flags =
-          g_hash_table_lookup (f->local_now, GUINT_TO_POINTER (local_uid));
-      g_autoptr (GBytes) data = NULL;
-      g_autoptr (GBytes) message = NULL;
-      guint32 uidvalidity = 0;
-      guint32 remote_uid = 0;
-
-      if (index < 0)
-        continue;
-      data = mail_folder_read_message (f->folder, (guint) index, error);
-      if (data == NULL)
-        return FALSE;
-      message =
-          mw_imap_crlf (g_bytes_get_data (data, NULL), g_bytes_get_size (data));
-      if (!imap_client_append (
-              f->sync->client, f->remote, flags,
-              mail_folder_get_message (f->folder, (guint) index)->mtime,
-              message, &uidvalidity, &remote_uid, error))
-        return FALSE;
-      f->counts.uploaded++;
-      if (remote_uid != 0 && uidvalidity == f->next->uidvalidity)
-        mw_sync_state_add (f->next, remote_uid, local_uid, flags);
-      if ((i + 1) % MW_SYNC_RESCAN == 0 && !mw_sync_checkpoint (f, error))
-        return FALSE;
-    }
-  return TRUE;
 }
 
 /* ---- one folder ----------------------------------------------------- */
