@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT
- * imap-client-private.h: what the two halves of the IMAP client share:
- * imap-client.c (connection, responses, the mailbox view, commands and
- * their literals) and imap-client-session.c (login, SELECT, APPEND, IDLE,
- * LOGOUT). Not for programs: they use imap-client.h.
+ * imap-client-private.h: what the three files of the IMAP client share:
+ * imap-client.c (connection, responses, commands and their literals),
+ * imap-client-view.c (the mailbox view) and imap-client-session.c (login,
+ * SELECT, APPEND, IDLE, LOGOUT). Not for programs: they use imap-client.h.
  */
 #pragma once
 
@@ -57,3 +57,8 @@ gboolean imap_client_take_capability_code (ImapClient *client,
 /* Asks CAPABILITY (RFC 9051 §6.1.1). */
 gboolean imap_client_capability (ImapClient *client, GError **error);
 void imap_mailbox_free (ImapMailbox *mailbox);
+/* imap-client-view.c: applies a status response's code (UIDVALIDITY,
+ * UIDNEXT, HIGHESTMODSEQ, READ-ONLY ...) or an untagged data response
+ * (EXISTS, EXPUNGE, VANISHED, FETCH, FLAGS) to the view. */
+void imap_mailbox_apply_code (ImapMailbox *mailbox, const ImapReply *reply);
+void imap_mailbox_apply_data (ImapMailbox *mailbox, const ImapReply *reply);
