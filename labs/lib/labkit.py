@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: MIT
 """labkit: what every lab grader shares (Python 3, standard library only).
 
-  Mailwire    mw-smtpd / mw-pop3d on 127.0.0.1 with a lab configuration,
-              ephemeral ports, users, a [faults] section when asked
+  Mailwire    mw-smtpd / mw-pop3d / mw-imapd on 127.0.0.1 with a lab
+              configuration, ephemeral ports, users, a [faults] section
+              when asked, TLS (STARTTLS and implicit) when asked
   Submission  the student's program: their C files built with the lab's
               Makefile (warnings on, AddressSanitizer), or their `run` script
   Grader      checks -> "PASS name" / "FAIL name: expected ..., got ..., RFC",
@@ -65,14 +66,29 @@ class Mailwire:
     kernel picks (or the ones given), with alice, bob and carol as users
     (password PASSWORD). `faults` is the text of a [faults] section."""
 
+    TLS_LISTENERS = ("submission", "smtps", "pop3s", "imaps")
+
     def __init__(self, state, smtp=True, pop3=False, faults=None,
-                 smtp_port=0, pop3_port=0, users_file=None, imap=False, imap_port=0):
+                 smtp_port=0, pop3_port=0, users_file=None, imap=False, imap_port=0,
+                 tls=False, tls_ports=None, plaintext_auth="loopback"):
+        """With `tls`, a self-signed certificate (STATE/cert.pem, for
+        127.0.0.1 and localhost) and the listeners of TLS_LISTENERS on
+        `tls_ports` ({label: port}, 0 or absent: any free port); POP3 and
+        IMAP take `plaintext_auth` (never|loopback|always)."""
         self.state, self.faults = os.path.abspath(state), faults
         self.want = [name for name, on in (("mw-smtpd", smtp), ("mw-pop3d", pop3),
                                            ("mw-imapd", imap)) if on]
         self.ports = {"smtp": smtp_port, "pop3": pop3_port, "imap": imap_port}
+        self.tls, self.plaintext_auth = tls, plaintext_auth
+        for label in self.TLS_LISTENERS:
+            self.ports[label] = (tls_ports or {}).get(label, 0) if tls else -1
         self.users_file = users_file
         self.procs = []
+
+    @property
+    def cert(self):
+        """The certificate clients trust with tls=True (PEM)."""
+        return os.path.join(self.state, "cert.pem")
 
     def config_text(self):
         text = f"""# written by labs/lib/labkit.py
@@ -84,21 +100,24 @@ timeout = 60
 """
         if self.users_file:
             text += f"users_file = {self.users_file}\n"
+        if self.tls:
+            text += "tls_cert = cert.pem\ntls_key = key.pem\n"
+        p = self.ports
         text += f"""[smtp]
 listen = 127.0.0.1
-port = {self.ports['smtp']}
-submission_port = -1
-smtps_port = -1
+port = {p['smtp']}
+submission_port = {p['submission']}
+smtps_port = {p['smtps']}
 [pop3]
 listen = 127.0.0.1
-port = {self.ports['pop3']}
-pop3s_port = -1
-plaintext_auth = loopback
+port = {p['pop3']}
+pop3s_port = {p['pop3s']}
+plaintext_auth = {self.plaintext_auth}
 [imap]
 listen = 127.0.0.1
-port = {self.ports['imap'] if 'mw-imapd' in self.want else -1}
-imaps_port = -1
-plaintext_auth = loopback
+port = {p['imap'] if 'mw-imapd' in self.want else -1}
+imaps_port = {p['imaps'] if 'mw-imapd' in self.want else -1}
+plaintext_auth = {self.plaintext_auth}
 """
         if self.faults:
             text += "[faults]\n" + self.faults.strip() + "\n"
@@ -133,6 +152,10 @@ plaintext_auth = loopback
         os.makedirs(self.state, exist_ok=True)
         with open(self.config, "w") as f:
             f.write(self.config_text())
+        if self.tls and not os.path.exists(self.cert):
+            subprocess.run([program("mw-admin"), "cert", "--out", self.cert, "--key",
+                            os.path.join(self.state, "key.pem"), "localhost", "127.0.0.1"],
+                           check=True, stdout=subprocess.DEVNULL, timeout=30)
         if not self.users_file and not os.path.exists(os.path.join(self.state, "users")):
             self.add_users()
         for name in self.want:
@@ -178,6 +201,8 @@ plaintext_auth = loopback
         self.stop()
         self.faults = faults
         self.ports = {"smtp": 0, "pop3": 0, "imap": 0}
+        for label in self.TLS_LISTENERS:
+            self.ports[label] = 0 if self.tls else -1
         return self.start()
 
     def __enter__(self):
