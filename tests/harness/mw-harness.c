@@ -356,6 +356,33 @@ mw_harness_start_on_tmpfs (MwHarness *harness,
   return 0;
 }
 
+guint64
+mw_harness_rss_kib (GPid pid)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
+  g_autofree char *status = NULL;
+  const char *line = NULL;
+
+  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
+  line = strstr (status, "VmRSS:");
+  g_assert_nonnull (line);
+  return g_ascii_strtoull (line + strlen ("VmRSS:"), NULL, 10);
+}
+
+guint64
+mw_harness_peak_rss_kib (GPid pid, guint seconds)
+{
+  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
+  guint64 peak = 0;
+
+  while (g_get_monotonic_time () < deadline)
+    {
+      peak = MAX (peak, mw_harness_rss_kib (pid));
+      g_usleep (20 * 1000); /* sampling, not waiting for an event */
+    }
+  return peak;
+}
+
 guint16
 mw_harness_port (MwHarness *harness, const char *label)
 {

@@ -55,6 +55,11 @@ GPid mw_harness_start_on_tmpfs (MwHarness *harness,
                                 const char *program,
                                 const char *mount_point,
                                 const char *size);
+/* VmRSS of @pid in KiB (Linux /proc/PID/status), and the highest seen
+ * over @seconds, sampled every 20 ms. */
+guint64 mw_harness_rss_kib (GPid pid);
+guint64 mw_harness_peak_rss_kib (GPid pid, guint seconds);
+
 /* Port of the listener @label ("smtp", "submission", "smtps", "pop3",
  * "pop3s", ...) of any started server; asserts that it exists. */
 guint16 mw_harness_port (MwHarness *harness, const char *label);

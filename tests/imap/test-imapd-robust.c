@@ -14,15 +14,10 @@
  * # TODO") while BODY[] re-encodes a part holding NUL and RFC822.SIZE
  * stays the stored size; it passes outright once they agree.
  */
-#define _GNU_SOURCE /* unshare (), CLONE_NEWNS */
-
 #include <errno.h>
-#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "mail-line.h"
@@ -116,17 +111,6 @@ count_files (const char *dir)
 
 /* ---- a client that never reads (RFC 9051 §5.5) ------------------------ */
 
-/* VmRSS of @pid in KiB, from /proc/PID/status. */
-static guint64
-rss_kib (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  return number_after (status, "VmRSS:");
-}
-
 typedef struct
 {
   guint messages;      /* in INBOX */
@@ -182,21 +166,6 @@ flood (MailStream *stream, const char *what, guint count)
   return sent;
 }
 
-/* The highest VmRSS of @pid seen over @seconds (sampled every 20 ms). */
-static guint64
-peak_rss_kib (GPid pid, guint seconds)
-{
-  gint64 deadline = g_get_monotonic_time () + seconds * G_USEC_PER_SEC;
-  guint64 peak = 0;
-
-  while (g_get_monotonic_time () < deadline)
-    {
-      peak = MAX (peak, rss_kib (pid));
-      g_usleep (20 * 1000);
-    }
-  return peak;
-}
-
 /* A second session, while the first is stuck, logs in and reads. */
 static void
 assert_other_session_works (Fixture *f, guint messages)
@@ -242,11 +211,11 @@ test_never_reads (Fixture *f, gconstpointer data)
   g_free (mw_imap_client_ok (client, "FETCH 1:* (UID RFC822.SIZE)"));
   g_free (mw_imap_client_ok (client, "FETCH 1 BODY.PEEK[HEADER]"));
   g_free (mw_imap_client_command (client, "LIST \"\" *"));
-  before = rss_kib (f->pid);
+  before = mw_harness_rss_kib (f->pid);
   sent = flood (client->stream, c->command, FLOOD_COMMANDS);
-  peak = peak_rss_kib (f->pid, 2);
+  peak = mw_harness_peak_rss_kib (f->pid, 2);
   assert_other_session_works (f, c->messages);
-  peak = MAX (peak, peak_rss_kib (f->pid, 1));
+  peak = MAX (peak, mw_harness_peak_rss_kib (f->pid, 1));
   g_test_message (
       "%u x %zu octets, %u folders, %u x \"%s\" sent: VmRSS "
       "%" G_GUINT64_FORMAT " KiB before, peak %" G_GUINT64_FORMAT " KiB",
@@ -615,66 +584,6 @@ test_size_matches_body (Fixture *f, gconstpointer data)
 
 /* ---- APPEND on a full disk (RFC 9051 §6.3.12, RFC 5530 §3) ----------- */
 
-/* Exit status of a child that could not make its mount namespace for
- * want of privilege (CAP_SYS_ADMIN), and for any other reason. */
-#define NO_PRIVILEGE_EXIT 77
-#define NO_NAMESPACE_EXIT 78
-
-/* In the child, before mw-imapd runs: a private mount namespace where
- * the mail root is a 2 MiB tmpfs. Only syscalls: async-signal-safe. */
-static void
-on_child_setup (gpointer user_data)
-{
-  const char *mail_root = user_data;
-
-  prctl (PR_SET_PDEATHSIG, SIGKILL);
-  if (unshare (CLONE_NEWNS) != 0 ||
-      mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
-      mount ("mw-test", mail_root, "tmpfs", 0, "size=2m,mode=0700") != 0)
-    _exit (errno == EPERM ? NO_PRIVILEGE_EXIT : NO_NAMESPACE_EXIT);
-}
-
-/* Starts mw-imapd in its own mount namespace (on_child_setup ()) and
- * returns its port after its "ready" line, or 0 if the namespace could
- * not be made for want of privilege (the test is then skipped). */
-static guint16
-start_on_small_disk (Fixture *f, const char *mail_root, GSubprocess **out)
-{
-  g_autofree char *program = mw_harness_program ("mw-imapd");
-  const char *argv[] = { program, "--config", mw_harness_config (f->harness),
-                         NULL };
-  g_autoptr (GSubprocessLauncher) launcher =
-      g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE);
-  g_autoptr (GDataInputStream) out_lines = NULL;
-  g_autoptr (GError) error = NULL;
-  guint16 port = 0;
-
-  g_subprocess_launcher_set_child_setup (launcher, on_child_setup,
-                                         (gpointer) mail_root, NULL);
-  *out = g_subprocess_launcher_spawnv (launcher, argv, &error);
-  g_assert_no_error (error);
-  out_lines = g_data_input_stream_new (g_subprocess_get_stdout_pipe (*out));
-  for (guint i = 0; i < 100; i++)
-    {
-      g_autofree char *line =
-          g_data_input_stream_read_line (out_lines, NULL, NULL, &error);
-      const char *at =
-          line ? strstr (line, "imap listening on 127.0.0.1:") : NULL;
-
-      g_assert_no_error (error);
-      if (line == NULL)
-        break;
-      if (at != NULL)
-        port = (guint16) atoi (strrchr (at, ':') + 1);
-      if (strcmp (line, "mw-imapd: ready") == 0)
-        return port;
-    }
-  g_assert_true (g_subprocess_wait (*out, NULL, &error));
-  g_assert_true (g_subprocess_get_if_exited (*out));
-  g_assert_cmpint (g_subprocess_get_exit_status (*out), ==, NO_PRIVILEGE_EXIT);
-  return 0;
-}
-
 /* APPENDs @text with a non-synchronising literal; the tagged answer. */
 static char *
 append_text (MwImapClient *client, const char *text)
@@ -762,29 +671,27 @@ test_append_on_full_disk (Fixture *f, gconstpointer data)
       g_build_filename (mw_harness_dir (f->harness), "small", NULL);
   g_autofree char *config =
       g_strdup_printf ("[general]\nmail_root = %s\n", mail_root);
-  g_autoptr (GSubprocess) server = NULL;
   g_autoptr (MwImapClient) client = NULL;
   g_autofree char *maildir = NULL;
   g_autofree char *fetch = NULL;
   g_autofree char *again = NULL;
-  guint16 port = 0;
   guint taken = 0;
+  GPid server = 0;
 
-  g_assert_cmpint (g_mkdir_with_parents (mail_root, 0700), ==, 0);
   write_config_extra (f, config);
-  port = start_on_small_disk (f, mail_root, &server);
-  if (port == 0)
+  server = mw_harness_start_on_tmpfs (f->harness, "mw-imapd", mail_root, "2m");
+  if (server == 0)
     {
       g_test_skip ("no CAP_SYS_ADMIN: cannot mount a tmpfs in a private "
                    "mount namespace");
       return;
     }
-  client = mw_imap_client_login (port, "INBOX");
+  client = mw_imap_client_login (mw_harness_port (f->harness, "imap"), "INBOX");
   taken = append_until_full (client);
   g_assert_cmpuint (taken, >, 2);
   /* the server's view of the files: its mount namespace, through /proc */
-  maildir = g_strdup_printf ("/proc/%s/root%s/alice/Maildir",
-                             g_subprocess_get_identifier (server), mail_root);
+  maildir =
+      g_strdup_printf ("/proc/%d/root%s/alice/Maildir", server, mail_root);
   assert_folder_files (maildir, taken);
   g_free (mw_imap_client_ok (client, "NOOP"));
   for (guint i = 0; i < taken; i++)
@@ -793,8 +700,6 @@ test_append_on_full_disk (Fixture *f, gconstpointer data)
   g_free (mw_imap_client_ok (client, "EXPUNGE"));
   again = append_text (client, "Subject: room again\r\n\r\nhi\r\n");
   g_assert_nonnull (strstr (again, " OK [APPENDUID "));
-  g_subprocess_send_signal (server, SIGTERM);
-  g_assert_true (g_subprocess_wait (server, NULL, NULL));
 }
 
 int

@@ -160,20 +160,6 @@ test_kill_rounds (gconstpointer data)
     }
 }
 
-/* VmRSS of @pid in KiB (Linux /proc). */
-static guint64
-rss_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *line = NULL;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "VmRSS:");
-  g_assert_nonnull (line);
-  return g_ascii_strtoull (line + 6, NULL, 10);
-}
-
 static void
 test_never_reads (gconstpointer data)
 {
@@ -195,7 +181,7 @@ test_never_reads (gconstpointer data)
   text = g_strdup_printf ("Subject: big\n\n%s\n", body);
   mw_harness_deliver (harness, "alice", text);
   pid = mw_harness_start (harness, "mw-pop3d", NULL);
-  before = peak = rss_of (pid);
+  before = peak = mw_harness_rss_kib (pid);
   flood = login (harness);
   /* 200 RETR of 1 MiB each, sent at once, never read */
   for (guint i = 0; i < 200; i++)
@@ -204,7 +190,7 @@ test_never_reads (gconstpointer data)
   g_assert_true (mail_stream_flush (flood, NULL, NULL));
   for (guint i = 0; i < 60; i++)
     {
-      peak = MAX (peak, rss_of (pid));
+      peak = MAX (peak, mw_harness_rss_kib (pid));
       g_usleep (50 * 1000); /* sampling, for 3 s */
     }
   g_test_message ("200 x RETR of 1 MiB never read: VmRSS %" G_GUINT64_FORMAT

@@ -440,20 +440,6 @@ test_full_disk (gconstpointer data)
 
 /* ---- clients that never read, and clients that never speak --------- */
 
-/* VmRSS of @pid in KiB, from /proc (Linux). */
-static guint64
-rss_of (GPid pid)
-{
-  g_autofree char *path = g_strdup_printf ("/proc/%d/status", pid);
-  g_autofree char *status = NULL;
-  const char *line = NULL;
-
-  g_assert_true (g_file_get_contents (path, &status, NULL, NULL));
-  line = strstr (status, "VmRSS:");
-  g_assert_nonnull (line);
-  return g_ascii_strtoull (line + 6, NULL, 10);
-}
-
 /* A blocking socket to 127.0.0.1:@port with a 10 s read timeout. */
 static int
 raw_connect (guint16 port)
@@ -524,7 +510,7 @@ test_never_reads (gconstpointer data)
   g_autoptr (MwHarness) harness = mw_harness_new (NULL);
   GPid server = mw_harness_start (harness, "mw-smtpd", NULL);
   guint16 port = mw_harness_port (harness, "smtp");
-  guint64 before = rss_of (server);
+  guint64 before = mw_harness_rss_kib (server);
   guint64 peak = before;
   Flood flood = { raw_connect (port), 0 };
   g_autofree char *greeting = raw_first_line (flood.fd);
@@ -535,7 +521,7 @@ test_never_reads (gconstpointer data)
   g_assert_true (g_str_has_prefix (greeting, "220 "));
   for (guint i = 0; i < 60; i++)
     {
-      peak = MAX (peak, rss_of (server));
+      peak = MAX (peak, mw_harness_rss_kib (server));
       g_usleep (50 * 1000); /* sampling, for 3 s */
     }
   other = connect_ehlo (port);
@@ -583,7 +569,7 @@ test_thousand_idle (gconstpointer data)
   harness = mw_harness_new (NULL);
   server = mw_harness_start (harness, "mw-smtpd", NULL);
   port = mw_harness_port (harness, "smtp");
-  before = rss_of (server);
+  before = mw_harness_rss_kib (server);
   for (guint i = 0; i < IDLE_CLIENTS; i++)
     {
       g_autofree char *greeting = NULL;
@@ -596,7 +582,8 @@ test_thousand_idle (gconstpointer data)
   refused = raw_first_line (extra);
   g_test_message ("%u idle sessions: VmRSS %" G_GUINT64_FORMAT
                   " -> %" G_GUINT64_FORMAT " KiB; the next client got \"%s\"",
-                  IDLE_CLIENTS, before, rss_of (server), g_strchomp (refused));
+                  IDLE_CLIENTS, before, mw_harness_rss_kib (server),
+                  g_strchomp (refused));
   g_assert_true (g_str_has_prefix (refused, "421 4.3.2 "));
   close (extra);
   close (idle[0]);
