@@ -41,12 +41,14 @@ class Session:
         self.commands = [e for e in events if e["kind"] == "command"]
         self.replies = [e for e in events if e["kind"] == "reply" and e.get("mw.last")]
         self.ends = [e for e in events if e["kind"] == "data" and "mw.message.size" in e]
-        self.text = []  # the text lines of the first message, un-stuffed
+        self.wire = []  # the text lines of the first message, as sent
+        self.text = []  # the same lines un-stuffed (mw-trace's mw.text)
         for e in events:
             if e["kind"] == "data" and "mw.message.size" in e:
                 break
             if e["kind"] == "data":
-                self.text.append(e.get("line", ""))
+                self.wire.append(e.get("line", ""))
+                self.text.append(e.get("mw.text", e.get("line", "")))
         self.lints = [e for e in events if e["kind"] == "lint"]
         self.gaps = [e for e in events if e["kind"] == "gap"]
 
@@ -69,6 +71,10 @@ class Session:
     def dotted(self):
         """Text lines that start with '.' once un-stuffed (sent as '..')."""
         return [line for line in self.text if line.startswith(".")]
+
+    def dotted_on_the_wire(self):
+        """The same lines as sent, with the stuffed dot."""
+        return [w for w, t in zip(self.wire, self.text) if t.startswith(".")]
 
 
 def sessions(capture):
@@ -226,13 +232,13 @@ def checks(grader, lab):
              lambda s: next((r.get("mw.answers") for r in s.replies
                              if r.get("smtp.response.code") == 354), None),
              "the verb of your command that the 354 answered", "RFC 5321 §4.1.1.4", same_word)
-    question("first-text-line", lambda s: [s.text[0], "." + s.text[0]] if s.text else None,
+    question("first-text-line", lambda s: [s.wire[0], s.text[0]] if s.text else None,
              "the first line you sent after the 354 (the message text it invited)",
              "RFC 5321 §4.1.1.4", same_line)
     question("end-of-data-frame", lambda s: s.ends[0]["frame.number"] if s.ends else None,
              "the frame number of the packet with the '.' line that ended the data "
              "(mw-trace --json, frame.number)", "RFC 5321 §4.1.1.4", same_int)
-    question("line-on-the-wire", lambda s: ["." + d for d in s.dotted()] or None,
+    question("line-on-the-wire", lambda s: s.dotted_on_the_wire() or None,
              "your dot line as it went on the wire (with the stuffed dot)",
              "RFC 5321 §4.5.2", same_line)
     question("line-as-stored", lambda s: s.dotted() or None,

@@ -261,6 +261,8 @@ multiline_line (TraceSession *session,
                 MailLineFlags flags)
 {
   gboolean crlf = (flags & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR)) == 0;
+  const char *text = line;
+  gsize text_length = length;
 
   if (strcmp (line, ".") == 0 && crlf && pop3->previous_crlf)
     {
@@ -279,24 +281,30 @@ multiline_line (TraceSession *session,
   pop3->multiline_lines++;
   if (line[0] == '.') /* byte-stuffed: RFC 1939 §3 */
     {
-      line++;
-      length--;
+      text++;
+      text_length--;
     }
   if (pop3->message != NULL)
-    {
-      trace_message_feed_line (pop3->message, line, length);
-    }
+    trace_message_feed_line (pop3->message, text, text_length);
   if (pop3->message == NULL || session->options->body)
     {
+      /* the line as sent; mw.text is the line without its stuffed dot */
       TraceEvent *event =
           trace_event_new (session, TRACE_SERVER_TO_CLIENT, "data");
       trace_event_text (event, line);
+      if (text != line)
+        {
+          trace_event_explain (event, "a stuffed dot: the line is \"%s\"",
+                               text);
+          trace_event_rfc (event, "RFC 1939 §3");
+        }
       if (strcmp (pop3->multiline_verb, "CAPA") == 0)
         {
-          g_autofree char *tag = g_strndup (line, strcspn (line, " "));
+          g_autofree char *tag = g_strndup (text, strcspn (text, " "));
           trace_event_meaning (
               event, mail_catalog_find (pop3_catalog_capabilities, tag));
         }
+      trace_event_field (event, "mw.text", text);
       trace_event_emit (event);
     }
 }

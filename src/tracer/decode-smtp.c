@@ -430,6 +430,25 @@ data_end (TraceSession *session, SmtpTrace *smtp, const char *how)
   push_pending (smtp, ".", NULL);
 }
 
+/* --body: one text line as sent, stuffed dot and all; mw.text is the
+ * line the message holds (RFC 5321 §4.5.2). */
+static void
+text_line_event (TraceSession *session, const char *line)
+{
+  TraceEvent *event = trace_event_new (session, TRACE_CLIENT_TO_SERVER, "data");
+  const char *text = line[0] == '.' ? line + 1 : line;
+
+  trace_event_text (event, line);
+  if (text != line)
+    {
+      trace_event_explain (event, "a stuffed dot: the text line is \"%s\"",
+                           text);
+      trace_event_rfc (event, "RFC 5321 §4.5.2");
+    }
+  trace_event_field (event, "mw.text", text);
+  trace_event_emit (event);
+}
+
 static void
 data_line (TraceSession *session,
            SmtpTrace *smtp,
@@ -460,19 +479,12 @@ data_line (TraceSession *session,
   if (!crlf)
     smtp->bare_line_ends++;
   smtp->previous_crlf = crlf;
-  if (line[0] == '.') /* RFC 5321 §4.5.2: remove the stuffed dot */
-    {
-      line++;
-      length--;
-    }
   if (session->options->body)
-    {
-      TraceEvent *event =
-          trace_event_new (session, TRACE_CLIENT_TO_SERVER, "data");
-      trace_event_text (event, line);
-      trace_event_emit (event);
-    }
-  trace_message_feed_line (smtp->message, line, length);
+    text_line_event (session, line);
+  if (line[0] == '.') /* RFC 5321 §4.5.2: the message holds it un-stuffed */
+    trace_message_feed_line (smtp->message, line + 1, length - 1);
+  else
+    trace_message_feed_line (smtp->message, line, length);
 }
 
 /* ---- client lines -------------------------------------------------------- */
