@@ -22,6 +22,14 @@
 #define TRACE_MAX_SVG_SESSIONS 8
 /* Reading a file, output is written in big blocks: fewer system calls. */
 #define TRACE_OUTPUT_BUFFER (1024 * 1024)
+/* The kernel's capture buffer (libpcap's default is 2 MiB). In
+ * immediate mode each packet takes a slot as large as the largest one
+ * (64 KiB on lo), so the default holds a few dozen packets: a burst while
+ * mw-trace was busy came out as "N bytes missing". */
+#define TRACE_BUFFER_SIZE (8 * 1024 * 1024)
+/* On SIGINT/SIGTERM, how long mw-trace goes on reading what the kernel
+ * has buffered, at most (under steady traffic it never runs dry). */
+#define TRACE_DRAIN_US (2 * G_USEC_PER_SEC)
 
 typedef struct
 {
@@ -41,10 +49,12 @@ typedef struct
 } Tracer;
 
 static pcap_t *interrupt_pcap; /* for the SIGINT handler only */
+static volatile sig_atomic_t stop_requested;
 
 static void
 on_interrupt (int signal_number)
 {
+  stop_requested = 1;
   if (interrupt_pcap != NULL)
     pcap_breakloop (interrupt_pcap);
 }
@@ -99,6 +109,10 @@ on_flow_close (TcpFlow *flow,
   Tracer *tracer = user_data;
   TraceSession *session = flow->user_data;
 
+  /* Once mw-trace shows a session's end, -w FILE holds all of it: a lab
+   * stops the capture on that line. */
+  if (tracer->live && tracer->dumper != NULL)
+    pcap_dump_flush (tracer->dumper);
   trace_session_close (session, how, time_us);
   if (session->decoder != NULL)
     tracer->sessions++;
@@ -186,6 +200,7 @@ open_live (Tracer *tracer, const char *interface)
     }
   pcap_set_snaplen (tracer->pcap, TRACE_SNAPLEN);
   pcap_set_immediate_mode (tracer->pcap, 1); /* a lecture wants it now */
+  pcap_set_buffer_size (tracer->pcap, TRACE_BUFFER_SIZE);
   pcap_set_timeout (tracer->pcap, 100);
   status = pcap_activate (tracer->pcap);
   if (status == PCAP_ERROR_PERM_DENIED ||
@@ -343,27 +358,114 @@ open_capture (Tracer *tracer,
   return TRUE;
 }
 
+/* Packets still allowed by -c (-1: no limit). */
 static int
-run (Tracer *tracer, gint64 max_packets, gboolean live)
+packets_left (Tracer *tracer, gint64 max_packets)
+{
+  if (max_packets <= 0)
+    return -1;
+  return (int) MIN (max_packets - (gint64) tracer->packets, G_MAXINT);
+}
+
+/* After a stop signal: what the kernel buffered before it is read and
+ * saved too, until a read finds nothing (or TRACE_DRAIN_US passed). */
+static int
+drain_live (Tracer *tracer, gint64 max_packets)
+{
+  char errbuf[PCAP_ERRBUF_SIZE] = "";
+  gint64 deadline = g_get_monotonic_time () + TRACE_DRAIN_US;
+  int status = 0;
+
+  if (pcap_setnonblock (tracer->pcap, 1, errbuf) < 0)
+    {
+      g_printerr ("mw-trace: %s\n", errbuf);
+      return PCAP_ERROR;
+    }
+  while (packets_left (tracer, max_packets) != 0 &&
+         g_get_monotonic_time () < deadline)
+    {
+      status = pcap_dispatch (tracer->pcap, packets_left (tracer, max_packets),
+                              on_packet, (u_char *) tracer);
+      if (status == PCAP_ERROR_BREAK) /* a signal's breakloop, once more */
+        continue;
+      if (status <= 0)
+        break;
+      if (tracer->dumper != NULL)
+        pcap_dump_flush (tracer->dumper);
+    }
+  return status == PCAP_ERROR ? PCAP_ERROR : 0;
+}
+
+/* Live: batch by batch, so that -w FILE is flushed after each; a stop
+ * signal ends the loop (pcap_breakloop) and the buffer is drained. */
+static int
+capture_live (Tracer *tracer, gint64 max_packets)
+{
+  int status = 0;
+
+  while (!stop_requested && packets_left (tracer, max_packets) != 0)
+    {
+      status = pcap_dispatch (tracer->pcap, packets_left (tracer, max_packets),
+                              on_packet, (u_char *) tracer);
+      if (status == PCAP_ERROR)
+        return PCAP_ERROR;
+      if (status > 0 && tracer->dumper != NULL)
+        pcap_dump_flush (tracer->dumper);
+    }
+  if (!stop_requested)
+    return 0; /* -c reached */
+  return drain_live (tracer, max_packets);
+}
+
+/* Stop signals end the capture cleanly; SA_RESTART, so that output
+ * being written when one comes is not cut. */
+static void
+catch_stop_signals (Tracer *tracer)
 {
   struct sigaction action = { 0 };
-  g_autoptr (GError) error = NULL;
-  int status;
 
   interrupt_pcap = tracer->pcap;
   action.sa_handler = on_interrupt;
+  action.sa_flags = SA_RESTART;
+  sigemptyset (&action.sa_mask);
   sigaction (SIGINT, &action, NULL);
   sigaction (SIGTERM, &action, NULL);
+}
+
+/* Packets the kernel dropped for want of room: the capture has gaps. */
+static void
+report_drops (Tracer *tracer)
+{
+  struct pcap_stat stats = { 0 };
+
+  if (pcap_stats (tracer->pcap, &stats) == 0 && stats.ps_drop > 0)
+    g_printerr ("mw-trace: %u packets dropped by the kernel (its buffer "
+                "was full): the capture has gaps\n",
+                stats.ps_drop);
+}
+
+static int
+run (Tracer *tracer, gint64 max_packets, gboolean live)
+{
+  g_autoptr (GError) error = NULL;
+  int status;
+
+  catch_stop_signals (tracer);
   tracer->live = live;
   if (live)
     setvbuf (tracer->options.out, NULL, _IOLBF, 0);
   else
     setvbuf (tracer->options.out, NULL, _IOFBF, TRACE_OUTPUT_BUFFER);
   tracer->flows = tcp_flow_table_new (&flow_callbacks, tracer);
-  status = pcap_loop (tracer->pcap, max_packets > 0 ? (int) max_packets : -1,
-                      on_packet, (u_char *) tracer);
+  if (live)
+    status = capture_live (tracer, max_packets);
+  else
+    status = pcap_loop (tracer->pcap, packets_left (tracer, max_packets),
+                        on_packet, (u_char *) tracer);
   if (status == PCAP_ERROR)
     g_printerr ("mw-trace: %s\n", pcap_geterr (tracer->pcap));
+  if (live)
+    report_drops (tracer);
   tcp_flow_table_free (tracer->flows, tracer->last_us);
   interrupt_pcap = NULL;
   if (tracer->options.svg != NULL &&

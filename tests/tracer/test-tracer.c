@@ -7,8 +7,12 @@
  *   /tracer/golden/<case>  tests/tracer/<name>.pcap -> <name>.out, cases
  *       listed in cases.txt (tcpdump's own test style)
  *   /tracer/live/lo  a live capture on lo of an SMTP exchange (root only)
+ *   /tracer/live/write-*  -w FILE holds the whole session: as soon as
+ *       mw-trace has shown its end, and when mw-trace is stopped by SIGINT
+ *       while it lags behind the traffic (root only)
  */
 #include <gio/gio.h>
+#include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
 #include <unistd.h>
@@ -241,6 +245,218 @@ test_live (void)
   g_assert_true (strstr (json->str, "\"mw.session\":\"push\"") != NULL);
 }
 
+/* ---- -w FILE: the packets saved ---------------------------------------- */
+
+#define SESSION_TEXT_LINES 2000 /* with --body, far more than a pipe holds */
+
+/* An SMTP server for one connection (runs in a thread): 354 to DATA, 250
+ * to the text's ".", 221 to QUIT, 250 to anything else. */
+static gpointer
+session_server (gpointer data)
+{
+  GSocketListener *listener = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection =
+      g_socket_listener_accept (listener, NULL, NULL, &error);
+  g_autoptr (GDataInputStream) in = NULL;
+  GOutputStream *out;
+  gboolean in_text = FALSE;
+  gboolean quit = FALSE;
+
+  g_assert_no_error (error);
+  in = g_data_input_stream_new (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  g_output_stream_write_all (out, "220 w.test ESMTP\r\n", 18, NULL, NULL,
+                             &error);
+  while (error == NULL && !quit)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (in, NULL, NULL, &error);
+      const char *reply = "250 ok\r\n";
+      if (line == NULL)
+        break;
+      g_strchomp (line);
+      if (in_text && strcmp (line, ".") != 0)
+        continue;
+      if (!in_text && g_ascii_strcasecmp (line, "DATA") == 0)
+        reply = "354 go ahead\r\n";
+      quit = !in_text && g_ascii_strcasecmp (line, "QUIT") == 0;
+      if (quit)
+        reply = "221 2.0.0 Bye\r\n";
+      in_text = strcmp (reply, "354 go ahead\r\n") == 0;
+      g_output_stream_write_all (out, reply, strlen (reply), NULL, NULL,
+                                 &error);
+    }
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  return NULL;
+}
+
+/* One whole session to @port: a message of SESSION_TEXT_LINES lines, QUIT
+ * and its 221, read to the server's close. */
+static void
+session_client (guint16 port)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection =
+      g_socket_client_connect_to_host (client, "127.0.0.1", port, NULL, &error);
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GDataInputStream) in = NULL;
+  GOutputStream *out;
+  const char *commands[] = { "EHLO client.test\r\n",
+                             "MAIL FROM:<a@w.test>\r\n",
+                             "RCPT TO:<b@w.test>\r\n",
+                             "DATA\r\n",
+                             NULL,
+                             "QUIT\r\n" };
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < SESSION_TEXT_LINES; i++)
+    g_string_append_printf (text, "line %u of a message long enough\r\n", i);
+  g_string_append (text, ".\r\n");
+  commands[4] = text->str; /* after the 354 */
+  in = g_data_input_stream_new (
+      g_io_stream_get_input_stream (G_IO_STREAM (connection)));
+  out = g_io_stream_get_output_stream (G_IO_STREAM (connection));
+  for (guint i = 0; i <= G_N_ELEMENTS (commands); i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (in, NULL, NULL, &error);
+      const char *command = i < G_N_ELEMENTS (commands) ? commands[i] : NULL;
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      if (command != NULL)
+        g_output_stream_write_all (out, command, strlen (command), NULL, NULL,
+                                   &error);
+      g_assert_no_error (error);
+    }
+  g_assert_null (g_data_input_stream_read_line (in, NULL, NULL, &error));
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+}
+
+/* mw-trace -i lo -p PORT -w @file ARGS...; returns when it captures. */
+static GSubprocess *
+start_writer (guint16 port, const char *file, const char *extra)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) err = NULL;
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *port_text = g_strdup_printf ("%u", port);
+  g_autofree char *ready = NULL;
+  GSubprocess *process = g_subprocess_new (
+      G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error,
+      tracer, "-i", "lo", "-p", port_text, "-w", file, "--json", extra, NULL);
+
+  g_assert_no_error (error);
+  err = g_data_input_stream_new (g_subprocess_get_stderr_pipe (process));
+  g_filter_input_stream_set_close_base_stream (G_FILTER_INPUT_STREAM (err),
+                                               FALSE);
+  ready = g_data_input_stream_read_line (err, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (ready);
+  g_assert_true (strstr (ready, "capturing") != NULL);
+  return process;
+}
+
+/* What mw-trace -r @file decodes holds the session to its QUIT and 221. */
+static void
+assert_saved_whole (const char *file)
+{
+  g_autofree char *tracer = tracer_path ();
+  const char *argv[] = { tracer, "--json", "-r", file, NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *json = run (argv, &err);
+
+  g_test_message ("mw-trace -r %s: %s", file, err);
+  g_assert_true (strstr (json, "\"smtp.req.command\":\"QUIT\"") != NULL);
+  g_assert_true (strstr (json, "\"smtp.response.code\":221") != NULL);
+  g_assert_true (strstr (json, "\"mw.answers\":\"QUIT\"") != NULL);
+}
+
+static gboolean
+live_setup (GSocketListener *listener, guint16 *out_port, char **out_file)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (geteuid () != 0)
+    {
+      g_test_skip ("not root: a live capture on lo needs root");
+      return FALSE;
+    }
+  *out_port = g_socket_listener_add_any_inet_port (listener, NULL, &error);
+  g_assert_no_error (error);
+  g_close (g_file_open_tmp ("test-tracer-XXXXXX.pcap", out_file, &error), NULL);
+  g_assert_no_error (error);
+  return TRUE;
+}
+
+/* A lab stops the capture when mw-trace has shown the last session's
+ * end: by then the file must hold it, mw-trace still running. */
+static void
+test_write_at_close (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *file = NULL;
+  gboolean closed = FALSE;
+  GThread *server;
+  guint16 port;
+
+  if (!live_setup (listener, &port, &file))
+    return;
+  process = start_writer (port, file, NULL);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (process));
+  server = g_thread_new ("session", session_server, listener);
+  session_client (port);
+  g_thread_join (server);
+  for (guint i = 0; i < 200 && !closed; i++)
+    {
+      g_autofree char *line =
+          g_data_input_stream_read_line (out, NULL, NULL, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (line);
+      closed = strstr (line, "\"kind\":\"close\"") != NULL;
+    }
+  g_assert_true (closed);
+  assert_saved_whole (file);
+  g_subprocess_send_signal (process, SIGINT);
+  g_subprocess_wait (process, NULL, &error);
+  g_assert_no_error (error);
+  g_unlink (file);
+}
+
+/* Stopped while it lags behind (its stdout not read: --body fills the
+ * pipe and mw-trace waits on it), mw-trace still saves what libpcap had
+ * buffered when SIGINT came. */
+static void
+test_write_at_sigint (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketListener) listener = g_socket_listener_new ();
+  g_autoptr (GSubprocess) process = NULL;
+  g_autofree char *file = NULL;
+  g_autofree char *json = NULL;
+  GThread *server;
+  guint16 port;
+
+  if (!live_setup (listener, &port, &file))
+    return;
+  process = start_writer (port, file, "--body");
+  server = g_thread_new ("session", session_server, listener);
+  session_client (port);
+  g_thread_join (server);
+  g_subprocess_send_signal (process, SIGINT);
+  g_subprocess_communicate_utf8 (process, NULL, NULL, &json, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (process));
+  g_assert_cmpint (g_subprocess_get_exit_status (process), ==, 0);
+  assert_saved_whole (file);
+  g_unlink (file);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -273,5 +489,9 @@ main (int argc, char **argv)
       g_test_add_data_func (path, lines[i], test_golden);
     }
   g_test_add_func ("/tracer/live/lo", test_live);
+  g_test_add_func ("/tracer/live/write-file-whole-at-close",
+                   test_write_at_close);
+  g_test_add_func ("/tracer/live/write-file-whole-after-sigint",
+                   test_write_at_sigint);
   return g_test_run ();
 }
