@@ -7,8 +7,8 @@ the lab, made here as `./run lab 07` makes it: mw-smtpd and the lab's
 vulnerable-server.py, mw-trace capturing both ports, the solution's probe
 run against each. Its answers are computed from what this side saw (the
 probe's verdict lines, the vulnerable server's own "accepted:" lines, the
-look-alikes that put a "." next to a bare LF), not from mw-trace, which
-is what the grader reads.
+look-alikes, each a "." between line ends that are not CRLF . CRLF), not
+from mw-trace, which is what the grader reads.
 
 Full marks for the reference and for a Python `run` probe (same verdicts);
 four plausible wrong probes (mutants of solution/: only "\\n.\\n" tried, any
@@ -104,14 +104,15 @@ def one_lab_session(d, probe):
         server_out = vulnerable.communicate(timeout=10)[0]
         mw.stop()
     mailwire, vuln = outs
-    # a "." line next to a bare LF: ".\n", or "\n." without a CR before it
-    lf_look_alikes = [n for n, e in labkit.SMUGGLING_ENDS.items()
-                      if b".\n" in e or (b"\n." in e and b"\r\n." not in e)]
+    # a "." between two line ends (bare CR, bare LF, CRLF), not CRLF . CRLF:
+    # mw-trace flags each (SMTP smuggling)
+    look_alikes = [n for n, e in labkit.SMUGGLING_ENDS.items()
+                   if e.strip(b"\r\n") == b"." and e != b"\r\n.\r\n"]
     answers = {
         "relay-reply": re.search(r"^relay: \w+ .*answered (\d+)", mailwire, re.M).group(1),
         "end-of-text-reply": re.search(r"^smuggling lf-dot-lf: \w+ \((\d+)", mailwire,
                                        re.M).group(1),
-        "smuggling-lints": len(lf_look_alikes),
+        "smuggling-lints": len(look_alikes),
         "accepted-replies": sum(l.startswith("accepted:") for l in server_out.splitlines()),
         "traced-messages": len(re.findall(r"^smuggling [\w-]+: vulnerable", vuln, re.M)),
     }

@@ -19,6 +19,7 @@
 #include "trace-output.h"
 
 #define SMTP_TRACE_MAX_HELD 4096 /* lines held while DATA awaits its reply */
+#define SMTP_TRACE_MAX_SHOWN 200 /* octets of a text line a lint shows */
 
 typedef enum
 {
@@ -56,7 +57,7 @@ typedef struct
   GPtrArray *recipients; /* accepted */
   guint refused;
   TraceMessage *message;
-  gboolean previous_crlf; /* the last DATA line ended in CRLF */
+  gboolean previous_crlf; /* the last DATA line ended in CRLF, not bare LF */
   guint bare_line_ends;
   gboolean bdat_last;
   /* SASL */
@@ -449,6 +450,90 @@ text_line_event (TraceSession *session, const char *line)
   trace_event_emit (event);
 }
 
+/* @line as sent, with CR, LF and other control octets as C escapes and
+ * @end (already escaped, or NULL) after it; at most SMTP_TRACE_MAX_SHOWN
+ * octets of the line (transfer full). */
+static char *
+escape_line (const char *line, gsize length, const char *end)
+{
+  GString *out = g_string_new (NULL);
+
+  for (gsize i = 0; i < MIN (length, SMTP_TRACE_MAX_SHOWN); i++)
+    {
+      guchar c = (guchar) line[i];
+      if (c == '\r')
+        g_string_append (out, "\\r");
+      else if (c == '\n')
+        g_string_append (out, "\\n");
+      else if (c == '\\' || c == '"')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (out, "\\x%02x", c);
+      else
+        g_string_append_c (out, (char) c);
+    }
+  if (length > SMTP_TRACE_MAX_SHOWN)
+    g_string_append (out, "...");
+  if (end != NULL)
+    g_string_append (out, end);
+  return g_string_free (out, FALSE);
+}
+
+/* Finds a "." that stands between two line ends, each a bare CR, a bare
+ * LF or CRLF, but not CRLF on both sides: where a server lenient about
+ * line ends stops reading the text. @previous_crlf: the line before
+ * ended in CRLF; @crlf: this one does. Sets *out_look_alike to the
+ * sequence, escaped ("\r\n.\r"); FALSE if @line holds none. */
+static gboolean
+find_end_look_alike (const char *line,
+                     gsize length,
+                     gboolean previous_crlf,
+                     gboolean crlf,
+                     char **out_look_alike)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      const char *before;
+      const char *after;
+      /* a CR inside a line is a bare CR: the framer took CRLF off */
+      if (line[i] != '.' || (i > 0 && line[i - 1] != '\r') ||
+          (i + 1 < length && line[i + 1] != '\r'))
+        continue;
+      before = i > 0 ? "\\r" : previous_crlf ? "\\r\\n" : "\\n";
+      after = i + 1 < length ? "\\r" : crlf ? "\\r\\n" : "\\n";
+      if (strcmp (before, "\\r\\n") == 0 && strcmp (after, "\\r\\n") == 0)
+        continue; /* CRLF . CRLF: the end itself, never inside a line */
+      *out_look_alike = g_strconcat (before, ".", after, NULL);
+      return TRUE;
+    }
+  return FALSE;
+}
+
+/* CVE-2023-51764: servers that end the data at a look-alike and those
+ * that do not see two different mail streams; mailwire's reader, as the
+ * RFC, ends it at CRLF . CRLF only. */
+static gboolean
+lint_end_look_alike (TraceSession *session,
+                     SmtpTrace *smtp,
+                     const char *line,
+                     gsize length,
+                     gboolean crlf)
+{
+  g_autofree char *look_alike = NULL;
+  g_autofree char *shown = NULL;
+
+  if (!find_end_look_alike (line, length, smtp->previous_crlf, crlf,
+                            &look_alike))
+    return FALSE;
+  shown = escape_line (line, length, crlf ? "\\r\\n" : "\\n");
+  trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.1.1.4",
+                      "end-of-data look-alike \"%s\": only CRLF . CRLF ends "
+                      "the data (SMTP smuggling, CVE-2023-51764); the line "
+                      "as sent: \"%s\"",
+                      look_alike, shown);
+  return TRUE;
+}
+
 static void
 data_line (TraceSession *session,
            SmtpTrace *smtp,
@@ -456,27 +541,24 @@ data_line (TraceSession *session,
            gsize length,
            MailLineFlags flags)
 {
-  gboolean crlf = (flags & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR)) == 0;
+  /* how the line ended; a bare CR inside it does not move the end */
+  gboolean crlf = (flags & MAIL_LINE_BARE_LF) == 0;
 
-  if (strcmp (line, ".") == 0)
+  if (length == 1 && line[0] == '.' && crlf && smtp->previous_crlf)
     {
-      if (crlf && smtp->previous_crlf)
-        {
-          data_end (session, smtp, ".");
-          return;
-        }
-      /* CVE-2023-51764: servers that end DATA here and those that do not
-       * see two different messages. mailwire's reader does not end it. */
-      trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.1.1.4",
-                          "a \".\" line next to a bare LF: only CRLF . CRLF "
-                          "ends the data (SMTP smuggling)");
+      data_end (session, smtp, ".");
+      return;
     }
-  else if (line[0] == '.' && line[1] != '.')
-    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.5.2",
-                        "line starts with one \".\": the server drops it; "
-                        "the client forgot to dot-stuff \"%s\"",
-                        line);
-  if (!crlf)
+  if (!lint_end_look_alike (session, smtp, line, length, crlf) &&
+      line[0] == '.' && line[1] != '.')
+    {
+      g_autofree char *shown = escape_line (line, length, NULL);
+      trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.5.2",
+                          "line starts with one \".\": the server drops it; "
+                          "the client forgot to dot-stuff \"%s\"",
+                          shown);
+    }
+  if ((flags & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR)) != 0)
     smtp->bare_line_ends++;
   smtp->previous_crlf = crlf;
   if (session->options->body)

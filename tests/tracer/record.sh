@@ -3,9 +3,9 @@
 # record.sh BUILD_DIR [OUTDIR [WHAT...]]: records the golden captures of
 # mailwire's own servers talking to real clients (Python's smtplib and
 # poplib, and a socket client that writes IMAP as the RFC spells it), with
-# tcpdump on lo (root). WHAT is smtp, pop3, imap and/or condstore (default:
-# all four): writes mailwire-WHAT.pcap; then run regen-goldens.sh and review
-# the .out files.
+# tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore and/or
+# smuggling (default: all five): writes mailwire-WHAT.pcap; then run
+# regen-goldens.sh and review the .out files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
 #   POP3: USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT; then STLS
@@ -24,6 +24,11 @@
 #         (UNCHANGEDSINCE) answered [MODIFIED], UID FETCH (CHANGEDSINCE
 #         VANISHED), IDLE, during which (4) expunges message 3, pushed to
 #         (3) as VANISHED; then (3) expunges message 1 itself (VANISHED)
+#   SMUGGLING: one connection per end-of-data look-alike (a "." between
+#         bare CRs, bare LFs and CRLFs, not CRLF . CRLF; the first five
+#         are lab 7's, labs/lib/labkit.py SMUGGLING_ENDS), each hiding a
+#         second MAIL FROM in the text before the real CRLF . CRLF, then
+#         QUIT; last, a line ending in a bare CR before the real end
 # imap-pcapng.pcapng is imap-literals.pcap converted: editcap -F pcapng.
 # The servers listen on ephemeral ports, so mw-trace must recognise them by
 # their greeting.
@@ -31,7 +36,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
 shift $(($# < 2 ? $# : 2))
-what=" ${*:-smtp pop3 imap condstore} "
+what=" ${*:-smtp pop3 imap condstore smuggling} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -277,6 +282,48 @@ c.use(context.wrap_socket(c.sock))
 c.command(b"b2", b'LOGIN alice "alice-secret"\r\n')
 c.command(b"b3", b"SELECT INBOX\r\n")
 c.command(b"b4", b"LOGOUT\r\n")
+PY
+fi
+
+if [[ $what == *" smuggling "* ]]; then
+capture mailwire-smuggling "tcp port $smtp_port" -- \
+    python3 - "$smtp_port" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+ENDS = [b"\n.\n", b"\n.\r\n", b"\r\n.\n", b"\r\n.\r", b"\r.\r",  # lab 7's
+        b"\r.\n", b"\r.\r\n", b"\n.\r",
+        b"\r\r\n.\r\n"]  # not a look-alike: a bare CR, then the real end
+
+
+def text(end):
+    """labkit.smuggling_text (): a second transaction hidden after END"""
+    hidden = (b"MAIL FROM:<smuggler@example.test>\r\n"
+              b"RCPT TO:<bob@example.test>\r\nDATA\r\n"
+              b"Subject: smuggled\r\n\r\nA message nobody sent.\r\n.\r\n")
+    if end == ENDS[-1]:
+        hidden = b""
+    return b"Subject: outer\r\n\r\nThe outer message." + end + hidden
+
+
+def reply(f):
+    """the last line of one reply ("" when the server closed)"""
+    while (line := f.readline()) and line[3:4] == b"-":
+        pass
+    return line
+
+
+for end in ENDS:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        f = s.makefile("rb")
+        reply(f)
+        for command in (b"EHLO client.example.test", b"MAIL FROM:<alice@example.test>",
+                        b"RCPT TO:<bob@example.test>", b"DATA"):
+            s.sendall(command + b"\r\n")
+            reply(f)
+        s.sendall(text(end))
+        reply(f)
+        s.sendall(b"QUIT\r\n")
+        f.read()  # the 221 and the server's close
 PY
 fi
 
