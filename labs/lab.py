@@ -25,6 +25,9 @@ import labkit  # noqa: E402
 # lab-documented ports (README of each lab); MW_LAB_EPHEMERAL=1 asks for any
 PORTS = {"01": {"smtp": 10125}, "02": {"smtp": 10225}, "03": {"pop3": 10310},
          "04": {"smtp": 10425, "imap": 10443},
+         # lab 5: mailwire's default ports, the ones mw-trace knows implicit TLS by
+         "05": {"smtp": 2525, "submission": 2587, "smtps": 2465, "pop3": 2110,
+                "pop3s": 2995, "imap": 2143, "imaps": 2993},
          "07": {"smtp": 10725, "vulnerable": 10726},  # the lab's vulnerable-server.py
          "08": {"student": 10825}}  # the student's own server: only captured
 
@@ -52,9 +55,14 @@ def start(number):
     ports = {k: 0 if ephemeral else v for k, v in PORTS.get(key, {}).items()}
     state = os.path.join(work, ".lab-state")
     shutil.rmtree(state, ignore_errors=True)
+    if key == "06":  # three organisations in network namespaces: the lab's own script
+        return subprocess.call([sys.executable, os.path.join(path, "orgs.py"), "start", work])
+    tls = {k: v for k, v in ports.items() if k in labkit.Mailwire.TLS_LISTENERS}
     mw = labkit.Mailwire(state, smtp="smtp" in ports, pop3="pop3" in ports,
                          smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0),
-                         imap="imap" in ports, imap_port=ports.get("imap", 0))
+                         imap="imap" in ports, imap_port=ports.get("imap", 0),
+                         tls=bool(tls), tls_ports=tls,
+                         plaintext_auth="never" if tls else "loopback")
     tracer = None
     helper = None  # lab 7's vulnerable-server.py
 
@@ -99,6 +107,8 @@ def start(number):
         print(f"  {label} server on 127.0.0.1 port {mw.ports[label]}")
     print(f"  users alice, bob, carol @ {labkit.DOMAIN}, password {labkit.PASSWORD}"
           + (f" (in {labkit.password_file(work)})" if "imap" in ports else ""))
+    if tls:
+        print(f"  TLS certificate (your CA file): {mw.cert}")
     print(f"  your working copy: {work}")
     print(f"  the capture: {capture}" if tracer else "  no capture")
     print(f"Next: read {os.path.join(path, 'README.md')}, then `./run grade {key}`.")
