@@ -14,65 +14,8 @@
  */
 #include <string.h>
 
+#include "decode-smtp-private.h"
 #include "smtp-proto.h"
-#include "trace-message.h"
-#include "trace-output.h"
-
-#define SMTP_TRACE_MAX_HELD 4096 /* lines held while DATA awaits its reply */
-#define SMTP_TRACE_MAX_SHOWN 200 /* octets of a text line a lint shows */
-
-typedef enum
-{
-  SMTP_TRACE_COMMANDS, /* the client sends commands */
-  SMTP_TRACE_DATA,     /* message text up to "." (RFC 5321 §4.1.1.4) */
-  SMTP_TRACE_SASL,     /* the client answers 334 challenges (RFC 4954 §4) */
-  SMTP_TRACE_TLS,      /* after STARTTLS: records only */
-} SmtpTraceState;
-
-/* A command still waiting for its reply. */
-typedef struct
-{
-  char *verb;     /* "MAIL"; "." for the end of data; "SASL" */
-  char *argument; /* as sent (masked for AUTH) */
-} SmtpPending;
-
-typedef struct
-{
-  char *line;
-  gsize length;
-  MailLineFlags flags;
-  gint64 time_us;
-} SmtpHeld;
-
-typedef struct
-{
-  SmtpTraceState state;
-  GQueue pending; /* of SmtpPending, oldest first */
-  GQueue held;    /* of SmtpHeld: client lines behind a DATA in flight */
-  gboolean greeted;
-  gboolean reply_open; /* inside a multi-line reply */
-  /* the transaction (RFC 5321 §3.3) */
-  gboolean mail_sent;
-  char *mail_from;
-  GPtrArray *recipients; /* accepted */
-  guint refused;
-  TraceMessage *message;
-  gboolean previous_crlf; /* the last DATA line ended in CRLF, not bare LF */
-  guint bare_line_ends;
-  gboolean bdat_last;
-  /* SASL */
-  char *mechanism;
-  char *challenge;
-  char *user;
-  /* the session, for the summary */
-  char *helo;
-  gboolean tls;
-  gboolean midstream; /* the capture began inside the session */
-  gboolean authenticated;
-  guint accepted;
-  guint64 accepted_bytes;
-  GString *deliveries;
-} SmtpTrace;
 
 static void
 pending_free (gpointer data)
@@ -136,8 +79,10 @@ smtp_trace_free (gpointer state)
   g_free (smtp);
 }
 
-static void
-push_pending (SmtpTrace *smtp, const char *verb, const char *argument)
+void
+smtp_trace_push_pending (SmtpTrace *smtp,
+                         const char *verb,
+                         const char *argument)
 {
   SmtpPending *pending = g_new0 (SmtpPending, 1);
 
@@ -237,7 +182,7 @@ sasl_response (TraceSession *session, SmtpTrace *smtp, const char *line)
   gboolean plain = g_ascii_strcasecmp (smtp->mechanism, "PLAIN") == 0;
   gboolean show = session->options->show_secrets;
 
-  push_pending (smtp, "SASL", NULL);
+  smtp_trace_push_pending (smtp, "SASL", NULL);
   trace_event_rfc (event, "RFC 4954 §4");
   if (strcmp (line, "*") == 0)
     {
@@ -389,7 +334,7 @@ client_command (TraceSession *session,
       trace_event_explain (event, "not an SMTP command");
       trace_event_rfc (event, "RFC 5321 §4.1.1");
       trace_event_emit (event);
-      push_pending (smtp, "?", line);
+      smtp_trace_push_pending (smtp, "?", line);
       return;
     }
   lint_order (session, smtp, verb);
@@ -405,168 +350,8 @@ client_command (TraceSession *session,
   if (*arguments != '\0')
     trace_event_field (event, "smtp.req.parameter", shown + (arguments - line));
   command_effects (session, smtp, event, verb, arguments);
-  push_pending (smtp, verb, arguments);
+  smtp_trace_push_pending (smtp, verb, arguments);
   trace_event_emit (event);
-}
-
-/* ---- message text (RFC 5321 §4.1.1.4, §4.5.2) -------------------------- */
-
-static void
-data_end (TraceSession *session, SmtpTrace *smtp, const char *how)
-{
-  TraceEvent *event = trace_event_new (session, TRACE_CLIENT_TO_SERVER, "data");
-
-  trace_event_text (event, how);
-  trace_event_explain (event, "end of the message text");
-  trace_message_describe (smtp->message, event);
-  trace_event_rfc (event, "RFC 5321 §4.1.1.4");
-  trace_event_emit (event);
-  if (smtp->bare_line_ends > 0)
-    trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §2.3.8",
-                        "%u lines of the message end in a bare LF or hold a "
-                        "bare CR",
-                        smtp->bare_line_ends);
-  smtp->bare_line_ends = 0;
-  smtp->state = SMTP_TRACE_COMMANDS;
-  push_pending (smtp, ".", NULL);
-}
-
-/* --body: one text line as sent, stuffed dot and all; mw.text is the
- * line the message holds (RFC 5321 §4.5.2). */
-static void
-text_line_event (TraceSession *session, const char *line)
-{
-  TraceEvent *event = trace_event_new (session, TRACE_CLIENT_TO_SERVER, "data");
-  const char *text = line[0] == '.' ? line + 1 : line;
-
-  trace_event_text (event, line);
-  if (text != line)
-    {
-      trace_event_explain (event, "a stuffed dot: the text line is \"%s\"",
-                           text);
-      trace_event_rfc (event, "RFC 5321 §4.5.2");
-    }
-  trace_event_field (event, "mw.text", text);
-  trace_event_emit (event);
-}
-
-/* @line as sent, with CR, LF and other control octets as C escapes and
- * @end (already escaped, or NULL) after it; at most SMTP_TRACE_MAX_SHOWN
- * octets of the line (transfer full). */
-static char *
-escape_line (const char *line, gsize length, const char *end)
-{
-  GString *out = g_string_new (NULL);
-
-  for (gsize i = 0; i < MIN (length, SMTP_TRACE_MAX_SHOWN); i++)
-    {
-      guchar c = (guchar) line[i];
-      if (c == '\r')
-        g_string_append (out, "\\r");
-      else if (c == '\n')
-        g_string_append (out, "\\n");
-      else if (c == '\\' || c == '"')
-        g_string_append_printf (out, "\\%c", c);
-      else if (c < 0x20 || c == 0x7f)
-        g_string_append_printf (out, "\\x%02x", c);
-      else
-        g_string_append_c (out, (char) c);
-    }
-  if (length > SMTP_TRACE_MAX_SHOWN)
-    g_string_append (out, "...");
-  if (end != NULL)
-    g_string_append (out, end);
-  return g_string_free (out, FALSE);
-}
-
-/* Finds a "." that stands between two line ends, each a bare CR, a bare
- * LF or CRLF, but not CRLF on both sides: where a server lenient about
- * line ends stops reading the text. @previous_crlf: the line before
- * ended in CRLF; @crlf: this one does. Sets *out_look_alike to the
- * sequence, escaped ("\r\n.\r"); FALSE if @line holds none. */
-static gboolean
-find_end_look_alike (const char *line,
-                     gsize length,
-                     gboolean previous_crlf,
-                     gboolean crlf,
-                     char **out_look_alike)
-{
-  for (gsize i = 0; i < length; i++)
-    {
-      const char *before;
-      const char *after;
-      /* a CR inside a line is a bare CR: the framer took CRLF off */
-      if (line[i] != '.' || (i > 0 && line[i - 1] != '\r') ||
-          (i + 1 < length && line[i + 1] != '\r'))
-        continue;
-      before = i > 0 ? "\\r" : previous_crlf ? "\\r\\n" : "\\n";
-      after = i + 1 < length ? "\\r" : crlf ? "\\r\\n" : "\\n";
-      if (strcmp (before, "\\r\\n") == 0 && strcmp (after, "\\r\\n") == 0)
-        continue; /* CRLF . CRLF: the end itself, never inside a line */
-      *out_look_alike = g_strconcat (before, ".", after, NULL);
-      return TRUE;
-    }
-  return FALSE;
-}
-
-/* CVE-2023-51764: servers that end the data at a look-alike and those
- * that do not see two different mail streams; mailwire's reader, as the
- * RFC, ends it at CRLF . CRLF only. */
-static gboolean
-lint_end_look_alike (TraceSession *session,
-                     SmtpTrace *smtp,
-                     const char *line,
-                     gsize length,
-                     gboolean crlf)
-{
-  g_autofree char *look_alike = NULL;
-  g_autofree char *shown = NULL;
-
-  if (!find_end_look_alike (line, length, smtp->previous_crlf, crlf,
-                            &look_alike))
-    return FALSE;
-  shown = escape_line (line, length, crlf ? "\\r\\n" : "\\n");
-  trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.1.1.4",
-                      "end-of-data look-alike \"%s\": only CRLF . CRLF ends "
-                      "the data (SMTP smuggling, CVE-2023-51764); the line "
-                      "as sent: \"%s\"",
-                      look_alike, shown);
-  return TRUE;
-}
-
-static void
-data_line (TraceSession *session,
-           SmtpTrace *smtp,
-           const char *line,
-           gsize length,
-           MailLineFlags flags)
-{
-  /* how the line ended; a bare CR inside it does not move the end */
-  gboolean crlf = (flags & MAIL_LINE_BARE_LF) == 0;
-
-  if (length == 1 && line[0] == '.' && crlf && smtp->previous_crlf)
-    {
-      data_end (session, smtp, ".");
-      return;
-    }
-  if (!lint_end_look_alike (session, smtp, line, length, crlf) &&
-      line[0] == '.' && line[1] != '.')
-    {
-      g_autofree char *shown = escape_line (line, length, NULL);
-      trace_session_lint (session, TRACE_CLIENT_TO_SERVER, "RFC 5321 §4.5.2",
-                          "line starts with one \".\": the server drops it; "
-                          "the client forgot to dot-stuff \"%s\"",
-                          shown);
-    }
-  if ((flags & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR)) != 0)
-    smtp->bare_line_ends++;
-  smtp->previous_crlf = crlf;
-  if (session->options->body)
-    text_line_event (session, line);
-  if (line[0] == '.') /* RFC 5321 §4.5.2: the message holds it un-stuffed */
-    trace_message_feed_line (smtp->message, line + 1, length - 1);
-  else
-    trace_message_feed_line (smtp->message, line, length);
 }
 
 /* ---- client lines -------------------------------------------------------- */
@@ -581,7 +366,7 @@ smtp_client_line (TraceSession *session,
   switch (smtp->state)
     {
     case SMTP_TRACE_DATA:
-      data_line (session, smtp, line, length, flags);
+      smtp_trace_data_line (session, smtp, line, length, flags);
       return;
     case SMTP_TRACE_SASL:
       sasl_response (session, smtp, line);
@@ -833,7 +618,7 @@ smtp_server_line (TraceSession *session,
        * the data where we did not. */
       trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 5321 §4.1.1.4",
                           "server replied before the end of the data");
-      data_end (session, smtp, "(end of data not seen)");
+      smtp_trace_data_end (session, smtp, "(end of data not seen)");
     }
   if ((flags & MAIL_LINE_BARE_LF) != 0)
     trace_session_lint (session, TRACE_SERVER_TO_CLIENT, "RFC 5321 §2.3.8",
@@ -905,7 +690,7 @@ smtp_gap (TraceSession *session,
    * command still gets a reply: keep the pairing in step. A gap in the
    * replies would shift every later pairing, so it starts again. */
   if (direction == TRACE_CLIENT_TO_SERVER && smtp->state == SMTP_TRACE_COMMANDS)
-    push_pending (smtp, "?", NULL);
+    smtp_trace_push_pending (smtp, "?", NULL);
   if (direction == TRACE_SERVER_TO_CLIENT)
     {
       g_queue_clear_full (&smtp->pending, pending_free);
