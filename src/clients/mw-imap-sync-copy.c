@@ -126,9 +126,12 @@ mw_sync_match (MwSyncFolder *f, GError **error)
       if (data != NULL)
         id = mw_sync_message_id (g_bytes_get_data (data, NULL),
                                  g_bytes_get_size (data));
+      /* each server copy pairs once: taken out of the table (its key
+       * freed with it) */
       if (id == NULL ||
-          !g_hash_table_steal_extended (ids, id, NULL, &remote_uid))
+          !g_hash_table_lookup_extended (ids, id, NULL, &remote_uid))
         continue;
+      g_hash_table_remove (ids, id);
       if (!mw_sync_pair_matched (f, GPOINTER_TO_UINT (remote_uid), local_uid,
                                  error))
         return FALSE;

@@ -356,6 +356,16 @@ mw_harness_start_on_tmpfs (MwHarness *harness,
   return 0;
 }
 
+void
+mw_harness_measure_memory (void)
+{
+  const char *asan = g_getenv ("ASAN_OPTIONS");
+  g_autofree char *options = g_strdup_printf (
+      "%s%squarantine_size_mb=1", asan ? asan : "", asan && *asan ? ":" : "");
+
+  g_setenv ("ASAN_OPTIONS", options, TRUE);
+}
+
 guint64
 mw_harness_rss_kib (GPid pid)
 {

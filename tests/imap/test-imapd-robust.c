@@ -723,16 +723,7 @@ main (int argc, char **argv)
                                        FALSE };
 
   g_test_init (&argc, &argv, NULL);
-  /* Under AddressSanitizer freed memory waits in a quarantine (256 MiB by
-   * default) and counts in VmRSS: keep it small in the servers started
-   * here, so that RSS measures what they hold (no effect otherwise). */
-  {
-    const char *asan = g_getenv ("ASAN_OPTIONS");
-    g_autofree char *options = g_strdup_printf (
-        "%s%squarantine_size_mb=1", asan ? asan : "", asan && *asan ? ":" : "");
-
-    g_setenv ("ASAN_OPTIONS", options, TRUE);
-  }
+  mw_harness_measure_memory ();
 #define ADD(path, func, data)                                                  \
   g_test_add (path, Fixture, data, fixture_set_up, func, fixture_tear_down)
   ADD ("/imapd/robust/never-reads/large-messages-stay-bounded",

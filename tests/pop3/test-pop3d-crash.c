@@ -214,6 +214,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  mw_harness_measure_memory ();
   g_test_add_data_func ("/pop3d/crash/kill-9-around-quit-loses-nothing-kept",
                         NULL, test_kill_rounds);
   g_test_add_data_func ("/pop3d/load/client-that-never-reads-is-bounded", NULL,

@@ -600,6 +600,7 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  mw_harness_measure_memory ();
   g_test_add_data_func ("/smtpd/crash/kill-9-rounds-lose-nothing-acknowledged",
                         NULL, test_kill_9_rounds);
   g_test_add_data_func ("/smtpd/disk/full-is-452-and-mail-flows-again", NULL,
