@@ -439,7 +439,7 @@ imap_fetch_mark_seen (ImapSession *session, GArray *indexes, GArray *items)
     {
       guint index = g_array_index (indexes, guint, i);
       const MailMessage *message =
-          mail_folder_get_message (session->folder, index);
+          mail_folder_peek_message (session->folder, index);
 
       if ((message->flags & MAIL_FLAG_SEEN) ||
           !mail_folder_set_flags (
@@ -554,7 +554,7 @@ imap_fetch_keep_changed (ImapSession *session, GArray *indexes, guint64 since)
     {
       guint index = g_array_index (indexes, guint, i);
 
-      if (mail_folder_get_message (session->folder, index)->modseq > since)
+      if (mail_folder_peek_message (session->folder, index)->modseq > since)
         g_array_index (indexes, guint, kept++) = index;
     }
   g_array_set_size (indexes, kept);

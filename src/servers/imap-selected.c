@@ -163,7 +163,7 @@ imap_session_resolve_set (ImapSession *session,
       return NULL;
     }
   if (count > 0)
-    star = uid ? mail_folder_get_message (folder, count - 1)->uid : count;
+    star = uid ? mail_folder_peek_message (folder, count - 1)->uid : count;
   /* §6.4.5: sequence numbers past the last message are an error; UIDs
    * that do not exist are simply not there */
   for (guint i = 0; !uid && i < set->ranges->len; i++)
@@ -186,7 +186,7 @@ imap_session_resolve_set (ImapSession *session,
     }
   for (guint i = 0; i < count; i++)
     {
-      guint32 number = uid ? mail_folder_get_message (folder, i)->uid : i + 1;
+      guint32 number = uid ? mail_folder_peek_message (folder, i)->uid : i + 1;
 
       if (imap_seqset_contains (set, number, star))
         g_array_append_val (indexes, i);
@@ -225,7 +225,7 @@ imap_session_snapshot (ImapSession *session)
   g_array_set_clear_func (known, imap_known_clear);
   for (guint i = 0; i < count; i++)
     {
-      const MailMessage *message = mail_folder_get_message (session->folder, i);
+      const MailMessage *message = mail_folder_peek_message (session->folder, i);
       ImapKnown entry = { message->uid, message->flags,
                           imap_keywords_join (message) };
 
@@ -351,7 +351,7 @@ imap_report_flag_changes (ImapSession *session, GArray *known)
 
   for (guint i = 0; i < count; i++)
     {
-      const MailMessage *message = mail_folder_get_message (session->folder, i);
+      const MailMessage *message = mail_folder_peek_message (session->folder, i);
       g_autofree char *keywords = NULL;
       g_autofree char *text = NULL;
       const ImapKnown *entry = NULL;
@@ -415,7 +415,7 @@ imap_session_report_news (ImapSession *session,
       guint recent = 0;
 
       for (guint i = 0; i < mail_folder_get_count (session->folder); i++)
-        recent += mail_folder_get_message (session->folder, i)->recent;
+        recent += mail_folder_peek_message (session->folder, i)->recent;
       imap_reply_untagged (session, "%u RECENT", recent);
     }
   imap_report_flag_changes (session, known);
@@ -449,7 +449,7 @@ imap_session_remove_deleted (ImapSession *session,
     {
       guint index = indexes ? g_array_index (indexes, guint, i) : i;
       const MailMessage *message =
-          mail_folder_get_message (session->folder, index);
+          mail_folder_peek_message (session->folder, index);
 
       if ((message->flags & MAIL_FLAG_DELETED) &&
           !mail_folder_delete_message (session->folder, index, error))
@@ -565,7 +565,7 @@ imap_store_one (ImapSession *session,
   /* another session may have changed them since: start from the disk */
   if (!mail_folder_refresh_flags (session->folder, index, error))
     return FALSE;
-  message = mail_folder_get_message (session->folder, index);
+  message = mail_folder_peek_message (session->folder, index);
   now = mode == IMAP_STORE_REPLACE ? flags
         : mode == IMAP_STORE_ADD   ? message->flags | flags
                                    : message->flags & ~flags;
@@ -577,7 +577,7 @@ imap_store_one (ImapSession *session,
     return FALSE;
   if (silent)
     return TRUE;
-  message = mail_folder_get_message (session->folder, index);
+  message = mail_folder_peek_message (session->folder, index);
   imap_session_announce_keywords (session, message);
   /* RFC 7162 §3.2.4: a server offering QRESYNC names the UID in every
    * flag change it tells once CONDSTORE is in use */
@@ -683,7 +683,7 @@ imap_store_all (ImapSession *session,
     {
       guint index = g_array_index (indexes, guint, i);
       const MailMessage *message =
-          mail_folder_get_message (session->folder, index);
+          mail_folder_peek_message (session->folder, index);
       guint32 number = session->uid ? message->uid : index + 1;
 
       if (request->unchangedsince > 0 &&
@@ -769,8 +769,8 @@ imap_copy_uids (ImapSession *session,
       if (copy < 0)
         return NULL;
       g_array_append_val (
-          from, mail_folder_get_message (session->folder, index)->uid);
-      g_array_append_val (to, mail_folder_get_message (folder, copy)->uid);
+          from, mail_folder_peek_message (session->folder, index)->uid);
+      g_array_append_val (to, mail_folder_peek_message (folder, copy)->uid);
     }
   if (folder == NULL || names->len == 0)
     return NULL;
