@@ -38,7 +38,10 @@ scan_subdir (const char *dir,
     return mail_store_fail_gerror (error, local_error);
   while ((file = g_dir_read_name (listing)) != NULL)
     {
-      const char *colon = strchr (file, ':');
+      /* the base name runs up to ":2,", the one info maildir(5) defines
+       * and the rule the uidlist reads names back with: a file named
+       * "msg:1,x" keeps its UID across opens */
+      const char *colon = strstr (file, ":2,");
       gsize length = strlen (file);
       gsize base_length = colon ? (gsize) (colon - file) : length;
       ScanEntry *entry;
@@ -55,9 +58,8 @@ scan_subdir (const char *dir,
       base[base_length] = '\0';
       entry->base = base;
       entry->in_new = in_new;
-      entry->info = colon && g_str_has_prefix (colon, ":2,")
-                        ? entry->file + (colon - file) + 3
-                        : entry->file + length;
+      entry->info =
+          colon ? entry->file + (colon - file) + 3 : entry->file + length;
       /* replace, not insert: the key lives in the entry it replaces */
       g_hash_table_replace (found, base, entry);
     }

@@ -288,6 +288,53 @@ uidlist_peek (const char *dir, UidListFileId *out_id, char **out_header)
   return TRUE;
 }
 
+/* A list that names one file twice (written by a program that got it
+ * wrong) would give that file one UID at this open and another at the
+ * next: the first, lowest UID keeps it, and the others are expunged
+ * (RFC 9051 §2.3.1.1: a UID names one message, and stays). */
+static void
+uidlist_drop_repeated_names (UidList *list)
+{
+  g_autoptr (GHashTable) names = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < list->entries->len;)
+    {
+      const UidEntry *entry = &g_array_index (list->entries, UidEntry, i);
+      ExpungedRange range = { entry->uid, entry->uid, list->highest_modseq };
+
+      if (g_hash_table_add (names, (gpointer) entry->name))
+        {
+          i++;
+          continue;
+        }
+      g_array_append_val (list->expunged, range);
+      g_array_remove_index (list->entries, i);
+    }
+}
+
+/* One field of the header line "3 V1234 N57 R50 M90 T...": the version
+ * (@key '\0', the first word) or the word starting with @key, strictly
+ * decimal and at most @max: "N-3" is no UIDNEXT (sscanf's %u would take
+ * it for 4294967293, and UIDs would wrap). */
+static gboolean
+uidlist_header_field (const char *contents,
+                      char key,
+                      guint64 max,
+                      guint64 *out_number)
+{
+  g_autofree char *line = g_strndup (contents, strcspn (contents, "\n"));
+  g_auto (GStrv) words = g_strsplit (line, " ", -1);
+
+  if (key == '\0')
+    return words[0] != NULL &&
+           g_ascii_string_to_unsigned (words[0], 10, 0, max, out_number, NULL);
+  for (guint i = 1; words[0] != NULL && words[i] != NULL; i++)
+    if (words[i][0] == key)
+      return g_ascii_string_to_unsigned (words[i] + 1, 10, 0, max, out_number,
+                                         NULL);
+  return FALSE;
+}
+
 UidList *
 uidlist_read (MailStore *store, const char *dir, GError **error)
 {
@@ -296,7 +343,7 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   g_autofree char *contents = uidlist_load_file (dir, &id, &local_error);
   unsigned int uidvalidity = 0;
   unsigned int uidnext = 0;
-  unsigned int first_recent = 0;
+  guint64 number = 0;
   guint64 highest = 0;
   int version = 0;
   char *header_end = NULL;
@@ -308,9 +355,12 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
       g_propagate_error (error, local_error);
       return NULL;
     }
-  if (contents == NULL ||
-      sscanf (contents, "%d V%u N%u", &version, &uidvalidity, &uidnext) != 3 ||
-      version < 1 || version > 3 || uidvalidity == 0 || uidnext == 0)
+  if (contents == NULL || !uidlist_header_field (contents, '\0', 3, &number) ||
+      (version = (int) number) < 1 ||
+      !uidlist_header_field (contents, 'V', G_MAXUINT32, &number) ||
+      (uidvalidity = (unsigned int) number) == 0 ||
+      !uidlist_header_field (contents, 'N', G_MAXUINT32, &number) ||
+      (uidnext = (unsigned int) number) == 0)
     {
       list = uidlist_new (dir, store_next_uidvalidity (store), 1);
       list->created = TRUE;
@@ -318,11 +368,9 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
     }
   list = uidlist_new (dir, uidvalidity, uidnext);
   list->file = id;
-  if (sscanf (contents, "%*d V%*u N%*u R%u", &first_recent) == 1 &&
-      first_recent <= uidnext)
-    list->first_recent = first_recent;
-  if (sscanf (contents, "%*d V%*u N%*u R%*u M%" G_GUINT64_FORMAT, &highest) ==
-          1 &&
+  if (uidlist_header_field (contents, 'R', uidnext, &number))
+    list->first_recent = (unsigned int) number;
+  if (uidlist_header_field (contents, 'M', G_MAXUINT64, &highest) &&
       highest > 0)
     list->highest_modseq = highest;
   header_end = strchr (contents, '\n');
@@ -345,6 +393,7 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
         uidlist_parse_line (list, line, version);
       line = next;
     }
+  uidlist_drop_repeated_names (list);
   return list;
 }
 
