@@ -376,7 +376,9 @@ two_devices (Fixture *f, gboolean qresync)
   g_free (sync_device (f, f->phone, qresync));
   g_free (sync_device (f, f->laptop, qresync));
   g_assert_null (flags_of (f->phone, "INBOX", "<m1@example.test>"));
-  g_assert_nonnull (flags_of (f->laptop, "Archive", "<m1@example.test>"));
+  g_clear_pointer (&flags, g_free);
+  flags = flags_of (f->laptop, "Archive", "<m1@example.test>");
+  g_assert_nonnull (flags);
   assert_agree (server, f->phone, "Archive");
   assert_agree (server, f->laptop, "INBOX");
 }
