@@ -492,6 +492,8 @@ main (int argc, char **argv)
   g_autofree char *interface = NULL;
   g_autofree char *write_file = NULL;
   TraceSvgOptions svg_options = { NULL };
+  g_autofree char *svg_path = NULL; /* the options own what GOption gave */
+  g_auto (GStrv) svg_labels = NULL;
   g_auto (GStrv) svg_sessions = NULL;
   g_autofree char *svg_title = NULL;
   g_autofree char *svg_from = NULL;
@@ -523,7 +525,7 @@ main (int argc, char **argv)
       "Show passwords and SASL credentials (labs on plaintext risk)", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &tracer.options.quiet,
       "Only summaries, gaps and lint findings", NULL },
-    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg_options.path,
+    { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg_path,
       "Draw mail sessions as an SVG sequence diagram (- : to stdout, "
       "instead of the ladder)",
       "FILE" },
@@ -531,7 +533,7 @@ main (int argc, char **argv)
       "Draw session N (the ladder's [N]; repeat or comma-separate: side by "
       "side, in this order; default: the first mail session)",
       "N" },
-    { "svg-label", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_options.labels,
+    { "svg-label", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_labels,
       "Name the client of the next --svg-session (repeat, in order)", "NAME" },
     { "svg-title", 0, 0, G_OPTION_ARG_STRING, &svg_title, "The diagram's title",
       "TEXT" },
@@ -565,6 +567,8 @@ main (int argc, char **argv)
     return 2;
   tracer.options.out = stdout;
   tracer.options.frame = &tracer.packets;
+  svg_options.path = svg_path;
+  svg_options.labels = svg_labels;
   svg_options.from = svg_from;
   svg_options.to = svg_to;
   if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title))
