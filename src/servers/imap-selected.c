@@ -225,7 +225,8 @@ imap_session_snapshot (ImapSession *session)
   g_array_set_clear_func (known, imap_known_clear);
   for (guint i = 0; i < count; i++)
     {
-      const MailMessage *message = mail_folder_peek_message (session->folder, i);
+      const MailMessage *message =
+          mail_folder_peek_message (session->folder, i);
       ImapKnown entry = { message->uid, message->flags,
                           imap_keywords_join (message) };
 
@@ -351,7 +352,8 @@ imap_report_flag_changes (ImapSession *session, GArray *known)
 
   for (guint i = 0; i < count; i++)
     {
-      const MailMessage *message = mail_folder_peek_message (session->folder, i);
+      const MailMessage *message =
+          mail_folder_peek_message (session->folder, i);
       g_autofree char *keywords = NULL;
       g_autofree char *text = NULL;
       const ImapKnown *entry = NULL;
