@@ -478,19 +478,7 @@ mw_pop3_check_options (MwPop3Options *o, GError **error)
                    "--stls and --tls exclude each other");
       return FALSE;
     }
-  if (o->password == NULL && o->password_file != NULL)
-    {
-      o->password = mail_cli_read_password_file (o->password_file, error);
-      if (o->password == NULL)
-        return FALSE;
-    }
-  if (o->password == NULL)
-    {
-      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                   "give --password or --password-file");
-      return FALSE;
-    }
-  return TRUE;
+  return mail_cli_take_password (&o->password, o->password_file, error);
 }
 
 static gboolean

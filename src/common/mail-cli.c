@@ -32,3 +32,22 @@ mail_cli_read_password_file (const char *path, GError **error)
   contents[strcspn (contents, "\r\n")] = '\0';
   return contents;
 }
+
+gboolean
+mail_cli_take_password (char **inout_password,
+                        const char *password_file,
+                        GError **error)
+{
+  if (*inout_password == NULL && password_file != NULL)
+    {
+      *inout_password = mail_cli_read_password_file (password_file, error);
+      return *inout_password != NULL;
+    }
+  if (*inout_password == NULL)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "give --password or --password-file");
+      return FALSE;
+    }
+  return TRUE;
+}

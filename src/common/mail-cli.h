@@ -20,4 +20,11 @@ void mail_cli_print_trace (gboolean from_server,
  * explicit_bzero () before freeing). Keeps secrets out of argv and ps. */
 char *mail_cli_read_password_file (const char *path, GError **error);
 
+/* The password of --password, or else the first line of --password-file
+ * (@password_file, may be NULL) into *inout_password; an error naming
+ * both options when there is neither. */
+gboolean mail_cli_take_password (char **inout_password,
+                                 const char *password_file,
+                                 GError **error);
+
 G_END_DECLS
