@@ -14,7 +14,11 @@
 4. each decks/NN-name.md becomes OUT_DIR/NN-name.html (reveal.js's own
    Markdown plugin renders it: "---" between slides, "Note:" starts the
    speaker notes);
-5. headless Chromium prints each deck with reveal's ?print-pdf and
+5. render-check.py shows every slide in headless Chromium at 1280x720,
+   saves OUT_DIR/screenshots/<deck>/NN.png and fails the build on a
+   console error, a file that did not load or text that leaves its slide
+   (--no-render skips it: the tests run it themselves);
+6. headless Chromium prints each deck with reveal's ?print-pdf and
    pdfunite joins them into OUT_DIR/mailwire-lectures.pdf.
 """
 import hashlib
@@ -175,10 +179,28 @@ def print_pdf(out, decks, slides):
         die("pdfunite failed (apt-get install poppler-utils)")
 
 
+def render(out, decks):
+    """Every slide in Chromium (render-check.py): screenshots, and the
+    build fails on what the tests would fail on."""
+    checker = subprocess.run([sys.executable, os.path.join(HERE, "render-check.py"),
+                              out] + decks, capture_output=True, text=True,
+                             timeout=600)
+    if checker.returncode != 0:
+        try:
+            results = json.loads(checker.stdout)
+        except ValueError:
+            die(f"render-check.py failed: {checker.stderr.strip()}")
+        for deck, result in results.items():
+            for problem in result["problems"]:
+                print(f"build-slides: {deck}: {problem}", file=sys.stderr)
+        die("a slide does not show as it should (screenshots in "
+            f"{os.path.join(out, 'screenshots')})")
+
+
 def main():
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if len(args) != 2:
-        die("usage: build-slides.py BUILD_DIR OUT_DIR [--no-pdf]")
+        die("usage: build-slides.py BUILD_DIR OUT_DIR [--no-pdf] [--no-render]")
     build, out = (os.path.abspath(a) for a in args)
     check_programs(build)
     os.makedirs(out, exist_ok=True)
@@ -207,6 +229,8 @@ def main():
                    "diagrams": manifest,
                    "pdf": None if "--no-pdf" in sys.argv else PDF_NAME},
                   f, indent=1)
+    if "--no-render" not in sys.argv:
+        render(out, decks)
     if "--no-pdf" not in sys.argv:
         print_pdf(out, decks, slides)
     print(f"build-slides: {len(decks)} decks, {len(manifest)} diagrams "

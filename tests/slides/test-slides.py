@@ -14,6 +14,18 @@ state into MW_BUILD_ROOT/slides-test/ with slides/build-slides.py, then:
   /slides/notes/<deck>           every slide has speaker notes, the last
                                  slide asks two or three questions
   /slides/pdf/pages              the PDF has one page per slide
+  /slides/render/<deck>          headless Chromium at 1280x720
+                                 (slides/render-check.py) shows every slide
+                                 with no console error, no file that did
+                                 not load (image, font, script), no text or
+                                 element leaving the slide and nothing
+                                 clipped; one screenshot per slide is kept
+                                 in slides-test/screenshots/<deck>/NN.png
+  /slides/render/catches-faults  the same check, on a deck broken on
+                                 purpose (an overlong list, a clipped code
+                                 block, a missing image and font, a console
+                                 error), reports each of them and nothing
+                                 on its one good slide
 Capturing needs root: as another user the whole file skips, saying why."""
 import json
 import os
@@ -41,7 +53,8 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     built = subprocess.run([sys.executable,
                             os.path.join(source, "slides", "build-slides.py"),
-                            build, out], capture_output=True, text=True,
+                            build, out, "--no-render"],
+                           capture_output=True, text=True,
                            timeout=900)
     check("/slides/build/clean", built.returncode == 0,
           built.stdout + built.stderr)
@@ -58,6 +71,8 @@ def main():
         check_notes(deck, page)
         shown |= set(re.findall(r"\]\((svg/[^)]+)\)", page))
     check_svgs(shown, drawn)
+    check_render(manifest)
+    check_render_catches_faults(manifest["decks"][0])
     pages = subprocess.run(["pdfinfo", os.path.join(out, manifest["pdf"])],
                            capture_output=True, text=True).stdout
     count = re.search(r"^Pages:\s+(\d+)", pages, re.M)
@@ -125,6 +140,101 @@ def check_svgs(shown, drawn):
                   if f.endswith(".svg") and "node_modules" not in d]
     check("/slides/svg/from-this-build", shown and not bad and not checked_in,
           f"{bad} {checked_in}")
+
+
+def render(decks):
+    """render-check.py's {deck: {"slides", "problems"}} for @decks."""
+    checker = subprocess.run([sys.executable,
+                              os.path.join(source, "slides", "render-check.py"),
+                              out] + decks, capture_output=True, text=True,
+                             timeout=600)
+    try:
+        return json.loads(checker.stdout)
+    except ValueError:
+        return {deck: {"slides": 0, "problems": [checker.stderr.strip()]}
+                for deck in decks}
+
+
+def check_render(manifest):
+    results = render(manifest["decks"])
+    for deck in manifest["decks"]:
+        result = results[deck]
+        shots = os.path.join(out, "screenshots", os.path.splitext(deck)[0])
+        taken = sorted(os.listdir(shots)) if os.path.isdir(shots) else []
+        expected = manifest["slides"][deck]
+        check(f"/slides/render/{deck}",
+              not result["problems"] and result["slides"] == expected and
+              taken == [f"{n:02d}.png" for n in range(1, expected + 1)],
+              "\n".join(result["problems"]) +
+              f"\n{result['slides']} slides shown, {len(taken)} screenshots, "
+              f"{expected} slides in the deck")
+
+
+BROKEN = """# A deck broken on purpose
+
+Note: the one good slide.
+
+---
+
+## An overlong list
+
+""" + "".join(f"- item {n} of a list too long for one slide\n" for n in range(30)) + """
+Note: leaves the slide at the bottom.
+
+---
+
+## A clipped code block
+
+```
+""" + "".join(f"line {n}\n" for n in range(40)) + """```
+
+Note: reveal's theme gives code a maximum height and a scroll bar.
+
+---
+
+## A missing image
+
+![gone](svg/not-drawn.svg)
+
+Note: no such file.
+"""
+BROKEN_HEAD = """<style>@font-face { font-family: Gone; src: url(fonts/gone.woff2); }
+.reveal h2 { font-family: Gone; }</style>
+<script>console.error("deliberate console error");</script>
+</head>"""
+
+
+def check_render_catches_faults(good_deck):
+    """The checker is worth something only if it fails: a deck made from
+    a real one, with one fault per slide, must be reported slide by slide."""
+    with open(os.path.join(out, good_deck)) as f:
+        page = f.read()
+    head, rest = page.split("<textarea data-template>", 1)
+    page = (head.replace("</head>", BROKEN_HEAD) + "<textarea data-template>\n" +
+            BROKEN + "</textarea>" + rest.split("</textarea>", 1)[1])
+    name = "zz-broken-on-purpose.html"
+    with open(os.path.join(out, name), "w") as f:
+        f.write(page)
+    try:
+        problems = render([name])[name]["problems"]
+    finally:
+        os.unlink(os.path.join(out, name))
+        shutil.rmtree(os.path.join(out, "screenshots", "zz-broken-on-purpose"),
+                      ignore_errors=True)
+    wanted = {
+        "overlong list": r"^slide 2: .*leaves the slide",
+        "clipped code": r"^slide 3: .*clips its content",
+        "missing image": r"^slide 4: image svg/not-drawn.svg did not load",
+        "failed image request": r"^request: .*not-drawn\.svg",
+        "failed font request": r"^request: .*gone\.woff2",
+        "console error": r"^console: deliberate console error",
+    }
+    missed = [what for what, pattern in wanted.items()
+              if not any(re.search(pattern, p) for p in problems)]
+    good_slide = [p for p in problems if p.startswith("slide 1:")]
+    check("/slides/render/catches-faults", not missed and not good_slide,
+          f"not reported: {missed}; reported on the good slide: {good_slide}; "
+          f"all: {problems}")
 
 
 def report():
