@@ -24,6 +24,7 @@
 #include "mail-cli.h"
 #include "mail-config.h"
 #include "mail-net.h"
+#include "mail-tls.h"
 
 /* ---- connection ----------------------------------------------------- */
 
@@ -689,6 +690,7 @@ int
 main (int argc, char **argv)
 {
   MwImapOptions o = { .idle_renew = 25 * 60 };
+  g_autofree char *keylog = NULL;
   const GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, &o.server,
       "IMAP server (default 127.0.0.1:2143, or :2993 with --tls)",
@@ -728,6 +730,8 @@ main (int argc, char **argv)
       "sync: the local Maildir (created if missing)", "DIR" },
     { "no-qresync", 0, 0, G_OPTION_ARG_NONE, &o.no_qresync,
       "do not ENABLE CONDSTORE/QRESYNC (shows the slower fallback)", NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &keylog,
+      "append the TLS secrets to FILE (for mw-trace --keylog)", "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) options =
@@ -747,7 +751,8 @@ main (int argc, char **argv)
                "[FOLDER...]\n"
                "Options go before the command (flags such as -\\Seen "
                "follow it).\n");
-  if (!g_option_context_parse (options, &argc, &argv, &error))
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !mail_tls_set_keylog (keylog, &error))
     status = 2;
   else if (!mw_imap_check_options (&o, &error) ||
            !mw_imap_dispatch (&o, argv + 1, &error))

@@ -30,6 +30,7 @@
 #include "mail-config.h"
 #include "mail-net.h"
 #include "mail-store.h"
+#include "mail-tls.h"
 #include "pop3-client.h"
 
 #define MW_POP3_TIMEOUT 120
@@ -575,6 +576,7 @@ int
 main (int argc, char **argv)
 {
   MwPop3Options o = { 0 };
+  g_autofree char *keylog = NULL;
   const GOptionEntry entries[] = {
     { "server", 's', 0, G_OPTION_ARG_STRING, &o.server,
       "POP3 server (default 127.0.0.1:2110, or :2995 with --tls)",
@@ -605,6 +607,8 @@ main (int argc, char **argv)
       "list the maildrop (LIST, UIDL, TOP 0) without downloading", NULL },
     { "trace", 't', 0, G_OPTION_ARG_NONE, &o.trace,
       "print every line, annotated with its meaning and RFC", NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &keylog,
+      "append the TLS secrets to FILE (for mw-trace --keylog)", "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) options =
@@ -614,7 +618,8 @@ main (int argc, char **argv)
 
   setlocale (LC_ALL, "");
   g_option_context_add_main_entries (options, entries, NULL);
-  if (!g_option_context_parse (options, &argc, &argv, &error))
+  if (!g_option_context_parse (options, &argc, &argv, &error) ||
+      !mail_tls_set_keylog (keylog, &error))
     status = 2;
   else if (!mw_pop3_main (&o, &error))
     status = 1;

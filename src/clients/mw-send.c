@@ -17,6 +17,7 @@
 #include "mail-cli.h"
 #include "mail-line.h"
 #include "mail-net.h"
+#include "mail-tls.h"
 #include "smtp-client.h"
 #include "smtp-proto.h"
 
@@ -37,6 +38,7 @@ typedef struct
   gboolean starttls;
   gboolean implicit_tls;
   char *ca_file;
+  char *keylog; /* --keylog FILE: the TLS secrets, for mw-trace */
   gboolean insecure;
   char *user;
   char *password;
@@ -60,6 +62,7 @@ mw_send_options_clear (MwSendOptions *o)
 {
   g_free (o->server);
   g_free (o->ca_file);
+  g_free (o->keylog);
   g_free (o->user);
   if (o->password != NULL)
     explicit_bzero (o->password, strlen (o->password));
@@ -438,6 +441,8 @@ mw_send_parse_options (MwSendOptions *o,
       "Name given in EHLO (default: this host's name)", "NAME" },
     { "trace", 0, 0, G_OPTION_ARG_NONE, &o->trace,
       "Print the dialogue, each line explained", NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &o->keylog,
+      "Append the TLS secrets to FILE (for mw-trace --keylog)", "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) context =
@@ -461,7 +466,8 @@ main (int argc, char **argv)
 
   g_mime_init ();
   if (!mw_send_parse_options (&o, &argc, &argv, &error) ||
-      !mw_send_check_options (&o, recipients, &error))
+      !mw_send_check_options (&o, recipients, &error) ||
+      !mail_tls_set_keylog (o.keylog, &error))
     {
       g_printerr ("mw-send: %s (see --help)\n", error->message);
       mw_send_options_clear (&o);

@@ -53,6 +53,7 @@ static const ConfigKey config_keys[] = {
   { "general", "mail_root", CONFIG_PATH, FIELD (mail_root) },
   { "general", "tls_cert", CONFIG_PATH, FIELD (tls_cert) },
   { "general", "tls_key", CONFIG_PATH, FIELD (tls_key) },
+  { "general", "tls_keylog", CONFIG_PATH, FIELD (tls_keylog) },
   { "general", "protocol_log", CONFIG_BOOLEAN, FIELD (protocol_log) },
   { "general", "timeout", CONFIG_SECONDS, FIELD (timeout) },
   { "smtp", "listen", CONFIG_ADDRESS, FIELD (smtp.listen) },
@@ -749,6 +750,7 @@ mail_config_free (MailConfig *config)
   g_free (config->mail_root);
   g_free (config->tls_cert);
   g_free (config->tls_key);
+  g_free (config->tls_keylog);
   g_free (config->smtp.listen);
   g_free (config->submission.listen);
   g_free (config->smtps.listen);

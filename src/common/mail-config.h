@@ -5,7 +5,8 @@
  * then prints the port it got (tests use this, never fixed ports).
  *
  *   [general]  hostname, domains (list), state_dir, users_file,
- *              mail_root, tls_cert, tls_key, protocol_log, timeout
+ *              mail_root, tls_cert, tls_key, tls_keylog, protocol_log,
+ *              timeout
  *   [smtp]     listen, port, submission_port, smtps_port, max_size,
  *              max_recipients, sender_must_match_login
  *   [queue]    dir, retry_min, retry_max, lifetime (seconds)
@@ -69,6 +70,8 @@ typedef struct
   char *mail_root; /* default maildir of user U: mail_root/U/Maildir */
   char *tls_cert;  /* PEM; NULL: no TLS offered */
   char *tls_key;
+  char *tls_keylog;      /* NSS key log of every TLS session, or NULL
+                          * (mail_tls_set_keylog (), docs/tls-keylog.md) */
   gboolean protocol_log; /* log every C:/S: line */
   guint timeout;         /* seconds of silence before a session is dropped */
   /* [smtp] */

@@ -6,10 +6,13 @@
  */
 #include "mail-tls.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <string.h>
+#include <unistd.h>
 
 G_DEFINE_QUARK (mail_tls_error, mail_tls_error)
 
@@ -169,6 +172,28 @@ tls_protocol_name (GTlsProtocolVersion version)
     default:
       return "TLS";
     }
+}
+
+gboolean
+mail_tls_set_keylog (const char *path, GError **error)
+{
+  int fd;
+
+  if (path == NULL)
+    return TRUE;
+  /* Opened here once so that a wrong path is said at start, not
+   * silently ignored by GnuTLS at the first handshake; 0600: the file
+   * unlocks every session. */
+  fd = open (path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0)
+    {
+      g_set_error (error, MAIL_TLS_ERROR, MAIL_TLS_ERROR_FAILED,
+                   "key log %s: %s", path, g_strerror (errno));
+      return FALSE;
+    }
+  close (fd);
+  g_setenv ("SSLKEYLOGFILE", path, TRUE);
+  return TRUE;
 }
 
 char *

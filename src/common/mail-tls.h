@@ -38,6 +38,16 @@ GIOStream *mail_tls_client_wrap (GIOStream *base,
                                  GCancellable *cancellable,
                                  GError **error);
 
+/* --keylog FILE / tls_keylog: from now on the secrets of every TLS
+ * session of this program are appended to @path in the NSS key log
+ * format, for mw-trace --keylog and Wireshark (docs/tls-keylog.md). It
+ * is what SSLKEYLOGFILE does, made explicit: GnuTLS reads that variable
+ * at its first handshake, so this must come before any TLS connection.
+ * @path NULL changes nothing. FALSE (error set) if @path cannot be
+ * opened for appending. Anyone who can read the file can read every
+ * session: for labs and debugging only. */
+gboolean mail_tls_set_keylog (const char *path, GError **error);
+
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384" for logs and --trace (transfer full). */
 char *mail_tls_describe (GIOStream *tls);
 

@@ -8,6 +8,7 @@
 
 #include "mail-config.h"
 #include "mail-net.h"
+#include "mail-tls.h"
 #include "smtp-proto.h"
 #include "smtp-queue.h"
 #include "smtp-session.h"
@@ -62,12 +63,16 @@ main (int argc, char **argv)
 {
   g_autoptr (GError) error = NULL;
   g_autofree char *config_path = NULL;
+  g_autofree char *keylog = NULL;
   gboolean protocol_log = FALSE;
   GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "configuration file", "FILE" },
     { "protocol-log", 0, 0, G_OPTION_ARG_NONE, &protocol_log,
       "log every command and reply on stderr", NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &keylog,
+      "append the TLS secrets to FILE (config tls_keylog; mw-trace --keylog)",
+      "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) options =
@@ -85,7 +90,9 @@ main (int argc, char **argv)
       return EXIT_FAILURE;
     }
   config = mail_config_load (config_path, &error);
-  if (config != NULL)
+  if (config != NULL &&
+      mail_tls_set_keylog (keylog != NULL ? keylog : config->tls_keylog,
+                           &error))
     context = smtp_context_new (config, &error);
   if (context != NULL)
     queue = smtp_queue_new (config, current_users, context, &error);
