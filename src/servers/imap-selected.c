@@ -1,15 +1,14 @@
 /* SPDX-License-Identifier: MIT
  * imap-selected.c: the selected state of an IMAP server session (RFC
  * 9051 §6.4: CLOSE, UNSELECT, EXPUNGE, STORE, COPY, MOVE, the UID forms;
- * §7.4.1 EXISTS, §7.5.1 EXPUNGE, §7.5.2 FETCH FLAGS for changes made by
- * others; RFC 3501 §6.4.1 CHECK; RFC 4315 UIDPLUS; RFC 6851 MOVE).
+ * §2.3.2 flags; §9 sequence sets; RFC 3501 §6.4.1 CHECK; RFC 4315
+ * UIDPLUS; RFC 6851 MOVE; RFC 7162 §3.1 CONDSTORE).
  *
  * The client's view of the mailbox is the MailFolder's message list:
- * sequence number n is index n - 1. It changes only here, in
- * imap_session_report_news (), which rescans the Maildir and tells the
- * client what changed, so numbers never shift under the client's feet.
- * SEARCH is in imap-search-cmd.c, IDLE in imap-idle.c, FETCH in
- * imap-fetch.c.
+ * sequence number n is index n - 1. It changes only in
+ * imap_session_report_news () (imap-idle.c, with IDLE, which pushes the
+ * same news), so numbers never shift under the client's feet. SEARCH is
+ * in imap-search-cmd.c, FETCH in imap-fetch.c.
  */
 #include <string.h>
 
@@ -194,96 +193,6 @@ imap_session_resolve_set (ImapSession *session,
   return g_steal_pointer (&indexes);
 }
 
-/* ---- news for the client (§7.4.1, §7.5.1, §7.5.2) ---------------------- */
-
-/* What the client knew of one message before a rescan. */
-typedef struct
-{
-  guint32 uid;
-  MailFlags flags;
-  char *keywords; /* space-separated, NULL if none */
-} ImapKnown;
-
-static void
-imap_known_clear (gpointer data)
-{
-  g_free (((ImapKnown *) data)->keywords);
-}
-
-static char *
-imap_keywords_join (const MailMessage *message)
-{
-  return message->keywords ? g_strjoinv (" ", message->keywords) : NULL;
-}
-
-static GArray *
-imap_session_snapshot (ImapSession *session)
-{
-  guint count = mail_folder_get_count (session->folder);
-  GArray *known = g_array_sized_new (FALSE, FALSE, sizeof (ImapKnown), count);
-
-  g_array_set_clear_func (known, imap_known_clear);
-  for (guint i = 0; i < count; i++)
-    {
-      const MailMessage *message =
-          mail_folder_peek_message (session->folder, i);
-      ImapKnown entry = { message->uid, message->flags,
-                          imap_keywords_join (message) };
-
-      g_array_append_val (known, entry);
-    }
-  return known;
-}
-
-/* "* n EXPUNGE" for each message gone, numbered as the client counts
- * while it applies them one by one (§7.5.1); under QRESYNC one
- * "* VANISHED uids" instead (RFC 7162 §3.2.10). Returns how many. */
-static guint
-imap_report_expunges (ImapSession *session, GArray *known)
-{
-  g_autoptr (GArray) gone = g_array_new (FALSE, FALSE, sizeof (guint32));
-
-  for (guint i = 0; i < known->len; i++)
-    {
-      const ImapKnown *entry = &g_array_index (known, ImapKnown, i);
-
-      if (mail_folder_find_uid (session->folder, entry->uid) >= 0)
-        continue;
-      if (!session->flags.qresync)
-        imap_reply_untagged (session, "%u EXPUNGE", i + 1 - gone->len);
-      g_array_append_val (gone, entry->uid);
-    }
-  if (session->flags.qresync && gone->len > 0)
-    {
-      g_autofree char *set =
-          imap_seqset_format ((const guint32 *) gone->data, gone->len);
-
-      imap_reply_untagged (session, "VANISHED %s", set);
-    }
-  return gone->len;
-}
-
-/* "* n FETCH (FLAGS (...) [UID u] [MODSEQ (m)])": what the flags of one
- * message are now (§7.5.2; RFC 7162 §3.1.4 adds MODSEQ under CONDSTORE). */
-void
-imap_reply_flags (ImapSession *session,
-                  guint index,
-                  const MailMessage *message,
-                  gboolean with_uid)
-{
-  g_autofree char *flags = imap_session_flags_string (session, message);
-  g_autoptr (GString) line = g_string_new (NULL);
-
-  g_string_printf (line, "%u FETCH (FLAGS (%s)", index + 1, flags);
-  if (with_uid)
-    g_string_append_printf (line, " UID %u", message->uid);
-  if (session->flags.condstore)
-    g_string_append_printf (line, " MODSEQ (%" G_GUINT64_FORMAT ")",
-                            message->modseq);
-  g_string_append_c (line, ')');
-  imap_reply_untagged (session, "%s", line->str);
-}
-
 /* ---- CONDSTORE (RFC 7162 §3.1) -------------------------------------- */
 
 void
@@ -341,86 +250,6 @@ imap_append_uid_ranges (GString *out, GArray *ranges, const ImapSeqSet *within)
   set = imap_seqset_format ((const guint32 *) uids->data, kept);
   g_string_append (out, set);
   return TRUE;
-}
-
-/* "* n FETCH (FLAGS (...) UID u)" for flags another session changed. */
-static void
-imap_report_flag_changes (ImapSession *session, GArray *known)
-{
-  guint count = mail_folder_get_count (session->folder);
-  guint k = 0;
-
-  for (guint i = 0; i < count; i++)
-    {
-      const MailMessage *message =
-          mail_folder_peek_message (session->folder, i);
-      g_autofree char *keywords = NULL;
-      g_autofree char *text = NULL;
-      const ImapKnown *entry = NULL;
-
-      while (k < known->len &&
-             g_array_index (known, ImapKnown, k).uid < message->uid)
-        k++;
-      if (k == known->len)
-        return; /* the rest are new: EXISTS told of them */
-      entry = &g_array_index (known, ImapKnown, k);
-      if (entry->uid != message->uid)
-        continue;
-      keywords = imap_keywords_join (message);
-      if (entry->flags == message->flags &&
-          g_strcmp0 (entry->keywords, keywords) == 0)
-        continue;
-      imap_session_announce_keywords (session, message);
-      imap_reply_flags (session, i, message, TRUE);
-    }
-}
-
-void
-imap_session_report_news (ImapSession *session,
-                          gboolean allow_expunge,
-                          gboolean force)
-{
-  g_autoptr (GArray) known = NULL;
-  g_autoptr (GError) error = NULL;
-  guint32 uidvalidity;
-  guint removed;
-  guint added = 0;
-
-  if (session->state != IMAP_STATE_SELECTED ||
-      (!force && !mail_folder_may_have_changed (session->folder)))
-    return;
-  known = imap_session_snapshot (session);
-  uidvalidity = mail_folder_get_uidvalidity (session->folder);
-  /* §7.5.1: during FETCH, STORE, SEARCH new mail and flags may be told,
-   * expunges wait: those messages stay in the view, gone */
-  if (!mail_folder_sync_full (session->folder,
-                              allow_expunge ? 0 : MAIL_FOLDER_SYNC_KEEP, &added,
-                              NULL, &error))
-    {
-      g_warning ("%s: %s", session->peer, error->message);
-      return;
-    }
-  if (mail_folder_get_uidvalidity (session->folder) != uidvalidity)
-    {
-      /* RFC 9051 §2.3.1.1: the UIDs the client holds are void */
-      imap_reply_status (session, IMAP_STATUS_BYE, IMAP_CODE_NONE, NULL,
-                         "UIDVALIDITY changed: reconnect and resynchronise");
-      session->flags.done = TRUE;
-      return;
-    }
-  removed = imap_report_expunges (session, known);
-  if (added > 0 || removed > 0)
-    imap_reply_untagged (session, "%u EXISTS",
-                         mail_folder_get_count (session->folder));
-  if (added > 0 && !session->flags.rev2)
-    {
-      guint recent = 0;
-
-      for (guint i = 0; i < mail_folder_get_count (session->folder); i++)
-        recent += mail_folder_peek_message (session->folder, i)->recent;
-      imap_reply_untagged (session, "%u RECENT", recent);
-    }
-  imap_report_flag_changes (session, known);
 }
 
 /* ---- leaving the mailbox (§6.4.1, §6.4.2) ------------------------------ */

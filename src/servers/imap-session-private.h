@@ -201,14 +201,6 @@ imap_append_uid_ranges (GString *out, GArray *ranges, const ImapSeqSet *within);
 
 /* Closes the selected mailbox (no expunge) and returns to AUTHENTICATED. */
 void imap_session_close_mailbox (ImapSession *session);
-/* Tells the client what changed in the mailbox since it last heard
- * (§7.4.1 EXISTS, §7.5.1 EXPUNGE, §7.5.2 FETCH FLAGS): rescans when the
- * Maildir may have changed (or when @force). With @allow_expunge FALSE
- * (during FETCH, STORE, SEARCH: §7.5.1) expunged messages stay in the
- * view until a later command may tell of them. */
-void imap_session_report_news (ImapSession *session,
-                               gboolean allow_expunge,
-                               gboolean force);
 /* A flag list "(\Seen $Label)" (or one flag) into system flags and
  * keywords (*out_keywords NULL if none). FALSE for \Recent, an unknown
  * system flag or a bad keyword. */
@@ -240,10 +232,21 @@ void imap_cmd_expunge (ImapSession *session, GPtrArray *args);
 void imap_cmd_store (ImapSession *session, GPtrArray *args);
 void imap_cmd_copy (ImapSession *session, GPtrArray *args);
 
-/* ---- imap-search-cmd.c, imap-idle.c ---------------------------------- */
+/* ---- imap-idle.c: the news and IDLE (§7.4.1, §7.5, §6.3.13) ---------- */
+
+/* Tells the client what changed in the mailbox since it last heard
+ * (§7.4.1 EXISTS, §7.5.1 EXPUNGE, §7.5.2 FETCH FLAGS): rescans when the
+ * Maildir may have changed (or when @force). With @allow_expunge FALSE
+ * (during FETCH, STORE, SEARCH: §7.5.1) expunged messages stay in the
+ * view until a later command may tell of them. */
+void imap_session_report_news (ImapSession *session,
+                               gboolean allow_expunge,
+                               gboolean force);
+void imap_cmd_idle (ImapSession *session, GPtrArray *args);
+
+/* ---- imap-search-cmd.c ---------------------------------------------- */
 
 void imap_cmd_search (ImapSession *session, GPtrArray *args);
-void imap_cmd_idle (ImapSession *session, GPtrArray *args);
 
 /* ---- imap-fetch.c --------------------------------------------------- */
 
