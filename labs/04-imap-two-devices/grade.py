@@ -20,7 +20,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from labkit import (PASSWORD, Fail, Grader, Mailwire, Submission, main_args,  # noqa: E402
-                    password_file, program, read_answers, trace_json)
+                    password_file, program, read_answers, trace_json, whole_capture)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 PUSH_DEADLINE = 1.0  # seconds from the change to the printed push
@@ -385,6 +385,7 @@ def idle_session(lab):
             any(e.get("imap.request.command") == "IDLE" for e in evs)]
     if not mine:
         raise Fail("a session of your idle-watch in the capture (LOGIN ... IDLE)", "none")
+    whole_capture(capture, mine[-1], lab="04")  # the keys come from this session
     return mine[-1]
 
 

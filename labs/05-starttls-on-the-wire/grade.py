@@ -21,7 +21,7 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from labkit import (Fail, Grader, Mailwire, Submission, main_args,  # noqa: E402
-                    program, read_answers, trace_json)
+                    program, read_answers, trace_json, whole_capture)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 VERDICT = re.compile(r"^(auth-before-tls|auth-after-tls|injection): (yes|no|refused|vulnerable)\b",
@@ -208,8 +208,12 @@ def find_capture(directory):
 
 
 def streams_of(path):
+    """The connections of the capture; Fail if it is not whole (the keys
+    count connections and read their first records)."""
     streams = {}
-    for e in trace_json(path, body=False):
+    events = trace_json(path, body=False)
+    whole_capture(path, events, lab="05")
+    for e in events:
         streams.setdefault(e["tcp.stream"], []).append(e)
     return [events for _, events in sorted(streams.items())]
 

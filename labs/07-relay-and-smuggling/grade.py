@@ -19,7 +19,8 @@ import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 from labkit import (SMUGGLING_ENDS, Fail, Grader, Mailwire, Submission,  # noqa: E402
-                    main_args, read_answers, smuggling_text, trace_json)
+                    main_args, read_answers, smuggling_text, trace_json,
+                    whole_capture)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 RECIPIENT = "bob@lab.test"
@@ -214,9 +215,9 @@ class Capture:
     """The SMTP connections of capture.pcap, split by server: the lab's
     vulnerable server (known by its greeting) and the rest (mw-smtpd)."""
 
-    def __init__(self, path):
+    def __init__(self, events):
         streams = {}
-        for e in trace_json(path, body=False):
+        for e in events:
             if e.get("proto") == "smtp":
                 streams.setdefault(e["tcp.stream"], []).append(e)
         self.vulnerable, self.mailwire = [], []
@@ -286,7 +287,9 @@ def trace_questions(grader, lab):
                                      "no capture")
             else:
                 try:
-                    state["keys"] = keys(Capture(path))
+                    events = trace_json(path, body=False)
+                    whole_capture(path, events, lab="07")
+                    state["keys"] = keys(Capture(events))
                 except Fail as failure:
                     state["keys"] = failure
         if isinstance(state["keys"], Fail):

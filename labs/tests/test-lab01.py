@@ -135,10 +135,11 @@ def make_submission(root, name, sessions, answers_from=-1, wrong=None):
     capture that lost packets (a loaded host: mw-trace shows a gap) is made
     again, at most three times."""
     for attempt in range(3):
-        d = make_one(root, f"{name}.{attempt}", sessions, answers_from, wrong)
-        if not any(e["kind"] == "gap" for e in labkit.trace_json(
-                os.path.join(d, "capture.pcap"))):
+        d, problems = make_one(root, f"{name}.{attempt}", sessions, answers_from, wrong)
+        if not problems:
             break
+    ok(not problems, f"/labs/01-smtp-by-hand/{name}/capture-complete",
+       "three captures in a row incomplete: " + "; ".join(problems))
     os.rename(d, os.path.join(root, name))
     return os.path.join(root, name)
 
@@ -160,6 +161,7 @@ def make_one(root, name, sessions, answers_from, wrong):
             capture.wait_closed(len(sessions))
     finally:
         mw.stop()
+    problems = labkit.capture_problems(os.path.join(d, "capture.pcap"))  # (reads .log)
     for extra in (".log", ".json"):
         os.unlink(os.path.join(d, "capture.pcap" + extra))
     t, lines = typists[answers_from]
@@ -182,7 +184,7 @@ def make_one(root, name, sessions, answers_from, wrong):
         f.write("\n# filled in by test-lab01.py\n")
         for key, value in answers.items():
             f.write(f"{key}: {value}\n")
-    return d
+    return d, problems
 
 
 def grade(directory, scratch):

@@ -23,10 +23,10 @@ import importlib.util
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
-import time
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 LABS = os.path.dirname(TESTS)
@@ -75,17 +75,20 @@ def build_probe(scratch):
 
 
 def lab_session(scratch, probe):
-    """capture.pcap and the answers, as a student makes them in the lab.
-    A capture that missed the end of a connection (a loaded machine: the
-    capture stopped before the last packets) is made again, 3 times at most."""
+    """capture.pcap and the answers, as a student makes them in the lab,
+    and what makes the capture incomplete ([] if nothing). An incomplete
+    capture (a loaded host: the kernel dropped packets mw-trace was too
+    slow to take) is made again, 3 times at most; the grader fails the
+    questions for one, saying so, and so would this test."""
     for attempt in range(3):
-        capture, answers = one_lab_session(os.path.join(scratch, f"lab-session-{attempt}"),
-                                           probe)
-        ends = {e["tcp.stream"] for e in labkit.trace_json(capture, body=False)
-                if e["kind"] == "close"}
-        if len(ends) == 2 * (1 + len(labkit.SMUGGLING_ENDS)):  # two probe runs
+        capture, answers, problems = one_lab_session(
+            os.path.join(scratch, f"lab-session-{attempt}"), probe)
+        if not problems:
             break
-    return capture, answers
+    return capture, answers, problems
+
+
+CONNECTIONS = 2 * (1 + len(labkit.SMUGGLING_ENDS))  # two probe runs: a relay test, 5 smuggling
 
 
 def one_lab_session(d, probe):
@@ -94,15 +97,19 @@ def one_lab_session(d, probe):
                                    "--port", "0"], stdout=subprocess.PIPE, text=True)
     try:
         port = int(re.search(r":(\d+)$", vulnerable.stdout.readline().strip()).group(1))
-        with labkit.Capture(os.path.join(d, "capture.pcap"), [mw.ports["smtp"], port]):
+        with labkit.Capture(os.path.join(d, "capture.pcap"), [mw.ports["smtp"], port]) as cap:
             outs = [subprocess.run([probe, "127.0.0.1", str(p), "bob@lab.test"],
                                    capture_output=True, text=True, timeout=120).stdout
                     for p in (mw.ports["smtp"], port)]
-            time.sleep(0.5)  # the last packets reach mw-trace (bounded, once)
+            # every connection's end in the file before the capture stops
+            closed = cap.wait_closed(CONNECTIONS)
     finally:
         vulnerable.terminate()
         server_out = vulnerable.communicate(timeout=10)[0]
         mw.stop()
+    problems = cap.problems()
+    if not closed:
+        problems.append(f"{cap.closed()} of {CONNECTIONS} connections closed in the capture")
     mailwire, vuln = outs
     # a "." between two line ends (bare CR, bare LF, CRLF), not CRLF . CRLF:
     # mw-trace flags each (SMTP smuggling)
@@ -116,7 +123,7 @@ def one_lab_session(d, probe):
         "accepted-replies": sum(l.startswith("accepted:") for l in server_out.splitlines()),
         "traced-messages": len(re.findall(r"^smuggling [\w-]+: vulnerable", vuln, re.M)),
     }
-    return os.path.join(d, "capture.pcap"), answers
+    return os.path.join(d, "capture.pcap"), answers, problems
 
 
 def submission(scratch, name, source, capture, answers, edits=()):
@@ -137,13 +144,27 @@ def submission(scratch, name, source, capture, answers, edits=()):
     return d
 
 
+def cut_capture(capture, directory, drop_last=3):
+    """DIRECTORY/capture.pcap: CAPTURE without its last DROP_LAST packets
+    (the last connection's end lost, as when a capture stops too soon)."""
+    data = open(capture, "rb").read()
+    offsets, at = [], 24  # the pcap file header, then (16-octet header, packet)s
+    while at + 16 <= len(data):
+        offsets.append(at)
+        at += 16 + struct.unpack_from("<I", data, at + 8)[0]
+    with open(os.path.join(directory, "capture.pcap"), "wb") as f:
+        f.write(data[:offsets[-drop_last]])
+
+
 def main():
     scratch = tempfile.mkdtemp(prefix="test-lab07-")
     try:
         capture, answers = None, {}
         missing = set(QUESTIONS)
         if labkit.can_capture():
-            capture, answers = lab_session(scratch, build_probe(scratch))
+            capture, answers, problems = lab_session(scratch, build_probe(scratch))
+            ok(not problems, f"/labs/{LAB}/lab-session/capture-complete",
+               "three captures in a row incomplete: " + "; ".join(problems))
             missing = set()
         solution = os.path.join(LABS, LAB, "solution")
         jobs = [("solution", submission(scratch, "solution", solution, capture, answers), missing),
@@ -163,6 +184,9 @@ def main():
             jobs.append(("wrong-answers", submission(scratch, "wrong-answers", solution,
                                                      capture, wrong),
                          {"q-relay-reply", "q-accepted-replies", "q-traced-messages"}))
+            cut = submission(scratch, "cut-capture", solution, capture, answers)
+            cut_capture(capture, cut)
+            jobs.append(("cut-capture", cut, set(QUESTIONS)))
         for kind, _, _ in jobs:
             os.makedirs(os.path.join(scratch, f"g-{kind}"))
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
@@ -186,6 +210,12 @@ def main():
             ok(failed == fails and (proc.returncode == 0) == (not fails) and
                set(verdicts) == set(reference) and len(verdicts) >= 14,
                f"{prefix}/{label}", f"failed {sorted(failed)}: {proc.stdout[-900:]}")
+        if capture:
+            said = [l for l in done["cut-capture"][0][0].stdout.splitlines()
+                    if l.startswith("FAIL q-")]
+            ok(said and all("an incomplete one" in l and "still open when the capture ended" in l
+                            for l in said), f"/labs/{LAB}/cut-capture/says-incomplete",
+               "\n".join(said))
         ok(done["python-run"][0][1] == reference, f"/labs/{LAB}/python-run/same-verdicts-as-c",
            f"{done['python-run'][0][1]} vs {reference}")
         if not capture:
