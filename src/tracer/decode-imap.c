@@ -795,7 +795,10 @@ imap_finish (TraceSession *session, gpointer state)
                          imap->pushes, imap->pushes == 1 ? "" : "s");
   else
     trace_event_explain (event, "no IDLE");
-  if (imap->tls)
+  if (imap->tls && session->decrypted)
+    trace_event_explain (event, "STARTTLS: the rest was decrypted with the "
+                                "key log");
+  else if (imap->tls)
     trace_event_explain (event, "STARTTLS: the rest is encrypted");
   trace_event_explain (event, "%.3f s", trace_session_elapsed (session));
   if (session->lint_count > 0)
@@ -807,6 +810,16 @@ imap_finish (TraceSession *session, gpointer state)
   trace_event_emit (event);
 }
 
+/* RFC 9051 §6.2.1: after STARTTLS the client sends its commands inside
+ * TLS (and asks for CAPABILITY again). */
+static void
+imap_tls_readable (TraceSession *session, gpointer state)
+{
+  ImapTrace *imap = state;
+
+  imap->flow = IMAP_FLOW_COMMANDS;
+}
+
 const TraceDecoder trace_decoder_imap = {
   .name = "IMAP",
   .json_name = "imap",
@@ -816,4 +829,5 @@ const TraceDecoder trace_decoder_imap = {
   .raw = imap_raw,
   .gap = imap_gap,
   .finish = imap_finish,
+  .tls_readable = imap_tls_readable,
 };

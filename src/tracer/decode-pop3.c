@@ -496,7 +496,10 @@ pop3_finish (TraceSession *session, gpointer state)
   if (pop3->undone > 0)
     trace_event_explain (event, "%u deletion%s undone by RSET", pop3->undone,
                          pop3->undone == 1 ? "" : "s");
-  if (pop3->tls)
+  if (pop3->tls && session->decrypted)
+    trace_event_explain (event, "STLS: the rest was decrypted with the key "
+                                "log");
+  else if (pop3->tls)
     trace_event_explain (event, "STLS: the rest is encrypted");
   trace_event_explain (event, "%.3f s", trace_session_elapsed (session));
   if (session->lint_count > 0)
@@ -509,6 +512,16 @@ pop3_finish (TraceSession *session, gpointer state)
   trace_event_emit (event);
 }
 
+/* RFC 2595 §4: after STLS the session goes on in the AUTHORIZATION
+ * state, its commands now inside TLS. */
+static void
+pop3_tls_readable (TraceSession *session, gpointer state)
+{
+  Pop3Trace *pop3 = state;
+
+  pop3->flow = POP3_FLOW_COMMANDS;
+}
+
 const TraceDecoder trace_decoder_pop3 = {
   .name = "POP3",
   .json_name = "pop",
@@ -518,4 +531,5 @@ const TraceDecoder trace_decoder_pop3 = {
   .raw = pop3_raw,
   .gap = pop3_gap,
   .finish = pop3_finish,
+  .tls_readable = pop3_tls_readable,
 };

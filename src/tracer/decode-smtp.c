@@ -725,7 +725,10 @@ smtp_finish (TraceSession *session, gpointer state)
   if (smtp->refused > 0)
     trace_event_explain (event, "%u recipient%s refused", smtp->refused,
                          smtp->refused == 1 ? "" : "s");
-  if (smtp->tls)
+  if (smtp->tls && session->decrypted)
+    trace_event_explain (event, "STARTTLS: what followed was decrypted "
+                                "with the key log");
+  else if (smtp->tls)
     trace_event_explain (event, "STARTTLS: what followed is encrypted, so "
                                 "messages sent after it are not counted");
   if (smtp->authenticated)
@@ -741,6 +744,15 @@ smtp_finish (TraceSession *session, gpointer state)
   trace_event_emit (event);
 }
 
+/* RFC 3207 §4.2: after TLS the client starts again with EHLO. */
+static void
+smtp_tls_readable (TraceSession *session, gpointer state)
+{
+  SmtpTrace *smtp = state;
+
+  smtp->state = SMTP_TRACE_COMMANDS;
+}
+
 const TraceDecoder trace_decoder_smtp = {
   .name = "SMTP",
   .json_name = "smtp",
@@ -750,4 +762,5 @@ const TraceDecoder trace_decoder_smtp = {
   .raw = smtp_raw,
   .gap = smtp_gap,
   .finish = smtp_finish,
+  .tls_readable = smtp_tls_readable,
 };

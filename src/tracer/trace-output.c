@@ -29,8 +29,9 @@ struct _TraceEvent
   GString *meaning;
   const char *rfc;
   TraceTone tone;
-  gboolean pushed; /* sent unasked during IDLE */
-  GString *fields; /* JSON members, each already ,"name":value */
+  gboolean pushed;    /* sent unasked during IDLE */
+  gboolean decrypted; /* it travelled inside TLS (--keylog) */
+  GString *fields;    /* JSON members, each already ,"name":value */
 };
 
 /* A decoder builds and emits one event per wire line, hundreds of
@@ -102,6 +103,7 @@ trace_event_new (TraceSession *session, int direction, const char *kind)
   event->rfc = NULL;
   event->tone = TRACE_TONE_PLAIN;
   event->pushed = FALSE;
+  event->decrypted = session->decrypting;
   g_string_truncate (event->fields, 0);
   return event;
 }
@@ -403,6 +405,8 @@ render_json (TraceEvent *event, GString *out)
       trace_json_append_string (out, event->rfc);
     }
   put_len (out, event->fields->str, event->fields->len);
+  if (event->decrypted)
+    put (out, ",\"tls.decrypted\":true");
   put (out, "}\n");
 }
 
@@ -464,7 +468,21 @@ format_elapsed (char *buffer, gsize size, gint64 us)
  * conversation reads like a sequence diagram:
  *   [0]   0.003  C --> S  EHLO client.test
  *                         = the client says who it is ... (RFC 5321 §4.1.1.1)
+ * What travelled inside TLS and was decrypted (--keylog) has double
+ * arrows, "C ==> S" and "C <== S": nobody on the path could read it.
  */
+static const char *
+ladder_arrow (TraceEvent *event)
+{
+  if (strcmp (event->kind, "lint") == 0)
+    return "  !!!  ";
+  if (event->direction == TRACE_CLIENT_TO_SERVER)
+    return event->decrypted ? "C ==> S" : "C --> S";
+  if (event->direction == TRACE_SERVER_TO_CLIENT)
+    return event->decrypted ? "C <== S" : "C <-- S";
+  return "   |   ";
+}
+
 static void
 render_ladder (TraceEvent *event, GString *out)
 {
@@ -472,14 +490,10 @@ render_ladder (TraceEvent *event, GString *out)
   const char *paint = color ? tone_color (event->tone, event->direction) : "";
   const char *reset = color ? COLOR_RESET : "";
   const char *dim = color ? COLOR_DIM : "";
-  const char *arrow = event->direction == TRACE_CLIENT_TO_SERVER   ? "C --> S"
-                      : event->direction == TRACE_SERVER_TO_CLIENT ? "C <-- S"
-                                                                   : "   |   ";
+  const char *arrow = ladder_arrow (event);
   const char *indent = "                        ";
   char elapsed[40];
 
-  if (strcmp (event->kind, "lint") == 0)
-    arrow = "  !!!  ";
   /* "[%u] %8.3f  %s  %s%s%s\n", written piece by piece */
   g_string_append_c (out, '[');
   append_uint (out, event->session->flow->id);

@@ -8,6 +8,7 @@
 
 #include <string.h>
 
+#include "tls-decrypt.h"
 #include "trace-output.h"
 
 /* The tracer frames every protocol with IMAP's generous limit, so lines
@@ -63,6 +64,42 @@ decoder_for (TraceProtocol protocol)
     }
 }
 
+/* ---- implicit TLS on a port mw-trace does not know ---------------------
+ * The first octets 0x16 0x03 (a handshake record, RFC 8446 §5.1) say TLS;
+ * which protocol runs inside is known only once it is decrypted (by its
+ * greeting). Until then the session is "TLS" and only its records are
+ * shown. */
+
+static gpointer
+tls_only_new (TraceSession *session)
+{
+  return NULL;
+}
+
+static void
+tls_only_free (gpointer state)
+{
+}
+
+static void
+tls_only_finish (TraceSession *session, gpointer state)
+{
+}
+
+static const TraceDecoder trace_decoder_tls_only = {
+  .name = "TLS",
+  .json_name = "tls",
+  .state_new = tls_only_new,
+  .state_free = tls_only_free,
+  .finish = tls_only_finish,
+};
+
+static gboolean
+looks_like_tls (const guint8 *data, gsize length)
+{
+  return length >= 2 && data[0] == 0x16 && data[1] == 0x03;
+}
+
 static void
 emit_open (TraceSession *session)
 {
@@ -92,7 +129,8 @@ static void
 set_protocol (TraceSession *session, TraceProtocol protocol)
 {
   session->protocol = protocol;
-  session->decoder = decoder_for (protocol);
+  session->decoder = protocol == TRACE_PROTO_UNKNOWN ? &trace_decoder_tls_only
+                                                     : decoder_for (protocol);
   session->state = session->decoder->state_new (session);
 
   if (session->options->svg != NULL)
@@ -132,6 +170,7 @@ trace_session_free (TraceSession *session)
   mail_line_framer_clear (&session->framer[1]);
   g_clear_pointer (&session->tls_half[0], trace_tls_free);
   g_clear_pointer (&session->tls_half[1], trace_tls_free);
+  g_clear_pointer (&session->tls_decrypt, tls_decrypt_free);
   g_free (session);
 }
 
@@ -171,6 +210,25 @@ detect (TraceDirection direction, const char *line)
   return TRACE_PROTO_UNKNOWN;
 }
 
+/* Implicit TLS on an unknown port, decrypted: the greeting inside
+ * names the protocol, whose decoder takes over from here. */
+static void
+reveal_protocol (TraceSession *session, TraceProtocol protocol)
+{
+  TraceEvent *event;
+
+  session->decoder->state_free (session->state);
+  session->protocol = protocol;
+  session->decoder = decoder_for (protocol);
+  session->state = session->decoder->state_new (session);
+  session->decoder->tls_readable (session, session->state);
+  event = trace_event_new (session, -1, "info");
+  trace_event_explain (event, "%s inside TLS (known by its first line)",
+                       session->decoder->name);
+  trace_event_field (event, "mw.protocol", session->decoder->json_name);
+  trace_event_emit (event);
+}
+
 static void
 handle_line (TraceSession *session,
              TraceDirection direction,
@@ -178,12 +236,15 @@ handle_line (TraceSession *session,
              gsize length,
              MailLineFlags flags)
 {
-  if (session->decoder == NULL)
+  if (session->protocol == TRACE_PROTO_UNKNOWN)
     {
       TraceProtocol protocol = detect (direction, line);
       if (protocol == TRACE_PROTO_UNKNOWN)
         return; /* not mail (yet): stay quiet */
-      set_protocol (session, protocol);
+      if (session->decoder != NULL)
+        reveal_protocol (session, protocol);
+      else
+        set_protocol (session, protocol);
     }
   session->lines[direction]++;
   session->decoder->line (session, session->state, direction, line, length,
@@ -262,6 +323,13 @@ skip_to_line (TraceSession *session,
   return skipped;
 }
 
+/* TRUE while octets are lines (clear text, or decrypted TLS). */
+static gboolean
+reading_lines (TraceSession *session)
+{
+  return !session->tls || session->decrypting;
+}
+
 /* Takes every complete line out of the framer; stops early when a line
  * switched the stream to raw octets or to TLS. */
 static void
@@ -276,7 +344,7 @@ drain_lines (TraceSession *session, TraceDirection direction)
       MailLineFlags flags = 0;
       MailLineStatus status;
 
-      if (session->tls || session->raw_remaining[direction] > 0)
+      if (!reading_lines (session) || session->raw_remaining[direction] > 0)
         return;
       status = mail_line_framer_take (framer, &line, &length, &flags);
       if (status == MAIL_LINE_NEED_MORE)
@@ -298,7 +366,7 @@ drain_framer_pending (TraceSession *session, TraceDirection direction)
 {
   MailLineFramer *framer = &session->framer[direction];
 
-  while (mail_line_framer_get_pending (framer) > 0 && !session->tls &&
+  while (mail_line_framer_get_pending (framer) > 0 && reading_lines (session) &&
          session->raw_remaining[direction] > 0)
     {
       gsize take = MIN (mail_line_framer_get_pending (framer),
@@ -312,27 +380,18 @@ drain_framer_pending (TraceSession *session, TraceDirection direction)
     }
 }
 
-void
-trace_session_data (TraceSession *session,
-                    TraceDirection direction,
-                    const guint8 *data,
-                    gsize length,
-                    gint64 time_us)
+/* Clear-text octets (or decrypted ones): lines, raw data, resync. */
+static void
+feed_clear (TraceSession *session,
+            TraceDirection direction,
+            const guint8 *data,
+            gsize length)
 {
-  session->now_us = time_us;
-  if (!session->started[direction])
-    {
-      /* A capture that began mid-session may begin mid-line. */
-      session->started[direction] = TRUE;
-      if (session->flow->half[direction].midstream && !session->tls &&
-          !looks_like_line_start (data, length))
-        session->resync[direction] = TRUE;
-    }
   for (guint rounds = 0; length > 0 && rounds < 1000000; rounds++)
     {
       gsize used;
 
-      if (session->tls)
+      if (!reading_lines (session))
         {
           if (session->tls_half[direction] == NULL)
             session->tls_half[direction] = trace_tls_new ();
@@ -359,6 +418,46 @@ trace_session_data (TraceSession *session,
 }
 
 void
+trace_session_data (TraceSession *session,
+                    TraceDirection direction,
+                    const guint8 *data,
+                    gsize length,
+                    gint64 time_us)
+{
+  session->now_us = time_us;
+  if (!session->started[direction])
+    {
+      session->started[direction] = TRUE;
+      if (session->decoder == NULL && !session->started[!direction] &&
+          direction == TRACE_CLIENT_TO_SERVER && looks_like_tls (data, length))
+        {
+          session->tls = session->implicit_tls = TRUE;
+          set_protocol (session, TRACE_PROTO_UNKNOWN);
+        }
+      /* A capture that began mid-session may begin mid-line. */
+      if (session->flow->half[direction].midstream && !session->tls &&
+          !looks_like_line_start (data, length))
+        session->resync[direction] = TRUE;
+    }
+  feed_clear (session, direction, data, length);
+}
+
+void
+trace_session_plaintext (TraceSession *session,
+                         TraceDirection direction,
+                         const guint8 *data,
+                         gsize length)
+{
+  if (!session->decrypted)
+    {
+      session->decrypted = TRUE;
+      if (session->decoder->tls_readable != NULL)
+        session->decoder->tls_readable (session, session->state);
+    }
+  feed_clear (session, direction, data, length);
+}
+
+void
 trace_session_gap (TraceSession *session,
                    TraceDirection direction,
                    guint64 missing,
@@ -378,9 +477,20 @@ trace_session_gap (TraceSession *session,
   trace_event_tone (event, TRACE_TONE_WARNING);
   trace_event_field_int (event, "mw.missing", (gint64) missing);
   trace_event_emit (event);
-  session->decoder->gap (session, session->state, direction, missing);
+  if (session->decoder->gap != NULL)
+    session->decoder->gap (session, session->state, direction, missing);
   if (session->tls)
-    return; /* records cannot be resynchronised; the TLS decoder says so */
+    {
+      trace_tls_gap (session, direction, missing);
+      if (!session->decrypted)
+        return;
+      /* The decrypted text lost an unknown number of octets. */
+      session->raw_remaining[direction] = 0;
+      mail_line_framer_clear (&session->framer[direction]);
+      mail_line_framer_init (&session->framer[direction], TRACE_MAX_LINE);
+      session->resync[direction] = TRUE;
+      return;
+    }
   if (session->raw_remaining[direction] > missing)
     {
       /* Inside a literal or chunk: the line structure is intact. */
@@ -412,10 +522,12 @@ trace_session_close (TraceSession *session, TcpFlowEnd how, gint64 time_us)
   for (int d = 0; d < 2; d++)
     {
       gsize left = mail_line_framer_get_pending (&session->framer[d]);
-      if (left > 0 && !session->tls)
+      if (left > 0 && (!session->tls || session->decrypted))
         trace_session_lint (
             session, d, "RFC 5321 §2.3.8",
             "%" G_GSIZE_FORMAT " octets at the end without a line end", left);
+      if (session->tls)
+        trace_tls_finish (session, d);
     }
   session->decoder->finish (session, session->state);
   event = trace_event_new (session, -1, "close");
@@ -447,6 +559,8 @@ trace_session_pending (TraceSession *session, TraceDirection direction)
 void
 trace_session_start_tls (TraceSession *session)
 {
+  if (session->tls)
+    return; /* a STARTTLS inside TLS (decrypted) starts nothing new */
   session->tls = TRUE;
   for (int d = 0; d < 2; d++)
     {

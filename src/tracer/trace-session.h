@@ -27,6 +27,8 @@ typedef enum
 } TraceProtocol;
 
 typedef struct _TraceSvg TraceSvg;
+typedef struct _TraceKeylog TraceKeylog;
+typedef struct _TlsDecrypt TlsDecrypt;
 
 typedef struct
 {
@@ -38,6 +40,8 @@ typedef struct
   gboolean quiet;        /* summaries and lint only */
   TraceSvg *svg;         /* --svg FILE: the diagram being drawn, or NULL */
   const guint64 *frame;  /* number of the packet being decoded, from 1 */
+  TraceKeylog *keylog;   /* --keylog FILE...: decrypt TLS, or NULL */
+  gboolean live;         /* capturing: key log lines may come late */
 } TraceOptions;
 
 typedef struct _TraceSession TraceSession;
@@ -72,6 +76,11 @@ typedef struct
                guint64 missing);
   /* The connection ended: emit the push/pull summary. */
   void (*finish) (TraceSession *session, gpointer state);
+  /* TLS is being decrypted (--keylog): what follows STARTTLS, or the
+   * whole of an implicit TLS session, is decoded as clear text from the
+   * next line on, as a fresh session is (RFC 3207 §4.2, RFC 2595 §4,
+   * RFC 9051 §6.2.1: what was known before TLS is forgotten). */
+  void (*tls_readable) (TraceSession *session, gpointer state);
 } TraceDecoder;
 
 extern const TraceDecoder trace_decoder_smtp;
@@ -92,8 +101,13 @@ struct _TraceSession
   gboolean tls;             /* records from now on, not lines */
   gboolean implicit_tls;    /* TLS from the first octet (port 465 ...) */
   TraceTls *tls_half[2];
-  gint64 now_us;  /* time of the segment being decoded */
-  guint lines[2]; /* lines seen per direction */
+  guint16 tls_version;       /* the ServerHello's choice (0x0304: 1.3) */
+  TlsDecrypt *tls_decrypt;   /* with --keylog, from the ClientHello on */
+  gboolean decrypting;       /* events now come from inside TLS */
+  gboolean decrypted;        /* application data was decrypted */
+  gboolean tls_problem_said; /* "no key for this session" said once */
+  gint64 now_us;             /* time of the segment being decoded */
+  guint lines[2];            /* lines seen per direction */
   guint lint_count;
   TcpFlowEnd end;
   gpointer svg; /* its TraceSvgSession when it is drawn (not owned) */
@@ -134,15 +148,30 @@ gsize trace_session_pending (TraceSession *session, TraceDirection direction);
 /* Seconds since the connection began. */
 double trace_session_elapsed (TraceSession *session);
 
+/* Decrypted application data of @direction (decode-tls.c): framed and
+ * decoded as clear text, each event marked as decrypted. */
+void trace_session_plaintext (TraceSession *session,
+                              TraceDirection direction,
+                              const guint8 *data,
+                              gsize length);
+
 /* ---- TLS record layer (decode-tls.c) -------------------------------- */
 
 TraceTls *trace_tls_new (void);
 void trace_tls_free (TraceTls *tls);
 /* RFC 8446 §5.1, RFC 5246 §6.2: records; the handshake's ClientHello and
- * ServerHello are explained, later records are "encrypted, N bytes". */
+ * ServerHello are explained, later records are "encrypted, N bytes", or
+ * decrypted when options->keylog holds the session's secrets. */
 void trace_tls_data (TraceSession *session,
                      TraceDirection direction,
                      const guint8 *data,
                      gsize length);
+/* @missing octets of @direction were not captured: inside a record that
+ * record is lost; across records the next header is searched for. */
+void trace_tls_gap (TraceSession *session,
+                    TraceDirection direction,
+                    guint64 missing);
+/* The connection ended: a record cut short is said. */
+void trace_tls_finish (TraceSession *session, TraceDirection direction);
 
 G_END_DECLS

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tcp-flow.h"
+#include "tls-decrypt.h"
 #include "trace-output.h"
 #include "trace-session.h"
 
@@ -306,6 +307,28 @@ setup_svg (Tracer *tracer,
   return tracer->options.out != NULL;
 }
 
+/* --keylog FILE (repeatable): the NSS key log files of the sessions to
+ * decrypt. Reading a capture they must exist; live, one that is not
+ * there yet is read when it appears (SSLKEYLOGFILE of a program about to
+ * start). */
+static gboolean
+setup_keylog (Tracer *tracer, char **files, gboolean live)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (files == NULL || files[0] == NULL)
+    return TRUE;
+  tracer->options.keylog = trace_keylog_new ();
+  for (gsize i = 0; files[i] != NULL; i++)
+    if (!trace_keylog_add_file (tracer->options.keylog, files[i], !live,
+                                &error))
+      {
+        g_printerr ("mw-trace: --keylog %s\n", error->message);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 static gboolean
 want_color (const char *mode)
 {
@@ -501,6 +524,8 @@ main (int argc, char **argv)
   guint streams[TRACE_MAX_SVG_SESSIONS];
   g_autofree char *color = NULL;
   g_auto (GStrv) ports = NULL;
+  g_auto (GStrv) keylogs = NULL;
+  g_autoptr (TraceKeylog) keylog = NULL;
   gint64 count = 0;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) context =
@@ -547,6 +572,10 @@ main (int argc, char **argv)
     { "svg-compact", 0, 0, G_OPTION_ARG_NONE, &svg_options.compact,
       "Fold listings, multi-line replies and TLS records to fit a slide",
       NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &keylogs,
+      "Decrypt TLS sessions whose secrets FILE holds (NSS key log format, "
+      "as SSLKEYLOGFILE writes; repeat for several)",
+      "FILE" },
     { "color", 0, 0, G_OPTION_ARG_STRING, &color,
       "auto (default: on a terminal), always or never", "WHEN" },
     { NULL },
@@ -574,6 +603,10 @@ main (int argc, char **argv)
   if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title))
     return 2;
   tracer.options.color = !tracer.options.json && want_color (color);
+  tracer.options.live = file == NULL;
+  if (!setup_keylog (&tracer, keylogs, file == NULL))
+    return 2;
+  keylog = tracer.options.keylog; /* freed after the sessions */
   if (!open_capture (&tracer, file, interface != NULL ? interface : "lo",
                      write_file))
     return 1;

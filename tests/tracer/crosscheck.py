@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""crosscheck.py MW_TRACE PCAP TSV PROTOCOL
+"""crosscheck.py MW_TRACE PCAP TSV PROTOCOL [KEYLOG]
 
 Compares, for every TCP flow of PCAP, the sequence of protocol events that
 mw-trace --json reports with the one tshark reported in TSV (the tshark
-command is in captures/README.md):
+command is in captures/README.md; for TLS captures, record-tls.sh runs it
+with -o tls.keylog_file:KEYLOG, and mw-trace is given --keylog KEYLOG):
   smtp: client commands (verbs) and server reply codes, one per reply
   pop:  client commands and +OK/-ERR indicators
   imap: tagged commands (tag + command) and tagged completions (tag + status)
@@ -43,6 +44,15 @@ RULES = {
         "tshark decodes only the first of several POP3 responses in one "
         "packet; RFC 2449 §6.6: the server answers a pipelined batch in "
         "order, often in one segment"),
+    "smtp-starttls-cut": (
+        "tshark",
+        "tshark 4.0 reports the verb STARTTLS as command STAR with parameter "
+        "TLS; RFC 3207 §4 defines the verb STARTTLS"),
+    "pop-sasl-response-read-as-command": (
+        "tshark",
+        "tshark reads the client's answer to an AUTH challenge as a "
+        "command; RFC 5034 §4: after \"+ \" the client sends a base64 "
+        "response line, not a command"),
     "imap-literal-read-as-command": (
         "tshark",
         "tshark reads the octets of an APPEND literal as commands; RFC 9051 "
@@ -51,32 +61,49 @@ RULES = {
 
 applied = defaultdict(int)
 
+# RFC 1939 §4-§7, RFC 2449 §5 (CAPA), RFC 2595 §4 (STLS), RFC 5034 (AUTH),
+# RFC 6856 (UTF8, LANG)
+POP3_VERBS = {"USER", "PASS", "APOP", "STAT", "LIST", "RETR", "DELE", "NOOP",
+              "RSET", "QUIT", "TOP", "UIDL", "CAPA", "STLS", "AUTH", "UTF8",
+              "LANG"}
+
 
 def split(value):
     return [v for v in value.split("|") if v != ""] if value else []
 
 
-def tshark_tokens(tsv, protocol, literal_frames):
-    """flow (client port) -> list of (frame, token)."""
+def tshark_tokens(tsv, protocol, literal_frames, servers):
+    """flow (client port) -> list of (frame, token). @servers: the server
+    ports (from mw-trace's open events: servers on ephemeral ports may have
+    the larger port number)."""
     flows = defaultdict(list)
     with open(tsv, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
             frame = int(row["frame.number"])
             src, dst = int(row["tcp.srcport"]), int(row["tcp.dstport"])
-            client = max(src, dst)  # the ephemeral port
+            client = src if dst in servers else dst
             from_client = src == client
             out = flows[client]
             if protocol == "smtp":
                 if from_client:
-                    out += [(frame, "C:" + c.upper())
-                            for c in split(row["smtp.req.command"])]
+                    commands = [c.upper() for c in
+                                split(row["smtp.req.command"])]
+                    if "STAR" in commands:
+                        applied["smtp-starttls-cut"] += commands.count("STAR")
+                    out += [(frame, "C:" + ("STARTTLS" if c == "STAR" else c))
+                            for c in commands]
                 else:
                     out += [(frame, "S:" + c)
                             for c in split(row["smtp.response.code"])]
             elif protocol == "pop":
                 if from_client:
-                    out += [(frame, "C:" + c.upper())
-                            for c in split(row["pop.request.command"])]
+                    for c in split(row["pop.request.command"]):
+                        after_auth = [t for _, t in out
+                                      if t.startswith("C:")][-1:] == ["C:AUTH"]
+                        if after_auth and c.upper() not in POP3_VERBS:
+                            applied["pop-sasl-response-read-as-command"] += 1
+                            continue
+                        out.append((frame, "C:" + c.upper()))
                 else:
                     out += [(frame, "S:" + c)
                             for c in split(row["pop.response.indicator"])]
@@ -99,8 +126,9 @@ def tshark_tokens(tsv, protocol, literal_frames):
     return flows
 
 
-def mw_events(mw_trace, pcap):
-    result = subprocess.run([mw_trace, "--json", "-r", pcap],
+def mw_events(mw_trace, pcap, keylog):
+    extra = ["--keylog", keylog] if keylog else []
+    result = subprocess.run([mw_trace, "--json", "-r", pcap] + extra,
                             capture_output=True, text=True, timeout=120)
     if result.returncode != 0:
         sys.exit(f"mw-trace failed ({result.returncode}): {result.stderr}")
@@ -198,9 +226,11 @@ def as_tshark_sees_pop(tokens):
 
 def main():
     mw_trace, pcap, tsv, protocol = sys.argv[1:5]
-    events = mw_events(mw_trace, pcap)
+    keylog = sys.argv[5] if len(sys.argv) > 5 else None
+    events = mw_events(mw_trace, pcap, keylog)
     mw, literal_frames = mw_tokens(events, protocol)
-    ts = tshark_tokens(tsv, protocol, literal_frames)
+    servers = {e["tcp.dstport"] for e in events if e["kind"] == "open"}
+    ts = tshark_tokens(tsv, protocol, literal_frames, servers)
     failed = False
     if sorted(mw) != sorted(ts):
         print(f"flows differ: mw-trace {sorted(mw)} tshark {sorted(ts)}")
@@ -225,7 +255,11 @@ def main():
         side, why = RULES[rule]
         print(f"known difference {rule} (x{count}): {why}")
     total = sum(len(v) for v in mw.values())
-    print(f"{pcap}: {len(mw)} flows, {total} events compared")
+    decrypted = sum(1 for e in events if e.get("tls.decrypted") and
+                    e.get("proto") == protocol and
+                    e["kind"] in ("command", "reply"))
+    print(f"{pcap}: {len(mw)} flows, {total} events compared, "
+          f"{decrypted} of mw-trace's commands and replies decrypted")
     if total == 0:
         print("nothing compared")
         failed = True

@@ -3,9 +3,9 @@
 # record.sh BUILD_DIR [OUTDIR [WHAT...]]: records the golden captures of
 # mailwire's own servers talking to real clients (Python's smtplib and
 # poplib, and a socket client that writes IMAP as the RFC spells it), with
-# tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore and/or
-# smuggling (default: all five): writes mailwire-WHAT.pcap; then run
-# regen-goldens.sh and review the .out files.
+# tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore, smuggling
+# and/or tls (default: all six): writes mailwire-WHAT.pcap (tls: see
+# below); then run regen-goldens.sh and review the .out files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
 #   POP3: USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT; then STLS
@@ -29,6 +29,24 @@
 #         are lab 7's, labs/lib/labkit.py SMUGGLING_ENDS), each hiding a
 #         second MAIL FROM in the text before the real CRLF . CRLF, then
 #         QUIT; last, a line ending in a bare CR before the real end
+#   TLS (mw-trace --keylog): tls-smtp.pcap, tls-pop3.pcap, tls-imap.pcap,
+#         each with the key log its servers wrote (NAME.server.keylog,
+#         GnuTLS, SSLKEYLOGFILE) and the one its clients wrote
+#         (NAME.client.keylog: OpenSSL for curl and Python, GnuTLS for
+#         mailwire's clients), and NAME.tsv, tshark's decoding with the
+#         server key log (the cross-check's oracle). STARTTLS and implicit
+#         TLS, TLS 1.3 (mailwire's clients: AES-256-GCM; curl: AES-128-GCM
+#         and ChaCha20) and TLS 1.2 (Python: AES-GCM, ChaCha20):
+#     SMTP: mw-send --starttls with AUTH, smtplib STARTTLS (1.2 GCM),
+#           curl smtps (1.3 ChaCha20), smtplib SMTP_SSL (1.2 ChaCha20)
+#     POP3: mw-pop3 --tls --list, poplib STLS (1.2 GCM), curl pop3 STLS
+#           (1.3 AES-128), poplib POP3_SSL (1.2 ChaCha20)
+#     IMAP: mw-imap --starttls fetch, imaplib IMAP4_SSL (1.2 ChaCha20),
+#           curl imaps (1.3 AES-128), imaplib STARTTLS (1.2 GCM)
+#   tls-cut.pcap is tls-smtp.pcap with every frame cut to 300 octets
+#   (editcap -s 300: gaps in the longer records: the certificate, the
+#   message), tls-end.pcap the first 35 frames of tls-imap.pcap and 150
+#   octets of the 36th (the capture ends inside a TLS record).
 # imap-pcapng.pcapng is imap-literals.pcap converted: editcap -F pcapng.
 # The servers listen on ephemeral ports, so mw-trace must recognise them by
 # their greeting.
@@ -36,7 +54,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
 shift $(($# < 2 ? $# : 2))
-what=" ${*:-smtp pop3 imap condstore smuggling} "
+what=" ${*:-smtp pop3 imap condstore smuggling tls} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -78,7 +96,7 @@ done
 # start_server PROGRAM: starts it (in this shell, so that cleanup knows
 # its pid) and waits for it to be ready
 start_server() {
-    "$build/src/servers/$1" --config "$dir/mailwire.conf" > "$dir/$1.out" 2> "$dir/$1.err" &
+    SSLKEYLOGFILE="$dir/server.keylog" "$build/src/servers/$1" --config "$dir/mailwire.conf" > "$dir/$1.out" 2> "$dir/$1.err" &
     pids+=($!)
     for _ in $(seq 100); do
         grep -q ': ready' "$dir/$1.out" && break
@@ -94,8 +112,11 @@ start_server mw-pop3d
 start_server mw-imapd
 smtp_port=$(port_of mw-smtpd smtp)
 submission_port=$(port_of mw-smtpd submission)
+smtps_port=$(port_of mw-smtpd smtps)
 pop3_port=$(port_of mw-pop3d pop3)
+pop3s_port=$(port_of mw-pop3d pop3s)
 imap_port=$(port_of mw-imapd imap)
+imaps_port=$(port_of mw-imapd imaps)
 echo "mw-smtpd on $smtp_port, mw-pop3d on $pop3_port, mw-imapd on $imap_port"
 
 # capture NAME FILTER -- CMD...: tcpdump on lo while CMD runs
@@ -325,6 +346,11 @@ for end in ENDS:
         s.sendall(b"QUIT\r\n")
         f.read()  # the 221 and the server's close
 PY
+fi
+
+if [[ $what == *" tls "* ]]; then
+    # shellcheck source=record-tls.sh
+    . "$(dirname "$0")/record-tls.sh"
 fi
 
 [[ $what == *" condstore "* ]] || exit 0

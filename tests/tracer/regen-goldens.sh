@@ -5,7 +5,9 @@
 # are only as right as the person who read them.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-tracer=${1:?usage: regen-goldens.sh BUILD_DIR}/src/tracer/mw-trace
+tracer=$(cd "${1:?usage: regen-goldens.sh BUILD_DIR}" && pwd)/src/tracer/mw-trace
+# --keylog=FILE options name files beside the captures
+cd "$here"
 grep -v '^#' "$here/cases.txt" | grep -v '^$' | while read -r name options; do
     capture=${name%%.*}.pcap
     [ -e "$here/$capture" ] || capture=${name%%.*}.pcapng

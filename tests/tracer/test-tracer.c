@@ -4,8 +4,14 @@
  *       Dovecot in tests/tracer/captures: per flow, the commands and
  *       replies mw-trace decodes equal tshark's, up to the known and
  *       RFC-justified differences listed in crosscheck.py
+ *   /tracer/crosscheck/tls-<protocol>  the same for the TLS captures of
+ *       mailwire's servers (tests/tracer/tls-*.pcap), mw-trace --keylog
+ *       against tshark -o tls.keylog_file: with the same key log
  *   /tracer/golden/<case>  tests/tracer/<name>.pcap -> <name>.out, cases
  *       listed in cases.txt (tcpdump's own test style)
+ *   /tracer/tls/keylogs-agree/<capture>  the key log the servers wrote
+ *       (GnuTLS), the one the clients wrote (OpenSSL, GnuTLS) and both
+ *       given together decrypt the same
  *   /tracer/live/lo  a live capture on lo of an SMTP exchange (root only)
  *   /tracer/live/write-*  -w FILE holds the whole session: as soon as
  *       mw-trace has shown its end, and when mw-trace is stopped by SIGINT
@@ -47,19 +53,25 @@ static void
 test_crosscheck (gconstpointer data)
 {
   const char *name = data;
-  g_autofree char *captures =
-      g_test_build_filename (G_TEST_DIST, "tracer", "captures", NULL);
+  gboolean tls = g_str_has_prefix (name, "tls-");
+  g_autofree char *captures = g_test_build_filename (
+      G_TEST_DIST, "tracer", tls ? "." : "captures", NULL);
   g_autofree char *pcap = g_strdup_printf ("%s/%s.pcap", captures, name);
   g_autofree char *tsv = g_strdup_printf ("%s/%s.tsv", captures, name);
+  g_autofree char *keylog =
+      tls ? g_strdup_printf ("%s/%s.server.keylog", captures, name) : NULL;
+  const char *kind = tls ? name + strlen ("tls-") : name;
   g_autofree char *script =
       g_test_build_filename (G_TEST_DIST, "tracer", "crosscheck.py", NULL);
   g_autofree char *tracer = tracer_path ();
   g_autofree char *err = NULL;
   g_autofree char *out = NULL;
-  const char *protocol = g_str_has_prefix (name, "smtp")   ? "smtp"
-                         : g_str_has_prefix (name, "pop3") ? "pop"
+  const char *protocol = g_str_has_prefix (kind, "smtp")   ? "smtp"
+                         : g_str_has_prefix (kind, "pop3") ? "pop"
                                                            : "imap";
-  const char *argv[] = { "python3", script, tracer, pcap, tsv, protocol, NULL };
+  const char *argv[] = {
+    "python3", script, tracer, pcap, tsv, protocol, keylog /* or NULL */, NULL
+  };
   g_autoptr (GError) error = NULL;
   g_autoptr (GSubprocess) process = NULL;
 
@@ -86,6 +98,23 @@ test_crosscheck (gconstpointer data)
 /* ---- golden outputs -------------------------------------------------------
  */
 
+/* "--keylog=NAME" in cases.txt names a file beside the captures; a path
+ * made for it is kept in @owned. */
+static char *
+keylog_beside (GPtrArray *owned, char *word)
+{
+  g_autofree char *path = NULL;
+  char *option;
+
+  if (!g_str_has_prefix (word, "--keylog="))
+    return word;
+  path = g_test_build_filename (G_TEST_DIST, "tracer",
+                                word + strlen ("--keylog="), NULL);
+  option = g_strconcat ("--keylog=", path, NULL);
+  g_ptr_array_add (owned, option);
+  return option;
+}
+
 static void
 test_golden (gconstpointer data)
 {
@@ -104,6 +133,7 @@ test_golden (gconstpointer data)
   g_autofree char *tracer = tracer_path ();
   g_autofree char *out = NULL;
   g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr (GPtrArray) owned = g_ptr_array_new_with_free_func (g_free);
   g_autoptr (GError) error = NULL;
 
   if (!g_file_test (pcap, G_FILE_TEST_EXISTS))
@@ -116,7 +146,7 @@ test_golden (gconstpointer data)
   g_ptr_array_add (argv, "-r");
   g_ptr_array_add (argv, pcap);
   for (guint i = 1; words[i] != NULL; i++)
-    g_ptr_array_add (argv, words[i]);
+    g_ptr_array_add (argv, keylog_beside (owned, words[i]));
   g_ptr_array_add (argv, NULL);
   out = run ((const char *const *) argv->pdata, NULL);
   g_file_get_contents (expected_path, &expected, NULL, &error);
@@ -124,6 +154,48 @@ test_golden (gconstpointer data)
   if (g_strcmp0 (out, expected) != 0)
     g_test_message ("mw-trace output for %s:\n%s", line, out);
   g_assert_cmpstr (out, ==, expected);
+}
+
+/* ---- key logs ------------------------------------------------------------ */
+
+/* mw-trace --json -r tests/tracer/@capture.pcap --keylog each of @keylogs
+ * (names beside it) (transfer full). */
+static char *
+decrypt_with (const char *capture, const char *const *keylogs)
+{
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *base =
+      g_test_build_filename (G_TEST_DIST, "tracer", capture, NULL);
+  g_autofree char *pcap = g_strconcat (base, ".pcap", NULL);
+  g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
+
+  g_ptr_array_add (argv, g_strdup (tracer));
+  g_ptr_array_add (argv, g_strdup ("--json"));
+  g_ptr_array_add (argv, g_strdup ("-r"));
+  g_ptr_array_add (argv, g_strdup (pcap));
+  for (guint i = 0; keylogs[i] != NULL; i++)
+    g_ptr_array_add (argv,
+                     g_strdup_printf ("--keylog=%s.%s", base, keylogs[i]));
+  g_ptr_array_add (argv, NULL);
+  return run ((const char *const *) argv->pdata, NULL);
+}
+
+/* GnuTLS (the servers, mailwire's clients) and OpenSSL (curl, Python)
+ * log the same secrets; several --keylog files are all read. */
+static void
+test_keylogs_agree (gconstpointer data)
+{
+  const char *capture = data;
+  const char *const server[] = { "server.keylog", NULL };
+  const char *const client[] = { "client.keylog", NULL };
+  const char *const both[] = { "client.keylog", "server.keylog", NULL };
+  g_autofree char *with_server = decrypt_with (capture, server);
+  g_autofree char *with_client = decrypt_with (capture, client);
+  g_autofree char *with_both = decrypt_with (capture, both);
+
+  g_assert_nonnull (strstr (with_server, "\"tls.decrypted\":true"));
+  g_assert_cmpstr (with_client, ==, with_server);
+  g_assert_cmpstr (with_both, ==, with_server);
 }
 
 /* ---- live capture on lo ------------------------------------------------- */
@@ -461,7 +533,8 @@ int
 main (int argc, char **argv)
 {
   static const char *const captures[] = { "smtp-postfix", "pop3-dovecot",
-                                          "imap-dovecot" };
+                                          "imap-dovecot", "tls-smtp",
+                                          "tls-pop3",     "tls-imap" };
   g_autofree char *cases_path = NULL;
   g_autofree char *cases = NULL;
   g_auto (GStrv) lines = NULL;
@@ -487,6 +560,12 @@ main (int argc, char **argv)
       words = g_strsplit (lines[i], " ", 2);
       path = g_strdup_printf ("/tracer/golden/%s", words[0]);
       g_test_add_data_func (path, lines[i], test_golden);
+    }
+  for (gsize i = 3; i < G_N_ELEMENTS (captures); i++)
+    {
+      g_autofree char *path =
+          g_strdup_printf ("/tracer/tls/keylogs-agree/%s", captures[i]);
+      g_test_add_data_func (path, captures[i], test_keylogs_agree);
     }
   g_test_add_func ("/tracer/live/lo", test_live);
   g_test_add_func ("/tracer/live/write-file-whole-at-close",
