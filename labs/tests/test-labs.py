@@ -208,6 +208,10 @@ def check_export(scratch):
     ok("02-smtp-client/starter/smtp-client.c" in names and "02-smtp-client/grade.py" in names
        and "lib/labkit.py" in names and "README.md" in names,
        "/labs/export/has-starters-and-graders", ", ".join(sorted(names)))
+    lab6 = [n for n in names if n.startswith("06-relay-queue-bounce/")]
+    ok(sorted(lab6) == sorted("06-relay-queue-bounce/" + f for f in (
+        "README.md", "grade.py", "orgs.py", "starter/Makefile", "starter/dsn-read.c",
+        "starter/answers.txt")), "/labs/export/lab06-without-solution", ", ".join(sorted(lab6)))
 
 
 def check_gradescope(scratch):
