@@ -34,7 +34,7 @@ class Vulnerable:
     def __init__(self, args):
         self.proc = subprocess.Popen(
             [sys.executable, os.path.join(LAB, "vulnerable-server.py"), "--port", "0"] + args,
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines, self.port = [], None
         ready = threading.Event()
 
@@ -47,9 +47,11 @@ class Vulnerable:
                 self.lines.append(line.rstrip("\n"))
             ready.set()
         threading.Thread(target=read, daemon=True).start()
-        if not ready.wait(15) or self.port is None:
+        # a readiness wait, bounded: a loaded host once took over 15 s to start it
+        if not ready.wait(60) or self.port is None:
             self.stop()
-            raise RuntimeError("vulnerable-server.py did not start")
+            raise RuntimeError("vulnerable-server.py did not start: " +
+                               (" | ".join(self.lines[-3:]) or "no output"))
 
     def stop(self):
         if self.proc.poll() is None:
