@@ -9,20 +9,25 @@
 2. play.sh starts mailwire on loopback and captures every scene into
    OUT_DIR/captures/ (root, or tcpdump with cap_net_raw);
 3. every diagram of scenarios.txt is drawn by BUILD_DIR's mw-trace --svg
-   into OUT_DIR/svg/, and manifest.json records how (capture, options,
+   into OUT_DIR/svg/ (a name ending in .txt: mw-trace's text output, into
+   OUT_DIR/text/), and manifest.json records how (capture, options,
    SHA-256), so a test can draw it again and compare;
 4. each decks/NN-name.md becomes OUT_DIR/NN-name.html (reveal.js's own
    Markdown plugin renders it: "---" between slides, "Note:" starts the
-   speaker notes);
+   speaker notes); a line "@include text/NAME.txt" (drawn by mw-trace) or
+   "@include captures/NAME.txt" (written by play.sh: a log, the queue, a
+   bounce) becomes that text, as this build made it;
 5. render-check.py shows every slide in headless Chromium at 1280x720,
    saves OUT_DIR/screenshots/<deck>/NN.png and fails the build on a
    console error, a file that did not load or text that leaves its slide
    (--no-render skips it: the tests run it themselves);
-6. headless Chromium prints each deck with reveal's ?print-pdf and
-   pdfunite joins them into OUT_DIR/mailwire-lectures.pdf.
+6. headless Chromium prints each deck with reveal's ?print-pdf (over the
+   same DevTools pipe, once the layout has a page per slide) and pdfunite
+   joins them into OUT_DIR/mailwire-lectures.pdf.
 """
 import hashlib
 import html
+import importlib.util
 import json
 import os
 import re
@@ -105,23 +110,51 @@ def draw(build, out, scenarios):
     svg_dir = os.path.join(out, "svg")
     os.makedirs(svg_dir, exist_ok=True)
     manifest = []
+    os.makedirs(os.path.join(out, "text"), exist_ok=True)
     for diagram, scene, options in scenarios:
         capture = os.path.join("captures", scene + ".pcap")
-        svg = os.path.join("svg", diagram + ".svg")
-        argv = [tracer, "-r", os.path.join(out, capture),
-                "--svg", os.path.join(out, svg)] + options
-        if run(argv, 60, stdout=subprocess.DEVNULL) != 0:
-            die(f"mw-trace could not draw {diagram}")
-        with open(os.path.join(out, svg), "rb") as f:
+        argv = [tracer, "-r", os.path.join(out, capture)] + options
+        if diagram.endswith(".txt"):
+            kind, path = "text", os.path.join("text", diagram)
+        else:
+            kind, path = "svg", os.path.join("svg", diagram + ".svg")
+            argv[3:3] = ["--svg", os.path.join(out, path)]
+        with open(os.path.join(out, path) if kind == "text" else os.devnull,
+                  "w") as stdout:
+            if run(argv, 60, stdout=stdout) != 0:
+                die(f"mw-trace could not draw {diagram}")
+        with open(os.path.join(out, path), "rb") as f:
             digest = hashlib.sha256(f.read()).hexdigest()
-        manifest.append({"svg": svg, "capture": capture, "options": options,
+        manifest.append({kind: path, "capture": capture, "options": options,
                          "sha256": digest})
     return manifest
 
 
-def render_deck(source, out, template, diagrams):
+INCLUDE = re.compile(r"^@include (\S+)[ \t]*$", re.M)
+
+
+def include(out, source, texts, match):
+    """The text an "@include PATH" line names, as a <pre> block: mw-trace's
+    text (PATH in @texts) or a file play.sh wrote into captures/."""
+    path = match.group(1)
+    if path not in texts and not re.fullmatch(r"captures/[\w.-]+\.txt", path):
+        die(f"{os.path.basename(source)} includes {path}: not a text of "
+            "scenarios.txt nor captures/NAME.txt")
+    try:
+        with open(os.path.join(out, path)) as f:
+            text = f.read().rstrip("\n")
+    except OSError as error:
+        die(f"{os.path.basename(source)} includes {path}: {error.strerror}")
+    # escaped twice: the deck's <textarea> takes one level off, and the
+    # Markdown must still see "&lt;" where the text has "<"
+    return f'<pre class="trace"><code>{html.escape(html.escape(text))}</code></pre>'
+
+
+
+def render_deck(source, out, template, diagrams, texts):
     with open(source) as f:
         markdown = f.read()
+    markdown = INCLUDE.sub(lambda m: include(out, source, texts, m), markdown)
     title = re.search(r"^# (.*)$", markdown, re.M)
     for image in re.findall(r"\]\((svg/[^)]+)\)", markdown):
         if image not in diagrams:
@@ -148,53 +181,39 @@ def pdf_pages(pdf):
     return int(match.group(1)) if match else 0
 
 
-def print_deck(chromium, out, deck, pdf, slides):
-    """Chromium prints when its virtual time budget ends; reveal's print
-    layout may not be done by then on a loaded machine, which gives a blank
-    page: each try waits longer, until every slide is a page."""
-    url = "file://" + os.path.join(out, deck) + "?print-pdf"
-    for budget in (20000, 40000, 80000):
-        run([chromium, "--headless", "--no-sandbox", "--disable-gpu",
-             "--no-pdf-header-footer", f"--virtual-time-budget={budget}",
-             f"--print-to-pdf={pdf}", url], 180,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if os.path.exists(pdf) and pdf_pages(pdf) == slides:
-            return
-    die(f"chromium printed {pdf_pages(pdf) if os.path.exists(pdf) else 0} "
-        f"pages of {deck}, which has {slides} slides")
+def load_render_check():
+    """render-check.py as a module (its name is not an identifier)."""
+    spec = importlib.util.spec_from_file_location(
+        "render_check", os.path.join(HERE, "render-check.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def print_pdf(out, decks, slides):
-    chromium = shutil.which("chromium")
-    if chromium is None:
+    """Each deck printed by headless Chromium (reveal's ?print-pdf, one page
+    per slide), then joined by pdfunite."""
+    if shutil.which("chromium") is None:
         die("chromium is missing (apt-get install chromium), or use --no-pdf")
+    render_check = load_render_check()
     pdf_dir = os.path.join(out, "pdf")
     os.makedirs(pdf_dir, exist_ok=True)
     pages = []
-    for deck in decks:
-        pdf = os.path.join(pdf_dir, deck.replace(".html", ".pdf"))
-        print_deck(chromium, out, deck, pdf, slides[deck])
-        pages.append(pdf)
+    browser = render_check.Chromium(timeout=180)
+    try:
+        for deck in decks:
+            pdf = os.path.join(pdf_dir, deck.replace(".html", ".pdf"))
+            render_check.print_deck(browser, out, deck, pdf, slides[deck])
+            if pdf_pages(pdf) != slides[deck]:
+                die(f"chromium printed {pdf_pages(pdf)} pages of {deck}, which "
+                    f"has {slides[deck]} slides")
+            pages.append(pdf)
+    except (OSError, RuntimeError, TimeoutError) as error:
+        die(f"printing the PDF: {error}")
+    finally:
+        browser.close()
     if run(["pdfunite"] + pages + [os.path.join(out, PDF_NAME)], 60) != 0:
         die("pdfunite failed (apt-get install poppler-utils)")
-
-
-def render(out, decks):
-    """Every slide in Chromium (render-check.py): screenshots, and the
-    build fails on what the tests would fail on."""
-    checker = subprocess.run([sys.executable, os.path.join(HERE, "render-check.py"),
-                              out] + decks, capture_output=True, text=True,
-                             timeout=600)
-    if checker.returncode != 0:
-        try:
-            results = json.loads(checker.stdout)
-        except ValueError:
-            die(f"render-check.py failed: {checker.stderr.strip()}")
-        for deck, result in results.items():
-            for problem in result["problems"]:
-                print(f"build-slides: {deck}: {problem}", file=sys.stderr)
-        die("a slide does not show as it should (screenshots in "
-            f"{os.path.join(out, 'screenshots')})")
 
 
 def main():
@@ -213,15 +232,17 @@ def main():
     status = run([os.path.join(HERE, "play.sh"), build, captures] + scenes, 300)
     if status != 0:
         sys.exit(status)
-    shutil.rmtree(os.path.join(out, "svg"), ignore_errors=True)
+    for drawn in ("svg", "text"):
+        shutil.rmtree(os.path.join(out, drawn), ignore_errors=True)
     manifest = draw(build, out, scenarios)
     with open(os.path.join(HERE, "template.html")) as f:
         template = f.read().replace("@REVEAL_VERSION@", version)
     shutil.copy(os.path.join(HERE, "mailwire.css"), out)
     decks_dir = os.path.join(HERE, "decks")
-    diagrams = {entry["svg"] for entry in manifest}
+    diagrams = {entry["svg"] for entry in manifest if "svg" in entry}
+    texts = {entry["text"] for entry in manifest if "text" in entry}
     slides = dict(render_deck(os.path.join(decks_dir, name), out, template,
-                              diagrams)
+                              diagrams, texts)
                   for name in sorted(os.listdir(decks_dir)) if name.endswith(".md"))
     decks = sorted(slides)
     with open(os.path.join(out, "manifest.json"), "w") as f:

@@ -17,7 +17,8 @@ slide with reveal.js's API and reports:
             clientHeight with overflow other than visible)
 and saves DIR/<deck>/NN.png, one screenshot per slide (NN from 01).
 Prints one JSON object {deck: {"slides": N, "problems": [...]}} and exits
-1 if any deck has a problem. Used by build-slides.py and tests/slides.
+1 if any deck has a problem. Used by build-slides.py and tests/slides;
+build-slides.py also prints the PDF with print_deck () on the same pipe.
 """
 import base64
 import fcntl
@@ -263,6 +264,37 @@ def check_deck(browser, out, deck, screenshots):
     problems += problems_in(browser.events, session)
     browser.send("Target.closeTarget", {"targetId": target})
     return {"slides": total, "problems": problems}
+
+
+def print_deck(browser, out, deck, pdf, slides, timeout=180):
+    """Prints @deck with reveal.js's ?print-pdf layout into @pdf, once the
+    layout holds one page per slide (@slides) and the fonts are loaded:
+    a wait on the page itself, where --print-to-pdf's time budget could
+    end before the layout on a loaded machine."""
+    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    session = browser.send("Target.attachToTarget",
+                           {"targetId": target, "flatten": True})["sessionId"]
+    url = "file://" + os.path.join(out, deck) + "?print-pdf"
+    browser.send("Page.navigate", {"url": url}, session)
+    wait_loaded(browser, session, url, timeout)
+    deadline = time.monotonic() + timeout
+    pages = 0
+    while time.monotonic() < deadline:
+        pages = browser.evaluate(session, "window.Reveal && Reveal.isReady() ? "
+                                 "document.querySelectorAll('.pdf-page').length : 0")
+        if pages == slides:
+            break
+        time.sleep(0.2)
+    if pages != slides:
+        raise TimeoutError(f"{deck}: {pages} print pages for {slides} slides "
+                           f"after {timeout} s")
+    browser.evaluate(session, "document.fonts.ready.then(() => true)")
+    result = browser.send("Page.printToPDF",
+                          {"printBackground": True, "preferCSSPageSize": True,
+                           "displayHeaderFooter": False}, session, timeout)
+    with open(pdf, "wb") as f:
+        f.write(base64.b64decode(result["data"]))
+    browser.send("Target.closeTarget", {"targetId": target})
 
 
 def check(out, decks, screenshots):

@@ -7,8 +7,10 @@
  * during IDLE (RFC 9051 §6.3.13) is marked; STARTTLS (RFC 3207 §4, RFC
  * 2595 §4, RFC 9051 §6.2.1) is drawn as the line where the readable part
  * ends. --svg-compact folds multi-line replies, listings and TLS records
- * into one arrow each, so a session fits a slide. Bounded to
- * TRACE_SVG_MAX rows.
+ * into one arrow each, so a session fits a slide. With --body, a message
+ * line that is only "." but did not end the text (the line ends around
+ * it were not CRLF and CRLF: an end-of-data look-alike, SMTP smuggling,
+ * RFC 5321 §4.1.1.4) is marked. Bounded to TRACE_SVG_MAX rows.
  */
 #include <stdio.h>
 #include <string.h>
@@ -23,10 +25,11 @@
 #define MARGIN 96      /* from the time column to the first lifeline */
 #define MONO_RATIO 0.6 /* DejaVu Sans Mono: advance = 0.6 em */
 
-#define COLOR_PUSH "#e65100" /* SMTP */
-#define COLOR_PULL "#1565c0" /* POP3, IMAP */
-#define COLOR_IDLE "#ad1457" /* pushed unasked during IDLE */
-#define COLOR_TLS "#9e9e9e"  /* records nobody on the path can read */
+#define COLOR_PUSH "#e65100"       /* SMTP */
+#define COLOR_PULL "#1565c0"       /* POP3, IMAP */
+#define COLOR_IDLE "#ad1457"       /* pushed unasked during IDLE */
+#define COLOR_TLS "#9e9e9e"        /* records nobody on the path can read */
+#define COLOR_LOOK_ALIKE "#fff3e0" /* behind an end-of-data look-alike */
 
 typedef enum
 {
@@ -61,9 +64,10 @@ typedef struct
   char *text;
   char *meaning;
   TraceTone tone;
-  guint folded;       /* lines folded into this one (--svg-compact) */
-  gboolean continued; /* SMTP "250-": more lines of this reply follow */
-  gboolean data;      /* a listing or message line */
+  guint folded;        /* lines folded into this one (--svg-compact) */
+  gboolean continued;  /* SMTP "250-": more lines of this reply follow */
+  gboolean data;       /* a listing or message line */
+  gboolean look_alike; /* a "." message line that did not end the text */
 } SvgRow;
 
 struct _TraceSvg
@@ -72,11 +76,12 @@ struct _TraceSvg
   GPtrArray *sessions; /* of TraceSvgSession, in the order drawn */
   GArray *rows;        /* of SvgRow */
   guint dropped;
-  gboolean started; /* --svg-from's line was seen */
-  guint skipped;    /* lines before it */
-  int to_direction; /* --svg-to's line was seen, from this side (else -1) */
-  gboolean stopped; /* and answered: nothing more is drawn */
-  guint after;      /* lines after that */
+  gboolean started;     /* --svg-from's line was seen */
+  guint skipped;        /* lines before it */
+  int to_direction;     /* --svg-to's line was seen, from this side (else -1) */
+  gboolean stopped;     /* and answered: nothing more is drawn */
+  guint after;          /* lines after that */
+  gboolean look_alikes; /* a row is one: the legend says what it means */
 };
 
 /* The geometry of one diagram. */
@@ -296,6 +301,30 @@ fold (SvgRow *last, const TraceSvgLine *line)
     last->tone = line->tone; /* the reply's last line carries the tone */
 }
 
+/* The SMTP decoder cites RFC 5321 §4.1.1.4 for the "." that ends the
+ * text, and §4.5.2 (a stuffed dot) for a text line that starts with "."
+ * but did not end it. A line of only "." with §4.5.2 is a look-alike: the
+ * line ends around it were not CRLF and CRLF, and a real text line "."
+ * is sent stuffed, as "..". */
+static gboolean
+is_end_look_alike (const TraceSvgSession *session, const TraceSvgLine *line)
+{
+  return session->push && line->direction == TRACE_CLIENT_TO_SERVER &&
+         strcmp (line->kind, "data") == 0 && strcmp (line->text, ".") == 0 &&
+         line->rfc != NULL && strcmp (line->rfc, "RFC 5321 §4.5.2") == 0;
+}
+
+static void
+mark_look_alike (TraceSvg *svg, SvgRow *row)
+{
+  svg->look_alikes = TRUE;
+  row->look_alike = TRUE;
+  row->tone = TRACE_TONE_WARNING;
+  g_free (row->meaning);
+  row->meaning = g_strdup ("look-alike of the end: its line ends are not "
+                           "CRLF . CRLF (smuggling; RFC 5321 §4.1.1.4)");
+}
+
 /* --svg-from, --svg-to: a command (client line) holding @text */
 static gboolean
 is_command_with (const TraceSvgLine *line, const char *text)
@@ -351,6 +380,8 @@ trace_svg_add (TraceSvg *svg,
     row.meaning = g_strdup_printf ("(%s)", line->rfc);
   else
     row.meaning = g_strdup (line->meaning);
+  if (is_end_look_alike (session, line))
+    mark_look_alike (svg, &row);
   append_row (svg, &row);
 }
 
@@ -539,12 +570,13 @@ write_row (GString *out,
                           : row->kind == SVG_ROW_TLS ? "tls"
                           : row->session->push       ? "push"
                                                      : "pull");
-  if (row->pushed)
+  if (row->pushed || row->look_alike)
     g_string_append_printf (out,
                             "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
-                            "height=\"%d\" fill=\"#fce4ec\"/>\n",
+                            "height=\"%d\" fill=\"%s\"/>\n",
                             MIN (x1, x2), y - layout->row / 2 - 4,
-                            ABS (x2 - x1), layout->row - 2);
+                            ABS (x2 - x1), layout->row - 2,
+                            row->pushed ? "#fce4ec" : COLOR_LOOK_ALIKE);
   g_string_append_printf (out,
                           "<text x=\"8\" y=\"%d\" class=\"t\">%.3f s</text>\n",
                           y, (row->time_us - base_us) / 1e6);
@@ -561,7 +593,7 @@ write_row (GString *out,
 }
 
 static void
-write_legend (GString *out, int y)
+write_legend (GString *out, int y, int width, gboolean look_alikes)
 {
   static const struct
   {
@@ -585,6 +617,20 @@ write_legend (GString *out, int y)
                               y, items[i].text);
       x += 30 + (int) (strlen (items[i].text) * 6.5) + 24;
     }
+  if (!look_alikes) /* so the diagrams without one stay as they were */
+    return;
+  if (x + 200 > width) /* on a line of its own */
+    {
+      x = 10;
+      y += 14;
+    }
+  g_string_append_printf (out,
+                          "<rect x=\"%d\" y=\"%d\" width=\"24\" "
+                          "height=\"12\" fill=\"%s\" stroke=\"%s\"/>"
+                          "<text x=\"%d\" y=\"%d\" class=\"m\">"
+                          "end-of-data look-alike</text>\n",
+                          x, y - 10, COLOR_LOOK_ALIKE,
+                          tone_fill (TRACE_TONE_WARNING, 0), x + 30, y);
 }
 
 static void
@@ -683,7 +729,7 @@ write_header (GString *out, TraceSvg *svg, const SvgLayout *layout)
       "<text x=\"10\" y=\"22\" class=\"h\">%s</text>\n",
       layout->width, layout->height, layout->width, layout->height,
       layout->text, layout->small, title);
-  write_legend (out, 44);
+  write_legend (out, 44, layout->width, svg->look_alikes);
 }
 
 static int

@@ -10,7 +10,9 @@ state into MW_BUILD_ROOT/slides-test/ with slides/build-slides.py, then:
                                  and this build's mw-trace, run again on the
                                  capture made by this build with the recorded
                                  options, writes the same bytes; none is in
-                                 the source tree
+                                 the source tree; the same for every text
+                                 mw-trace wrote for an "@include text/...",
+                                 and the deck holds that text
   /slides/notes/<deck>           every slide has speaker notes, the last
                                  slide asks two or three questions
   /slides/pdf/pages              the PDF has one page per slide
@@ -27,6 +29,7 @@ state into MW_BUILD_ROOT/slides-test/ with slides/build-slides.py, then:
                                  error), reports each of them and nothing
                                  on its one good slide
 Capturing needs root: as another user the whole file skips, saying why."""
+import html
 import json
 import os
 import re
@@ -62,15 +65,17 @@ def main():
         return report()
     with open(os.path.join(out, "manifest.json")) as f:
         manifest = json.load(f)
-    drawn = {d["svg"]: d for d in manifest["diagrams"]}
+    drawn = {d.get("svg", d.get("text")): d for d in manifest["diagrams"]}
     shown = set()
+    pages = {}
     for deck in manifest["decks"]:
         with open(os.path.join(out, deck)) as f:
             page = f.read()
         check_offline(deck, page)
         check_notes(deck, page)
         shown |= set(re.findall(r"\]\((svg/[^)]+)\)", page))
-    check_svgs(shown, drawn)
+        pages[deck] = page
+    check_svgs(shown, drawn, pages)
     check_render(manifest)
     check_render_catches_faults(manifest["decks"][0])
     pages = subprocess.run(["pdfinfo", os.path.join(out, manifest["pdf"])],
@@ -122,19 +127,32 @@ def check_notes(deck, page):
           f"slides without notes: {without}; {len(questions)} questions")
 
 
-def check_svgs(shown, drawn):
+def draw_again(tracer, entry, again):
+    """@entry of the manifest drawn again by @tracer into the file @again."""
+    argv = [tracer, "-r", os.path.join(out, entry["capture"])]
+    if "svg" in entry:
+        argv += ["--svg", again.name]
+    subprocess.run(argv + entry["options"], check=True, timeout=60,
+                   stdout=again if "text" in entry else subprocess.DEVNULL)
+    again.flush()
+
+
+def check_svgs(shown, drawn, pages):
     tracer = os.path.join(build, "src", "tracer", "mw-trace")
     bad = [s for s in shown if s not in drawn]
-    for svg in sorted(shown & set(drawn)):
-        entry = drawn[svg]
-        with tempfile.NamedTemporaryFile(suffix=".svg") as again:
-            subprocess.run([tracer, "-r", os.path.join(out, entry["capture"]),
-                            "--svg", again.name] + entry["options"],
-                           stdout=subprocess.DEVNULL, check=True, timeout=60)
-            with open(os.path.join(out, svg), "rb") as a, \
+    texts = {t for t in drawn if t.startswith("text/")}
+    for path in sorted((shown & set(drawn)) | texts):
+        with tempfile.NamedTemporaryFile(suffix=os.path.splitext(path)[1]) as again:
+            draw_again(tracer, drawn[path], again)
+            with open(os.path.join(out, path), "rb") as a, \
                     open(again.name, "rb") as b:
-                if a.read() != b.read():
-                    bad.append(svg + " (differs from mw-trace's)")
+                mine = a.read()
+                if mine != b.read():
+                    bad.append(path + " (differs from mw-trace's)")
+        if path in texts:
+            escaped = html.escape(html.escape(mine.decode().rstrip("\n")))
+            if not any(escaped in page for page in pages.values()):
+                bad.append(path + " (no deck holds it)")
     checked_in = [os.path.join(d, f) for d, _, fs in
                   os.walk(os.path.join(source, "slides")) for f in fs
                   if f.endswith(".svg") and "node_modules" not in d]
