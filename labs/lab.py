@@ -62,7 +62,7 @@ def start(number, rest=()):
     state = os.path.join(work, ".lab-state")
     shutil.rmtree(state, ignore_errors=True)
     if key == "06":  # three organisations in network namespaces: the lab's own script
-        return subprocess.call([sys.executable, os.path.join(path, "orgs.py"), "start", work])
+        return run_orgs(path, work)
     tls = {k: v for k, v in ports.items() if k in labkit.Mailwire.TLS_LISTENERS}
     mw = labkit.Mailwire(state, smtp="smtp" in ports, pop3="pop3" in ports,
                          smtp_port=ports.get("smtp", 0), pop3_port=ports.get("pop3", 0),
@@ -123,6 +123,21 @@ def start(number, rest=()):
     while time.monotonic() < deadline:
         time.sleep(1)
     stop()
+
+
+def run_orgs(path, work):
+    """orgs.py start WORK until it ends. Ctrl-C reaches both (the
+    terminal's process group); a SIGINT or SIGTERM sent to this process
+    alone is passed on, so orgs.py always removes what it made (never
+    subprocess.call, which kills its child when interrupted)."""
+    orgs = subprocess.Popen([sys.executable, os.path.join(path, "orgs.py"), "start", work])
+
+    def forward(signum, _):
+        if orgs.poll() is None:
+            orgs.send_signal(signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+    signal.signal(signal.SIGINT, forward)
+    signal.signal(signal.SIGTERM, forward)
+    return orgs.wait()
 
 
 def report_capture(tracer, key):
