@@ -372,7 +372,7 @@ def questions(grader, lab):
 
     def waits():
         times = [t for t, _, _ in s.attempts()]
-        return [round(b - a, 1) for a, b in zip(times, times[1:])][:3]
+        return [round((b - a) % 86400, 1) for a, b in zip(times, times[1:])][:3]  # past midnight
 
     def reason():
         return next((r for _, outcome, r in reversed(s.attempts()) if outcome == "waiting"), None)
