@@ -237,11 +237,12 @@ scene_queue-up() { # 0: the retry delivers, 1: alice submits for nobody, 2: 550,
   config "$dir/b" "$OTHER" "" "$b_smtp"
   sed -i '/^tls_\(cert\|key\) = /d' "$dir/b/mailwire.conf"
   start "$dir/b" mw-smtpd
+  # delivered when the queue is empty (carol's Maildir has older mail)
   for _ in $(seq 150); do
-    ls "$dir/b/mail/$CAROL/Maildir/new/" 2>/dev/null | grep -q . && break
+    queue_entry | grep -q 'queue is empty' && break
     sleep 0.1
   done
-  ls "$dir/b/mail/$CAROL/Maildir/new/" | grep -q . \
+  queue_entry | grep -q 'queue is empty' \
     || { echo "play.sh: no delivery 15 s after example.org came back" >&2; return 1; }
   "${send[@]}" --server "127.0.0.1:$submission" --starttls --cafile "$dir/cert.pem" \
     --user "$ALICE" --password-file "$dir/$ALICE.pw" --to "nobody@$OTHER" \

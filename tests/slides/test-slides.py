@@ -15,6 +15,11 @@ state into MW_BUILD_ROOT/slides-test/ with slides/build-slides.py, then:
                                  and the deck holds that text
   /slides/notes/<deck>           every slide has speaker notes, the last
                                  slide asks two or three questions
+  /slides/claims/<deck>          what the notes of lectures 5-7 say the
+                                 sessions show is in what this build drew
+                                 and kept (no AUTH before STARTTLS, three
+                                 refused attempts, a 550 and its DSN, the
+                                 one highlighted look-alike, ...)
   /slides/pdf/pages              the PDF has one page per slide
   /slides/render/<deck>          headless Chromium at 1280x720
                                  (slides/render-check.py) shows every slide
@@ -76,6 +81,7 @@ def main():
         shown |= set(re.findall(r"\]\((svg/[^)]+)\)", page))
         pages[deck] = page
     check_svgs(shown, drawn, pages)
+    check_claims()
     check_render(manifest)
     check_render_catches_faults(manifest["decks"][0])
     pages = subprocess.run(["pdfinfo", os.path.join(out, manifest["pdf"])],
@@ -158,6 +164,74 @@ def check_svgs(shown, drawn, pages):
                   if f.endswith(".svg") and "node_modules" not in d]
     check("/slides/svg/from-this-build", shown and not bad and not checked_in,
           f"{bad} {checked_in}")
+
+
+# deck: [(file in the output, regular expression, (fewest, most) matches,
+# the claim)]; most None: no limit
+CLAIMS = {
+    "05-tls.html": [
+        ("svg/pop3-password.svg", r">PASS (?!\*)\S+<", (1, 1),
+         "the POP3 password is readable in clear"),
+        ("svg/tls-ehlo-clear.svg", r">250-STARTTLS<", (1, 1),
+         "STARTTLS is offered in clear"),
+        ("svg/tls-ehlo-clear.svg", r">250[- ]AUTH", (0, 0),
+         "AUTH is not offered in clear"),
+        ("captures/tls-client-view.txt", r"^S: 250-AUTH ", (1, 1),
+         "AUTH is offered under TLS"),
+        ("svg/tls-starttls.svg", r"STARTTLS: readable up to here", (1, 1),
+         "the readable part ends at STARTTLS"),
+        ("svg/tls-implicit.svg", r"implicit TLS: nothing on the wire", (1, 1),
+         "SMTPS has nothing readable"),
+        ("svg/tls-implicit-pull.svg", r"implicit TLS: nothing on the wire", (2, 2),
+         "POP3S and IMAPS have nothing readable"),
+    ],
+    "06-queue.html": [
+        ("captures/queue-log.txt", r"waiting: Connection refused", (3, None),
+         "the queue was refused three times"),
+        ("captures/queue-list.txt", r"attempts: [3-9]", (1, 1),
+         "the queue lists the attempts"),
+        ("captures/queue-client-view.txt", r"OK, will relay", (1, 1),
+         "the submission was accepted for relay"),
+        ("svg/queue-delivered.svg", r">250 \S+ message \S+ accepted<", (1, 1),
+         "the retry delivered"),
+        ("svg/queue-bounce.svg", r">550 5\.1\.1 ", (1, 1), "example.org said 550"),
+        ("svg/queue-bounce.svg", r">50[34] ", (1, 1),
+         "the pipelined DATA is refused: no recipient was accepted"),
+        ("svg/queue-bounce.svg", r'class="l"[^>]*>\.<', (0, 0),
+         "no message text was sent"),
+        ("captures/bounce.txt", r"^Content-Type: multipart/report", (1, 1),
+         "the bounce is a multipart/report"),
+        ("captures/bounce.txt", r"^Action: failed$", (1, 1), "the DSN says failed"),
+        ("captures/bounce.txt", r"^Status: 5\.1\.1$", (1, 1), "the DSN's status"),
+    ],
+    "07-security.html": [
+        ("svg/sec-open-relay.svg", r">550 5\.7\.1 ", (1, 1), "the relay is denied"),
+        ("svg/sec-smuggling.svg", r"look-alike of the end", (1, 1),
+         "one look-alike is highlighted, not the real end"),
+        ("svg/sec-smuggling.svg", r">554 5\.6\.0 ", (1, 1), "the text is refused"),
+        ("text/sec-smuggling.txt", r"lint: end-of-data look-alike", (1, 1),
+         "mw-trace's lint flags it"),
+        ("svg/sec-auth-clear.svg", r">AUTH PLAIN \S+<", (1, 1),
+         "the credentials crossed the wire"),
+        ("svg/sec-auth-clear.svg", r">538 5\.7\.11 ", (1, 1),
+         "AUTH before STARTTLS is refused"),
+    ],
+}
+
+
+def check_claims():
+    for deck, claims in CLAIMS.items():
+        wrong = []
+        for path, pattern, (fewest, most), claim in claims:
+            try:
+                with open(os.path.join(out, path)) as f:
+                    found = len(re.findall(pattern, f.read(), re.M))
+            except OSError as error:
+                wrong.append(f"{path}: {error.strerror}")
+                continue
+            if found < fewest or (most is not None and found > most):
+                wrong.append(f"{claim}: {path} has {found} of /{pattern}/")
+        check(f"/slides/claims/{deck}", not wrong, "\n".join(wrong))
 
 
 def render(decks):
