@@ -55,6 +55,7 @@ typedef struct
   char *eml;
   char *helo;
   gboolean trace;
+  gboolean chunking; /* BDAT when offered (RFC 3030) */
 } MwSendOptions;
 
 static void
@@ -330,6 +331,7 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
     port = o->port;
   if (o->trace)
     smtp_client_set_trace (client, mail_cli_print_trace, NULL);
+  smtp_client_set_chunking (client, o->chunking);
   g_ptr_array_add (recipients, NULL);
   if (!mw_send_open (client, o, host, port, &error) ||
       !smtp_client_send (client, g_ptr_array_index (from, 0),
@@ -443,6 +445,10 @@ mw_send_parse_options (MwSendOptions *o,
       "Print the dialogue, each line explained", NULL },
     { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &o->keylog,
       "Append the TLS secrets to FILE (for mw-trace --keylog)", "FILE" },
+    { "chunking", 0, 0, G_OPTION_ARG_NONE, &o->chunking,
+      "Send the message in BDAT chunks when the server offers CHUNKING "
+      "(RFC 3030) instead of DATA",
+      NULL },
     { NULL },
   };
   g_autoptr (GOptionContext) context =

@@ -43,6 +43,7 @@ struct _SmtpClient
   guint64 max_size;
   gboolean auth_plain;
   gboolean auth_login;
+  gboolean chunking; /* BDAT when CHUNKING is offered */
   /* the last reply read */
   guint reply_code;
   GString *reply_text;    /* every line with its code, joined by "\n" */

@@ -1,11 +1,17 @@
 /* SPDX-License-Identifier: MIT
  * smtp-client-send.c: the mail transaction of the SMTP client library
  * (RFC 5321 §3.3, §4.1.1.2-4, §4.5.2; RFC 2920 §3.1 PIPELINING; RFC 1870
- * §6 SIZE; RFC 6152 §3 8BITMIME). The connection itself is
- * smtp-client.c.
+ * §6 SIZE; RFC 6152 §3 8BITMIME; RFC 3030 §2 BDAT). The connection
+ * itself is smtp-client.c.
  */
+
 #include "smtp-client-private.h"
 #include "smtp-proto.h"
+
+/* BDAT chunks are at most this large: several chunks show CHUNKING at
+ * work on the wire, and a server may refuse a message at the first chunk
+ * past its limit instead of after all of it. */
+#define SMTP_CLIENT_CHUNK (1024 * 1024)
 
 /* ---- the mail transaction (RFC 5321 §3.3) ------------------------------ */
 
@@ -208,6 +214,105 @@ smtp_client_finish_data (SmtpClient *c,
   return smtp_client_write_text (c, data, length, error);
 }
 
+/* ---- BDAT (RFC 3030 §2) ------------------------------------------------ */
+
+static gboolean
+smtp_client_uses_bdat (SmtpClient *c)
+{
+  return c->chunking && (c->extensions & SMTP_EXT_CHUNKING);
+}
+
+/* How many chunks @length octets make; an empty message is one empty
+ * chunk, "BDAT 0 LAST". */
+static guint
+smtp_client_count_chunks (gsize length)
+{
+  return length == 0 ? 1 : (guint) ((length - 1) / SMTP_CLIENT_CHUNK + 1);
+}
+
+/* "BDAT <size>[ LAST]" and the chunk's octets as they are: no
+ * dot-stuffing, since the size, not a "." line, ends them. */
+static void
+smtp_client_write_chunk (SmtpClient *c,
+                         const char *data,
+                         gsize length,
+                         guint index)
+{
+  gsize offset = (gsize) index * SMTP_CLIENT_CHUNK;
+  gsize size = MIN (length - offset, (gsize) SMTP_CLIENT_CHUNK);
+  gboolean last = offset + size == length;
+
+  mail_stream_printf (c->stream, "BDAT %" G_GSIZE_FORMAT "%s", size,
+                      last ? " LAST" : "");
+  if (c->trace != NULL)
+    {
+      g_autofree char *note = g_strdup_printf (
+          "[chunk: %" G_GSIZE_FORMAT " octets sent as they are, no "
+          "dot-stuffing; the size says where they end]",
+          size);
+      smtp_client_note (c, note);
+    }
+  mail_stream_write (c->stream, data + offset, size);
+}
+
+/* The verdicts on @chunks chunks, in order. The first refusal is the
+ * one that counts; the chunks after it are refused for following it. */
+static gboolean
+smtp_client_read_chunk_replies (SmtpClient *c,
+                                SmtpTransaction *t,
+                                guint chunks,
+                                GError **error)
+{
+  g_autofree char *refusal = NULL;
+  guint refusal_code = 0;
+
+  for (guint i = 0; i < chunks; i++)
+    {
+      if (!smtp_client_read_reply (c, SMTP_CLIENT_ERROR_DATA, "BDAT", error))
+        return FALSE;
+      if (!smtp_reply_is_positive (c->reply_code) && refusal_code == 0)
+        {
+          refusal_code = c->reply_code;
+          refusal = g_strdup (c->reply_text->str);
+        }
+    }
+  if (t->mail_code != 0 && !smtp_reply_is_positive (t->mail_code))
+    smtp_client_fail_mail (c, t, error);
+  else if (t->accepted == 0)
+    smtp_client_fail_recipients (c, t, error);
+  else if (refusal_code != 0)
+    {
+      c->reply_code = refusal_code;
+      g_string_assign (c->reply_text, refusal);
+      smtp_client_set_refused (c, SMTP_CLIENT_ERROR_DATA, "BDAT", error);
+    }
+  else
+    return TRUE;
+  return FALSE;
+}
+
+/* Without PIPELINING each chunk waits for the reply to the one before
+ * (RFC 3030 §4.1). */
+static gboolean
+smtp_client_send_chunks_in_lockstep (SmtpClient *c,
+                                     SmtpTransaction *t,
+                                     const void *data,
+                                     gsize length,
+                                     GError **error)
+{
+  guint chunks = smtp_client_count_chunks (length);
+
+  for (guint i = 0; i < chunks; i++)
+    {
+      smtp_client_write_chunk (c, data, length, i);
+      if (!smtp_client_read_chunk_replies (c, t, 1, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* ---- the transaction ---------------------------------------------------- */
+
 /* Without PIPELINING: one command, one reply, and stop at the first
  * failure that leaves nothing to send. */
 static gboolean
@@ -241,13 +346,16 @@ smtp_client_send_in_lockstep (SmtpClient *c,
       smtp_client_fail_recipients (c, t, error);
       return FALSE;
     }
+  if (smtp_client_uses_bdat (c))
+    return smtp_client_send_chunks_in_lockstep (c, t, data, length, error);
   mail_stream_write_line (c->stream, "DATA");
   return smtp_client_finish_data (c, t, data, length, error);
 }
 
 /* RFC 2920 §3.1: MAIL, the RCPTs and DATA go out in one write (the stream
  * buffers until the first read), DATA last in the group; then the replies
- * come back in the same order. */
+ * come back in the same order. With BDAT the chunks follow in the same
+ * write, since no 354 has to be waited for (RFC 3030 §4.2). */
 static gboolean
 smtp_client_send_pipelined (SmtpClient *c,
                             SmtpTransaction *t,
@@ -262,6 +370,16 @@ smtp_client_send_pipelined (SmtpClient *c,
       SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
 
       mail_stream_printf (c->stream, "RCPT TO:<%s>", r->address);
+    }
+  if (smtp_client_uses_bdat (c))
+    {
+      guint chunks = smtp_client_count_chunks (length);
+
+      for (guint i = 0; i < chunks; i++)
+        smtp_client_write_chunk (c, data, length, i);
+      return smtp_client_read_mail_reply (c, t, error) &&
+             smtp_client_read_rcpt_replies (c, t, error) &&
+             smtp_client_read_chunk_replies (c, t, chunks, error);
     }
   mail_stream_write_line (c->stream, "DATA");
   if (!smtp_client_read_mail_reply (c, t, error) ||
@@ -302,6 +420,12 @@ smtp_client_send (SmtpClient *c,
     *out_results = g_steal_pointer (&t.results);
   smtp_transaction_clear (&t);
   return ok;
+}
+
+void
+smtp_client_set_chunking (SmtpClient *c, gboolean use)
+{
+  c->chunking = use;
 }
 
 gboolean

@@ -341,6 +341,8 @@ smtp_client_parse_extension (SmtpClient *c, const char *text)
     c->extensions |= SMTP_EXT_ENHANCEDSTATUS;
   else if (g_str_equal (keyword, "SMTPUTF8"))
     c->extensions |= SMTP_EXT_SMTPUTF8;
+  else if (g_str_equal (keyword, "CHUNKING"))
+    c->extensions |= SMTP_EXT_CHUNKING;
   else if (g_str_equal (keyword, "SIZE"))
     {
       /* RFC 1870 §4: "SIZE" [SP number]; 0 or absent: no fixed limit. */

@@ -2,14 +2,15 @@
  * smtp-client.h: the one SMTP client of mailwire, used by mw-send and by the
  * relay of mw-smtpd (RFC 5321 §3, §4.1; RFC 2920 PIPELINING; RFC 1870 SIZE;
  * RFC 6152 8BITMIME; RFC 3207 STARTTLS; RFC 4954 AUTH; RFC 2034
- * ENHANCEDSTATUSCODES).
+ * ENHANCEDSTATUSCODES; RFC 3030 CHUNKING).
  *
  * Layered as msmtp is: the caller drives the steps in order,
  *   smtp_client_connect ()   TCP (or implicit TLS) + the 220 greeting
  *   smtp_client_ehlo ()      EHLO, HELO if EHLO gets a 5xx; extensions
  *   smtp_client_starttls ()  STARTTLS, then EHLO again (RFC 3207 §4.2)
  *   smtp_client_auth ()      AUTH PLAIN or LOGIN
- *   smtp_client_send ()      MAIL, RCPT per recipient, DATA, the text
+ *   smtp_client_send ()      MAIL, RCPT per recipient, DATA and the text
+ *                            (or BDAT chunks: smtp_client_set_chunking ())
  *   smtp_client_quit ()      QUIT
  * Every call blocks (bounded by the connection's timeout); the relay runs it
  * in its own thread.
@@ -52,6 +53,7 @@ typedef enum
   SMTP_EXT_AUTH = 1 << 4,           /* RFC 4954 */
   SMTP_EXT_ENHANCEDSTATUS = 1 << 5, /* RFC 2034 */
   SMTP_EXT_SMTPUTF8 = 1 << 6,       /* RFC 6531 */
+  SMTP_EXT_CHUNKING = 1 << 7,       /* RFC 3030 */
 } SmtpExtensions;
 
 typedef enum
@@ -154,6 +156,11 @@ gboolean smtp_client_send (SmtpClient *client,
                            gsize length,
                            GPtrArray **out_results,
                            GError **error);
+
+/* With @use, smtp_client_send () sends the message in BDAT chunks
+ * (RFC 3030 §2: no dot-stuffing, no end marker) whenever the server
+ * offers CHUNKING, and DATA otherwise. Off by default. */
+void smtp_client_set_chunking (SmtpClient *client, gboolean use);
 
 /* RSET (RFC 5321 §4.1.1.5): after a failed transaction, before the next. */
 gboolean smtp_client_rset (SmtpClient *client, GError **error);

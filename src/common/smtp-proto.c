@@ -425,6 +425,34 @@ smtp_proto_split_command (const char *line,
 }
 
 gboolean
+smtp_proto_parse_bdat (const char *arguments,
+                       guint64 *out_size,
+                       gboolean *out_last)
+{
+  const char *end = arguments;
+  g_autofree char *digits = NULL;
+  guint64 size = 0;
+
+  g_return_val_if_fail (arguments != NULL, FALSE);
+
+  while (g_ascii_isdigit (*end))
+    end++;
+  if (end == arguments)
+    return FALSE;
+  digits = g_strndup (arguments, end - arguments);
+  if (!g_ascii_string_to_unsigned (digits, 10, 0, G_MAXUINT64, &size, NULL))
+    return FALSE;
+  if (*end == ' ' && g_ascii_strcasecmp (end + 1, "LAST") == 0)
+    *out_last = TRUE;
+  else if (*end == '\0')
+    *out_last = FALSE;
+  else
+    return FALSE;
+  *out_size = size;
+  return TRUE;
+}
+
+gboolean
 smtp_proto_parse_ehlo_line (const char *text,
                             char **out_keyword,
                             const char **out_params)

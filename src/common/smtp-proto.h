@@ -165,6 +165,15 @@ gboolean smtp_proto_split_command (const char *line,
                                    char **out_verb,
                                    const char **out_arguments);
 
+/* RFC 3030 §2: bdat-cmd = "BDAT" SP chunk-size [ SP end-marker ]
+ * chunk-size = 1*DIGIT, end-marker = "LAST" (case-insensitive, as every
+ * SMTP keyword). @arguments is what follows the verb. FALSE for anything
+ * else, a size past 2^64-1 included: then the caller cannot know how many
+ * octets follow. */
+gboolean smtp_proto_parse_bdat (const char *arguments,
+                                guint64 *out_size,
+                                gboolean *out_last);
+
 /* RFC 1869 §4.1.1 / RFC 5321 §4.1.2: esmtp-keyword ["=" esmtp-value] */
 typedef struct
 {

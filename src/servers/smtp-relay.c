@@ -107,6 +107,9 @@ smtp_relay_open (const MailConfig *config,
       g_autoptr (SmtpClient) client = smtp_client_new ();
       g_autoptr (GError) local = NULL;
 
+      /* As Postfix does: BDAT whenever the next hop offers it, so the
+       * text goes as it is, without dot-stuffing (RFC 3030 §2). */
+      smtp_client_set_chunking (client, TRUE);
       if (!smtp_client_connect (client, hop->host, hop->port, FALSE, NULL,
                                 FALSE, timeout, cancellable, error) ||
           !smtp_client_ehlo (client, config->hostname, error))

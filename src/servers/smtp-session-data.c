@@ -150,13 +150,15 @@ smtp_session_store (SmtpSession *session,
   return TRUE;
 }
 
-/* Answers the end of DATA once the text has been read to its real end. */
-static void
-smtp_session_finish_data (SmtpSession *session,
-                          GString *message,
-                          gsize relay_offset,
-                          MailLineFlags seen,
-                          const char *id)
+/* Answers the end of DATA (or BDAT LAST) once the text has been read to
+ * its real end. */
+void
+smtp_session_finish_message (SmtpSession *session,
+                             GString *message,
+                             gsize relay_offset,
+                             MailLineFlags seen,
+                             const char *id,
+                             const char *how)
 {
   g_autoptr (GError) error = NULL;
 
@@ -193,8 +195,9 @@ smtp_session_finish_data (SmtpSession *session,
   g_message ("%s: message %s from <%s> accepted for %u recipient(s)",
              session->peer, id, session->transaction.reverse_path,
              session->transaction.recipients->len);
-  smtp_reply (session, SMTP_REPLY_OK, SMTP_ENHANCED_OK, "message %s accepted",
-              id);
+  smtp_reply (session, SMTP_REPLY_OK, SMTP_ENHANCED_OK,
+              "message %s accepted%s%s", id, how != NULL ? " " : "",
+              how != NULL ? how : "");
 }
 
 /* A failed read of the text: reply if the session can go on. */
@@ -223,13 +226,26 @@ smtp_session_data_failed (SmtpSession *session, const GError *error)
   smtp_session_enter_state (session, SMTP_STATE_CLOSED);
 }
 
+char *
+smtp_session_begin_message (SmtpSession *session,
+                            GString *message,
+                            gsize *out_relay_offset)
+{
+  char *id = g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
+
+  g_string_append_printf (message, "Return-Path: <%s>\r\n",
+                          session->transaction.reverse_path);
+  *out_relay_offset = message->len;
+  smtp_session_add_trace_headers (session, message, id);
+  return id;
+}
+
 void
 smtp_cmd_data (SmtpSession *session, const char *arguments)
 {
   g_autoptr (GString) message = g_string_new (NULL);
   g_autoptr (GError) error = NULL;
-  g_autofree char *id =
-      g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
+  g_autofree char *id = NULL;
   MailLineFlags seen = MAIL_LINE_CRLF;
   gsize relay_offset;
 
@@ -239,10 +255,7 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
                   SMTP_ENHANCED_INVALID_ARGUMENTS, "DATA takes no argument");
       return;
     }
-  g_string_append_printf (message, "Return-Path: <%s>\r\n",
-                          session->transaction.reverse_path);
-  relay_offset = message->len;
-  smtp_session_add_trace_headers (session, message, id);
+  id = smtp_session_begin_message (session, message, &relay_offset);
   smtp_reply (session, SMTP_REPLY_START_MAIL_INPUT, NULL,
               "start mail input; end with <CRLF>.<CRLF>");
   /* [faults] may have hung up instead (text sent before the 354): then
@@ -257,7 +270,8 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
                                   &error))
     smtp_session_data_failed (session, error);
   else
-    smtp_session_finish_data (session, message, relay_offset, seen, id);
+    smtp_session_finish_message (session, message, relay_offset, seen, id,
+                                 NULL);
   if (session->state != SMTP_STATE_CLOSED)
     smtp_session_reset (session);
 }

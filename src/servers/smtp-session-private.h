@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * smtp-session-private.h: what the parts of the SMTP server session share
  * (smtp-session.c: the state machine and the envelope commands;
- * smtp-session-data.c: DATA and delivery; smtp-session-auth.c: STARTTLS
- * and AUTH; smtp-context.c: what all sessions share). Not for other
- * modules: they use smtp-session.h.
+ * smtp-session-data.c: DATA and delivery; smtp-session-bdat.c: BDAT
+ * (RFC 3030 CHUNKING); smtp-session-auth.c: STARTTLS and AUTH; smtp-context.c:
+ * what all sessions share). Not for other modules: they use smtp-session.h.
  */
 #pragma once
 
@@ -24,6 +24,7 @@ typedef enum
   SMTP_STATE_RCPT = 1 << 3,    /* at least one RCPT accepted */
   SMTP_STATE_DATA = 1 << 4,    /* reading message text (§4.5.2) */
   SMTP_STATE_CLOSED = 1 << 5,  /* QUIT or connection gone */
+  SMTP_STATE_BDAT = 1 << 6,    /* BDAT chunks taken, waiting for LAST */
 } SmtpState;
 
 /* A transaction is open: MAIL given (RFC 5321 §3.3). */
@@ -31,7 +32,8 @@ typedef enum
 /* No transaction open: STARTTLS resets the session (RFC 3207 §4.2). */
 #define SMTP_BEFORE_MAIL (SMTP_STATE_GREETED | SMTP_STATE_READY)
 #define SMTP_IN_ANY                                                            \
-  (SMTP_STATE_GREETED | SMTP_STATE_READY | SMTP_STATE_MAIL | SMTP_STATE_RCPT)
+  (SMTP_STATE_GREETED | SMTP_STATE_READY | SMTP_STATE_MAIL | SMTP_STATE_RCPT | \
+   SMTP_STATE_BDAT)
 
 typedef struct
 {
@@ -49,6 +51,13 @@ typedef struct
   GPtrArray *local_maildirs;    /* one per local mailbox, no duplicates */
   GPtrArray *remote_recipients; /* mailboxes for the queue */
   gboolean utf8;                /* MAIL had SMTPUTF8 (RFC 6531 §3.4) */
+  /* BDAT (RFC 3030 §2): the message as its chunks come, after our trace
+   * fields; NULL until the first chunk. */
+  GString *message;
+  gsize relay_offset; /* where the queued copy starts (after Return-Path) */
+  gsize chunked;      /* octets of the client's chunks so far */
+  guint chunks;       /* how many chunks */
+  char *id;           /* the message's id, in Received and the 250 */
 } SmtpTransaction;
 
 struct _SmtpContext
@@ -104,8 +113,25 @@ void smtp_session_reset (SmtpSession *session);
 gboolean smtp_session_offers_auth (SmtpSession *session);
 gboolean smtp_session_offers_starttls (SmtpSession *session);
 
+/* The message as DATA and BDAT both begin it (smtp-session-data.c): a new
+ * id (transfer full), and @message given Return-Path and Received;
+ * *out_relay_offset is where the queued copy starts (RFC 5321 §4.4). */
+char *smtp_session_begin_message (SmtpSession *session,
+                                  GString *message,
+                                  gsize *out_relay_offset);
+/* Refuses smuggling-prone text (@seen, MailLineFlags), or stores the
+ * message durably and answers 250 with @id (RFC 5321 §6.1), and @how
+ * (NULL, or how it came: "in 3 BDAT chunks") in the reply's text. */
+void smtp_session_finish_message (SmtpSession *session,
+                                  GString *message,
+                                  gsize relay_offset,
+                                  MailLineFlags seen,
+                                  const char *id,
+                                  const char *how);
+
 /* Command handlers that live in their own files. */
 void smtp_cmd_data (SmtpSession *session, const char *arguments);
+void smtp_cmd_bdat (SmtpSession *session, const char *arguments);
 void smtp_cmd_starttls (SmtpSession *session, const char *arguments);
 void smtp_cmd_auth (SmtpSession *session, const char *arguments);
 

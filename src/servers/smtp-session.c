@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT
  * smtp-session.c: server side of one SMTP connection (RFC 5321 §3, §4.1,
  * §4.4; RFC 1870 SIZE; RFC 2034 enhanced codes; RFC 2920 PIPELINING;
- * RFC 3207 STARTTLS; RFC 3848 Received "with"; RFC 4954 AUTH; RFC 6152
- * 8BITMIME; RFC 6409 submission; RFC 8314 implicit TLS).
+ * RFC 3030 CHUNKING; RFC 3207 STARTTLS; RFC 3848 Received "with"; RFC
+ * 4954 AUTH; RFC 6152 8BITMIME; RFC 6409 submission; RFC 8314 implicit TLS).
  *
  * GREETED --EHLO/HELO--> READY --MAIL--> MAIL --RCPT--> RCPT --DATA--> DATA
  *    ^                     ^-------- RSET (§4.1.1.5) / "." ends DATA ---+
+ *    |                     ^                              +--BDAT--> BDAT
+ *    |                     +------ RSET / BDAT ... LAST ends BDAT ------+
  *    +------- STARTTLS (RFC 3207 §4.2: forget everything) ---+
  * QUIT, a vanished client, a timeout or too many errors: CLOSED.
  */
@@ -47,6 +49,9 @@ static const SmtpCommand smtp_commands[] = {
   { "MAIL",     SMTP_STATE_READY,    smtp_cmd_mail,     "RFC 5321 §4.1.1.2" },
   { "RCPT",     SMTP_IN_TRANSACTION, smtp_cmd_rcpt,     "RFC 5321 §4.1.1.3" },
   { "DATA",     SMTP_STATE_RCPT,     smtp_cmd_data,     "RFC 5321 §4.1.1.4" },
+  /* BDAT checks the state itself: its octets must be read even when it
+   * is refused, or they would be taken for commands (RFC 3030 §2) */
+  { "BDAT",     SMTP_IN_ANY,         smtp_cmd_bdat,     "RFC 3030 §2" },
   { "RSET",     SMTP_IN_ANY,         smtp_cmd_rset,     "RFC 5321 §4.1.1.5" },
   { "VRFY",     SMTP_IN_ANY,         smtp_cmd_vrfy,     "RFC 5321 §4.1.1.6" },
   { "EXPN",     SMTP_IN_ANY,         smtp_cmd_expn,     "RFC 5321 §4.1.1.7" },
@@ -76,6 +81,8 @@ smtp_state_name (SmtpState state)
       return "RCPT";
     case SMTP_STATE_DATA:
       return "DATA";
+    case SMTP_STATE_BDAT:
+      return "BDAT";
     case SMTP_STATE_CLOSED:
       return "CLOSED";
     default:
@@ -209,6 +216,12 @@ smtp_transaction_clear (SmtpTransaction *transaction)
   g_clear_pointer (&transaction->local_maildirs, g_ptr_array_unref);
   g_clear_pointer (&transaction->remote_recipients, g_ptr_array_unref);
   transaction->utf8 = FALSE;
+  if (transaction->message != NULL)
+    g_string_free (g_steal_pointer (&transaction->message), TRUE);
+  g_clear_pointer (&transaction->id, g_free);
+  transaction->relay_offset = 0;
+  transaction->chunked = 0;
+  transaction->chunks = 0;
 }
 
 static void
@@ -288,6 +301,7 @@ smtp_cmd_ehlo (SmtpSession *session, const char *arguments)
   g_ptr_array_add (lines, g_strdup ("8BITMIME"));
   g_ptr_array_add (lines, g_strdup ("ENHANCEDSTATUSCODES"));
   g_ptr_array_add (lines, g_strdup ("SMTPUTF8"));
+  g_ptr_array_add (lines, g_strdup ("CHUNKING"));
   if (smtp_session_offers_starttls (session))
     g_ptr_array_add (lines, g_strdup ("STARTTLS"));
   if (smtp_session_offers_auth (session))
@@ -356,8 +370,8 @@ static void
 smtp_cmd_help (SmtpSession *session, const char *arguments)
 {
   static const char *const lines[] = {
-    "mailwire SMTP: commands are EHLO HELO MAIL RCPT DATA RSET",
-    "NOOP QUIT VRFY HELP STARTTLS AUTH (RFC 5321 §4.1.1)",
+    "mailwire SMTP: commands are EHLO HELO MAIL RCPT DATA BDAT RSET",
+    "NOOP QUIT VRFY HELP STARTTLS AUTH (RFC 5321 §4.1.1, RFC 3030 §2)",
     "a message: MAIL FROM:<you@x> RCPT TO:<them@y> DATA ... \".\"",
     NULL,
   };
@@ -649,6 +663,11 @@ smtp_session_fault_before (SmtpSession *session, const char *verb)
       smtp_session_enter_state (session, SMTP_STATE_CLOSED);
       return TRUE;
     }
+  /* BDAT's chunk follows its command line at once, by design; and a
+   * reply put in its place would leave the chunk to be read as commands,
+   * so [faults] never answers for BDAT (RFC 3030 §2). */
+  if (g_str_equal (upper, "BDAT"))
+    return FALSE;
   if (!g_str_equal (upper, "DATA") &&
       smtp_session_sent_too_early (session, FALSE, FALSE))
     return TRUE;

@@ -103,6 +103,43 @@ test_eml_byte_exact (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (stored, "Received: "));
 }
 
+/* RFC 3030 §2: --chunking sends the same large message in BDAT chunks of
+ * at most 1 MiB, not dot-stuffed, and it lands byte for byte as by DATA. */
+static void
+test_eml_chunked (Fixture *f, gconstpointer data)
+{
+  g_autofree char *eml = large_eml ();
+  g_autofree char *path =
+      g_build_filename (mw_harness_dir (f->harness), "message.eml", NULL);
+  const char *argv[] = { "mw-send",
+                         "--server",
+                         f->server,
+                         "--from",
+                         "alice@example.test",
+                         "--to",
+                         "bob@example.test",
+                         "--eml",
+                         path,
+                         "--chunking",
+                         "--trace",
+                         NULL };
+  g_autofree char *out = NULL;
+  g_autofree char *err = NULL;
+  g_autofree char *stored = NULL;
+  g_auto (GStrv) lines = g_strsplit (eml, "\n", -1);
+  g_autofree char *crlf = g_strjoinv ("\r\n", lines);
+
+  g_assert_true (g_file_set_contents (path, eml, -1, NULL));
+  g_assert_cmpint (mw_harness_run (f->harness, argv, NULL, &out, &err), ==, 0);
+  g_assert_nonnull (strstr (out, "CHUNKING"));
+  g_assert_nonnull (strstr (out, "C: BDAT 1048576 "));
+  g_assert_nonnull (strstr (out, " LAST "));
+  g_assert_null (strstr (out, "C: DATA"));
+  g_assert_null (strstr (out, "S: 354"));
+  stored = read_only_message (f, "bob");
+  g_assert_true (g_str_has_suffix (stored, crlf));
+}
+
 /* RFC 5322 §3.6 fields and RFC 2046 §5.1.3 multipart/mixed. */
 static void
 test_compose_with_attachment (Fixture *f, gconstpointer data)
@@ -357,6 +394,8 @@ main (int argc, char **argv)
               test_eml_byte_exact, fixture_tear_down);
   g_test_add ("/mw-send/large-eml-lands-byte-exact", Fixture, "large",
               fixture_set_up, test_eml_byte_exact, fixture_tear_down);
+  g_test_add ("/mw-send/chunking-lands-byte-exact", Fixture, NULL,
+              fixture_set_up, test_eml_chunked, fixture_tear_down);
   g_test_add ("/mw-send/compose-with-attachment", Fixture, NULL, fixture_set_up,
               test_compose_with_attachment, fixture_tear_down);
   g_test_add ("/mw-send/bcc-only-in-envelope", Fixture, NULL, fixture_set_up,

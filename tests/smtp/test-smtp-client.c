@@ -8,6 +8,9 @@
  *   "~ TEXT"  the same, one octet per write
  *   "<"       reads one line into the transcript
  *   "<."      reads lines into the transcript up to the lone "."
+ *   "<#"      reads a "BDAT <size>[ LAST]" line and its chunk: both go to
+ *             the transcript, the chunk as "[N octets] TEXT" (TEXT only
+ *             when short)
  * Each case compares the transcript with what the client should have sent.
  * A pipelined case reads MAIL, the RCPTs and DATA before it answers
  * anything: a client that waited for replies would time out instead.
@@ -16,6 +19,7 @@
 
 #include "mail-line.h"
 #include "smtp-client.h"
+#include "smtp-proto.h"
 
 #define GREETING "> 220 fake.test ESMTP ready"
 #define EHLO_PIPELINING                                                        \
@@ -48,6 +52,34 @@ fake_server_read_text (MailStream *stream, GPtrArray *transcript)
       if (g_str_equal (line, "."))
         return;
     }
+}
+
+/* RFC 3030 §2: the BDAT line, then exactly the octets it announced. */
+static void
+fake_server_read_chunk (MailStream *stream, GPtrArray *transcript)
+{
+  g_autofree char *line = NULL;
+  g_autoptr (GBytes) chunk = NULL;
+  gsize length = 0;
+  MailLineFlags flags = 0;
+  guint64 size = 0;
+  gsize got = 0;
+  const char *octets = NULL;
+
+  if (!mail_stream_read_line (stream, &line, &length, &flags, NULL, NULL))
+    return;
+  g_ptr_array_add (transcript, g_strdup (line));
+  if (!g_str_has_prefix (line, "BDAT "))
+    return;
+  size = g_ascii_strtoull (line + 5, NULL, 10);
+  chunk = mail_stream_read_exact (stream, size, 8 * 1024 * 1024, NULL, NULL);
+  if (chunk == NULL)
+    return;
+  octets = g_bytes_get_data (chunk, &got);
+  g_ptr_array_add (transcript, got <= 200
+                                   ? g_strdup_printf ("[%zu octets] %.*s", got,
+                                                      (int) got, octets)
+                                   : g_strdup_printf ("[%zu octets]", got));
 }
 
 static gpointer
@@ -91,6 +123,8 @@ fake_server_run (gpointer data)
         }
       else if (g_str_equal (step, "<."))
         fake_server_read_text (stream, server->transcript);
+      else if (g_str_equal (step, "<#"))
+        fake_server_read_chunk (stream, server->transcript);
       else if (mail_stream_read_line (stream, &line, &length, &flags, NULL,
                                       NULL))
         g_ptr_array_add (server->transcript, g_steal_pointer (&line));
@@ -332,6 +366,148 @@ static const SendCase send_cases[] = {
   { "/smtp/client/malformed-reply-is-protocol-error", malformed_script,
     one_rcpt, "x\r\n", FALSE, SMTP_CLIENT_ERROR_PROTOCOL, 0, NULL, NULL },
 };
+
+/* ---- BDAT (RFC 3030) ------------------------------------------------- */
+
+#define EHLO_CHUNKING                                                          \
+  "<", "> 250-fake.test\r\n250-PIPELINING\r\n250-CHUNKING\r\n250 8BITMIME"
+#define EHLO_CHUNKING_LOCKSTEP "<", "> 250-fake.test\r\n250 CHUNKING"
+
+/* Sends @body to one recipient with chunking on and checks the wire. */
+static void
+check_chunked_send (const char *const *script,
+                    const char *body,
+                    gsize length,
+                    guint reply_code,
+                    const char *const *transcript)
+{
+  FakeServer *server = fake_server_start (script);
+  g_autoptr (SmtpClient) client = connect_and_ehlo (server);
+  g_autoptr (GError) error = NULL;
+  gboolean ok;
+
+  g_assert_true (smtp_client_get_extensions (client) & SMTP_EXT_CHUNKING);
+  smtp_client_set_chunking (client, TRUE);
+  ok = smtp_client_send (client, "a@client.test", one_rcpt, body, length, NULL,
+                         &error);
+  g_assert_cmpint (ok, ==, smtp_reply_is_positive (reply_code));
+  if (!ok)
+    g_assert_error (error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_DATA);
+  g_assert_cmpuint (smtp_client_get_reply_code (client), ==, reply_code);
+  smtp_client_quit (client);
+  fake_server_finish (server, transcript);
+}
+
+/* VALID: MAIL, RCPT and the chunk in one write (RFC 3030 §4.2), the text
+ * exactly as given: a "." line is not stuffed and ends nothing. */
+static void
+test_bdat_pipelined (void)
+{
+  static const char body[] = "Subject: x\r\n\r\n.dot\r\n.\r\nend\r\n";
+  static const char *const script[] = {
+    GREETING, EHLO_CHUNKING,
+    "<",      "<",
+    "<#",     "> 250 2.1.0 ok\r\n250 2.1.5 ok\r\n250 2.0.0 queued",
+    QUIT,     NULL,
+  };
+  static const char *const transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test>",
+    "RCPT TO:<b@fake.test>",
+    "BDAT 28 LAST",
+    "[28 octets] Subject: x\r\n\r\n.dot\r\n.\r\nend\r\n",
+    "QUIT",
+    NULL,
+  };
+
+  check_chunked_send (script, body, strlen (body), 250, transcript);
+}
+
+/* VALID: no PIPELINING, so each chunk of at most 1 MiB waits for the
+ * reply to the one before; the last says LAST. */
+static void
+test_bdat_chunks_in_lockstep (void)
+{
+  gsize length = 2 * 1024 * 1024 + 10;
+  g_autofree char *body = g_strnfill (length, 'm');
+  static const char *const script[] = {
+    GREETING, EHLO_CHUNKING_LOCKSTEP,
+    "<",      "> 250 ok",
+    "<",      "> 250 ok",
+    "<#",     "> 250 2.0.0 1048576 octets",
+    "<#",     "> 250 2.0.0 1048576 octets",
+    "<#",     "> 250 2.0.0 queued",
+    QUIT,     NULL,
+  };
+  static const char *const transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test>",
+    "RCPT TO:<b@fake.test>",
+    "BDAT 1048576",
+    "[1048576 octets]",
+    "BDAT 1048576",
+    "[1048576 octets]",
+    "BDAT 10 LAST",
+    "[10 octets] mmmmmmmmmm",
+    "QUIT",
+    NULL,
+  };
+
+  check_chunked_send (script, body, length, 250, transcript);
+}
+
+/* INVALID: a chunk refused (552, RFC 1870 §6): no further chunk is sent
+ * (RFC 3030 §2) and the error names BDAT with the server's code. */
+static void
+test_bdat_chunk_refused (void)
+{
+  gsize length = 1024 * 1024 + 1;
+  g_autofree char *body = g_strnfill (length, 'r');
+  static const char *const script[] = {
+    GREETING, EHLO_CHUNKING_LOCKSTEP,        "<",  "> 250 ok", "<", "> 250 ok",
+    "<#",     "> 552 5.3.4 message too big", QUIT, NULL,
+  };
+  static const char *const transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test>",
+    "RCPT TO:<b@fake.test>",
+    "BDAT 1048576",
+    "[1048576 octets]",
+    "QUIT",
+    NULL,
+  };
+
+  check_chunked_send (script, body, length, 552, transcript);
+}
+
+/* VALID: CHUNKING offered but chunking not asked for: DATA, as before. */
+static void
+test_bdat_only_when_asked (void)
+{
+  static const char *const script[] = {
+    GREETING, EHLO_CHUNKING,  "<",  "<",  "<", "> 250 ok\r\n250 ok\r\n354 go",
+    "<.",     "> 250 queued", QUIT, NULL,
+  };
+  static const char *const transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test> BODY=8BITMIME",
+    "RCPT TO:<b@fake.test>",
+    "DATA",
+    "caf\xc3\xa9",
+    ".",
+    "QUIT",
+    NULL,
+  };
+  FakeServer *server = fake_server_start (script);
+  g_autoptr (SmtpClient) client = connect_and_ehlo (server);
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (smtp_client_send (client, "a@client.test", one_rcpt,
+                                   "caf\xc3\xa9\r\n", 7, NULL, &error));
+  g_assert_no_error (error);
+  smtp_client_quit (client);
+  fake_server_finish (server, transcript);
+}
 
 static void
 test_send (gconstpointer data)
@@ -631,6 +807,14 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (send_cases); i++)
     g_test_add_data_func (send_cases[i].path, &send_cases[i], test_send);
+  g_test_add_func ("/smtp/client/bdat/pipelined-one-chunk-as-is",
+                   test_bdat_pipelined);
+  g_test_add_func ("/smtp/client/bdat/chunks-in-lockstep",
+                   test_bdat_chunks_in_lockstep);
+  g_test_add_func ("/smtp/client/bdat/refused-chunk-stops",
+                   test_bdat_chunk_refused);
+  g_test_add_func ("/smtp/client/bdat/only-when-asked",
+                   test_bdat_only_when_asked);
   g_test_add_func ("/smtp/client/ehlo-multiline-extensions",
                    test_ehlo_multiline);
   g_test_add_func ("/smtp/client/ehlo-reply-trickled", test_ehlo_trickled);

@@ -320,6 +320,46 @@ test_ehlo_line (void)
     }
 }
 
+/* ---- BDAT arguments (RFC 3030 §2) ---------------------------------------- */
+
+static void
+test_bdat (void)
+{
+  static const struct
+  {
+    const char *arguments;
+    gboolean ok;
+    guint64 size;
+    gboolean last;
+  } cases[] = {
+    { "1024", TRUE, 1024, FALSE },
+    { "0 LAST", TRUE, 0, TRUE },
+    { "42 last", TRUE, 42, TRUE }, /* keywords are case-insensitive */
+    { "18446744073709551615 LAST", TRUE, G_MAXUINT64, TRUE },
+    { "18446744073709551616", FALSE }, /* past 2^64-1 */
+    { "", FALSE },
+    { "LAST", FALSE },
+    { "-1", FALSE },
+    { "12 LAST x", FALSE },
+    { "12 FIRST", FALSE },
+    { "12  LAST", FALSE },
+    { "12x", FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      guint64 size = 7;
+      gboolean last = FALSE;
+      gboolean ok = smtp_proto_parse_bdat (cases[i].arguments, &size, &last);
+
+      g_assert_cmpint (ok, ==, cases[i].ok);
+      if (!ok)
+        continue;
+      g_assert_cmpuint (size, ==, cases[i].size);
+      g_assert_cmpint (last, ==, cases[i].last);
+    }
+}
+
 /* ---- reply formatting (RFC 5321 §4.2.1, RFC 2034 §3) ------------------- */
 
 static void
@@ -524,6 +564,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/proto/path/parameters-by-keyword",
                    test_path_parameters);
   g_test_add_func ("/smtp/proto/ehlo-line", test_ehlo_line);
+  g_test_add_func ("/smtp/proto/bdat", test_bdat);
   g_test_add_func ("/smtp/proto/format-reply", test_format_reply);
   g_test_add_func ("/smtp/proto/format-reply-parses-back",
                    test_format_parses_back);

@@ -929,6 +929,234 @@ test_full_disk_is_452 (Fixture *f, gconstpointer data)
   check_queue_failure (f, SMTP_REPLY_INSUFFICIENT_STORAGE, "4.3.1");
 }
 
+/* ---- BDAT (RFC 3030 CHUNKING) ----------------------------------------- */
+
+/* Sends "BDAT <size>[ LAST]" and the chunk in one write. */
+static void
+send_chunk (Fixture *f, const char *chunk, gsize length, gboolean last)
+{
+  g_autofree char *line =
+      g_strdup_printf ("BDAT %zu%s\r\n", length, last ? " LAST" : "");
+
+  mail_stream_write (f->stream, line, strlen (line));
+  send_raw (f, chunk, length);
+}
+
+static void
+open_transaction (Fixture *f)
+{
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+}
+
+/* Chunks are stored as sent: no dot-stuffing, and a "." line or CRLF . CRLF
+ * inside a chunk is text like any other (RFC 3030 §2). */
+static void
+test_bdat_stores_chunks_as_sent (Fixture *f, gconstpointer data)
+{
+  static const char first[] = "From: a@b.example\r\nSubject: chunks\r\n\r\n"
+                              ".a line that starts with a dot\r\n.\r\n";
+  static const char second[] = "..two dots stay two\r\nlast line\r\n";
+  g_autofree char *ehlo = NULL;
+  g_autofree char *received = NULL;
+  g_autofree char *accepted = NULL;
+  g_autofree char *message = NULL;
+  g_autofree char *expected = g_strconcat (first, second, NULL);
+  g_autofree char *how = NULL;
+  gsize length = 0;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nCHUNKING\n"));
+  g_assert_null (strstr (ehlo, "BINARYMIME")); /* not offered, not faked */
+  open_transaction (f);
+  send_chunk (f, first, strlen (first), FALSE);
+  received = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_true (g_str_has_prefix (received, "2.0.0 "));
+  g_assert_nonnull (strstr (received, "octets received"));
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0); /* not before LAST */
+  send_chunk (f, second, strlen (second), TRUE);
+  accepted = expect_reply (f, SMTP_REPLY_OK);
+  how = g_strdup_printf ("accepted (%zu octets in 2 BDAT chunks)",
+                         strlen (expected));
+  g_assert_true (g_str_has_suffix (accepted, how));
+  message = read_only_message (f, "alice", &length);
+  g_assert_true (g_str_has_prefix (message,
+                                   "Return-Path: <sender@b.example>\r\n"
+                                   "Received: from client.example "));
+  g_assert_cmpstr (skip_trace_headers (message), ==, expected);
+  /* The session is ready for the next transaction, by DATA too. */
+  open_transaction (f);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: after\r\n\r\nx\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 2);
+}
+
+/* The whole transaction in one write, then one octet per write, and an
+ * empty last chunk (RFC 3030 §2: "BDAT 0 LAST"). */
+static void
+test_bdat_pipelined_and_trickled (Fixture *f, gconstpointer data)
+{
+  static const char text[] = "Subject: p\r\n\r\none\r\n";
+  g_autofree char *batch = g_strdup_printf (
+      "MAIL FROM:<sender@b.example>\r\nRCPT TO:<alice@example.test>\r\n"
+      "BDAT %zu\r\n%sBDAT 0 LAST\r\nNOOP\r\n",
+      strlen (text), text);
+
+  greet (f);
+  send_text (f, batch);
+  expect (f, SMTP_REPLY_OK); /* MAIL */
+  expect (f, SMTP_REPLY_OK); /* RCPT */
+  expect (f, SMTP_REPLY_OK); /* the chunk */
+  expect (f, SMTP_REPLY_OK); /* LAST: stored */
+  expect (f, SMTP_REPLY_OK); /* NOOP */
+  send_trickle (f, batch);
+  for (guint i = 0; i < 5; i++)
+    expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 2);
+}
+
+/* A refused BDAT still has its octets read: the commands hidden in them
+ * are never run (RFC 3030 §2). */
+static void
+test_bdat_refused_chunk_is_read (Fixture *f, gconstpointer data)
+{
+  static const char hidden[] = "MAIL FROM:<evil@b.example>\r\n";
+
+  greet (f);
+  send_chunk (f, hidden, strlen (hidden), TRUE); /* no MAIL yet */
+  expect_enhanced (f, SMTP_REPLY_BAD_SEQUENCE, "5.5.1");
+  command (f, "NOOP", SMTP_REPLY_OK);
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  send_chunk (f, hidden, strlen (hidden), FALSE); /* no RCPT yet */
+  expect_enhanced (f, SMTP_REPLY_BAD_SEQUENCE, "5.5.1");
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  send_chunk (f, "Subject: x\r\n", 12, FALSE);
+  expect (f, SMTP_REPLY_OK);
+  /* Inside BDAT: no DATA, no more recipients, no new MAIL. */
+  command (f, "DATA", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_BAD_SEQUENCE);
+  command (f, "MAIL FROM:<x@b.example>", SMTP_REPLY_BAD_SEQUENCE);
+  /* RSET drops the chunks taken so far. */
+  command (f, "RSET", SMTP_REPLY_OK);
+  send_chunk (f, hidden, strlen (hidden), TRUE);
+  expect_enhanced (f, SMTP_REPLY_BAD_SEQUENCE, "5.5.1");
+  command (f, "NOOP", SMTP_REPLY_OK);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+}
+
+/* RFC 1870 §6 per chunk: the chunk that passes the limit is read and
+ * dropped, and so is the message; the client's next chunks, already on
+ * the way, are read and refused too. A chunk far bigger than the limit
+ * is read in pieces, never held whole. */
+static void
+test_bdat_size_limit (Fixture *f, gconstpointer data)
+{
+  g_autofree char *six_hundred = g_strnfill (600, 'x');
+  g_autofree char *big = g_strnfill (4 * 1024 * 1024, 'y');
+
+  greet (f);
+  open_transaction (f);
+  send_chunk (f, six_hundred, 600, FALSE);
+  expect (f, SMTP_REPLY_OK);
+  send_chunk (f, six_hundred, 600, FALSE);
+  expect_enhanced (f, SMTP_REPLY_EXCEEDED_STORAGE, "5.3.4");
+  send_chunk (f, six_hundred, 600, TRUE);
+  expect_enhanced (f, SMTP_REPLY_BAD_SEQUENCE, "5.5.1");
+  open_transaction (f);
+  send_chunk (f, big, strlen (big), TRUE);
+  expect_enhanced (f, SMTP_REPLY_EXCEEDED_STORAGE, "5.3.4");
+  command (f, "NOOP", SMTP_REPLY_OK);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+}
+
+/* BDAT has no end marker to smuggle, but the text goes on to next hops
+ * by DATA: bare LF, bare CR and NUL are refused as in DATA. A CRLF split
+ * between two chunks is a CRLF. */
+static void
+test_bdat_line_ends (Fixture *f, gconstpointer data)
+{
+  static const char smuggle[] = "Subject: s\r\n\r\nhi\n.\nMAIL FROM:<e@b>\r\n";
+  static const char nul[] = "Subject: n\r\n\r\nnul \0 here\r\n";
+  static const char split[] = "Subject: split\r\n\r\nline\r";
+
+  greet (f);
+  open_transaction (f);
+  send_chunk (f, smuggle, strlen (smuggle), TRUE);
+  expect_enhanced (f, SMTP_REPLY_TRANSACTION_FAILED, "5.6.0");
+  open_transaction (f);
+  send_chunk (f, nul, sizeof nul - 1, TRUE);
+  expect_enhanced (f, SMTP_REPLY_TRANSACTION_FAILED, "5.6.0");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+  open_transaction (f);
+  send_chunk (f, split, strlen (split), FALSE);
+  expect (f, SMTP_REPLY_OK);
+  send_chunk (f, "\n", 1, TRUE);
+  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
+}
+
+/* Without a valid size the end of the chunk cannot be found: 501, and
+ * the connection is closed rather than read the text as commands. */
+static void
+test_bdat_bad_size_closes (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  open_transaction (f);
+  send_text (f, "BDAT lots\r\nMAIL FROM:<evil@b.example>\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  expect_closed (f);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+}
+
+/* A client that vanishes in the middle of a chunk leaves nothing. */
+static void
+test_bdat_vanish_mid_chunk (Fixture *f, gconstpointer data)
+{
+  g_autofree char *maildir = mw_harness_maildir (f->harness, "alice");
+  g_autofree char *tmp = g_build_filename (maildir, "tmp", NULL);
+  g_autoptr (GDir) listing = NULL;
+
+  greet (f);
+  open_transaction (f);
+  send_chunk (f, "Subject: one\r\n", 14, FALSE);
+  expect (f, SMTP_REPLY_OK);
+  send_text (f, "BDAT 100 LAST\r\nSubject: half");
+  g_clear_pointer (&f->stream, mail_stream_free);
+  g_io_stream_close (G_IO_STREAM (f->connection), NULL, NULL);
+  g_clear_object (&f->connection);
+  g_thread_join (g_steal_pointer (&f->server));
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 0);
+  listing = g_dir_open (tmp, 0, NULL);
+  g_assert_true (listing == NULL || g_dir_read_name (listing) == NULL);
+}
+
+/* Remote recipients of a chunked message go to the queue, without our
+ * Return-Path (RFC 5321 §4.4), exactly as DATA sends them. */
+static void
+test_bdat_relayed_through_queue (Fixture *f, gconstpointer data)
+{
+  static const char text[] = "Subject: out\r\n\r\n.dot\r\n";
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  authenticate (f, "alice", "alice-secret");
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@elsewhere.example>", SMTP_REPLY_OK);
+  send_chunk (f, text, strlen (text), TRUE);
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (f->enqueued->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (f->enqueued, 0), ==,
+                   "alice@example.test -> carol@elsewhere.example");
+  g_assert_true (
+      g_str_has_prefix (f->last_enqueued_message->str, "Received: from "));
+  g_assert_true (g_str_has_suffix (f->last_enqueued_message->str, text));
+}
+
 static void
 add (const char *path,
      const SessionSetup *setup,
@@ -975,5 +1203,18 @@ main (int argc, char **argv)
   add ("/smtp/session/smtputf8", &mta, test_smtputf8);
   add ("/smtp/session/protocol-log-masks-secrets", &submission_logged,
        test_protocol_log_masks_secrets);
+  add ("/smtp/session/bdat/stores-chunks-as-sent", &mta,
+       test_bdat_stores_chunks_as_sent);
+  add ("/smtp/session/bdat/pipelined-and-trickled", &mta,
+       test_bdat_pipelined_and_trickled);
+  add ("/smtp/session/bdat/refused-chunk-is-read", &mta,
+       test_bdat_refused_chunk_is_read);
+  add ("/smtp/session/bdat/size-limit-per-chunk", &small, test_bdat_size_limit);
+  add ("/smtp/session/bdat/line-ends", &mta, test_bdat_line_ends);
+  add ("/smtp/session/bdat/bad-size-closes", &mta, test_bdat_bad_size_closes);
+  add ("/smtp/session/bdat/vanish-mid-chunk-leaves-nothing", &mta,
+       test_bdat_vanish_mid_chunk);
+  add ("/smtp/session/bdat/relayed-through-queue", &submission,
+       test_bdat_relayed_through_queue);
   return g_test_run ();
 }
