@@ -114,6 +114,10 @@ for p in mw-admin mw-smtpd mw-send mw-pop3d mw-pop3; do
 done
 
 rm -rf "$state"; mkdir -p "$state/a" "$state/b"
+# Every TLS session of the demo's own programs logs its secrets here
+# (GnuTLS, like OpenSSL, writes the NSS key log named by SSLKEYLOGFILE), so
+# that mw-trace --keylog can show what TLS hid (docs/tls-keylog.md).
+export SSLKEYLOGFILE="$state/tls-keys.log"
 say "Setting up two organisations under $state"
 "$(prog mw-admin)" cert --out "$state/cert.pem" --key "$state/key.pem" localhost 127.0.0.1 >/dev/null \
   || { echo "demo: mw-admin cert failed"; exit 1; }
@@ -125,6 +129,7 @@ add_user "$state/a" bob bob-demo
 add_user "$state/b" carol carol-demo
 echo "   users: alice@example.test / alice-demo, bob@example.test / bob-demo,"
 echo "          carol@example.org / carol-demo      certificate: $state/cert.pem"
+echo "   TLS secrets of the demo's sessions: $SSLKEYLOGFILE (SSLKEYLOGFILE, for mw-trace --keylog)"
 
 tracing=no
 if have tracer/mw-trace; then
@@ -255,10 +260,10 @@ if have servers/mw-imapd && have clients/mw-imap; then
 fi
 
 if [ "$tracing" = yes ]; then
-  say "What went over the wire (mw-trace)"
+  say "What went over the wire (mw-trace; C ==> S: inside TLS, decrypted with $SSLKEYLOGFILE)"
   sleep 1.2   # let the capture see the last segments
   kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null
-  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3"
+  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3" --keylog "$SSLKEYLOGFILE"
 fi
 
 say "What POP3 did, and what IMAP did"
@@ -296,7 +301,9 @@ cat <<EOF
    Thunderbird: account bob@example.test, IMAP 127.0.0.1 port $a_imap STARTTLS (or POP3 port
      $a_pop3 STARTTLS), SMTP 127.0.0.1 port $a_sub STARTTLS, normal password; accept the
      self-signed certificate.
-   Watch live (as root): $bin/tracer/mw-trace -i lo
+   Watch live (as root): $bin/tracer/mw-trace -i lo --keylog $SSLKEYLOGFILE
+     (the demo's servers log their TLS secrets there, so the sessions above are decrypted
+     too; run curl, mutt or Python with SSLKEYLOGFILE=$SSLKEYLOGFILE to add theirs)
 Press Ctrl-C to stop the servers.
 EOF
 # idle until a signal: a background sleep (so the trap runs at once) that
