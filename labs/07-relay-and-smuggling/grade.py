@@ -228,6 +228,28 @@ class Capture:
             (self.vulnerable if "vulnerable server" in greeting else self.mailwire).append(events)
 
 
+def incomplete_runs(capture):
+    """Fail if the probe runs in CAPTURE are not whole: each run makes one
+    relay test and one smuggling attempt per look-alike (README.md, What
+    the probe does), each a connection of its own. A capture that lost
+    packets while mw-trace was not reading (a loaded host) can lose whole
+    connections, which nothing else in the file shows."""
+    for side, streams in (("mw-smtpd", capture.mailwire),
+                          ("the vulnerable server", capture.vulnerable)):
+        relays = sum(1 for events in streams if any(
+            e["kind"] == "command" and e.get("smtp.req.command", "").upper() == "RCPT" and
+            not re.search(r"@lab\.test>", e.get("smtp.req.parameter", ""), re.I)
+            for e in events))
+        attempts = sum(1 for events in streams if any(
+            e["kind"] == "command" and e.get("smtp.req.command", "").upper() == "DATA"
+            for e in events))
+        if attempts != relays * len(SMUGGLING_ENDS):
+            raise Fail(f"whole probe runs against {side} in the capture (each: 1 relay test "
+                       f"and {len(SMUGGLING_ENDS)} smuggling attempts, a connection each)",
+                       f"{relays} relay test(s) and {attempts} smuggling attempt(s): packets "
+                       "were lost or a run was cut short: capture again (./run lab 07)")
+
+
 def find_capture(directory):
     for name in ("capture.pcap", "capture.pcapng"):
         if os.path.isfile(os.path.join(directory, name)):
@@ -291,7 +313,9 @@ def trace_questions(grader, lab):
                 try:
                     events = trace_json(path, body=False)
                     whole_capture(path, events, lab="07")
-                    state["keys"] = keys(Capture(events))
+                    capture = Capture(events)
+                    incomplete_runs(capture)
+                    state["keys"] = keys(capture)
                 except Fail as failure:
                     state["keys"] = failure
         if isinstance(state["keys"], Fail):

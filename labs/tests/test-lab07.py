@@ -15,8 +15,12 @@ four plausible wrong probes (mutants of solution/: only "\\n.\\n" tried, any
 250 to the text taken for smuggling, MAIL's 250 taken for an open relay, a
 message sent through the relay it found) each fail exactly the check naming
 the mistake; wrong answers fail their questions; the starter fails every
-check but the build ones, saying what is missing. Without root (no live
-capture) the questions are expected to fail for want of a capture.
+check but the build ones, saying what is missing. A capture cut short
+(its last packets gone) and one that lost a whole connection (as a kernel
+that dropped a burst leaves it, with no trace in the file: the CI failure
+that scored the reference 13/14) fail every question, saying the capture
+is incomplete. Without root (no live capture) the questions are expected
+to fail for want of a capture.
 """
 import concurrent.futures
 import importlib.util
@@ -156,6 +160,28 @@ def cut_capture(capture, directory, drop_last=3):
         f.write(data[:offsets[-drop_last]])
 
 
+def drop_connection(capture, directory):
+    """DIRECTORY/capture.pcap: CAPTURE without every packet of the third
+    connection (a smuggling attempt against mw-smtpd, whose port comes
+    first): what a kernel that dropped a burst leaves, with no trace of
+    it in the file. The capture is of lo: a 14-octet link header, IPv4."""
+    opens = [e for e in labkit.trace_json(capture, body=False) if e["kind"] == "open"]
+    port = opens[2]["tcp.srcport"]
+    data = open(capture, "rb").read()
+    kept, at = [data[:24]], 24
+    while at + 16 <= len(data):
+        length = struct.unpack_from("<I", data, at + 8)[0]
+        packet = data[at + 16:at + 16 + length]
+        ip = 14
+        tcp = ip + (packet[ip] & 0x0F) * 4
+        ports = struct.unpack_from("!HH", packet, tcp) if len(packet) >= tcp + 4 else ()
+        if port not in ports:
+            kept.append(data[at:at + 16 + length])
+        at += 16 + length
+    with open(os.path.join(directory, "capture.pcap"), "wb") as f:
+        f.write(b"".join(kept))
+
+
 def main():
     scratch = tempfile.mkdtemp(prefix="test-lab07-")
     try:
@@ -187,6 +213,9 @@ def main():
             cut = submission(scratch, "cut-capture", solution, capture, answers)
             cut_capture(capture, cut)
             jobs.append(("cut-capture", cut, set(QUESTIONS)))
+            lost = submission(scratch, "lost-connection", solution, capture, answers)
+            drop_connection(capture, lost)
+            jobs.append(("lost-connection", lost, set(QUESTIONS)))
         for kind, _, _ in jobs:
             os.makedirs(os.path.join(scratch, f"g-{kind}"))
         with concurrent.futures.ThreadPoolExecutor(max_workers=3) as pool:
@@ -216,6 +245,11 @@ def main():
             ok(said and all("an incomplete one" in l and "still open when the capture ended" in l
                             for l in said), f"/labs/{LAB}/cut-capture/says-incomplete",
                "\n".join(said))
+        if capture:
+            said = [l for l in done["lost-connection"][0][0].stdout.splitlines()
+                    if l.startswith("FAIL q-")]
+            ok(said and all("1 relay test(s) and 4 smuggling attempt(s)" in l for l in said),
+               f"/labs/{LAB}/lost-connection/says-incomplete", "\n".join(said))
         ok(done["python-run"][0][1] == reference, f"/labs/{LAB}/python-run/same-verdicts-as-c",
            f"{done['python-run'][0][1]} vs {reference}")
         if not capture:
