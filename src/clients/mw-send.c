@@ -56,6 +56,7 @@ typedef struct
   char *helo;
   gboolean trace;
   gboolean chunking; /* BDAT when offered (RFC 3030) */
+  gboolean smtputf8; /* MAIL ... SMTPUTF8 (RFC 6531) */
 } MwSendOptions;
 
 static void
@@ -332,6 +333,7 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
   if (o->trace)
     smtp_client_set_trace (client, mail_cli_print_trace, NULL);
   smtp_client_set_chunking (client, o->chunking);
+  smtp_client_set_smtputf8 (client, o->smtputf8);
   g_ptr_array_add (recipients, NULL);
   if (!mw_send_open (client, o, host, port, &error) ||
       !smtp_client_send (client, g_ptr_array_index (from, 0),
@@ -448,6 +450,10 @@ mw_send_parse_options (MwSendOptions *o,
     { "chunking", 0, 0, G_OPTION_ARG_NONE, &o->chunking,
       "Send the message in BDAT chunks when the server offers CHUNKING "
       "(RFC 3030) instead of DATA",
+      NULL },
+    { "smtputf8", 0, 0, G_OPTION_ARG_NONE, &o->smtputf8,
+      "Ask for SMTPUTF8 (RFC 6531) on MAIL, for UTF-8 header fields; it is "
+      "asked for anyway when an address is not ASCII",
       NULL },
     { NULL },
   };

@@ -44,6 +44,7 @@ struct _SmtpClient
   gboolean auth_plain;
   gboolean auth_login;
   gboolean chunking; /* BDAT when CHUNKING is offered */
+  gboolean smtputf8; /* MAIL ... SMTPUTF8 even for ASCII addresses */
   /* the last reply read */
   guint reply_code;
   GString *reply_text;    /* every line with its code, joined by "\n" */

@@ -32,10 +32,26 @@ smtp_client_has_8bit (const guchar *data, gsize length)
   return FALSE;
 }
 
+/* RFC 6531 §3.4: SMTPUTF8 on MAIL when asked for, or when an address of
+ * the transaction is not ASCII (§3.3). */
+static gboolean
+smtp_client_needs_smtputf8 (SmtpClient *c,
+                            const char *reverse_path,
+                            const char *const *recipients)
+{
+  if (c->smtputf8 || !g_str_is_ascii (reverse_path))
+    return TRUE;
+  for (guint i = 0; recipients[i] != NULL; i++)
+    if (!g_str_is_ascii (recipients[i]))
+      return TRUE;
+  return FALSE;
+}
+
 /* RFC 5321 §4.1.1.2: "MAIL FROM:" Reverse-path [SP Mail-parameters] */
 static void
 smtp_client_write_mail (SmtpClient *c,
                         const char *reverse_path,
+                        gboolean smtputf8,
                         const void *data,
                         gsize length)
 {
@@ -49,6 +65,8 @@ smtp_client_write_mail (SmtpClient *c,
   if ((c->extensions & SMTP_EXT_8BITMIME) &&
       smtp_client_has_8bit (data, length))
     g_string_append (line, " BODY=8BITMIME");
+  if (smtputf8)
+    g_string_append (line, " SMTPUTF8");
   mail_stream_write_line (c->stream, line->str);
 }
 
@@ -60,6 +78,7 @@ typedef struct
   guint accepted;
   guint mail_code;
   char *mail_reply;
+  gboolean smtputf8; /* MAIL carries SMTPUTF8 */
 } SmtpTransaction;
 
 static void
@@ -323,7 +342,7 @@ smtp_client_send_in_lockstep (SmtpClient *c,
                               gsize length,
                               GError **error)
 {
-  smtp_client_write_mail (c, reverse_path, data, length);
+  smtp_client_write_mail (c, reverse_path, t->smtputf8, data, length);
   if (!smtp_client_read_mail_reply (c, t, error))
     return FALSE;
   if (!smtp_reply_is_positive (t->mail_code))
@@ -364,7 +383,7 @@ smtp_client_send_pipelined (SmtpClient *c,
                             gsize length,
                             GError **error)
 {
-  smtp_client_write_mail (c, reverse_path, data, length);
+  smtp_client_write_mail (c, reverse_path, t->smtputf8, data, length);
   for (guint i = 0; i < t->results->len; i++)
     {
       SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
@@ -411,7 +430,17 @@ smtp_client_send (SmtpClient *c,
       r->address = g_strdup (recipients[i]);
       g_ptr_array_add (t.results, r);
     }
-  if (c->extensions & SMTP_EXT_PIPELINING)
+  t.smtputf8 = smtp_client_needs_smtputf8 (c, reverse_path, recipients);
+  if (t.smtputf8 && (c->extensions & SMTP_EXT_SMTPUTF8) == 0)
+    {
+      g_set_error_literal (
+          error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_MAIL,
+          "MAIL FROM: the server does not offer SMTPUTF8, which this "
+          "message needs (RFC 6531 §3.4): nothing was sent");
+      c->reply_code = 0;
+      ok = FALSE;
+    }
+  else if (c->extensions & SMTP_EXT_PIPELINING)
     ok = smtp_client_send_pipelined (c, &t, reverse_path, data, length, error);
   else
     ok =
@@ -426,6 +455,12 @@ void
 smtp_client_set_chunking (SmtpClient *c, gboolean use)
 {
   c->chunking = use;
+}
+
+void
+smtp_client_set_smtputf8 (SmtpClient *c, gboolean use)
+{
+  c->smtputf8 = use;
 }
 
 gboolean

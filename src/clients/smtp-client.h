@@ -162,6 +162,12 @@ gboolean smtp_client_send (SmtpClient *client,
  * offers CHUNKING, and DATA otherwise. Off by default. */
 void smtp_client_set_chunking (SmtpClient *client, gboolean use);
 
+/* With @use, MAIL asks for SMTPUTF8 (RFC 6531 §3.4), as it always does
+ * when an address is not ASCII: for UTF-8 in header fields. A server that
+ * does not offer SMTPUTF8 gets no such message: smtp_client_send () fails
+ * with SMTP_CLIENT_ERROR_MAIL before sending anything. */
+void smtp_client_set_smtputf8 (SmtpClient *client, gboolean use);
+
 /* RSET (RFC 5321 §4.1.1.5): after a failed transaction, before the next. */
 gboolean smtp_client_rset (SmtpClient *client, GError **error);
 

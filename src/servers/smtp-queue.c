@@ -124,6 +124,8 @@ smtp_queue_save_envelope (const char *dir,
   g_key_file_set_int64 (key_file, "envelope", "next_attempt", e->next_attempt);
   if (e->last_error != NULL)
     g_key_file_set_string (key_file, "envelope", "last_error", e->last_error);
+  if (e->smtputf8)
+    g_key_file_set_boolean (key_file, "envelope", "smtputf8", TRUE);
   for (guint i = 0; i < e->recipients->len; i++)
     {
       SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, i);
@@ -198,6 +200,7 @@ smtp_queue_load_entry (const char *dir, const char *id, GError **error)
       g_key_file_get_int64 (key_file, "envelope", "next_attempt", NULL);
   e->last_error =
       g_key_file_get_string (key_file, "envelope", "last_error", NULL);
+  e->smtputf8 = g_key_file_get_boolean (key_file, "envelope", "smtputf8", NULL);
   if (g_stat (msg_path, &st) == 0)
     e->size = st.st_size;
   if (!smtp_queue_load_recipients (key_file, e, error))
@@ -386,6 +389,7 @@ smtp_queue_enqueue (SmtpQueue *queue,
                     const char *const *recipients,
                     const void *data,
                     gsize length,
+                    gboolean smtputf8,
                     char **out_id,
                     GError **error)
 {
@@ -397,6 +401,7 @@ smtp_queue_enqueue (SmtpQueue *queue,
   e->sender = g_strdup (reverse_path);
   e->arrival = g_get_real_time () / G_USEC_PER_SEC;
   e->next_attempt = e->arrival;
+  e->smtputf8 = smtputf8;
   e->recipients = g_ptr_array_new_with_free_func (
       (GDestroyNotify) smtp_queue_recipient_free);
   for (guint i = 0; recipients[i] != NULL; i++)
@@ -444,8 +449,10 @@ smtp_queue_bounce (SmtpQueue *queue,
     }
   report =
       smtp_bounce_compose (queue->config->hostname, e, failed, data, length);
-  return smtp_queue_enqueue (queue, "", to, report->str, report->len, NULL,
-                             error);
+  /* The bounce goes to the sender, whose address may need SMTPUTF8 on
+   * its way back (RFC 6531 §3.3). */
+  return smtp_queue_enqueue (queue, "", to, report->str, report->len,
+                             !g_str_is_ascii (e->sender), NULL, error);
 }
 
 /* ---- delivery --------------------------------------------------------- */
@@ -552,7 +559,7 @@ smtp_queue_attempt (SmtpQueue *queue,
   g_hash_table_iter_init (&iter, groups);
   while (g_hash_table_iter_next (&iter, &domain, &group))
     smtp_relay_deliver (queue->config, e->sender, domain, group, data, length,
-                        queue->cancellable);
+                        e->smtputf8, queue->cancellable);
 }
 
 /* After an attempt: recipients still waiting past the lifetime give up

@@ -38,7 +38,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueue, smtp_queue_free)
 
 /* Stores a message and its envelope durably (fsync of files and
  * directory) and wakes the delivery agent. @reverse_path is "" for the
- * null sender <>. *out_id (optional, transfer full) names the entry.
+ * null sender <>. @smtputf8: MAIL had SMTPUTF8, so every next hop must
+ * offer it too (RFC 6531 §3.5). *out_id (optional, transfer full) names
+ * the entry.
  * A full disk fails with MAIL_STORE_ERROR_NO_SPACE (answer 452), and a
  * failed enqueue leaves nothing behind. Safe to call from any thread. */
 gboolean smtp_queue_enqueue (SmtpQueue *queue,
@@ -46,6 +48,7 @@ gboolean smtp_queue_enqueue (SmtpQueue *queue,
                              const char *const *recipients,
                              const void *data,
                              gsize length,
+                             gboolean smtputf8,
                              char **out_id,
                              GError **error);
 
@@ -90,6 +93,7 @@ typedef struct
   gint64 next_attempt;   /* Unix seconds */
   char *last_error;      /* NULL before the first attempt */
   guint64 size;          /* octets of ID.msg */
+  gboolean smtputf8;     /* relayed only with SMTPUTF8 (RFC 6531 §3.5) */
   GPtrArray *recipients; /* of SmtpQueueRecipient */
 } SmtpQueueEntry;
 

@@ -169,6 +169,7 @@ smtp_relay_deliver (const MailConfig *config,
                     GPtrArray *recipients,
                     const char *data,
                     gsize length,
+                    gboolean smtputf8,
                     GCancellable *cancellable)
 {
   g_autoptr (GError) error = NULL;
@@ -193,8 +194,21 @@ smtp_relay_deliver (const MailConfig *config,
       client = smtp_relay_open (config, g_ptr_array_index (hops, i),
                                 cancellable, &error);
     }
+  if (client != NULL && smtputf8 &&
+      (smtp_client_get_extensions (client) & SMTP_EXT_SMTPUTF8) == 0)
+    {
+      /* RFC 6531 §3.5: a message that needs SMTPUTF8 is not downgraded
+       * here; it is returned with 5.6.7. */
+      smtp_client_quit (client);
+      smtp_relay_record_results (
+          recipients, NULL, NULL, SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED,
+          "553 5.6.7 the next hop does not offer SMTPUTF8, which this "
+          "message needs (RFC 6531 §3.5)");
+      return;
+    }
   if (client != NULL)
     {
+      smtp_client_set_smtputf8 (client, smtputf8);
       sent = smtp_client_send (client, sender,
                                (const char *const *) addresses->pdata, data,
                                length, &results, &error);

@@ -140,8 +140,9 @@ smtp_session_store (SmtpSession *session,
       if (!context->enqueue (
               context->enqueue_data, transaction->reverse_path,
               (const char *const *) transaction->remote_recipients->pdata,
-              message->str + relay_offset, message->len - relay_offset, NULL,
-              error))
+              message->str + relay_offset, message->len - relay_offset,
+              transaction->utf8 ? SMTP_ENQUEUE_SMTPUTF8 : SMTP_ENQUEUE_NONE,
+              NULL, error))
         {
           smtp_session_undeliver (delivered);
           return FALSE;

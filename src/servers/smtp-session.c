@@ -561,16 +561,6 @@ smtp_session_accept_remote (SmtpSession *session, const char *mailbox)
 {
   SmtpTransaction *transaction = &session->transaction;
 
-  /* The queue keeps no SMTPUTF8 mark, so the relay could not ask the
-   * next hop for it (RFC 6531 §3.7.4): such mail stays local. */
-  if (transaction->utf8)
-    {
-      smtp_reply (session, SMTP_REPLY_MAILBOX_UNAVAILABLE,
-                  SMTP_ENHANCED_NON_ASCII_ADDRESS,
-                  "<%s>: SMTPUTF8 mail is delivered here only, not relayed",
-                  mailbox);
-      return;
-    }
   if (!session->flags.authenticated || session->context->enqueue == NULL)
     {
       smtp_reply (session, SMTP_REPLY_MAILBOX_UNAVAILABLE,

@@ -22,6 +22,14 @@
 
 G_BEGIN_DECLS
 
+/* What the queue must remember of a transaction besides its envelope. */
+typedef enum
+{
+  SMTP_ENQUEUE_NONE = 0,
+  /* MAIL had SMTPUTF8: every next hop must offer it (RFC 6531 §3.5) */
+  SMTP_ENQUEUE_SMTPUTF8 = 1 << 0,
+} SmtpEnqueueFlags;
+
 /* Stores a message for @recipients (remote mailboxes, "user@domain")
  * durably before returning TRUE; the same contract as
  * smtp_queue_enqueue (). @reverse_path is "" for the null sender. */
@@ -30,6 +38,7 @@ typedef gboolean (*SmtpEnqueueFunc) (gpointer user_data,
                                      const char *const *recipients,
                                      const void *data,
                                      gsize length,
+                                     SmtpEnqueueFlags flags,
                                      char **out_id,
                                      GError **error);
 

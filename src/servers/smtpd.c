@@ -23,11 +23,13 @@ on_enqueue (gpointer user_data,
             const char *const *recipients,
             const void *data,
             gsize length,
+            SmtpEnqueueFlags flags,
             char **out_id,
             GError **error)
 {
   return smtp_queue_enqueue (user_data, reverse_path, recipients, data, length,
-                             out_id, error);
+                             (flags & SMTP_ENQUEUE_SMTPUTF8) != 0, out_id,
+                             error);
 }
 
 static gboolean

@@ -523,3 +523,46 @@ mw_harness_list_messages (MwHarness *harness,
   g_ptr_array_add (names, NULL);
   return (GStrv) g_ptr_array_free (names, FALSE);
 }
+
+/* Bounded: asyncore.loop returns after 30 one-second rounds. */
+static const char python_smtpd_script[] =
+    "import smtpd, asyncore, sys\n"
+    "class S (smtpd.SMTPServer):\n"
+    "  def process_message (self, peer, mailfrom, rcpttos, data, **kw):\n"
+    "    open (sys.argv[1], 'wb').write (mailfrom.encode () + b'|'\n"
+    "      + ','.join (rcpttos).encode () + b'|' + data)\n"
+    "    self.close ()\n"
+    "s = S (('127.0.0.1', 0), None, decode_data=False)\n"
+    "print (s.socket.getsockname ()[1], flush=True)\n"
+    "asyncore.loop (timeout=1, count=30)\n";
+
+GSubprocess *
+mw_harness_python_smtpd (MwHarness *harness,
+                         const char *got_path,
+                         guint16 *out_port)
+{
+  const char *check[] = {
+    "python3", "-W", "ignore", "-c", "import smtpd", NULL
+  };
+  g_autoptr (GSubprocess) server = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *port = NULL;
+
+  if (mw_harness_run (harness, check, NULL, NULL, NULL) != 0)
+    {
+      g_test_skip ("this python3 has no smtpd module (removed in 3.12; "
+                   "Debian 12's python3 3.11 has it)");
+      return NULL;
+    }
+  server =
+      g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3", "-W",
+                        "ignore", "-c", python_smtpd_script, got_path, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
+  port = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (port);
+  *out_port = (guint16) g_ascii_strtoull (port, NULL, 10);
+  return g_steal_pointer (&server);
+}

@@ -91,6 +91,16 @@ gboolean mw_harness_have (const char *program);
  * FALSE: the caller returns at once. */
 gboolean mw_harness_require (const char *program, const char *package);
 
+/* Python's smtpd module (3.11 and older) as an SMTP server we did not
+ * write: no PIPELINING, no SMTPUTF8, no CHUNKING. It writes the first
+ * message it gets to @got_path as "SENDER|RCPT,RCPT|TEXT" (text un-stuffed,
+ * lines joined by LF) and stops; it stops by itself after 30 s in any case.
+ * *out_port is where it listens. NULL (with a g_test_skip () naming the
+ * reason) when this python3 has no smtpd. */
+GSubprocess *mw_harness_python_smtpd (MwHarness *harness,
+                                      const char *got_path,
+                                      guint16 *out_port);
+
 /* Lists the regular files in Maildir/new and Maildir/cur of @user's
  * @folder (NULL: INBOX) (transfer full, sorted). */
 GStrv mw_harness_list_messages (MwHarness *harness,

@@ -267,20 +267,9 @@ test_implicit_tls_login (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (alice, "tls"));
 }
 
-/* Python's smtpd (3.11 and older): a third-party server without
- * PIPELINING, so mw-send goes command by command; it un-stuffs the text
- * and joins the lines with LF, which is what we compare. */
-static const char python_server[] =
-    "import smtpd, asyncore, sys\n"
-    "class S (smtpd.SMTPServer):\n"
-    "  def process_message (self, peer, mailfrom, rcpttos, data, **kw):\n"
-    "    open (sys.argv[1], 'wb').write (mailfrom.encode () + b'|'\n"
-    "      + ','.join (rcpttos).encode () + b'|' + data)\n"
-    "    self.close ()\n"
-    "s = S (('127.0.0.1', 0), None, decode_data=False)\n"
-    "print (s.socket.getsockname ()[1], flush=True)\n"
-    "asyncore.loop (timeout=1, count=30)\n";
-
+/* Python's smtpd: a third-party server without PIPELINING, so mw-send
+ * goes command by command; it un-stuffs the text and joins the lines with
+ * LF, which is what we compare. */
 static void
 test_python_smtpd (void)
 {
@@ -290,31 +279,17 @@ test_python_smtpd (void)
   g_autofree char *eml_path =
       g_build_filename (mw_harness_dir (harness), "m.eml", NULL);
   const char *eml = "Subject: to python\n\n.dot\n..two\nend\n";
-  const char *check[] = {
-    "python3", "-W", "ignore", "-c", "import smtpd", NULL
-  };
   g_autoptr (GSubprocess) server = NULL;
-  g_autoptr (GDataInputStream) out = NULL;
   g_autoptr (GError) error = NULL;
-  g_autofree char *port = NULL;
   g_autofree char *address = NULL;
   g_autofree char *got = NULL;
+  guint16 port = 0;
 
-  if (mw_harness_run (harness, check, NULL, NULL, NULL) != 0)
-    {
-      g_test_skip ("this python3 has no smtpd module (removed in 3.12; "
-                   "Debian 12's python3 3.11 has it)");
-      return;
-    }
+  server = mw_harness_python_smtpd (harness, got_path, &port);
+  if (server == NULL)
+    return;
   g_assert_true (g_file_set_contents (eml_path, eml, -1, NULL));
-  server =
-      g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3", "-W",
-                        "ignore", "-c", python_server, got_path, NULL);
-  g_assert_no_error (error);
-  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (server));
-  port = g_data_input_stream_read_line (out, NULL, NULL, &error);
-  g_assert_no_error (error);
-  address = g_strdup_printf ("127.0.0.1:%s", port);
+  address = g_strdup_printf ("127.0.0.1:%u", port);
   const char *argv[] = { "mw-send",  "--server", address,    "--from",
                          "a@x.test", "--to",     "b@y.test", "--to",
                          "c@y.test", "--eml",    eml_path,   NULL };

@@ -122,13 +122,15 @@ relay_tear_down (Relay *r, gconstpointer data)
   mw_harness_free (r->b);
 }
 
-/* @user@a.test submits to A (STARTTLS + AUTH), as a mail program would. */
+/* @user@a.test submits to A (STARTTLS + AUTH), as a mail program would;
+ * with @option ("--smtputf8", or NULL) added to mw-send's. */
 static void
-send_from (Relay *r,
-           const char *user,
-           const char *password,
-           const char *to,
-           const char *body)
+send_from_with (Relay *r,
+                const char *user,
+                const char *password,
+                const char *to,
+                const char *body,
+                const char *option)
 {
   g_autofree char *server =
       g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
@@ -139,12 +141,22 @@ send_from (Relay *r,
                          password,     "--from",   from,
                          "--to",       to,         "--subject",
                          "relay",      "--body",   body,
-                         NULL };
+                         option,       NULL };
   g_autofree char *err = NULL;
   int status = mw_harness_run (r->a, argv, NULL, NULL, &err);
 
   if (status != 0)
     g_error ("mw-send exited %d: %s", status, err);
+}
+
+static void
+send_from (Relay *r,
+           const char *user,
+           const char *password,
+           const char *to,
+           const char *body)
+{
+  send_from_with (r, user, password, to, body, NULL);
 }
 
 static void
@@ -228,6 +240,57 @@ test_a_to_b (Relay *r, gconstpointer data)
   g_assert_null (strstr (text + 1, "Return-Path:"));
   listing = wait_for_queue (r->a, NULL);
   g_assert_cmpuint (count_messages (r->a, "bob"), ==, 0);
+}
+
+/* RFC 6531 §3.5: mail submitted with SMTPUTF8 is relayed with it, since B
+ * offers it: B's Received says "with UTF8SMTP" (RFC 6531 §4.3). */
+static void
+test_smtputf8_relayed (Relay *r, gconstpointer data)
+{
+  g_autofree char *text = NULL;
+
+  send_from_with (r, "alice", "alice-secret", "bob@b.test",
+                  "asks for SMTPUTF8 all the way", "--smtputf8");
+  wait_for_messages (r->b, "bob", 1);
+  text = read_only_message (r->b, "bob");
+  /* UTF8SMTPS: A took B's STARTTLS */
+  g_assert_nonnull (strstr (text, "by mx.b.test (mailwire) with UTF8SMTPS id"));
+  g_assert_nonnull (strstr (text, "with UTF8SMTPSA id")); /* A's, from alice */
+  g_free (wait_for_queue (r->a, NULL));
+}
+
+/* RFC 6531 §3.5: a next hop without SMTPUTF8 (Python's smtpd) gets no
+ * such message: it comes back to the sender with Status 5.6.7, and the
+ * next hop never saw a MAIL command. */
+static void
+test_smtputf8_needs_next_hop (void)
+{
+  g_autoptr (MwHarness) probe = mw_harness_new (NULL);
+  g_autofree char *got_path =
+      g_build_filename (mw_harness_dir (probe), "got", NULL);
+  g_autoptr (GSubprocess) python = NULL;
+  g_autofree char *bounce = NULL;
+  g_autofree char *a_extra = NULL;
+  Relay relay = { 0 };
+  guint16 port = 0;
+
+  python = mw_harness_python_smtpd (probe, got_path, &port);
+  if (python == NULL)
+    return;
+  a_extra = g_strdup_printf ("[routes]\nc.test = 127.0.0.1:%u\n", port);
+  relay_set_up_with (&relay, free_port (), a_extra, "");
+  send_from_with (&relay, "alice", "alice-secret", "carol@c.test",
+                  "needs UTF-8 all the way", "--smtputf8");
+  wait_for_messages (relay.a, "alice", 1);
+  bounce = read_only_message (relay.a, "alice");
+  if (strstr (bounce, "Final-Recipient: rfc822; carol@c.test") == NULL ||
+      strstr (bounce, "Status: 5.6.7") == NULL ||
+      strstr (bounce, "does not offer SMTPUTF8") == NULL)
+    g_error ("not the bounce RFC 6531 §3.5 asks for:\n%s", bounce);
+  g_assert_false (g_file_test (got_path, G_FILE_TEST_EXISTS));
+  g_free (wait_for_queue (relay.a, NULL));
+  g_subprocess_force_exit (python);
+  relay_tear_down (&relay, NULL);
 }
 
 /* RFC 5321 §4.5.4.1: B refuses connections, so the message waits in A's
@@ -607,6 +670,10 @@ main (int argc, char **argv)
               NULL, relay_set_up_b_down, test_stop_during_delivery,
               relay_tear_down);
   g_test_add_func ("/relay/to-postfix", test_to_postfix);
+  g_test_add ("/relay/smtputf8-relayed", Relay, NULL, relay_set_up_b_running,
+              test_smtputf8_relayed, relay_tear_down);
+  g_test_add_func ("/relay/smtputf8-bounces-where-next-hop-lacks-it",
+                   test_smtputf8_needs_next_hop);
   g_test_add ("/relay/queue-delete", Relay, NULL, relay_set_up_b_down,
               test_queue_delete, relay_tear_down);
   return g_test_run ();

@@ -509,6 +509,63 @@ test_bdat_only_when_asked (void)
   fake_server_finish (server, transcript);
 }
 
+/* ---- SMTPUTF8 (RFC 6531) ---------------------------------------------- */
+
+/* VALID: a UTF-8 address makes MAIL ask for SMTPUTF8 (§3.4); INVALID: to
+ * a server that does not offer it nothing is sent at all (§3.2). */
+static void
+test_smtputf8_for_utf8_address (void)
+{
+  static const char *const to[] = { "j\xc3\xb6rg@fake.test", NULL };
+  static const char *const offered_script[] = {
+    GREETING,
+    "<",
+    "> 250-fake.test\r\n250 SMTPUTF8",
+    "<",
+    "> 250 ok",
+    "<",
+    "> 250 ok",
+    "<",
+    "> 354 go",
+    "<.",
+    "> 250 queued",
+    QUIT,
+    NULL,
+  };
+  static const char *const offered_transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test> SMTPUTF8",
+    "RCPT TO:<j\xc3\xb6rg@fake.test>",
+    "DATA",
+    "hi",
+    ".",
+    "QUIT",
+    NULL,
+  };
+  static const char *const refused_script[] = { GREETING, EHLO_PLAIN, QUIT,
+                                                NULL };
+  static const char *const refused_transcript[] = { "EHLO client.test", "QUIT",
+                                                    NULL };
+  FakeServer *server = fake_server_start (offered_script);
+  g_autoptr (SmtpClient) client = connect_and_ehlo (server);
+  g_autoptr (SmtpClient) plain = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (smtp_client_send (client, "a@client.test", to, "hi\r\n", 4,
+                                   NULL, &error));
+  g_assert_no_error (error);
+  smtp_client_quit (client);
+  fake_server_finish (server, offered_transcript);
+  server = fake_server_start (refused_script);
+  plain = connect_and_ehlo (server);
+  g_assert_false (
+      smtp_client_send (plain, "a@client.test", to, "hi\r\n", 4, NULL, &error));
+  g_assert_error (error, SMTP_CLIENT_ERROR, SMTP_CLIENT_ERROR_MAIL);
+  g_assert_nonnull (strstr (error->message, "SMTPUTF8"));
+  smtp_client_quit (plain);
+  fake_server_finish (server, refused_transcript);
+}
+
 static void
 test_send (gconstpointer data)
 {
@@ -807,6 +864,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (send_cases); i++)
     g_test_add_data_func (send_cases[i].path, &send_cases[i], test_send);
+  g_test_add_func ("/smtp/client/smtputf8-for-utf8-address",
+                   test_smtputf8_for_utf8_address);
   g_test_add_func ("/smtp/client/bdat/pipelined-one-chunk-as-is",
                    test_bdat_pipelined);
   g_test_add_func ("/smtp/client/bdat/chunks-in-lockstep",

@@ -64,7 +64,7 @@ test_enqueue_list_round_trip (Fixture *f, gconstpointer data)
   const SmtpQueueEntry *e;
 
   g_assert_true (smtp_queue_enqueue (f->queue, "a@a.test", recipients, message,
-                                     strlen (message), &id, &error));
+                                     strlen (message), FALSE, &id, &error));
   g_assert_no_error (error);
   entries = smtp_queue_list (f->config->queue_dir, &error);
   g_assert_no_error (error);
@@ -74,6 +74,7 @@ test_enqueue_list_round_trip (Fixture *f, gconstpointer data)
   g_assert_cmpstr (e->sender, ==, "a@a.test");
   g_assert_cmpuint (e->size, ==, strlen (message));
   g_assert_cmpuint (e->attempts, ==, 0);
+  g_assert_false (e->smtputf8);
   g_assert_cmpint (e->next_attempt, ==, e->arrival);
   g_assert_cmpuint (e->recipients->len, ==, 2);
   for (guint i = 0; i < 2; i++)
@@ -98,10 +99,30 @@ test_null_sender (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) entries = NULL;
 
   g_assert_true (smtp_queue_enqueue (f->queue, "", recipients, message,
-                                     strlen (message), NULL, &error));
+                                     strlen (message), FALSE, NULL, &error));
   entries = smtp_queue_list (f->config->queue_dir, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (((SmtpQueueEntry *) entries->pdata[0])->sender, ==, "");
+}
+
+/* RFC 6531 §3.5: the SMTPUTF8 mark survives in the envelope, so the
+ * relay can ask every next hop for it, even after a restart. */
+static void
+test_smtputf8_mark_kept (Fixture *f, gconstpointer data)
+{
+  const char *recipients[] = { "j\xc3\xb6rg@b.test", NULL };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
+  const SmtpQueueEntry *e;
+
+  g_assert_true (smtp_queue_enqueue (f->queue, "a@a.test", recipients, message,
+                                     strlen (message), TRUE, NULL, &error));
+  entries = smtp_queue_list (f->config->queue_dir, &error);
+  g_assert_no_error (error);
+  e = g_ptr_array_index (entries, 0);
+  g_assert_true (e->smtputf8);
+  g_assert_cmpstr (((SmtpQueueRecipient *) e->recipients->pdata[0])->address,
+                   ==, recipients[0]);
 }
 
 /* Oldest first, and delete removes exactly the one named. */
@@ -115,9 +136,9 @@ test_list_order_and_delete (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) entries = NULL;
 
   smtp_queue_enqueue (f->queue, "1@a.test", recipients, message,
-                      strlen (message), &first, &error);
+                      strlen (message), FALSE, &first, &error);
   smtp_queue_enqueue (f->queue, "2@a.test", recipients, message,
-                      strlen (message), &second, &error);
+                      strlen (message), FALSE, &second, &error);
   g_assert_no_error (error);
   g_assert_true (smtp_queue_delete (f->config->queue_dir, first, &error));
   g_assert_no_error (error);
@@ -246,6 +267,8 @@ main (int argc, char **argv)
               fixture_set_up, test_enqueue_list_round_trip, fixture_tear_down);
   g_test_add ("/smtp/queue/null-sender-kept", Fixture, NULL, fixture_set_up,
               test_null_sender, fixture_tear_down);
+  g_test_add ("/smtp/queue/smtputf8-mark-kept", Fixture, NULL, fixture_set_up,
+              test_smtputf8_mark_kept, fixture_tear_down);
   g_test_add ("/smtp/queue/list-order-and-delete", Fixture, NULL,
               fixture_set_up, test_list_order_and_delete, fixture_tear_down);
   g_test_add ("/smtp/queue/request-flush-makes-file", Fixture, NULL,

@@ -47,6 +47,7 @@ on_enqueue (gpointer user_data,
             const char *const *recipients,
             const void *data,
             gsize length,
+            SmtpEnqueueFlags flags,
             char **out_id,
             GError **error)
 {
@@ -65,8 +66,10 @@ on_enqueue (gpointer user_data,
                            "queue disk on fire (test)");
       return FALSE;
     }
-  g_ptr_array_add (f->enqueued,
-                   g_strdup_printf ("%s -> %s", reverse_path, joined));
+  g_ptr_array_add (
+      f->enqueued,
+      g_strdup_printf ("%s -> %s%s", reverse_path, joined,
+                       (flags & SMTP_ENQUEUE_SMTPUTF8) ? " (SMTPUTF8)" : ""));
   g_string_assign (f->last_enqueued_message, "");
   g_string_append_len (f->last_enqueued_message, data, length);
   return TRUE;
@@ -920,6 +923,36 @@ test_smtputf8 (Fixture *f, gconstpointer data)
            SMTP_REPLY_MAILBOX_NAME_NOT_ALLOWED);
 }
 
+/* RFC 6531 §3.5: SMTPUTF8 mail for a remote mailbox is queued with its
+ * mark, so the relay asks the next hop for SMTPUTF8 too; plain mail is
+ * queued without it. */
+static void
+test_smtputf8_queued_with_mark (Fixture *f, gconstpointer data)
+{
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  start_tls (f);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  authenticate (f, "alice", "alice-secret");
+  command (f, "MAIL FROM:<alice@example.test> SMTPUTF8", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<j\xc3\xb6rg@elsewhere.example>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: gr\xc3\xbc\xc3\x9f"
+                "e\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  command (f, "MAIL FROM:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<carol@elsewhere.example>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: plain\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (f->enqueued->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (f->enqueued, 0), ==,
+                   "alice@example.test -> j\xc3\xb6rg@elsewhere.example "
+                   "(SMTPUTF8)");
+  g_assert_cmpstr (g_ptr_array_index (f->enqueued, 1), ==,
+                   "alice@example.test -> carol@elsewhere.example");
+}
+
 /* A full disk is a transient failure the sender retries: 452 4.3.1, not a
  * lost message (RFC 3463 §3.4 "mail system full"). */
 static void
@@ -1201,6 +1234,8 @@ main (int argc, char **argv)
        test_plaintext_after_starttls);
   add ("/smtp/session/users-file-reloaded", &mta, test_users_reload);
   add ("/smtp/session/smtputf8", &mta, test_smtputf8);
+  add ("/smtp/session/smtputf8-queued-with-mark", &submission,
+       test_smtputf8_queued_with_mark);
   add ("/smtp/session/protocol-log-masks-secrets", &submission_logged,
        test_protocol_log_masks_secrets);
   add ("/smtp/session/bdat/stores-chunks-as-sent", &mta,
