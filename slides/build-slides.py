@@ -20,7 +20,7 @@
 5. render-check.py shows every slide in headless Chromium at 1280x720,
    saves OUT_DIR/screenshots/<deck>/NN.png and fails the build on a
    console error, a file that did not load or text that leaves its slide
-   (--no-render skips it: the tests run it themselves);
+   (--no-render skips it);
 6. headless Chromium prints each deck with reveal's ?print-pdf (over the
    same DevTools pipe, once the layout has a page per slide) and pdfunite
    joins them into OUT_DIR/mailwire-lectures.pdf.
@@ -179,6 +179,24 @@ def pdf_pages(pdf):
                           timeout=60).stdout
     match = re.search(r"^Pages:\s+(\d+)", info, re.M)
     return int(match.group(1)) if match else 0
+
+
+def render(out, decks):
+    """Every slide in Chromium (render-check.py): screenshots, and the
+    build fails on what the tests would fail on."""
+    checker = subprocess.run([sys.executable, os.path.join(HERE, "render-check.py"),
+                              out] + decks, capture_output=True, text=True,
+                             timeout=600)
+    if checker.returncode != 0:
+        try:
+            results = json.loads(checker.stdout)
+        except ValueError:
+            die(f"render-check.py failed: {checker.stderr.strip()}")
+        for deck, result in results.items():
+            for problem in result["problems"]:
+                print(f"build-slides: {deck}: {problem}", file=sys.stderr)
+        die("a slide does not show as it should (screenshots in "
+            f"{os.path.join(out, 'screenshots')})")
 
 
 def load_render_check():

@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: MIT
 """test-slides.py (suite "slides", TAP): builds the decks from a clean
 state into MW_BUILD_ROOT/slides-test/ with slides/build-slides.py, then:
-  /slides/build/clean            the build works from an empty directory
+  /slides/build/clean            the build works from an empty directory,
+                                 run as `ninja slides` runs it (its own
+                                 render check and PDF included)
   /slides/offline/<deck>         every src/href of the deck, and every url()
                                  of the CSS it loads, is a file inside the
                                  output (no network, no file outside)
@@ -61,8 +63,7 @@ def main():
     shutil.rmtree(out, ignore_errors=True)
     built = subprocess.run([sys.executable,
                             os.path.join(source, "slides", "build-slides.py"),
-                            build, out, "--no-render"],
-                           capture_output=True, text=True,
+                            build, out], capture_output=True, text=True,
                            timeout=900)
     check("/slides/build/clean", built.returncode == 0,
           built.stdout + built.stderr)
