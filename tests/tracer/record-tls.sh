@@ -61,6 +61,8 @@ def context(cipher=None):
 PY
 
 mw="$build/src/clients"
+if [[ $what == *" tls "* ]]; then
+mw="$build/src/clients"
 tls_capture tls-smtp "smtp:$submission_port" "tls/smtp:$smtps_port" -- \
     bash -c '
     "$0/mw-send" --server "127.0.0.1:$1" --starttls --insecure --user alice \
@@ -142,8 +144,32 @@ PY
     curl -sS --insecure --tls13-ciphers TLS_AES_128_GCM_SHA256 \
         "imaps://127.0.0.1:$2/INBOX;UID=1" --user bob:bob-secret > /dev/null
     ' "$mw" "$imap_port" "$imaps_port" "$dir"
+fi
+
+# tls-lint: the lint rules inside TLS: an IMAP client over implicit TLS
+# (TLS 1.3) that reuses a tag and ends a line with a bare LF
+if [[ $what == *" tls "* || $what == *" tls-lint "* ]]; then
+tls_capture tls-lint "tls/imap:$imaps_port" -- \
+    python3 - "$imaps_port" "$dir" <<'PY'
+import socket, ssl, sys
+sys.path.insert(0, sys.argv[2])
+from tls12 import context
+c = context()
+c.maximum_version = ssl.TLSVersion.TLSv1_3
+with c.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])))) as s:
+    f = s.makefile("rb")
+    f.readline()  # the greeting
+    for command in (b"a1 LOGIN bob bob-secret\r\n", b"a1 NOOP\r\n",
+                    b"a2 NOOP\n", b"a3 LOGOUT\r\n"):
+        s.sendall(command)
+        tag = command.split()[0]
+        while not f.readline().startswith(tag):
+            pass
+PY
+fi
 unset SSLKEYLOGFILE
 
+if [[ $what == *" tls "* ]]; then
 editcap -s 300 "$out/tls-smtp.pcap" "$out/tls-cut.pcap"
 # the first 35 frames of the IMAP capture and the first 150 octets of the
 # 36th (mid-FETCH, inside session 0's TLS): a capture that ends inside a
@@ -156,3 +182,4 @@ mergecap -a -w "$out/tls-end.pcap" "$dir/head.pcap" "$dir/cut.pcap"
 awk '{ s = $3; last = substr(s, length(s))
        print $1, $2, substr(s, 1, length(s) - 1) (last == "0" ? "1" : "0") }' \
     "$out/tls-smtp.server.keylog" > "$out/tls-wrong.keylog"
+fi

@@ -43,6 +43,8 @@
 #           (1.3 AES-128), poplib POP3_SSL (1.2 ChaCha20)
 #     IMAP: mw-imap --starttls fetch, imaplib IMAP4_SSL (1.2 ChaCha20),
 #           curl imaps (1.3 AES-128), imaplib STARTTLS (1.2 GCM)
+#     tls-lint (also alone: WHAT tls-lint): an IMAP client over implicit
+#           TLS that reuses a tag and ends a line with a bare LF
 #   tls-cut.pcap is tls-smtp.pcap with every frame cut to 300 octets
 #   (editcap -s 300: gaps in the longer records: the certificate, the
 #   message), tls-end.pcap the first 35 frames of tls-imap.pcap and 150
@@ -348,7 +350,7 @@ for end in ENDS:
 PY
 fi
 
-if [[ $what == *" tls "* ]]; then
+if [[ $what == *" tls "* || $what == *" tls-lint "* ]]; then
     # shellcheck source=record-tls.sh
     . "$(dirname "$0")/record-tls.sh"
 fi

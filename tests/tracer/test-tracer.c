@@ -534,7 +534,8 @@ main (int argc, char **argv)
 {
   static const char *const captures[] = { "smtp-postfix", "pop3-dovecot",
                                           "imap-dovecot", "tls-smtp",
-                                          "tls-pop3",     "tls-imap" };
+                                          "tls-pop3",     "tls-imap",
+                                          "tls-lint" };
   g_autofree char *cases_path = NULL;
   g_autofree char *cases = NULL;
   g_auto (GStrv) lines = NULL;
