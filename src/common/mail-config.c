@@ -18,6 +18,8 @@ G_DEFINE_QUARK (mail_config_error, mail_config_error)
 #define MAIL_CONFIG_DEFAULT_RETRY_MIN 60
 #define MAIL_CONFIG_DEFAULT_RETRY_MAX 3600
 #define MAIL_CONFIG_DEFAULT_LIFETIME (5 * 24 * 3600)
+#define MAIL_CONFIG_DEFAULT_DNS_TIMEOUT 5 /* glibc's RES_TIMEOUT */
+#define MAIL_CONFIG_DEFAULT_MX_PORT 25    /* RFC 5321 §4.5.4.2 */
 
 /* How the text of a value is read. Each kind has one parser below. */
 typedef enum
@@ -68,6 +70,9 @@ static const ConfigKey config_keys[] = {
   { "queue", "retry_min", CONFIG_SECONDS, FIELD (retry_min) },
   { "queue", "retry_max", CONFIG_SECONDS, FIELD (retry_max) },
   { "queue", "lifetime", CONFIG_SECONDS, FIELD (queue_lifetime) },
+  { "relay", "dns_server", CONFIG_STRING, FIELD (dns_server) },
+  { "relay", "dns_timeout", CONFIG_SECONDS, FIELD (dns_timeout) },
+  { "relay", "mx_port", CONFIG_PORT, FIELD (mx_port) },
   { "pop3", "listen", CONFIG_ADDRESS, FIELD (pop3.listen) },
   { "pop3", "port", CONFIG_PORT, FIELD (pop3.port) },
   { "pop3", "pop3s_port", CONFIG_PORT, FIELD (pop3s.port) },
@@ -556,6 +561,8 @@ config_new_defaults (const char *base_dir)
   config->retry_min = MAIL_CONFIG_DEFAULT_RETRY_MIN;
   config->retry_max = MAIL_CONFIG_DEFAULT_RETRY_MAX;
   config->queue_lifetime = MAIL_CONFIG_DEFAULT_LIFETIME;
+  config->dns_timeout = MAIL_CONFIG_DEFAULT_DNS_TIMEOUT;
+  config->mx_port = MAIL_CONFIG_DEFAULT_MX_PORT;
   config->routes =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   config->pop3_plaintext_auth = MAIL_PLAINTEXT_AUTH_LOOPBACK;
@@ -592,6 +599,14 @@ config_check (const ConfigReader *reader,
       g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,
                    "%s[queue] retry_min (%u) is larger than retry_max (%u)",
                    where, config->retry_min, config->retry_max);
+      return FALSE;
+    }
+  if (config->mx_port <= 0)
+    {
+      g_autofree char *where = config_where (reader, "relay", "mx_port");
+      g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,
+                   "%s[relay] mx_port: expected a port number 1-65535, got %d",
+                   where, config->mx_port);
       return FALSE;
     }
   if ((config->tls_cert == NULL) != (config->tls_key == NULL))
@@ -756,6 +771,7 @@ mail_config_free (MailConfig *config)
   g_free (config->smtps.listen);
   g_free (config->queue_dir);
   g_clear_pointer (&config->routes, g_hash_table_unref);
+  g_free (config->dns_server);
   g_free (config->pop3.listen);
   g_free (config->pop3s.listen);
   g_free (config->imap.listen);

@@ -11,6 +11,9 @@
  *              max_recipients, sender_must_match_login
  *   [queue]    dir, retry_min, retry_max, lifetime (seconds)
  *   [routes]   DOMAIN = HOST:PORT     static next hops for relaying
+ *   [relay]    dns_server (IPV4[:PORT]; absent: /etc/resolv.conf),
+ *              dns_timeout (seconds per DNS query), mx_port (of MX and
+ *              implicit-MX hops, 25): routing by DNS, docs/relay-dns.md
  *   [pop3]     listen, port, pop3s_port, plaintext_auth (never|loopback|
  *              always)
  *   [imap]     listen, port, imaps_port, plaintext_auth (as [pop3]); the
@@ -83,6 +86,10 @@ typedef struct
   char *queue_dir;
   guint retry_min, retry_max, queue_lifetime; /* seconds */
   GHashTable *routes; /* domain (lower case) -> "host:port" */
+  /* [relay] */
+  char *dns_server;  /* "127.0.0.1:5353"; NULL: the system's resolver */
+  guint dns_timeout; /* seconds one DNS query waits for its answer */
+  int mx_port;       /* RFC 5321 §4.5.4.2: 25, other for labs and tests */
   /* [pop3] */
   MailListen pop3, pop3s;
   MailPlaintextAuth pop3_plaintext_auth;

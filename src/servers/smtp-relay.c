@@ -9,13 +9,15 @@
 
 #include "mail-net.h"
 #include "smtp-client.h"
+#include "smtp-dns.h"
 #include "smtp-proto.h"
 
-#define SMTP_RELAY_PORT 25 /* RFC 5321 §4.5.4.2 */
+#define SMTP_RELAY_PORT 25 /* RFC 5321 §4.5.4.2, for routes without one */
 
 typedef struct
 {
-  char *host;
+  char *host; /* what we connect to: a name or an address literal */
+  char *name; /* the MX (or route) name, for TLS and the log */
   guint16 port;
 } SmtpHop;
 
@@ -23,70 +25,101 @@ static void
 smtp_hop_free (SmtpHop *hop)
 {
   g_free (hop->host);
+  g_free (hop->name);
   g_free (hop);
 }
 
-static gint
-smtp_relay_compare_mx (gconstpointer a, gconstpointer b)
-{
-  guint16 pa = 0;
-  guint16 pb = 0;
-
-  g_variant_get ((GVariant *) a, "(q&s)", &pa, NULL);
-  g_variant_get ((GVariant *) b, "(q&s)", &pb, NULL);
-  return (gint) pa - (gint) pb;
-}
-
 static void
-smtp_relay_add_hop (GPtrArray *hops, const char *host, guint16 port)
+smtp_relay_add_hop (GPtrArray *hops,
+                    const char *host,
+                    const char *name,
+                    guint16 port)
 {
   SmtpHop *hop = g_new0 (SmtpHop, 1);
 
   hop->host = g_strdup (host);
+  hop->name = g_strdup (name);
   hop->port = port;
   g_ptr_array_add (hops, hop);
 }
 
-/* RFC 5321 §5.1: the static route if there is one, else the MX hosts in
- * order of preference, else the domain's own address (implicit MX). */
+/* RFC 5321 §5.1: every address of every MX host, in order of preference
+ * (or of the domain itself, the implicit MX), all on [relay] mx_port. */
+static gboolean
+smtp_relay_add_dns_hops (const MailConfig *config,
+                         const char *domain,
+                         GPtrArray *hops,
+                         GError **error)
+{
+  g_autoptr (GPtrArray) hosts = smtp_dns_lookup_mx (
+      config->dns_server, config->dns_timeout, domain, error);
+
+  if (hosts == NULL)
+    return FALSE;
+  for (guint i = 0; i < hosts->len; i++)
+    {
+      const SmtpDnsHost *host = g_ptr_array_index (hosts, i);
+
+      for (guint j = 0; host->addresses[j] != NULL; j++)
+        smtp_relay_add_hop (hops, host->addresses[j], host->name,
+                            (guint16) config->mx_port);
+    }
+  return TRUE;
+}
+
+/* RFC 5321 §5.1: the static route if there is one, else what DNS says.
+ * NULL with the error when there is nowhere to go now. */
 static GPtrArray *
 smtp_relay_next_hops (const MailConfig *config,
                       const char *domain,
-                      GCancellable *cancellable,
                       GError **error)
 {
   g_autoptr (GPtrArray) hops =
       g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_hop_free);
   const char *route = g_hash_table_lookup (config->routes, domain);
-  g_autoptr (GResolver) resolver = NULL;
-  GList *records = NULL;
+  g_autofree char *host = NULL;
+  guint16 port = 0;
 
-  if (route != NULL)
-    {
-      g_autofree char *host = NULL;
-      guint16 port = 0;
-
-      if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &host, &port,
-                                     error))
-        return NULL;
-      smtp_relay_add_hop (hops, host, port);
-      return g_steal_pointer (&hops);
-    }
-  resolver = g_resolver_get_default ();
-  records = g_resolver_lookup_records (resolver, domain, G_RESOLVER_RECORD_MX,
-                                       cancellable, NULL);
-  records = g_list_sort (records, smtp_relay_compare_mx);
-  for (GList *l = records; l != NULL; l = l->next)
-    {
-      const char *name = NULL;
-
-      g_variant_get (l->data, "(q&s)", NULL, &name);
-      smtp_relay_add_hop (hops, name, SMTP_RELAY_PORT);
-    }
-  g_list_free_full (records, (GDestroyNotify) g_variant_unref);
-  if (hops->len == 0)
-    smtp_relay_add_hop (hops, domain, SMTP_RELAY_PORT);
+  if (route == NULL)
+    return smtp_relay_add_dns_hops (config, domain, hops, error)
+               ? g_steal_pointer (&hops)
+               : NULL;
+  if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &host, &port, error))
+    return NULL;
+  smtp_relay_add_hop (hops, host, host, port);
   return g_steal_pointer (&hops);
+}
+
+/* What the queue records when DNS alone decides, as a reply line so that
+ * the bounce takes its Status from it: RFC 7505 §4.2 (null MX: 556
+ * 5.1.10, RFC 7504 §3), RFC 3463 §3.2 (5.1.2 bad destination system),
+ * §3.5 (5.4.4 unable to route, 4.4.3 directory server failure) and
+ * §3.4 (4.3.5 system incorrectly configured). Transfer full. */
+static char *
+smtp_relay_dns_reason (const GError *error, guint *out_code)
+{
+  static const struct
+  {
+    SmtpDnsError error;
+    SmtpReplyCode code;
+    const char *enhanced;
+  } reasons[] = {
+    { SMTP_DNS_ERROR_NULL_MX, SMTP_REPLY_DOMAIN_NO_MAIL, "5.1.10" },
+    { SMTP_DNS_ERROR_NO_DOMAIN, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.1.2" },
+    { SMTP_DNS_ERROR_NO_ADDRESS, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.4.4" },
+    { SMTP_DNS_ERROR_TEMPORARY, SMTP_REPLY_LOCAL_ERROR, "4.4.3" },
+    { SMTP_DNS_ERROR_CONFIG, SMTP_REPLY_LOCAL_ERROR, "4.3.5" },
+  };
+
+  g_return_val_if_fail (error->domain == SMTP_DNS_ERROR, NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (reasons); i++)
+    if (reasons[i].error == (SmtpDnsError) error->code)
+      {
+        *out_code = reasons[i].code;
+        return g_strdup_printf ("%u %s %s", *out_code, reasons[i].enhanced,
+                                error->message);
+      }
+  g_assert_not_reached ();
 }
 
 /* Connects and says EHLO, with STARTTLS when offered. The certificate is
@@ -117,11 +150,11 @@ smtp_relay_open (const MailConfig *config,
       if (try > 0 ||
           (smtp_client_get_extensions (client) & SMTP_EXT_STARTTLS) == 0)
         return g_steal_pointer (&client);
-      if (smtp_client_starttls (client, hop->host, NULL, TRUE, config->hostname,
+      if (smtp_client_starttls (client, hop->name, NULL, TRUE, config->hostname,
                                 &local))
         return g_steal_pointer (&client);
-      g_message ("%s:%u: %s; retrying without TLS", hop->host, hop->port,
-                 local->message);
+      g_message ("%s [%s]:%u: %s; retrying without TLS", hop->name, hop->host,
+                 hop->port, local->message);
     }
   g_assert_not_reached ();
 }
@@ -173,8 +206,7 @@ smtp_relay_deliver (const MailConfig *config,
                     GCancellable *cancellable)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) hops =
-      smtp_relay_next_hops (config, domain, cancellable, &error);
+  g_autoptr (GPtrArray) hops = smtp_relay_next_hops (config, domain, &error);
   g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
   g_autoptr (GPtrArray) results = NULL;
   g_autoptr (SmtpClient) client = NULL;
@@ -183,6 +215,13 @@ smtp_relay_deliver (const MailConfig *config,
   const char *why = NULL;
   gboolean sent = FALSE;
 
+  if (hops == NULL && error->domain == SMTP_DNS_ERROR)
+    {
+      g_autofree char *reason = smtp_relay_dns_reason (error, &code);
+
+      smtp_relay_record_results (recipients, NULL, NULL, code, reason);
+      return;
+    }
   for (guint i = 0; i < recipients->len; i++)
     g_ptr_array_add (addresses,
                      ((SmtpQueueRecipient *) recipients->pdata[i])->address);

@@ -1,0 +1,549 @@
+/* SPDX-License-Identifier: MIT
+ * test-relay-dns.c: mw-smtpd A routes mail by DNS (RFC 5321 §5.1, RFC 7505)
+ * asking a real DNS server, dnsmasq, that the test starts on loopback
+ * (suite integration). The next hops are mw-smtpd B on 127.0.0.2 and C on
+ * 127.0.0.3, on the same ephemeral port, which is A's [relay] mx_port;
+ * 127.0.0.4 has nobody on it (an MX that is down).
+ *
+ *   pref.test    MX 10 mx1.pref.test (B), MX 20 mx2.pref.test (C)
+ *   down.test    MX 10 mx1.down.test (127.0.0.4), MX 20 mx2.down.test (C)
+ *   nomx.test    no MX; A 127.0.0.3 (C): the implicit MX
+ *   nullmx.test  MX 0 "." (RFC 7505 null MX), and an A record all the same
+ *   missing.test no such name (dnsmasq is authoritative for .test)
+ *
+ * Waiting on other processes has no callback to hook, so the waits poll
+ * the Maildir or "mw-admin queue list" every 100 ms, bounded.
+ */
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+
+#include "mw-harness.h"
+
+#define WAIT_STEPS 300 /* of 100 ms: 30 s at most */
+#define NEXT_HOP_DOMAINS "pref.test;down.test;nomx.test;localhost"
+
+typedef struct
+{
+  MwHarness *a;
+  MwHarness *b; /* 127.0.0.2 */
+  MwHarness *c; /* 127.0.0.3 */
+  GSubprocess *dnsmasq;
+  GSubprocess *slow; /* slow-dns.py, when a test starts one */
+  guint16 dns_port;
+  guint16 mx_port;
+  char *dns_log;
+} DnsRelay;
+
+/* ---- free ports ------------------------------------------------------- */
+
+/* Binds a socket of @type to @address:@port (0: any) and returns the
+ * port it got, or 0 when that one is taken. */
+static guint16
+try_bind (const char *address, GSocketType type, guint16 port)
+{
+  g_autoptr (GSocket) socket =
+      g_socket_new (G_SOCKET_FAMILY_IPV4, type,
+                    type == G_SOCKET_TYPE_STREAM ? G_SOCKET_PROTOCOL_TCP
+                                                 : G_SOCKET_PROTOCOL_UDP,
+                    NULL);
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
+  g_autoptr (GSocketAddress) wanted = g_inet_socket_address_new (inet, port);
+  g_autoptr (GSocketAddress) bound = NULL;
+
+  if (!g_socket_bind (socket, wanted, FALSE, NULL))
+    return 0;
+  bound = g_socket_get_local_address (socket, NULL);
+  return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+}
+
+/* A TCP port the kernel gave us on 127.0.0.2 that is free on 127.0.0.3
+ * and 127.0.0.4 too, for B, C and the MX that is down. */
+static guint16
+free_mx_port (void)
+{
+  for (guint i = 0; i < 50; i++)
+    {
+      guint16 port = try_bind ("127.0.0.2", G_SOCKET_TYPE_STREAM, 0);
+
+      if (try_bind ("127.0.0.3", G_SOCKET_TYPE_STREAM, port) == port &&
+          try_bind ("127.0.0.4", G_SOCKET_TYPE_STREAM, port) == port)
+        return port;
+    }
+  g_error ("no port free on 127.0.0.2, .3 and .4 at once in 50 tries");
+}
+
+/* A port free for both UDP and TCP on 127.0.0.1, as dnsmasq serves both. */
+static guint16
+free_dns_port (void)
+{
+  for (guint i = 0; i < 50; i++)
+    {
+      guint16 port = try_bind ("127.0.0.1", G_SOCKET_TYPE_DATAGRAM, 0);
+
+      if (try_bind ("127.0.0.1", G_SOCKET_TYPE_STREAM, port) == port)
+        return port;
+    }
+  g_error ("no port free for UDP and TCP at once in 50 tries");
+}
+
+/* ---- dnsmasq ---------------------------------------------------------- */
+
+static char *
+read_file_or_empty (const char *path)
+{
+  char *text = NULL;
+
+  if (!g_file_get_contents (path, &text, NULL, NULL))
+    return g_strdup ("");
+  return text;
+}
+
+/* dnsmasq with only the records of the table above, authoritative for
+ * .test (--local), logging every query to r->dns_log; it has bound its
+ * port once it logs "started". */
+static void
+dns_start (DnsRelay *r)
+{
+  g_autofree char *port = g_strdup_printf ("--port=%u", r->dns_port);
+  g_autofree char *log = g_strdup_printf ("--log-facility=%s", r->dns_log);
+  g_autofree char *user = g_strdup_printf ("--user=%s", g_get_user_name ());
+  const char *argv[] = { "dnsmasq",
+                         "--keep-in-foreground",
+                         "--conf-file=/dev/null",
+                         "--no-resolv",
+                         "--no-hosts",
+                         "--bind-interfaces",
+                         "--listen-address=127.0.0.1",
+                         port,
+                         "--pid-file=",
+                         user,
+                         "--local=/test/",
+                         "--mx-host=pref.test,mx2.pref.test,20",
+                         "--mx-host=pref.test,mx1.pref.test,10",
+                         "--host-record=mx1.pref.test,127.0.0.2",
+                         "--host-record=mx2.pref.test,127.0.0.3",
+                         "--mx-host=down.test,mx1.down.test,10",
+                         "--mx-host=down.test,mx2.down.test,20",
+                         "--host-record=mx1.down.test,127.0.0.4",
+                         "--host-record=mx2.down.test,127.0.0.3",
+                         "--host-record=nomx.test,127.0.0.3",
+                         "--mx-host=nullmx.test,.,0",
+                         "--host-record=nullmx.test,127.0.0.2",
+                         "--log-queries",
+                         log,
+                         NULL };
+  g_autoptr (GError) error = NULL;
+  g_autofree char *text = NULL;
+
+  g_assert_null (r->dnsmasq);
+  g_unlink (r->dns_log);
+  r->dnsmasq = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < WAIT_STEPS; i++)
+    {
+      g_free (text);
+      text = read_file_or_empty (r->dns_log);
+      if (strstr (text, "started") != NULL)
+        return;
+      g_assert_nonnull (g_subprocess_get_identifier (r->dnsmasq));
+      g_usleep (100 * 1000);
+    }
+  g_error ("dnsmasq did not start:\n%s", text);
+}
+
+static void
+stop (GSubprocess **process)
+{
+  if (*process == NULL)
+    return;
+  g_subprocess_send_signal (*process, SIGTERM);
+  g_subprocess_wait (*process, NULL, NULL);
+  g_clear_object (process);
+}
+
+/* slow-dns.py in front of dnsmasq, answering @delay seconds late;
+ * returns the port it listens on. */
+static guint16
+slow_start (DnsRelay *r, const char *delay, const char *log)
+{
+  g_autofree char *upstream = g_strdup_printf ("%u", r->dns_port);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+  guint64 port = 0;
+
+  r->slow = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3",
+                              MW_SLOW_DNS, upstream, delay, log, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->slow));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  g_assert_true (g_str_has_prefix (line, "listening "));
+  g_assert_true (g_ascii_string_to_unsigned (line + strlen ("listening "), 10,
+                                             1, 65535, &port, NULL));
+  return (guint16) port;
+}
+
+/* ---- the servers ------------------------------------------------------ */
+
+/* A next hop on @address:r->mx_port taking mail for every test domain. */
+static MwHarness *
+next_hop_start (DnsRelay *r, const char *address, const char *hostname)
+{
+  g_autofree char *config = g_strdup_printf (
+      "[general]\nhostname = %s\ndomains = " NEXT_HOP_DOMAINS "\n"
+      "[smtp]\nlisten = %s\nport = %u\n",
+      hostname, address, r->mx_port);
+  MwHarness *h = mw_harness_new (config);
+
+  mw_harness_start (h, "mw-smtpd", NULL);
+  return h;
+}
+
+/* A (a.test) asks the DNS server on @dns_port, with @timeout seconds per
+ * query, and relays to MX hosts on r->mx_port. */
+static void
+a_start (DnsRelay *r, guint16 dns_port, guint timeout)
+{
+  g_autofree char *config = g_strdup_printf (
+      "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
+      "[relay]\ndns_server = 127.0.0.1:%u\ndns_timeout = %u\nmx_port = %u\n",
+      dns_port, timeout, r->mx_port);
+
+  r->a = mw_harness_new (config);
+  mw_harness_start (r->a, "mw-smtpd", NULL);
+}
+
+/* B, C and the DNS server up; A not yet started. */
+static void
+dns_relay_set_up_hops (DnsRelay *r, gconstpointer data)
+{
+  if (!mw_harness_require ("dnsmasq", "dnsmasq-base"))
+    return;
+  r->mx_port = free_mx_port ();
+  r->dns_port = free_dns_port ();
+  r->b = next_hop_start (r, "127.0.0.2", "mx1.pref.test");
+  r->c = next_hop_start (r, "127.0.0.3", "mx2.pref.test");
+  r->dns_log = g_build_filename (mw_harness_dir (r->b), "dnsmasq.log", NULL);
+  dns_start (r);
+}
+
+/* Everything up, A asking dnsmasq directly. */
+static void
+dns_relay_set_up (DnsRelay *r, gconstpointer data)
+{
+  dns_relay_set_up_hops (r, data);
+  if (r->dnsmasq != NULL)
+    a_start (r, r->dns_port, 5);
+}
+
+static void
+dns_relay_tear_down (DnsRelay *r, gconstpointer data)
+{
+  stop (&r->slow);
+  stop (&r->dnsmasq);
+  g_clear_pointer (&r->a, mw_harness_free);
+  g_clear_pointer (&r->b, mw_harness_free);
+  g_clear_pointer (&r->c, mw_harness_free);
+  g_free (r->dns_log);
+}
+
+/* ---- what A's users and queue see ------------------------------------- */
+
+/* alice@a.test submits to A (STARTTLS + AUTH), as a mail program would. */
+static void
+send_from_alice (DnsRelay *r, const char *to, const char *body)
+{
+  g_autofree char *server =
+      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
+  const char *argv[] = { "mw-send",    "--server",
+                         server,       "--starttls",
+                         "--cafile",   mw_harness_cert (r->a),
+                         "--user",     "alice",
+                         "--password", "alice-secret",
+                         "--from",     "alice@a.test",
+                         "--to",       to,
+                         "--subject",  "by dns",
+                         "--body",     body,
+                         NULL };
+  g_autofree char *err = NULL;
+  int status = mw_harness_run (r->a, argv, NULL, NULL, &err);
+
+  if (status != 0)
+    g_error ("mw-send exited %d: %s", status, err);
+}
+
+static char *
+queue_list (MwHarness *h)
+{
+  const char *argv[] = { "mw-admin", "--config", mw_harness_config (h),
+                         "queue",    "list",     NULL };
+  char *out = NULL;
+
+  g_assert_cmpint (mw_harness_run (h, argv, NULL, &out, NULL), ==, 0);
+  return out;
+}
+
+/* Waits until the queue listing of @h contains @text (NULL: is empty);
+ * returns the listing. */
+static char *
+wait_for_queue (MwHarness *h, const char *text)
+{
+  const char *want = text != NULL ? text : "Mail queue is empty";
+
+  for (guint i = 0; i < WAIT_STEPS; i++)
+    {
+      g_autofree char *out = queue_list (h);
+
+      if (strstr (out, want) != NULL)
+        return g_steal_pointer (&out);
+      g_usleep (100 * 1000);
+    }
+  g_error ("queue never showed \"%s\":\n%s", want, queue_list (h));
+}
+
+static guint
+count_messages (MwHarness *h, const char *user)
+{
+  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
+
+  return g_strv_length (files);
+}
+
+/* Waits for one message in @user's INBOX at @h and returns its text. */
+static char *
+wait_for_message (MwHarness *h, const char *user)
+{
+  g_auto (GStrv) files = NULL;
+  char *text = NULL;
+
+  for (guint i = 0; i < WAIT_STEPS && count_messages (h, user) == 0; i++)
+    g_usleep (100 * 1000);
+  files = mw_harness_list_messages (h, user, NULL);
+  g_assert_cmpuint (g_strv_length (files), ==, 1);
+  g_assert_true (g_file_get_contents (files[0], &text, NULL, NULL));
+  return text;
+}
+
+/* Mail to @to reaches bob at @hop, and nowhere else; A's queue empties. */
+static void
+assert_delivered_to (DnsRelay *r, const char *to, MwHarness *hop)
+{
+  g_autofree char *text = NULL;
+  MwHarness *other = hop == r->b ? r->c : r->b;
+
+  send_from_alice (r, to, "routed by dns");
+  text = wait_for_message (hop, "bob");
+  g_assert_nonnull (strstr (text, "routed by dns"));
+  g_assert_nonnull (strstr (text, "by mx.a.test"));
+  g_free (wait_for_queue (r->a, NULL));
+  g_assert_cmpuint (count_messages (other, "bob"), ==, 0);
+}
+
+/* alice gets one bounce for @to with @status and @diagnostic in it. */
+static void
+assert_bounced (DnsRelay *r,
+                const char *to,
+                const char *status,
+                const char *diagnostic)
+{
+  g_autofree char *final = g_strdup_printf ("Final-Recipient: rfc822; %s", to);
+  g_autofree char *status_line = g_strdup_printf ("Status: %s\r\n", status);
+  g_autofree char *bounce = NULL;
+
+  send_from_alice (r, to, "nowhere to go");
+  bounce = wait_for_message (r->a, "alice");
+  if (strstr (bounce, final) == NULL || strstr (bounce, status_line) == NULL ||
+      strstr (bounce, "Action: failed") == NULL ||
+      strstr (bounce, diagnostic) == NULL)
+    g_error ("not a %s bounce for %s saying \"%s\":\n%s", status, to,
+             diagnostic, bounce);
+  g_free (wait_for_queue (r->a, NULL));
+  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (count_messages (r->c, "bob"), ==, 0);
+}
+
+/* ---- the cases -------------------------------------------------------- */
+
+/* RFC 5321 §5.1: the MX with the lower preference gets the mail, and A
+ * found it by asking dnsmasq (its log shows the MX query), although
+ * dnsmasq lists it second. */
+static void
+test_preference_order (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *log = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  assert_delivered_to (r, "bob@pref.test", r->b);
+  log = read_file_or_empty (r->dns_log);
+  g_assert_nonnull (strstr (log, "query[MX] pref.test from 127.0.0.1"));
+  g_assert_nonnull (strstr (log, "query[A] mx1.pref.test from 127.0.0.1"));
+}
+
+/* RFC 5321 §5.1: the first MX refuses connections, so the second gets
+ * the mail in the same attempt. */
+static void
+test_first_mx_down (DnsRelay *r, gconstpointer data)
+{
+  if (r->dnsmasq == NULL)
+    return;
+  assert_delivered_to (r, "bob@down.test", r->c);
+}
+
+/* RFC 5321 §5.1: no MX records, so the domain's own A record is the
+ * implicit MX. */
+static void
+test_implicit_mx (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *log = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  assert_delivered_to (r, "bob@nomx.test", r->c);
+  log = read_file_or_empty (r->dns_log);
+  g_assert_nonnull (strstr (log, "query[MX] nomx.test"));
+  g_assert_nonnull (strstr (log, "query[A] nomx.test"));
+}
+
+/* RFC 7505 §4.2: a null MX returns the mail at once with 556 5.1.10
+ * (RFC 7504 §3), although the domain has an A record: no connection is
+ * tried, and the bounce comes on the first attempt, long before the
+ * queue's 60 s lifetime could make it a 4.4.7. */
+static void
+test_null_mx_bounces (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *log = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@nullmx.test", "5.1.10", "556 5.1.10");
+  log = read_file_or_empty (r->dns_log);
+  g_assert_null (strstr (log, "query[A] nullmx.test"));
+}
+
+/* RFC 3463 §3.2: a domain that does not exist (NXDOMAIN) is a bad
+ * destination system, 5.1.2, and bounces at once. */
+static void
+test_missing_domain_bounces (DnsRelay *r, gconstpointer data)
+{
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@missing.test", "5.1.2", "NXDOMAIN");
+}
+
+/* RFC 5321 §5.1 and §4.5.4.1: with no DNS server answering, the mail is
+ * not sent to a guessed address: it waits, the queue says DNS is why,
+ * and once dnsmasq is up (on the port A was told) the retry delivers. */
+static void
+test_dns_down_then_up (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *listing = NULL;
+  g_autofree char *text = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  stop (&r->dnsmasq);
+  a_start (r, r->dns_port, 1);
+  send_from_alice (r, "bob@pref.test", "after the outage");
+  listing = wait_for_queue (r->a, "DNS: no usable answer to MX pref.test");
+  g_assert_nonnull (strstr (listing, "        <bob@pref.test>"));
+  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0); /* no bounce */
+  dns_start (r);
+  text = wait_for_message (r->b, "bob");
+  g_assert_nonnull (strstr (text, "after the outage"));
+  g_free (wait_for_queue (r->a, NULL));
+  g_assert_cmpuint (count_messages (r->c, "bob"), ==, 0);
+  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0);
+}
+
+/* Slow records: every answer comes 1 s late through slow-dns.py, well
+ * within A's 5 s per query; the mail goes where the MX says, and every
+ * answer A used came through the proxy. */
+static void
+test_slow_answers_within_timeout (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *proxy_log = NULL;
+  g_autofree char *log = NULL;
+  guint16 port = 0;
+
+  if (r->dnsmasq == NULL)
+    return;
+  proxy_log = g_build_filename (mw_harness_dir (r->c), "slow.log", NULL);
+  port = slow_start (r, "1", proxy_log);
+  a_start (r, port, 5);
+  assert_delivered_to (r, "bob@pref.test", r->b);
+  log = read_file_or_empty (proxy_log);
+  g_assert_nonnull (strstr (log, "delayed "));
+}
+
+/* The same proxy, 3 s late against a 1 s timeout: A gives up on each
+ * query, keeps the mail and says the DNS query timed out. */
+static void
+test_too_slow_waits (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *proxy_log = NULL;
+  g_autofree char *listing = NULL;
+  guint16 port = 0;
+
+  if (r->dnsmasq == NULL)
+    return;
+  proxy_log = g_build_filename (mw_harness_dir (r->c), "slow.log", NULL);
+  port = slow_start (r, "3", proxy_log);
+  a_start (r, port, 1);
+  send_from_alice (r, "bob@pref.test", "too slow");
+  listing = wait_for_queue (r->a, "timed out");
+  g_assert_nonnull (strstr (listing, "DNS: no usable answer to MX pref.test"));
+  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0);
+}
+
+/* RFC 5321 §5.1: a static route still comes first: pref.test routed to
+ * C by [routes] goes to C although its MX says B. */
+static void
+test_static_route_first (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *config = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  config = g_strdup_printf (
+      "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
+      "[relay]\ndns_server = 127.0.0.1:%u\nmx_port = %u\n"
+      "[routes]\npref.test = 127.0.0.3:%u\n",
+      r->dns_port, r->mx_port, r->mx_port);
+  r->a = mw_harness_new (config);
+  mw_harness_start (r->a, "mw-smtpd", NULL);
+  assert_delivered_to (r, "bob@pref.test", r->c);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/relay/dns/lower-preference-gets-the-mail", DnsRelay, NULL,
+              dns_relay_set_up, test_preference_order, dns_relay_tear_down);
+  g_test_add ("/relay/dns/first-mx-down-second-gets-it", DnsRelay, NULL,
+              dns_relay_set_up, test_first_mx_down, dns_relay_tear_down);
+  g_test_add ("/relay/dns/no-mx-uses-the-address", DnsRelay, NULL,
+              dns_relay_set_up, test_implicit_mx, dns_relay_tear_down);
+  g_test_add ("/relay/dns/null-mx-bounces-5.1.10-at-once", DnsRelay, NULL,
+              dns_relay_set_up, test_null_mx_bounces, dns_relay_tear_down);
+  g_test_add ("/relay/dns/nxdomain-bounces-5.1.2", DnsRelay, NULL,
+              dns_relay_set_up, test_missing_domain_bounces,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/dns-down-waits-then-delivers", DnsRelay, NULL,
+              dns_relay_set_up_hops, test_dns_down_then_up,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/slow-answers-within-timeout", DnsRelay, NULL,
+              dns_relay_set_up_hops, test_slow_answers_within_timeout,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/answers-past-timeout-wait", DnsRelay, NULL,
+              dns_relay_set_up_hops, test_too_slow_waits, dns_relay_tear_down);
+  g_test_add ("/relay/dns/static-route-comes-first", DnsRelay, NULL,
+              dns_relay_set_up_hops, test_static_route_first,
+              dns_relay_tear_down);
+  return g_test_run ();
+}
