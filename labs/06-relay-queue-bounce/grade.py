@@ -345,15 +345,14 @@ class Session:
             raise Fail("capture.pcap (./run lab 6 as root captures north's link)",
                        "no capture", "README.md, Setup")
         streams = {}
-        events = trace_json(self.capture, body=True)
-        for e in events:
+        for e in trace_json(self.capture, body=False):
             if e.get("proto") == "smtp":
                 streams.setdefault(e["tcp.stream"], []).append(e)
+        # the message's summary (after DATA's text, or BDAT's last chunk, RFC 3030)
+        # names its Subject; only the relay's connection is in clear (not STARTTLS)
         mine = [evs for _, evs in sorted(streams.items())
-                if any(e["kind"] == "data" and re.match(r"subject:.*queued", e.get("mw.text", ""),
-                                                        re.I) for e in evs)
-                and any(e["kind"] == "command" and e.get("smtp.req.command", "").upper() ==
-                        "MAIL" for e in evs)]
+                if any(e["kind"] == "data" and "queued" in e.get("imf.subject", "")
+                       for e in evs)]
         if not mine:
             raise Fail("north's relay of your 'queued' message to south in the capture",
                        "none (capture during the whole session)", "README.md, step 4")
@@ -379,11 +378,13 @@ def questions(grader, lab):
 
     def south_id():
         for e in lab_relay(s):
-            if e["kind"] == "reply" and e.get("mw.answers") == "." and e.get("mw.last"):
+            if e["kind"] == "reply" and e.get("mw.last") and \
+                    e.get("mw.answers", "").upper() in (".", "BDAT"):
                 m = re.search(r"message (\S+) accepted", e.get("smtp.rsp.parameter", ""))
                 if m:
                     return m.group(1)
-        raise Fail("south's 250 to the end of the data in the relay session", "none")
+        raise Fail("south's 250 to the end of the message (DATA's '.' or BDAT ... LAST) "
+                   "in the relay session", "none", "RFC 5321 §4.1.1.4, RFC 3030 §2")
 
     # name, what it is, key (a function), does the answer match the key
     table = [

@@ -210,10 +210,17 @@ def submission(scratch, name, source, work, answers, edits=()):
 
 
 def can_netns():
+    """None if this host lets us make a network namespace (tried: root is
+    not enough in a container without CAP_SYS_ADMIN), else why not."""
     if os.geteuid() != 0 or not shutil.which("ip"):
-        return "network namespaces need root (ip netns)"
-    probe = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10)
-    return None if probe.returncode == 0 else "ip netns: " + probe.stderr.strip()
+        return "network namespaces need root and ip (iproute2)"
+    name = f"t6probe{os.getpid() % 10000}"
+    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True,
+                          timeout=10)
+    if made.returncode != 0:
+        return "ip netns add: " + made.stderr.strip()
+    subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=10)
+    return None
 
 
 def sessions(scratch):
