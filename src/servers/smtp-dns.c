@@ -34,8 +34,9 @@ typedef enum
 typedef struct
 {
   struct __res_state state;
-  const char *server; /* as configured, or NULL */
-  int last_errno;     /* errno after the last failed query */
+  const char *server;        /* as configured, or NULL */
+  GCancellable *cancellable; /* checked before each query */
+  int last_errno;            /* errno after the last failed query */
 } SmtpDnsResolver;
 
 void
@@ -104,9 +105,17 @@ smtp_dns_query (SmtpDnsResolver *resolver,
                 int type,
                 GBytes **out_answer)
 {
-  guchar *buffer = g_malloc (NS_MAXMSG);
+  guchar *buffer = NULL;
   int length = 0;
 
+  /* res_nquery () cannot be interrupted: a stop of mw-smtpd waits for
+   * the query under way, at most dns_timeout, not for the whole list. */
+  if (g_cancellable_is_cancelled (resolver->cancellable))
+    {
+      resolver->last_errno = ECANCELED;
+      return SMTP_DNS_AGAIN;
+    }
+  buffer = g_malloc (NS_MAXMSG);
   errno = 0;
   length =
       res_nquery (&resolver->state, name, ns_c_in, type, buffer, NS_MAXMSG);
@@ -140,10 +149,10 @@ smtp_dns_set_error (GError **error,
 {
   const char *server =
       resolver->server != NULL ? resolver->server : "/etc/resolv.conf";
-  const char *why = resolver->last_errno == ETIMEDOUT ? ": timed out"
-                    : resolver->last_errno == ECONNREFUSED
-                        ? ": connection refused"
-                        : "";
+  const char *why = resolver->last_errno == ETIMEDOUT      ? ": timed out"
+                    : resolver->last_errno == ECONNREFUSED ? ": refused"
+                    : resolver->last_errno == ECANCELED    ? ": cancelled"
+                                                           : "";
 
   if (status == SMTP_DNS_NXDOMAIN)
     g_set_error (error, SMTP_DNS_ERROR, SMTP_DNS_ERROR_NO_DOMAIN,
@@ -374,6 +383,7 @@ GPtrArray *
 smtp_dns_lookup_mx (const char *server,
                     guint timeout,
                     const char *domain,
+                    GCancellable *cancellable,
                     GError **error)
 {
   SmtpDnsResolver resolver;
@@ -386,6 +396,7 @@ smtp_dns_lookup_mx (const char *server,
 
   if (!smtp_dns_open (&resolver, server, timeout, error))
     return NULL;
+  resolver.cancellable = cancellable;
   hosts = smtp_dns_find_hosts (&resolver, domain, &implicit, error);
   found = hosts != NULL &&
           smtp_dns_resolve_all (&resolver, domain, hosts, implicit, error);

@@ -7,7 +7,7 @@
  */
 #pragma once
 
-#include <glib.h>
+#include <gio/gio.h>
 
 G_BEGIN_DECLS
 
@@ -38,7 +38,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpDnsHost, smtp_dns_host_free)
 
 /* Looks up where mail for @domain goes, asking @server ("ADDRESS" or
  * "ADDRESS:PORT", IPv4 only; NULL: the servers of /etc/resolv.conf),
- * waiting @timeout seconds (0: libc's default) for each answer.
+ * waiting @timeout seconds (0: libc's default) for each answer; once
+ * @cancellable (may be NULL) is cancelled no further query is sent.
  * Returns (transfer full) an array of SmtpDnsHost, each with at least
  * one address, sorted by preference; equal preferences keep the order
  * of the DNS answer, so that a given answer always gives the same
@@ -49,6 +50,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpDnsHost, smtp_dns_host_free)
 GPtrArray *smtp_dns_lookup_mx (const char *server,
                                guint timeout,
                                const char *domain,
+                               GCancellable *cancellable,
                                GError **error);
 
 G_END_DECLS

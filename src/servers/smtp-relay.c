@@ -49,10 +49,11 @@ static gboolean
 smtp_relay_add_dns_hops (const MailConfig *config,
                          const char *domain,
                          GPtrArray *hops,
+                         GCancellable *cancellable,
                          GError **error)
 {
   g_autoptr (GPtrArray) hosts = smtp_dns_lookup_mx (
-      config->dns_server, config->dns_timeout, domain, error);
+      config->dns_server, config->dns_timeout, domain, cancellable, error);
 
   if (hosts == NULL)
     return FALSE;
@@ -72,6 +73,7 @@ smtp_relay_add_dns_hops (const MailConfig *config,
 static GPtrArray *
 smtp_relay_next_hops (const MailConfig *config,
                       const char *domain,
+                      GCancellable *cancellable,
                       GError **error)
 {
   g_autoptr (GPtrArray) hops =
@@ -81,7 +83,7 @@ smtp_relay_next_hops (const MailConfig *config,
   guint16 port = 0;
 
   if (route == NULL)
-    return smtp_relay_add_dns_hops (config, domain, hops, error)
+    return smtp_relay_add_dns_hops (config, domain, hops, cancellable, error)
                ? g_steal_pointer (&hops)
                : NULL;
   if (!mail_net_parse_host_port (route, SMTP_RELAY_PORT, &host, &port, error))
@@ -206,7 +208,8 @@ smtp_relay_deliver (const MailConfig *config,
                     GCancellable *cancellable)
 {
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) hops = smtp_relay_next_hops (config, domain, &error);
+  g_autoptr (GPtrArray) hops =
+      smtp_relay_next_hops (config, domain, cancellable, &error);
   g_autoptr (GPtrArray) addresses = g_ptr_array_new ();
   g_autoptr (GPtrArray) results = NULL;
   g_autoptr (SmtpClient) client = NULL;

@@ -7,7 +7,8 @@ slow-dns.py UPSTREAM_PORT DELAY LOG
 Listens on 127.0.0.1, on a port of the kernel's choosing, and prints
 "listening PORT" once it does. Every query is passed to the server on
 127.0.0.1:UPSTREAM_PORT after DELAY seconds, and its answer sent back;
-each is logged to LOG as "delayed N octets". It stops by itself after
+LOG gets "got N octets" for each query as it arrives and "delayed N
+octets" as its answer goes back. It stops by itself after
 60 s, so a test that dies leaves nothing behind for long (test-relay-dns
 stops it by PID before that).
 """
@@ -49,6 +50,9 @@ def main():
                 query, client = listener.recvfrom(65535)
             except socket.timeout:
                 break
+            with lock:
+                log.write("got %d octets\n" % len(query))
+                log.flush()
             threading.Thread(
                 target=relay,
                 args=(listener, query, client, upstream_port, delay, log, lock),

@@ -500,6 +500,65 @@ test_too_slow_waits (DnsRelay *r, gconstpointer data)
   g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0);
 }
 
+/* Waits until the file at @path contains @text. */
+static void
+wait_for_file_text (const char *path, const char *text)
+{
+  for (guint i = 0; i < WAIT_STEPS; i++)
+    {
+      g_autofree char *content = read_file_or_empty (path);
+
+      if (strstr (content, text) != NULL)
+        return;
+      g_usleep (100 * 1000);
+    }
+  g_error ("%s never held \"%s\"", path, text);
+}
+
+static guint
+count_lines_with (const char *text, const char *prefix)
+{
+  g_auto (GStrv) lines = g_strsplit (text, "\n", -1);
+  guint count = 0;
+
+  for (guint i = 0; lines[i] != NULL; i++)
+    count += g_str_has_prefix (lines[i], prefix);
+  return count;
+}
+
+/* SIGTERM while the MX answer is late: A lets the query under way end
+ * and asks nothing more (one query reached the proxy, not the A and
+ * AAAA queries that would follow), and the mail is still in its queue
+ * (RFC 5321 §6.1). */
+static void
+test_stop_during_dns (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *proxy_log = NULL;
+  g_autofree char *config = NULL;
+  g_autofree char *listing = NULL;
+  g_autofree char *log = NULL;
+  GPid pid = 0;
+
+  if (r->dnsmasq == NULL)
+    return;
+  proxy_log = g_build_filename (mw_harness_dir (r->c), "slow.log", NULL);
+  config = g_strdup_printf (
+      "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
+      "[relay]\ndns_server = 127.0.0.1:%u\ndns_timeout = 10\nmx_port = %u\n",
+      slow_start (r, "2", proxy_log), r->mx_port);
+  r->a = mw_harness_new (config);
+  pid = mw_harness_start (r->a, "mw-smtpd", NULL);
+  send_from_alice (r, "bob@pref.test", "stopped while asking");
+  wait_for_file_text (proxy_log, "got ");
+  mw_harness_signal (r->a, pid, SIGTERM);
+  listing = queue_list (r->a);
+  g_assert_nonnull (strstr (listing, "<bob@pref.test>"));
+  wait_for_file_text (proxy_log, "delayed ");
+  log = read_file_or_empty (proxy_log);
+  g_assert_cmpuint (count_lines_with (log, "got "), ==, 1);
+  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+}
+
 /* RFC 5321 §5.1: a static route still comes first: pref.test routed to
  * C by [routes] goes to C although its MX says B. */
 static void
@@ -542,6 +601,9 @@ main (int argc, char **argv)
               dns_relay_tear_down);
   g_test_add ("/relay/dns/answers-past-timeout-wait", DnsRelay, NULL,
               dns_relay_set_up_hops, test_too_slow_waits, dns_relay_tear_down);
+  g_test_add ("/relay/dns/stop-during-dns-asks-no-more-keeps-mail", DnsRelay,
+              NULL, dns_relay_set_up_hops, test_stop_during_dns,
+              dns_relay_tear_down);
   g_test_add ("/relay/dns/static-route-comes-first", DnsRelay, NULL,
               dns_relay_set_up_hops, test_static_route_first,
               dns_relay_tear_down);
