@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * capability-proxy.c: see the header.
  */
+#define _GNU_SOURCE /* memmem () */
 #include "capability-proxy.h"
 
 #include <string.h>
@@ -12,12 +13,20 @@ struct _CapabilityProxy
   guint16 port;
   guint16 upstream_port;
   GStrv hidden;
+  GStrv added;
   GThread *acceptor;
   GMutex lock;
   GPtrArray *sockets; /* GSocket: both ends of every connection */
   GPtrArray *threads; /* GThread: two per connection */
   gboolean stopping;
+  GPtrArray *log; /* LogRun: the wire, in the order received */
 };
+
+typedef struct
+{
+  gboolean from_server;
+  GByteArray *data;
+} LogRun;
 
 typedef struct
 {
@@ -26,6 +35,26 @@ typedef struct
   GSocket *to;
   gboolean filter; /* server -> client: rewrite capability lists */
 } ProxyPipe;
+
+static void log_chunk (CapabilityProxy *proxy,
+                       gboolean from_server,
+                       const char *data,
+                       gsize length);
+
+/* The added words at the end of the list that starts at @start: before
+ * the "]" of a response code, or before the line's end. */
+static void
+add_words (CapabilityProxy *proxy, GString *line, gsize start)
+{
+  gsize end = start + strcspn (line->str + start, "]\r\n");
+
+  for (guint i = 0; proxy->added != NULL && proxy->added[i] != NULL; i++)
+    {
+      g_string_insert (line, end, proxy->added[i]);
+      g_string_insert_c (line, end, ' ');
+      end += 1 + strlen (proxy->added[i]);
+    }
+}
 
 /* "* OK [CAPABILITY IMAP4rev1 LITERAL+ ...]" without the hidden words */
 static void
@@ -37,7 +66,7 @@ filter_line (CapabilityProxy *proxy, GString *line)
       !(g_str_has_prefix (line->str, "* ") || g_ascii_isalnum (line->str[0])) ||
       start - line->str > 40)
     return;
-  for (guint i = 0; proxy->hidden[i] != NULL; i++)
+  for (guint i = 0; proxy->hidden != NULL && proxy->hidden[i] != NULL; i++)
     {
       gsize length = strlen (proxy->hidden[i]);
       char *at = line->str + (start - line->str);
@@ -57,6 +86,67 @@ filter_line (CapabilityProxy *proxy, GString *line)
           at = line->str + (start - line->str);
         }
     }
+  add_words (proxy, line, start - line->str);
+}
+
+/* Written down before it is sent on: see the header. */
+static void
+log_chunk (CapabilityProxy *proxy,
+           gboolean from_server,
+           const char *data,
+           gsize length)
+{
+  LogRun *last = NULL;
+
+  g_mutex_lock (&proxy->lock);
+  if (proxy->log->len > 0)
+    last = g_ptr_array_index (proxy->log, proxy->log->len - 1);
+  if (last == NULL || last->from_server != from_server)
+    {
+      last = g_new0 (LogRun, 1);
+      last->from_server = from_server;
+      last->data = g_byte_array_new ();
+      g_ptr_array_add (proxy->log, last);
+    }
+  g_byte_array_append (last->data, (const guint8 *) data, length);
+  g_mutex_unlock (&proxy->lock);
+}
+
+static void
+log_run_free (gpointer data)
+{
+  LogRun *run = data;
+
+  g_byte_array_unref (run->data);
+  g_free (run);
+}
+
+static void
+proxy_run_free (gpointer data)
+{
+  CapabilityProxyRun *run = data;
+
+  g_bytes_unref (run->data);
+  g_free (run);
+}
+
+GPtrArray *
+capability_proxy_get_runs (CapabilityProxy *proxy)
+{
+  GPtrArray *runs = g_ptr_array_new_with_free_func (proxy_run_free);
+
+  g_mutex_lock (&proxy->lock);
+  for (guint i = 0; i < proxy->log->len; i++)
+    {
+      const LogRun *run = g_ptr_array_index (proxy->log, i);
+      CapabilityProxyRun *copy = g_new0 (CapabilityProxyRun, 1);
+
+      copy->from_server = run->from_server;
+      copy->data = g_bytes_new (run->data->data, run->data->len);
+      g_ptr_array_add (runs, copy);
+    }
+  g_mutex_unlock (&proxy->lock);
+  return runs;
 }
 
 static gboolean
@@ -87,6 +177,7 @@ forward_lines (CapabilityProxy *proxy, GString *pending, GSocket *to)
 
       g_string_erase (pending, 0, length);
       filter_line (proxy, line);
+      log_chunk (proxy, TRUE, line->str, line->len);
       if (!send_all (to, line->str, line->len))
         return FALSE;
     }
@@ -109,6 +200,7 @@ pipe_thread (gpointer user_data)
         break;
       if (!pipe->filter)
         {
+          log_chunk (pipe->proxy, FALSE, buffer, got);
           if (!send_all (pipe->to, buffer, got))
             break;
           continue;
@@ -183,6 +275,14 @@ accept_thread (gpointer user_data)
 CapabilityProxy *
 capability_proxy_new (guint16 upstream_port, const char *const *hidden)
 {
+  return capability_proxy_new_full (upstream_port, hidden, NULL);
+}
+
+CapabilityProxy *
+capability_proxy_new_full (guint16 upstream_port,
+                           const char *const *hidden,
+                           const char *const *added)
+{
   CapabilityProxy *proxy = g_new0 (CapabilityProxy, 1);
   g_autoptr (GInetAddress) loopback =
       g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
@@ -192,6 +292,8 @@ capability_proxy_new (guint16 upstream_port, const char *const *hidden)
 
   proxy->upstream_port = upstream_port;
   proxy->hidden = g_strdupv ((char **) hidden);
+  proxy->added = g_strdupv ((char **) added);
+  proxy->log = g_ptr_array_new_with_free_func (log_run_free);
   g_mutex_init (&proxy->lock);
   proxy->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   proxy->threads = g_ptr_array_new ();
@@ -234,5 +336,64 @@ capability_proxy_free (CapabilityProxy *proxy)
   g_object_unref (proxy->listener);
   g_mutex_clear (&proxy->lock);
   g_strfreev (proxy->hidden);
+  g_strfreev (proxy->added);
+  g_ptr_array_unref (proxy->log);
   g_free (proxy);
+}
+
+/* ---- what the log shows ------------------------------------------- */
+
+static gboolean
+bytes_contain (GBytes *bytes, const char *needle, gsize length)
+{
+  gsize size = 0;
+  const char *data = g_bytes_get_data (bytes, &size);
+
+  return memmem (data, size, needle, length) != NULL;
+}
+
+/* See the header. */
+void
+capability_proxy_assert_literal (CapabilityProxy *proxy,
+                                 const char *announce,
+                                 const char *text,
+                                 gboolean waited)
+{
+  g_autoptr (GPtrArray) runs = capability_proxy_get_runs (proxy);
+  g_autofree char *line = g_strdup_printf ("%s\r\n", announce);
+  g_autofree char *whole = g_strconcat (line, text, NULL);
+
+  for (guint i = 0; i < runs->len; i++)
+    {
+      const CapabilityProxyRun *run = g_ptr_array_index (runs, i);
+      const CapabilityProxyRun *reply = NULL;
+      const CapabilityProxyRun *after = NULL;
+      gsize size = 0;
+      const char *data = g_bytes_get_data (run->data, &size);
+
+      if (run->from_server || !bytes_contain (run->data, line, strlen (line)))
+        continue;
+      if (!waited)
+        {
+          g_assert_true (bytes_contain (run->data, whole, strlen (whole)));
+          return;
+        }
+      /* the client said nothing after the announcing line */
+      g_assert_cmpuint (size, >=, strlen (line));
+      g_assert_cmpmem (data + size - strlen (line), strlen (line), line,
+                       strlen (line));
+      g_assert_cmpuint (i + 2, <, runs->len);
+      reply = g_ptr_array_index (runs, i + 1);
+      after = g_ptr_array_index (runs, i + 2);
+      g_assert_true (reply->from_server);
+      data = g_bytes_get_data (reply->data, &size);
+      g_assert_true ((size > 0 && data[0] == '+') ||
+                     bytes_contain (reply->data, "\r\n+", 3));
+      g_assert_false (after->from_server);
+      data = g_bytes_get_data (after->data, &size);
+      g_assert_cmpuint (size, >=, strlen (text));
+      g_assert_cmpmem (data, strlen (text), text, strlen (text));
+      return;
+    }
+  g_error ("%s never went to the server", announce);
 }

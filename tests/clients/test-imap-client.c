@@ -6,12 +6,14 @@
  * AUTHENTICATE LOGIN, LOGIN (§6.2.3), ENABLE (RFC 5161), SELECT and the
  * view (§6.3.2, §7.4, §7.5.1; RFC 7162 §3.2.10), APPEND with LITERAL+
  * (RFC 7888) and synchronising literals (§7.5), APPENDUID (RFC 4315),
- * FETCH of a literal body (§7.5.2), IDLE (RFC 2177) and LOGOUT.
+ * LITERAL- (RFC 7888 §5: at once up to 4096 octets, after "+" past them,
+ * seen on the wire through the proxy's log), FETCH of a literal body
+ * (§7.5.2), IDLE (RFC 2177) and LOGOUT.
  *
  * mw-imapd always offers LITERAL+ and SASL-IR; the tests that need a
  * server without them reach it through capability-proxy.c, which takes
- * the words out of its capability lists. Dovecot is configured without
- * them (mw-dovecot.h).
+ * the words out of its capability lists (and adds LITERAL-). Dovecot is
+ * configured without them (mw-dovecot.h).
  */
 #include <string.h>
 
@@ -35,6 +37,7 @@ typedef enum
   OFFER_NO_LITERAL_PLUS = MW_DOVECOT_NO_LITERAL_PLUS,
   OFFER_NO_SASL_IR = MW_DOVECOT_NO_SASL_IR,
   OFFER_NO_CONDSTORE = MW_DOVECOT_NO_CONDSTORE,
+  OFFER_LITERAL_MINUS = MW_DOVECOT_LITERAL_MINUS,
 } Offer;
 
 typedef enum
@@ -65,6 +68,14 @@ typedef struct
 
 /* ---- fixture -------------------------------------------------------- */
 
+/* The cleartext port goes through a capability proxy from now on. */
+static void
+fixture_proxy (Fixture *f, const char *const *hidden, const char *const *added)
+{
+  f->proxy = capability_proxy_new_full (f->imap_port, hidden, added);
+  f->imap_port = capability_proxy_port (f->proxy);
+}
+
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
@@ -86,6 +97,9 @@ fixture_set_up (Fixture *f, gconstpointer data)
       f->dovecot = mw_dovecot_start (f->harness, (MwDovecotFlags) f->offer);
       f->imap_port = mw_dovecot_port (f->dovecot, "imap");
       f->imaps_port = mw_dovecot_port (f->dovecot, "imaps");
+      /* Dovecot says LITERAL- itself; the proxy only logs the wire */
+      if (f->offer & OFFER_LITERAL_MINUS)
+        fixture_proxy (f, NULL, NULL);
       return;
     }
   mw_harness_start (f->harness, "mw-imapd", NULL);
@@ -95,17 +109,17 @@ fixture_set_up (Fixture *f, gconstpointer data)
     {
       g_autoptr (GStrvBuilder) hidden = g_strv_builder_new ();
       g_auto (GStrv) words = NULL;
+      const char *const literal_minus[] = { "LITERAL-", NULL };
 
-      if (f->offer & OFFER_NO_LITERAL_PLUS)
+      if (f->offer & (OFFER_NO_LITERAL_PLUS | OFFER_LITERAL_MINUS))
         g_strv_builder_add_many (hidden, "LITERAL+", "LITERAL-", NULL);
       if (f->offer & OFFER_NO_SASL_IR)
         g_strv_builder_add (hidden, "SASL-IR");
       if (f->offer & OFFER_NO_CONDSTORE)
         g_strv_builder_add_many (hidden, "CONDSTORE", "QRESYNC", NULL);
       words = g_strv_builder_end (hidden);
-      f->proxy =
-          capability_proxy_new (f->imap_port, (const char *const *) words);
-      f->imap_port = capability_proxy_port (f->proxy);
+      fixture_proxy (f, (const char *const *) words,
+                     (f->offer & OFFER_LITERAL_MINUS) ? literal_minus : NULL);
     }
 }
 
@@ -814,6 +828,73 @@ test_append (Fixture *f, gconstpointer data)
   logout (client);
 }
 
+/* A message of exactly @size octets (CRLF line ends). */
+static char *
+sized_message (const char *subject, gsize size)
+{
+  g_autofree char *header = make_message (subject, "");
+  g_autoptr (GString) text = g_string_new (header);
+
+  g_assert_cmpuint (size, >=, text->len + 2);
+  while (text->len < size)
+    {
+      gsize line = MIN (size - text->len - 2, 76);
+
+      /* never leave a remainder too short for a line end */
+      if (size - text->len - 2 - line == 1)
+        line--;
+      for (gsize i = 0; i < line; i++)
+        g_string_append_c (text, 'a' + (char) ((text->len + i) % 26));
+      g_string_append (text, "\r\n");
+    }
+  g_assert_cmpuint (text->len, ==, size);
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+/* RFC 7888 §5 LITERAL-: a literal of up to 4096 octets goes at once as
+ * "{4096+}", a larger one as "{4097}" after the server's "+"; both
+ * arrive whole. Dovecot (imap_literal_minus) refuses a larger
+ * non-synchronising literal, so it holds the client to the limit too. */
+static void
+test_append_literal_minus (Fixture *f, gconstpointer data)
+{
+  g_autoptr (ImapClient) client = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *at_limit = sized_message ("at-limit", 4096);
+  g_autofree char *past_limit = sized_message ("past-limit", 4097);
+  guint32 uids[2] = { 0, 0 };
+  const char *texts[2] = { at_limit, past_limit };
+
+  if (f->skipped)
+    return;
+  client = fixture_select (f, "alice", "INBOX", FALSE, TRUE);
+  g_assert_true (imap_client_has_capability (client, "LITERAL-"));
+  g_assert_false (imap_client_has_capability (client, "LITERAL+"));
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (GBytes) message =
+          g_bytes_new_static (texts[i], strlen (texts[i]));
+
+      g_assert_true (imap_client_append (client, "INBOX", NULL, 0, message,
+                                         NULL, &uids[i], &error));
+      g_assert_no_error (error);
+      g_assert_cmpuint (uids[i], >, 0);
+    }
+  g_assert_true (trace_contains (f, "{4096+}"));
+  g_assert_true (trace_contains (f, "{4097}"));
+  g_assert_false (trace_contains (f, "{4097+}"));
+  g_assert_cmpuint (trace_count (f, "S: +"), ==, 1);
+  capability_proxy_assert_literal (f->proxy, "{4096+}", at_limit, FALSE);
+  capability_proxy_assert_literal (f->proxy, "{4097}", past_limit, TRUE);
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autoptr (GBytes) back = fetch_body (client, uids[i]);
+
+      assert_bytes_equal (back, texts[i], strlen (texts[i]));
+    }
+  logout (client);
+}
+
 /* A synchronising literal the server refuses: the tagged NO comes
  * instead of "+", the octets are never sent, the session goes on. */
 static void
@@ -1033,6 +1114,8 @@ static const struct
   { "append-literal-plus-appenduid", test_append, OFFER_ALL },
   { "literal-sync", test_append, OFFER_NO_LITERAL_PLUS },
   { "literal-sync-refused", test_append_refused, OFFER_NO_LITERAL_PLUS },
+  { "literal-minus-4096-at-once-4097-waits", test_append_literal_minus,
+    OFFER_LITERAL_MINUS },
   { "fetch-literal-body", test_fetch_literal, OFFER_ALL },
   { "idle-push-within-a-second", test_idle_push, OFFER_ALL },
   { "idle-wait-timeout", test_idle_timeout, OFFER_ALL },

@@ -2,14 +2,17 @@
  * test-mw-imap.c: the mw-imap program (issue 9), every subcommand but
  * sync, run as a process against mw-imapd and against a private Dovecot:
  * list (special use, counts), fetch (summaries, headers, whole messages
- * byte for byte), search, flag, move, append, watch (the pushes of new
- * mail, flag changes and expunges within a second, Ctrl-C ending it
- * with DONE and LOGOUT), --trace and --starttls/--tls with --cafile.
+ * byte for byte), search, flag, move, append (and its literal under
+ * LITERAL-, RFC 7888 §5, watched on the wire by capability-proxy.c),
+ * watch (the pushes of new mail, flag changes and expunges within a
+ * second, Ctrl-C ending it with DONE and LOGOUT, --idle-renew's DONE and
+ * IDLE again), --trace and --starttls/--tls with --cafile.
  * The accounts are prepared and checked with the client library.
  */
 #include <signal.h>
 #include <string.h>
 
+#include "capability-proxy.h"
 #include "imap-client.h"
 #include "mw-dovecot.h"
 #include "mw-harness.h"
@@ -27,22 +30,49 @@ typedef struct
   ServerKind kind;
   MwHarness *harness;
   MwDovecot *dovecot;
+  CapabilityProxy *proxy; /* in front of the cleartext port, or NULL */
   guint16 imap_port;
   guint16 imaps_port;
   char *password_file;
   gboolean skipped;
 } Fixture;
 
-static const ServerKind kind_mw_imapd = SERVER_MW_IMAPD;
-static const ServerKind kind_dovecot = SERVER_DOVECOT;
+/* @literal_minus: the server offers LITERAL- instead of LITERAL+ (RFC
+ * 7888 §5), and a capability proxy logs the wire in front of it */
+typedef struct
+{
+  ServerKind kind;
+  gboolean literal_minus;
+} TestServer;
+
+static const TestServer servers[2][2] = {
+  { { SERVER_MW_IMAPD, FALSE }, { SERVER_DOVECOT, FALSE } },
+  { { SERVER_MW_IMAPD, TRUE }, { SERVER_DOVECOT, TRUE } },
+};
+
+/* mw-imapd offers LITERAL+ only: the proxy trades it for LITERAL-;
+ * Dovecot says LITERAL- itself (imap_literal_minus) and enforces it */
+static void
+fixture_literal_minus (Fixture *f)
+{
+  const char *const hidden[] = { "LITERAL+", NULL };
+  const char *const added[] = { "LITERAL-", NULL };
+
+  if (f->kind == SERVER_DOVECOT)
+    f->proxy = capability_proxy_new_full (f->imap_port, NULL, NULL);
+  else
+    f->proxy = capability_proxy_new_full (f->imap_port, hidden, added);
+  f->imap_port = capability_proxy_port (f->proxy);
+}
 
 static void
 fixture_set_up (Fixture *f, gconstpointer data)
 {
+  const TestServer *server = data;
   const char *reason = NULL;
   g_autoptr (GError) error = NULL;
 
-  f->kind = *(const ServerKind *) data;
+  f->kind = server->kind;
   if (f->kind == SERVER_DOVECOT && !mw_dovecot_available (&reason))
     {
       g_test_skip (reason);
@@ -56,19 +86,26 @@ fixture_set_up (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   if (f->kind == SERVER_DOVECOT)
     {
-      f->dovecot = mw_dovecot_start (f->harness, MW_DOVECOT_DEFAULT);
+      f->dovecot = mw_dovecot_start (f->harness, server->literal_minus
+                                                     ? MW_DOVECOT_LITERAL_MINUS
+                                                     : MW_DOVECOT_DEFAULT);
       f->imap_port = mw_dovecot_port (f->dovecot, "imap");
       f->imaps_port = mw_dovecot_port (f->dovecot, "imaps");
-      return;
     }
-  mw_harness_start (f->harness, "mw-imapd", NULL);
-  f->imap_port = mw_harness_port (f->harness, "imap");
-  f->imaps_port = mw_harness_port (f->harness, "imaps");
+  else
+    {
+      mw_harness_start (f->harness, "mw-imapd", NULL);
+      f->imap_port = mw_harness_port (f->harness, "imap");
+      f->imaps_port = mw_harness_port (f->harness, "imaps");
+    }
+  if (server->literal_minus)
+    fixture_literal_minus (f);
 }
 
 static void
 fixture_tear_down (Fixture *f, gconstpointer data)
 {
+  g_clear_pointer (&f->proxy, capability_proxy_free);
   g_clear_pointer (&f->dovecot, mw_dovecot_free);
   g_clear_pointer (&f->harness, mw_harness_free);
   g_free (f->password_file);
@@ -513,6 +550,110 @@ test_append (Fixture *f, gconstpointer data)
   }
 }
 
+/* A message of exactly @size octets once its line ends are CRLF, written
+ * to a file with LF line ends (as a user's editor leaves it); the CRLF
+ * text is returned (transfer full). */
+static char *
+write_sized_message (Fixture *f,
+                     const char *subject,
+                     gsize size,
+                     char **out_path)
+{
+  g_autofree char *header = make_message (subject, "");
+  g_autoptr (GString) crlf = g_string_new (header);
+  g_auto (GStrv) lines = NULL;
+  g_autofree char *lf = NULL;
+  g_autoptr (GError) error = NULL;
+
+  /* lines of 62 octets and a last one that makes up the rest */
+  while (size - crlf->len > 64 + 3)
+    g_string_append (crlf, "0123456789abcdefghijklmnopqrstuvwxyz"
+                           "ABCDEFGHIJKLMNOPQRSTUVWXYZ\r\n");
+  g_string_append_len (crlf,
+                       "0123456789abcdefghijklmnopqrstuvwxyz"
+                       "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789",
+                       size - crlf->len - 2);
+  g_string_append (crlf, "\r\n");
+  g_assert_cmpuint (crlf->len, ==, size);
+  lines = g_strsplit (crlf->str, "\r\n", -1);
+  lf = g_strjoinv ("\n", lines);
+  *out_path =
+      g_strdup_printf ("%s/%s.eml", mw_harness_dir (f->harness), subject);
+  g_file_set_contents (*out_path, lf, -1, &error);
+  g_assert_no_error (error);
+  return g_string_free (g_steal_pointer (&crlf), FALSE);
+}
+
+/* The whole of UID @uid of @folder, through the library. */
+static void
+assert_message_is (Fixture *f,
+                   const char *folder,
+                   guint32 uid,
+                   const char *text)
+{
+  g_autoptr (ImapClient) client = session_open (f, folder);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) replies = NULL;
+  g_autoptr (ImapReply) tagged = imap_client_run (
+      client, &replies, &error, "UID FETCH %u (UID BODY.PEEK[])", uid);
+
+  g_assert_no_error (error);
+  for (guint i = 0; i < replies->len; i++)
+    {
+      const ImapArg *body = imap_reply_fetch_item (replies->pdata[i], "BODY[");
+
+      if (body != NULL)
+        {
+          g_assert_cmpmem (body->data, body->length, text, strlen (text));
+          return;
+        }
+    }
+  g_error ("no BODY[] of UID %u in %s", uid, folder);
+}
+
+/* append under LITERAL- (RFC 7888 §5): 4096 octets go as "{4096+}" at
+ * once, 4097 as "{4097}" and only after the server's "+", as the proxy's
+ * log of the wire shows; both are stored whole */
+static void
+test_append_literal_minus (Fixture *f, gconstpointer data)
+{
+  g_autofree char *at_path = NULL;
+  g_autofree char *past_path = NULL;
+  g_autofree char *at_limit = NULL;
+  g_autofree char *past_limit = NULL;
+  g_autofree char *out = NULL;
+
+  if (f->skipped)
+    return;
+  at_limit = write_sized_message (f, "at-limit", 4096, &at_path);
+  past_limit = write_sized_message (f, "past-limit", 4097, &past_path);
+  {
+    const char *const command[] = { "--trace", "append", "INBOX", at_path,
+                                    NULL };
+
+    out = run_ok (f, NULL, command);
+    g_assert_nonnull (strstr (out, "LITERAL-"));
+    g_assert_nonnull (strstr (out, "{4096+}"));
+    g_assert_null (strstr (out, "\nS: + "));
+    g_assert_nonnull (strstr (out, "appended to INBOX as UID 1 "));
+    g_clear_pointer (&out, g_free);
+  }
+  {
+    const char *const command[] = { "--trace", "append", "INBOX", past_path,
+                                    NULL };
+
+    out = run_ok (f, NULL, command);
+    g_assert_nonnull (strstr (out, "{4097}"));
+    g_assert_null (strstr (out, "{4097+}"));
+    g_assert_nonnull (strstr (out, "\nS: + "));
+    g_assert_nonnull (strstr (out, "appended to INBOX as UID 2 "));
+  }
+  capability_proxy_assert_literal (f->proxy, "{4096+}", at_limit, FALSE);
+  capability_proxy_assert_literal (f->proxy, "{4097}", past_limit, TRUE);
+  assert_message_is (f, "INBOX", 1, at_limit);
+  assert_message_is (f, "INBOX", 2, past_limit);
+}
+
 /* ---- --trace, --starttls, --tls -------------------------------------- */
 
 /* Every line shown, the client's "C:" and the server's "S:", annotated
@@ -678,6 +819,30 @@ watcher_expect (Watcher *watcher, const char *prefix, guint milliseconds)
     }
 }
 
+/* The same, for a line that matches the regular expression @pattern
+ * from its start. */
+static void
+watcher_expect_matching (Watcher *watcher,
+                         const char *pattern,
+                         guint milliseconds)
+{
+  gint64 deadline = g_get_monotonic_time () + milliseconds * 1000;
+
+  for (;;)
+    {
+      gint64 left = (deadline - g_get_monotonic_time ()) / 1000;
+      g_autofree char *line =
+          left > 0 ? watcher_read_line (watcher, (guint) left) : NULL;
+
+      if (line != NULL &&
+          g_regex_match_simple (pattern, line, G_REGEX_ANCHORED, 0))
+        return;
+      if (line == NULL)
+        g_error ("no line matching \"%s\" within %u ms; mw-imap said:\n%s",
+                 pattern, milliseconds, watcher->seen->str);
+    }
+}
+
 static void
 on_exited (GObject *source, GAsyncResult *result, gpointer user_data)
 {
@@ -788,6 +953,34 @@ test_watch_sigint (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (watcher->seen->str, "S: * BYE"));
 }
 
+/* watch --idle-renew 1: after a second of quiet the watch says DONE
+ * and IDLE again (RFC 2177 §3: before the server's timeout), and a
+ * message delivered after that renewal is still printed */
+static void
+test_watch_idle_renew (Fixture *f, gconstpointer data)
+{
+  const char *const command[] = { "--trace", "--idle-renew", "1",
+                                  "watch",   "INBOX",        NULL };
+  g_autoptr (Watcher) watcher = NULL;
+  g_autofree char *text = make_message ("after the renewal", "late\r\n");
+
+  if (f->skipped)
+    return;
+  prepare_account (f);
+  watcher = watcher_start (f, command);
+  watcher_expect (watcher, "watching INBOX: 3 messages", 10000);
+  watcher_expect (watcher, "S: + ", 10000);
+  watcher_expect (watcher, "C: DONE", 10000);
+  /* the renewal: a new IDLE, and the server's "+" to it */
+  watcher_expect_matching (watcher, "C: A[0-9]+ IDLE ", 10000);
+  watcher_expect (watcher, "S: + ", 10000);
+  deliver_text (f, text);
+  watcher_expect (watcher, "new message 4 from Alice: after the renewal",
+                  10000);
+  g_subprocess_send_signal (watcher->process, SIGINT);
+  g_assert_cmpint (watcher_finish (watcher), ==, 0);
+}
+
 /* Ctrl-C at once after the "watching" line, before IDLE is under way */
 static void
 test_watch_sigint_early (Fixture *f, gconstpointer data)
@@ -814,6 +1007,7 @@ main (int argc, char **argv)
   {
     const char *name;
     void (*func) (Fixture *, gconstpointer);
+    gboolean literal_minus;
   } tests[] = {
     { "list-special-use-and-counts", test_list },
     { "fetch-summaries", test_fetch_summaries },
@@ -830,6 +1024,9 @@ main (int argc, char **argv)
     { "watch-pushes-within-a-second", test_watch },
     { "watch-ctrl-c-done-logout", test_watch_sigint },
     { "watch-ctrl-c-at-once", test_watch_sigint_early },
+    { "watch-idle-renew-then-push", test_watch_idle_renew },
+    { "append-literal-minus-4096-at-once-4097-waits", test_append_literal_minus,
+      TRUE },
   };
 
   g_test_init (&argc, &argv, NULL);
@@ -840,10 +1037,12 @@ main (int argc, char **argv)
       g_autofree char *dovecot =
           g_strdup_printf ("/mw-imap/dovecot/%s", tests[t].name);
 
-      g_test_add (mw, Fixture, &kind_mw_imapd, fixture_set_up, tests[t].func,
+      const TestServer *pair = servers[tests[t].literal_minus];
+
+      g_test_add (mw, Fixture, &pair[0], fixture_set_up, tests[t].func,
                   fixture_tear_down);
-      g_test_add (dovecot, Fixture, &kind_dovecot, fixture_set_up,
-                  tests[t].func, fixture_tear_down);
+      g_test_add (dovecot, Fixture, &pair[1], fixture_set_up, tests[t].func,
+                  fixture_tear_down);
     }
   return g_test_run ();
 }

@@ -75,6 +75,8 @@ static const char *const dovecot_users[][2] = {
 
 struct _MwDovecot
 {
+  MwHarness *harness; /* (transfer none): it outlives us */
+  MwDovecotFlags flags;
   char *dir;  /* <harness dir>/dovecot */
   char *mail; /* <dir>/mail: <user>/Maildir */
   char *log;
@@ -109,11 +111,15 @@ capability_setting (MwDovecotFlags flags)
 {
   g_autoptr (GString) list = g_string_new (NULL);
 
-  if (flags == MW_DOVECOT_DEFAULT)
+  /* with imap_literal_minus alone Dovecot's own list says LITERAL- */
+  if ((flags & ~MW_DOVECOT_LITERAL_MINUS) == 0)
     return g_strdup ("");
   for (guint i = 0; dovecot_capabilities[i] != NULL; i++)
     {
       const char *name = dovecot_capabilities[i];
+
+      if ((flags & MW_DOVECOT_LITERAL_MINUS) && strcmp (name, "LITERAL+") == 0)
+        name = "LITERAL-";
 
       if (((flags & MW_DOVECOT_NO_LITERAL_PLUS) &&
            strcmp (name, "LITERAL+") == 0) ||
@@ -169,6 +175,7 @@ write_config (MwDovecot *dovecot, MwHarness *harness, MwDovecotFlags flags)
       "mail_location = maildir:~/Maildir\n"
       "mailbox_idle_check_interval = 1 secs\n"
       "imap_capability = %s\n"
+      "imap_literal_minus = %s\n"
       "passdb {\n"
       "  driver = passwd-file\n"
       "  args = scheme=PLAIN username_format=%%n %s\n"
@@ -190,7 +197,8 @@ write_config (MwDovecot *dovecot, MwHarness *harness, MwDovecotFlags flags)
       "    ssl = yes\n  }\n"
       "}\n",
       dovecot->dir, dovecot->dir, (int) getpid (), dovecot->log,
-      mw_harness_cert (harness), key, capabilities, users,
+      mw_harness_cert (harness), key, capabilities,
+      (flags & MW_DOVECOT_LITERAL_MINUS) ? "yes" : "no", users,
       (guint) dovecot->mail_uid, (guint) dovecot->mail_gid, dovecot->mail,
       dovecot->imap_port, dovecot->imaps_port);
   write_file (conf, text, 0644);
@@ -298,13 +306,27 @@ spawn_master (MwDovecot *dovecot, GSocket *imap, GSocket *imaps)
   g_assert_no_error (error);
 }
 
+/* Fresh listening sockets, the config naming their ports, the master;
+ * returns once it greets. */
+static void
+launch (MwDovecot *dovecot)
+{
+  g_autoptr (GSocket) imap = listen_loopback (&dovecot->imap_port);
+  g_autoptr (GSocket) imaps = listen_loopback (&dovecot->imaps_port);
+
+  write_config (dovecot, dovecot->harness, dovecot->flags);
+  spawn_master (dovecot, imap, imaps);
+  /* from here on only Dovecot holds the listening sockets */
+  g_socket_close (imap, NULL);
+  g_socket_close (imaps, NULL);
+  wait_for_greeting (dovecot);
+}
+
 MwDovecot *
 mw_dovecot_start (MwHarness *harness, MwDovecotFlags flags)
 {
   MwDovecot *dovecot = g_new0 (MwDovecot, 1);
   const struct passwd *nobody = getpwnam ("nobody");
-  g_autoptr (GSocket) imap = NULL;
-  g_autoptr (GSocket) imaps = NULL;
   const char *reason = NULL;
   g_autofree char *run = NULL;
   g_autofree char *state = NULL;
@@ -326,15 +348,17 @@ mw_dovecot_start (MwHarness *harness, MwDovecotFlags flags)
   g_assert_cmpint (g_mkdir_with_parents (state, 0755), ==, 0);
   g_assert_cmpint (chmod (dovecot->dir, 0755), ==, 0);
   make_maildirs (dovecot);
-  imap = listen_loopback (&dovecot->imap_port);
-  imaps = listen_loopback (&dovecot->imaps_port);
-  write_config (dovecot, harness, flags);
-  spawn_master (dovecot, imap, imaps);
-  /* from here on only Dovecot holds the listening sockets */
-  g_socket_close (imap, NULL);
-  g_socket_close (imaps, NULL);
-  wait_for_greeting (dovecot);
+  dovecot->harness = harness;
+  dovecot->flags = flags;
+  launch (dovecot);
   return dovecot;
+}
+
+void
+mw_dovecot_restart (MwDovecot *dovecot)
+{
+  g_assert_null (dovecot->master);
+  launch (dovecot);
 }
 
 static void
@@ -385,13 +409,19 @@ stop_master (GSubprocess *master)
 }
 
 void
+mw_dovecot_stop (MwDovecot *dovecot)
+{
+  if (dovecot->master != NULL)
+    stop_master (dovecot->master);
+  g_clear_object (&dovecot->master);
+}
+
+void
 mw_dovecot_free (MwDovecot *dovecot)
 {
   if (dovecot == NULL)
     return;
-  if (dovecot->master != NULL)
-    stop_master (dovecot->master);
-  g_clear_object (&dovecot->master);
+  mw_dovecot_stop (dovecot);
   g_free (dovecot->dir);
   g_free (dovecot->mail);
   g_free (dovecot->log);
@@ -411,7 +441,9 @@ mw_dovecot_port (MwDovecot *dovecot, const char *label)
 GPid
 mw_dovecot_pid (MwDovecot *dovecot)
 {
-  const char *id = g_subprocess_get_identifier (dovecot->master);
+  const char *id = dovecot->master != NULL
+                       ? g_subprocess_get_identifier (dovecot->master)
+                       : NULL;
 
   return id ? atoi (id) : 0;
 }
@@ -437,6 +469,41 @@ mw_dovecot_deliver (MwDovecot *dovecot, const char *user, const char *text)
   g_assert_cmpint (chown (tmp, dovecot->mail_uid, dovecot->mail_gid), ==, 0);
   /* the rename is the delivery: the message appears whole (Maildir) */
   g_assert_cmpint (rename (tmp, new), ==, 0);
+}
+
+/* Dovecot's files at the top of a Maildir++ root (INBOX's own and the
+ * mailbox list index's); the messages and dovecot-uidvalidity (the
+ * source of the next UIDVALIDITY) stay */
+static gboolean
+is_index_file (const char *name)
+{
+  return g_str_has_prefix (name, "dovecot.index") ||
+         g_str_has_prefix (name, "dovecot.list.index") ||
+         strcmp (name, "dovecot-uidlist") == 0;
+}
+
+void
+mw_dovecot_forget_uids (MwDovecot *dovecot, const char *user)
+{
+  g_autofree char *maildir = mw_dovecot_maildir (dovecot, user);
+  g_autoptr (GDir) dir = g_dir_open (maildir, 0, NULL);
+  const char *name = NULL;
+  guint removed = 0;
+
+  g_assert_null (dovecot->master);
+  g_assert_nonnull (dir);
+  while ((name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (maildir, name, NULL);
+
+      if (!is_index_file (name))
+        continue;
+      g_assert_cmpint (unlink (path), ==, 0);
+      removed += strcmp (name, "dovecot-uidlist") == 0;
+    }
+  /* no uidlist removed: nothing was forgotten, the test would prove
+   * nothing */
+  g_assert_cmpuint (removed, ==, 1);
 }
 
 char *

@@ -38,6 +38,10 @@ typedef enum
   MW_DOVECOT_NO_SASL_IR = 1 << 1,
   /* ... lacks CONDSTORE and QRESYNC (RFC 7162) */
   MW_DOVECOT_NO_CONDSTORE = 1 << 2,
+  /* LITERAL- instead of LITERAL+ (RFC 7888 §5; Dovecot's
+   * imap_literal_minus): Dovecot then refuses a non-synchronising
+   * literal of more than 4096 octets */
+  MW_DOVECOT_LITERAL_MINUS = 1 << 3,
 } MwDovecotFlags;
 
 typedef struct _MwDovecot MwDovecot;
@@ -50,6 +54,17 @@ gboolean mw_dovecot_available (const char **out_reason);
 MwDovecot *mw_dovecot_start (MwHarness *harness, MwDovecotFlags flags);
 /* Stops it by PID and waits for it. */
 void mw_dovecot_free (MwDovecot *dovecot);
+/* Stops it (as mw_dovecot_free () does) and keeps its files, for a test
+ * that changes them behind Dovecot's back; mw_dovecot_restart () starts
+ * it again on the same files, with new ports. */
+void mw_dovecot_stop (MwDovecot *dovecot);
+void mw_dovecot_restart (MwDovecot *dovecot);
+/* While it is stopped: removes what Dovecot knows of @user's INBOX
+ * beside the messages themselves (its index files and dovecot-uidlist,
+ * and the mailbox list index), as a lost or rebuilt index would. Dovecot
+ * then numbers the messages again under a new UIDVALIDITY (RFC 9051
+ * §2.3.1.1). */
+void mw_dovecot_forget_uids (MwDovecot *dovecot, const char *user);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MwDovecot, mw_dovecot_free)
 
 /* "imap" (STARTTLS offered) or "imaps" (implicit TLS). */
