@@ -15,8 +15,10 @@
 #include "imap-message-private.h"
 
 #define IMAP_CACHE_MAGIC "mailwire-imap-cache"
-/* Raise it when the format of the lines changes. */
-#define IMAP_CACHE_VERSION 1
+/* Raise it when the format of the lines, or what they are computed from,
+ * changes. 2: a message holding NUL is described as stored (version 1
+ * described it with those parts in base64). */
+#define IMAP_CACHE_VERSION 2
 /* The slot of the message header, after the FETCH items. */
 #define IMAP_CACHE_HEADER IMAP_CACHE_N_ITEMS
 #define IMAP_CACHE_N_SLOTS (IMAP_CACHE_N_ITEMS + 1)

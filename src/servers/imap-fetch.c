@@ -306,18 +306,26 @@ imap_fetch_append_cached (ImapSession *session,
   return TRUE;
 }
 
-/* A literal: "{n}" CRLF and the octets, or "~{n}" when they hold a NUL
- * (RFC 3516 §4.2: only literal8 may carry NUL). */
+/* A literal: "{n}" CRLF and the octets. RFC 9051 §9 CHAR8, what a
+ * literal holds, excludes NUL: BINARY sends octets that hold one in a
+ * literal8 "~{n}" (RFC 3516 §4.2); BODY sends the stored octets with
+ * each NUL as 0x80, as Dovecot does, so the literal is RFC822.SIZE long
+ * and offsets of partial fetches stay those of the stored message. */
 static void
 imap_fetch_append_literal (GString *out, GBytes *bytes, gboolean binary)
 {
   gsize length = 0;
   const char *data = g_bytes_get_data (bytes, &length);
-  gboolean nul = binary && length > 0 && memchr (data, '\0', length) != NULL;
+  gboolean nul = length > 0 && memchr (data, '\0', length) != NULL;
+  gsize start = 0;
 
-  g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n", nul ? "~" : "",
-                          length);
+  g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n",
+                          nul && binary ? "~" : "", length);
+  start = out->len;
   g_string_append_len (out, data, length);
+  for (gsize i = start; nul && !binary && i < out->len; i++)
+    if (out->str[i] == '\0')
+      out->str[i] = (char) 0x80;
 }
 
 /* §6.4.5: <offset.length> cuts the octets; past the end is empty. */

@@ -565,6 +565,30 @@ imap_append_refused (ImapSession *session,
   return FALSE;
 }
 
+/* Stores the message of @literal, its binary parts (a literal8 may hold
+ * NUL) in base64 (imap_message_encode_binary ()). */
+static gboolean
+imap_append_store (ImapSession *session,
+                   const char *name,
+                   const ImapArg *literal,
+                   MailFlags flags,
+                   GStrv keywords,
+                   gint64 date,
+                   char **out_file_name,
+                   GError **error)
+{
+  g_autoptr (GBytes) sent = g_bytes_new_static (literal->data, literal->length);
+  g_autoptr (ImapMessage) message = imap_message_new (sent);
+  g_autoptr (GBytes) encoded = imap_message_encode_binary (message);
+  GBytes *stored = encoded != NULL ? encoded : sent;
+  gsize length = 0;
+  const char *data = g_bytes_get_data (stored, &length);
+
+  return mail_store_append (session->store, name, data, length, flags,
+                            (const char *const *) keywords, date, out_file_name,
+                            error);
+}
+
 /* One message of APPEND: [flag-list] [date-time] literal, from args[*i]. */
 static gboolean
 imap_append_one (ImapSession *session,
@@ -602,8 +626,7 @@ imap_append_one (ImapSession *session,
   if (arg->length == 0)
     return imap_append_refused (session, IMAP_STATUS_NO, IMAP_CODE_CANNOT,
                                 "an empty message cannot be stored");
-  if (!mail_store_append (session->store, name, arg->data, arg->length, flags,
-                          (const char *const *) keywords, date, &file_name,
+  if (!imap_append_store (session, name, arg, flags, keywords, date, &file_name,
                           &error))
     {
       if (g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NOT_FOUND))

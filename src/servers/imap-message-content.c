@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * imap-message-content.c: what a message's content decodes to: BINARY[]
- * and BINARY.SIZE (RFC 3516 §4.2), parts holding NUL shown in base64
- * (RFC 9051 §4.3, RFC 3516 §4.4), and the decoded text SEARCH matches
+ * and BINARY.SIZE (RFC 3516 §4.2), binary parts APPENDed put in base64
+ * (RFC 3516 §4.4), and the decoded text SEARCH matches
  * (RFC 9051 §6.4.4; RFC 2047 words, RFC 2045 §6 transfer encodings,
  * charsets). The message itself and its structure are imap-message.c.
  */
@@ -195,7 +195,7 @@ imap_message_get_binary_size (ImapMessage *message,
   return TRUE;
 }
 
-/* ---- NUL octets (RFC 9051 §4.3, RFC 3516 §4.4) ------------------------ */
+/* ---- binary content APPENDed (RFC 3516 §4.4, RFC 9051 §4.3.1) -------- */
 
 /* RFC 2045 §6.8: base64 in lines of 76 characters. */
 static void
@@ -258,25 +258,20 @@ append_parts_without_nul (GString *out,
   *at = part->body_end;
 }
 
-/* A literal cannot carry NUL, and only BINARY answers with a literal8
- * (RFC 9051 §4.3), so a message that holds NUL (binary content APPENDed
- * in a literal8) is shown with those parts base64-encoded: BODY[],
- * BODYSTRUCTURE and SEARCH all see that form, and BINARY decodes it back
- * to the stored octets. RFC 3516 §4.4 lets the server change the
- * encoding so, as nothing is lost. A NUL outside any part's content (in
- * a header, a preamble) has no encoding to go into and is sent as 0x80,
- * as Dovecot sends every NUL. (transfer full) */
 GBytes *
-show_without_nul (ImapMessage *message)
+imap_message_encode_binary (ImapMessage *message)
 {
-  GString *out = g_string_sized_new (message->length + message->length / 2);
+  const ImapPart *root = NULL;
+  GString *out = NULL;
   gsize at = 0;
 
-  append_parts_without_nul (out, message, message->root, &at);
+  g_return_val_if_fail (message != NULL, NULL);
+  if (memchr (message->octets, '\0', message->length) == NULL)
+    return NULL;
+  root = imap_message_get_root (message);
+  out = g_string_sized_new (message->length + message->length / 2);
+  append_parts_without_nul (out, message, root, &at);
   g_string_append_len (out, message->octets + at, message->length - at);
-  for (gsize i = 0; i < out->len; i++)
-    if (out->str[i] == '\0')
-      out->str[i] = (char) 0x80;
   return g_string_free_to_bytes (out);
 }
 

@@ -45,16 +45,14 @@ struct _ImapPart
 typedef enum
 {
   IMAP_MESSAGE_STORED, /* the stored octets, nothing looked at */
-  IMAP_MESSAGE_SHOWN,  /* NUL looked for: data is what BODY[] shows */
-  IMAP_MESSAGE_SPLIT,  /* and header_end found (RFC 5322 §2.1) */
+  IMAP_MESSAGE_SPLIT,  /* header_end found (RFC 5322 §2.1) */
   IMAP_MESSAGE_PARSED, /* and the MIME tree built: mime, root */
 } ImapMessageStage;
 
 struct _ImapMessage
 {
   ImapMessageStage stage;
-  GBytes *data;       /* the stored octets, or from SHOWN on, if they hold
-                       * NUL, the message without it (RFC 9051 §4.3) */
+  GBytes *data;       /* the stored octets, what BODY[] sends */
   const char *octets; /* the data's octets */
   gsize length;
   gsize header_end;   /* from SPLIT on: where the top-level body starts */
@@ -68,9 +66,7 @@ const ImapPart *imap_message_get_root (ImapMessage *message);
 
 /* Where the top-level message's body starts: its header is
  * octets[0, header_end), with the empty line that ends it. Reads only
- * the header, and looks for NUL, unless a stage before did: no MIME
- * parse unless the message holds NUL, which changes what is shown. After
- * it (or imap_message_get_root ()), message->octets are final. */
+ * the header, unless a stage before did; no MIME parse. */
 gsize imap_message_get_header_end (ImapMessage *message);
 
 /* ---- header fields (RFC 5322 §2.2) ------------------------------------ */
@@ -124,8 +120,5 @@ const ImapPart *find_part (const ImapPart *root, const GArray *numbers);
 /* message->octets[@start, @end) as bytes that share the message's
  * (transfer full). */
 GBytes *slice (ImapMessage *message, gsize start, gsize end);
-/* The message with each part that holds NUL in base64 (RFC 9051 §4.3),
- * what BODY[] shows then (transfer full). */
-GBytes *show_without_nul (ImapMessage *message);
 
 G_END_DECLS

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * imap-message.c: one stored message as FETCH sections see it (RFC 9051
  * §6.4.5 sections; RFC 2046 §5.1.1 delimiters; RFC 5322 §2.2 header
- * fields). BINARY, NUL and the SEARCH text are imap-message-content.c.
+ * fields). BINARY and the SEARCH text are imap-message-content.c.
  *
  * GMime builds the MIME tree. Where each entity lies in the stored
  * octets is found here, top down: an entity's header runs to its first
@@ -11,8 +11,8 @@
  * delimiter belongs to the delimiter, so it is in no part.
  *
  * Each query reads only as far as it needs (ImapMessageStage): BODY[]
- * looks for NUL; the top-level HEADER, HEADER.FIELDS and TEXT, ENVELOPE
- * and the header SEARCH keys also find where the header ends; only parts,
+ * reads nothing; the top-level HEADER, HEADER.FIELDS and TEXT, ENVELOPE
+ * and the header SEARCH keys find where the header ends; only parts,
  * BODYSTRUCTURE, BINARY and the body SEARCH keys build the tree.
  */
 #include <string.h>
@@ -98,27 +98,6 @@ parse_tree (ImapMessage *message)
   message->stage = IMAP_MESSAGE_PARSED;
 }
 
-/* -> SHOWN: a memchr () over the octets, and only if it finds NUL the
- * parse that show_without_nul () needs (then it is PARSED). */
-static void
-show (ImapMessage *message)
-{
-  GBytes *shown = NULL;
-
-  if (message->stage >= IMAP_MESSAGE_SHOWN)
-    return;
-  message->stage = IMAP_MESSAGE_SHOWN;
-  if (memchr (message->octets, '\0', message->length) == NULL)
-    return;
-  parse_tree (message);
-  shown = show_without_nul (message);
-  clear_tree (message);
-  g_bytes_unref (message->data);
-  message->data = shown;
-  message->octets = g_bytes_get_data (shown, &message->length);
-  parse_tree (message);
-}
-
 void
 imap_message_free (ImapMessage *message)
 {
@@ -133,14 +112,12 @@ GBytes *
 imap_message_get_data (ImapMessage *message)
 {
   g_return_val_if_fail (message != NULL, NULL);
-  show (message);
   return message->data;
 }
 
 const ImapPart *
 imap_message_get_root (ImapMessage *message)
 {
-  show (message);
   if (message->stage < IMAP_MESSAGE_PARSED)
     parse_tree (message);
   return message->root;
@@ -149,7 +126,6 @@ imap_message_get_root (ImapMessage *message)
 gsize
 imap_message_get_header_end (ImapMessage *message)
 {
-  show (message);
   if (message->stage < IMAP_MESSAGE_SPLIT)
     {
       message->header_end =

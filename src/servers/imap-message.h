@@ -4,27 +4,27 @@
  * BODYSTRUCTURE, §6.4.4 SEARCH text; RFC 3516 BINARY).
  *
  * The message is the stored file: CRLF line ends, exactly the octets a
- * client gets for BODY[], unless they hold NUL, which no literal can
- * carry (RFC 9051 §4.3): then the parts holding it are shown
- * base64-encoded, to BODY, BODYSTRUCTURE and SEARCH alike, and BINARY
- * decodes them back (RFC 3516 §4.4). GMime 3 parses the MIME structure
- * (content types, parameters, dispositions, transfer encodings,
- * charsets, RFC 2047 words); every offset and every raw header value
- * comes from those octets, so sizes and sections are exact.
+ * client gets for BODY[], RFC822.SIZE octets of them (RFC 9051 §2.3.4;
+ * a stored NUL goes out as 0x80): sections, BODYSTRUCTURE sizes and
+ * SEARCH see the same octets, and only BINARY decodes (RFC 3516 §4.2).
+ * Binary content APPENDed in a literal8 is stored in base64
+ * (imap_message_encode_binary ()), as Dovecot stores it. GMime 3 parses
+ * the MIME structure (content types, parameters, dispositions, transfer
+ * encodings, charsets, RFC 2047 words); every offset and every raw
+ * header value comes from those octets, so sizes and sections are exact.
  *
  * Parsing is lazy: imap_message_new () only keeps the octets (a
  * reference, never a copy), and each call reads only what it needs.
- * BODY[] looks for NUL and nothing else; ENVELOPE, BODY[HEADER],
- * BODY[HEADER.FIELDS ...], BODY[TEXT] and the SEARCH keys on the message
- * header (imap_message_get_header_text (), _get_address_text (),
+ * BODY[] reads nothing; ENVELOPE, BODY[HEADER], BODY[HEADER.FIELDS ...],
+ * BODY[TEXT] and the SEARCH keys on the message header
+ * (imap_message_get_header_text (), _get_address_text (),
  * _get_sent_day ()) read only the top-level header (RFC 5322 §2.1: up
  * to the first empty line); parts, BODYSTRUCTURE, BINARY and
- * imap_message_body_contains () parse the MIME structure, once. A
- * message that holds NUL is parsed on first use, as its shown form needs
- * the structure. The octets are untrusted (anyone can mail anything):
- * nothing here fails on a malformed message, which gets the structure a
- * reader would guess (RFC 2045 §5.2 defaults, RFC 2046 §5.1.1
- * delimiters). An ImapMessage is used by one thread at a time.
+ * imap_message_body_contains () parse the MIME structure, once. The
+ * octets are untrusted (anyone can mail anything): nothing here fails on
+ * a malformed message, which gets the structure a reader would guess
+ * (RFC 2045 §5.2 defaults, RFC 2046 §5.1.1 delimiters). An ImapMessage
+ * is used by one thread at a time.
  */
 #pragma once
 
@@ -49,9 +49,17 @@ ImapMessage *imap_message_new (GBytes *data);
 void imap_message_free (ImapMessage *message);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImapMessage, imap_message_free)
 
-/* The octets of BODY[] (transfer none): the stored ones, or, if they hold
- * NUL, the message with the parts that hold it in base64. RFC822.SIZE is
- * their size. */
+/* What APPEND stores of a message that holds NUL (sent in a literal8,
+ * RFC 3516 §4.4): each part whose content holds NUL in base64, with a
+ * Content-Transfer-Encoding that says so, so that BODY[] gives a text
+ * form (RFC 9051 §4.3.1) of the stored size and BINARY[] gives back the
+ * octets sent; a NUL outside any part's content stays. NULL if the
+ * message holds no NUL: store it as it is. (transfer full) */
+GBytes *imap_message_encode_binary (ImapMessage *message);
+
+/* The octets of BODY[] (transfer none): the stored ones, RFC822.SIZE of
+ * them. They may hold NUL, which no literal carries (RFC 9051 §9 CHAR8):
+ * the caller sends it as 0x80, as Dovecot does, so the sizes agree. */
 GBytes *imap_message_get_data (ImapMessage *message);
 
 /* ---- FETCH (RFC 9051 §7.5.2) ------------------------------------------ */

@@ -292,7 +292,7 @@ test_hit_is_fresh_parse (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   write_cache (f, cold);
   text = read_file (path);
-  g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t1\t"));
+  g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t2\t"));
   /* the literal's CRLF and the TAB are escaped, the lines are whole */
   g_assert_nonnull (strstr (literal, "}\r\nGr"));
   g_assert_nonnull (strstr (literal, "\tand"));
@@ -342,8 +342,15 @@ damage_empty (GString *file, guint *out_line)
 static void
 damage_other_version (GString *file, guint *out_line)
 {
-  /* "mailwire-imap-cache\t1\t<fingerprint>": an older code's file */
-  file->str[strlen ("mailwire-imap-cache\t1\t")] ^= 0x01;
+  /* "mailwire-imap-cache\t2\t<fingerprint>": another build's file */
+  file->str[strlen ("mailwire-imap-cache\t2\t")] ^= 0x01;
+}
+
+static void
+damage_version_one (GString *file, guint *out_line)
+{
+  /* version 1 described a message holding NUL with its parts in base64 */
+  file->str[strlen ("mailwire-imap-cache\t")] = '1';
 }
 
 static void
@@ -452,6 +459,7 @@ static const DamageCase damage_cases[] = {
   { "garbage", damage_garbage, DAMAGE_ALL_LOST },
   { "empty", damage_empty, DAMAGE_ALL_LOST },
   { "other-version", damage_other_version, DAMAGE_ALL_LOST },
+  { "version-1", damage_version_one, DAMAGE_ALL_LOST },
   { "cut-in-header", damage_cut_in_header, DAMAGE_ALL_LOST },
   { "cut-mid-line", damage_cut_mid_line, DAMAGE_ONE_LOST },
   { "flipped-byte", damage_flipped_byte, DAMAGE_ONE_LOST },
@@ -844,7 +852,7 @@ test_imapd_same_answers (Server *s, gconstpointer data)
       g_assert_cmpstr (restarted, ==, cold);
       g_free (text);
       text = read_file (path);
-      g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t1\t"));
+      g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t2\t"));
     }
   g_assert_cmpint (g_unlink (path), ==, 0);
   server_restart (s);
