@@ -266,27 +266,53 @@ imap_idle_wait (ImapSession *session, GMainContext *context, ImapIdleWait *wait)
   g_source_destroy (timer);
 }
 
-/* Reads the line that ends IDLE and answers it. */
+/* A command in place of DONE is not run, so a synchronising literal in
+ * it is not asked for ("+"); a non-synchronising one is on its way and is
+ * read, so that its octets are not taken for the next command. */
+static gboolean
+on_idle_literal (guint64 size, gboolean non_sync, gpointer user_data)
+{
+  return non_sync;
+}
+
+/* Reads what ends IDLE, whole (a command with its literals), and answers
+ * it with IDLE's tag: OK for DONE, BAD for anything else (RFC 2177 §3:
+ * DONE is all a client may send; Dovecot answers the same). Either way
+ * IDLE is over and the next line is a command. */
 static void
 imap_idle_finish (ImapSession *session)
 {
+  ImapAssembler *assembler = &session->assembler;
   g_autoptr (GError) error = NULL;
-  g_autofree char *line = NULL;
-  gsize length = 0;
-  MailLineFlags flags = MAIL_LINE_CRLF;
+  g_autofree char *first = NULL;
+  gboolean ok = FALSE;
 
-  if (!mail_stream_read_line (session->stream, &line, &length, &flags, NULL,
-                              &error))
+  ok = imap_read_message (session->stream, assembler, on_idle_literal, NULL,
+                          &first, NULL, NULL, &error);
+  if (ok && assembler->message->len == strlen ("DONE") &&
+      g_ascii_strcasecmp (first, "DONE") == 0)
+    {
+      imap_reply_completed (session);
+      return;
+    }
+  if (!ok &&
+      !g_error_matches (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_TOO_BIG) &&
+      !g_error_matches (error, MAIL_LINE_ERROR, MAIL_LINE_ERROR_TOO_LONG))
     {
       g_debug ("%s: IDLE: %s", session->peer, error->message);
       session->flags.done = TRUE;
       return;
     }
-  /* RFC 2177 §3: the only thing a client may send is DONE */
-  if (g_ascii_strcasecmp (line, "DONE") != 0)
-    imap_reply_bad (session, "expected DONE to end IDLE");
-  else
-    imap_reply_completed (session);
+  imap_reply_bad (session, "IDLE ends with DONE (RFC 2177 §3): what came "
+                           "instead was not run, and IDLE is over");
+  /* RFC 7888 §4: octets of a literal too large to read are coming, and
+   * cannot be told apart from commands */
+  if (!ok && assembler->literal > 0 && assembler->non_sync)
+    {
+      imap_reply_status (session, IMAP_STATUS_BYE, IMAP_CODE_TOOBIG, NULL,
+                         "literal too large, closing the connection");
+      session->flags.done = TRUE;
+    }
 }
 
 /* §6.3.13: IDLE ... DONE */

@@ -199,6 +199,77 @@ test_idle_push (Fixture *f, gconstpointer data)
   g_assert_cmpstr (done, ==, "t9 OK IDLE completed");
 }
 
+/* RFC 2177 §3: DONE is the only thing a client may send in IDLE. Sent
+ * in place of DONE, after the "+" or pipelined behind IDLE. */
+typedef struct
+{
+  const char *sent;   /* with CRLF inside, without the last one */
+  gboolean pipelined; /* in one write with IDLE, before the "+" */
+  const char *tagged; /* how IDLE's tagged answer starts */
+} IdleEndCase;
+
+/* VALID */
+static const IdleEndCase idle_done = { "DONE", FALSE, "i1 OK IDLE completed" };
+static const IdleEndCase idle_done_lower = { "done", TRUE,
+                                             "i1 OK IDLE completed" };
+/* INVALID: BAD with IDLE's tag; what came is not run */
+static const IdleEndCase idle_command = { "i2 NOOP", FALSE,
+                                          "i1 BAD IDLE ends with DONE" };
+static const IdleEndCase idle_command_pipelined = {
+  "i2 NOOP", TRUE, "i1 BAD IDLE ends with DONE"
+};
+static const IdleEndCase idle_done_and_more = { "DONE now", FALSE,
+                                                "i1 BAD IDLE ends with DONE" };
+static const IdleEndCase idle_empty_line = { "", FALSE,
+                                             "i1 BAD IDLE ends with DONE" };
+/* RFC 7888: the octets of a non-synchronising literal are read, not run
+ * as a command; a synchronising one is never asked for with "+" */
+static const IdleEndCase idle_non_sync_literal = {
+  "i2 APPEND INBOX {21+}\r\nSubject: no\r\n\r\nbody\r\n", FALSE,
+  "i1 BAD IDLE ends with DONE"
+};
+static const IdleEndCase idle_sync_literal = { "i2 APPEND INBOX {21}", FALSE,
+                                               "i1 BAD IDLE ends with DONE" };
+
+static void
+idle_set_up (Fixture *f, gconstpointer data)
+{
+  fixture_set_up (f, NULL);
+}
+
+/* IDLE's tag gets the answer, then the session goes on in the selected
+ * state: a NOOP is answered with no BAD and no news (nothing was
+ * appended), and IDLE works again. */
+static void
+test_idle_end (Fixture *f, gconstpointer data)
+{
+  const IdleEndCase *c = data;
+  g_autoptr (MwImapClient) client = client_login (f, "INBOX");
+  g_autofree char *idling = NULL;
+  g_autofree char *tagged = NULL;
+  g_autofree char *noop = NULL;
+  g_autofree char *again = NULL;
+  g_autofree char *done = NULL;
+  g_autofree char *pipelined = g_strconcat ("i1 IDLE\r\n", c->sent, NULL);
+
+  mw_imap_client_send (client, c->pipelined ? pipelined : "i1 IDLE");
+  idling = mw_imap_client_read (client);
+  g_assert_true (g_str_has_prefix (idling, "+ "));
+  if (!c->pipelined)
+    mw_imap_client_send (client, c->sent);
+  tagged = mw_imap_client_read (client);
+  g_assert_true (g_str_has_prefix (tagged, c->tagged));
+  noop = mw_imap_client_ok (client, "NOOP");
+  g_assert_null (strstr (noop, "BAD"));
+  g_assert_null (strstr (noop, "EXISTS"));
+  mw_imap_client_send (client, "i3 IDLE");
+  again = mw_imap_client_read (client);
+  g_assert_true (g_str_has_prefix (again, "+ "));
+  mw_imap_client_send (client, "DONE");
+  done = mw_imap_client_read (client);
+  g_assert_cmpstr (done, ==, "i3 OK IDLE completed");
+}
+
 /* RFC 4315 §3: APPENDUID and COPYUID; RFC 6851: MOVE expunges after */
 static void
 test_append_copy_move (Fixture *f, gconstpointer data)
@@ -441,6 +512,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
 #define ADD(path, func, config)                                                \
   g_test_add (path, Fixture, config, fixture_set_up, func, fixture_tear_down)
+#define ADD_IDLE(path, c)                                                      \
+  g_test_add (path, Fixture, c, idle_set_up, test_idle_end, fixture_tear_down)
   ADD ("/imapd/capability-offers-auth-on-loopback", test_capabilities, NULL);
   ADD ("/imapd/login-disabled-without-tls", test_logindisabled,
        "[imap]\nplaintext_auth = never\n");
@@ -449,6 +522,17 @@ main (int argc, char **argv)
   ADD ("/imapd/select-fetch-body-sets-seen", test_select_fetch, NULL);
   ADD ("/imapd/two-sessions-see-flags-and-expunges", test_two_sessions, NULL);
   ADD ("/imapd/idle-pushes-mail-from-smtpd", test_idle_push, NULL);
+  ADD_IDLE ("/imapd/idle-end/done-is-ok", &idle_done);
+  ADD_IDLE ("/imapd/idle-end/pipelined-lowercase-done-is-ok", &idle_done_lower);
+  ADD_IDLE ("/imapd/idle-end/command-is-bad-and-not-run", &idle_command);
+  ADD_IDLE ("/imapd/idle-end/pipelined-command-is-bad-and-not-run",
+            &idle_command_pipelined);
+  ADD_IDLE ("/imapd/idle-end/done-with-more-is-bad", &idle_done_and_more);
+  ADD_IDLE ("/imapd/idle-end/empty-line-is-bad", &idle_empty_line);
+  ADD_IDLE ("/imapd/idle-end/non-sync-literal-is-read-not-run",
+            &idle_non_sync_literal);
+  ADD_IDLE ("/imapd/idle-end/sync-literal-is-not-asked-for",
+            &idle_sync_literal);
   ADD ("/imapd/append-copy-move-answer-uidplus", test_append_copy_move, NULL);
   ADD ("/imapd/uids-survive-restart", test_uids_across_restart, NULL);
   ADD ("/imapd/condstore/unchangedsince-refuses-what-changed",
@@ -458,6 +542,7 @@ main (int argc, char **argv)
   ADD ("/imapd/huge-literal-gets-no-continuation", test_huge_literal, NULL);
   ADD ("/imapd/bad-input-is-answered", test_bad_input, NULL);
   ADD ("/imapd/sort-and-thread", test_sort_thread, NULL);
+#undef ADD_IDLE
 #undef ADD
   return g_test_run ();
 }
