@@ -587,6 +587,50 @@ config_finish (MailConfig *config)
     config->queue_dir = g_build_filename (config->state_dir, "queue", NULL);
 }
 
+/* [relay] dns_server: an IPv4 address with an optional :PORT, all the
+ * libc resolver's server list takes (smtp-dns.c). */
+static gboolean
+config_is_dns_server (const char *text)
+{
+  const char *colon = strchr (text, ':');
+  g_autofree char *address =
+      g_strndup (text, colon != NULL ? (gsize) (colon - text) : strlen (text));
+  guint64 port = 0;
+
+  if (!g_hostname_is_ip_address (address))
+    return FALSE;
+  return colon == NULL ||
+         g_ascii_string_to_unsigned (colon + 1, 10, 1, 65535, &port, NULL);
+}
+
+/* [relay] values that a key's kind alone does not check. */
+static gboolean
+config_check_relay (const ConfigReader *reader,
+                    const MailConfig *config,
+                    GError **error)
+{
+  g_autofree char *where = NULL;
+
+  if (config->dns_server != NULL && !config_is_dns_server (config->dns_server))
+    {
+      where = config_where (reader, "relay", "dns_server");
+      g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,
+                   "%s[relay] dns_server: expected an IPv4 address with an "
+                   "optional :PORT, got '%s'",
+                   where, config->dns_server);
+      return FALSE;
+    }
+  if (config->mx_port <= 0)
+    {
+      where = config_where (reader, "relay", "mx_port");
+      g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,
+                   "%s[relay] mx_port: expected a port number 1-65535, got %d",
+                   where, config->mx_port);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 /* Checks that need two keys at once. */
 static gboolean
 config_check (const ConfigReader *reader,
@@ -601,14 +645,8 @@ config_check (const ConfigReader *reader,
                    where, config->retry_min, config->retry_max);
       return FALSE;
     }
-  if (config->mx_port <= 0)
-    {
-      g_autofree char *where = config_where (reader, "relay", "mx_port");
-      g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,
-                   "%s[relay] mx_port: expected a port number 1-65535, got %d",
-                   where, config->mx_port);
-      return FALSE;
-    }
+  if (!config_check_relay (reader, config, error))
+    return FALSE;
   if ((config->tls_cert == NULL) != (config->tls_key == NULL))
     {
       g_set_error (error, MAIL_CONFIG_ERROR, MAIL_CONFIG_ERROR_VALUE,

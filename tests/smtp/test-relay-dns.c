@@ -587,6 +587,53 @@ test_static_route_first (DnsRelay *r, gconstpointer data)
   assert_delivered_to (r, "bob@pref.test", r->c);
 }
 
+/* ---- [relay] values refused at start ---------------------------------- */
+
+typedef struct
+{
+  const char *name;   /* of the test path */
+  const char *config; /* the [relay] lines */
+  const char *error;  /* what mw-smtpd's message must say */
+} BadRelayKey;
+
+static const BadRelayKey bad_relay_keys[] = {
+  /* INVALID */
+  { "dns-server-name", "dns_server = localhost:53",
+    "[relay] dns_server: expected an IPv4" },
+  { "dns-server-ipv6", "dns_server = ::1",
+    "[relay] dns_server: expected an IPv4" },
+  { "dns-server-port-0", "dns_server = 127.0.0.1:0",
+    "[relay] dns_server: expected an IPv4" },
+  { "dns-server-port-text", "dns_server = 127.0.0.1:53x",
+    "[relay] dns_server: expected an IPv4" },
+  { "dns-server-empty",
+    "dns_server =", "[relay] dns_server: expected a non-empty word" },
+  { "dns-timeout-0", "dns_timeout = 0",
+    "[relay] dns_timeout: expected a positive number" },
+  { "mx-port-0", "mx_port = 0",
+    "[relay] mx_port: expected a port number 1-65535" },
+  { "mx-port-off", "mx_port = -1",
+    "[relay] mx_port: expected a port number 1-65535" },
+};
+
+/* A [relay] typo is an error at start that names the key and its line,
+ * not a relay that quietly asks no DNS server. */
+static void
+test_bad_relay_key (gconstpointer data)
+{
+  const BadRelayKey *row = data;
+  g_autofree char *extra = g_strdup_printf ("[relay]\n%s\n", row->config);
+  g_autoptr (MwHarness) h = mw_harness_new (extra);
+  const char *argv[] = { "mw-smtpd", "--config", mw_harness_config (h), NULL };
+  g_autofree char *err = NULL;
+  g_autofree char *where = g_strdup_printf ("%s:", mw_harness_config (h));
+
+  g_assert_cmpint (mw_harness_run (h, argv, NULL, NULL, &err), !=, 0);
+  if (strstr (err, row->error) == NULL || strstr (err, where) == NULL)
+    g_error ("'%s': expected \"%s\" naming the file, got: %s", row->config,
+             row->error, err);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -616,5 +663,12 @@ main (int argc, char **argv)
   g_test_add ("/relay/dns/static-route-comes-first", DnsRelay, NULL,
               dns_relay_set_up_hops, test_static_route_first,
               dns_relay_tear_down);
+  for (gsize i = 0; i < G_N_ELEMENTS (bad_relay_keys); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/relay/dns/config/refused/%s",
+                                               bad_relay_keys[i].name);
+
+      g_test_add_data_func (path, &bad_relay_keys[i], test_bad_relay_key);
+    }
   return g_test_run ();
 }
