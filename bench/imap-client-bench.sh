@@ -23,7 +23,10 @@
 # before either server opens them. Before the first sync, one unmeasured
 # pass over the INBOX (SELECT, UID FETCH 1:* (FLAGS), then every body) so
 # that neither client pays for Dovecot's index or a cold page cache. Both
-# clients fsync what they store (mbsync's FSync defaults to yes).
+# clients fsync what they store (mbsync's FSync defaults to yes): mbsync
+# each message file, one after the other; mw-imap each file and its
+# directory, in a few writer threads at once (their fsyncs share the
+# disk's journal commits), pairing a message only once it is durable.
 #
 # Environment: N=10000, SIZE=4096, REPEAT=7, FIRST_REPEAT=1,
 # MW_IMAP_PORT=24863, BUILD=build; the peers (bench/peers.sh) run in

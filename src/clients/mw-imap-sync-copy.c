@@ -2,8 +2,8 @@
  * mw-imap-sync-copy.c: the messages of `mw-imap sync` that are in no
  * pair yet: copies on both sides paired by Message-ID (after a crash or
  * a UIDVALIDITY change), then downloads (UID FETCH BODY.PEEK[], RFC 9051
- * §6.4.5, stored durably) and uploads (APPEND with APPENDUID, RFC 4315
- * §3). See mw-imap-sync.c for the whole sync.
+ * §6.4.5, stored durably by a few writer threads) and uploads (APPEND
+ * with APPENDUID, RFC 4315 §3). See mw-imap-sync.c for the whole sync.
  */
 #include <string.h>
 
@@ -176,39 +176,168 @@ mw_sync_pair_stored (MwSyncFolder *f, GError **error)
   return mw_sync_checkpoint (f, error);
 }
 
-/* Stores one message of a UID FETCH durably (mail_store_append ()
- * fsyncs), with the server's flags and INTERNALDATE. */
-static gboolean
-mw_sync_store_fetched (MwSyncFolder *f, const ImapReply *reply, GError **error)
+/* ---- downloads: stored by a few threads at once --------------------- */
+
+/* Each download is stored durably by mail_store_append () (the file and
+ * its directory fsynced) before it may be paired: that is the rule that
+ * makes a pair missing on one side a deletion. On a disk an fsync costs
+ * milliseconds, almost all of it waiting for the journal to commit, and
+ * one commit serves every fsync waiting at that moment. So a few writer
+ * threads store messages side by side (each still durable on its own
+ * before it counts), while the main thread goes on reading the next
+ * batch from the server. Nothing is paired before every write handed out
+ * has returned (mw_sync_writer_drain ()). */
+#define MW_SYNC_WRITERS 4
+/* messages handed out and not yet stored, at most (memory) */
+#define MW_SYNC_IN_FLIGHT 256
+
+typedef struct
 {
-  const ImapArg *body = imap_reply_fetch_item (reply, "BODY[");
+  MwSyncFolder *f;
+  GThreadPool *pool;
+  GMutex lock; /* guards the rest, and f->stored */
+  GCond changed;
+  guint pending;
+  GError *error; /* the first failure; no more writes once set */
+} MwSyncWriter;
+
+/* One message to store: its FETCH response holds the octets. */
+typedef struct
+{
+  ImapReply *reply;
+  const ImapArg *body;
+  guint32 uid;
+  MailFlags flags;
+  GStrv keywords;
+  gint64 time;
+} MwSyncWrite;
+
+static void
+mw_sync_write_free (MwSyncWrite *write)
+{
+  imap_reply_free (write->reply);
+  g_strfreev (write->keywords);
+  g_free (write);
+}
+
+/* In a writer thread: the store calls are each on their own paths and
+ * files (mail-store.h), so they may run side by side. */
+static void
+mw_sync_write_run (gpointer data, gpointer user_data)
+{
+  MwSyncWrite *write = data;
+  MwSyncWriter *writer = user_data;
+  MwSyncFolder *f = writer->f;
+  GError *error = NULL;
+  char *name = NULL;
+  gboolean ok = mail_store_append (f->sync->store, f->local, write->body->data,
+                                   write->body->length, write->flags,
+                                   (const char *const *) write->keywords,
+                                   write->time, &name, &error);
+
+  g_mutex_lock (&writer->lock);
+  if (ok)
+    g_hash_table_insert (f->stored, name, GUINT_TO_POINTER (write->uid));
+  else if (writer->error == NULL)
+    writer->error = error;
+  else
+    g_error_free (error);
+  writer->pending--;
+  g_cond_broadcast (&writer->changed);
+  g_mutex_unlock (&writer->lock);
+  mw_sync_write_free (write);
+}
+
+static void
+mw_sync_writer_init (MwSyncWriter *writer, MwSyncFolder *f)
+{
+  writer->f = f;
+  g_mutex_init (&writer->lock);
+  g_cond_init (&writer->changed);
+  writer->pool = g_thread_pool_new (mw_sync_write_run, writer, MW_SYNC_WRITERS,
+                                    FALSE, NULL);
+}
+
+/* Waits until at most @limit writes are pending (or, unless @all, one
+ * failed); FALSE with the first failure, if one came. */
+static gboolean
+mw_sync_writer_wait (MwSyncWriter *writer,
+                     guint limit,
+                     gboolean all,
+                     GError **error)
+{
+  gboolean ok = FALSE;
+
+  g_mutex_lock (&writer->lock);
+  while (writer->pending > limit && (all || writer->error == NULL))
+    g_cond_wait (&writer->changed, &writer->lock);
+  ok = writer->error == NULL;
+  if (!ok)
+    g_propagate_error (error, g_error_copy (writer->error));
+  g_mutex_unlock (&writer->lock);
+  return ok;
+}
+
+/* Every write handed out has returned: f->stored is the main thread's
+ * again, and holds only durable messages. */
+static gboolean
+mw_sync_writer_drain (MwSyncWriter *writer, GError **error)
+{
+  return mw_sync_writer_wait (writer, 0, TRUE, error);
+}
+
+static void
+mw_sync_writer_clear (MwSyncWriter *writer)
+{
+  /* waits for what is queued: no thread outlives the folder */
+  g_thread_pool_free (writer->pool, FALSE, TRUE);
+  g_clear_error (&writer->error);
+  g_cond_clear (&writer->changed);
+  g_mutex_clear (&writer->lock);
+}
+
+/* Hands one message of a UID FETCH to the writers (taking @reply), with
+ * the server's flags and INTERNALDATE. */
+static gboolean
+mw_sync_writer_push (MwSyncWriter *writer, ImapReply *reply, GError **error)
+{
+  g_autofree MwSyncWrite *write = g_new0 (MwSyncWrite, 1);
   const ImapArg *date = imap_reply_fetch_item (reply, "INTERNALDATE");
   const char *flags = NULL;
   guint64 uid = 0;
-  gint64 time = 0;
   int zone = 0;
-  MailFlags system = 0;
-  g_auto (GStrv) keywords = NULL;
-  char *name = NULL;
 
-  if (body == NULL || body->data == NULL ||
+  write->reply = reply;
+  write->body = imap_reply_fetch_item (reply, "BODY[");
+  if (write->body == NULL || write->body->data == NULL ||
       !imap_reply_fetch_number (reply, "UID", &uid))
-    return TRUE;
-  flags = g_hash_table_lookup (f->remote_now, GUINT_TO_POINTER (uid));
-  mw_sync_flags_to_local (flags, &system, &keywords);
+    {
+      imap_reply_free (reply);
+      return TRUE;
+    }
+  write->uid = (guint32) uid;
+  flags = g_hash_table_lookup (writer->f->remote_now, GUINT_TO_POINTER (uid));
+  mw_sync_flags_to_local (flags, &write->flags, &write->keywords);
   if (date == NULL || imap_arg_string (date) == NULL ||
-      !imap_datetime_parse (imap_arg_string (date), &time, &zone, NULL))
-    time = 0;
-  if (!mail_store_append (f->sync->store, f->local, body->data, body->length,
-                          system, (const char *const *) keywords, time, &name,
-                          error))
-    return FALSE;
-  g_hash_table_insert (f->stored, name, GUINT_TO_POINTER (uid));
-  return TRUE;
+      !imap_datetime_parse (imap_arg_string (date), &write->time, &zone, NULL))
+    write->time = 0;
+  if (!mw_sync_writer_wait (writer, MW_SYNC_IN_FLIGHT, FALSE, error))
+    {
+      mw_sync_write_free (g_steal_pointer (&write));
+      return FALSE;
+    }
+  g_mutex_lock (&writer->lock);
+  writer->pending++;
+  g_mutex_unlock (&writer->lock);
+  return g_thread_pool_push (writer->pool, g_steal_pointer (&write), error);
 }
 
 static gboolean
-mw_sync_download_batch (MwSyncFolder *f, GArray *uids, GError **error)
+mw_sync_download_batch (MwSyncFolder *f,
+                        MwSyncWriter *writer,
+                        GArray *uids,
+                        guint *inout_unpaired,
+                        GError **error)
 {
   g_autofree char *set = mw_sync_uid_set (uids);
   g_autoptr (GPtrArray) replies = NULL;
@@ -218,28 +347,51 @@ mw_sync_download_batch (MwSyncFolder *f, GArray *uids, GError **error)
 
   if (tagged == NULL)
     return FALSE;
+  /* each reply goes to a writer, which frees it */
+  g_ptr_array_set_free_func (replies, NULL);
   for (guint i = 0; i < replies->len; i++)
-    if (!mw_sync_store_fetched (f, g_ptr_array_index (replies, i), error))
-      return FALSE;
-  return g_hash_table_size (f->stored) < MW_SYNC_RESCAN ||
-         mw_sync_pair_stored (f, error);
+    if (!mw_sync_writer_push (writer, g_steal_pointer (&replies->pdata[i]),
+                              error))
+      {
+        g_ptr_array_set_free_func (replies, (GDestroyNotify) imap_reply_free);
+        return FALSE;
+      }
+  *inout_unpaired += uids->len;
+  if (*inout_unpaired < MW_SYNC_RESCAN)
+    return TRUE;
+  *inout_unpaired = 0;
+  return mw_sync_writer_drain (writer, error) && mw_sync_pair_stored (f, error);
 }
 
 gboolean
 mw_sync_download (MwSyncFolder *f, GError **error)
 {
   g_autoptr (GArray) uids = mw_sync_keys (f->remote_now);
+  MwSyncWriter writer = { 0 };
+  guint unpaired = 0;
+  gboolean ok = TRUE;
 
-  for (guint start = 0; start < uids->len; start += MW_SYNC_BATCH)
+  if (uids->len == 0)
+    return TRUE;
+  mw_sync_writer_init (&writer, f);
+  for (guint start = 0; ok && start < uids->len; start += MW_SYNC_BATCH)
     {
       guint count = MIN (MW_SYNC_BATCH, uids->len - start);
       g_autoptr (GArray) batch = g_array_new (FALSE, FALSE, sizeof (guint32));
 
       g_array_append_vals (batch, &g_array_index (uids, guint32, start), count);
-      if (!mw_sync_download_batch (f, batch, error))
-        return FALSE;
+      ok = mw_sync_download_batch (f, &writer, batch, &unpaired, error);
     }
-  return mw_sync_pair_stored (f, error);
+  /* what was stored before a failure is durable: it is paired too */
+  if (!ok)
+    {
+      mw_sync_writer_drain (&writer, NULL);
+      mw_sync_pair_stored (f, NULL);
+    }
+  ok = ok && mw_sync_writer_drain (&writer, error) &&
+       mw_sync_pair_stored (f, error);
+  mw_sync_writer_clear (&writer);
+  return ok;
 }
 
 /* APPEND each local message in no pair; APPENDUID (RFC 4315 §3) names

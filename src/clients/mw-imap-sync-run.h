@@ -52,7 +52,8 @@ typedef struct
   gboolean qresync;   /* SELECT reported the changes (RFC 7162) */
   gboolean changing;  /* local flag changes are batched (begun) */
   GHashTable *stored; /* file name -> server UID: downloaded, not yet
-                       * paired (that needs the local UID) */
+                       * paired (that needs the local UID); filled by
+                       * the writer threads (mw-imap-sync-copy.c) */
   MwSyncCounts counts;
 } MwSyncFolder;
 
