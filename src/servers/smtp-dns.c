@@ -326,7 +326,7 @@ smtp_dns_resolve_all (SmtpDnsResolver *resolver,
     }
   if (hosts->len > 0)
     return TRUE;
-  failed = implicit ? "A/AAAA" : "A/AAAA of its MX hosts";
+  failed = implicit ? "A/AAAA" : "A/AAAA of the MX hosts of";
   if (worst != SMTP_DNS_NODATA)
     smtp_dns_set_error (error, resolver, worst, failed, domain);
   else if (implicit)

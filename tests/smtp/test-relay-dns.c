@@ -9,6 +9,7 @@
  *   down.test    MX 10 mx1.down.test (127.0.0.4), MX 20 mx2.down.test (C)
  *   nomx.test    no MX; A 127.0.0.3 (C): the implicit MX
  *   nullmx.test  MX 0 "." (RFC 7505 null MX), and an A record all the same
+ *   noaddr.test  MX 10 mx.noaddr.test, a name with no address
  *   missing.test no such name (dnsmasq is authoritative for .test)
  *
  * Waiting on other processes has no callback to hook, so the waits poll
@@ -130,6 +131,7 @@ dns_start (DnsRelay *r)
                          "--host-record=mx2.down.test,127.0.0.3",
                          "--host-record=nomx.test,127.0.0.3",
                          "--mx-host=nullmx.test,.,0",
+                         "--mx-host=noaddr.test,mx.noaddr.test,10",
                          "--host-record=nullmx.test,127.0.0.2",
                          "--log-queries",
                          log,
@@ -443,6 +445,22 @@ test_missing_domain_bounces (DnsRelay *r, gconstpointer data)
   assert_bounced (r, "bob@missing.test", "5.1.2", "NXDOMAIN");
 }
 
+/* RFC 5321 §5.1: an MX list none of whose hosts has an address is an
+ * error, not a reason to try the domain's address: 5.4.4 (RFC 3463
+ * §3.5, unable to route), at once. */
+static void
+test_mx_without_address_bounces (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *log = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@noaddr.test", "5.4.4", "no MX host of noaddr.test");
+  log = read_file_or_empty (r->dns_log);
+  g_assert_nonnull (strstr (log, "query[A] mx.noaddr.test"));
+  g_assert_null (strstr (log, "query[A] noaddr.test"));
+}
+
 /* RFC 5321 §5.1 and §4.5.4.1: with no DNS server answering, the mail is
  * not sent to a guessed address: it waits, the queue says DNS is why,
  * and once dnsmasq is up (on the port A was told) the retry delivers. */
@@ -648,6 +666,9 @@ main (int argc, char **argv)
               dns_relay_set_up, test_null_mx_bounces, dns_relay_tear_down);
   g_test_add ("/relay/dns/nxdomain-bounces-5.1.2", DnsRelay, NULL,
               dns_relay_set_up, test_missing_domain_bounces,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/mx-without-address-bounces-5.4.4", DnsRelay, NULL,
+              dns_relay_set_up, test_mx_without_address_bounces,
               dns_relay_tear_down);
   g_test_add ("/relay/dns/dns-down-waits-then-delivers", DnsRelay, NULL,
               dns_relay_set_up_hops, test_dns_down_then_up,
