@@ -114,7 +114,8 @@ decrypt_after_lost_finished (TraceSession *session,
   tls->application = TRUE;
   return tls_decrypt_application_keys (session->tls_decrypt, direction, NULL) &&
          tls_decrypt_record (session->tls_decrypt, direction, header, body,
-                             length, tls->skipped, tls->plain, out_type, NULL);
+                             length, MIN (tls->skipped, TLS_MAX_SKIPPED),
+                             tls->plain, out_type, NULL);
 }
 
 /* Decrypts one record and hands on what it holds; FALSE (said why, and
@@ -208,7 +209,7 @@ decrypt_record (TraceSession *session, TraceDirection direction)
     return FALSE;
   if (tls->record_cut)
     {
-      tls->skipped++; /* its sequence number went by */
+      tls->skipped = MIN (tls->skipped + 1, TLS_MAX_SKIPPED); /* gone by */
       return FALSE;
     }
   keys = look_up_keys (session, direction, FALSE);
@@ -390,8 +391,8 @@ trace_tls_gap (TraceSession *session, TraceDirection direction, guint64 missing)
     }
   /* Across a record boundary: how many records went is not known; the
    * next one's sequence number is searched for (decrypt_record). */
-  tls->skipped +=
-      1 + (guint) MIN (missing / (TLS_RECORD_HEADER + 17), TLS_MAX_SKIPPED);
+  tls->skipped = (guint) MIN (
+      tls->skipped + 1 + missing / (TLS_RECORD_HEADER + 17), TLS_MAX_SKIPPED);
   tls->header_length = 0;
   tls->body_remaining = 0;
   tls->hunting = TRUE;

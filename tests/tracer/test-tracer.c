@@ -12,6 +12,10 @@
  *   /tracer/tls/keylogs-agree/<capture>  the key log the servers wrote
  *       (GnuTLS), the one the clients wrote (OpenSSL, GnuTLS) and both
  *       given together decrypt the same
+ *   /tracer/tls/resegmented/{split,batch}  tls-smtp.pcap cut again by
+ *       resegment.py, into 7-octet segments (records split across
+ *       segments) or one segment per turn (several records per segment),
+ *       decodes to the same lines
  *   /tracer/live/lo  a live capture on lo of an SMTP exchange (root only)
  *   /tracer/live/write-*  -w FILE holds the whole session: as soon as
  *       mw-trace has shown its end, and when mw-trace is stopped by SIGINT
@@ -196,6 +200,69 @@ test_keylogs_agree (gconstpointer data)
   g_assert_nonnull (strstr (with_server, "\"tls.decrypted\":true"));
   g_assert_cmpstr (with_client, ==, with_server);
   g_assert_cmpstr (with_both, ==, with_server);
+}
+
+/* Every "dir ... line" of mw-trace's JSON events, in order, one a line
+ * (transfer full): what was said, without frame numbers and times. */
+static char *
+said_lines (const char *json)
+{
+  g_autoptr (GRegex) regex = g_regex_new (
+      "\"dir\":\"[^\"]*\",\"proto\":\"[a-z]*\",\"kind\":\"[a-z]*\","
+      "\"line\":\"([^\"\\\\]|\\\\.)*\"",
+      0, 0, NULL);
+  g_autoptr (GMatchInfo) match = NULL;
+  GString *lines = g_string_new (NULL);
+
+  g_regex_match (regex, json, 0, &match);
+  while (g_match_info_matches (match))
+    {
+      g_autofree char *line = g_match_info_fetch (match, 0);
+      g_string_append_printf (lines, "%s\n", line);
+      g_match_info_next (match, NULL);
+    }
+  return g_string_free (lines, FALSE);
+}
+
+/* RFC 8446 §5.1: records are a byte stream over TCP; how the octets were
+ * cut into segments must not change what is decrypted. */
+static void
+test_resegmented (gconstpointer data)
+{
+  const char *how = data;
+  g_autofree char *script =
+      g_test_build_filename (G_TEST_DIST, "tracer", "resegment.py", NULL);
+  g_autofree char *source =
+      g_test_build_filename (G_TEST_DIST, "tracer", "tls-smtp.pcap", NULL);
+  g_autofree char *keylog = g_test_build_filename (
+      G_TEST_DIST, "tracer", "tls-smtp.server.keylog", NULL);
+  g_autofree char *target = NULL;
+  g_autofree char *tracer = tracer_path ();
+  g_autoptr (GError) error = NULL;
+  g_autofree char *made = NULL;
+  g_autofree char *original = NULL;
+  g_autofree char *cut = NULL;
+  g_autofree char *expected = NULL;
+  g_autofree char *got = NULL;
+
+  g_close (g_file_open_tmp ("tls-XXXXXX.pcap", &target, &error), NULL);
+  g_assert_no_error (error);
+  {
+    const char *argv[] = { "python3", script, source, target, how, NULL };
+    const char *original_argv[] = { tracer,     "--json", "-r", source,
+                                    "--keylog", keylog,   NULL };
+    const char *cut_argv[] = { tracer,     "--json", "-r", target,
+                               "--keylog", keylog,   NULL };
+    made = run (argv, NULL);
+    original = run (original_argv, NULL);
+    cut = run (cut_argv, NULL);
+  }
+  g_unlink (target);
+  expected = said_lines (original);
+  got = said_lines (cut);
+  g_assert_nonnull (strstr (original, "\"tls.decrypted\":true"));
+  g_assert_cmpuint (strlen (expected), >, 1000);
+  g_assert_cmpstr (got, ==, expected);
 }
 
 /* ---- live capture on lo ------------------------------------------------- */
@@ -568,6 +635,10 @@ main (int argc, char **argv)
           g_strdup_printf ("/tracer/tls/keylogs-agree/%s", captures[i]);
       g_test_add_data_func (path, captures[i], test_keylogs_agree);
     }
+  g_test_add_data_func ("/tracer/tls/resegmented/split", "split",
+                        test_resegmented);
+  g_test_add_data_func ("/tracer/tls/resegmented/batch", "batch",
+                        test_resegmented);
   g_test_add_func ("/tracer/live/lo", test_live);
   g_test_add_func ("/tracer/live/write-file-whole-at-close",
                    test_write_at_close);
