@@ -18,6 +18,7 @@
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 
 #include "mw-harness.h"
 
@@ -89,6 +90,32 @@ free_dns_port (void)
   g_error ("no port free for UDP and TCP at once in 50 tries");
 }
 
+/* ---- helper processes ------------------------------------------------- */
+
+/* SIGTERM, which timeout(1) passes on to its command (SIGKILL would
+ * leave that command behind). */
+static void
+die_with_test (gpointer user_data)
+{
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Starts @argv (argv[0] a path or a program in PATH) so that it gets
+ * SIGTERM if the test dies first: a failed assertion aborts before any
+ * tear-down, and nothing must be left listening behind it. */
+static GSubprocess *
+spawn_helper (const char *const *argv, GSubprocessFlags flags)
+{
+  g_autoptr (GSubprocessLauncher) launcher = g_subprocess_launcher_new (flags);
+  g_autoptr (GError) error = NULL;
+  GSubprocess *process = NULL;
+
+  g_subprocess_launcher_set_child_setup (launcher, die_with_test, NULL, NULL);
+  process = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  return process;
+}
+
 /* ---- dnsmasq ---------------------------------------------------------- */
 
 static char *
@@ -110,7 +137,12 @@ dns_start (DnsRelay *r)
   g_autofree char *port = g_strdup_printf ("--port=%u", r->dns_port);
   g_autofree char *log = g_strdup_printf ("--log-facility=%s", r->dns_log);
   g_autofree char *user = g_strdup_printf ("--user=%s", g_get_user_name ());
-  const char *argv[] = { "dnsmasq",
+  /* dnsmasq drops its capabilities, which clears the parent-death
+   * signal: timeout(1) keeps it, passes SIGTERM on and bounds dnsmasq's
+   * life in any case. */
+  const char *argv[] = { "timeout",
+                         "120",
+                         "dnsmasq",
                          "--keep-in-foreground",
                          "--conf-file=/dev/null",
                          "--no-resolv",
@@ -136,14 +168,12 @@ dns_start (DnsRelay *r)
                          "--log-queries",
                          log,
                          NULL };
-  g_autoptr (GError) error = NULL;
   g_autofree char *text = NULL;
 
-  argv[0] = r->dnsmasq_path;
+  argv[2] = r->dnsmasq_path;
   g_assert_null (r->dnsmasq);
   g_unlink (r->dns_log);
-  r->dnsmasq = g_subprocess_newv (argv, G_SUBPROCESS_FLAGS_NONE, &error);
-  g_assert_no_error (error);
+  r->dnsmasq = spawn_helper (argv, G_SUBPROCESS_FLAGS_NONE);
   for (guint i = 0; i < WAIT_STEPS; i++)
     {
       g_free (text);
@@ -172,14 +202,13 @@ static guint16
 slow_start (DnsRelay *r, const char *delay, const char *log)
 {
   g_autofree char *upstream = g_strdup_printf ("%u", r->dns_port);
+  const char *argv[] = { "python3", MW_SLOW_DNS, upstream, delay, log, NULL };
   g_autoptr (GError) error = NULL;
   g_autoptr (GDataInputStream) out = NULL;
   g_autofree char *line = NULL;
   guint64 port = 0;
 
-  r->slow = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3",
-                              MW_SLOW_DNS, upstream, delay, log, NULL);
-  g_assert_no_error (error);
+  r->slow = spawn_helper (argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE);
   out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (r->slow));
   line = g_data_input_stream_read_line (out, NULL, NULL, &error);
   g_assert_no_error (error);
