@@ -120,9 +120,15 @@ rm -rf "$state/dcu1-Maildir"
 ln -s "$root/u1/Maildir" "$state/dcu1-Maildir"
 chown -R "$MAIL_UID:$MAIL_GID" "$state"
 
-start() { # PROGRAM: runs it as the mail user (setpriv execs: $! is the server)
+# In a session of its own, as a daemon is (Dovecot's master calls setsid ()):
+# with the kernel's autogroup scheduling (sched_autogroup_enabled, Debian's
+# default) every session shares out the CPU as one group, so on a loaded
+# machine a server left in this script's session would share one group's
+# CPU with the client and whatever else this session runs, while Dovecot
+# gets a group to itself, and the ratios would measure that.
+start() { # PROGRAM: runs it as the mail user (setsid and setpriv exec: $! is the server)
   rm -f "$state/$1.out"
-  setpriv --reuid "$MAIL_UID" --regid "$MAIL_GID" --clear-groups \
+  setsid setpriv --reuid "$MAIL_UID" --regid "$MAIL_GID" --clear-groups \
     "$build/src/servers/$1" --config "$state/mailwire.conf" >"$state/$1.out" 2>"$state/$1.err" &
 }
 ready() { # PROGRAM

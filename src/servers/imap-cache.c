@@ -655,7 +655,8 @@ imap_cache_add (ImapCache *cache,
 GBytes *
 imap_cache_get_header (ImapCache *cache, const MailMessage *message)
 {
-  g_autoptr (GString) text = g_string_new (NULL);
+  /* room for a usual header at once: SEARCH asks this of every message */
+  g_autoptr (GString) text = g_string_sized_new (1024);
 
   g_return_val_if_fail (cache != NULL && message != NULL, NULL);
   if (!imap_cache_append_slot (cache, message, IMAP_CACHE_HEADER, text))

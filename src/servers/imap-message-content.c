@@ -277,12 +277,29 @@ imap_message_encode_binary (ImapMessage *message)
 
 /* ---- SEARCH text (RFC 9051 §6.4.4) ------------------------------------ */
 
+/* TRUE if @raw is ASCII with no "=?": no RFC 2047 word to decode and no
+ * 8-bit text to convert, so decoding would give @raw back (GMime's
+ * decoder keeps the other text, blanks and all). */
+static gboolean
+header_text_is_plain (const char *raw)
+{
+  for (const char *p = raw; *p != '\0'; p++)
+    if ((guchar) *p >= 0x80 || (p[0] == '=' && p[1] == '?'))
+      return FALSE;
+  return TRUE;
+}
+
 char *
 imap_header_decode_text (const char *raw)
 {
-  char *text = g_mime_utils_header_decode_text (NULL, raw);
-  char *valid = g_utf8_make_valid (text, -1);
+  char *text = NULL;
+  char *valid = NULL;
 
+  /* SEARCH FROM over a folder asks this of every message */
+  if (header_text_is_plain (raw))
+    return g_strdup (raw);
+  text = g_mime_utils_header_decode_text (NULL, raw);
+  valid = g_utf8_make_valid (text, -1);
   g_free (text);
   return valid;
 }
