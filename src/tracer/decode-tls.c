@@ -420,10 +420,3 @@ trace_tls_finish (TraceSession *session, TraceDirection direction)
                           tls->body_length);
   trace_tls_emit (session, direction, text, "RFC 8446 §5.1", tls->body_length);
 }
-
-/* decode-tls-handshake.c and tls-decrypt.c are compiled as part of this
- * file for now: the fuzz targets build the tracer's sources from their
- * own list (fuzz/meson.build), which does not name them yet. Once it
- * does, these lines go and src/tracer/meson.build lists both files. */
-#include "decode-tls-handshake.c"
-#include "tls-decrypt.c"
