@@ -301,10 +301,18 @@ command_effects (TraceSession *session,
     }
   else if (strcmp (verb, "BDAT") == 0)
     {
-      /* RFC 3030 §2: BDAT chunk-size [SP "LAST"]; the octets follow. */
-      guint64 size = g_ascii_strtoull (arguments, NULL, 10);
-      smtp->bdat_last = g_strrstr (arguments, "LAST") != NULL ||
-                        g_strrstr (arguments, "last") != NULL;
+      /* RFC 3030 §2: BDAT chunk-size [SP "LAST"]; the octets follow. The
+       * grammar is mw-smtpd's (smtp_proto_parse_bdat ()). */
+      guint64 size = 0;
+      gboolean last = FALSE;
+
+      if (!smtp_proto_parse_bdat (arguments, &size, &last))
+        {
+          trace_event_explain (event, "not BDAT <octets> [LAST] (RFC 3030 §2): "
+                                      "nobody can tell where its octets end");
+          return;
+        }
+      smtp->bdat_last = last;
       if (smtp->message == NULL)
         smtp->message = trace_message_new (session->options->body);
       trace_event_explain (event, "%" G_GUINT64_FORMAT " octets follow%s", size,

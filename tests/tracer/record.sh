@@ -3,8 +3,8 @@
 # record.sh BUILD_DIR [OUTDIR [WHAT...]]: records the golden captures of
 # mailwire's own servers talking to real clients (Python's smtplib and
 # poplib, and a socket client that writes IMAP as the RFC spells it), with
-# tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore, smuggling
-# and/or tls (default: all six): writes mailwire-WHAT.pcap (tls: see
+# tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore, smuggling,
+# bdat and/or tls (default: all seven): writes mailwire-WHAT.pcap (tls: see
 # below); then run regen-goldens.sh and review the .out files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
@@ -49,6 +49,11 @@
 #   (editcap -s 300: gaps in the longer records: the certificate, the
 #   message), tls-end.pcap the first 35 frames of tls-imap.pcap and 150
 #   octets of the 36th (the capture ends inside a TLS record).
+#   BDAT (RFC 3030 CHUNKING): mw-send --chunking (one "BDAT n LAST" with a
+#         leading-dot line, not stuffed), then a socket client that
+#         pipelines MAIL, RCPT and two chunks, the second holding a line
+#         "." that ends nothing, then BDAT 0 LAST; and a BDAT before MAIL,
+#         whose chunk mw-smtpd reads and refuses (503)
 # imap-pcapng.pcapng is imap-literals.pcap converted: editcap -F pcapng.
 # The servers listen on ephemeral ports, so mw-trace must recognise them by
 # their greeting.
@@ -56,7 +61,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
 shift $(($# < 2 ? $# : 2))
-what=" ${*:-smtp pop3 imap condstore smuggling tls} "
+what=" ${*:-smtp pop3 imap condstore smuggling bdat tls} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -305,6 +310,44 @@ c.use(context.wrap_socket(c.sock))
 c.command(b"b2", b'LOGIN alice "alice-secret"\r\n')
 c.command(b"b3", b"SELECT INBOX\r\n")
 c.command(b"b4", b"LOGOUT\r\n")
+PY
+fi
+
+if [[ $what == *" bdat "* ]]; then
+printf 'Subject: in chunks\n\n.a line that starts with a dot\nlast line\n' > "$dir/chunked.eml"
+capture mailwire-bdat "tcp port $smtp_port" -- \
+    sh -c '"$1" --server "127.0.0.1:$2" --from alice@example.test --to bob@example.test \
+        --eml "$3" --chunking --helo client.example.test >/dev/null && python3 - "$2"' sh \
+    "$build/src/clients/mw-send" "$smtp_port" "$dir/chunked.eml" <<'PY'
+import socket, sys
+port = int(sys.argv[1])
+first = b"Subject: two chunks\r\n\r\nthe first chunk\r\n"
+second = b"a line with one dot:\r\n.\r\nends nothing here\r\n"
+hidden = b"MAIL FROM:<evil@example.test>\r\n"
+
+
+def reply(f):
+    """the last line of one reply"""
+    while (line := f.readline()) and line[3:4] == b"-":
+        pass
+    return line
+
+
+with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+    f = s.makefile("rb")
+    reply(f)
+    s.sendall(b"EHLO client.example.test\r\n")
+    reply(f)
+    # RFC 3030 §2: a chunk before MAIL is read whole and refused
+    s.sendall(b"BDAT %d LAST\r\n" % len(hidden) + hidden)
+    reply(f)
+    s.sendall(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+              + b"BDAT %d\r\n" % len(first) + first
+              + b"BDAT %d\r\n" % len(second) + second + b"BDAT 0 LAST\r\n")
+    for _ in range(5):
+        reply(f)
+    s.sendall(b"QUIT\r\n")
+    f.read()
 PY
 fi
 
