@@ -340,12 +340,16 @@ int
 mail_server_main (const MailServerMain *info, int argc, char **argv)
 {
   g_autofree char *config_path = NULL;
+  g_autofree char *keylog = NULL;
   gboolean protocol_log = FALSE;
   const GOptionEntry entries[] = {
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config_path,
       "configuration file (mailwire.conf)", "FILE" },
     { "protocol-log", 0, 0, G_OPTION_ARG_NONE, &protocol_log,
       "log every command and response (passwords masked)", NULL },
+    { "keylog", 0, 0, G_OPTION_ARG_FILENAME, &keylog,
+      "append the TLS secrets to FILE (config tls_keylog; mw-trace --keylog)",
+      "FILE" },
     { NULL },
   };
   g_autoptr (GOptionContext) options = g_option_context_new (info->description);
@@ -360,6 +364,8 @@ mail_server_main (const MailServerMain *info, int argc, char **argv)
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       (config = mail_config_load (config_path, &error)) == NULL ||
+      !mail_tls_set_keylog (keylog != NULL ? keylog : config->tls_keylog,
+                            &error) ||
       !load_certificate (config, &certificate, &error))
     {
       fprintf (stderr, "%s: %s\n", info->program, error->message);

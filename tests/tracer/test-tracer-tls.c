@@ -132,6 +132,60 @@ test_pop3_and_imap_clients (void)
   assert_traffic_secrets (imap_lines);
 }
 
+/* mw-pop3d takes tls_keylog from the configuration, mw-imapd --keylog
+ * (mail_server_main ()): each logs the secrets its client logged. */
+static void
+test_pop3d_and_imapd (void)
+{
+  g_autoptr (MwHarness) harness =
+      mw_harness_new ("[general]\ntls_keylog = pop3d.keylog\n");
+  g_autofree char *pop3d_log =
+      g_build_filename (mw_harness_dir (harness), "pop3d.keylog", NULL);
+  g_autofree char *imapd_log =
+      g_build_filename (mw_harness_dir (harness), "imapd.keylog", NULL);
+  g_autofree char *pop3_log =
+      g_build_filename (mw_harness_dir (harness), "pop3.keylog", NULL);
+  g_autofree char *imap_log =
+      g_build_filename (mw_harness_dir (harness), "imap.keylog", NULL);
+  g_autofree char *pop3s = NULL;
+  g_autofree char *imaps = NULL;
+  g_auto (GStrv) server_lines = NULL;
+  g_auto (GStrv) client_lines = NULL;
+
+  mw_harness_start (harness, "mw-pop3d", NULL);
+  mw_harness_start (harness, "mw-imapd", "--keylog", imapd_log, NULL);
+  pop3s = g_strdup_printf ("127.0.0.1:%u", mw_harness_port (harness, "pop3s"));
+  imaps = g_strdup_printf ("127.0.0.1:%u", mw_harness_port (harness, "imaps"));
+  {
+    const char *pop3[] = { "mw-pop3",    "--server", pop3s,
+                           "--tls",      "--cafile", mw_harness_cert (harness),
+                           "--user",     "bob",      "--password",
+                           "bob-secret", "--list",   "--keylog",
+                           pop3_log,     NULL };
+    const char *imap[] = { "mw-imap",    "--server", imaps,
+                           "--tls",      "--cafile", mw_harness_cert (harness),
+                           "--user",     "bob",      "--password",
+                           "bob-secret", "--keylog", imap_log,
+                           "list",       NULL };
+    g_assert_cmpint (mw_harness_run (harness, pop3, NULL, NULL, NULL), ==, 0);
+    g_assert_cmpint (mw_harness_run (harness, imap, NULL, NULL, NULL), ==, 0);
+  }
+  server_lines = read_lines (pop3d_log);
+  client_lines = read_lines (pop3_log);
+  assert_traffic_secrets (server_lines);
+  for (guint i = 0; client_lines[i] != NULL; i++)
+    g_assert_true (
+        g_strv_contains ((const char *const *) server_lines, client_lines[i]));
+  g_clear_pointer (&server_lines, g_strfreev);
+  g_clear_pointer (&client_lines, g_strfreev);
+  server_lines = read_lines (imapd_log);
+  client_lines = read_lines (imap_log);
+  assert_traffic_secrets (server_lines);
+  for (guint i = 0; client_lines[i] != NULL; i++)
+    g_assert_true (
+        g_strv_contains ((const char *const *) server_lines, client_lines[i]));
+}
+
 static void
 test_bad_path (void)
 {
@@ -232,6 +286,7 @@ main (int argc, char **argv)
                    test_smtpd_and_mw_send);
   g_test_add_func ("/tracer/tls/keylog/pop3-and-imap-clients",
                    test_pop3_and_imap_clients);
+  g_test_add_func ("/tracer/tls/keylog/pop3d-and-imapd", test_pop3d_and_imapd);
   g_test_add_func ("/tracer/tls/keylog/bad-path", test_bad_path);
   g_test_add_func ("/tracer/live/keylog", test_live_keylog);
   return g_test_run ();
