@@ -405,9 +405,14 @@ static void
 release_held (TraceSession *session, SmtpTrace *smtp)
 {
   gint64 now = session->now_us;
+  GQueue waiting = smtp->held;
   SmtpHeld *held;
 
-  while ((held = g_queue_pop_head (&smtp->held)) != NULL)
+  /* Take the lines held so far. Behind a second pipelined DATA a line
+   * must wait again: it is held anew, for that DATA's reply, and not
+   * taken again here (before, it went round this loop forever). */
+  g_queue_init (&smtp->held);
+  while ((held = g_queue_pop_head (&waiting)) != NULL)
     {
       session->now_us = held->time_us;
       smtp_client_line (session, smtp, held->line, held->length, held->flags);
