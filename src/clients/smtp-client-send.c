@@ -295,19 +295,26 @@ smtp_client_read_chunk_replies (SmtpClient *c,
           refusal = g_strdup (c->reply_text->str);
         }
     }
+  /* The error names the step that really failed: in a pipelined batch
+   * the chunks are refused for a MAIL or RCPT refused before them. */
   if (t->mail_code != 0 && !smtp_reply_is_positive (t->mail_code))
-    smtp_client_fail_mail (c, t, error);
-  else if (t->accepted == 0)
-    smtp_client_fail_recipients (c, t, error);
-  else if (refusal_code != 0)
+    {
+      smtp_client_fail_mail (c, t, error);
+      return FALSE;
+    }
+  if (t->accepted == 0)
+    {
+      smtp_client_fail_recipients (c, t, error);
+      return FALSE;
+    }
+  if (refusal_code != 0)
     {
       c->reply_code = refusal_code;
       g_string_assign (c->reply_text, refusal);
       smtp_client_set_refused (c, SMTP_CLIENT_ERROR_DATA, "BDAT", error);
+      return FALSE;
     }
-  else
-    return TRUE;
-  return FALSE;
+  return TRUE;
 }
 
 /* Without PIPELINING each chunk waits for the reply to the one before
