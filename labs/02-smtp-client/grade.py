@@ -12,7 +12,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labkit import DOMAIN, Fail, Grader, Mailwire, Submission, main_args, strip_trace_headers  # noqa: E402
+from labkit import DOMAIN, Fail, build_checks, Grader, Mailwire, Submission, main_args, strip_trace_headers  # noqa: E402
 
 LAB = os.path.dirname(os.path.abspath(__file__))
 FROM = f"alice@{DOMAIN}"
@@ -67,22 +67,7 @@ class Lab2:
 def checks(grader, lab):
     sub = lab.sub
 
-    @grader.check("builds")
-    def builds():
-        if not sub.build():
-            raise Fail("`make` to build smtp-client (or an executable `run`)",
-                       sub.build_log.strip()[-300:] or "no output")
-
-    @grader.check("no-warnings")
-    def no_warnings():
-        if not sub.built:
-            raise Fail("a build", "none")
-        if sub.warnings():
-            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
-
-    def need_build():
-        if not sub.built:
-            raise Fail("a program to run", "it did not build")
+    need_build = build_checks(grader, sub, "smtp-client")
 
     @grader.check("one-recipient")
     def one_recipient():

@@ -19,7 +19,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labkit import (PASSWORD, Fail, Grader, Mailwire, Submission, main_args,  # noqa: E402
+from labkit import (PASSWORD, Fail, build_checks, Grader, Mailwire, Submission, main_args,  # noqa: E402
                     password_file, program, read_answers, trace_json, whole_capture)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
@@ -244,18 +244,7 @@ def idle_span(log, until):
 def checks(grader, lab):
     sub = lab.sub
 
-    @grader.check("builds")
-    def builds():
-        if not sub.build():
-            raise Fail("`make` to build idle-watch (or an executable `run`)",
-                       sub.build_log.strip()[-300:] or "no output")
-
-    @grader.check("no-warnings")
-    def no_warnings():
-        if not sub.built:
-            raise Fail("a build", "none")
-        if sub.warnings():
-            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
+    build_checks(grader, sub, "idle-watch")
 
     @grader.check("login-and-select")
     def login_select():

@@ -25,7 +25,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labkit import (Fail, Grader, Mailwire, Submission, main_args,  # noqa: E402
+from labkit import (Fail, build_checks, Grader, Mailwire, Submission, main_args,  # noqa: E402
                     password_file, program, read_answers, trace_json, whole_capture)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
@@ -217,22 +217,7 @@ class Lab6:
 def checks(grader, lab):
     sub = lab.sub
 
-    @grader.check("builds")
-    def builds():
-        if not sub.build():
-            raise Fail("`make` to build dsn-read (or an executable `run`)",
-                       sub.build_log.strip()[-300:] or "no output")
-
-    @grader.check("no-warnings")
-    def no_warnings():
-        if not sub.built:
-            raise Fail("a build", "none")
-        if sub.warnings():
-            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
-
-    def need_build():
-        if not sub.built:
-            raise Fail("a program to run", "it did not build")
+    need_build = build_checks(grader, sub, "dsn-read")
 
     @grader.check("mailwire-expired")
     def expired():

@@ -18,7 +18,7 @@ import tempfile
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labkit import (SMUGGLING_ENDS, Fail, Grader, Mailwire, Submission,  # noqa: E402
+from labkit import (SMUGGLING_ENDS, Fail, build_checks, Grader, Mailwire, Submission,  # noqa: E402
                     main_args, read_answers, smuggling_text, trace_json,
                     whole_capture)
 
@@ -122,22 +122,7 @@ def checks(grader, lab):
     sub = lab.sub
     everything = ("all", [])
 
-    @grader.check("builds")
-    def builds():
-        if not sub.build():
-            raise Fail("`make` to build smtp-probe (or an executable `run`)",
-                       sub.build_log.strip()[-300:] or "no output")
-
-    @grader.check("no-warnings")
-    def no_warnings():
-        if not sub.built:
-            raise Fail("a build", "none")
-        if sub.warnings():
-            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
-
-    def need_build():
-        if not sub.built:
-            raise Fail("a program to run", "it did not build")
+    need_build = build_checks(grader, sub, "smtp-probe")
 
     @grader.check("vulnerable-server-relay")
     def vulnerable_relay():

@@ -21,7 +21,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
-from labkit import (SMUGGLING_ENDS, Fail, Grader, Submission, main_args,  # noqa: E402
+from labkit import (SMUGGLING_ENDS, Fail, build_checks, Grader, Submission, main_args,  # noqa: E402
                     program, smuggling_text)
 
 LAB = os.path.dirname(os.path.abspath(__file__))
@@ -241,22 +241,7 @@ def checks(grader, sub, scratch):
         count[0] += 1
         return Server(sub, scratch, f"run{count[0]}")
 
-    @grader.check("builds")
-    def builds():
-        if not sub.build():
-            raise Fail("`make` to build smtp-server (or an executable `run`)",
-                       sub.build_log.strip()[-300:] or "no output")
-
-    @grader.check("no-warnings")
-    def no_warnings():
-        if not sub.built:
-            raise Fail("a build", "none")
-        if sub.warnings():
-            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
-
-    def need_build():
-        if not sub.built:
-            raise Fail("a program to run", "it did not build")
+    need_build = build_checks(grader, sub, "smtp-server")
 
     @grader.check("greeting-and-quit")
     def greeting():

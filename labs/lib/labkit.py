@@ -591,6 +591,32 @@ class Grader:
         return 0 if score == total else 1
 
 
+def build_checks(grader, sub, program):
+    """The checks every programming lab opens with: the submission builds
+    (its Makefile, or an executable `run`), without compiler warnings.
+    Returns need_build (), which the lab's later checks call first so that
+    a program that did not build fails them with that reason."""
+
+    @grader.check("builds")
+    def builds():
+        if not sub.build():
+            raise Fail(f"`make` to build {program} (or an executable `run`)",
+                       sub.build_log.strip()[-300:] or "no output")
+
+    @grader.check("no-warnings")
+    def no_warnings():
+        if not sub.built:
+            raise Fail("a build", "none")
+        if sub.warnings():
+            raise Fail("no compiler warnings with -Wall -Wextra", sub.warnings()[0])
+
+    def need_build():
+        if not sub.built:
+            raise Fail("a program to run", "it did not build")
+
+    return need_build
+
+
 def main_args(argv):
     """grade.py [DIR] [--results FILE]: DIR defaults to the working copy."""
     import argparse
