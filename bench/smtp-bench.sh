@@ -4,14 +4,28 @@
 # smtp-source through bench/smtp_load.sh). Prints, per load, both
 # servers' median rates and server CPU per message, and the ratios.
 #
+# Each load also runs bench/fsync_floor.py on the same filesystem: the rate
+# of bare tmp/ write + fsync + rename + new/ fsync with as many writers as
+# sessions, the most any durable server could deliver here; both servers'
+# rates are given as a fraction of it.
+#
 # Environment: REPEAT=3, N4K=2000 (messages of 4 KiB), N1M=100 (of 1 MiB),
-# CONCS="1 10 50", MW_PORT=24525. Every run is bounded (N messages, and
+# CONCS="1 10 50", MW_PORT=24525, BUILD=build, PEERS_DIR=/tmp/perfpeers-smtp
+# (Postfix on SMTP_PORT=24725). Every run is bounded (N messages, and
 # smtp_load.sh's RUN_TIMEOUT). Stops what it started, by PID.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
+build=${BUILD:-$top/build}
+case $build in /*) ;; *) build=$top/$build ;; esac
 REPEAT=${REPEAT:-3} N4K=${N4K:-2000} N1M=${N1M:-100} CONCS=${CONCS:-"1 10 50"}
 MW_PORT=${MW_PORT:-24525}
+# the peers in a sandbox and on ports of their own, as imap-bench.sh's, so
+# the two benchmarks (or another user of peers.sh) never share a Postfix
+export PEERS_DIR=${PEERS_DIR:-/tmp/perfpeers-smtp}
+export SMTP_PORT=${SMTP_PORT:-24725} IMAP_PORT=${IMAP_PORT:-24743}
+export POP3_PORT=${POP3_PORT:-24710} SINK_PORT=${SINK_PORT:-24726}
+export NUSERS=1
 state=$(mktemp -d /tmp/mw-smtp-bench.XXXXXX)
 mw_pid=
 cleanup() {
@@ -25,7 +39,7 @@ trap cleanup EXIT
 # off so both servers are measured at full speed with the same durability.
 PF_IN_FLOW_DELAY=0 "$here/peers.sh" start >/dev/null
 read -r pf_pid _dc_pid < <("$here/peers.sh" pids)
-pf_root=/tmp/perfpeers/mail/example.test
+pf_root=$PEERS_DIR/mail/example.test
 
 cat >"$state/mailwire.conf" <<CONF
 [general]
@@ -44,10 +58,18 @@ pop3s_port = -1
 port = -1
 imaps_port = -1
 CONF
-echo u0-secret | "$top/build/src/tools/mw-admin" --config "$state/mailwire.conf" user add u0 >/dev/null
-"$top/build/src/servers/mw-smtpd" --config "$state/mailwire.conf" >"$state/out" 2>"$state/err" &
+echo u0-secret | "$build/src/tools/mw-admin" --config "$state/mailwire.conf" user add u0 >/dev/null
+# In a session of its own, as Postfix's master is (postfix start detaches
+# it with setsid ()): with the kernel's autogroup scheduling (Debian's
+# default) each session shares out the CPU as one group, so a mw-smtpd left
+# in this script's session would share one group with smtp-source, while
+# Postfix's processes had a group to themselves (see imap-bench.sh). Not
+# a process group leader here, so setsid execs: $! is mw-smtpd.
+setsid "$build/src/servers/mw-smtpd" --config "$state/mailwire.conf" >"$state/out" 2>"$state/err" &
 mw_pid=$!
 for _ in $(seq 50); do grep -q ready "$state/out" && break; sleep 0.1; done
+grep -q ready "$state/out" || { echo "mw-smtpd did not start" >&2; cat "$state/err" >&2; exit 1; }
+echo "uptime: $(uptime)"
 
 run_one() { # LABEL HOST PORT N CONC SIZE MAILROOT PID
   SIZE=$6 REPEAT=$REPEAT QUIET=1 MAILROOT=$7 SERVER_PIDS=$8 \
@@ -55,21 +77,25 @@ run_one() { # LABEL HOST PORT N CONC SIZE MAILROOT PID
 }
 median() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
 
-printf '%-34s %12s %12s %10s %10s %8s %9s\n' load mw_msg_s pf_msg_s mw_cpu_ms pf_cpu_ms rate_x cpu_ratio
+printf '%-34s %10s %10s %10s %10s %10s %7s %9s %7s %7s\n' load mw_msg_s pf_msg_s floor_msg_s mw_cpu_ms pf_cpu_ms rate_x cpu_ratio mw_flr pf_flr
 for spec in $(for c in $CONCS; do echo "$N4K:$c:4096"; done) $(for c in $CONCS; do echo "$N1M:$c:1048576"; done); do
   IFS=: read -r n c size <<<"$spec"
   find "$state/mail" "$pf_root/u0/Maildir" -path '*/new/*' -type f -delete 2>/dev/null || true
   mw=$(run_one mailwire 127.0.0.1 "$MW_PORT" "$n" "$c" "$size" "$state/mail" "$mw_pid")
-  pf=$(run_one postfix 127.0.0.1 24025 "$n" "$c" "$size" "$pf_root/u0" "$pf_pid")
+  pf=$(run_one postfix 127.0.0.1 "$SMTP_PORT" "$n" "$c" "$size" "$pf_root/u0" "$pf_pid")
   mwr=$(median "$mw" deliver_msg_s); pfr=$(median "$pf" deliver_msg_s)
   mwc=$(median "$mw" server_cpu_s); pfc=$(median "$pf" server_cpu_s)
-  python3 - "$n" "$c" "$size" "$mwr" "$pfr" "$mwc" "$pfc" <<'PY'
+  # same filesystem as both servers' Maildirs (/tmp), same message count
+  floor=$(python3 "$here/fsync_floor.py" "$state" "$n" "$c" "$size" | sed -n 's/.* msg_s=//p')
+  python3 - "$n" "$c" "$size" "$mwr" "$pfr" "$floor" "$mwc" "$pfc" <<'PY'
 import sys
 n, c, size = (int(x) for x in sys.argv[1:4])
-mwr, pfr, mwc, pfc = (float(x) for x in sys.argv[4:])
+mwr, pfr, flr, mwc, pfc = (float(x) for x in sys.argv[4:])
 mwm, pfm = 1000 * mwc / n, 1000 * pfc / n
-print(f"{f'n={n} conc={c} size={size}':34s} {mwr:12.1f} {pfr:12.1f} {mwm:10.3f} {pfm:10.3f}"
-      f" {mwr / pfr:8.2f} {mwm / pfm if pfm else 0:9.2f}")
+print(f"{f'n={n} conc={c} size={size}':34s} {mwr:10.1f} {pfr:10.1f} {flr:10.1f} {mwm:10.3f} {pfm:10.3f}"
+      f" {mwr / pfr:7.2f} {mwm / pfm if pfm else 0:9.2f} {mwr / flr:7.2f} {pfr / flr:7.2f}")
 PY
 done
 echo "rate_x: mailwire delivered msg/s over Postfix's; cpu_ratio: mailwire server CPU per message over Postfix's (goal: rate_x >= 2, cpu_ratio <= 0.33)"
+echo "floor_msg_s: bare write + fsync + rename + directory fsync, as many writers as sessions (fsync_floor.py); mw_flr, pf_flr: each server's rate over it"
+echo "uptime: $(uptime)"
