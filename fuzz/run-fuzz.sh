@@ -7,6 +7,8 @@
 # corpus size, peak memory, and any crash with the path of its reproducer.
 # New inputs go to build-fuzz/fuzz-corpus/TARGET (the seeds in
 # fuzz/corpus/TARGET are only read); crashes to build-fuzz/fuzz-crashes/TARGET.
+# FUZZ_JOBS=N runs N targets at once (CI: 2, one per core); the table is
+# printed in the targets' order when all are done.
 # Exit status 1 if any target crashed.
 set -euo pipefail
 
@@ -54,14 +56,15 @@ log=$(ninja -j2 -C "$dir" "${targets[@]/#/fuzz/fuzz-}" 2>&1) \
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-crashed=0
-printf '%-15s %11s %8s %7s %7s %6s %6s  %s\n' target executions exec/s edges features corpus rss_mb result
-for name in "${targets[@]}"; do
+# fuzz_one NAME: runs one target, writes its table row to its work
+# directory's "result"; status 1 if it crashed or died
+fuzz_one() {
+  local name=$1 status=0 work corpus crashes args dict out cov edges features units artifact again why result
   work=$dir/fuzz-work/$name
   corpus=$dir/fuzz-corpus/$name
   crashes=$dir/fuzz-crashes/$name
   mkdir -p "$work" "$corpus" "$crashes"
-  rm -f "$work"/fuzz-*.log
+  rm -f "$work"/fuzz-*.log "$work/result"
   args=(-max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 -jobs=1
     -print_final_stats=1 -artifact_prefix="$top/$crashes/")
   dict=$(dictionary "$name")
@@ -71,7 +74,7 @@ for name in "${targets[@]}"; do
   (cd "$work" && timeout $((seconds + 120)) "$top/$dir/fuzz/fuzz-$name" "${args[@]}" \
     "$top/$corpus" "$top/fuzz/corpus/$name" >/dev/null 2>&1) || true
   out=$work/fuzz-0.log
-  [ -f "$out" ] || { printf '%-15s no output\n' "$name"; crashed=1; continue; }
+  [ -f "$out" ] || { printf '%-15s no output\n' "$name" >"$work/result"; return 1; }
   stat() { sed -n "s/^stat::$1: *//p" "$out" | tail -1; }
   cov=$(grep -Eo 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$out" | tail -1 || true)
   edges=$(echo "$cov" | awk '{print $2}')
@@ -89,15 +92,44 @@ for name in "${targets[@]}"; do
     # what went wrong: a GLib assertion, else the sanitizer's summary
     why=$( (sed -n 's/^Bail out! //p' "$out"; sed -n 's/^SUMMARY: //p' "$out") | head -1 | cut -c1-160 || true)
     result="CRASH $why; reproducer: ${artifact#"$top/"}; log: $out"
-    crashed=1
+    status=1
   elif ! grep -q '^stat::number_of_executed_units' "$out"; then
     result="DIED without a reproducer: $(grep -v '^#\|^INFO\|^$' "$out" | tail -2 | tr '\n' ' ' | cut -c1-160 || true); log: $out"
-    crashed=1
+    status=1
   else
     result=ok
   fi
   printf '%-15s %11s %8s %7s %7s %6s %6s  %s\n' "$name" "$(stat number_of_executed_units)" \
     "$(stat average_exec_per_sec)" "${edges:-?}" "${features:-?}" "${units:-?}" \
-    "$(stat peak_rss_mb)" "$result"
-done
+    "$(stat peak_rss_mb)" "$result" >"$work/result"
+  return $status
+}
+
+header() {
+  printf '%-15s %11s %8s %7s %7s %6s %6s  %s\n' target executions exec/s edges features corpus rss_mb result
+}
+row() { cat "$dir/fuzz-work/$1/result" 2>/dev/null || printf '%-15s no result\n' "$1"; }
+
+jobs=${FUZZ_JOBS:-1}
+[[ $jobs =~ ^[1-9][0-9]*$ ]] || die "FUZZ_JOBS must be a positive number"
+crashed=0
+if [ "$jobs" -eq 1 ]; then
+  # one at a time: each row as soon as its target is done
+  header
+  for name in "${targets[@]}"; do
+    fuzz_one "$name" || crashed=1
+    row "$name"
+  done
+else
+  pids=()
+  for name in "${targets[@]}"; do
+    # at most $jobs at once: wait for one to end before starting the next
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n || true; done
+    fuzz_one "$name" &
+    pids+=($!)
+  done
+  for pid in "${pids[@]}"; do wait "$pid" || crashed=1; done
+  header
+  for name in "${targets[@]}"; do row "$name"; done
+fi
 exit $crashed
