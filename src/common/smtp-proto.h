@@ -3,7 +3,7 @@
  * server (mw-smtpd), the client library (mw-send, the relay) and the
  * tracer (RFC 5321 §4.1 commands, §4.2 replies, §4.5.3.1 limits; RFC 3463
  * and RFC 5248 enhanced status codes; RFC 2034; RFC 1870; RFC 3207;
- * RFC 4954; RFC 7504).
+ * RFC 4954; RFC 7504; RFC 3461 DSN parameters).
  *
  * Everything here is pure: strings in, values out, no I/O. Strings from the
  * peer are untrusted: every parser bounds what it accepts and says why it
@@ -224,6 +224,96 @@ SmtpPath *smtp_proto_parse_path (const char *arguments,
 gboolean smtp_path_get_parameter (const SmtpPath *path,
                                   const char *keyword,
                                   const char **out_value);
+
+/* ---- DSN parameters (RFC 3461 §4) ------------------------------------ */
+/* Grammar in smtp-proto-dsn.c. Values are checked where they are parsed,
+ * so the session, the queue and the client hold them decoded. */
+
+/* RFC 3461 §4.1: NOTIFY="NEVER" / 1#( "SUCCESS" / "FAILURE" / "DELAY" ).
+ * SMTP_DSN_NOTIFY_DEFAULT is "no NOTIFY given": FAILURE, and DELAY at
+ * our discretion (we send it), §4.1. */
+typedef enum
+{
+  SMTP_DSN_NOTIFY_DEFAULT = 0,
+  SMTP_DSN_NOTIFY_NEVER = 1 << 0,
+  SMTP_DSN_NOTIFY_SUCCESS = 1 << 1,
+  SMTP_DSN_NOTIFY_FAILURE = 1 << 2,
+  SMTP_DSN_NOTIFY_DELAY = 1 << 3,
+} SmtpDsnNotify;
+
+/* RFC 3461 §4.3: RET="FULL" / "HDRS"; DEFAULT when MAIL had none. */
+typedef enum
+{
+  SMTP_DSN_RET_DEFAULT = 0,
+  SMTP_DSN_RET_FULL,
+  SMTP_DSN_RET_HDRS,
+} SmtpDsnRet;
+
+#define SMTP_DSN_MAX_ENVID 100 /* RFC 3461 §4.4, decoded */
+#define SMTP_DSN_MAX_ORCPT 500 /* RFC 3461 §4.2, address-type included */
+
+/* One recipient's DSN request (RCPT NOTIFY= and ORCPT=). */
+typedef struct
+{
+  SmtpDsnNotify notify;
+  char *orcpt_type; /* "rfc822", "utf-8"...; NULL without ORCPT */
+  char *orcpt;      /* the original address, decoded from xtext */
+} SmtpDsnRecipient;
+
+void smtp_dsn_recipient_free (SmtpDsnRecipient *recipient);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpDsnRecipient, smtp_dsn_recipient_free)
+/* (transfer full) a copy; @recipient may be NULL (then the default). */
+SmtpDsnRecipient *smtp_dsn_recipient_copy (const SmtpDsnRecipient *recipient);
+
+/* A transaction's DSN request (MAIL RET= and ENVID=) and its recipients'
+ * (of SmtpDsnRecipient, one per recipient in order; NULL or shorter:
+ * the rest asked nothing). */
+typedef struct
+{
+  SmtpDsnRet ret;
+  char *envid; /* decoded; NULL without ENVID */
+  GPtrArray *recipients;
+} SmtpDsnEnvelope;
+
+/* Frees what @envelope holds and zeroes it (it is often embedded). */
+void smtp_dsn_envelope_clear (SmtpDsnEnvelope *envelope);
+/* (transfer none) recipient @index of @envelope, or NULL (the default). */
+const SmtpDsnRecipient *
+smtp_dsn_envelope_recipient (const SmtpDsnEnvelope *envelope, guint index);
+
+/* RFC 3461 §4: xtext = *( xchar / hexchar ), xchar = "!".."~" except "+"
+ * and "=", hexchar = "+" 2(upper-case HEXDIG). Decoded (transfer full),
+ * or NULL with SMTP_PROTO_ERROR_PARAMETER. */
+char *smtp_proto_xtext_decode (const char *xtext, GError **error);
+/* The xtext of @text (transfer full): "+" "=", controls, space and
+ * octets past 126 as "+HH". */
+char *smtp_proto_xtext_encode (const char *text);
+
+/* The DSN parameters of MAIL (RET, ENVID) in @path. Others are left to
+ * the caller. A bad value or a second RET or ENVID (§4: each at most
+ * once) fails with SMTP_PROTO_ERROR_PARAMETER: 501 5.5.4. *out_envid
+ * (transfer full) NULL when absent. */
+gboolean smtp_proto_parse_dsn_mail (const SmtpPath *path,
+                                    SmtpDsnRet *out_ret,
+                                    char **out_envid,
+                                    GError **error);
+/* The DSN parameters of RCPT (NOTIFY, ORCPT) in @path, the same way.
+ * ORCPT=addr-type ";" xtext (§4.2); with addr-type "utf-8" the value is
+ * RFC 6533 §3 utf-8-addr-xtext ("\x{HEX}" for a code point) or
+ * utf-8-addr-unitext (UTF-8 as it is). (transfer full) */
+SmtpDsnRecipient *smtp_proto_parse_dsn_rcpt (const SmtpPath *path,
+                                             GError **error);
+/* "SUCCESS,FAILURE" / "NEVER"; NULL for SMTP_DSN_NOTIFY_DEFAULT
+ * (transfer full). */
+char *smtp_dsn_notify_to_string (SmtpDsnNotify notify);
+/* The inverse, for the queue's envelope: DEFAULT for NULL or junk. */
+SmtpDsnNotify smtp_dsn_notify_from_string (const char *text);
+/* " ORCPT=rfc822;b+2Bx@y" in xtext (utf-8: RFC 6533 utf-8-addr-xtext),
+ * for RCPT; "" without ORCPT (transfer full). */
+char *smtp_dsn_recipient_format_orcpt (const SmtpDsnRecipient *recipient);
+/* Does @recipient want a notice of this kind? DEFAULT means FAILURE and
+ * DELAY (RFC 3461 §4.1), NEVER none. */
+gboolean smtp_dsn_wants (const SmtpDsnRecipient *recipient, SmtpDsnNotify kind);
 
 /* An EHLO reply line after the first: ehlo-keyword *( SP ehlo-param )
  * (RFC 5321 §4.1.1.1). *out_keyword (transfer full) in upper case;
