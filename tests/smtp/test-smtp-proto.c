@@ -537,6 +537,200 @@ test_describe_reply (void)
   g_assert_null (smtp_proto_describe_reply (299, NULL, NULL));
 }
 
+/* ---- DSN parameters (RFC 3461 §4) -------------------------------------- */
+
+typedef struct
+{
+  const char *arguments;
+  gboolean valid;
+  SmtpDsnRet ret;
+  const char *envid;
+} DsnMailCase;
+
+#define ENVID100                                                               \
+  "0123456789012345678901234567890123456789012345678901234567890123456789"     \
+  "012345678901234567890123456789"
+
+static const DsnMailCase dsn_mail_cases[] = {
+  /* VALID */
+  { "FROM:<a@b.test>", TRUE, SMTP_DSN_RET_DEFAULT, NULL },
+  { "FROM:<a@b.test> RET=FULL", TRUE, SMTP_DSN_RET_FULL, NULL },
+  { "FROM:<a@b.test> ret=hdrs", TRUE, SMTP_DSN_RET_HDRS, NULL },
+  { "FROM:<a@b.test> RET=HDRS ENVID=QQ314159", TRUE, SMTP_DSN_RET_HDRS,
+    "QQ314159" },
+  { "FROM:<a@b.test> ENVID=a+2Bb+3Dc+20d", TRUE, SMTP_DSN_RET_DEFAULT,
+    "a+b=c d" },
+  { "FROM:<a@b.test> ENVID=" ENVID100, TRUE, SMTP_DSN_RET_DEFAULT, ENVID100 },
+  { "FROM:<> RET=FULL SIZE=10", TRUE, SMTP_DSN_RET_FULL, NULL },
+  /* INVALID */
+  { "FROM:<a@b.test> RET=ALL", FALSE },
+  { "FROM:<a@b.test> RET", FALSE },
+  { "FROM:<a@b.test> RET=FULL RET=HDRS", FALSE },   /* §4: once */
+  { "FROM:<a@b.test> ENVID=x ENVID=y", FALSE },     /* §4: once */
+  { "FROM:<a@b.test> ENVID", FALSE },               /* no value */
+  { "FROM:<a@b.test> ENVID=a+2bb", FALSE },         /* lower-case hex */
+  { "FROM:<a@b.test> ENVID=a+2", FALSE },           /* one digit */
+  { "FROM:<a@b.test> ENVID=a+0Ab", FALSE },         /* LF: not printable */
+  { "FROM:<a@b.test> ENVID=" ENVID100 "x", FALSE }, /* §4.4: 100 */
+};
+
+static void
+test_dsn_mail (gconstpointer data)
+{
+  const DsnMailCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmtpPath) path =
+      smtp_proto_parse_path (c->arguments, SMTP_PATH_REVERSE, &error);
+  g_autofree char *envid = NULL;
+  SmtpDsnRet ret = SMTP_DSN_RET_DEFAULT;
+  gboolean ok;
+
+  if (path == NULL && !c->valid)
+    {
+      g_assert_error (error, SMTP_PROTO_ERROR, SMTP_PROTO_ERROR_PARAMETER);
+      return;
+    }
+  g_assert_no_error (error);
+  ok = smtp_proto_parse_dsn_mail (path, &ret, &envid, &error);
+  if (!c->valid)
+    {
+      g_assert_error (error, SMTP_PROTO_ERROR, SMTP_PROTO_ERROR_PARAMETER);
+      g_assert_false (ok);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_true (ok);
+  g_assert_cmpint (ret, ==, c->ret);
+  g_assert_cmpstr (envid, ==, c->envid);
+}
+
+typedef struct
+{
+  const char *arguments;
+  gboolean valid;
+  SmtpDsnNotify notify;
+  const char *orcpt_type;
+  const char *orcpt;
+  const char *formatted; /* smtp_dsn_recipient_format_orcpt () */
+} DsnRcptCase;
+
+#define S SMTP_DSN_NOTIFY_SUCCESS
+#define F SMTP_DSN_NOTIFY_FAILURE
+#define D SMTP_DSN_NOTIFY_DELAY
+#define N SMTP_DSN_NOTIFY_NEVER
+
+static const DsnRcptCase dsn_rcpt_cases[] = {
+  /* VALID */
+  { "TO:<c@d.test>", TRUE, SMTP_DSN_NOTIFY_DEFAULT, NULL, NULL, "" },
+  { "TO:<c@d.test> NOTIFY=NEVER", TRUE, N, NULL, NULL, "" },
+  { "TO:<c@d.test> NOTIFY=SUCCESS", TRUE, S, NULL, NULL, "" },
+  { "TO:<c@d.test> NOTIFY=success,Failure,DELAY", TRUE, S | F | D, NULL, NULL,
+    "" },
+  { "TO:<c@d.test> NOTIFY=DELAY,FAILURE ORCPT=rfc822;c@d.test", TRUE, F | D,
+    "rfc822", "c@d.test", " ORCPT=rfc822;c@d.test" },
+  { "TO:<c@d.test> ORCPT=rfc822;a+2Bb@x.test", TRUE, SMTP_DSN_NOTIFY_DEFAULT,
+    "rfc822", "a+b@x.test", " ORCPT=rfc822;a+2Bb@x.test" },
+  { "TO:<c@d.test> ORCPT=utf-8;j\\x{F6}rg@x.test", TRUE,
+    SMTP_DSN_NOTIFY_DEFAULT, "utf-8", "j\xc3\xb6rg@x.test",
+    " ORCPT=utf-8;j\\x{F6}rg@x.test" },
+  { "TO:<c@d.test> ORCPT=x-local;postmaster", TRUE, SMTP_DSN_NOTIFY_DEFAULT,
+    "x-local", "postmaster", " ORCPT=x-local;postmaster" },
+  /* INVALID */
+  { "TO:<c@d.test> NOTIFY=", FALSE },
+  { "TO:<c@d.test> NOTIFY", FALSE },
+  { "TO:<c@d.test> NOTIFY=ALWAYS", FALSE },
+  { "TO:<c@d.test> NOTIFY=NEVER,SUCCESS", FALSE }, /* §4.1: alone */
+  { "TO:<c@d.test> NOTIFY=SUCCESS,SUCCESS", FALSE },
+  { "TO:<c@d.test> NOTIFY=SUCCESS,", FALSE },
+  { "TO:<c@d.test> NOTIFY=SUCCESS NOTIFY=FAILURE", FALSE }, /* §4: once */
+  { "TO:<c@d.test> ORCPT=rfc822;a@b ORCPT=rfc822;a@b", FALSE },
+  { "TO:<c@d.test> ORCPT=c@d.test", FALSE }, /* no type */
+  { "TO:<c@d.test> ORCPT=;c@d.test", FALSE },
+  { "TO:<c@d.test> ORCPT=rfc822;", FALSE },
+  { "TO:<c@d.test> ORCPT=rfc(822;c@d", FALSE }, /* not an atom */
+  { "TO:<c@d.test> ORCPT=rfc822;a+zzb", FALSE },
+  { "TO:<c@d.test> ORCPT=utf-8;a+2Bb", FALSE },      /* "+" is not QCHAR */
+  { "TO:<c@d.test> ORCPT=utf-8;a\\x{}b", FALSE },    /* RFC 6533 §3 */
+  { "TO:<c@d.test> ORCPT=utf-8;a\\x{D800}", FALSE }, /* a surrogate */
+};
+
+static void
+test_dsn_rcpt (gconstpointer data)
+{
+  const DsnRcptCase *c = data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmtpPath) path =
+      smtp_proto_parse_path (c->arguments, SMTP_PATH_FORWARD, &error);
+  g_autoptr (SmtpDsnRecipient) recipient = NULL;
+  g_autofree char *formatted = NULL;
+
+  /* An empty value is already refused as an esmtp-value: 501 too. */
+  if (path == NULL && !c->valid)
+    {
+      g_assert_error (error, SMTP_PROTO_ERROR, SMTP_PROTO_ERROR_PARAMETER);
+      return;
+    }
+  g_assert_no_error (error);
+  recipient = smtp_proto_parse_dsn_rcpt (path, &error);
+  if (!c->valid)
+    {
+      g_assert_error (error, SMTP_PROTO_ERROR, SMTP_PROTO_ERROR_PARAMETER);
+      g_assert_null (recipient);
+      return;
+    }
+  g_assert_no_error (error);
+  g_assert_nonnull (recipient);
+  g_assert_cmpint (recipient->notify, ==, c->notify);
+  g_assert_cmpstr (recipient->orcpt_type, ==, c->orcpt_type);
+  g_assert_cmpstr (recipient->orcpt, ==, c->orcpt);
+  formatted = smtp_dsn_recipient_format_orcpt (recipient);
+  g_assert_cmpstr (formatted, ==, c->formatted);
+}
+
+/* What the relay sends on is what the next hop parses back. */
+static void
+test_dsn_xtext_round_trip (void)
+{
+  static const char *const texts[] = {
+    "plain", "a+b=c", "sp ace", "\x01\x7f\xc3\xa9", "+++", "", NULL,
+  };
+
+  for (guint i = 0; texts[i] != NULL; i++)
+    {
+      g_autofree char *xtext = smtp_proto_xtext_encode (texts[i]);
+      g_autofree char *back = smtp_proto_xtext_decode (xtext, NULL);
+
+      g_assert_null (strpbrk (xtext, " =\x01\x7f"));
+      g_assert_cmpstr (back, ==, texts[i]);
+    }
+}
+
+static void
+test_dsn_notify_strings (void)
+{
+  g_autofree char *all = smtp_dsn_notify_to_string (S | F | D);
+  g_autofree char *never = smtp_dsn_notify_to_string (N);
+
+  g_assert_cmpstr (all, ==, "SUCCESS,FAILURE,DELAY");
+  g_assert_cmpstr (never, ==, "NEVER");
+  g_assert_null (smtp_dsn_notify_to_string (SMTP_DSN_NOTIFY_DEFAULT));
+  g_assert_cmpint (smtp_dsn_notify_from_string (all), ==, S | F | D);
+  g_assert_cmpint (smtp_dsn_notify_from_string ("junk"), ==,
+                   SMTP_DSN_NOTIFY_DEFAULT);
+  /* RFC 3461 §4.1: no NOTIFY means FAILURE, and DELAY as we choose. */
+  g_assert_true (smtp_dsn_wants (NULL, F));
+  g_assert_true (smtp_dsn_wants (NULL, D));
+  g_assert_false (smtp_dsn_wants (NULL, S));
+  g_assert_false (smtp_dsn_wants (&(SmtpDsnRecipient){ .notify = N }, F));
+  g_assert_true (smtp_dsn_wants (&(SmtpDsnRecipient){ .notify = S }, S));
+  g_assert_false (smtp_dsn_wants (&(SmtpDsnRecipient){ .notify = S }, F));
+}
+
+#undef S
+#undef F
+#undef D
+#undef N
+
 int
 main (int argc, char **argv)
 {
@@ -573,5 +767,18 @@ main (int argc, char **argv)
                    test_catalog_replies);
   g_test_add_func ("/smtp/proto/catalog/lookups", test_catalog_lookups);
   g_test_add_func ("/smtp/proto/describe-reply", test_describe_reply);
+  for (guint i = 0; i < G_N_ELEMENTS (dsn_mail_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/smtp/proto/dsn/mail/%u", i);
+      g_test_add_data_func (name, &dsn_mail_cases[i], test_dsn_mail);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (dsn_rcpt_cases); i++)
+    {
+      g_autofree char *name = g_strdup_printf ("/smtp/proto/dsn/rcpt/%u", i);
+      g_test_add_data_func (name, &dsn_rcpt_cases[i], test_dsn_rcpt);
+    }
+  g_test_add_func ("/smtp/proto/dsn/xtext-round-trip",
+                   test_dsn_xtext_round_trip);
+  g_test_add_func ("/smtp/proto/dsn/notify-strings", test_dsn_notify_strings);
   return g_test_run ();
 }
