@@ -19,7 +19,9 @@ G_DEFINE_QUARK (mail_config_error, mail_config_error)
 #define MAIL_CONFIG_DEFAULT_RETRY_MAX 3600
 #define MAIL_CONFIG_DEFAULT_LIFETIME (5 * 24 * 3600)
 #define MAIL_CONFIG_DEFAULT_DNS_TIMEOUT 5 /* glibc's RES_TIMEOUT */
-#define MAIL_CONFIG_DEFAULT_MX_PORT 25    /* RFC 5321 §4.5.4.2 */
+/* RFC 3461 §4.1 leaves when to send "delayed" to us: Sendmail's 4 h. */
+#define MAIL_CONFIG_DEFAULT_DELAY_NOTICE (4 * 3600)
+#define MAIL_CONFIG_DEFAULT_MX_PORT 25 /* RFC 5321 §4.5.4.2 */
 
 /* How the text of a value is read. Each kind has one parser below. */
 typedef enum
@@ -73,6 +75,7 @@ static const ConfigKey config_keys[] = {
   { "relay", "dns_server", CONFIG_STRING, FIELD (dns_server) },
   { "relay", "dns_timeout", CONFIG_SECONDS, FIELD (dns_timeout) },
   { "relay", "mx_port", CONFIG_PORT, FIELD (mx_port) },
+  { "relay", "delay_notice", CONFIG_SECONDS, FIELD (delay_notice) },
   { "pop3", "listen", CONFIG_ADDRESS, FIELD (pop3.listen) },
   { "pop3", "port", CONFIG_PORT, FIELD (pop3.port) },
   { "pop3", "pop3s_port", CONFIG_PORT, FIELD (pop3s.port) },
@@ -562,6 +565,7 @@ config_new_defaults (const char *base_dir)
   config->retry_max = MAIL_CONFIG_DEFAULT_RETRY_MAX;
   config->queue_lifetime = MAIL_CONFIG_DEFAULT_LIFETIME;
   config->dns_timeout = MAIL_CONFIG_DEFAULT_DNS_TIMEOUT;
+  config->delay_notice = MAIL_CONFIG_DEFAULT_DELAY_NOTICE;
   config->mx_port = MAIL_CONFIG_DEFAULT_MX_PORT;
   config->routes =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -13,7 +13,9 @@
  *   [routes]   DOMAIN = HOST:PORT     static next hops for relaying
  *   [relay]    dns_server (IPV4[:PORT]; absent: /etc/resolv.conf),
  *              dns_timeout (seconds per DNS query), mx_port (of MX and
- *              implicit-MX hops, 25): routing by DNS, docs/relay-dns.md
+ *              implicit-MX hops, 25): routing by DNS, docs/relay-dns.md;
+ *              delay_notice (seconds a message waits before its sender
+ *              is told it is delayed, RFC 3461; 4 h): docs/dsn.md
  *   [pop3]     listen, port, pop3s_port, plaintext_auth (never|loopback|
  *              always)
  *   [imap]     listen, port, imaps_port, plaintext_auth (as [pop3]); the
@@ -87,9 +89,10 @@ typedef struct
   guint retry_min, retry_max, queue_lifetime; /* seconds */
   GHashTable *routes; /* domain (lower case) -> "host:port" */
   /* [relay] */
-  char *dns_server;  /* "127.0.0.1:5353"; NULL: the system's resolver */
-  guint dns_timeout; /* seconds one DNS query waits for its answer */
-  int mx_port;       /* RFC 5321 §4.5.4.2: 25, other for labs and tests */
+  char *dns_server;   /* "127.0.0.1:5353"; NULL: the system's resolver */
+  guint dns_timeout;  /* seconds one DNS query waits for its answer */
+  int mx_port;        /* RFC 5321 §4.5.4.2: 25, other for labs and tests */
+  guint delay_notice; /* seconds before a "delayed" DSN (RFC 3464 §2.3.3) */
   /* [pop3] */
   MailListen pop3, pop3s;
   MailPlaintextAuth pop3_plaintext_auth;
