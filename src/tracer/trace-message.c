@@ -6,6 +6,10 @@
 #include <string.h>
 
 #define MAX_FIELD 998 /* RFC 5322 §2.1.1 line limit, enough for a summary */
+/* Received: fields kept for the journey (trace-journey.c); a message that
+ * went through more servers than this is a loop (RFC 5321 §6.3 counts
+ * about 100 to detect one), and the newest fields are the useful ones. */
+#define MAX_RECEIVED 16
 
 struct _TraceMessage
 {
@@ -20,7 +24,8 @@ struct _TraceMessage
   char *message_id;
   char *boundary; /* RFC 2046 §5.1.1 */
   guint parts;
-  GString *body; /* NULL unless --body */
+  GPtrArray *received; /* Received: values, newest (topmost) first */
+  GString *body;       /* NULL unless --body */
 };
 
 TraceMessage *
@@ -30,6 +35,7 @@ trace_message_new (gboolean keep_body)
 
   message->line = g_string_new (NULL);
   message->field = g_string_new (NULL);
+  message->received = g_ptr_array_new_with_free_func (g_free);
   if (keep_body)
     message->body = g_string_new (NULL);
   return message;
@@ -49,6 +55,7 @@ trace_message_free (TraceMessage *message)
   g_free (message->subject);
   g_free (message->message_id);
   g_free (message->boundary);
+  g_ptr_array_unref (message->received);
   g_free (message);
 }
 
@@ -95,11 +102,25 @@ take_field (TraceMessage *message)
     slot = &message->subject;
   else if (g_ascii_strcasecmp (name, "Message-ID") == 0)
     slot = &message->message_id;
+  else if (g_ascii_strcasecmp (name, "Received") == 0 &&
+           message->received->len < MAX_RECEIVED)
+    g_ptr_array_add (message->received, g_strstrip (g_strdup (colon + 1)));
   else if (g_ascii_strcasecmp (name, "Content-Type") == 0 &&
            message->boundary == NULL)
     message->boundary = find_boundary (colon + 1);
   if (slot != NULL && *slot == NULL)
     *slot = g_strstrip (g_strdup (colon + 1));
+}
+
+/* A message of headers only (TOP n 0, BODY[HEADER]) ends inside its last
+ * field: take it, once. */
+static void
+take_last_field (TraceMessage *message)
+{
+  if (message->in_body)
+    return;
+  take_field (message);
+  g_string_truncate (message->field, 0);
 }
 
 /* One whole line (without CRLF). RFC 5322 §2.2.3: a line that starts with
@@ -215,6 +236,26 @@ trace_message_subject (TraceMessage *message)
 }
 
 const char *
+trace_message_message_id (TraceMessage *message)
+{
+  take_last_field (message);
+  return message->message_id;
+}
+
+guint
+trace_message_received_count (TraceMessage *message)
+{
+  return message->received->len;
+}
+
+const char *
+trace_message_received (TraceMessage *message, guint index)
+{
+  g_return_val_if_fail (index < message->received->len, NULL);
+  return message->received->pdata[index];
+}
+
+const char *
 trace_message_body (TraceMessage *message)
 {
   return message->body != NULL ? message->body->str : NULL;
@@ -223,8 +264,7 @@ trace_message_body (TraceMessage *message)
 void
 trace_message_describe (TraceMessage *message, TraceEvent *event)
 {
-  if (!message->in_body)
-    take_field (message); /* headers only (TOP n 0, BODY[HEADER]) */
+  take_last_field (message);
   trace_event_explain (event, "%" G_GUINT64_FORMAT " bytes, %u lines",
                        message->size, message->lines);
   if (message->from != NULL)

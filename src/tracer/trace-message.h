@@ -2,13 +2,14 @@
  * trace-message.h: a summary of a message as it streams past (SMTP DATA
  * or BDAT, POP3 RETR/TOP, IMAP BODY[] literals): size, lines, the
  * RFC 5322 §3.6 header fields a class wants to see (From, To, Subject,
- * Message-ID) and the number of MIME parts (RFC 2046 §5.1.1 boundaries).
- * Memory is bounded whatever the size of the message: only the header
- * fields and, with --body, the first TRACE_MESSAGE_MAX_BODY octets are
- * kept.
+ * Message-ID), the Received: trail (for trace-journey.c) and the number of MIME
+ * parts (RFC 2046 §5.1.1 boundaries). Memory is bounded whatever the size of
+ * the message: only the header fields and, with --body, the first
+ * TRACE_MESSAGE_MAX_BODY octets are kept.
  */
 #pragma once
 
+#include "trace-journey.h" /* where decoders report the messages */
 #include "trace-output.h"
 
 G_BEGIN_DECLS
@@ -28,6 +29,12 @@ void
 trace_message_feed_line (TraceMessage *message, const char *line, gsize length);
 guint64 trace_message_size (TraceMessage *message);
 const char *trace_message_subject (TraceMessage *message);
+/* The Message-ID field as sent (RFC 5322 §3.6.4), or NULL. */
+const char *trace_message_message_id (TraceMessage *message);
+/* The Received: fields (RFC 5321 §4.4), unfolded, newest (topmost) first:
+ * the trail of servers the message went through (at most 16 kept). */
+guint trace_message_received_count (TraceMessage *message);
+const char *trace_message_received (TraceMessage *message, guint index);
 /* Adds "N bytes, N lines, From ..., Subject ..." and the imf.* fields. */
 void trace_message_describe (TraceMessage *message, TraceEvent *event);
 /* With keep_body: the text kept (transfer none), else NULL. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "tls-decrypt.h"
+#include "trace-journey.h"
 #include "trace-output.h"
 
 /* The tracer frames every protocol with IMAP's generous limit, so lines
@@ -425,6 +426,7 @@ trace_session_data (TraceSession *session,
                     gint64 time_us)
 {
   session->now_us = time_us;
+  session->octets[direction] += length;
   if (!session->started[direction])
     {
       session->started[direction] = TRUE;
@@ -530,6 +532,7 @@ trace_session_close (TraceSession *session, TcpFlowEnd how, gint64 time_us)
         trace_tls_finish (session, d);
     }
   session->decoder->finish (session, session->state);
+  trace_journey_session_closed (session);
   event = trace_event_new (session, -1, "close");
   trace_event_explain (event, "connection %s after %.3f s", ends[how],
                        trace_session_elapsed (session));

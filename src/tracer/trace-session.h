@@ -29,19 +29,22 @@ typedef enum
 typedef struct _TraceSvg TraceSvg;
 typedef struct _TraceKeylog TraceKeylog;
 typedef struct _TlsDecrypt TlsDecrypt;
+typedef struct _TraceJourneys TraceJourneys;
 
 typedef struct
 {
   FILE *out;
-  gboolean json;         /* JSON lines instead of the ladder */
-  gboolean color;        /* ANSI colours (a terminal) */
-  gboolean body;         /* show message text, not only its summary */
-  gboolean show_secrets; /* do not mask passwords */
-  gboolean quiet;        /* summaries and lint only */
-  TraceSvg *svg;         /* --svg FILE: the diagram being drawn, or NULL */
-  const guint64 *frame;  /* number of the packet being decoded, from 1 */
-  TraceKeylog *keylog;   /* --keylog FILE...: decrypt TLS, or NULL */
-  gboolean live;         /* capturing: key log lines may come late */
+  gboolean json;           /* JSON lines instead of the ladder */
+  gboolean color;          /* ANSI colours (a terminal) */
+  gboolean body;           /* show message text, not only its summary */
+  gboolean show_secrets;   /* do not mask passwords */
+  gboolean quiet;          /* summaries and lint only */
+  TraceSvg *svg;           /* --svg FILE: the diagram being drawn, or NULL */
+  const guint64 *frame;    /* number of the packet being decoded, from 1 */
+  TraceKeylog *keylog;     /* --keylog FILE...: decrypt TLS, or NULL */
+  gboolean live;           /* capturing: key log lines may come late */
+  TraceJourneys *journeys; /* what the decoders saw of each message, or
+                            * NULL (trace-journey.h) */
 } TraceOptions;
 
 typedef struct _TraceSession TraceSession;
@@ -108,6 +111,7 @@ struct _TraceSession
   gboolean tls_problem_said; /* "no key for this session" said once */
   gint64 now_us;             /* time of the segment being decoded */
   guint lines[2];            /* lines seen per direction */
+  guint64 octets[2];         /* octets seen per direction, TLS included */
   guint lint_count;
   TcpFlowEnd end;
   gpointer svg; /* its TraceSvgSession when it is drawn (not owned) */

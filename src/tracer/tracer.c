@@ -15,6 +15,7 @@
 
 #include "tcp-flow.h"
 #include "tls-decrypt.h"
+#include "trace-journey.h"
 #include "trace-output.h"
 #include "trace-session.h"
 
@@ -46,7 +47,8 @@ typedef struct
   guint64 skipped; /* frames that were not whole TCP segments */
   guint sessions;
   gint64 last_us;
-  gboolean live; /* capturing, not reading a file */
+  gboolean live;     /* capturing, not reading a file */
+  FILE *journey_out; /* --journey: the journeys alone go here, else NULL */
 } Tracer;
 
 static pcap_t *interrupt_pcap; /* for the SIGINT handler only */
@@ -467,6 +469,42 @@ report_drops (Tracer *tracer)
                 stats.ps_drop);
 }
 
+/* After the sessions: the journey of each message (trace-journey.h), in
+ * the summary or, with --journey, alone. */
+static void
+print_journeys (Tracer *tracer)
+{
+  const TraceJourneys *journeys = tracer->options.journeys;
+  FILE *out =
+      tracer->journey_out != NULL ? tracer->journey_out : tracer->options.out;
+
+  if (tracer->options.json)
+    trace_journeys_print_json (journeys, out);
+  else
+    trace_journeys_print (journeys, out);
+  if (tracer->journey_out != NULL && !tracer->options.json &&
+      trace_journeys_count (journeys) == 0)
+    fprintf (out, "mw-trace: no message was seen in this capture\n");
+  if (tracer->journey_out != NULL)
+    fflush (out);
+}
+
+/* --journey: the journeys alone on standard output, nothing of the
+ * sessions (they are decoded all the same, into /dev/null). */
+static gboolean
+setup_journey_only (Tracer *tracer)
+{
+  if (tracer->options.out != stdout)
+    {
+      g_printerr ("mw-trace: --journey and --svg - both want standard "
+                  "output\n");
+      return FALSE;
+    }
+  tracer->journey_out = stdout;
+  tracer->options.out = fopen ("/dev/null", "w");
+  return tracer->options.out != NULL;
+}
+
 static int
 run (Tracer *tracer, gint64 max_packets, gboolean live)
 {
@@ -491,12 +529,14 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
     report_drops (tracer);
   tcp_flow_table_free (tracer->flows, tracer->last_us);
   interrupt_pcap = NULL;
+  trace_journeys_finish (tracer->options.journeys);
   if (tracer->options.svg != NULL &&
       !trace_svg_write (tracer->options.svg, &error))
     g_printerr ("mw-trace: --svg: %s\n", error->message);
   g_clear_pointer (&tracer->options.svg, trace_svg_free);
   if (tracer->dumper != NULL)
     pcap_dump_close (tracer->dumper);
+  print_journeys (tracer);
   if (!tracer->options.json)
     fprintf (tracer->options.out,
              "mw-trace: %" G_GUINT64_FORMAT " packets, %" G_GUINT64_FORMAT
@@ -526,6 +566,8 @@ main (int argc, char **argv)
   g_auto (GStrv) ports = NULL;
   g_auto (GStrv) keylogs = NULL;
   g_autoptr (TraceKeylog) keylog = NULL;
+  g_autoptr (TraceJourneys) journeys = trace_journeys_new ();
+  gboolean journey_only = FALSE;
   gint64 count = 0;
   g_autoptr (GError) error = NULL;
   g_autoptr (GOptionContext) context =
@@ -550,6 +592,10 @@ main (int argc, char **argv)
       "Show passwords and SASL credentials (labs on plaintext risk)", NULL },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &tracer.options.quiet,
       "Only summaries, gaps and lint findings", NULL },
+    { "journey", 0, 0, G_OPTION_ARG_NONE, &journey_only,
+      "Only the journey of each message across the sessions (push, relay, "
+      "pull, IDLE push), no ladder",
+      NULL },
     { "svg", 0, 0, G_OPTION_ARG_FILENAME, &svg_path,
       "Draw mail sessions as an SVG sequence diagram (- : to stdout, "
       "instead of the ladder)",
@@ -596,11 +642,14 @@ main (int argc, char **argv)
     return 2;
   tracer.options.out = stdout;
   tracer.options.frame = &tracer.packets;
+  tracer.options.journeys = journeys;
   svg_options.path = svg_path;
   svg_options.labels = svg_labels;
   svg_options.from = svg_from;
   svg_options.to = svg_to;
   if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title))
+    return 2;
+  if (journey_only && !setup_journey_only (&tracer))
     return 2;
   tracer.options.color = !tracer.options.json && want_color (color);
   tracer.options.live = file == NULL;

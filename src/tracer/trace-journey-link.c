@@ -1,0 +1,634 @@
+/* SPDX-License-Identifier: MIT
+ * trace-journey-link.c: when the capture has ended, the sightings of
+ * trace-journey.c become journeys. Evidence, strongest first:
+ *   1. the same Message-ID (RFC 5322 §3.6.4);
+ *   2. the queue id of a 250 to the text in a later copy's Received:
+ *      field (RFC 5321 §4.4), which also tells the hops that could not
+ *      be read (encrypted): each Received: is one server that took it;
+ *   3. for IDLE pushes, the recipient's local part and the IMAP user,
+ *      and the time since the delivery;
+ *   4. for an encrypted session without keys, only the time: the hop is
+ *      marked inferred.
+ * Then the journeys section of the ladder and the JSON events.
+ */
+#include <string.h>
+
+#include "trace-journey-private.h"
+#include "trace-output.h"
+
+#define IDLE_PUSH_MAX_US (300 * G_USEC_PER_SEC) /* a push this late is news */
+
+/* ---- grouping (union-find over the sightings) ------------------------- */
+
+static guint
+group_of (GPtrArray *sightings, guint index)
+{
+  Sighting *sighting = sightings->pdata[index];
+
+  while (sighting->group != index)
+    {
+      index = sighting->group;
+      sighting = sightings->pdata[index];
+    }
+  return index;
+}
+
+static void
+unite (GPtrArray *sightings, guint earlier, guint later)
+{
+  guint a = group_of (sightings, earlier);
+  guint b = group_of (sightings, later);
+  Sighting *root = sightings->pdata[MAX (a, b)];
+
+  root->group = MIN (a, b);
+}
+
+static gboolean
+has_string (GPtrArray *strings, const char *text)
+{
+  for (guint i = 0; text != NULL && i < strings->len; i++)
+    if (strcmp (strings->pdata[i], text) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* What links @later to @earlier, or NULL (transfer full). */
+static char *
+evidence (const Sighting *earlier, const Sighting *later)
+{
+  gboolean same_id = earlier->message_id != NULL &&
+                     g_strcmp0 (earlier->message_id, later->message_id) == 0;
+  gboolean stamped = has_string (later->received_ids, earlier->queue_id);
+
+  if (same_id && stamped)
+    return g_strdup_printf ("Message-ID, and queue id %s in Received:",
+                            earlier->queue_id);
+  if (same_id)
+    return g_strdup ("Message-ID");
+  if (stamped)
+    return g_strdup_printf ("queue id %s in Received:", earlier->queue_id);
+  return NULL;
+}
+
+static gint
+by_time (gconstpointer a, gconstpointer b)
+{
+  const Sighting *x = *(const Sighting *const *) a;
+  const Sighting *y = *(const Sighting *const *) b;
+
+  return x->time_us < y->time_us ? -1 : x->time_us > y->time_us;
+}
+
+static void
+link_sightings (GPtrArray *sightings)
+{
+  g_ptr_array_sort (sightings, by_time);
+  for (guint i = 0; i < sightings->len; i++)
+    ((Sighting *) sightings->pdata[i])->group = i;
+  for (guint j = 1; j < sightings->len; j++)
+    {
+      Sighting *later = sightings->pdata[j];
+      /* the closest earlier sighting names what the link rests on */
+      for (guint i = j; i-- > 0;)
+        {
+          char *why = evidence (sightings->pdata[i], later);
+          if (why == NULL)
+            continue;
+          unite (sightings, i, j);
+          if (later->linked == NULL)
+            later->linked = why;
+          else
+            g_free (why);
+        }
+    }
+}
+
+/* ---- hops ------------------------------------------------------------- */
+
+/* A hop being written: the story's clause and what the read API gives. */
+typedef struct
+{
+  const JourneySession *session;
+  TraceHopKind kind;
+  gint64 time_us;
+  gboolean inferred;
+  char *label;
+  char *linked;
+  char *actor;              /* "alice's client", "mx.example.test", "carol" */
+  char *target;             /* "mx.example.test:2587", or the protocol */
+  const Sighting *sighting; /* or NULL (inferred, IDLE) */
+} Hop;
+
+static void
+hop_free (gpointer data)
+{
+  Hop *hop = data;
+
+  g_free (hop->label);
+  g_free (hop->linked);
+  g_free (hop->actor);
+  g_free (hop->target);
+  g_free (hop);
+}
+
+static char *
+server_of (const JourneySession *session, const char *fallback)
+{
+  const char *name = session->server_name;
+
+  if (name == NULL || *name == '\0')
+    name = fallback != NULL && *fallback != '\0' ? fallback : "the server";
+  return g_strdup_printf ("%s:%u", name, session->server_port);
+}
+
+/* "<bob@example.org>" or "bob@example.org" -> "bob" (transfer full) */
+static char *
+local_part (const char *address)
+{
+  const char *start = address[0] == '<' ? address + 1 : address;
+
+  return g_strndup (start, strcspn (start, "@>"));
+}
+
+/* Transient refusals before @hop, since @since, in other sessions to
+ * the same server port with the same sender: the attempts that failed. */
+static guint
+count_retries (GPtrArray *refusals, const Hop *hop, gint64 since)
+{
+  g_autoptr (GPtrArray) sessions = g_ptr_array_new ();
+
+  for (guint i = 0; i < refusals->len; i++)
+    {
+      SmtpRefusal *refusal = refusals->pdata[i];
+      if (refusal->session == hop->session ||
+          refusal->session->server_port != hop->session->server_port ||
+          refusal->time_us >= hop->time_us || refusal->time_us < since ||
+          (refusal->mail_from != NULL && hop->sighting->mail_from != NULL &&
+           strcmp (refusal->mail_from, hop->sighting->mail_from) != 0) ||
+          g_ptr_array_find (sessions, refusal->session, NULL))
+        continue;
+      g_ptr_array_add (sessions, refusal->session);
+    }
+  return sessions->len;
+}
+
+static Hop *
+smtp_hop (const Sighting *sighting)
+{
+  Hop *hop = g_new0 (Hop, 1);
+
+  hop->session = sighting->session;
+  hop->time_us = sighting->time_us;
+  hop->sighting = sighting;
+  /* RFC 5321 §4.4: every server stamps a Received: field; a copy that
+   * has none comes from the author's client, one that has some from a
+   * server that took it before */
+  hop->kind =
+      sighting->received_ids->len == 0 ? TRACE_HOP_PUSH : TRACE_HOP_RELAY;
+  if (hop->kind == TRACE_HOP_PUSH && sighting->user != NULL)
+    hop->actor = g_strdup_printf ("%s's client", sighting->user);
+  else if (hop->kind == TRACE_HOP_PUSH)
+    hop->actor = g_strdup_printf ("the client %s",
+                                  sighting->helo ? sighting->helo : "?");
+  else
+    hop->actor = g_strdup (sighting->helo ? sighting->helo : "a server");
+  hop->target = server_of (sighting->session, NULL);
+  hop->label = sighting->queue_id != NULL
+                   ? g_strdup_printf ("250 queued as %s", sighting->queue_id)
+                   : g_strdup ("250");
+  hop->linked = g_strdup (sighting->linked);
+  return hop;
+}
+
+static Hop *
+pull_hop (const Sighting *sighting)
+{
+  Hop *hop = g_new0 (Hop, 1);
+
+  hop->session = sighting->session;
+  hop->time_us = sighting->time_us;
+  hop->sighting = sighting;
+  hop->kind = TRACE_HOP_PULL;
+  hop->actor = g_strdup (sighting->user != NULL ? sighting->user : "a client");
+  hop->target = g_strdup (
+      sighting->session->protocol == TRACE_PROTO_POP3 ? "POP3" : "IMAP");
+  hop->label = g_strdup_printf ("%s%s", sighting->how,
+                                sighting->deleted ? ", then DELE" : "");
+  hop->linked = g_strdup (sighting->linked);
+  return hop;
+}
+
+/* An encrypted SMTP session not yet used, begun at @before or earlier:
+ * the latest one. */
+static JourneySession *
+encrypted_smtp_before (TraceJourneys *journeys, gint64 before)
+{
+  GHashTableIter iter;
+  gpointer value;
+  JourneySession *best = NULL;
+
+  g_hash_table_iter_init (&iter, journeys->sessions);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      JourneySession *session = value;
+      if (session->protocol != TRACE_PROTO_SMTP || !session->encrypted ||
+          session->inferred || session->first_us > before)
+        continue;
+      if (best == NULL || session->first_us > best->first_us ||
+          (session->first_us == best->first_us &&
+           session->stream > best->stream))
+        best = session;
+    }
+  return best;
+}
+
+/* The copy of @group that went through the most servers. */
+static const Sighting *
+longest_trail (GPtrArray *group)
+{
+  const Sighting *best = group->pdata[0];
+
+  for (guint i = 1; i < group->len; i++)
+    {
+      const Sighting *sighting = group->pdata[i];
+      if (sighting->received_ids->len > best->received_ids->len)
+        best = sighting;
+    }
+  return best;
+}
+
+static gboolean
+queue_id_seen (GPtrArray *group, const char *id)
+{
+  for (guint i = 0; i < group->len; i++)
+    if (g_strcmp0 (((Sighting *) group->pdata[i])->queue_id, id) == 0)
+      return TRUE;
+  return FALSE;
+}
+
+/* The first sighting of @group whose copy carries Received: id @id. */
+static gint64
+first_stamped (GPtrArray *group, const char *id)
+{
+  for (guint i = 0; i < group->len; i++)
+    {
+      Sighting *sighting = group->pdata[i];
+      if (has_string (sighting->received_ids, id))
+        return sighting->time_us;
+    }
+  return G_MAXINT64;
+}
+
+/* Each Received: field whose id no 250 in the capture gave is a hop
+ * that was not read: encrypted, if an encrypted SMTP session was under
+ * way before the next copy carried the stamp. */
+static void
+infer_hops (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
+{
+  const Sighting *trail = longest_trail (group);
+
+  for (guint k = trail->received_ids->len; k-- > 0;)
+    {
+      const char *id = trail->received_ids->pdata[k];
+      const char *by = trail->received_by->pdata[k];
+      JourneySession *session;
+      g_autofree char *size = NULL;
+      Hop *hop;
+
+      if (*id == '\0' || queue_id_seen (group, id))
+        continue;
+      session = encrypted_smtp_before (journeys, first_stamped (group, id));
+      if (session == NULL)
+        continue;
+      session->inferred = TRUE;
+      size = g_format_size_full (session->octets, G_FORMAT_SIZE_IEC_UNITS);
+      hop = g_new0 (Hop, 1);
+      hop->session = session;
+      hop->time_us = session->first_us;
+      hop->inferred = TRUE;
+      hop->kind =
+          k + 1 == trail->received_ids->len ? TRACE_HOP_PUSH : TRACE_HOP_RELAY;
+      hop->actor =
+          g_strdup (hop->kind == TRACE_HOP_PUSH ? "a client" : "a server");
+      hop->target = server_of (session, by);
+      hop->label = g_strdup_printf (
+          "inferred: an encrypted session of %s at that time", size);
+      hop->linked =
+          g_strdup_printf ("Received: by %s id %s, and the time", by, id);
+      g_ptr_array_add (hops, hop);
+    }
+}
+
+static gint
+hop_by_time (gconstpointer a, gconstpointer b)
+{
+  const Hop *x = *(const Hop *const *) a;
+  const Hop *y = *(const Hop *const *) b;
+
+  return x->time_us < y->time_us ? -1 : x->time_us > y->time_us;
+}
+
+/* The last delivery by SMTP of @hops at or before @time_us, to a
+ * recipient whose local part is @user; NULL if none. */
+static const Hop *
+delivery_before (GPtrArray *hops, gint64 time_us, const char *user)
+{
+  g_autofree char *wanted = local_part (user);
+
+  for (guint i = hops->len; i-- > 0;)
+    {
+      const Hop *hop = hops->pdata[i];
+      if (hop->sighting == NULL || hop->sighting->kind != SIGHTING_SMTP ||
+          hop->time_us > time_us)
+        continue;
+      for (guint r = 0; r < hop->sighting->recipients->len; r++)
+        {
+          g_autofree char *local =
+              local_part (hop->sighting->recipients->pdata[r]);
+          if (g_ascii_strcasecmp (local, wanted) == 0)
+            return hop;
+        }
+    }
+  return NULL;
+}
+
+/* Each EXISTS pushed during IDLE goes to the journey delivered last,
+ * before it, to a recipient who is the IMAP user (RFC 9051 §7.4.1: the
+ * mailbox grew; the push names no message). */
+static void
+assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
+{
+  for (guint p = 0; p < journeys->pushes->len; p++)
+    {
+      IdlePush *push = journeys->pushes->pdata[p];
+      const Hop *delivery = NULL;
+      GPtrArray *target = NULL;
+      Hop *hop;
+
+      if (push->user == NULL)
+        continue;
+      for (guint j = 0; j < all_hops->len; j++)
+        {
+          const Hop *found =
+              delivery_before (all_hops->pdata[j], push->time_us, push->user);
+          if (found != NULL &&
+              (delivery == NULL || found->time_us > delivery->time_us))
+            {
+              delivery = found;
+              target = all_hops->pdata[j];
+            }
+        }
+      if (delivery == NULL ||
+          push->time_us - delivery->time_us > IDLE_PUSH_MAX_US)
+        continue;
+      hop = g_new0 (Hop, 1);
+      hop->session = push->session;
+      hop->time_us = push->time_us;
+      hop->kind = TRACE_HOP_IDLE_PUSH;
+      hop->actor = g_strdup (push->user);
+      hop->target = g_strdup ("IMAP");
+      hop->label = g_strdup_printf ("pushed EXISTS %.2f s after delivery",
+                                    (push->time_us - delivery->time_us) /
+                                        (double) G_USEC_PER_SEC);
+      hop->linked = g_strdup_printf ("recipient %s is the IMAP user, and "
+                                     "the time",
+                                     push->user);
+      g_ptr_array_add (target, hop);
+    }
+}
+
+/* "12:00:01.204", UTC: the capture's clock */
+static char *
+clock_of (gint64 time_us)
+{
+  gint64 seconds = time_us / G_USEC_PER_SEC;
+
+  return g_strdup_printf ("%02d:%02d:%02d.%03d UTC",
+                          (int) (seconds / 3600 % 24),
+                          (int) (seconds / 60 % 60), (int) (seconds % 60),
+                          (int) (time_us % G_USEC_PER_SEC / 1000));
+}
+
+static char *
+delay_of (gint64 us)
+{
+  double seconds = us / (double) G_USEC_PER_SEC;
+
+  return g_strdup_printf (seconds < 1 ? "%.2f s later" : "%.1f s later",
+                          seconds);
+}
+
+/* The retries of SMTP hops go into their label. */
+static void
+add_retries (TraceJourneys *journeys, GPtrArray *hops)
+{
+  for (guint i = 0; i < hops->len; i++)
+    {
+      Hop *hop = hops->pdata[i];
+      gint64 since = i > 0 ? ((Hop *) hops->pdata[i - 1])->time_us : 0;
+      guint retries;
+      char *label;
+
+      if (hop->sighting == NULL || hop->sighting->kind != SIGHTING_SMTP)
+        continue;
+      retries = count_retries (journeys->refusals, hop, since);
+      if (retries == 0)
+        continue;
+      label = g_strdup_printf ("%s, after %u %s", hop->label, retries,
+                               retries == 1 ? "retry" : "retries");
+      g_free (hop->label);
+      hop->label = label;
+    }
+}
+
+/* One clause of the story: "pushed by alice's client to
+ * mx.example.test:2587 (session 0, 250 queued as X, 12:00:01.204 UTC)". */
+static void
+tell_hop (GString *story, const Hop *hop, const Hop *previous)
+{
+  g_autofree char *when = previous == NULL
+                              ? clock_of (hop->time_us)
+                              : delay_of (hop->time_us - previous->time_us);
+
+  if (previous != NULL)
+    g_string_append (story, "; ");
+  if (hop->kind == TRACE_HOP_PUSH || hop->kind == TRACE_HOP_RELAY)
+    g_string_append_printf (story, "pushed by %s to %s", hop->actor,
+                            hop->target);
+  else if (hop->kind == TRACE_HOP_PULL)
+    g_string_append_printf (story, "%s by %s over %s",
+                            strcmp (hop->target, "POP3") == 0 ? "pulled"
+                                                              : "fetched",
+                            hop->actor, hop->target);
+  else
+    g_string_append_printf (story, "seen over IMAP by %s during IDLE",
+                            hop->actor);
+  g_string_append_printf (story, " (session %u, %s", hop->session->stream,
+                          hop->label);
+  if (hop->kind != TRACE_HOP_IDLE_PUSH)
+    g_string_append_printf (story, ", %s", when);
+  if (hop->linked != NULL)
+    g_string_append_printf (story, "; linked by %s", hop->linked);
+  g_string_append_c (story, ')');
+}
+
+static void
+write_journey (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
+{
+  TraceJourney *journey = trace_journey_add (journeys);
+
+  for (guint i = 0; i < group->len; i++)
+    {
+      const Sighting *sighting = group->pdata[i];
+      if (journey->message_id == NULL)
+        journey->message_id = g_strdup (sighting->message_id);
+      if (journey->subject == NULL)
+        journey->subject = g_strdup (sighting->subject);
+    }
+  if (journey->message_id != NULL)
+    g_string_append_printf (journey->story, "message %s", journey->message_id);
+  else
+    g_string_append (journey->story, "a message without Message-ID");
+  if (journey->subject != NULL)
+    g_string_append_printf (journey->story, " (\"%s\")", journey->subject);
+  g_string_append (journey->story, ": ");
+  for (guint i = 0; i < hops->len; i++)
+    {
+      const Hop *hop = hops->pdata[i];
+      tell_hop (journey->story, hop, i > 0 ? hops->pdata[i - 1] : NULL);
+      trace_journey_add_hop (journey, hop->session, hop->kind, hop->time_us,
+                             hop->inferred, hop->label, hop->linked);
+    }
+}
+
+/* The sightings of each group, in time order; one GPtrArray per group. */
+static GPtrArray *
+collect_groups (GPtrArray *sightings)
+{
+  GPtrArray *groups =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  g_autofree gint *slot = g_new (gint, MAX (sightings->len, 1));
+
+  for (guint i = 0; i < sightings->len; i++)
+    {
+      guint root = group_of (sightings, i);
+      if (root == i)
+        {
+          slot[i] = (gint) groups->len;
+          g_ptr_array_add (groups, g_ptr_array_new ());
+        }
+      g_ptr_array_add (groups->pdata[slot[root]], sightings->pdata[i]);
+    }
+  return groups;
+}
+
+static GPtrArray *
+hops_of (TraceJourneys *journeys, GPtrArray *group)
+{
+  GPtrArray *hops = g_ptr_array_new_with_free_func (hop_free);
+
+  for (guint i = 0; i < group->len; i++)
+    {
+      const Sighting *sighting = group->pdata[i];
+      g_ptr_array_add (hops, sighting->kind == SIGHTING_SMTP
+                                 ? smtp_hop (sighting)
+                                 : pull_hop (sighting));
+    }
+  infer_hops (journeys, group, hops);
+  g_ptr_array_sort (hops, hop_by_time);
+  return hops;
+}
+
+void
+trace_journeys_finish (TraceJourneys *journeys)
+{
+  g_autoptr (GPtrArray) groups = NULL;
+  g_autoptr (GPtrArray) all_hops = NULL;
+
+  g_return_if_fail (!journeys->finished);
+  link_sightings (journeys->sightings);
+  groups = collect_groups (journeys->sightings);
+  all_hops =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) g_ptr_array_unref);
+  for (guint i = 0; i < groups->len; i++)
+    g_ptr_array_add (all_hops, hops_of (journeys, groups->pdata[i]));
+  assign_pushes (journeys, all_hops);
+  for (guint i = 0; i < groups->len; i++)
+    {
+      GPtrArray *hops = all_hops->pdata[i];
+      g_ptr_array_sort (hops, hop_by_time);
+      add_retries (journeys, hops);
+      write_journey (journeys, groups->pdata[i], hops);
+    }
+  journeys->finished = TRUE;
+}
+
+/* ---- output ----------------------------------------------------------- */
+
+void
+trace_journeys_print (const TraceJourneys *journeys, FILE *out)
+{
+  guint count = trace_journeys_count (journeys);
+
+  if (count == 0)
+    return;
+  fprintf (out,
+           "mw-trace: the journey of %u message%s across the sessions "
+           "(linked by Message-ID, queue id and Received:, user and time):\n",
+           count, count == 1 ? "" : "s");
+  for (guint i = 0; i < count; i++)
+    fprintf (out, "  %s\n",
+             ((TraceJourney *) journeys->journeys->pdata[i])->story->str);
+}
+
+static void
+append_member (GString *out, const char *name, const char *value)
+{
+  if (value == NULL)
+    return;
+  g_string_append_c (out, ',');
+  trace_json_append_string (out, name);
+  g_string_append_c (out, ':');
+  trace_json_append_string (out, value);
+}
+
+static void
+append_hop_json (GString *out, const TraceJourneyHop *hop)
+{
+  g_string_append_printf (out,
+                          "{\"tcp.stream\":%u,\"kind\":\"%s\","
+                          "\"time\":%" G_GINT64_FORMAT ".%06d,"
+                          "\"inferred\":%s",
+                          hop->stream, trace_hop_kind_name (hop->kind),
+                          hop->time_us / G_USEC_PER_SEC,
+                          (int) (hop->time_us % G_USEC_PER_SEC),
+                          hop->inferred ? "true" : "false");
+  append_member (out, "label", hop->label);
+  append_member (out, "linked", hop->linked);
+  g_string_append_c (out, '}');
+}
+
+void
+trace_journeys_print_json (const TraceJourneys *journeys, FILE *out)
+{
+  g_autoptr (GString) line = g_string_new (NULL);
+
+  for (guint i = 0; i < trace_journeys_count (journeys); i++)
+    {
+      const TraceJourney *journey = journeys->journeys->pdata[i];
+      g_string_assign (line, "{\"schema\":\"" TRACE_JSON_SCHEMA "\","
+                             "\"kind\":\"journey\"");
+      append_member (line, "imf.message_id", journey->message_id);
+      append_member (line, "imf.subject", journey->subject);
+      append_member (line, "mw.journey", journey->story->str);
+      g_string_append (line, ",\"mw.hops\":[");
+      for (guint h = 0; h < journey->hops->len; h++)
+        {
+          if (h > 0)
+            g_string_append_c (line, ',');
+          append_hop_json (line, trace_journey_hop (journey, h));
+        }
+      g_string_append (line, "]}\n");
+      fwrite (line->str, 1, line->len, out);
+    }
+}
