@@ -249,6 +249,8 @@ multiline_end (TraceSession *session, Pop3Trace *pop3)
     }
   trace_event_rfc (event, "RFC 1939 §3");
   trace_event_emit (event);
+  trace_journey_pulled (session, TRACE_SERVER_TO_CLIENT, pop3->message,
+                        pop3->user);
   g_clear_pointer (&pop3->message, trace_message_free);
   pop3->flow = POP3_FLOW_COMMANDS;
 }
@@ -318,6 +320,9 @@ response_effects (TraceSession *session,
   const char *verb = answered != NULL ? answered->verb : "";
   gboolean ok = response->status == POP3_STATUS_OK;
 
+  trace_journey_pop3_response (session, verb,
+                               answered != NULL ? answered->argument : NULL, ok,
+                               pop3->user);
   if (response->status == POP3_STATUS_CONTINUATION)
     {
       pop3->flow = POP3_FLOW_SASL;
