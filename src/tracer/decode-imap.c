@@ -529,6 +529,8 @@ server_untagged (TraceSession *session,
     }
   trace_event_meaning (event, imap_proto_data_info (response->keyword));
   trace_event_field (event, "imap.response.command", response->keyword);
+  trace_journey_imap_untagged (session, response->keyword, response->number,
+                               imap->flow == IMAP_FLOW_IDLE, imap->user);
   /* RFC 9051 §6.3.13, RFC 2177: during IDLE the server speaks unasked */
   if (imap->flow == IMAP_FLOW_IDLE)
     {
@@ -738,6 +740,7 @@ imap_raw (TraceSession *session,
       trace_event_rfc (event, "RFC 9051 §4.3");
       trace_event_emit (event);
     }
+  trace_journey_pulled (session, direction, literal, imap->user);
   g_clear_pointer (&imap->literal[direction], trace_message_free);
 }
 
