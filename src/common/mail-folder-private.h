@@ -14,10 +14,14 @@ G_BEGIN_DECLS
 
 #define UIDLIST_NAME "mailwire-uidlist"
 #define RELOCATE_ATTEMPTS 3 /* rescans when another process renames */
-/* A directory's time stamp comes from a coarse kernel clock: a change in
- * the same tick as our scan leaves it as it was. So an mtime less than a
- * second older than the scan proves nothing, and we rescan. */
-#define MTIME_TRUST_NS G_GINT64_CONSTANT (1000000000)
+#define NS_PER_SECOND G_GINT64_CONSTANT (1000000000)
+/* A directory's time stamp comes from the kernel's coarse clock (one
+ * tick, a few milliseconds), or keeps whole seconds on some file
+ * systems: a change in the same tick (or second) as our scan leaves it
+ * as it was. mtime_settled () says when a stamp proves nothing changed;
+ * a list written by older code only knew the scan's fine time, and
+ * trusts a stamp a second older than that (MTIME_TRUST_NS). */
+#define MTIME_TRUST_NS NS_PER_SECOND
 
 /* One message as this handle sees it. Its name and path are the
  * strings of the folder's uidlist (MailFolder.list) until it gets its
@@ -52,6 +56,7 @@ struct _MailFolder
   gboolean batch_dirty;   /* the batch changed the uidlist */
   gint64 dir_mtime[2];    /* new/, cur/ at the last scan, nanoseconds */
   gint64 scan_time;       /* when that scan began, nanoseconds */
+  gint64 scan_coarse;     /* the same on the kernel's coarse clock */
   gboolean facts_learned; /* sizes and dates the uidlist lacks were read */
 };
 
@@ -108,8 +113,10 @@ typedef struct _UidList
   guint32 uidnext;
   guint32 first_recent;   /* lowest UID no session has seen as \Recent */
   guint64 highest_modseq; /* RFC 7162 §3.1.2.1 HIGHESTMODSEQ */
-  gint64 scanned[3];      /* new/ and cur/ mtimes seen by the scan that wrote
-                           * the list, and when it began (ns); 0: unknown */
+  gint64 scanned[4];      /* new/ and cur/ mtimes seen by the scan that wrote
+                           * the list, and when it began (ns) on the fine
+                           * and on the coarse clock; 0: unknown (the
+                           * coarse one: a list by older code) */
   GArray *entries;        /* UidEntry, ascending UID */
   GArray *expunged;       /* ExpungedRange, ascending MODSEQ */
   gboolean created;       /* no (readable) file yet: must be written */
@@ -125,6 +132,9 @@ typedef struct _UidList
 
 /* Base name -> ScanEntry of the files in new/ and cur/ (transfer full). */
 GHashTable *maildir_scan (const char *dir, GError **error);
+/* How many maildir_scan ()s this process made: for tests, which check
+ * that an open trusted its uidlist. */
+guint maildir_scan_count (void);
 /* (transfer full) DIR/new/FILE or DIR/cur/FILE */
 char *scan_entry_path (const char *dir, const ScanEntry *scan);
 /* The size as sent (CRLF line ends) and the date of the message file at

@@ -76,6 +76,14 @@ maildir_scan_into (const char *dir, GHashTable *found, GError **error)
          scan_subdir (dir, "cur", found, error);
 }
 
+static gint scan_count; /* atomic */
+
+guint
+maildir_scan_count (void)
+{
+  return (guint) g_atomic_int_get (&scan_count);
+}
+
 /* Base name -> ScanEntry (transfer full). */
 GHashTable *
 maildir_scan (const char *dir, GError **error)
@@ -83,6 +91,7 @@ maildir_scan (const char *dir, GError **error)
   g_autoptr (GHashTable) found =
       g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
 
+  g_atomic_int_inc (&scan_count);
   if (!maildir_scan_into (dir, found, error))
     return NULL;
   return g_steal_pointer (&found);

@@ -120,17 +120,48 @@ folder_claim_recent (MailFolder *folder, UidList *list, gboolean *inout_durable)
   return first_recent;
 }
 
+/* Notes when a scan begins, on both clocks (nanoseconds), and then the
+ * time stamps of new/ and cur/: in that order, so that a change after
+ * the clocks were read can only be stamped later than they say. */
+static void
+folder_note_scan_start (MailFolder *folder)
+{
+  struct timespec coarse = { 0, 0 };
+
+  clock_gettime (CLOCK_REALTIME_COARSE, &coarse);
+  folder->scan_coarse = coarse.tv_sec * NS_PER_SECOND + coarse.tv_nsec;
+  folder->scan_time = g_get_real_time () * 1000;
+  folder_note_mtimes (folder, folder->dir_mtime);
+}
+
+/* Does a directory stamped @mtime when a scan began prove that nothing
+ * changed in it since, as long as the stamp stays the same? Every change
+ * after the scan began is stamped at least @coarse (the kernel's coarse
+ * clock then, which stamps directories), so a stamp older than @coarse
+ * can never come back. A stamp of whole seconds is from a file system
+ * that keeps only seconds (or the rare tick that falls on one): then the
+ * second after it must have begun. A list by older code knew only the
+ * fine clock (@coarse 0): a second's margin, as that code had. */
+static gboolean
+mtime_settled (gint64 mtime, gint64 coarse, gint64 fine)
+{
+  if (coarse == 0)
+    return mtime < fine - MTIME_TRUST_NS;
+  if (mtime % NS_PER_SECOND == 0)
+    return mtime + NS_PER_SECOND <= coarse;
+  return mtime < coarse;
+}
+
 /* Can the uidlist stand for new/ and cur/ without reading them? When
- * their time stamps are those the writing scan saw, and those were more
- * than a second older than that scan (MTIME_TRUST_NS). Any delivery,
- * rename or unlink since has changed them. */
+ * their time stamps are those the writing scan saw, and had settled
+ * when it began. Any delivery, rename or unlink since has changed them. */
 static gboolean
 uidlist_describes_dirs (const UidList *list, const gint64 mtime[2])
 {
   return list->scanned[2] != 0 && list->scanned[0] == mtime[0] &&
          list->scanned[1] == mtime[1] &&
-         mtime[0] < list->scanned[2] - MTIME_TRUST_NS &&
-         mtime[1] < list->scanned[2] - MTIME_TRUST_NS;
+         mtime_settled (mtime[0], list->scanned[3], list->scanned[2]) &&
+         mtime_settled (mtime[1], list->scanned[3], list->scanned[2]);
 }
 
 /* Under the store lock: the uidlist, brought up to date by a scan of
@@ -145,8 +176,7 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
   gboolean durable = FALSE;
   gboolean files = FALSE;
 
-  folder_note_mtimes (folder, folder->dir_mtime);
-  folder->scan_time = g_get_real_time () * 1000;
+  folder_note_scan_start (folder);
   /* the common case: the file is the one this process read last, and
    * neither it nor the folder has anything to change */
   list = uidlist_shared_lookup (folder->dir);
@@ -168,7 +198,11 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
         return NULL;
       memcpy (list->scanned, folder->dir_mtime, sizeof folder->dir_mtime);
       list->scanned[2] = folder->scan_time;
-      files = TRUE;
+      list->scanned[3] = folder->scan_coarse;
+      /* written for the stamps only when they let the next open trust
+       * it: a scan in the tick of a change would be written for nothing
+       * (800 KB for 10,000 messages), and the next open scans anyway */
+      files = files || uidlist_describes_dirs (list, folder->dir_mtime);
     }
   *out_first_recent = folder_claim_recent (folder, list, &durable);
   if ((durable || files) && !uidlist_write (folder->dir, list, durable, error))
@@ -638,7 +672,7 @@ mail_folder_may_have_changed (MailFolder *folder)
   for (int i = 0; i < 2; i++)
     {
       if (now[i] != folder->dir_mtime[i] ||
-          now[i] > folder->scan_time - MTIME_TRUST_NS)
+          !mtime_settled (now[i], folder->scan_coarse, folder->scan_time))
         return TRUE;
     }
   return FALSE;

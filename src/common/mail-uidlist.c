@@ -5,7 +5,7 @@
  * found: reading, writing, and sharing one parsed list among the
  * handles of a process. Format (version 3):
  *   3 V<uidvalidity> N<uidnext> R<first recent> M<highestmodseq>
- *     T<new/ mtime>:<cur/ mtime>:<scan time>
+ *     T<new/ mtime>:<cur/ mtime>:<scan time>[:<scan time, coarse clock>]
  *   <uid> <modseq> <size> <mtime> new/<file> | cur/<file>:2,<info>
  *   X <first>:<last> <modseq>
  */
@@ -377,10 +377,14 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   list->header = header_end ? g_strndup (contents, header_end - contents)
                             : g_strdup (contents);
   scanned = strstr (contents, " T");
+  /* the coarse scan time came later: older code reads the first three
+   * and ignores it, and a list without it is read with their rule */
   if (scanned == NULL || (header_end != NULL && scanned > header_end) ||
       sscanf (scanned,
-              " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
-              &list->scanned[0], &list->scanned[1], &list->scanned[2]) != 3)
+              " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+              ":%" G_GINT64_FORMAT,
+              &list->scanned[0], &list->scanned[1], &list->scanned[2],
+              &list->scanned[3]) < 3)
     memset (list->scanned, 0, sizeof list->scanned);
   /* line by line in place: a big folder's list is read on every open */
   for (char *line = header_end; line != NULL;)
@@ -433,10 +437,10 @@ uidlist_write (const char *dir, UidList *list, gboolean durable, GError **error)
   g_string_append_printf (text,
                           "3 V%u N%u R%u M%" G_GUINT64_FORMAT
                           " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
-                          ":%" G_GINT64_FORMAT "\n",
+                          ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT "\n",
                           list->uidvalidity, list->uidnext, list->first_recent,
                           list->highest_modseq, list->scanned[0],
-                          list->scanned[1], list->scanned[2]);
+                          list->scanned[1], list->scanned[2], list->scanned[3]);
   header_length = text->len - 1;
   for (guint i = 0; i < list->entries->len; i++)
     {

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mail-folder-private.h" /* maildir_scan_count () */
 #include "mail-store.h"
 
 #define MESSAGE_TEXT                                                           \
@@ -758,6 +759,161 @@ test_uid_unchanged_dirs_are_not_rescanned (StoreFixture *f, gconstpointer data)
   g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
 }
 
+/* The identity of ROOT/mailwire-uidlist: a rewrite renames a new file
+ * into place, so another inode or time stamp means it was rewritten. */
+typedef struct
+{
+  ino_t inode;
+  gint64 mtime_ns;
+} FileStamp;
+
+static FileStamp
+uidlist_stamp (StoreFixture *f)
+{
+  g_autofree char *path = g_build_filename (f->root, "mailwire-uidlist", NULL);
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return (FileStamp){ st.st_ino,
+                      st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+                          st.st_mtim.tv_nsec };
+}
+
+static gint64
+directory_mtime_ns (StoreFixture *f, const char *sub)
+{
+  g_autofree char *path = g_build_filename (f->root, sub, NULL);
+  struct stat st;
+
+  g_assert_cmpint (stat (path, &st), ==, 0);
+  return st.st_mtim.tv_sec * G_GINT64_CONSTANT (1000000000) +
+         st.st_mtim.tv_nsec;
+}
+
+/* Waits (at most 3 s) until no change can get the time stamps new/ and
+ * cur/ have now: the kernel's coarse clock, which stamps directories, is
+ * past them (a whole second past, for a file system that keeps only
+ * seconds). That is what "the change has settled" means to the store. */
+static void
+wait_until_directories_settle (StoreFixture *f)
+{
+  gint64 newest =
+      MAX (directory_mtime_ns (f, "new"), directory_mtime_ns (f, "cur"));
+  gint64 past = newest % G_GINT64_CONSTANT (1000000000) == 0
+                    ? newest + G_GINT64_CONSTANT (1000000000)
+                    : newest + 1;
+  struct timespec now;
+
+  for (int i = 0; i < 3000; i++)
+    {
+      g_assert_cmpint (clock_gettime (CLOCK_REALTIME_COARSE, &now), ==, 0);
+      if (now.tv_sec * G_GINT64_CONSTANT (1000000000) + now.tv_nsec > past)
+        return;
+      g_usleep (1000);
+    }
+  g_assert_not_reached ();
+}
+
+/* Once a change has settled, one open's scan is trusted by every later
+ * open: they read the uidlist and neither list new/ and cur/ again nor
+ * rewrite the list (a 10,000-message folder's is 800 KB). Before, a scan
+ * less than a second after the change was trusted by nobody, and every
+ * open in that second, and the first after it, scanned and rewrote. */
+static void
+test_uid_settled_folder_is_read_not_rescanned (StoreFixture *f,
+                                               gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = NULL;
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  FileStamp before;
+  FileStamp after;
+  guint scans;
+
+  wait_until_directories_settle (f);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL); /* scans once more: the first was early */
+  before = uidlist_stamp (f);
+  scans = maildir_scan_count ();
+  for (int i = 0; i < 3; i++)
+    {
+      g_clear_pointer (&folder, mail_folder_free);
+      folder = open_folder (f, NULL);
+      g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+    }
+  after = uidlist_stamp (f);
+  g_assert_cmpuint (after.inode, ==, before.inode);
+  g_assert_cmpint (after.mtime_ns, ==, before.mtime_ns);
+  g_assert_cmpuint (maildir_scan_count (), ==, scans);
+  /* and a message another program delivers meanwhile is seen at once */
+  second = deliver (f, NULL, MESSAGE_TEXT);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+}
+
+/* Sets the modification time of ROOT/@sub to @ns (nanoseconds). */
+static void
+stamp_directory (StoreFixture *f, const char *sub, gint64 ns)
+{
+  g_autofree char *path = g_build_filename (f->root, sub, NULL);
+  struct timespec times[2];
+
+  times[0].tv_sec = times[1].tv_sec = ns / G_GINT64_CONSTANT (1000000000);
+  times[0].tv_nsec = times[1].tv_nsec = ns % G_GINT64_CONSTANT (1000000000);
+  g_assert_cmpint (utimensat (AT_FDCWD, path, times, 0), ==, 0);
+}
+
+/* A delivery in the same clock tick as a scan (or, where a file system
+ * keeps whole seconds, the same second) leaves new/'s time stamp as the
+ * scan saw it. Such a stamp is never trusted: the second message is seen.
+ * @stamp_ns: the stamp new/ is given, as the tick of "now" would. */
+static void
+assert_same_tick_delivery_is_seen (StoreFixture *f, gint64 stamp_ns)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+
+  stamp_directory (f, "new", stamp_ns);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  second = deliver (f, NULL, MESSAGE_TEXT);
+  stamp_directory (f, "new", stamp_ns); /* the same tick: no change seen */
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+}
+
+static void
+test_uid_same_tick_delivery_is_seen (StoreFixture *f, gconstpointer data)
+{
+  struct timespec now;
+
+  g_assert_cmpint (clock_gettime (CLOCK_REALTIME_COARSE, &now), ==, 0);
+  /* a stamp not older than the scan: the scan's own tick, or later */
+  assert_same_tick_delivery_is_seen (
+      f, (now.tv_sec + 1) * G_GINT64_CONSTANT (1000000000) + 1);
+}
+
+static void
+test_uid_same_second_delivery_is_seen (StoreFixture *f, gconstpointer data)
+{
+  struct timespec now;
+
+  /* early in a second, so the test runs within it */
+  for (int i = 0; i < 1000; i++)
+    {
+      g_assert_cmpint (clock_gettime (CLOCK_REALTIME, &now), ==, 0);
+      if (now.tv_nsec < 500000000)
+        break;
+      g_usleep (1000);
+    }
+  /* what a file system that keeps seconds stamps a change made now with */
+  assert_same_tick_delivery_is_seen (f, now.tv_sec *
+                                            G_GINT64_CONSTANT (1000000000));
+}
+
 /* RFC 6851: a move is one rename: flags, keywords (with the target's
  * letters) and date go along, and the source no longer has the file */
 static void
@@ -1462,6 +1618,12 @@ main (int argc, char **argv)
                   test_flags_keyword_limits);
   add_store_test ("/store/uid/unchanged-directories-are-not-rescanned",
                   test_uid_unchanged_dirs_are_not_rescanned);
+  add_store_test ("/store/uid/settled-folder-is-read-not-rescanned",
+                  test_uid_settled_folder_is_read_not_rescanned);
+  add_store_test ("/store/uid/delivery-in-the-scan's-tick-is-seen",
+                  test_uid_same_tick_delivery_is_seen);
+  add_store_test ("/store/uid/delivery-in-the-scan's-second-is-seen",
+                  test_uid_same_second_delivery_is_seen);
   add_store_test ("/store/folder/move-is-one-rename-keeping-flags",
                   test_folder_move_message);
   add_store_test ("/store/deliver/bare-lf-file-is-read-with-crlf",
