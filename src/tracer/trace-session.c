@@ -381,6 +381,39 @@ drain_framer_pending (TraceSession *session, TraceDirection direction)
     }
 }
 
+/* Whole lines the decoder takes itself (TraceDecoder.scan), when the
+ * framer holds no part of a line: message text nobody prints need not be
+ * framed line by line. */
+static gsize
+scan_lines (TraceSession *session,
+            TraceDirection direction,
+            const guint8 *data,
+            gsize length)
+{
+  if (session->decoder == NULL || session->decoder->scan == NULL ||
+      mail_line_framer_get_pending (&session->framer[direction]) > 0)
+    return 0;
+  return session->decoder->scan (session, session->state, direction, data,
+                                 length);
+}
+
+/* One line at a time into the framer, so a line that starts raw octets
+ * or TLS stops the framing right behind it. */
+static gsize
+frame_line (TraceSession *session,
+            TraceDirection direction,
+            const guint8 *data,
+            gsize length)
+{
+  const guint8 *lf = memchr (data, '\n', length);
+  gsize used = lf != NULL ? (gsize) (lf - data) + 1 : length;
+
+  mail_line_framer_push (&session->framer[direction], data, used);
+  drain_lines (session, direction);
+  drain_framer_pending (session, direction);
+  return used;
+}
+
 /* Clear-text octets (or decrypted ones): lines, raw data, resync. */
 static void
 feed_clear (TraceSession *session,
@@ -405,13 +438,9 @@ feed_clear (TraceSession *session,
         used = skip_to_line (session, direction, data, length);
       else
         {
-          /* One line at a time, so a line that starts raw octets or
-           * TLS stops the framing right behind it. */
-          const guint8 *lf = memchr (data, '\n', length);
-          used = lf != NULL ? (gsize) (lf - data) + 1 : length;
-          mail_line_framer_push (&session->framer[direction], data, used);
-          drain_lines (session, direction);
-          drain_framer_pending (session, direction);
+          used = scan_lines (session, direction, data, length);
+          if (used == 0)
+            used = frame_line (session, direction, data, length);
         }
       data += used;
       length -= used;

@@ -72,6 +72,15 @@ typedef struct
                const guint8 *data,
                gsize length,
                gboolean last);
+  /* Optional: whole lines the decoder reads itself, without the framer
+   * and ->line, because none of them is printed (message text when
+   * nothing shows it line by line). @data starts a line; returns the
+   * octets taken, whole lines only: 0 sends the next line to ->line. */
+  gsize (*scan) (TraceSession *session,
+                 gpointer state,
+                 TraceDirection direction,
+                 const guint8 *data,
+                 gsize length);
   /* A hole in the stream; the session resyncs at the next line. */
   void (*gap) (TraceSession *session,
                gpointer state,
