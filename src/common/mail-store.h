@@ -244,6 +244,18 @@ gint mail_folder_find_name (MailFolder *folder, const char *name);
  * times are the same, and were already old then, so a change within
  * the same clock tick cannot hide). */
 gboolean mail_folder_may_have_changed (MailFolder *folder);
+/* The UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ an open of folder @name
+ * would find, from the first line of its uidlist, without the store
+ * lock and without reading a directory or a message. TRUE only while
+ * that list still describes new/ and cur/ (no change since its scan):
+ * a caller that noted the three when it last opened the folder knows,
+ * if they are the same, that nothing in it changed since. FALSE: open
+ * the folder to know. */
+gboolean mail_store_peek_folder (MailStore *store,
+                                 const char *name,
+                                 guint32 *out_uidvalidity,
+                                 guint32 *out_uidnext,
+                                 guint64 *out_highest_modseq);
 
 /* The special-use folders every new user gets (RFC 6154 §2: their IMAP
  * attributes are these names with a backslash: \Drafts, \Sent ...). */
