@@ -115,6 +115,7 @@ def start(number, rest=()):
           + (f" (in {labkit.password_file(work)})" if "imap" in ports else ""))
     if tls:
         print(f"  TLS certificate (your CA file): {mw.cert}")
+        print(f"  TLS key log, the servers' session secrets (mw-trace --keylog): {mw.keylog}")
     print(f"  your working copy: {work}")
     print(f"  the capture: {capture}" if tracer else "  no capture")
     print(f"Next: read {os.path.join(path, 'README.md')}, then `./run grade {key}`.")

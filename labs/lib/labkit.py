@@ -91,6 +91,13 @@ class Mailwire:
         """The certificate clients trust with tls=True (PEM)."""
         return os.path.join(self.state, "cert.pem")
 
+    @property
+    def keylog(self):
+        """With tls=True, the servers write the secrets of every TLS session
+        here (NSS key log format, `[general] tls_keylog`), so that
+        `mw-trace --keylog` can show what the sessions said inside TLS."""
+        return os.path.join(self.state, "keys.log")
+
     def config_text(self):
         text = f"""# written by labs/lib/labkit.py
 [general]
@@ -102,7 +109,7 @@ timeout = 60
         if self.users_file:
             text += f"users_file = {self.users_file}\n"
         if self.tls:
-            text += "tls_cert = cert.pem\ntls_key = key.pem\n"
+            text += "tls_cert = cert.pem\ntls_key = key.pem\ntls_keylog = keys.log\n"
         p = self.ports
         text += f"""[smtp]
 listen = 127.0.0.1

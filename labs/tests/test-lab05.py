@@ -231,6 +231,18 @@ def make_lab_session(scratch):
     return capture, json.load(open(os.path.join(d, "answers.json"))), problems
 
 
+def decrypted_commands(capture, keylog):
+    """The commands mw-trace reads inside TLS with the key log the lab's
+    servers wrote (`[general] tls_keylog`, what README step 7 uses)."""
+    tracer = os.path.join(os.environ.get("MW_BUILD_ROOT", os.path.join(LABS, "..", "build")),
+                          "src", "tracer", "mw-trace")
+    out = subprocess.run([tracer, "-r", capture, "--keylog", keylog, "--json"],
+                         capture_output=True, text=True, timeout=120).stdout
+    events = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    return [(e.get("proto"), e.get("line")) for e in events
+            if e.get("kind") == "command" and e.get("tls.decrypted")]
+
+
 def submission(scratch, name, source, capture, answers, edits=()):
     d = os.path.join(scratch, name)
     shutil.copytree(source, d)
@@ -258,6 +270,15 @@ def main():
             capture, answers, problems = make_lab_session(scratch)
             ok(not problems, f"/labs/{LAB}/lab-session/capture-complete",
                "three captures in a row incomplete: " + "; ".join(problems))
+            # the servers' key log opens the same sessions: the probe's
+            # capability commands after each upgrade, and the implicit TLS
+            # session's EHLO on 2465
+            keylog = os.path.join(os.path.dirname(capture), "state", "keys.log")
+            inside = decrypted_commands(capture, keylog) if os.path.exists(keylog) else []
+            ok({("smtp", "EHLO student.lab.test"), ("pop", "CAPA")} <= set(inside) and
+               any(p == "imap" and "CAPABILITY" in (l or "") for p, l in inside),
+               f"/labs/{LAB}/lab-session/key-log-decrypts-the-sessions",
+               f"keys.log there: {os.path.exists(keylog)}; decrypted commands: {inside[:12]}")
             missing = set()
         solution = os.path.join(LABS, LAB, "solution")
         jobs = [("solution", submission(scratch, "solution", solution, capture, answers), missing),
