@@ -610,10 +610,11 @@ server_reply_line (TraceSession *session,
   if (answered != NULL)
     trace_event_field (event, "mw.answers", answered->verb);
   trace_event_emit (event);
-  trace_journey_smtp_reply (session, answered != NULL ? answered->verb : NULL,
-                            code, text, smtp->bdat_last, smtp->message,
-                            smtp->helo, smtp->authenticated ? smtp->user : NULL,
-                            smtp->mail_from, smtp->recipients);
+  trace_journey_smtp_reply (
+      session, answered != NULL ? answered->verb : NULL, code, text,
+      answered != NULL ? answered->argument : NULL, smtp->message, smtp->helo,
+      smtp->authenticated ? smtp->user : NULL, smtp->mail_from,
+      smtp->recipients);
   reply_effects (session, smtp, answered, code, text);
   if (answered != NULL)
     pending_free (answered);

@@ -218,6 +218,29 @@ pull_hop (const Sighting *sighting)
   return hop;
 }
 
+/* "3.3 KiB", with a plain space (g_format_size () puts U+00A0) */
+static char *
+size_of (guint64 octets)
+{
+  if (octets < 1024)
+    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", octets);
+  if (octets < 1024 * 1024)
+    return g_strdup_printf ("%.1f KiB", octets / 1024.0);
+  return g_strdup_printf ("%.1f MiB", octets / (1024.0 * 1024.0));
+}
+
+/* Who pushed in an encrypted session: the EHLO before STARTTLS is in
+ * clear (RFC 3207 §4). */
+static char *
+inferred_actor (const JourneySession *session, TraceHopKind kind)
+{
+  if (session->helo == NULL)
+    return g_strdup (kind == TRACE_HOP_PUSH ? "a client" : "a server");
+  if (kind == TRACE_HOP_PUSH)
+    return g_strdup_printf ("the client %s", session->helo);
+  return g_strdup (session->helo);
+}
+
 /* An encrypted SMTP session not yet used, begun at @before or earlier:
  * the latest one. */
 static JourneySession *
@@ -301,15 +324,14 @@ infer_hops (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
       if (session == NULL)
         continue;
       session->inferred = TRUE;
-      size = g_format_size_full (session->octets, G_FORMAT_SIZE_IEC_UNITS);
+      size = size_of (session->octets);
       hop = g_new0 (Hop, 1);
       hop->session = session;
       hop->time_us = session->first_us;
       hop->inferred = TRUE;
       hop->kind =
           k + 1 == trail->received_ids->len ? TRACE_HOP_PUSH : TRACE_HOP_RELAY;
-      hop->actor =
-          g_strdup (hop->kind == TRACE_HOP_PUSH ? "a client" : "a server");
+      hop->actor = inferred_actor (session, hop->kind);
       hop->target = server_of (session, by);
       hop->label = g_strdup_printf (
           "inferred: an encrypted session of %s at that time", size);
@@ -387,7 +409,7 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
       hop->kind = TRACE_HOP_IDLE_PUSH;
       hop->actor = g_strdup (push->user);
       hop->target = g_strdup ("IMAP");
-      hop->label = g_strdup_printf ("pushed EXISTS %.2f s after delivery",
+      hop->label = g_strdup_printf ("pushed EXISTS %.3f s after delivery",
                                     (push->time_us - delivery->time_us) /
                                         (double) G_USEC_PER_SEC);
       hop->linked = g_strdup_printf ("recipient %s is the IMAP user, and "
@@ -414,7 +436,7 @@ delay_of (gint64 us)
 {
   double seconds = us / (double) G_USEC_PER_SEC;
 
-  return g_strdup_printf (seconds < 1 ? "%.2f s later" : "%.1f s later",
+  return g_strdup_printf (seconds < 1 ? "%.3f s later" : "%.1f s later",
                           seconds);
 }
 

@@ -21,6 +21,7 @@ typedef struct
   gboolean encrypted; /* TLS that was not decrypted */
   guint16 server_port;
   char *server_name; /* from the SMTP greeting (RFC 5321 §4.3.1), or NULL */
+  char *helo;        /* SMTP: the client's EHLO/HELO name, or NULL */
   char *retr;        /* POP3: the argument of the RETR being answered */
   gboolean inferred; /* an inferred hop stands for it already */
 } JourneySession;

@@ -18,6 +18,7 @@ session_free (gpointer data)
   JourneySession *session = data;
 
   g_free (session->server_name);
+  g_free (session->helo);
   g_free (session->retr);
   g_free (session);
 }
@@ -246,7 +247,7 @@ trace_journey_smtp_reply (TraceSession *session,
                           const char *verb,
                           guint code,
                           const char *text,
-                          gboolean bdat_last,
+                          const char *argument,
                           TraceMessage *message,
                           const char *helo,
                           const char *user,
@@ -254,21 +255,31 @@ trace_journey_smtp_reply (TraceSession *session,
                           GPtrArray *recipients)
 {
   TraceJourneys *journeys = session->options->journeys;
+  JourneySession *record;
+  guint64 size = 0;
+  gboolean last = FALSE;
   gboolean ends_text;
 
   if (journeys == NULL)
     return;
+  record = trace_journey_session_get (journeys, session);
+  if (helo != NULL && g_strcmp0 (record->helo, helo) != 0)
+    {
+      g_free (record->helo);
+      record->helo = g_strdup (helo);
+    }
   if (verb == NULL)
     {
-      JourneySession *record = trace_journey_session_get (journeys, session);
       /* RFC 5321 §4.3.1: "220 " domain [SP text] */
       if (code == SMTP_REPLY_SERVICE_READY && record->server_name == NULL)
         record->server_name = g_strndup (text, strcspn (text, " "));
       return;
     }
-  ends_text = strcmp (verb, ".") == 0 ||
-              (strcmp (verb, "BDAT") == 0 &&
-               (bdat_last || !smtp_reply_is_positive (code)));
+  if (strcmp (verb, "BDAT") == 0 && argument != NULL)
+    smtp_proto_parse_bdat (argument, &size, &last);
+  ends_text =
+      strcmp (verb, ".") == 0 ||
+      (strcmp (verb, "BDAT") == 0 && (last || !smtp_reply_is_positive (code)));
   if (ends_text && smtp_reply_is_positive (code))
     smtp_delivered (session, message, text, helo, user, mail_from, recipients);
   /* RFC 5321 §4.2.1: 4yz, a transient failure: the sender tries again */
@@ -319,8 +330,12 @@ trace_journey_pulled (TraceSession *session,
   TraceJourneys *journeys = session->options->journeys;
   Sighting *sighting;
 
+  /* a literal with neither (BODY[HEADER.FIELDS (Subject)]) links to
+   * nothing and tells no journey */
   if (journeys == NULL || message == NULL ||
-      direction != TRACE_SERVER_TO_CLIENT)
+      direction != TRACE_SERVER_TO_CLIENT ||
+      (trace_message_message_id (message) == NULL &&
+       trace_message_received_count (message) == 0))
     return;
   sighting = sighting_new (journeys, SIGHTING_PULL, session, message);
   sighting->user = g_strdup (user);

@@ -89,17 +89,18 @@ void trace_journeys_print_json (const TraceJourneys *journeys, FILE *out);
 
 /* ---- what decoders report (one call each) ----------------------------- */
 
-/* SMTP (decode-smtp.c): a complete reply to @verb (NULL: the greeting,
- * or a reply to nothing), before the reply changes the transaction.
- * @bdat_last: the BDAT being answered was the last chunk (RFC 3030 §2);
- * @message: the text's summary so far (may be NULL). @helo, @user (NULL
+/* SMTP (decode-smtp.c): a complete reply to @verb @argument (NULL: the
+ * greeting, or a reply to nothing), before the reply changes the
+ * transaction. A BDAT's @argument says if it was the last chunk (RFC 3030
+ * §2: pipelined chunks are answered one by one, after the last was
+ * sent); @message: the text's summary so far (may be NULL). @helo, @user (NULL
  * unless authenticated), @mail_from and @recipients are the session's
  * and transaction's, as the decoder knows them. */
 void trace_journey_smtp_reply (TraceSession *session,
                                const char *verb,
                                guint code,
                                const char *text,
-                               gboolean bdat_last,
+                               const char *argument,
                                TraceMessage *message,
                                const char *helo,
                                const char *user,
