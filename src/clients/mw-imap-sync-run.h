@@ -49,11 +49,14 @@ typedef struct
   GHashTable *local_now;  /* local UID -> flags */
   guint64 select_modseq;  /* HIGHESTMODSEQ and UIDNEXT at SELECT */
   guint32 select_uidnext;
-  gboolean qresync;   /* SELECT reported the changes (RFC 7162) */
-  gboolean changing;  /* local flag changes are batched (begun) */
-  GHashTable *stored; /* file name -> server UID: downloaded, not yet
-                       * paired (that needs the local UID); filled by
-                       * the writer threads (mw-imap-sync-copy.c) */
+  gboolean qresync;        /* SELECT reported the changes (RFC 7162) */
+  gboolean unchanged_here; /* the local folder is as the last sync read
+                            * it (mail_store_peek_folder ()) */
+  gboolean unchanged;      /* and the server's too: nothing to do */
+  gboolean changing;       /* local flag changes are batched (begun) */
+  GHashTable *stored;      /* file name -> server UID: downloaded, not yet
+                            * paired (that needs the local UID); filled by
+                            * the writer threads (mw-imap-sync-copy.c) */
   MwSyncCounts counts;
 } MwSyncFolder;
 

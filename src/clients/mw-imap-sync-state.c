@@ -61,33 +61,106 @@ mw_sync_state_bad (const char *path, guint line, GError **error)
   return FALSE;
 }
 
+/* A decimal number at *@at, then one space or the end of the line;
+ * moves *@at past them. */
+static gboolean
+mw_sync_state_number (const char **at, guint64 max, guint64 *out_number)
+{
+  const char *p = *at;
+  guint64 number = 0;
+
+  if (!g_ascii_isdigit (*p))
+    return FALSE;
+  for (; g_ascii_isdigit (*p); p++)
+    {
+      if (number > (max - (guint64) (*p - '0')) / 10)
+        return FALSE;
+      number = number * 10 + (guint64) (*p - '0');
+    }
+  if (*p == ' ')
+    p++;
+  else if (*p != '\0')
+    return FALSE;
+  *at = p;
+  *out_number = number;
+  return TRUE;
+}
+
+/* "server UIDVALIDITY HIGHESTMODSEQ UIDNEXT" and "local UIDVALIDITY
+ * [HIGHESTMODSEQ UIDNEXT]" (the last two came later: a state without
+ * them is read, and the next sync writes them). Returns 0, or the index
+ * of the line that is wrong. */
+static guint
+mw_sync_state_parse_header (MwSyncState *state, char **lines)
+{
+  const char *at = NULL;
+  guint64 n[3] = { 0, 0, 0 };
+
+  if (lines[1] == NULL || !g_str_has_prefix (lines[1], "server "))
+    return 1;
+  at = lines[1] + 7;
+  if (!mw_sync_state_number (&at, G_MAXUINT32, &n[0]) ||
+      !mw_sync_state_number (&at, G_MAXUINT64, &n[1]) ||
+      !mw_sync_state_number (&at, G_MAXUINT32, &n[2]) || *at != '\0')
+    return 1;
+  state->uidvalidity = (guint32) n[0];
+  state->highest_modseq = n[1];
+  state->uidnext = (guint32) n[2];
+  if (lines[2] == NULL || !g_str_has_prefix (lines[2], "local "))
+    return 2;
+  at = lines[2] + 6;
+  if (!mw_sync_state_number (&at, G_MAXUINT32, &n[0]))
+    return 2;
+  state->local_uidvalidity = (guint32) n[0];
+  if (*at != '\0' && mw_sync_state_number (&at, G_MAXUINT64, &n[1]) &&
+      mw_sync_state_number (&at, G_MAXUINT32, &n[2]) && *at == '\0')
+    {
+      state->local_highest_modseq = n[1];
+      state->local_uidnext = (guint32) n[2];
+    }
+  return 0;
+}
+
+/* The lines of @text, split in place (their ends become NULs): a big
+ * folder's state has a line per message, read on every sync. */
 static gboolean
 mw_sync_state_parse (MwSyncState *state,
                      const char *path,
-                     char **lines,
+                     char *text,
                      GError **error)
 {
+  char *lines[4] = { NULL, NULL, NULL, NULL };
+  char *rest = text;
+  guint number = 0;
+  guint bad = 0;
+
+  for (guint i = 0; i < 3 && rest != NULL; i++)
+    {
+      lines[i] = rest;
+      rest = strchr (rest, '\n');
+      if (rest != NULL)
+        *rest++ = '\0';
+    }
   if (lines[0] == NULL || strcmp (lines[0], MW_SYNC_STATE_MAGIC) != 0)
     return mw_sync_state_bad (path, 0, error);
-  if (lines[1] == NULL ||
-      sscanf (lines[1], "server %u %" G_GUINT64_FORMAT " %u",
-              &state->uidvalidity, &state->highest_modseq,
-              &state->uidnext) != 3)
-    return mw_sync_state_bad (path, 1, error);
-  if (lines[2] == NULL ||
-      sscanf (lines[2], "local %u", &state->local_uidvalidity) != 1)
-    return mw_sync_state_bad (path, 2, error);
-  for (guint i = 3; lines[i] != NULL && lines[i][0] != '\0'; i++)
+  if ((bad = mw_sync_state_parse_header (state, lines)) != 0)
+    return mw_sync_state_bad (path, bad, error);
+  for (number = 3; rest != NULL && *rest != '\0' && *rest != '\n'; number++)
     {
-      guint32 remote_uid = 0;
-      guint32 local_uid = 0;
-      int used = 0;
+      char *line = rest;
+      const char *at = line;
+      guint64 remote_uid = 0;
+      guint64 local_uid = 0;
 
-      if (sscanf (lines[i], "%u %u%n", &remote_uid, &local_uid, &used) != 2 ||
+      rest = strchr (rest, '\n');
+      if (rest != NULL)
+        *rest++ = '\0';
+      if (!mw_sync_state_number (&at, G_MAXUINT32, &remote_uid) ||
+          !mw_sync_state_number (&at, G_MAXUINT32, &local_uid) ||
           remote_uid == 0 || local_uid == 0)
-        return mw_sync_state_bad (path, i, error);
-      mw_sync_state_add (state, remote_uid, local_uid,
-                         g_strstrip (lines[i] + used));
+        return mw_sync_state_bad (path, number, error);
+      mw_sync_state_add (state, (guint32) remote_uid, (guint32) local_uid,
+                         g_strstrip ((char *) at));
     }
   return TRUE;
 }
@@ -97,7 +170,6 @@ mw_sync_state_load (const char *path, GError **error)
 {
   g_autoptr (MwSyncState) state = mw_sync_state_new ();
   g_autofree char *text = NULL;
-  g_auto (GStrv) lines = NULL;
   g_autoptr (GError) local_error = NULL;
 
   if (!g_file_get_contents (path, &text, NULL, &local_error))
@@ -107,8 +179,7 @@ mw_sync_state_load (const char *path, GError **error)
       g_propagate_error (error, g_steal_pointer (&local_error));
       return NULL;
     }
-  lines = g_strsplit (text, "\n", -1);
-  if (!mw_sync_state_parse (state, path, lines, error))
+  if (!mw_sync_state_parse (state, path, text, error))
     return NULL;
   return g_steal_pointer (&state);
 }
@@ -156,7 +227,9 @@ mw_sync_state_save (const MwSyncState *state, const char *path, GError **error)
   g_string_append_printf (text, "server %u %" G_GUINT64_FORMAT " %u\n",
                           state->uidvalidity, state->highest_modseq,
                           state->uidnext);
-  g_string_append_printf (text, "local %u\n", state->local_uidvalidity);
+  g_string_append_printf (text, "local %u %" G_GUINT64_FORMAT " %u\n",
+                          state->local_uidvalidity, state->local_highest_modseq,
+                          state->local_uidnext);
   for (guint i = 0; i < state->pairs->len; i++)
     {
       const MwSyncPair *pair = &g_array_index (state->pairs, MwSyncPair, i);

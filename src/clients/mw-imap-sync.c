@@ -90,6 +90,29 @@ mw_sync_remote_from_state (MwSyncFolder *f, GPtrArray *select_replies)
   mw_sync_remote_put_all (f, select_replies);
 }
 
+/* Did SELECT (QRESYNC) say that nothing changed on the server since the
+ * last sync asked? The same UIDVALIDITY, HIGHESTMODSEQ (every change
+ * raises it, RFC 7162 §3.1.2.1) and UIDNEXT, and nothing VANISHED or
+ * FETCHed (RFC 7162 §3.2.5.1). */
+static gboolean
+mw_sync_remote_unchanged (const MwSyncState *state,
+                          const ImapMailbox *mailbox,
+                          GPtrArray *replies)
+{
+  if (mailbox->uidvalidity != state->uidvalidity ||
+      mailbox->highest_modseq != state->highest_modseq ||
+      mailbox->uidnext != state->uidnext)
+    return FALSE;
+  for (guint i = 0; i < replies->len; i++)
+    {
+      const ImapReply *reply = g_ptr_array_index (replies, i);
+
+      if (imap_reply_is (reply, "VANISHED") || imap_reply_is (reply, "FETCH"))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 /* SELECT, and the server's UIDs and flags. */
 static gboolean
 mw_sync_remote_load (MwSyncFolder *f, GError **error)
@@ -116,6 +139,12 @@ mw_sync_remote_load (MwSyncFolder *f, GError **error)
   f->select_modseq = mailbox->highest_modseq;
   f->select_uidnext = mailbox->uidnext;
   f->qresync = qresync;
+  if (qresync && f->unchanged_here &&
+      mw_sync_remote_unchanged (state, mailbox, replies))
+    {
+      f->unchanged = TRUE;
+      return TRUE;
+    }
   if (state->pairs->len > 0 && mailbox->uidvalidity != state->uidvalidity)
     {
       g_printerr ("mw-imap: %s: UIDVALIDITY changed (%u, was %u): every "
@@ -168,6 +197,11 @@ mw_sync_local_open (MwSyncFolder *f, GError **error)
   if (f->folder == NULL)
     return FALSE;
   f->next->local_uidvalidity = mail_folder_get_uidvalidity (f->folder);
+  /* the folder as read now, which local_now is made of: whatever
+   * changes after (this sync's own changes too) raises one of them, so
+   * the next sync looks at every message again, and only then trusts */
+  f->next->local_highest_modseq = mail_folder_get_highest_modseq (f->folder);
+  f->next->local_uidnext = mail_folder_get_uidnext (f->folder);
   if (f->state->pairs->len > 0 &&
       f->state->local_uidvalidity != f->next->local_uidvalidity)
     {
@@ -227,6 +261,24 @@ mw_sync_local_delete (MwSyncFolder *f, guint32 local_uid, GError **error)
     return TRUE;
   f->counts.deleted_here++;
   return mail_folder_delete_message (f->folder, (guint) index, error);
+}
+
+/* Is the local folder as the last sync read it? Its uidlist says so
+ * without a scan (the same UIDVALIDITY, UIDNEXT and HIGHESTMODSEQ, and
+ * new/ and cur/ untouched since): then no message of it need be read. */
+static gboolean
+mw_sync_local_unchanged (MwSyncFolder *f)
+{
+  guint32 uidvalidity = 0;
+  guint32 uidnext = 0;
+  guint64 highest_modseq = 0;
+
+  return f->state->local_highest_modseq != 0 &&
+         mail_store_peek_folder (f->sync->store, f->local, &uidvalidity,
+                                 &uidnext, &highest_modseq) &&
+         uidvalidity == f->state->local_uidvalidity &&
+         uidnext == f->state->local_uidnext &&
+         highest_modseq == f->state->local_highest_modseq;
 }
 
 /* ---- changes to send to the server ---------------------------------- */
@@ -418,10 +470,12 @@ mw_sync_say (MwSyncFolder *f, guint commands)
 
   printf ("%s: %u downloaded, %u uploaded, %u paired by Message-ID; flags "
           "changed %u here, %u there; deleted %u here, %u there "
-          "(%u command%s%s)\n",
+          "(%u command%s%s)%s\n",
           f->local, c->downloaded, c->uploaded, c->matched, c->flags_here,
           c->flags_there, c->deleted_here, c->deleted_there, commands,
-          commands == 1 ? "" : "s", f->qresync ? ", QRESYNC" : "");
+          commands == 1 ? "" : "s", f->qresync ? ", QRESYNC" : "",
+          f->unchanged ? ", unchanged on both sides: no message looked at"
+                       : "");
   fflush (stdout);
 }
 
@@ -438,7 +492,9 @@ mw_sync_changed (const MwSyncFolder *f)
          f->next->uidvalidity != f->state->uidvalidity ||
          f->next->highest_modseq != f->state->highest_modseq ||
          f->next->uidnext != f->state->uidnext ||
-         f->next->local_uidvalidity != f->state->local_uidvalidity;
+         f->next->local_uidvalidity != f->state->local_uidvalidity ||
+         f->next->local_highest_modseq != f->state->local_highest_modseq ||
+         f->next->local_uidnext != f->state->local_uidnext;
 }
 
 static gboolean
@@ -454,10 +510,18 @@ mw_sync_folder_run (MwSyncFolder *f, GError **error)
   f->remote_now = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   f->local_now = g_hash_table_new_full (NULL, NULL, NULL, g_free);
   f->stored = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  if (!mw_sync_local_open (f, error) || !mw_sync_remote_load (f, error) ||
-      !mw_sync_pairs (f, error) || !mw_sync_match (f, error) ||
-      !mw_sync_local_commit (f, error) || !mw_sync_download (f, error) ||
-      !mw_sync_upload (f, error))
+  f->unchanged_here = mw_sync_local_unchanged (f);
+  if (!mw_sync_remote_load (f, error))
+    return FALSE;
+  /* the common case of a resync: one SELECT, and no message looked at */
+  if (f->unchanged)
+    {
+      mw_sync_say (f, imap_client_get_command_count (f->sync->client) - before);
+      return TRUE;
+    }
+  if (!mw_sync_local_open (f, error) || !mw_sync_pairs (f, error) ||
+      !mw_sync_match (f, error) || !mw_sync_local_commit (f, error) ||
+      !mw_sync_download (f, error) || !mw_sync_upload (f, error))
     return FALSE;
   /* done: the next sync asks the server from where this one began */
   f->next->highest_modseq = f->select_modseq;

@@ -22,7 +22,7 @@ typedef struct
 /* What a folder looked like at the end of the last sync. The file:
  *   mw-imap-sync 1
  *   server UIDVALIDITY HIGHESTMODSEQ UIDNEXT
- *   local UIDVALIDITY
+ *   local UIDVALIDITY [HIGHESTMODSEQ UIDNEXT]
  *   REMOTE-UID LOCAL-UID [FLAG ...]      one line per pair
  * written whole to a temporary file, fsynced, then renamed over the old
  * one, so a crash leaves the old state or the new, never half of one. */
@@ -33,6 +33,10 @@ typedef struct
                            * none (RFC 7162 §3.1.2.1) */
   guint32 uidnext;        /* the server's UIDNEXT then */
   guint32 local_uidvalidity;
+  guint64 local_highest_modseq; /* the local folder's when the last sync
+                                 * read it (0: unknown, a state written by
+                                 * an older mw-imap), and its UIDNEXT */
+  guint32 local_uidnext;
   GArray *pairs; /* of MwSyncPair */
 } MwSyncState;
 

@@ -177,6 +177,13 @@ UidList *uidlist_shared_lookup (const char *dir);
 gboolean
 uidlist_peek (const char *dir, UidListFileId *out_id, char **out_header);
 void uidlist_share (UidList *list);
+/* The counters and the scan's stamps of a version 3 header line; FALSE
+ * for another version or a line that lacks one of them. */
+gboolean uidlist_parse_header (const char *header,
+                               guint32 *out_uidvalidity,
+                               guint32 *out_uidnext,
+                               guint64 *out_highest_modseq,
+                               gint64 out_scanned[4]);
 
 /* ---- mail-folder.c ---------------------------------------------------- */
 

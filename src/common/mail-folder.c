@@ -84,15 +84,16 @@ folder_entry_init (FolderEntry *entry,
     mail_message_set_info (message, folder->keywords, listed->info);
 }
 
-/* Modification times of new/ and cur/ in nanoseconds (0 if missing). */
+/* Modification times of @dir's new/ and cur/ in nanoseconds (0 if
+ * missing). */
 static void
-folder_note_mtimes (MailFolder *folder, gint64 out_mtime[2])
+dir_note_mtimes (const char *dir, gint64 out_mtime[2])
 {
   static const char *const subdirs[2] = { "new", "cur" };
 
   for (int i = 0; i < 2; i++)
     {
-      g_autofree char *path = g_build_filename (folder->dir, subdirs[i], NULL);
+      g_autofree char *path = g_build_filename (dir, subdirs[i], NULL);
       struct stat st;
 
       out_mtime[i] = 0;
@@ -131,7 +132,7 @@ folder_note_scan_start (MailFolder *folder)
   clock_gettime (CLOCK_REALTIME_COARSE, &coarse);
   folder->scan_coarse = coarse.tv_sec * NS_PER_SECOND + coarse.tv_nsec;
   folder->scan_time = g_get_real_time () * 1000;
-  folder_note_mtimes (folder, folder->dir_mtime);
+  dir_note_mtimes (folder->dir, folder->dir_mtime);
 }
 
 /* Does a directory stamped @mtime when a scan began prove that nothing
@@ -156,12 +157,40 @@ mtime_settled (gint64 mtime, gint64 coarse, gint64 fine)
  * their time stamps are those the writing scan saw, and had settled
  * when it began. Any delivery, rename or unlink since has changed them. */
 static gboolean
+scanned_describes_dirs (const gint64 scanned[4], const gint64 mtime[2])
+{
+  return scanned[2] != 0 && scanned[0] == mtime[0] && scanned[1] == mtime[1] &&
+         mtime_settled (mtime[0], scanned[3], scanned[2]) &&
+         mtime_settled (mtime[1], scanned[3], scanned[2]);
+}
+
+static gboolean
 uidlist_describes_dirs (const UidList *list, const gint64 mtime[2])
 {
-  return list->scanned[2] != 0 && list->scanned[0] == mtime[0] &&
-         list->scanned[1] == mtime[1] &&
-         mtime_settled (mtime[0], list->scanned[3], list->scanned[2]) &&
-         mtime_settled (mtime[1], list->scanned[3], list->scanned[2]);
+  return scanned_describes_dirs (list->scanned, mtime);
+}
+
+gboolean
+mail_store_peek_folder (MailStore *store,
+                        const char *name,
+                        guint32 *out_uidvalidity,
+                        guint32 *out_uidnext,
+                        guint64 *out_highest_modseq)
+{
+  g_autofree char *dir = mail_store_folder_dir (store, name, NULL);
+  g_autofree char *header = NULL;
+  UidListFileId id;
+  gint64 scanned[4] = { 0, 0, 0, 0 };
+  gint64 mtime[2];
+
+  g_return_val_if_fail (store != NULL, FALSE);
+  /* the list first: one written after it can only hold later stamps */
+  if (dir == NULL || !uidlist_peek (dir, &id, &header) ||
+      !uidlist_parse_header (header, out_uidvalidity, out_uidnext,
+                             out_highest_modseq, scanned))
+    return FALSE;
+  dir_note_mtimes (dir, mtime);
+  return scanned_describes_dirs (scanned, mtime);
 }
 
 /* Under the store lock: the uidlist, brought up to date by a scan of
@@ -668,7 +697,7 @@ mail_folder_may_have_changed (MailFolder *folder)
   gint64 now[2];
 
   g_return_val_if_fail (folder != NULL, TRUE);
-  folder_note_mtimes (folder, now);
+  dir_note_mtimes (folder->dir, now);
   for (int i = 0; i < 2; i++)
     {
       if (now[i] != folder->dir_mtime[i] ||

@@ -335,6 +335,54 @@ uidlist_header_field (const char *contents,
   return FALSE;
 }
 
+/* The " T" field of the header line that ends at @header_end (NULL: at
+ * the end): what the writing scan saw, or zeros. The coarse scan time
+ * came later: older code reads the first three numbers and ignores it,
+ * and a list without it is read with their rule. */
+static void
+uidlist_parse_scanned (const char *contents,
+                       const char *header_end,
+                       gint64 out_scanned[4])
+{
+  const char *field = strstr (contents, " T");
+
+  out_scanned[3] = 0;
+  if (field == NULL || (header_end != NULL && field > header_end) ||
+      sscanf (field,
+              " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+              ":%" G_GINT64_FORMAT,
+              &out_scanned[0], &out_scanned[1], &out_scanned[2],
+              &out_scanned[3]) < 3)
+    memset (out_scanned, 0, 4 * sizeof out_scanned[0]);
+}
+
+gboolean
+uidlist_parse_header (const char *header,
+                      guint32 *out_uidvalidity,
+                      guint32 *out_uidnext,
+                      guint64 *out_highest_modseq,
+                      gint64 out_scanned[4])
+{
+  guint64 version = 0;
+  guint64 uidvalidity = 0;
+  guint64 uidnext = 0;
+  guint64 highest = 0;
+
+  if (!uidlist_header_field (header, '\0', 3, &version) || version < 3 ||
+      !uidlist_header_field (header, 'V', G_MAXUINT32, &uidvalidity) ||
+      uidvalidity == 0 ||
+      !uidlist_header_field (header, 'N', G_MAXUINT32, &uidnext) ||
+      uidnext == 0 ||
+      !uidlist_header_field (header, 'M', G_MAXUINT64, &highest) ||
+      highest == 0)
+    return FALSE;
+  *out_uidvalidity = (guint32) uidvalidity;
+  *out_uidnext = (guint32) uidnext;
+  *out_highest_modseq = highest;
+  uidlist_parse_scanned (header, NULL, out_scanned);
+  return TRUE;
+}
+
 UidList *
 uidlist_read (MailStore *store, const char *dir, GError **error)
 {
@@ -347,7 +395,6 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   guint64 highest = 0;
   int version = 0;
   char *header_end = NULL;
-  const char *scanned = NULL;
   UidList *list;
 
   if (local_error != NULL)
@@ -376,16 +423,7 @@ uidlist_read (MailStore *store, const char *dir, GError **error)
   header_end = strchr (contents, '\n');
   list->header = header_end ? g_strndup (contents, header_end - contents)
                             : g_strdup (contents);
-  scanned = strstr (contents, " T");
-  /* the coarse scan time came later: older code reads the first three
-   * and ignores it, and a list without it is read with their rule */
-  if (scanned == NULL || (header_end != NULL && scanned > header_end) ||
-      sscanf (scanned,
-              " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
-              ":%" G_GINT64_FORMAT,
-              &list->scanned[0], &list->scanned[1], &list->scanned[2],
-              &list->scanned[3]) < 3)
-    memset (list->scanned, 0, sizeof list->scanned);
+  uidlist_parse_scanned (contents, header_end, list->scanned);
   /* line by line in place: a big folder's list is read on every open */
   for (char *line = header_end; line != NULL;)
     {

@@ -341,6 +341,78 @@ test_first_sync_and_resync (Fixture *f, gconstpointer data)
   assert_agree (server, f->laptop, "INBOX");
 }
 
+/* Renames the file of @id in @root's INBOX into cur/ with the Maildir
+ * flag letters @info, as mutt does: behind the store's back (no uidlist
+ * written, only the directories' time stamps move). */
+static void
+rename_behind_store (const char *root, const char *id, const char *info)
+{
+  const char *subs[] = { "new", "cur" };
+
+  for (guint s = 0; s < G_N_ELEMENTS (subs); s++)
+    {
+      g_autofree char *dir = g_build_filename (root, subs[s], NULL);
+      g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+      const char *name = NULL;
+
+      while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (dir, name, NULL);
+          g_autofree char *text = NULL;
+          g_autofree char *base = g_strndup (name, strcspn (name, ":"));
+          g_autofree char *file = g_strdup_printf ("%s:2,%s", base, info);
+          g_autofree char *to = g_build_filename (root, "cur", file, NULL);
+
+          g_assert_true (g_file_get_contents (path, &text, NULL, NULL));
+          if (strstr (text, id) == NULL)
+            continue;
+          g_assert_cmpint (rename (path, to), ==, 0);
+          return;
+        }
+    }
+  g_assert_not_reached ();
+}
+
+/* A resync that finds nothing changed on either side reads no local
+ * message (it says so); a change made afterwards on this side, through
+ * the store or by another program renaming a file, is still synced. */
+static void
+test_unchanged_resync_then_local_changes (Fixture *f, gconstpointer data)
+{
+  g_autofree char *server = server_root (f);
+  g_autofree char *out = NULL;
+  g_autofree char *inbox = NULL;
+  g_autofree char *flags = NULL;
+
+  (void) data;
+  deliver (f, "<u1@example.test>");
+  deliver (f, "<u2@example.test>");
+  g_free (sync_device (f, f->laptop, TRUE));
+  g_free (sync_device (f, f->laptop, TRUE)); /* reads the folder it made */
+  out = sync_device (f, f->laptop, TRUE);
+  inbox = summary_of (out, "INBOX");
+  g_assert_nonnull (strstr (inbox, "unchanged on both sides"));
+  set_local_flags (f->laptop, "INBOX", "<u1@example.test>", MAIL_FLAG_FLAGGED);
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&inbox, g_free);
+  out = sync_device (f, f->laptop, TRUE);
+  inbox = summary_of (out, "INBOX");
+  g_assert_nonnull (strstr (inbox, "flags changed 0 here, 1 there"));
+  flags = flags_of (server, "INBOX", "<u1@example.test>");
+  g_assert_cmpstr (flags, ==, "F");
+  g_free (sync_device (f, f->laptop, TRUE));
+  rename_behind_store (f->laptop, "<u2@example.test>", "S");
+  g_clear_pointer (&out, g_free);
+  g_clear_pointer (&inbox, g_free);
+  out = sync_device (f, f->laptop, TRUE);
+  inbox = summary_of (out, "INBOX");
+  g_assert_nonnull (strstr (inbox, "flags changed 0 here, 1 there"));
+  g_clear_pointer (&flags, g_free);
+  flags = flags_of (server, "INBOX", "<u2@example.test>");
+  g_assert_cmpstr (flags, ==, "S");
+  assert_agree (server, f->laptop, "INBOX");
+}
+
 /* Read on the laptop, seen on the phone; deleted on the phone, gone on
  * the laptop; written offline on the laptop, on the phone after; moved
  * on the server, moved on both. */
@@ -584,6 +656,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   add ("first-sync-and-resync", test_first_sync_and_resync, TRUE);
+  add ("unchanged-resync-then-local-changes",
+       test_unchanged_resync_then_local_changes, TRUE);
   add ("two-devices", test_two_devices, TRUE);
   add ("two-devices-without-qresync", test_two_devices_no_qresync, TRUE);
   add ("merge-flag-by-flag", test_merge_flag_by_flag, TRUE);
