@@ -137,8 +137,18 @@ server_of (const JourneySession *session, const char *fallback)
   const char *name = session->server_name;
 
   if (name == NULL || *name == '\0')
-    name = fallback != NULL && *fallback != '\0' ? fallback : "the server";
+    name = fallback;
+  if (name == NULL || *name == '\0')
+    return g_strdup_printf ("the server on port %u", session->server_port);
   return g_strdup_printf ("%s:%u", name, session->server_port);
+}
+
+/* The user a pull names: "(SASL)" and the like stand for a login the
+ * tracer could not read. */
+static const char *
+user_or (const char *user, const char *fallback)
+{
+  return user != NULL && user[0] != '(' ? user : fallback;
 }
 
 /* "<bob@example.org>" or "bob@example.org" -> "bob" (transfer full) */
@@ -209,7 +219,7 @@ pull_hop (const Sighting *sighting)
   hop->time_us = sighting->time_us;
   hop->sighting = sighting;
   hop->kind = TRACE_HOP_PULL;
-  hop->actor = g_strdup (sighting->user != NULL ? sighting->user : "a client");
+  hop->actor = g_strdup (user_or (sighting->user, "a client"));
   hop->target = g_strdup (
       sighting->session->protocol == TRACE_PROTO_POP3 ? "POP3" : "IMAP");
   hop->label = g_strdup_printf ("%s%s", sighting->how,
@@ -387,7 +397,7 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
       GPtrArray *target = NULL;
       Hop *hop;
 
-      if (push->user == NULL)
+      if (user_or (push->user, NULL) == NULL)
         continue;
       for (guint j = 0; j < all_hops->len; j++)
         {
