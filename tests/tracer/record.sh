@@ -4,8 +4,9 @@
 # mailwire's own servers talking to real clients (Python's smtplib and
 # poplib, and a socket client that writes IMAP as the RFC spells it), with
 # tcpdump on lo (root). WHAT is smtp, pop3, imap, condstore, smuggling,
-# bdat and/or tls (default: all seven): writes mailwire-WHAT.pcap (tls: see
-# below); then run regen-goldens.sh and review the .out files.
+# bdat, tls, journey and/or journey-tls (default: all nine): writes
+# mailwire-WHAT.pcap (tls, journey: see below and record-journey.sh); then
+# run regen-goldens.sh and review the .out files.
 #   SMTP: EHLO, a message with a leading-dot line, then STARTTLS + AUTH PLAIN
 #         and a second message over TLS
 #   POP3: USER/PASS, STAT, LIST, UIDL, RETR, DELE, QUIT; then STLS
@@ -61,7 +62,7 @@ set -euo pipefail
 build=$(cd "${1:?usage: record.sh BUILD_DIR [OUTDIR]}" && pwd)
 out=$(cd "${2:-$(dirname "$0")}" && pwd)
 shift $(($# < 2 ? $# : 2))
-what=" ${*:-smtp pop3 imap condstore smuggling bdat tls} "
+what=" ${*:-smtp pop3 imap condstore smuggling bdat tls journey journey-tls} "
 dir=$(mktemp -d /tmp/mw-record-XXXXXX)
 pids=()
 cleanup() {
@@ -396,6 +397,15 @@ fi
 if [[ $what == *" tls "* || $what == *" tls-lint "* ]]; then
     # shellcheck source=record-tls.sh
     . "$(dirname "$0")/record-tls.sh"
+fi
+
+# the journey of one message across two organisations (record-journey.sh)
+if [[ $what == *" journey "* || $what == *" journey-tls "* ]]; then
+    # shellcheck source=record-journey.sh
+    . "$(dirname "$0")/record-journey.sh"
+    for name in journey journey-tls; do
+        [[ $what == *" $name "* ]] && record_journey "$name"
+    done
 fi
 
 [[ $what == *" condstore "* ]] || exit 0
