@@ -17,7 +17,6 @@
 #include "mw-imap.h"
 
 #include <gmime/gmime.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -739,7 +738,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   int status = 0;
 
-  setlocale (LC_ALL, "");
+  mail_cli_init_locale ();
   g_mime_init ();
   g_option_context_add_main_entries (options, entries, NULL);
   /* options end at the command: "flag INBOX 3 -\\Seen" is no option */

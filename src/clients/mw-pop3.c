@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <locale.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
@@ -616,7 +615,7 @@ main (int argc, char **argv)
   g_autoptr (GError) error = NULL;
   int status = 0;
 
-  setlocale (LC_ALL, "");
+  mail_cli_init_locale ();
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       !mail_tls_set_keylog (keylog, &error))

@@ -476,6 +476,7 @@ main (int argc, char **argv)
   g_autoptr (GString) text = NULL;
   int status;
 
+  mail_cli_init_locale ();
   g_mime_init ();
   if (!mw_send_parse_options (&o, &argc, &argv, &error) ||
       !mw_send_check_options (&o, recipients, &error) ||

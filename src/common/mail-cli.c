@@ -3,8 +3,24 @@
  */
 #include "mail-cli.h"
 
+#include <langinfo.h>
+#include <locale.h>
 #include <stdio.h>
 #include <string.h>
+
+void
+mail_cli_init_locale (void)
+{
+  const char *codeset;
+
+  setlocale (LC_ALL, "");
+  codeset = nl_langinfo (CODESET);
+  /* only an ASCII locale is overridden: a Latin-1 terminal's arguments
+   * are Latin-1, and GOption converts them correctly */
+  if (g_strcmp0 (codeset, "ANSI_X3.4-1968") == 0 ||
+      g_strcmp0 (codeset, "ASCII") == 0)
+    setlocale (LC_CTYPE, "C.UTF-8");
+}
 
 void
 mail_cli_print_trace (gboolean from_server,

@@ -1,12 +1,21 @@
 /* SPDX-License-Identifier: MIT
- * mail-cli.h: what the command-line clients (mw-send, mw-pop3) share
- * beyond their protocol: the --trace printer and password files.
+ * mail-cli.h: what the command-line programs (mw-send, mw-pop3, mw-imap,
+ * mw-admin, the servers) share beyond their protocol: the locale, the
+ * --trace printer and password files.
  */
 #pragma once
 
 #include <glib.h>
 
 G_BEGIN_DECLS
+
+/* setlocale (LC_ALL, "") for the user's language, but where the locale's
+ * character set is plain ASCII (LANG=C or unset, Debian's default in
+ * containers and under cron) LC_CTYPE becomes C.UTF-8. GOption converts
+ * every string argument from the locale's character set to UTF-8; in an
+ * ASCII locale `--body "grüße"` or a UTF-8 address (RFC 6531) would be
+ * refused as "Invalid byte sequence". Call it first thing in main (). */
+void mail_cli_init_locale (void);
 
 /* Prints one traced line as "S: line   ; meaning" (or "C: ..."), flushed
  * at once so the dialogue interleaves with other output. Matches the

@@ -6,11 +6,11 @@
 #include "mail-net.h"
 
 #include <glib-unix.h>
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "mail-cli.h"
 #include "mail-tls.h"
 
 /* Pending connections the kernel queues per listener (somaxconn caps it). */
@@ -360,7 +360,7 @@ mail_server_main (const MailServerMain *info, int argc, char **argv)
   g_autoptr (MailServerContext) context = NULL;
   int status = 1;
 
-  setlocale (LC_ALL, "");
+  mail_cli_init_locale ();
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error) ||
       (config = mail_config_load (config_path, &error)) == NULL ||

@@ -8,10 +8,11 @@
  */
 #include "mw-admin.h"
 
-#include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "mail-cli.h"
 
 #define MW_ADMIN_PROGRAM "mw-admin"
 
@@ -164,7 +165,7 @@ main (int argc, char **argv)
   const MwAdminCommand *command = NULL;
   int status = 0;
 
-  setlocale (LC_ALL, "");
+  mail_cli_init_locale ();
   if (!mw_admin_parse_global (&admin, &argc, &argv))
     return MW_ADMIN_EXIT_USAGE;
   if (argc < 2)
