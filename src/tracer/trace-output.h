@@ -66,22 +66,34 @@ void trace_event_mark_push (TraceEvent *event);
 
 /* ---- SVG sequence diagram (trace-svg.c) ------------------------------ */
 
+/* --svg-size: a whole story is fitted to a 16:9 slide (1280x720 user
+ * units), chosen sessions are drawn a row per line; either can be asked. */
+typedef enum
+{
+  TRACE_SVG_SIZE_AUTO,  /* slide without --session, else full */
+  TRACE_SVG_SIZE_SLIDE, /* fold and compress to 1280x720 */
+  TRACE_SVG_SIZE_FULL,  /* a row per line, as long as it takes */
+} TraceSvgSize;
+
 /* --svg FILE and the options that shape it. */
 typedef struct
 {
   const char *path;     /* "-": standard output (and no ladder) */
-  const guint *streams; /* --svg-session: tcp.stream ids, in lane order */
-  guint n_streams;      /* 0: the first mail session */
+  const guint *streams; /* --session: tcp.stream ids, in lane order */
+  guint n_streams;      /* 0: every mail session of the capture */
   char **labels;        /* --svg-label: client names, in that order */
   const char *title;    /* --svg-title, or NULL */
   gboolean compact;     /* --svg-compact: fold listings, fit a slide */
   const char *from;     /* --svg-from: start at the first line holding it */
   const char *to;       /* --svg-to: end at the answer to the line holding it */
+  TraceSvgSize size;    /* --svg-size */
+  gboolean print;       /* --svg-print: black on white, no meaning in colour */
 } TraceSvgOptions;
 
 typedef struct _TraceSvgSession TraceSvgSession;
 
-/* One line on the wire, as drawn. */
+/* One line on the wire, as drawn; a lint finding is kind "lint", its
+ * message the meaning, with an empty text. */
 typedef struct
 {
   int direction;
