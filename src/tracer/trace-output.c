@@ -546,7 +546,9 @@ trace_event_emit (TraceEvent *event)
   if (output == NULL)
     output = g_string_sized_new (4096);
   g_string_truncate (output, 0);
-  if (session->svg != NULL && event->direction >= 0 && event->has_text)
+  /* --svg draws the lines, and lint findings as marks on them */
+  if (session->svg != NULL && ((event->direction >= 0 && event->has_text) ||
+                               strcmp (event->kind, "lint") == 0))
     {
       TraceSvgLine line = { event->direction, session->now_us,     event->kind,
                             event->text->str, event->meaning->str, event->rfc,
