@@ -21,7 +21,7 @@
 
 #define TRACE_SNAPLEN 262144
 #define TRACE_MAX_EXTRA_PORTS 64
-#define TRACE_MAX_SVG_SESSIONS 8
+#define TRACE_MAX_SVG_SESSIONS 16
 /* Reading a file, output is written in big blocks: fewer system calls. */
 #define TRACE_OUTPUT_BUFFER (1024 * 1024)
 /* The kernel's capture buffer (libpcap's default is 2 MiB). In
@@ -271,8 +271,18 @@ setup_svg (Tracer *tracer,
            TraceSvgOptions *svg,
            char **sessions,
            guint *streams,
-           const char *title)
+           const char *title,
+           const char *size)
 {
+  if (g_strcmp0 (size, "slide") == 0)
+    svg->size = TRACE_SVG_SIZE_SLIDE;
+  else if (g_strcmp0 (size, "full") == 0)
+    svg->size = TRACE_SVG_SIZE_FULL;
+  else if (size != NULL)
+    {
+      g_printerr ("mw-trace: --svg-size %s: slide or full\n", size);
+      return FALSE;
+    }
   for (gsize i = 0; sessions != NULL && sessions[i] != NULL; i++)
     {
       g_auto (GStrv) parts = g_strsplit (sessions[i], ",", -1);
@@ -283,7 +293,7 @@ setup_svg (Tracer *tracer,
                                            NULL) ||
               svg->n_streams >= TRACE_MAX_SVG_SESSIONS)
             {
-              g_printerr ("mw-trace: --svg-session %s: not a session number "
+              g_printerr ("mw-trace: --session %s: not a session number "
                           "(at most %d sessions)\n",
                           parts[j], TRACE_MAX_SVG_SESSIONS);
               return FALSE;
@@ -296,7 +306,7 @@ setup_svg (Tracer *tracer,
   if (svg->path == NULL)
     {
       if (svg->n_streams > 0 || svg->compact || svg->labels || title ||
-          svg->from != NULL || svg->to != NULL)
+          svg->from != NULL || svg->to != NULL || size != NULL || svg->print)
         {
           g_printerr ("mw-trace: --svg-* options need --svg FILE\n");
           return FALSE;
@@ -561,6 +571,7 @@ main (int argc, char **argv)
   g_autofree char *svg_title = NULL;
   g_autofree char *svg_from = NULL;
   g_autofree char *svg_to = NULL;
+  g_autofree char *svg_size = NULL;
   guint streams[TRACE_MAX_SVG_SESSIONS];
   g_autofree char *color = NULL;
   g_auto (GStrv) ports = NULL;
@@ -600,12 +611,16 @@ main (int argc, char **argv)
       "Draw mail sessions as an SVG sequence diagram (- : to stdout, "
       "instead of the ladder)",
       "FILE" },
-    { "svg-session", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_sessions,
-      "Draw session N (the ladder's [N]; repeat or comma-separate: side by "
-      "side, in this order; default: the first mail session)",
+    { "session", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_sessions,
+      "Draw only session N (the ladder's [N]; repeat or comma-separate: in "
+      "this order; default: every mail session of the capture)",
       "N" },
+    { "svg-session", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_STRING_ARRAY,
+      &svg_sessions, "The same as --session", "N" },
     { "svg-label", 0, 0, G_OPTION_ARG_STRING_ARRAY, &svg_labels,
-      "Name the client of the next --svg-session (repeat, in order)", "NAME" },
+      "Name the client of the next --session (repeat, in order; one name "
+      "twice: one lane)",
+      "NAME" },
     { "svg-title", 0, 0, G_OPTION_ARG_STRING, &svg_title, "The diagram's title",
       "TEXT" },
     { "svg-from", 0, 0, G_OPTION_ARG_STRING, &svg_from,
@@ -618,6 +633,12 @@ main (int argc, char **argv)
     { "svg-compact", 0, 0, G_OPTION_ARG_NONE, &svg_options.compact,
       "Fold listings, multi-line replies and TLS records to fit a slide",
       NULL },
+    { "svg-size", 0, 0, G_OPTION_ARG_STRING, &svg_size,
+      "slide: fit 1280x720, folding what does not fit (default without "
+      "--session); full: a row per line (default with --session)",
+      "SIZE" },
+    { "svg-print", 0, 0, G_OPTION_ARG_NONE, &svg_options.print,
+      "Black on white: push, pull, pushes and TLS told by shape", NULL },
     { "keylog", 0, 0, G_OPTION_ARG_FILENAME_ARRAY, &keylogs,
       "Decrypt TLS sessions whose secrets FILE holds (NSS key log format, "
       "as SSLKEYLOGFILE writes; repeat for several)",
@@ -647,7 +668,8 @@ main (int argc, char **argv)
   svg_options.labels = svg_labels;
   svg_options.from = svg_from;
   svg_options.to = svg_to;
-  if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title))
+  if (!setup_svg (&tracer, &svg_options, svg_sessions, streams, svg_title,
+                  svg_size))
     return 2;
   if (journey_only && !setup_journey_only (&tracer))
     return 2;
