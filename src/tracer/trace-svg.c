@@ -1,110 +1,38 @@
 /* SPDX-License-Identifier: MIT
  * trace-svg.c: sessions as an SVG sequence diagram (--svg FILE), for
- * slides. One lifeline per client and per server, one arrow per line on
- * the wire, every drawn session on one timeline (time on the left), the
- * catalog's meaning and RFC section under each arrow. Push (SMTP) and pull
- * (POP3, IMAP) are coloured apart; what an IMAP server sends unasked
- * during IDLE (RFC 9051 §6.3.13) is marked; STARTTLS (RFC 3207 §4, RFC
- * 2595 §4, RFC 9051 §6.2.1) is drawn as the line where the readable part
- * ends. --svg-compact folds multi-line replies, listings and TLS records
- * into one arrow each, so a session fits a slide. With --body, a message
- * line that is only "." but did not end the text (the line ends around
- * it were not CRLF and CRLF: an end-of-data look-alike, SMTP smuggling,
- * RFC 5321 §4.1.1.4) is marked. Bounded to TRACE_SVG_MAX rows.
+ * slides and print; this part collects what is drawn. Every mail session
+ * of the capture is drawn on one timeline (or those --session names), one
+ * arrow per line on the wire, the catalog's meaning and RFC section under
+ * each. Push (SMTP) and pull (POP3, IMAP) are told apart; what a server
+ * sends unasked (during IDLE, RFC 9051 §6.3.13, or any untagged response
+ * no command asked for, §7) is marked; STARTTLS (RFC 3207 §4, RFC 2595
+ * §4, RFC 9051 §6.2.1) starts a TLS section, encrypted or, with
+ * --keylog, decrypted; lint findings sit on the line they are about.
+ * --svg-compact folds multi-line replies, listings and TLS records into
+ * one arrow each. With --body, a message line that is only "." but did
+ * not end the text (an end-of-data look-alike, SMTP smuggling, RFC 5321
+ * §4.1.1.4) is marked. Bounded to TRACE_SVG_MAX rows. The lanes and rows
+ * are placed by trace-svg-layout.c and drawn by trace-svg-write.c.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "trace-output.h"
 #include "trace-packet.h"
-
-#define TRACE_SVG_MAX 400
-#define TRACE_SVG_MAX_SESSIONS 8
-#define TOP 96         /* first row's y, below title, legend and names */
-#define TIME_WIDTH 64  /* the time column */
-#define MARGIN 96      /* from the time column to the first lifeline */
-#define MONO_RATIO 0.6 /* DejaVu Sans Mono: advance = 0.6 em */
-
-#define COLOR_PUSH "#e65100"       /* SMTP */
-#define COLOR_PULL "#1565c0"       /* POP3, IMAP */
-#define COLOR_IDLE "#ad1457"       /* pushed unasked during IDLE */
-#define COLOR_TLS "#9e9e9e"        /* records nobody on the path can read */
-#define COLOR_LOOK_ALIKE "#fff3e0" /* behind an end-of-data look-alike */
-
-typedef enum
-{
-  SVG_ROW_LINE,      /* a command, reply or data line */
-  SVG_ROW_TLS,       /* a TLS record */
-  SVG_ROW_TLS_START, /* the marker: readable up to here */
-} SvgRowKind;
-
-struct _TraceSvgSession
-{
-  guint stream; /* tcp.stream */
-  int order;    /* place in --svg-session */
-  char *client; /* lane names */
-  char *server;
-  char *server_key; /* address and port: sessions to one server share it */
-  const char *protocol;
-  gboolean push; /* SMTP */
-  gboolean implicit_tls;
-  gboolean tls_seen;
-  guint tls_rows; /* TLS rows drawn: compact folds from the third on */
-  gint64 first_us;
-};
-
-typedef struct
-{
-  SvgRowKind kind;
-  TraceSvgSession *session;
-  int direction;
-  gboolean pushed; /* server push during IDLE */
-  gboolean both_ways;
-  gint64 time_us;
-  char *text;
-  char *meaning;
-  TraceTone tone;
-  guint folded;        /* lines folded into this one (--svg-compact) */
-  gboolean continued;  /* SMTP "250-": more lines of this reply follow */
-  gboolean data;       /* a listing or message line */
-  gboolean look_alike; /* a "." message line that did not end the text */
-} SvgRow;
-
-struct _TraceSvg
-{
-  TraceSvgOptions options;
-  GPtrArray *sessions; /* of TraceSvgSession, in the order drawn */
-  GArray *rows;        /* of SvgRow */
-  guint dropped;
-  gboolean started;     /* --svg-from's line was seen */
-  guint skipped;        /* lines before it */
-  int to_direction;     /* --svg-to's line was seen, from this side (else -1) */
-  gboolean stopped;     /* and answered: nothing more is drawn */
-  guint after;          /* lines after that */
-  gboolean look_alikes; /* a row is one: the legend says what it means */
-};
-
-/* The geometry of one diagram. */
-typedef struct
-{
-  int row;  /* row height */
-  int gap;  /* between lifelines */
-  int text; /* font sizes, px */
-  int small;
-  int width;
-  int height;
-  int skip;         /* room for the "earlier lines" note */
-  GPtrArray *lanes; /* lane keys (client or server names), left to right */
-} SvgLayout;
+#include "trace-svg-private.h"
 
 static void
 svg_session_free (gpointer data)
 {
   TraceSvgSession *session = data;
 
-  g_free (session->client);
-  g_free (session->server);
+  g_free (session->label);
+  g_free (session->client_port_name);
+  g_free (session->client_host);
   g_free (session->server_key);
+  g_free (session->user);
+  g_free (session->helo);
+  g_free (session->greeting_host);
+  g_hash_table_unref (session->open_tags);
   g_free (session);
 }
 
@@ -115,6 +43,7 @@ svg_row_clear (gpointer data)
 
   g_free (row->text);
   g_free (row->meaning);
+  g_free (row->lint);
 }
 
 TraceSvg *
@@ -123,6 +52,10 @@ trace_svg_new (const TraceSvgOptions *options)
   TraceSvg *svg = g_new0 (TraceSvg, 1);
 
   svg->options = *options;
+  /* a slide has no room for every line of a listing */
+  if (options->size == TRACE_SVG_SIZE_SLIDE ||
+      (options->size == TRACE_SVG_SIZE_AUTO && options->n_streams == 0))
+    svg->options.compact = TRUE;
   svg->sessions = g_ptr_array_new_with_free_func (svg_session_free);
   svg->to_direction = -1;
   svg->rows = g_array_new (FALSE, TRUE, sizeof (SvgRow));
@@ -140,17 +73,26 @@ trace_svg_free (TraceSvg *svg)
   g_free (svg);
 }
 
-/* The place of @stream in --svg-session, or -1 when it is not drawn;
- * without --svg-session the first mail session is drawn. */
+/* The place of @stream in --session, or -1 when it is not drawn; without
+ * --session every session is, in the order they begin. */
 static int
 selection_index (TraceSvg *svg, guint stream)
 {
   if (svg->options.n_streams == 0)
-    return svg->sessions->len == 0 ? 0 : -1;
+    return (int) svg->sessions->len;
   for (guint i = 0; i < svg->options.n_streams; i++)
     if (svg->options.streams[i] == stream)
       return (int) i;
   return -1;
+}
+
+static gboolean
+is_loopback (int family, const guint8 *address)
+{
+  static const guint8 loopback6[16] = { [15] = 1 };
+
+  return family == 4 ? address[0] == 127
+                     : memcmp (address, loopback6, sizeof loopback6) == 0;
 }
 
 TraceSvgSession *
@@ -165,6 +107,7 @@ trace_svg_claim (TraceSvg *svg, TraceSession *session)
     return NULL;
   lane = g_new0 (TraceSvgSession, 1);
   server = trace_packet_address_to_string (flow->family, flow->server_address);
+  svg->journeys = session->options->journeys;
   lane->stream = flow->id;
   lane->order = index;
   lane->protocol = session->decoder->name;
@@ -172,33 +115,124 @@ trace_svg_claim (TraceSvg *svg, TraceSession *session)
   lane->implicit_tls = session->implicit_tls;
   lane->first_us = flow->first_us;
   lane->server_key = g_strdup_printf ("%s:%u", server, flow->server_port);
-  lane->server =
-      g_strdup_printf ("%s server :%u", lane->protocol, flow->server_port);
+  lane->server_port = flow->server_port;
+  lane->client_host =
+      trace_packet_address_to_string (flow->family, flow->client_address);
+  lane->client_loopback = is_loopback (flow->family, flow->client_address);
+  lane->client_port_name = g_strdup_printf ("client :%u", flow->client_port);
+  lane->open_tags =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   if (svg->options.labels != NULL &&
       (guint) index < g_strv_length (svg->options.labels))
-    lane->client = g_strdup (svg->options.labels[index]);
-  else
-    lane->client = g_strdup_printf ("client :%u", flow->client_port);
+    lane->label = g_strdup (svg->options.labels[index]);
   g_ptr_array_add (svg->sessions, lane);
   return lane;
 }
 
-/* The first line of @text, markup-escaped, at most @max characters. */
-static char *
-shorten (const char *text, glong max)
-{
-  g_autofree char *first = g_strndup (text, strcspn (text, "\r\n"));
-  g_autofree char *cut = NULL;
+/* ---- what the lines say about the endpoints ------------------------ */
 
-  if (max < 2)
-    max = 2;
-  if (g_utf8_strlen (first, -1) > max)
-    {
-      cut = g_utf8_substring (first, 0, max - 1);
-      return g_markup_printf_escaped ("%s…", cut);
-    }
-  return g_markup_escape_text (first, -1);
+/* The first word of @text after @prefix (matched without case), or
+ * NULL. */
+static char *
+word_after (const char *text, const char *prefix)
+{
+  gsize length = strlen (prefix);
+  const char *p = text + length;
+
+  if (g_ascii_strncasecmp (text, prefix, length) != 0)
+    return NULL;
+  while (*p == ' ' || *p == '<' || *p == '"')
+    p++;
+  length = strcspn (p, " >\"@");
+  return length > 0 ? g_strndup (p, length) : NULL;
 }
+
+/* An implicit TLS session on a port mw-trace does not know, decrypted:
+ * its greeting tells the protocol (RFC 5321 §4.2 "220", RFC 1939 §4
+ * "+OK", RFC 9051 §7.1 "* OK"). */
+static void
+learn_protocol (TraceSvgSession *session, const TraceSvgLine *line)
+{
+  if (g_str_has_prefix (line->text, "220"))
+    session->protocol = "SMTP";
+  else if (g_str_has_prefix (line->text, "+OK"))
+    session->protocol = "POP3";
+  else if (g_str_has_prefix (line->text, "* "))
+    session->protocol = "IMAP";
+  session->push = strcmp (session->protocol, "SMTP") == 0;
+}
+
+/* RFC 5321 §4.1.1.1 EHLO, §4.1.1.2 MAIL FROM:<alice@...>, §4.1.1 the
+ * "220 host" greeting; RFC 1939 §7 USER; RFC 9051 §6.2.3 "tag LOGIN
+ * user". The user names the client's lane ("alice's client"). */
+static void
+learn_endpoints (TraceSvgSession *session, const TraceSvgLine *line)
+{
+  const char *text = line->text;
+  const char *login = NULL;
+  char *found = NULL;
+
+  if (strcmp (line->kind, "tls") == 0)
+    return; /* records say nothing of this */
+  if (line->direction == TRACE_SERVER_TO_CLIENT)
+    {
+      if (!session->greeted && strcmp (session->protocol, "TLS") == 0)
+        learn_protocol (session, line);
+      if (!session->greeted && session->push)
+        session->greeting_host = word_after (text, "220");
+      session->greeted = TRUE;
+      return;
+    }
+  if (session->helo == NULL)
+    session->helo = word_after (text, "EHLO");
+  if (session->helo == NULL)
+    session->helo = word_after (text, "HELO");
+  if (g_ascii_strncasecmp (text, "AUTH ", 5) == 0)
+    session->auth = TRUE;
+  login = strstr (text, " LOGIN ");
+  if (session->user != NULL)
+    return;
+  found = word_after (text, "MAIL FROM:");
+  if (found == NULL)
+    found = word_after (text, "USER");
+  if (found == NULL && login != NULL && !session->push)
+    found = word_after (login, " LOGIN");
+  if (found != NULL && found[0] == '{') /* a literal (RFC 9051 §4.3) */
+    g_clear_pointer (&found, g_free);
+  session->user = found;
+}
+
+/* RFC 9051 §7: an untagged response answers a command in progress or
+ * tells news; news while no command is in progress (and not the
+ * greeting) is pushed by the server unasked. Tags of commands are kept
+ * until their tagged reply. */
+static gboolean
+is_unsolicited (TraceSvgSession *session, const TraceSvgLine *line)
+{
+  const char *text = line->text;
+  gsize tag = strcspn (text, " ");
+
+  if (strcmp (session->protocol, "IMAP") != 0 || tag == 0 ||
+      strcmp (line->kind, "tls") == 0)
+    return FALSE;
+  if (line->direction == TRACE_CLIENT_TO_SERVER)
+    {
+      if (strcmp (line->kind, "command") == 0 &&
+          g_ascii_strcasecmp (text, "DONE") != 0)
+        g_hash_table_add (session->open_tags, g_strndup (text, tag));
+      return FALSE;
+    }
+  if (g_str_has_prefix (text, "* "))
+    return session->greeted && g_hash_table_size (session->open_tags) == 0;
+  if (!g_str_has_prefix (text, "+"))
+    {
+      g_autofree char *key = g_strndup (text, tag);
+      g_hash_table_remove (session->open_tags, key);
+    }
+  return FALSE;
+}
+
+/* ---- folding (--svg-compact) ---------------------------------------- */
 
 static gboolean
 is_smtp_continuation (const char *text)
@@ -241,7 +275,10 @@ same_untagged (const char *last, const char *text)
  * one name, and TLS records after the handshake's first two are
  * folded. */
 static gboolean
-folds_into (TraceSvg *svg, TraceSvgSession *session, const TraceSvgLine *line)
+folds_into (TraceSvg *svg,
+            TraceSvgSession *session,
+            const TraceSvgLine *line,
+            gboolean unsolicited)
 {
   SvgRow *last;
 
@@ -253,7 +290,7 @@ folds_into (TraceSvg *svg, TraceSvgSession *session, const TraceSvgLine *line)
   if (strcmp (line->kind, "tls") == 0)
     return last->kind == SVG_ROW_TLS && session->tls_rows >= 3;
   if (last->kind != SVG_ROW_LINE || last->direction != line->direction ||
-      last->pushed != line->pushed)
+      last->pushed != line->pushed || last->unsolicited != unsolicited)
     return FALSE;
   return last->continued || (last->data && strcmp (line->kind, "data") == 0) ||
          g_str_has_suffix (last->text, "}") ||
@@ -268,12 +305,15 @@ append_row (TraceSvg *svg, const SvgRow *row)
       svg->dropped++;
       g_free (row->text);
       g_free (row->meaning);
+      g_free (row->lint);
       return;
     }
   g_array_append_val (svg->rows, *row);
 }
 
-/* The first record after STARTTLS gets the marker row above it. */
+/* The first record after STARTTLS gets the marker row above it; its text
+ * is written when the diagram is, once it is known whether the records
+ * were decrypted. */
 static void
 mark_tls_start (TraceSvg *svg, TraceSvgSession *session, gint64 time_us)
 {
@@ -281,10 +321,7 @@ mark_tls_start (TraceSvg *svg, TraceSvgSession *session, gint64 time_us)
 
   session->tls_seen = TRUE;
   marker.time_us = time_us;
-  marker.text = g_strdup (session->implicit_tls
-                              ? "implicit TLS: nothing on the wire is readable"
-                              : "STARTTLS: readable up to here; from here on "
-                                "only TLS records");
+  marker.text = g_strdup ("");
   marker.meaning = g_strdup ("");
   append_row (svg, &marker);
 }
@@ -325,12 +362,101 @@ mark_look_alike (TraceSvg *svg, SvgRow *row)
                            "CRLF . CRLF (smuggling; RFC 5321 §4.1.1.4)");
 }
 
+/* "encrypted, 805 bytes": what nobody on the path could read. */
+static void
+count_tls_bytes (TraceSvgSession *session, const char *text)
+{
+  g_autofree char *number = NULL;
+  guint64 bytes = 0;
+
+  if (!g_str_has_prefix (text, "encrypted, "))
+    return;
+  number = g_strndup (text + 11, strcspn (text + 11, " "));
+  if (g_ascii_string_to_unsigned (number, 10, 0, G_MAXUINT32, &bytes, NULL))
+    session->tls_bytes += bytes;
+}
+
+/* A lint finding sits on the last row of its session (of its direction,
+ * when it has one); with no such row yet it is a row of its own. */
+static void
+add_lint (TraceSvg *svg, TraceSvgSession *session, const TraceSvgLine *line)
+{
+  SvgRow row = { SVG_ROW_LINT, session, line->direction };
+  g_autofree char *message = NULL;
+
+  message = line->rfc != NULL
+                ? g_strdup_printf ("%s (%s)", line->meaning, line->rfc)
+                : g_strdup (line->meaning);
+  for (guint i = svg->rows->len; i > 0; i--)
+    {
+      SvgRow *last = &g_array_index (svg->rows, SvgRow, i - 1);
+      if (last->session != session || last->kind == SVG_ROW_TLS_START ||
+          (line->direction >= 0 && last->direction != line->direction))
+        continue;
+      if (last->lint == NULL)
+        last->lint = g_steal_pointer (&message);
+      else
+        last->lint = g_strconcat (last->lint, "; ", message, NULL);
+      return;
+    }
+  row.time_us = line->time_us;
+  row.tone = TRACE_TONE_WARNING;
+  row.text = g_strdup ("");
+  row.meaning = g_strdup ("");
+  row.lint = g_steal_pointer (&message);
+  append_row (svg, &row);
+}
+
 /* --svg-from, --svg-to: a command (client line) holding @text */
 static gboolean
 is_command_with (const TraceSvgLine *line, const char *text)
 {
   return line->direction == TRACE_CLIENT_TO_SERVER &&
          strstr (line->text, text) != NULL;
+}
+
+/* --svg-from and --svg-to: FALSE when @line is outside what is drawn. */
+static gboolean
+in_range (TraceSvg *svg, TraceSvgSession *session, const TraceSvgLine *line)
+{
+  if (!svg->started && svg->options.from != NULL &&
+      !is_command_with (line, svg->options.from))
+    {
+      svg->skipped++;
+      session->tls_seen = session->tls_seen || strcmp (line->kind, "tls") == 0;
+      return FALSE;
+    }
+  svg->started = TRUE;
+  if (svg->stopped)
+    {
+      svg->after++;
+      return FALSE;
+    }
+  if (svg->to_direction >= 0 && line->direction != svg->to_direction)
+    svg->stopped = TRUE; /* the answer to --svg-to's line is the last */
+  else if (svg->options.to != NULL && is_command_with (line, svg->options.to))
+    svg->to_direction = line->direction;
+  return TRUE;
+}
+
+static char *
+row_meaning (const TraceSvgLine *line, gboolean unsolicited)
+{
+  const char *push =
+      unsolicited ? "server push: not an answer to a command" : NULL;
+  const char *meaning = line->meaning;
+
+  if (push != NULL && meaning[0] != '\0')
+    return line->rfc != NULL
+               ? g_strdup_printf ("%s; %s (%s)", push, meaning, line->rfc)
+               : g_strdup_printf ("%s; %s", push, meaning);
+  if (push != NULL)
+    meaning = push;
+  if (line->rfc != NULL && meaning[0] != '\0')
+    return g_strdup_printf ("%s (%s)", meaning, line->rfc);
+  if (line->rfc != NULL)
+    return g_strdup_printf ("(%s)", line->rfc);
+  return g_strdup (meaning);
 }
 
 void
@@ -340,32 +466,33 @@ trace_svg_add (TraceSvg *svg,
 {
   gboolean tls = strcmp (line->kind, "tls") == 0;
   SvgRow row = { tls ? SVG_ROW_TLS : SVG_ROW_LINE, session, line->direction };
+  gboolean unsolicited;
 
-  if (!svg->started && svg->options.from != NULL &&
-      !is_command_with (line, svg->options.from))
+  if (strcmp (line->kind, "lint") == 0)
     {
-      svg->skipped++;
-      session->tls_seen = session->tls_seen || tls;
+      if (svg->started || svg->options.from == NULL)
+        if (!svg->stopped)
+          add_lint (svg, session, line);
       return;
     }
-  svg->started = TRUE;
-  if (svg->stopped)
-    {
-      svg->after++;
-      return;
-    }
-  if (svg->to_direction >= 0 && line->direction != svg->to_direction)
-    svg->stopped = TRUE; /* the answer to --svg-to's line is the last */
-  else if (svg->options.to != NULL && is_command_with (line, svg->options.to))
-    svg->to_direction = line->direction;
+  unsolicited = is_unsolicited (session, line) && !line->pushed;
+  learn_endpoints (session, line);
+  if (tls)
+    count_tls_bytes (session, line->text);
+  else if (session->tls_seen)
+    session->decrypted = TRUE; /* a line inside TLS: --keylog read it */
+  if (!in_range (svg, session, line))
+    return;
   if (tls && !session->tls_seen)
     mark_tls_start (svg, session, line->time_us);
-  if (folds_into (svg, session, line))
+  if (folds_into (svg, session, line, unsolicited))
     {
       fold (&g_array_index (svg->rows, SvgRow, svg->rows->len - 1), line);
       return;
     }
   row.pushed = line->pushed;
+  row.unsolicited = unsolicited;
+  row.decrypted = !tls && session->tls_seen;
   row.time_us = line->time_us;
   row.tone = line->tone;
   row.continued = !tls && is_smtp_continuation (line->text);
@@ -374,362 +501,10 @@ trace_svg_add (TraceSvg *svg,
     session->tls_rows++;
   /* the whole line is kept; it is cut to the arrow's width when drawn */
   row.text = g_strndup (line->text, strcspn (line->text, "\r\n"));
-  if (line->rfc != NULL && line->meaning[0] != '\0')
-    row.meaning = g_strdup_printf ("%s (%s)", line->meaning, line->rfc);
-  else if (line->rfc != NULL)
-    row.meaning = g_strdup_printf ("(%s)", line->rfc);
-  else
-    row.meaning = g_strdup (line->meaning);
+  row.meaning = row_meaning (line, unsolicited);
   if (is_end_look_alike (session, line))
     mark_look_alike (svg, &row);
   append_row (svg, &row);
-}
-
-/* ---- layout -------------------------------------------------------- */
-
-static int
-lane_index (const SvgLayout *layout, const char *key)
-{
-  for (guint i = 0; i < layout->lanes->len; i++)
-    if (strcmp (g_ptr_array_index (layout->lanes, i), key) == 0)
-      return (int) i;
-  return -1;
-}
-
-static int
-lane_x (const SvgLayout *layout, const char *key)
-{
-  return TIME_WIDTH + MARGIN + lane_index (layout, key) * layout->gap;
-}
-
-/* Lifelines left to right: the first client, its server, then each new
- * server followed by its client; a client of a server already drawn
- * goes to the right end (phone | IMAP server | laptop). Clients are
- * keyed by their stream, servers by address and port. */
-static void
-layout_lanes (TraceSvg *svg, SvgLayout *layout)
-{
-  for (guint i = 0; i < svg->sessions->len; i++)
-    {
-      TraceSvgSession *session = g_ptr_array_index (svg->sessions, i);
-      char *client = g_strdup_printf ("c%u", session->stream);
-      gboolean new_server = lane_index (layout, session->server_key) < 0;
-
-      if (new_server && layout->lanes->len == 0)
-        {
-          g_ptr_array_add (layout->lanes, client);
-          g_ptr_array_add (layout->lanes, g_strdup (session->server_key));
-        }
-      else if (new_server)
-        {
-          g_ptr_array_add (layout->lanes, g_strdup (session->server_key));
-          g_ptr_array_add (layout->lanes, client);
-        }
-      else
-        g_ptr_array_add (layout->lanes, client);
-    }
-}
-
-static void
-layout_init (TraceSvg *svg, SvgLayout *layout)
-{
-  gboolean compact = svg->options.compact;
-  gboolean one = svg->sessions->len <= 1;
-
-  layout->row = compact ? 30 : 36;
-  layout->text = compact ? 12 : 13;
-  layout->small = 10;
-  layout->gap = one ? (compact ? 560 : 580) : (compact ? 340 : 440);
-  layout->skip = svg->skipped > 0 ? layout->row / 2 : 0;
-  layout->lanes = g_ptr_array_new_with_free_func (g_free);
-  layout_lanes (svg, layout);
-  layout->width = TIME_WIDTH + 2 * MARGIN +
-                  MAX (1, (int) layout->lanes->len - 1) * layout->gap;
-  layout->height = TOP + 40 + (int) svg->rows->len * layout->row +
-                   (svg->skipped > 0 ? layout->row / 2 : 0) +
-                   (svg->after > 0 ? layout->row / 2 : 0);
-}
-
-/* ---- drawing ------------------------------------------------------- */
-
-static const char *
-tone_fill (TraceTone tone, int direction)
-{
-  switch (tone)
-    {
-    case TRACE_TONE_OK:
-      return "#2e7d32";
-    case TRACE_TONE_INTERMEDIATE:
-      return "#6d4c41";
-    case TRACE_TONE_ERROR:
-      return "#c62828";
-    case TRACE_TONE_WARNING:
-      return "#ef6c00";
-    case TRACE_TONE_PLAIN:
-    default:
-      return direction == TRACE_CLIENT_TO_SERVER ? "#263238" : "#424242";
-    }
-}
-
-static const char *
-row_stroke (const SvgRow *row)
-{
-  if (row->kind == SVG_ROW_TLS)
-    return COLOR_TLS;
-  if (row->pushed)
-    return COLOR_IDLE;
-  return row->session->push ? COLOR_PUSH : COLOR_PULL;
-}
-
-/* "x1 x2" of the arrow, pointing the way the line went. */
-static void
-row_ends (const SvgLayout *layout, const SvgRow *row, int *out_x1, int *out_x2)
-{
-  g_autofree char *client = g_strdup_printf ("c%u", row->session->stream);
-  int c = lane_x (layout, client);
-  int s = lane_x (layout, row->session->server_key);
-
-  *out_x1 = row->direction == TRACE_CLIENT_TO_SERVER ? c : s;
-  *out_x2 = row->direction == TRACE_CLIENT_TO_SERVER ? s : c;
-}
-
-static void
-write_tls_start (GString *out,
-                 const SvgLayout *layout,
-                 const SvgRow *row,
-                 int y)
-{
-  int x1;
-  int x2;
-  g_autofree char *text = NULL;
-
-  row_ends (layout, row, &x1, &x2);
-  text = shorten (row->text,
-                  (ABS (x2 - x1) + 120) / (glong) (layout->small * MONO_RATIO));
-  g_string_append_printf (out,
-                          "<g class=\"tls-start\"><line x1=\"%d\" y1=\"%d\" "
-                          "x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-                          "stroke-width=\"3\" stroke-dasharray=\"8,4\"/>\n"
-                          "<text x=\"%d\" y=\"%d\" class=\"m\" "
-                          "font-weight=\"bold\">%s</text></g>\n",
-                          MIN (x1, x2) - 60, y, MAX (x1, x2) + 60, y, COLOR_TLS,
-                          MIN (x1, x2) - 60, y - 6, text);
-}
-
-static void
-write_label (GString *out,
-             const SvgLayout *layout,
-             const SvgRow *row,
-             int x,
-             int y,
-             int span)
-{
-  g_autofree char *text = NULL;
-  g_autofree char *meaning = NULL;
-  g_autofree char *folded = NULL;
-  glong room = (span - 16) / (glong) (layout->text * MONO_RATIO);
-
-  if (row->folded > 0)
-    folded = g_strdup_printf (row->kind == SVG_ROW_TLS ? " (+%u more records)"
-                                                       : " (+%u lines)",
-                              row->folded);
-  text = shorten (row->text, room - (folded ? (glong) strlen (folded) : 0));
-  meaning = shorten (row->meaning,
-                     (span - 16) / (glong) (layout->small * MONO_RATIO));
-  g_string_append_printf (out,
-                          "<text x=\"%d\" y=\"%d\" class=\"l\" fill=\"%s\">"
-                          "%s%s</text>\n",
-                          x, y - 5, tone_fill (row->tone, row->direction), text,
-                          folded ? folded : "");
-  if (meaning[0] != '\0')
-    g_string_append_printf (out,
-                            "<text x=\"%d\" y=\"%d\" class=\"m\">%s</text>\n",
-                            x, y + layout->small + 2, meaning);
-}
-
-static void
-write_row (GString *out,
-           const SvgLayout *layout,
-           const SvgRow *row,
-           guint index,
-           gint64 base_us)
-{
-  int y = TOP + 24 + layout->skip + (int) index * layout->row;
-  const char *stroke = row_stroke (row);
-  int x1;
-  int x2;
-
-  if (row->kind == SVG_ROW_TLS_START)
-    {
-      write_tls_start (out, layout, row, y);
-      return;
-    }
-  row_ends (layout, row, &x1, &x2);
-  g_string_append_printf (out, "<g class=\"%s\">\n",
-                          row->pushed                ? "idle-push"
-                          : row->kind == SVG_ROW_TLS ? "tls"
-                          : row->session->push       ? "push"
-                                                     : "pull");
-  if (row->pushed || row->look_alike)
-    g_string_append_printf (out,
-                            "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
-                            "height=\"%d\" fill=\"%s\"/>\n",
-                            MIN (x1, x2), y - layout->row / 2 - 4,
-                            ABS (x2 - x1), layout->row - 2,
-                            row->pushed ? "#fce4ec" : COLOR_LOOK_ALIKE);
-  g_string_append_printf (out,
-                          "<text x=\"8\" y=\"%d\" class=\"t\">%.3f s</text>\n",
-                          y, (row->time_us - base_us) / 1e6);
-  g_string_append_printf (
-      out,
-      "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" "
-      "stroke-width=\"%s\"%s%s marker-end=\"url(#a)\"/>\n",
-      x1 + (x1 < x2 ? 2 : -2), y, x2 + (x1 < x2 ? -4 : 4), y, stroke,
-      row->pushed ? "2.5" : "1.5",
-      row->kind == SVG_ROW_TLS ? " stroke-dasharray=\"3,3\"" : "",
-      row->both_ways ? " marker-start=\"url(#b)\"" : "");
-  write_label (out, layout, row, MIN (x1, x2) + 10, y, ABS (x2 - x1));
-  g_string_append (out, "</g>\n");
-}
-
-static void
-write_legend (GString *out, int y, int width, gboolean look_alikes)
-{
-  static const struct
-  {
-    const char *color;
-    const char *text;
-  } items[] = {
-    { COLOR_PUSH, "push: SMTP" },
-    { COLOR_PULL, "pull: POP3, IMAP" },
-    { COLOR_IDLE, "pushed by the server during IDLE" },
-    { COLOR_TLS, "TLS: records only" },
-  };
-  int x = 10;
-
-  for (gsize i = 0; i < G_N_ELEMENTS (items); i++)
-    {
-      g_string_append_printf (out,
-                              "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-                              "stroke=\"%s\" stroke-width=\"3\"/>"
-                              "<text x=\"%d\" y=\"%d\" class=\"m\">%s</text>\n",
-                              x, y - 4, x + 24, y - 4, items[i].color, x + 30,
-                              y, items[i].text);
-      x += 30 + (int) (strlen (items[i].text) * 6.5) + 24;
-    }
-  if (!look_alikes) /* so the diagrams without one stay as they were */
-    return;
-  if (x + 200 > width) /* on a line of its own */
-    {
-      x = 10;
-      y += 14;
-    }
-  g_string_append_printf (out,
-                          "<rect x=\"%d\" y=\"%d\" width=\"24\" "
-                          "height=\"12\" fill=\"%s\" stroke=\"%s\"/>"
-                          "<text x=\"%d\" y=\"%d\" class=\"m\">"
-                          "end-of-data look-alike</text>\n",
-                          x, y - 10, COLOR_LOOK_ALIKE,
-                          tone_fill (TRACE_TONE_WARNING, 0), x + 30, y);
-}
-
-static void
-write_lifeline (GString *out,
-                const SvgLayout *layout,
-                const char *name,
-                const char *role,
-                const char *color,
-                int x)
-{
-  g_autofree char *title = shorten (name, 30);
-  g_autofree char *subtitle = shorten (role, 40);
-
-  g_string_append_printf (out,
-                          "<text x=\"%d\" y=\"%d\" class=\"h\" "
-                          "text-anchor=\"middle\">%s</text>\n"
-                          "<text x=\"%d\" y=\"%d\" class=\"m\" "
-                          "text-anchor=\"middle\">%s</text>\n"
-                          "<line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" "
-                          "stroke=\"%s\" stroke-width=\"2\" "
-                          "stroke-opacity=\"0.5\"/>\n",
-                          x, TOP - 22, title, x, TOP - 9, subtitle, x, TOP, x,
-                          layout->height - 16, color);
-}
-
-static void
-write_lifelines (GString *out, TraceSvg *svg, const SvgLayout *layout)
-{
-  g_autoptr (GHashTable) drawn = g_hash_table_new (g_str_hash, g_str_equal);
-
-  for (guint i = 0; i < svg->sessions->len; i++)
-    {
-      TraceSvgSession *session = g_ptr_array_index (svg->sessions, i);
-      g_autofree char *client = g_strdup_printf ("c%u", session->stream);
-      g_autofree char *role = g_strdup_printf (
-          "%s client: %s", session->protocol, session->push ? "push" : "pull");
-      const char *color = session->push ? COLOR_PUSH : COLOR_PULL;
-
-      write_lifeline (out, layout, session->client, role, color,
-                      lane_x (layout, client));
-      if (g_hash_table_add (drawn, session->server_key))
-        write_lifeline (out, layout, session->server,
-                        session->push ? "receives mail" : "holds the mailbox",
-                        color, lane_x (layout, session->server_key));
-    }
-}
-
-static char *
-default_title (TraceSvg *svg)
-{
-  TraceSvgSession *first = g_ptr_array_index (svg->sessions, 0);
-  g_autoptr (GString) title = g_string_new (NULL);
-
-  if (svg->sessions->len == 1)
-    return g_strdup_printf ("%s session %u: %s -> %s", first->protocol,
-                            first->stream, first->client, first->server);
-  g_string_printf (title, "%u sessions:", svg->sessions->len);
-  for (guint i = 0; i < svg->sessions->len; i++)
-    {
-      TraceSvgSession *session = g_ptr_array_index (svg->sessions, i);
-      g_string_append_printf (title, "%s %s %u (%s)", i > 0 ? "," : "",
-                              session->protocol, session->stream,
-                              session->client);
-    }
-  return g_strdup (title->str);
-}
-
-static void
-write_header (GString *out, TraceSvg *svg, const SvgLayout *layout)
-{
-  g_autofree char *title = g_markup_escape_text (
-      svg->options.title != NULL ? svg->options.title : "", -1);
-  g_autofree char *fallback = NULL;
-
-  if (svg->options.title == NULL && svg->sessions->len > 0)
-    {
-      fallback = default_title (svg);
-      g_free (title);
-      title = g_markup_escape_text (fallback, -1);
-    }
-  g_string_append_printf (
-      out,
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
-      "viewBox=\"0 0 %d %d\" font-family=\"DejaVu Sans Mono, monospace\">\n"
-      "<!-- drawn by mw-trace -->\n"
-      "<style>.t{font-size:11px;fill:#757575}.l{font-size:%dpx}"
-      ".m{font-size:%dpx;fill:#546e7a}.h{font-size:15px;font-weight:bold}"
-      "</style>\n"
-      "<defs><marker id=\"a\" markerWidth=\"8\" markerHeight=\"8\" refX=\"7\" "
-      "refY=\"4\" orient=\"auto\"><path d=\"M0,0 L8,4 L0,8 z\" "
-      "fill=\"#424242\"/></marker>"
-      "<marker id=\"b\" markerWidth=\"8\" markerHeight=\"8\" refX=\"1\" "
-      "refY=\"4\" orient=\"auto\"><path d=\"M8,0 L0,4 L8,8 z\" "
-      "fill=\"#424242\"/></marker></defs>\n"
-      "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"10\" y=\"22\" class=\"h\">%s</text>\n",
-      layout->width, layout->height, layout->width, layout->height,
-      layout->text, layout->small, title);
-  write_legend (out, 44, layout->width, svg->look_alikes);
 }
 
 static int
@@ -744,41 +519,14 @@ by_order (gconstpointer a, gconstpointer b)
 gboolean
 trace_svg_write (TraceSvg *svg, GError **error)
 {
-  g_autoptr (GString) out = g_string_new (NULL);
+  g_autoptr (GString) out = NULL;
   SvgLayout layout = { 0 };
-  gint64 base_us = G_MAXINT64;
   gboolean written;
 
   g_ptr_array_sort (svg->sessions, by_order);
-  layout_init (svg, &layout);
-  for (guint i = 0; i < svg->sessions->len; i++)
-    base_us = MIN (
-        base_us,
-        ((TraceSvgSession *) g_ptr_array_index (svg->sessions, i))->first_us);
-  write_header (out, svg, &layout);
-  write_lifelines (out, svg, &layout);
-  for (guint i = 0; i < svg->rows->len; i++)
-    write_row (out, &layout, &g_array_index (svg->rows, SvgRow, i), i, base_us);
-  if (svg->skipped > 0)
-    g_string_append_printf (out,
-                            "<text x=\"8\" y=\"%d\" class=\"m\">(%u earlier "
-                            "lines not drawn)</text>\n",
-                            TOP + 4, svg->skipped);
-  if (svg->after > 0)
-    g_string_append_printf (out,
-                            "<text x=\"8\" y=\"%d\" class=\"m\">(%u later "
-                            "lines not drawn)</text>\n",
-                            layout.height - 22, svg->after);
-  if (svg->sessions->len == 0)
-    g_string_append (out, "<text x=\"10\" y=\"80\" class=\"m\">(no mail "
-                          "session to draw)</text>\n");
-  if (svg->dropped > 0)
-    g_string_append_printf (out,
-                            "<text x=\"10\" y=\"%d\" class=\"m\">(%u more "
-                            "lines not drawn)</text>\n",
-                            layout.height - 5, svg->dropped);
-  g_string_append (out, "</svg>\n");
-  g_ptr_array_unref (layout.lanes);
+  svg_layout_init (svg, &layout);
+  out = svg_write_diagram (svg, &layout);
+  svg_layout_clear (&layout);
   if (strcmp (svg->options.path, "-") == 0)
     {
       written = fwrite (out->str, 1, out->len, stdout) == out->len;
