@@ -234,7 +234,17 @@ folder_load_list (MailFolder *folder, guint32 *out_first_recent, GError **error)
       files = files || uidlist_describes_dirs (list, folder->dir_mtime);
     }
   *out_first_recent = folder_claim_recent (folder, list, &durable);
-  if ((durable || files) && !uidlist_write (folder->dir, list, durable, error))
+  /* A folder's first list (or one made again for a lost list) is not
+   * fsynced: all its UIDs are new, under a new UIDVALIDITY, and were it
+   * lost, the next open would choose yet another UIDVALIDITY
+   * (store_next_uidvalidity () says why that holds across a crash), so
+   * no client could see this one with other UIDs. A first SELECT then
+   * waits for no disk. Every later list that hands out UIDs a client
+   * may hold is fsynced before they are told (durable). */
+  if (list->created)
+    durable = FALSE;
+  if ((durable || files || list->created) &&
+      !uidlist_write (folder->dir, list, durable, error))
     return NULL;
   if (list->file.inode != 0)
     uidlist_share (list);

@@ -171,7 +171,21 @@ uidlist_parse_line (UidList *list, char *line, int version)
 /* RFC 9051 §2.3.1.1: a mailbox deleted and made again (or a lost
  * uidlist) must get a new UIDVALIDITY, even within the same second. The
  * store keeps the last one handed out in ROOT/mailwire-uidvalidity; the
- * next is the time, or one more than that. Under the store lock. */
+ * next is the time, or one more than that. Under the store lock.
+ *
+ * What must never happen is that a client sees one UIDVALIDITY with
+ * two different sets of UIDs. The UIDs of a folder's first uidlist are
+ * all new, so that list need not be durable (folder_load_list ()) IF
+ * losing it always brings another UIDVALIDITY: then a client that saw
+ * the lost UIDs throws them away, as after any UIDVALIDITY change. Only
+ * a crash of the machine loses a write that was not fsynced (a killed
+ * process loses nothing that it wrote); the machine comes back in a
+ * later second, and picks the time then, or more. So a UIDVALIDITY that
+ * is the time now is made with no fsync at all; one that runs ahead of
+ * the clock (a second folder made in the same second) must be kept
+ * durably, or after the crash the clock could catch up with it and hand
+ * it out again. That leaves a clock set back across a crash, which the
+ * durable counter alone never guarded against either. */
 static guint32
 store_next_uidvalidity (MailStore *store)
 {
@@ -179,7 +193,8 @@ store_next_uidvalidity (MailStore *store)
   g_autofree char *path = g_build_filename (root, UIDVALIDITY_NAME, NULL);
   g_autofree char *contents = NULL;
   g_autoptr (GString) text = g_string_new (NULL);
-  guint32 next = (guint32) time (NULL);
+  guint32 now = (guint32) time (NULL);
+  guint32 next = now;
   guint64 last = 0;
 
   if (g_file_get_contents (path, &contents, NULL, NULL))
@@ -187,7 +202,10 @@ store_next_uidvalidity (MailStore *store)
   if (last >= next && last < G_MAXUINT32)
     next = (guint32) last + 1;
   g_string_printf (text, "%u\n", next);
-  mail_store_replace_file (root, UIDVALIDITY_NAME, text, NULL);
+  if (next > now)
+    mail_store_replace_file (root, UIDVALIDITY_NAME, text, NULL);
+  else
+    mail_store_replace_file_quickly (root, UIDVALIDITY_NAME, text, NULL);
   return next;
 }
 

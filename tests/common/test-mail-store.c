@@ -1029,6 +1029,115 @@ test_folder_recreated_new_uidvalidity (StoreFixture *f, gconstpointer data)
                     mail_folder_get_uidvalidity (first));
 }
 
+/* ---- UIDVALIDITY when a uidlist is lost (RFC 9051 §2.3.1.1) -------------- */
+
+/* The UIDs of @folder, "1 2 3" (transfer full). */
+static char *
+uids_of (MailFolder *folder)
+{
+  g_autoptr (GString) uids = g_string_new (NULL);
+
+  for (guint i = 0; i < mail_folder_get_count (folder); i++)
+    g_string_append_printf (uids, "%s%u", i ? " " : "",
+                            mail_folder_get_message (folder, i)->uid);
+  return g_string_free (g_steal_pointer (&uids), FALSE);
+}
+
+/* A uidlist removed (by hand, or by a program that got it wrong) gives
+ * the folder a new UIDVALIDITY, in the same second too: its UIDs are
+ * handed out again, from 1. */
+static void
+test_uidvalidity_removed_uidlist_is_new (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->root, "mailwire-uidlist", NULL);
+  g_autoptr (MailFolder) folder = NULL;
+  guint32 before;
+
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  folder = open_folder (f, NULL);
+  before = mail_folder_get_uidvalidity (folder);
+  g_assert_cmpint (unlink (path), ==, 0);
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), >, before);
+}
+
+/* A process killed right after its open answered (kill -9 loses nothing
+ * it wrote: the page cache keeps it) leaves the UIDVALIDITY and UIDs it
+ * showed, or another UIDVALIDITY: never that one with other UIDs. */
+static void
+test_uidvalidity_kill_after_first_open (StoreFixture *f, gconstpointer data)
+{
+  g_autoptr (MailFolder) folder = NULL;
+  g_autofree char *uids = NULL;
+  char shown[128] = "";
+  int fds[2];
+  int status = 0;
+  pid_t child;
+
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_assert_cmpint (pipe (fds), ==, 0);
+  child = fork ();
+  if (child == 0)
+    {
+      g_autoptr (MailStore) store = mail_store_open (f->root, NULL);
+      MailFolder *open = mail_folder_open (store, NULL, NULL);
+      g_autofree char *seen = g_strdup_printf (
+          "%u %s", mail_folder_get_uidvalidity (open), uids_of (open));
+
+      if (write (fds[1], seen, strlen (seen)) < 0)
+        _exit (1);
+      raise (SIGKILL);
+    }
+  close (fds[1]);
+  g_assert_cmpint (read (fds[0], shown, sizeof shown - 1), >, 0);
+  close (fds[0]);
+  g_assert_cmpint (waitpid (child, &status, 0), ==, child);
+  g_assert_true (WIFSIGNALED (status));
+  folder = open_folder (f, NULL);
+  uids = g_strdup_printf ("%u %s", mail_folder_get_uidvalidity (folder),
+                          uids_of (folder));
+  if (g_ascii_strtoull (shown, NULL, 10) ==
+      mail_folder_get_uidvalidity (folder))
+    g_assert_cmpstr (uids, ==, shown);
+}
+
+/* A folder's first uidlist is not fsynced (mail-uidlist.c,
+ * store_next_uidvalidity ()): a crash of the machine may lose it, and the
+ * UIDVALIDITY file's update with it. What the crash can lose is undone
+ * here by hand; the machine comes back in a later second. The folder
+ * must then get another UIDVALIDITY: the messages get their UIDs
+ * again, and a client holding the old ones must be told to forget
+ * them. */
+static void
+test_uidvalidity_lost_first_uidlist (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *list = g_build_filename (f->root, "mailwire-uidlist", NULL);
+  g_autofree char *counter =
+      g_build_filename (f->root, "mailwire-uidvalidity", NULL);
+  g_autofree char *kept = NULL;
+  g_autoptr (MailFolder) folder = NULL;
+  guint32 before;
+
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_free (deliver (f, NULL, MESSAGE_TEXT));
+  g_file_get_contents (counter, &kept, NULL, NULL); /* may be missing */
+  folder = open_folder (f, NULL);
+  before = mail_folder_get_uidvalidity (folder);
+  g_clear_pointer (&folder, mail_folder_free);
+  /* the crash: both writes of the first open lost */
+  g_assert_cmpint (unlink (list), ==, 0);
+  if (kept != NULL)
+    g_assert_true (g_file_set_contents (counter, kept, -1, NULL));
+  else
+    g_assert_cmpint (unlink (counter), ==, 0);
+  while ((guint32) time (NULL) <= before)
+    g_usleep (10000); /* bounded: at most a second */
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_uidvalidity (folder), !=, before);
+}
+
 /* RFC 9051 §6.3.5: deleting a folder leaves its inferiors. */
 static void
 test_folder_delete_keeps_children (StoreFixture *f, gconstpointer data)
@@ -1634,6 +1743,13 @@ main (int argc, char **argv)
                   test_modseq_grows);
   add_store_test ("/store/folder/recreated-gets-new-uidvalidity",
                   test_folder_recreated_new_uidvalidity);
+  add_store_test ("/store/uidvalidity/removed-uidlist-gets-a-new-one",
+                  test_uidvalidity_removed_uidlist_is_new);
+  add_store_test ("/store/uidvalidity/kill-9-after-first-open-keeps-its-uids",
+                  test_uidvalidity_kill_after_first_open);
+  add_store_test (
+      "/store/uidvalidity/first-uidlist-lost-in-a-crash-gets-a-new-one",
+      test_uidvalidity_lost_first_uidlist);
   add_store_test ("/store/recent/claimed-by-the-first-select-only",
                   test_recent_claimed_once);
   add_store_test ("/store/folder/create-list-rename-delete",
