@@ -384,9 +384,28 @@ delivery_before (GPtrArray *hops, gint64 time_us, const char *user)
   return NULL;
 }
 
+/* The same session fetched message @number later: the pushed EXISTS was
+ * that message's arrival (RFC 9051 §7.4.1: "* N EXISTS" makes N the
+ * number of the newest message). */
+static gboolean
+fetched_later (GPtrArray *hops, const IdlePush *push)
+{
+  for (guint i = 0; i < hops->len; i++)
+    {
+      const Hop *hop = hops->pdata[i];
+      if (hop->sighting != NULL && hop->sighting->kind == SIGHTING_PULL &&
+          hop->session == push->session &&
+          hop->sighting->number == push->number &&
+          hop->time_us >= push->time_us)
+        return TRUE;
+    }
+  return FALSE;
+}
+
 /* Each EXISTS pushed during IDLE goes to the journey delivered last,
- * before it, to a recipient who is the IMAP user (RFC 9051 §7.4.1: the
- * mailbox grew; the push names no message). */
+ * before it, to a recipient who is the IMAP user; a journey whose
+ * message that session then fetched by the pushed number comes first.
+ * (RFC 9051 §7.4.1: the mailbox grew; the push names no message.) */
 static void
 assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
 {
@@ -395,6 +414,7 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
       IdlePush *push = journeys->pushes->pdata[p];
       const Hop *delivery = NULL;
       GPtrArray *target = NULL;
+      gboolean by_number = FALSE; /* target fetched the pushed number */
       Hop *hop;
 
       if (user_or (push->user, NULL) == NULL)
@@ -403,11 +423,15 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
         {
           const Hop *found =
               delivery_before (all_hops->pdata[j], push->time_us, push->user);
+          gboolean fetched =
+              found != NULL && fetched_later (all_hops->pdata[j], push);
           if (found != NULL &&
-              (delivery == NULL || found->time_us > delivery->time_us))
+              (delivery == NULL || (fetched && !by_number) ||
+               (fetched == by_number && found->time_us > delivery->time_us)))
             {
               delivery = found;
               target = all_hops->pdata[j];
+              by_number = fetched;
             }
         }
       if (delivery == NULL ||
@@ -419,12 +443,12 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
       hop->kind = TRACE_HOP_IDLE_PUSH;
       hop->actor = g_strdup (push->user);
       hop->target = g_strdup ("IMAP");
-      hop->label = g_strdup_printf ("pushed EXISTS %.3f s after delivery",
-                                    (push->time_us - delivery->time_us) /
-                                        (double) G_USEC_PER_SEC);
-      hop->linked = g_strdup_printf ("recipient %s is the IMAP user, and "
-                                     "the time",
-                                     push->user);
+      hop->label = g_strdup_printf (
+          "pushed * %u EXISTS %.3f s after delivery", push->number,
+          (push->time_us - delivery->time_us) / (double) G_USEC_PER_SEC);
+      hop->linked = g_strdup_printf (
+          "recipient %s is the IMAP user, the time%s", push->user,
+          by_number ? ", and the FETCH of that number after it" : "");
       g_ptr_array_add (target, hop);
     }
 }

@@ -48,7 +48,8 @@ typedef struct
   char *user; /* SMTP AUTH, POP3 USER, IMAP LOGIN */
   char *mail_from;
   GPtrArray *recipients; /* "<bob@example.org>" */
-  char *how;             /* pull: "RETR 1", "FETCH" */
+  char *how;             /* pull: "RETR 1", "FETCH 1 (UID 3)" */
+  guint32 number;        /* IMAP: the message number it was fetched by */
   gboolean deleted;      /* POP3: DELE of it got +OK */
   guint group;           /* union-find parent, an index */
   char *linked;          /* what links it to an earlier sighting */

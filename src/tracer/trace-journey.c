@@ -366,6 +366,48 @@ trace_journey_imap_untagged (TraceSession *session,
   g_ptr_array_add (journeys->pushes, push);
 }
 
+/* "UID 3" in a FETCH summary ("FLAGS (\\Seen), UID 3, ..."); 0 if none */
+static guint64
+uid_in (const char *summary)
+{
+  const char *p = summary;
+
+  while ((p = strstr (p, "UID ")) != NULL)
+    {
+      if (p == summary || p[-1] == ' ')
+        return g_ascii_strtoull (p + strlen ("UID "), NULL, 10);
+      p++;
+    }
+  return 0;
+}
+
+void
+trace_journey_imap_fetch (TraceSession *session,
+                          guint32 number,
+                          const char *summary)
+{
+  TraceJourneys *journeys = session->options->journeys;
+  JourneySession *record;
+  Sighting *last;
+  guint64 uid;
+
+  if (journeys == NULL || journeys->sightings->len == 0)
+    return;
+  record = trace_journey_session_get (journeys, session);
+  last = journeys->sightings->pdata[journeys->sightings->len - 1];
+  /* the literal of this very response was the last message seen */
+  if (last->session != record || g_strcmp0 (last->how, "FETCH") != 0)
+    return;
+  uid = uid_in (summary);
+  last->number = number;
+  g_free (last->how);
+  if (uid > 0)
+    last->how =
+        g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ")", number, uid);
+  else
+    last->how = g_strdup_printf ("FETCH %u", number);
+}
+
 /* ---- the read API ----------------------------------------------------- */
 
 TraceJourney *

@@ -127,4 +127,11 @@ void trace_journey_imap_untagged (TraceSession *session,
                                   gboolean idle,
                                   const char *user);
 
+/* IMAP (decode-imap.c): a whole "* N FETCH" response, @summary its items
+ * as the info event says them ("UID 3, RFC822.SIZE 531, BODY[] ..."): the
+ * message number and UID of the message its literal held. */
+void trace_journey_imap_fetch (TraceSession *session,
+                               guint32 number,
+                               const char *summary);
+
 G_END_DECLS
