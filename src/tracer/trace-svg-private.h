@@ -49,7 +49,9 @@ struct _TraceSvgSession
   gboolean auth;         /* AUTH was sent: a submission server */
   gboolean greeted;      /* the server's first line was seen */
   GHashTable *open_tags; /* IMAP commands not yet answered */
-  int client_lane;       /* places in SvgLayout.lanes */
+  char *pending_lint;    /* lint said before its line: for the next row */
+  gint64 lint_us;
+  int client_lane; /* places in SvgLayout.lanes */
   int server_lane;
 };
 

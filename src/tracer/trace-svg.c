@@ -32,6 +32,7 @@ svg_session_free (gpointer data)
   g_free (session->user);
   g_free (session->helo);
   g_free (session->greeting_host);
+  g_free (session->pending_lint);
   g_hash_table_unref (session->open_tags);
   g_free (session);
 }
@@ -376,34 +377,53 @@ count_tls_bytes (TraceSvgSession *session, const char *text)
     session->tls_bytes += bytes;
 }
 
-/* A lint finding sits on the last row of its session (of its direction,
- * when it has one); with no such row yet it is a row of its own. */
+/* "a; b": one more finding for a row. */
 static void
-add_lint (TraceSvg *svg, TraceSvgSession *session, const TraceSvgLine *line)
+add_finding (char **lint, const char *message)
 {
-  SvgRow row = { SVG_ROW_LINT, session, line->direction };
-  g_autofree char *message = NULL;
+  char *joined = *lint == NULL ? g_strdup (message)
+                               : g_strconcat (*lint, "; ", message, NULL);
 
-  message = line->rfc != NULL
-                ? g_strdup_printf ("%s (%s)", line->meaning, line->rfc)
-                : g_strdup (line->meaning);
+  g_free (*lint);
+  *lint = joined;
+}
+
+/* A lint finding is said just before the line it is about (the ladder's
+ * order), so it waits for the session's next line. */
+static void
+add_lint (TraceSvgSession *session, const TraceSvgLine *line)
+{
+  g_autofree char *message =
+      line->rfc != NULL ? g_strdup_printf ("%s (%s)", line->meaning, line->rfc)
+                        : g_strdup (line->meaning);
+
+  add_finding (&session->pending_lint, message);
+  session->lint_us = line->time_us;
+}
+
+/* Findings no later line came for sit on the session's last row, or on
+ * a row of their own. */
+static void
+place_pending_lint (TraceSvg *svg, TraceSvgSession *session)
+{
+  SvgRow row = { SVG_ROW_LINT, session, -1 };
+
+  if (session->pending_lint == NULL)
+    return;
   for (guint i = svg->rows->len; i > 0; i--)
     {
       SvgRow *last = &g_array_index (svg->rows, SvgRow, i - 1);
-      if (last->session != session || last->kind == SVG_ROW_TLS_START ||
-          (line->direction >= 0 && last->direction != line->direction))
+      if (last->session != session || last->kind == SVG_ROW_TLS_START)
         continue;
-      if (last->lint == NULL)
-        last->lint = g_steal_pointer (&message);
-      else
-        last->lint = g_strconcat (last->lint, "; ", message, NULL);
+      add_finding (&last->lint, session->pending_lint);
+      g_clear_pointer (&session->pending_lint, g_free);
       return;
     }
-  row.time_us = line->time_us;
+  row.time_us = session->lint_us;
   row.tone = TRACE_TONE_WARNING;
   row.text = g_strdup ("");
   row.meaning = g_strdup ("");
-  row.lint = g_steal_pointer (&message);
+  row.lint = g_steal_pointer (&session->pending_lint);
   append_row (svg, &row);
 }
 
@@ -470,9 +490,7 @@ trace_svg_add (TraceSvg *svg,
 
   if (strcmp (line->kind, "lint") == 0)
     {
-      if (svg->started || svg->options.from == NULL)
-        if (!svg->stopped)
-          add_lint (svg, session, line);
+      add_lint (session, line);
       return;
     }
   unsolicited = is_unsolicited (session, line) && !line->pushed;
@@ -482,12 +500,19 @@ trace_svg_add (TraceSvg *svg,
   else if (session->tls_seen)
     session->decrypted = TRUE; /* a line inside TLS: --keylog read it */
   if (!in_range (svg, session, line))
-    return;
+    {
+      g_clear_pointer (&session->pending_lint, g_free); /* not drawn */
+      return;
+    }
   if (tls && !session->tls_seen)
     mark_tls_start (svg, session, line->time_us);
   if (folds_into (svg, session, line, unsolicited))
     {
-      fold (&g_array_index (svg->rows, SvgRow, svg->rows->len - 1), line);
+      SvgRow *last = &g_array_index (svg->rows, SvgRow, svg->rows->len - 1);
+      fold (last, line);
+      if (session->pending_lint != NULL)
+        add_finding (&last->lint, session->pending_lint);
+      g_clear_pointer (&session->pending_lint, g_free);
       return;
     }
   row.pushed = line->pushed;
@@ -504,6 +529,7 @@ trace_svg_add (TraceSvg *svg,
   row.meaning = row_meaning (line, unsolicited);
   if (is_end_look_alike (session, line))
     mark_look_alike (svg, &row);
+  row.lint = g_steal_pointer (&session->pending_lint);
   append_row (svg, &row);
 }
 
@@ -523,6 +549,8 @@ trace_svg_write (TraceSvg *svg, GError **error)
   SvgLayout layout = { 0 };
   gboolean written;
 
+  for (guint i = 0; i < svg->sessions->len; i++)
+    place_pending_lint (svg, g_ptr_array_index (svg->sessions, i));
   g_ptr_array_sort (svg->sessions, by_order);
   svg_layout_init (svg, &layout);
   out = svg_write_diagram (svg, &layout);
