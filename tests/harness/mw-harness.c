@@ -6,12 +6,15 @@
 #include "mw-harness.h"
 
 #include <errno.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 
 #include "mail-auth.h"
 #include "mail-store.h"
@@ -565,4 +568,118 @@ mw_harness_python_smtpd (MwHarness *harness,
   g_assert_nonnull (port);
   *out_port = (guint16) g_ascii_strtoull (port, NULL, 10);
   return g_steal_pointer (&server);
+}
+
+/* ---- clients that never speak --------------------------------------- */
+
+int
+mw_harness_raw_connect (guint16 port)
+{
+  struct sockaddr_in address = { .sin_family = AF_INET,
+                                 .sin_port = htons (port) };
+  struct timeval timeout = { .tv_sec = 10 };
+  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+  g_assert_cmpint (fd, >=, 0);
+  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
+  g_assert_cmpint (
+      setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), ==,
+      0);
+  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address),
+                   ==, 0);
+  return fd;
+}
+
+char *
+mw_harness_raw_first_line (int fd)
+{
+  char line[512];
+  gsize used = 0;
+
+  while (used < sizeof line - 1 && recv (fd, line + used, 1, 0) == 1)
+    if (line[used++] == '\n')
+      break;
+  line[used] = '\0';
+  return g_strchomp (g_strdup (line));
+}
+
+gboolean
+mw_harness_raise_open_files (guint needed)
+{
+  struct rlimit limit = { 0 };
+
+  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  limit.rlim_cur = limit.rlim_max;
+  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
+  if (limit.rlim_cur < needed)
+    {
+      g_autofree char *why =
+          g_strdup_printf ("the open-files hard limit (%lu) is below %u",
+                           (unsigned long) limit.rlim_cur, needed);
+
+      g_test_skip (why);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+void
+mw_harness_idle_clients (GPid pid,
+                         guint16 port,
+                         guint clients,
+                         guint limit,
+                         const char *greeting,
+                         const char *refused)
+{
+  g_autofree int *fds = g_new0 (int, clients);
+  g_autofree char *last_refusal = NULL;
+  guint64 before = 0;
+  int again = -1;
+
+  before = mw_harness_rss_kib (pid);
+  for (guint i = 0; i < clients; i++)
+    {
+      g_autofree char *line = NULL;
+
+      fds[i] = mw_harness_raw_connect (port);
+      line = mw_harness_raw_first_line (fds[i]);
+      if (i < limit)
+        g_assert_true (g_str_has_prefix (line, greeting));
+      else
+        {
+          /* refused clients are let go at once; the server closes too */
+          g_assert_true (g_str_has_prefix (line, refused));
+          close (fds[i]);
+          fds[i] = -1;
+          g_free (last_refusal);
+          last_refusal = g_steal_pointer (&line);
+        }
+    }
+  g_test_message ("%u clients that never speak, %u served at once: VmRSS "
+                  "%" G_GUINT64_FORMAT " -> %" G_GUINT64_FORMAT
+                  " KiB; the others got \"%s\"",
+                  clients, MIN (clients, limit), before,
+                  mw_harness_rss_kib (pid),
+                  last_refusal != NULL ? last_refusal : "(none)");
+  close (fds[0]);
+  fds[0] = -1;
+  /* the freed session ends when the server reads the close: poll */
+  for (guint tries = 0; tries < 100 && again < 0; tries++)
+    {
+      g_autofree char *line = NULL;
+
+      again = mw_harness_raw_connect (port);
+      line = mw_harness_raw_first_line (again);
+      if (!g_str_has_prefix (line, greeting))
+        {
+          close (again);
+          again = -1;
+          g_usleep (50 * 1000);
+        }
+    }
+  g_assert_cmpint (again, >=, 0);
+  close (again);
+  for (guint i = 0; i < clients; i++)
+    if (fds[i] >= 0)
+      close (fds[i]);
 }

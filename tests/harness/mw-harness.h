@@ -66,6 +66,30 @@ void mw_harness_measure_memory (void);
 guint64 mw_harness_rss_kib (GPid pid);
 guint64 mw_harness_peak_rss_kib (GPid pid, guint seconds);
 
+/* A client that connects and never speaks, @clients times over, to the
+ * server @pid listening on @port (issue 13 part 3): each of the first
+ * @limit connections must be greeted with a line starting @greeting, and
+ * every later one refused with a line starting @refused. Then one greeted
+ * client leaves, and a new connection must be greeted again (the server
+ * is up and freed the place). Reports VmRSS before and with all of them
+ * open. Call mw_harness_raise_open_files () before starting the server. */
+/* A blocking socket to 127.0.0.1:@port with a 10 s read timeout, for
+ * clients that misbehave; and the first line the server sends on it (its
+ * greeting, up to 511 octets, without its CRLF; transfer full). */
+int mw_harness_raw_connect (guint16 port);
+char *mw_harness_raw_first_line (int fd);
+
+/* Raises this process's open-files limit to its hard limit, which the
+ * servers started afterwards inherit; FALSE (the test skipped, saying
+ * why) if that is below @needed. */
+gboolean mw_harness_raise_open_files (guint needed);
+void mw_harness_idle_clients (GPid pid,
+                              guint16 port,
+                              guint clients,
+                              guint limit,
+                              const char *greeting,
+                              const char *refused);
+
 /* Port of the listener @label ("smtp", "submission", "smtps", "pop3",
  * "pop3s", ...) of any started server; asserts that it exists. */
 guint16 mw_harness_port (MwHarness *harness, const char *label);

@@ -311,6 +311,24 @@ test_expunge_killed (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (appended, next_uid));
 }
 
+/* A thousand clients that connect and never speak: mw-imapd serves 500
+ * at once (imapd.c; clients keep several open), refuses the others with
+ * BYE [UNAVAILABLE] (RFC 5530 §3), stays up and serves the next. No
+ * fixture: the open-files limit must be raised before the server starts. */
+static void
+test_thousand_idle (void)
+{
+  g_autoptr (MwHarness) harness = NULL;
+  GPid server = 0;
+
+  if (!mw_harness_raise_open_files (1000 + 200))
+    return;
+  harness = mw_harness_new (NULL);
+  server = mw_harness_start (harness, "mw-imapd", NULL);
+  mw_harness_idle_clients (server, mw_harness_port (harness, "imap"), 1000, 500,
+                           "* OK ", "* BYE [UNAVAILABLE] ");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -324,6 +342,8 @@ main (int argc, char **argv)
        test_append_killed);
   ADD ("/imapd/crash/expunge-killed-midway-removes-only-deleted",
        test_expunge_killed);
+  g_test_add_func ("/imapd/load/thousand-idle-past-limit-refused",
+                   test_thousand_idle);
 #undef ADD
   return g_test_run ();
 }

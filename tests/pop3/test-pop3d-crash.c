@@ -5,7 +5,10 @@
  * is gone once QUIT said +OK, nothing is half-written, and the maildrop
  * lock (§8) does not outlive the process. And a client that pipelines
  * RETR (RFC 2449 §6.6) and never reads: the server's memory stays
- * bounded, and other clients are served.
+ * bounded, and other clients are served. And a thousand clients that
+ * connect and never speak: the ones past mw-pop3d's limit are refused
+ * with -ERR [SYS/TEMP] (RFC 3206 §4), the server stays up and serves the
+ * next client.
  */
 #include <signal.h>
 #include <string.h>
@@ -210,6 +213,22 @@ test_never_reads (gconstpointer data)
   g_assert_true (command_ok (other, "STAT"));
 }
 
+/* mw-pop3d serves 100 sessions at once (pop3d.c), a thousand try */
+static void
+test_thousand_idle (gconstpointer data)
+{
+  g_autoptr (MwHarness) harness = NULL;
+  GPid server = 0;
+
+  (void) data;
+  if (!mw_harness_raise_open_files (1000 + 200))
+    return;
+  harness = mw_harness_new (NULL);
+  server = mw_harness_start (harness, "mw-pop3d", NULL);
+  mw_harness_idle_clients (server, mw_harness_port (harness, "pop3"), 1000, 100,
+                           "+OK ", "-ERR [SYS/TEMP] ");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -219,5 +238,7 @@ main (int argc, char **argv)
                         NULL, test_kill_rounds);
   g_test_add_data_func ("/pop3d/load/client-that-never-reads-is-bounded", NULL,
                         test_never_reads);
+  g_test_add_data_func ("/pop3d/load/thousand-idle-past-limit-refused", NULL,
+                        test_thousand_idle);
   return g_test_run ();
 }

@@ -9,11 +9,8 @@
  * and left idle (the server refuses what it will not serve, and serves
  * the next client).
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -440,39 +437,6 @@ test_full_disk (gconstpointer data)
 
 /* ---- clients that never read, and clients that never speak --------- */
 
-/* A blocking socket to 127.0.0.1:@port with a 10 s read timeout. */
-static int
-raw_connect (guint16 port)
-{
-  struct sockaddr_in address = { .sin_family = AF_INET,
-                                 .sin_port = htons (port) };
-  struct timeval timeout = { .tv_sec = 10 };
-  int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-  g_assert_cmpint (fd, >=, 0);
-  address.sin_addr.s_addr = htonl (INADDR_LOOPBACK);
-  g_assert_cmpint (
-      setsockopt (fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout), ==,
-      0);
-  g_assert_cmpint (connect (fd, (struct sockaddr *) &address, sizeof address),
-                   ==, 0);
-  return fd;
-}
-
-/* The first line the server sends (its greeting), up to 511 octets. */
-static char *
-raw_first_line (int fd)
-{
-  char line[512];
-  gsize used = 0;
-
-  while (used < sizeof line - 1 && recv (fd, line + used, 1, 0) == 1)
-    if (line[used++] == '\n')
-      break;
-  line[used] = '\0';
-  return g_strdup (line);
-}
-
 typedef struct
 {
   int fd;
@@ -512,8 +476,8 @@ test_never_reads (gconstpointer data)
   guint16 port = mw_harness_port (harness, "smtp");
   guint64 before = mw_harness_rss_kib (server);
   guint64 peak = before;
-  Flood flood = { raw_connect (port), 0 };
-  g_autofree char *greeting = raw_first_line (flood.fd);
+  Flood flood = { mw_harness_raw_connect (port), 0 };
+  g_autofree char *greeting = mw_harness_raw_first_line (flood.fd);
   GThread *thread = g_thread_new ("flood", flood_run, &flood);
   g_autoptr (MailStream) other = NULL;
 
@@ -546,54 +510,18 @@ test_never_reads (gconstpointer data)
 static void
 test_thousand_idle (gconstpointer data)
 {
-  struct rlimit limit = { 0 };
   g_autoptr (MwHarness) harness = NULL;
-  g_autofree char *refused = NULL;
-  g_autoptr (MailStream) later = NULL;
-  int idle[IDLE_CLIENTS];
-  guint16 port = 0;
   GPid server = 0;
-  guint64 before = 0;
-  int extra = -1;
 
   (void) data;
-  /* the test and the server (which inherits it) each hold 1000 sockets */
-  g_assert_cmpint (getrlimit (RLIMIT_NOFILE, &limit), ==, 0);
-  limit.rlim_cur = limit.rlim_max;
-  g_assert_cmpint (setrlimit (RLIMIT_NOFILE, &limit), ==, 0);
-  if (limit.rlim_cur < IDLE_CLIENTS + 200)
-    {
-      g_test_skip ("the open-files hard limit is below 1200");
-      return;
-    }
+  if (!mw_harness_raise_open_files (IDLE_CLIENTS + 200))
+    return;
   harness = mw_harness_new (NULL);
   server = mw_harness_start (harness, "mw-smtpd", NULL);
-  port = mw_harness_port (harness, "smtp");
-  before = mw_harness_rss_kib (server);
-  for (guint i = 0; i < IDLE_CLIENTS; i++)
-    {
-      g_autofree char *greeting = NULL;
-
-      idle[i] = raw_connect (port);
-      greeting = raw_first_line (idle[i]);
-      g_assert_true (g_str_has_prefix (greeting, "220 "));
-    }
-  extra = raw_connect (port);
-  refused = raw_first_line (extra);
-  g_test_message ("%u idle sessions: VmRSS %" G_GUINT64_FORMAT
-                  " -> %" G_GUINT64_FORMAT " KiB; the next client got \"%s\"",
-                  IDLE_CLIENTS, before, mw_harness_rss_kib (server),
-                  g_strchomp (refused));
-  g_assert_true (g_str_has_prefix (refused, "421 4.3.2 "));
-  close (extra);
-  close (idle[0]);
-  /* the freed session ends when the server reads the close: poll */
-  for (guint tries = 0; tries < 100 && later == NULL; tries++)
-    if ((later = connect_ehlo (port)) == NULL)
-      g_usleep (50 * 1000);
-  g_assert_nonnull (later);
-  for (guint i = 1; i < IDLE_CLIENTS; i++)
-    close (idle[i]);
+  /* one more than mw-smtpd serves at once: 421 (RFC 5321 §3.8) */
+  mw_harness_idle_clients (server, mw_harness_port (harness, "smtp"),
+                           IDLE_CLIENTS + 1, IDLE_CLIENTS, "220 ",
+                           "421 4.3.2 ");
 }
 
 int
