@@ -79,27 +79,53 @@ by_time (gconstpointer a, gconstpointer b)
   return x->time_us < y->time_us ? -1 : x->time_us > y->time_us;
 }
 
+/* Links @later (index @j) to sighting @i, if anything links them. */
+static void
+link_pair (GPtrArray *sightings, guint i, guint j)
+{
+  Sighting *later = sightings->pdata[j];
+  char *why = evidence (sightings->pdata[i], later);
+
+  if (why == NULL)
+    return;
+  unite (sightings, i, j);
+  if (later->linked == NULL)
+    later->linked = why; /* the closest earlier sighting names it */
+  else
+    g_free (why);
+}
+
+/* In time order, each sighting is linked to the last earlier one with
+ * its Message-ID and to the 250 of each queue id its Received: fields
+ * name: by hash tables, so a capture of many messages is linked in one
+ * pass. */
 static void
 link_sightings (GPtrArray *sightings)
 {
+  g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) by_queue_id =
+      g_hash_table_new (g_str_hash, g_str_equal);
+
   g_ptr_array_sort (sightings, by_time);
-  for (guint i = 0; i < sightings->len; i++)
-    ((Sighting *) sightings->pdata[i])->group = i;
-  for (guint j = 1; j < sightings->len; j++)
+  for (guint j = 0; j < sightings->len; j++)
     {
-      Sighting *later = sightings->pdata[j];
-      /* the closest earlier sighting names what the link rests on */
-      for (guint i = j; i-- > 0;)
-        {
-          char *why = evidence (sightings->pdata[i], later);
-          if (why == NULL)
-            continue;
-          unite (sightings, i, j);
-          if (later->linked == NULL)
-            later->linked = why;
-          else
-            g_free (why);
-        }
+      Sighting *sighting = sightings->pdata[j];
+      gpointer earlier;
+
+      sighting->group = j;
+      if (sighting->message_id != NULL &&
+          g_hash_table_lookup_extended (by_id, sighting->message_id, NULL,
+                                        &earlier))
+        link_pair (sightings, GPOINTER_TO_UINT (earlier), j);
+      for (guint k = 0; k < sighting->received_ids->len; k++)
+        if (g_hash_table_lookup_extended (
+                by_queue_id, sighting->received_ids->pdata[k], NULL, &earlier))
+          link_pair (sightings, GPOINTER_TO_UINT (earlier), j);
+      if (sighting->message_id != NULL)
+        g_hash_table_insert (by_id, sighting->message_id, GUINT_TO_POINTER (j));
+      if (sighting->queue_id != NULL)
+        g_hash_table_insert (by_queue_id, sighting->queue_id,
+                             GUINT_TO_POINTER (j));
     }
 }
 
