@@ -43,8 +43,9 @@ struct _SmtpClient
   guint64 max_size;
   gboolean auth_plain;
   gboolean auth_login;
-  gboolean chunking; /* BDAT when CHUNKING is offered */
-  gboolean smtputf8; /* MAIL ... SMTPUTF8 even for ASCII addresses */
+  gboolean chunking;   /* BDAT when CHUNKING is offered */
+  gboolean smtputf8;   /* MAIL ... SMTPUTF8 even for ASCII addresses */
+  SmtpDsnEnvelope dsn; /* RFC 3461 request for the next transaction */
   /* the last reply read */
   guint reply_code;
   GString *reply_text;    /* every line with its code, joined by "\n" */

@@ -47,6 +47,25 @@ smtp_client_needs_smtputf8 (SmtpClient *c,
   return FALSE;
 }
 
+/* RFC 3461 §4.3, §4.4: RET= and ENVID= (as xtext), only when asked for
+ * and offered. */
+static void
+smtp_client_append_dsn_mail (SmtpClient *c, GString *line)
+{
+  g_autofree char *envid = NULL;
+
+  if ((c->extensions & SMTP_EXT_DSN) == 0)
+    return;
+  if (c->dsn.ret != SMTP_DSN_RET_DEFAULT)
+    g_string_append (line, c->dsn.ret == SMTP_DSN_RET_FULL ? " RET=FULL"
+                                                           : " RET=HDRS");
+  if (c->dsn.envid != NULL)
+    {
+      envid = smtp_proto_xtext_encode (c->dsn.envid);
+      g_string_append_printf (line, " ENVID=%s", envid);
+    }
+}
+
 /* RFC 5321 §4.1.1.2: "MAIL FROM:" Reverse-path [SP Mail-parameters] */
 static void
 smtp_client_write_mail (SmtpClient *c,
@@ -67,6 +86,29 @@ smtp_client_write_mail (SmtpClient *c,
     g_string_append (line, " BODY=8BITMIME");
   if (smtputf8)
     g_string_append (line, " SMTPUTF8");
+  smtp_client_append_dsn_mail (c, line);
+  mail_stream_write_line (c->stream, line->str);
+}
+
+/* RFC 5321 §4.1.1.3: "RCPT TO:" Forward-path [SP Rcpt-parameters], with
+ * NOTIFY and ORCPT of recipient @index (RFC 3461 §4.1, §4.2). */
+static void
+smtp_client_write_rcpt (SmtpClient *c, guint index, const char *address)
+{
+  const SmtpDsnRecipient *dsn = smtp_dsn_envelope_recipient (&c->dsn, index);
+  g_autoptr (GString) line = g_string_new (NULL);
+  g_autofree char *notify = NULL;
+  g_autofree char *orcpt = NULL;
+
+  g_string_printf (line, "RCPT TO:<%s>", address);
+  if (dsn != NULL && (c->extensions & SMTP_EXT_DSN))
+    {
+      notify = smtp_dsn_notify_to_string (dsn->notify);
+      orcpt = smtp_dsn_recipient_format_orcpt (dsn);
+      if (notify != NULL)
+        g_string_append_printf (line, " NOTIFY=%s", notify);
+      g_string_append (line, orcpt);
+    }
   mail_stream_write_line (c->stream, line->str);
 }
 
@@ -361,7 +403,7 @@ smtp_client_send_in_lockstep (SmtpClient *c,
     {
       SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
 
-      mail_stream_printf (c->stream, "RCPT TO:<%s>", r->address);
+      smtp_client_write_rcpt (c, i, r->address);
       if (!smtp_client_read_rcpt_reply (c, r, error))
         return FALSE;
       if (smtp_reply_is_positive (r->code))
@@ -395,7 +437,7 @@ smtp_client_send_pipelined (SmtpClient *c,
     {
       SmtpRecipientResult *r = g_ptr_array_index (t->results, i);
 
-      mail_stream_printf (c->stream, "RCPT TO:<%s>", r->address);
+      smtp_client_write_rcpt (c, i, r->address);
     }
   if (smtp_client_uses_bdat (c))
     {
@@ -468,6 +510,22 @@ void
 smtp_client_set_smtputf8 (SmtpClient *c, gboolean use)
 {
   c->smtputf8 = use;
+}
+
+void
+smtp_client_set_dsn (SmtpClient *c, const SmtpDsnEnvelope *dsn)
+{
+  smtp_dsn_envelope_clear (&c->dsn);
+  if (dsn == NULL)
+    return;
+  c->dsn.ret = dsn->ret;
+  c->dsn.envid = g_strdup (dsn->envid);
+  c->dsn.recipients =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_dsn_recipient_free);
+  for (guint i = 0; dsn->recipients != NULL && i < dsn->recipients->len; i++)
+    g_ptr_array_add (
+        c->dsn.recipients,
+        smtp_dsn_recipient_copy (g_ptr_array_index (dsn->recipients, i)));
 }
 
 gboolean

@@ -56,6 +56,7 @@ smtp_client_free (SmtpClient *c)
   g_clear_object (&c->cancellable);
   g_string_free (c->reply_text, TRUE);
   g_ptr_array_unref (c->reply_lines);
+  smtp_dsn_envelope_clear (&c->dsn);
   g_free (c);
 }
 
@@ -343,6 +344,8 @@ smtp_client_parse_extension (SmtpClient *c, const char *text)
     c->extensions |= SMTP_EXT_SMTPUTF8;
   else if (g_str_equal (keyword, "CHUNKING"))
     c->extensions |= SMTP_EXT_CHUNKING;
+  else if (g_str_equal (keyword, "DSN"))
+    c->extensions |= SMTP_EXT_DSN;
   else if (g_str_equal (keyword, "SIZE"))
     {
       /* RFC 1870 §4: "SIZE" [SP number]; 0 or absent: no fixed limit. */

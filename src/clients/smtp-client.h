@@ -2,7 +2,7 @@
  * smtp-client.h: the one SMTP client of mailwire, used by mw-send and by the
  * relay of mw-smtpd (RFC 5321 §3, §4.1; RFC 2920 PIPELINING; RFC 1870 SIZE;
  * RFC 6152 8BITMIME; RFC 3207 STARTTLS; RFC 4954 AUTH; RFC 2034
- * ENHANCEDSTATUSCODES; RFC 3030 CHUNKING).
+ * ENHANCEDSTATUSCODES; RFC 3030 CHUNKING; RFC 3461 DSN).
  *
  * Layered as msmtp is: the caller drives the steps in order,
  *   smtp_client_connect ()   TCP (or implicit TLS) + the 220 greeting
@@ -24,6 +24,8 @@
 #pragma once
 
 #include <gio/gio.h>
+
+#include "smtp-proto.h"
 
 G_BEGIN_DECLS
 
@@ -54,6 +56,7 @@ typedef enum
   SMTP_EXT_ENHANCEDSTATUS = 1 << 5, /* RFC 2034 */
   SMTP_EXT_SMTPUTF8 = 1 << 6,       /* RFC 6531 */
   SMTP_EXT_CHUNKING = 1 << 7,       /* RFC 3030 */
+  SMTP_EXT_DSN = 1 << 8,            /* RFC 3461 */
 } SmtpExtensions;
 
 typedef enum
@@ -167,6 +170,14 @@ void smtp_client_set_chunking (SmtpClient *client, gboolean use);
  * does not offer SMTPUTF8 gets no such message: smtp_client_send () fails
  * with SMTP_CLIENT_ERROR_MAIL before sending anything. */
 void smtp_client_set_smtputf8 (SmtpClient *client, gboolean use);
+
+/* The DSN request of the next smtp_client_send () (copied; NULL: none):
+ * RET= and ENVID= on MAIL, NOTIFY= and ORCPT= on the RCPT of each
+ * recipient in order (RFC 3461 §4), values encoded as xtext. Sent only to
+ * a server that offers DSN; to one that does not, the message goes
+ * without them (the caller may check SMTP_EXT_DSN to say so, RFC 3461
+ * §5.2.2). */
+void smtp_client_set_dsn (SmtpClient *client, const SmtpDsnEnvelope *dsn);
 
 /* RSET (RFC 5321 §4.1.1.5): after a failed transaction, before the next. */
 gboolean smtp_client_rset (SmtpClient *client, GError **error);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * smtp-queue.c: the mail queue of mw-smtpd and its delivery agent
  * (RFC 5321 §4.5.4 retries, §6.1 reliable delivery, §6.2 loop-free
- * bounces). The push to the next hop is smtp-relay.c; the bounce text
- * (RFC 3464) is smtp-bounce.c.
+ * bounces). The push to the next hop is smtp-relay.c; entries on disk
+ * smtp-queue-envelope.c; which notices go back (RFC 3461) is
+ * smtp-queue-notify.c and their text (RFC 3464) smtp-bounce.c.
  *
  * One agent thread works through due entries one at a time, holding
  * SMTP_QUEUE_LOCK_FILE while it does, so mw-admin can delete an entry
@@ -12,8 +13,6 @@
  * message again after restart. RFC 5321 §6.1 prefers a duplicate to a
  * loss, and so do we.
  */
-#include "smtp-queue.h"
-
 #include <errno.h>
 #include <fcntl.h>
 #include <glib/gstdio.h>
@@ -22,8 +21,8 @@
 #include <unistd.h>
 
 #include "mail-store.h"
-#include "smtp-bounce.h"
 #include "smtp-client.h"
+#include "smtp-queue-private.h"
 #include "smtp-relay.h"
 
 #define SMTP_QUEUE_LOCK_FILE "lock"
@@ -44,230 +43,6 @@ struct _SmtpQueue
   GThread *thread;
   GCancellable *cancellable; /* cancelled by smtp_queue_free () */
 };
-
-/* ---- entries on disk -------------------------------------------------- */
-
-static const char *const smtp_queue_state_names[] = {
-  "waiting",
-  "delivered",
-  "bounced",
-};
-
-static void
-smtp_queue_recipient_free (SmtpQueueRecipient *r)
-{
-  g_free (r->address);
-  g_free (r->reason);
-  g_free (r);
-}
-
-void
-smtp_queue_entry_free (SmtpQueueEntry *e)
-{
-  if (e == NULL)
-    return;
-  g_free (e->id);
-  g_free (e->sender);
-  g_free (e->last_error);
-  g_clear_pointer (&e->recipients, g_ptr_array_unref);
-  g_free (e);
-}
-
-static char *
-smtp_queue_path (const char *dir, const char *id, const char *suffix)
-{
-  g_autofree char *name = g_strconcat (id, suffix, NULL);
-
-  return g_build_filename (dir, name, NULL);
-}
-
-/* Temporary file, fsync, rename (g_file_set_contents_full), then fsync of
- * the directory so the rename itself survives a crash. A full disk
- * becomes MAIL_STORE_ERROR_NO_SPACE, which the session answers with 452. */
-static gboolean
-smtp_queue_write_durably (const char *dir,
-                          const char *path,
-                          const void *data,
-                          gsize length,
-                          GError **error)
-{
-  g_autoptr (GError) local = NULL;
-
-  if (!g_file_set_contents_full (path, data, length,
-                                 G_FILE_SET_CONTENTS_CONSISTENT |
-                                     G_FILE_SET_CONTENTS_DURABLE,
-                                 0600, &local))
-    {
-      if (g_error_matches (local, G_FILE_ERROR, G_FILE_ERROR_NOSPC))
-        g_set_error (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE,
-                     "queue: %s", local->message);
-      else
-        g_propagate_error (error, g_steal_pointer (&local));
-      return FALSE;
-    }
-  return mail_fsync_directory (dir, error);
-}
-
-static gboolean
-smtp_queue_save_envelope (const char *dir,
-                          const SmtpQueueEntry *e,
-                          GError **error)
-{
-  g_autoptr (GKeyFile) key_file = g_key_file_new ();
-  g_autofree char *path = smtp_queue_path (dir, e->id, ".env");
-  g_autofree char *text = NULL;
-  gsize length = 0;
-
-  g_key_file_set_string (key_file, "envelope", "sender", e->sender);
-  g_key_file_set_int64 (key_file, "envelope", "arrival", e->arrival);
-  g_key_file_set_uint64 (key_file, "envelope", "attempts", e->attempts);
-  g_key_file_set_int64 (key_file, "envelope", "next_attempt", e->next_attempt);
-  if (e->last_error != NULL)
-    g_key_file_set_string (key_file, "envelope", "last_error", e->last_error);
-  if (e->smtputf8)
-    g_key_file_set_boolean (key_file, "envelope", "smtputf8", TRUE);
-  for (guint i = 0; i < e->recipients->len; i++)
-    {
-      SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, i);
-      g_autofree char *group = g_strdup_printf ("recipient %u", i);
-
-      g_key_file_set_string (key_file, group, "address", r->address);
-      g_key_file_set_string (key_file, group, "state",
-                             smtp_queue_state_names[r->state]);
-      if (r->reason != NULL)
-        g_key_file_set_string (key_file, group, "reason", r->reason);
-    }
-  text = g_key_file_to_data (key_file, &length, NULL);
-  return smtp_queue_write_durably (dir, path, text, length, error);
-}
-
-static SmtpQueueRecipientState
-smtp_queue_parse_state (const char *name)
-{
-  for (guint i = 0; i < G_N_ELEMENTS (smtp_queue_state_names); i++)
-    if (g_strcmp0 (name, smtp_queue_state_names[i]) == 0)
-      return i;
-  return SMTP_QUEUE_WAITING;
-}
-
-static gboolean
-smtp_queue_load_recipients (GKeyFile *key_file,
-                            SmtpQueueEntry *e,
-                            GError **error)
-{
-  for (guint i = 0;; i++)
-    {
-      g_autofree char *group = g_strdup_printf ("recipient %u", i);
-      g_autofree char *state = NULL;
-      SmtpQueueRecipient *r;
-
-      if (!g_key_file_has_group (key_file, group))
-        return e->recipients->len > 0 ||
-               (g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                             "envelope %s has no recipients", e->id),
-                FALSE);
-      r = g_new0 (SmtpQueueRecipient, 1);
-      g_ptr_array_add (e->recipients, r);
-      r->address = g_key_file_get_string (key_file, group, "address", error);
-      if (r->address == NULL)
-        return FALSE;
-      state = g_key_file_get_string (key_file, group, "state", NULL);
-      r->state = smtp_queue_parse_state (state);
-      r->reason = g_key_file_get_string (key_file, group, "reason", NULL);
-    }
-}
-
-static SmtpQueueEntry *
-smtp_queue_load_entry (const char *dir, const char *id, GError **error)
-{
-  g_autoptr (GKeyFile) key_file = g_key_file_new ();
-  g_autoptr (SmtpQueueEntry) e = g_new0 (SmtpQueueEntry, 1);
-  g_autofree char *env_path = smtp_queue_path (dir, id, ".env");
-  g_autofree char *msg_path = smtp_queue_path (dir, id, ".msg");
-  GStatBuf st;
-
-  if (!g_key_file_load_from_file (key_file, env_path, G_KEY_FILE_NONE, error))
-    return NULL;
-  e->id = g_strdup (id);
-  e->recipients = g_ptr_array_new_with_free_func (
-      (GDestroyNotify) smtp_queue_recipient_free);
-  e->sender = g_key_file_get_string (key_file, "envelope", "sender", error);
-  if (e->sender == NULL)
-    return NULL;
-  e->arrival = g_key_file_get_int64 (key_file, "envelope", "arrival", NULL);
-  e->attempts = g_key_file_get_uint64 (key_file, "envelope", "attempts", NULL);
-  e->next_attempt =
-      g_key_file_get_int64 (key_file, "envelope", "next_attempt", NULL);
-  e->last_error =
-      g_key_file_get_string (key_file, "envelope", "last_error", NULL);
-  e->smtputf8 = g_key_file_get_boolean (key_file, "envelope", "smtputf8", NULL);
-  if (g_stat (msg_path, &st) == 0)
-    e->size = st.st_size;
-  if (!smtp_queue_load_recipients (key_file, e, error))
-    return NULL;
-  return g_steal_pointer (&e);
-}
-
-/* Envelope first, so a crash in between leaves a lone .msg, which the
- * next scan removes: the entry is gone the moment its envelope is. */
-static gboolean
-smtp_queue_remove_files (const char *dir, const char *id, GError **error)
-{
-  g_autofree char *env_path = smtp_queue_path (dir, id, ".env");
-  g_autofree char *msg_path = smtp_queue_path (dir, id, ".msg");
-
-  if (g_unlink (env_path) != 0 && errno != ENOENT)
-    {
-      int saved = errno;
-
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                   "remove %s: %s", env_path, g_strerror (saved));
-      return FALSE;
-    }
-  g_unlink (msg_path);
-  return mail_fsync_directory (dir, error);
-}
-
-static gint
-smtp_queue_compare_arrival (gconstpointer a, gconstpointer b)
-{
-  const SmtpQueueEntry *x = *(SmtpQueueEntry *const *) a;
-  const SmtpQueueEntry *y = *(SmtpQueueEntry *const *) b;
-
-  if (x->arrival != y->arrival)
-    return x->arrival < y->arrival ? -1 : 1;
-  return g_strcmp0 (x->id, y->id);
-}
-
-/* Every name ending in ".env" is an entry. */
-GPtrArray *
-smtp_queue_list (const char *dir, GError **error)
-{
-  g_autoptr (GDir) d = g_dir_open (dir, 0, error);
-  g_autoptr (GPtrArray) entries =
-      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_queue_entry_free);
-  const char *name;
-
-  if (d == NULL)
-    return NULL;
-  while ((name = g_dir_read_name (d)) != NULL)
-    {
-      g_autofree char *id = NULL;
-      g_autoptr (GError) local = NULL;
-      SmtpQueueEntry *e;
-
-      if (!g_str_has_suffix (name, ".env"))
-        continue;
-      id = g_strndup (name, strlen (name) - 4);
-      e = smtp_queue_load_entry (dir, id, &local);
-      if (e == NULL)
-        g_warning ("queue entry %s unreadable: %s", id, local->message);
-      else
-        g_ptr_array_add (entries, e);
-    }
-  g_ptr_array_sort (entries, smtp_queue_compare_arrival);
-  return g_steal_pointer (&entries);
-}
 
 /* ---- the lock shared with mw-admin ------------------------------------ */
 
@@ -356,6 +131,12 @@ smtp_queue_new (const MailConfig *config,
   return queue;
 }
 
+const MailConfig *
+smtp_queue_get_config (SmtpQueue *queue)
+{
+  return queue->config;
+}
+
 static void
 smtp_queue_wake (SmtpQueue *queue, gboolean flush)
 {
@@ -390,6 +171,7 @@ smtp_queue_enqueue (SmtpQueue *queue,
                     const void *data,
                     gsize length,
                     gboolean smtputf8,
+                    const SmtpDsnEnvelope *dsn,
                     char **out_id,
                     GError **error)
 {
@@ -402,13 +184,22 @@ smtp_queue_enqueue (SmtpQueue *queue,
   e->arrival = g_get_real_time () / G_USEC_PER_SEC;
   e->next_attempt = e->arrival;
   e->smtputf8 = smtputf8;
+  e->ret = dsn != NULL ? dsn->ret : SMTP_DSN_RET_DEFAULT;
+  e->envid = dsn != NULL ? g_strdup (dsn->envid) : NULL;
   e->recipients = g_ptr_array_new_with_free_func (
       (GDestroyNotify) smtp_queue_recipient_free);
   for (guint i = 0; recipients[i] != NULL; i++)
     {
       SmtpQueueRecipient *r = g_new0 (SmtpQueueRecipient, 1);
+      const SmtpDsnRecipient *asked = smtp_dsn_envelope_recipient (dsn, i);
 
       r->address = g_strdup (recipients[i]);
+      if (asked != NULL)
+        {
+          r->dsn.notify = asked->notify;
+          r->dsn.orcpt_type = g_strdup (asked->orcpt_type);
+          r->dsn.orcpt = g_strdup (asked->orcpt);
+        }
       g_ptr_array_add (e->recipients, r);
     }
   /* The text first, then the envelope that commits the entry. */
@@ -424,35 +215,6 @@ smtp_queue_enqueue (SmtpQueue *queue,
     *out_id = g_strdup (e->id);
   smtp_queue_wake (queue, FALSE);
   return TRUE;
-}
-
-/* Queues the bounce for @failed, durably, before the caller marks them
- * bounced. RFC 5321 §6.2: never bounce a bounce (null sender), or two
- * servers could mail each other forever. */
-static gboolean
-smtp_queue_bounce (SmtpQueue *queue,
-                   const SmtpQueueEntry *e,
-                   GPtrArray *failed,
-                   const char *data,
-                   gsize length,
-                   GError **error)
-{
-  g_autoptr (GString) report = NULL;
-  const char *to[] = { e->sender, NULL };
-
-  if (failed->len == 0)
-    return TRUE;
-  if (e->sender[0] == '\0')
-    {
-      g_message ("%s: a bounce failed too; dropped (RFC 5321 §6.2)", e->id);
-      return TRUE;
-    }
-  report =
-      smtp_bounce_compose (queue->config->hostname, e, failed, data, length);
-  /* The bounce goes to the sender, whose address may need SMTPUTF8 on
-   * its way back (RFC 6531 §3.3). */
-  return smtp_queue_enqueue (queue, "", to, report->str, report->len,
-                             !g_str_is_ascii (e->sender), NULL, error);
 }
 
 /* ---- delivery --------------------------------------------------------- */
@@ -497,6 +259,7 @@ smtp_queue_deliver_local (SmtpQueue *queue,
     {
       r->reason = g_strdup ("delivered to the local mailbox");
       r->state = SMTP_QUEUE_DELIVERED;
+      r->hop = SMTP_QUEUE_HOP_LOCAL;
       return;
     }
   r->reason =
@@ -558,8 +321,8 @@ smtp_queue_attempt (SmtpQueue *queue,
     }
   g_hash_table_iter_init (&iter, groups);
   while (g_hash_table_iter_next (&iter, &domain, &group))
-    smtp_relay_deliver (queue->config, e->sender, domain, group, data, length,
-                        e->smtputf8, queue->cancellable);
+    smtp_relay_deliver (queue->config, e, domain, group, data, length,
+                        queue->cancellable);
 }
 
 /* After an attempt: recipients still waiting past the lifetime give up
@@ -600,8 +363,9 @@ smtp_queue_all_done (const SmtpQueueEntry *e)
   return TRUE;
 }
 
-/* Works on one due entry: attempt, bounce what failed for good (queued
- * durably before the envelope says so), then rewrite or remove it. */
+/* Works on one due entry: attempt, send the notices asked for (a bounce
+ * queued durably before the envelope says so), then rewrite or remove
+ * it. */
 static void
 smtp_queue_process (SmtpQueue *queue, SmtpQueueEntry *e, gint64 now)
 {
@@ -609,7 +373,6 @@ smtp_queue_process (SmtpQueue *queue, SmtpQueueEntry *e, gint64 now)
   g_autofree char *data = NULL;
   gsize length = 0;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GPtrArray) failed = g_ptr_array_new ();
   g_autoptr (GPtrArray) tried = g_ptr_array_new ();
 
   if (!g_file_get_contents (msg_path, &data, &length, &error))
@@ -633,17 +396,8 @@ smtp_queue_process (SmtpQueue *queue, SmtpQueueEntry *e, gint64 now)
 
       g_message ("%s: <%s> %s: %s", e->id, r->address,
                  smtp_queue_state_names[r->state], r->reason);
-      if (r->state == SMTP_QUEUE_BOUNCED)
-        g_ptr_array_add (failed, r);
     }
-  if (!smtp_queue_bounce (queue, e, failed, data, length, &error))
-    {
-      /* Keep them waiting: the bounce is tried again next time. */
-      g_warning ("%s: bounce not queued: %s", e->id, error->message);
-      for (guint i = 0; i < failed->len; i++)
-        ((SmtpQueueRecipient *) failed->pdata[i])->state = SMTP_QUEUE_WAITING;
-      g_clear_error (&error);
-    }
+  smtp_queue_notify (queue, e, tried, data, length, now);
   if (smtp_queue_all_done (e))
     smtp_queue_remove_files (queue->dir, e->id, &error);
   else

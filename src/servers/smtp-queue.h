@@ -10,7 +10,10 @@
  * the MX of the domain (GResolver), else the domain's address. 4xx and
  * connection failures are retried with exponential backoff from
  * retry_min to retry_max; a 5xx, or a message older than the lifetime,
- * produces a bounce to the sender (never for the null sender).
+ * produces a bounce to the sender (never for the null sender). With DSN
+ * (RFC 3461) the sender chooses per recipient: no bounce (NOTIFY=NEVER),
+ * a delay notice after [relay] delay_notice, a success notice for a
+ * local delivery or a relay to a next hop without DSN (docs/dsn.md).
  */
 #pragma once
 
@@ -18,6 +21,7 @@
 
 #include "mail-auth.h"
 #include "mail-config.h"
+#include "smtp-proto.h"
 
 G_BEGIN_DECLS
 
@@ -39,8 +43,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpQueue, smtp_queue_free)
 /* Stores a message and its envelope durably (fsync of files and
  * directory) and wakes the delivery agent. @reverse_path is "" for the
  * null sender <>. @smtputf8: MAIL had SMTPUTF8, so every next hop must
- * offer it too (RFC 6531 §3.5). *out_id (optional, transfer full) names
- * the entry.
+ * offer it too (RFC 6531 §3.5). @dsn (may be NULL: nothing asked) holds
+ * RET, ENVID and one NOTIFY/ORCPT per recipient (RFC 3461 §4), kept in
+ * the envelope. *out_id (optional, transfer full) names the entry.
  * A full disk fails with MAIL_STORE_ERROR_NO_SPACE (answer 452), and a
  * failed enqueue leaves nothing behind. Safe to call from any thread. */
 gboolean smtp_queue_enqueue (SmtpQueue *queue,
@@ -49,6 +54,7 @@ gboolean smtp_queue_enqueue (SmtpQueue *queue,
                              const void *data,
                              gsize length,
                              gboolean smtputf8,
+                             const SmtpDsnEnvelope *dsn,
                              char **out_id,
                              GError **error);
 
@@ -65,8 +71,11 @@ void smtp_queue_flush (SmtpQueue *queue);
  * each rename:
  *   ID.msg  the message, CRLF, exactly as it will be sent
  *   ID.env  the envelope (GKeyFile): [envelope] sender, arrival,
- *           attempts, next_attempt, last_error; one [recipient N] group
- *           per recipient with address, state and reason
+ *           attempts, next_attempt, last_error, and when asked smtputf8,
+ *           ret, envid; one [recipient N] group per recipient with
+ *           address, state and reason, and when asked notify, orcpt,
+ *           delay_notified. A key added later is optional, so entries
+ *           written by an older mw-smtpd stay readable.
  * ID.env is written second, so it is the commit point: an entry exists
  * once its envelope does. */
 
@@ -77,11 +86,25 @@ typedef enum
   SMTP_QUEUE_BOUNCED,   /* 5xx or expired; a bounce was queued */
 } SmtpQueueRecipientState;
 
+/* Where the last attempt took a recipient, for the success notice
+ * (RFC 3461 §5.2). */
+typedef enum
+{
+  SMTP_QUEUE_HOP_NONE,  /* not delivered */
+  SMTP_QUEUE_HOP_LOCAL, /* into a local mailbox: "delivered" */
+  SMTP_QUEUE_HOP_DSN,   /* to a next hop with DSN: it reports from now on */
+  SMTP_QUEUE_HOP_PLAIN, /* to a next hop without DSN: "relayed" */
+} SmtpQueueHop;
+
 typedef struct
 {
   char *address;
   SmtpQueueRecipientState state;
-  char *reason; /* last reply or error, NULL before the first attempt */
+  char *reason;         /* last reply or error, NULL before the first attempt */
+  SmtpDsnRecipient dsn; /* NOTIFY, ORCPT (RFC 3461 §4.1, §4.2) */
+  gboolean delay_notified; /* the "delayed" notice went out */
+  SmtpQueueHop hop;        /* of the last attempt; not kept on disk */
+  char *remote_mta;        /* the next hop that answered, or NULL */
 } SmtpQueueRecipient;
 
 typedef struct
@@ -94,6 +117,8 @@ typedef struct
   char *last_error;      /* NULL before the first attempt */
   guint64 size;          /* octets of ID.msg */
   gboolean smtputf8;     /* relayed only with SMTPUTF8 (RFC 6531 §3.5) */
+  SmtpDsnRet ret;        /* RFC 3461 §4.3 */
+  char *envid;           /* RFC 3461 §4.4, decoded; NULL without */
   GPtrArray *recipients; /* of SmtpQueueRecipient */
 } SmtpQueueEntry;
 

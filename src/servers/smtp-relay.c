@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * smtp-relay.c: one delivery attempt from the queue to the next hop of a
  * domain, over the SMTP client library (RFC 5321 §5.1 next hop, §4.5.4
- * retries; RFC 7435 opportunistic TLS).
+ * retries; RFC 7435 opportunistic TLS; RFC 3461 §5.2 DSN passed on).
  */
 #include "smtp-relay.h"
 
@@ -161,6 +161,62 @@ smtp_relay_open (const MailConfig *config,
   g_assert_not_reached ();
 }
 
+/* RFC 3461 §5.2.1: what we were asked goes on to the next hop, and a
+ * recipient without ORCPT gets one, the address the sender gave us, so
+ * that the final report still names it after rewriting. Transfer full. */
+static SmtpDsnEnvelope *
+smtp_relay_dsn_of (const SmtpQueueEntry *e, GPtrArray *group)
+{
+  SmtpDsnEnvelope *dsn = g_new0 (SmtpDsnEnvelope, 1);
+
+  dsn->ret = e->ret;
+  dsn->envid = g_strdup (e->envid);
+  dsn->recipients =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_dsn_recipient_free);
+  for (guint i = 0; i < group->len; i++)
+    {
+      const SmtpQueueRecipient *r = g_ptr_array_index (group, i);
+      SmtpDsnRecipient *asked = smtp_dsn_recipient_copy (&r->dsn);
+
+      if (asked->orcpt == NULL)
+        {
+          asked->orcpt_type =
+              g_strdup (g_str_is_ascii (r->address) ? "rfc822" : "utf-8");
+          asked->orcpt = g_strdup (r->address);
+        }
+      g_ptr_array_add (dsn->recipients, asked);
+    }
+  return dsn;
+}
+
+static void
+smtp_relay_dsn_free (SmtpDsnEnvelope *dsn)
+{
+  smtp_dsn_envelope_clear (dsn);
+  g_free (dsn);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpDsnEnvelope, smtp_relay_dsn_free)
+
+/* Which hop a delivered recipient reached, for its success notice: one
+ * with DSN reports further itself (RFC 3461 §5.2.1), one without cannot
+ * (§5.2.2: we say "relayed"). */
+static void
+smtp_relay_record_hop (GPtrArray *group, SmtpClient *client, const char *name)
+{
+  gboolean dsn = (smtp_client_get_extensions (client) & SMTP_EXT_DSN) != 0;
+
+  for (guint i = 0; i < group->len; i++)
+    {
+      SmtpQueueRecipient *r = g_ptr_array_index (group, i);
+
+      g_free (r->remote_mta);
+      r->remote_mta = g_strdup (name);
+      r->hop = r->state != SMTP_QUEUE_DELIVERED ? SMTP_QUEUE_HOP_NONE
+               : dsn                            ? SMTP_QUEUE_HOP_DSN
+                                                : SMTP_QUEUE_HOP_PLAIN;
+    }
+}
+
 /* Records what the next hop said about each recipient of @group. */
 static void
 smtp_relay_record_results (GPtrArray *group,
@@ -199,14 +255,17 @@ smtp_relay_record_results (GPtrArray *group,
 
 void
 smtp_relay_deliver (const MailConfig *config,
-                    const char *sender,
+                    const SmtpQueueEntry *entry,
                     const char *domain,
                     GPtrArray *recipients,
                     const char *data,
                     gsize length,
-                    gboolean smtputf8,
                     GCancellable *cancellable)
 {
+  const char *sender = entry->sender;
+  gboolean smtputf8 = entry->smtputf8;
+  g_autoptr (SmtpDsnEnvelope) dsn = smtp_relay_dsn_of (entry, recipients);
+  const SmtpHop *hop = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (GPtrArray) hops =
       smtp_relay_next_hops (config, domain, cancellable, &error);
@@ -233,8 +292,8 @@ smtp_relay_deliver (const MailConfig *config,
   for (guint i = 0; hops != NULL && i < hops->len && client == NULL; i++)
     {
       g_clear_error (&error);
-      client = smtp_relay_open (config, g_ptr_array_index (hops, i),
-                                cancellable, &error);
+      hop = g_ptr_array_index (hops, i);
+      client = smtp_relay_open (config, hop, cancellable, &error);
     }
   if (client != NULL && smtputf8 &&
       (smtp_client_get_extensions (client) & SMTP_EXT_SMTPUTF8) == 0)
@@ -251,6 +310,7 @@ smtp_relay_deliver (const MailConfig *config,
   if (client != NULL)
     {
       smtp_client_set_smtputf8 (client, smtputf8);
+      smtp_client_set_dsn (client, dsn);
       sent = smtp_client_send (client, sender,
                                (const char *const *) addresses->pdata, data,
                                length, &results, &error);
@@ -268,4 +328,6 @@ smtp_relay_deliver (const MailConfig *config,
       why = smtp_client_get_reply_text (client);
     }
   smtp_relay_record_results (recipients, results, accepted, code, why);
+  if (client != NULL)
+    smtp_relay_record_hop (recipients, client, hop->name);
 }

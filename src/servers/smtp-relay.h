@@ -9,21 +9,23 @@
 
 G_BEGIN_DECLS
 
-/* Pushes @data from @sender ("" for <>) to @recipients (of
- * SmtpQueueRecipient, all waiting, all in @domain) through the static
- * route of @domain, else its MX hosts, else its address, and records in
- * each recipient its new state and reason: DELIVERED on 2xx, BOUNCED on
- * 5xx, WAITING on 4xx or when no hop could be reached. With @smtputf8
- * MAIL asks for SMTPUTF8, and a hop that does not offer it bounces the
- * recipients with 5.6.7 (RFC 6531 §3.5). Cancelling @cancellable (may be
- * NULL) cuts the attempt short: WAITING. */
+/* Pushes @data of @entry from its sender ("" for <>) to @recipients (of
+ * SmtpQueueRecipient of @entry, all waiting, all in @domain) through the
+ * static route of @domain, else its MX hosts, else its address, and
+ * records in each recipient its new state and reason: DELIVERED on 2xx,
+ * BOUNCED on 5xx, WAITING on 4xx or when no hop could be reached, and
+ * the hop that answered (remote_mta; hop: DSN or PLAIN). With
+ * entry->smtputf8 MAIL asks for SMTPUTF8, and a hop that does not offer
+ * it bounces the recipients with 5.6.7 (RFC 6531 §3.5). A hop that
+ * offers DSN gets RET, ENVID, NOTIFY and ORCPT (RFC 3461 §5.2.1).
+ * Cancelling @cancellable (may be NULL) cuts the attempt short:
+ * WAITING. */
 void smtp_relay_deliver (const MailConfig *config,
-                         const char *sender,
+                         const SmtpQueueEntry *entry,
                          const char *domain,
                          GPtrArray *recipients,
                          const char *data,
                          gsize length,
-                         gboolean smtputf8,
                          GCancellable *cancellable);
 
 G_END_DECLS

@@ -142,7 +142,7 @@ smtp_session_store (SmtpSession *session,
               (const char *const *) transaction->remote_recipients->pdata,
               message->str + relay_offset, message->len - relay_offset,
               transaction->utf8 ? SMTP_ENQUEUE_SMTPUTF8 : SMTP_ENQUEUE_NONE,
-              NULL, error))
+              &transaction->dsn, NULL, error))
         {
           smtp_session_undeliver (delivered);
           return FALSE;

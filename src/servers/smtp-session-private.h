@@ -51,6 +51,9 @@ typedef struct
   GPtrArray *local_maildirs;    /* one per local mailbox, no duplicates */
   GPtrArray *remote_recipients; /* mailboxes for the queue */
   gboolean utf8;                /* MAIL had SMTPUTF8 (RFC 6531 §3.4) */
+  /* RFC 3461: RET, ENVID, and one SmtpDsnRecipient per remote_recipients
+   * entry, in the same order; for the queue. */
+  SmtpDsnEnvelope dsn;
   /* BDAT (RFC 3030 §2): the message as its chunks come, after our trace
    * fields; NULL until the first chunk. */
   GString *message;
@@ -130,6 +133,13 @@ void smtp_session_finish_message (SmtpSession *session,
                                   const char *how);
 
 /* Command handlers that live in their own files. */
+void smtp_cmd_mail (SmtpSession *session, const char *arguments);
+void smtp_cmd_rcpt (SmtpSession *session, const char *arguments);
+/* Opens a transaction from @reverse (MAIL, smtp-session-envelope.c). */
+void smtp_transaction_begin (SmtpTransaction *transaction, const char *reverse);
+/* RFC 3461: DSN in EHLO, and its parameters taken, only with a queue to
+ * send the notices. */
+gboolean smtp_session_offers_dsn (SmtpSession *session);
 void smtp_cmd_data (SmtpSession *session, const char *arguments);
 void smtp_cmd_bdat (SmtpSession *session, const char *arguments);
 void smtp_cmd_starttls (SmtpSession *session, const char *arguments);

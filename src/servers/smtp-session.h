@@ -19,6 +19,7 @@
 #include "mail-auth.h"
 #include "mail-config.h"
 #include "mail-net.h"
+#include "smtp-proto.h"
 
 G_BEGIN_DECLS
 
@@ -30,15 +31,18 @@ typedef enum
   SMTP_ENQUEUE_SMTPUTF8 = 1 << 0,
 } SmtpEnqueueFlags;
 
-/* Stores a message for @recipients (remote mailboxes, "user@domain")
- * durably before returning TRUE; the same contract as
- * smtp_queue_enqueue (). @reverse_path is "" for the null sender. */
+/* Stores a message for @recipients (remote mailboxes, "user@domain", and
+ * local ones that asked for a success notice) durably before returning
+ * TRUE; the same contract as smtp_queue_enqueue (). @reverse_path is ""
+ * for the null sender; @dsn (may be NULL) the RFC 3461 request, one
+ * recipient entry per @recipients. */
 typedef gboolean (*SmtpEnqueueFunc) (gpointer user_data,
                                      const char *reverse_path,
                                      const char *const *recipients,
                                      const void *data,
                                      gsize length,
                                      SmtpEnqueueFlags flags,
+                                     const SmtpDsnEnvelope *dsn,
                                      char **out_id,
                                      GError **error);
 

@@ -24,12 +24,13 @@ on_enqueue (gpointer user_data,
             const void *data,
             gsize length,
             SmtpEnqueueFlags flags,
+            const SmtpDsnEnvelope *dsn,
             char **out_id,
             GError **error)
 {
   return smtp_queue_enqueue (user_data, reverse_path, recipients, data, length,
-                             (flags & SMTP_ENQUEUE_SMTPUTF8) != 0, out_id,
-                             error);
+                             (flags & SMTP_ENQUEUE_SMTPUTF8) != 0, dsn,
+                             out_id, error);
 }
 
 static gboolean

@@ -64,7 +64,8 @@ test_enqueue_list_round_trip (Fixture *f, gconstpointer data)
   const SmtpQueueEntry *e;
 
   g_assert_true (smtp_queue_enqueue (f->queue, "a@a.test", recipients, message,
-                                     strlen (message), FALSE, &id, &error));
+                                     strlen (message), FALSE, NULL, &id,
+                                     &error));
   g_assert_no_error (error);
   entries = smtp_queue_list (f->config->queue_dir, &error);
   g_assert_no_error (error);
@@ -99,7 +100,8 @@ test_null_sender (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) entries = NULL;
 
   g_assert_true (smtp_queue_enqueue (f->queue, "", recipients, message,
-                                     strlen (message), FALSE, NULL, &error));
+                                     strlen (message), FALSE, NULL, NULL,
+                                     &error));
   entries = smtp_queue_list (f->config->queue_dir, &error);
   g_assert_no_error (error);
   g_assert_cmpstr (((SmtpQueueEntry *) entries->pdata[0])->sender, ==, "");
@@ -116,7 +118,8 @@ test_smtputf8_mark_kept (Fixture *f, gconstpointer data)
   const SmtpQueueEntry *e;
 
   g_assert_true (smtp_queue_enqueue (f->queue, "a@a.test", recipients, message,
-                                     strlen (message), TRUE, NULL, &error));
+                                     strlen (message), TRUE, NULL, NULL,
+                                     &error));
   entries = smtp_queue_list (f->config->queue_dir, &error);
   g_assert_no_error (error);
   e = g_ptr_array_index (entries, 0);
@@ -136,9 +139,9 @@ test_list_order_and_delete (Fixture *f, gconstpointer data)
   g_autoptr (GPtrArray) entries = NULL;
 
   smtp_queue_enqueue (f->queue, "1@a.test", recipients, message,
-                      strlen (message), FALSE, &first, &error);
+                      strlen (message), FALSE, NULL, &first, &error);
   smtp_queue_enqueue (f->queue, "2@a.test", recipients, message,
-                      strlen (message), FALSE, &second, &error);
+                      strlen (message), FALSE, NULL, &second, &error);
   g_assert_no_error (error);
   g_assert_true (smtp_queue_delete (f->config->queue_dir, first, &error));
   g_assert_no_error (error);
@@ -218,8 +221,9 @@ test_bounce_status (gconstpointer data)
 {
   const StatusCase *tc = data;
   SmtpQueueEntry *e = make_entry (tc->reason);
-  g_autoptr (GString) report = smtp_bounce_compose (
-      "mx.a.test", e, e->recipients, message, strlen (message));
+  g_autoptr (GString) report =
+      smtp_bounce_compose ("mx.a.test", e, SMTP_DSN_ACTION_FAILED,
+                           e->recipients, message, strlen (message), 0);
 
   if (strstr (report->str, tc->status) == NULL)
     g_error ("\"%s\" not in:\n%s", tc->status, report->str);
@@ -232,8 +236,9 @@ static void
 test_bounce_shape (void)
 {
   SmtpQueueEntry *e = make_entry ("550 5.1.1 no such user");
-  g_autoptr (GString) report = smtp_bounce_compose (
-      "mx.a.test", e, e->recipients, message, strlen (message));
+  g_autoptr (GString) report =
+      smtp_bounce_compose ("mx.a.test", e, SMTP_DSN_ACTION_FAILED,
+                           e->recipients, message, strlen (message), 0);
   const char *const wanted[] = {
     "From: Mail Delivery System <MAILER-DAEMON@mx.a.test>\r\n",
     "To: <a@a.test>\r\n",

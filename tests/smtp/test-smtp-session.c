@@ -41,6 +41,38 @@ typedef struct
   gboolean silent;
 } Fixture;
 
+/* " [RET=FULL ENVID=x; b@c NOTIFY=SUCCESS ORCPT=rfc822;d@e]", in the
+ * queue's terms, or "" when nothing was asked (RFC 3461 §4). */
+static char *
+describe_dsn (const SmtpDsnEnvelope *dsn, const char *const *recipients)
+{
+  g_autoptr (GString) out = g_string_new (NULL);
+
+  if (dsn->ret != SMTP_DSN_RET_DEFAULT)
+    g_string_append (out,
+                     dsn->ret == SMTP_DSN_RET_FULL ? " RET=FULL" : " RET=HDRS");
+  if (dsn->envid != NULL)
+    g_string_append_printf (out, " ENVID=%s", dsn->envid);
+  for (guint i = 0; recipients[i] != NULL; i++)
+    {
+      const SmtpDsnRecipient *r = smtp_dsn_envelope_recipient (dsn, i);
+      g_autofree char *notify =
+          r != NULL ? smtp_dsn_notify_to_string (r->notify) : NULL;
+
+      g_assert_nonnull (r); /* one per recipient, in order */
+      if (notify == NULL && r->orcpt == NULL)
+        continue;
+      g_string_append_printf (out, "; %s", recipients[i]);
+      if (notify != NULL)
+        g_string_append_printf (out, " NOTIFY=%s", notify);
+      if (r->orcpt != NULL)
+        g_string_append_printf (out, " ORCPT=%s;%s", r->orcpt_type, r->orcpt);
+    }
+  if (out->len == 0)
+    return g_strdup ("");
+  return g_strdup_printf (" [%s]", out->str + (out->str[0] == ';' ? 2 : 1));
+}
+
 static gboolean
 on_enqueue (gpointer user_data,
             const char *reverse_path,
@@ -48,11 +80,13 @@ on_enqueue (gpointer user_data,
             const void *data,
             gsize length,
             SmtpEnqueueFlags flags,
+            const SmtpDsnEnvelope *dsn,
             char **out_id,
             GError **error)
 {
   Fixture *f = user_data;
   g_autofree char *joined = g_strjoinv (",", (char **) recipients);
+  g_autofree char *asked = describe_dsn (dsn, recipients);
 
   if (f->enqueue_full)
     {
@@ -68,8 +102,9 @@ on_enqueue (gpointer user_data,
     }
   g_ptr_array_add (
       f->enqueued,
-      g_strdup_printf ("%s -> %s%s", reverse_path, joined,
-                       (flags & SMTP_ENQUEUE_SMTPUTF8) ? " (SMTPUTF8)" : ""));
+      g_strdup_printf ("%s -> %s%s%s", reverse_path, joined,
+                       (flags & SMTP_ENQUEUE_SMTPUTF8) ? " (SMTPUTF8)" : "",
+                       asked));
   g_string_assign (f->last_enqueued_message, "");
   g_string_append_len (f->last_enqueued_message, data, length);
   return TRUE;
@@ -1196,6 +1231,88 @@ add (const char *path,
   g_test_add (path, Fixture, setup, fixture_set_up, func, fixture_tear_down);
 }
 
+/* ---- DSN (RFC 3461) ---------------------------------------------------- */
+
+/* RFC 3461 §4: RET, ENVID, NOTIFY and ORCPT reach the queue decoded, one
+ * request per recipient in order; a recipient that asked nothing has
+ * nothing. */
+static void
+test_dsn_params_reach_the_queue (Fixture *f, gconstpointer data)
+{
+  g_autofree char *ehlo = NULL;
+
+  expect (f, SMTP_REPLY_SERVICE_READY);
+  command (f, "EHLO client.example", SMTP_REPLY_OK);
+  start_tls (f);
+  send_text (f, "EHLO client.example\r\n");
+  ehlo = expect_reply (f, SMTP_REPLY_OK);
+  g_assert_nonnull (strstr (ehlo, "\nDSN\n"));
+  authenticate (f, "alice", "alice-secret");
+  command (f, "MAIL FROM:<alice@example.test> RET=HDRS ENVID=QQ+2B1",
+           SMTP_REPLY_OK);
+  command (f,
+           "RCPT TO:<carol@remote.example> NOTIFY=SUCCESS,FAILURE "
+           "ORCPT=rfc822;carol+2Bold@remote.example",
+           SMTP_REPLY_OK);
+  command (f, "RCPT TO:<dave@remote.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<erin@remote.example> NOTIFY=NEVER", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: dsn\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (f->enqueued->len, ==, 1);
+  g_assert_cmpstr (f->enqueued->pdata[0], ==,
+                   "alice@example.test -> carol@remote.example,"
+                   "dave@remote.example,erin@remote.example [RET=HDRS "
+                   "ENVID=QQ+1; carol@remote.example NOTIFY=SUCCESS,FAILURE "
+                   "ORCPT=rfc822;carol+old@remote.example; "
+                   "erin@remote.example NOTIFY=NEVER]");
+}
+
+/* RFC 3461 §5.2.3: a local recipient with NOTIFY=SUCCESS goes through the
+ * queue, which delivers it and sends the notice; the others of the same
+ * transaction are delivered at once. */
+static void
+test_dsn_local_success_through_queue (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test> NOTIFY=SUCCESS", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test> NOTIFY=FAILURE", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, "Subject: x\r\n\r\nhi\r\n.\r\n");
+  expect (f, SMTP_REPLY_OK);
+  g_assert_cmpuint (f->enqueued->len, ==, 1);
+  g_assert_cmpstr (f->enqueued->pdata[0], ==,
+                   "sender@b.example -> bob@example.test [bob@example.test "
+                   "NOTIFY=SUCCESS]");
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 0);
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
+}
+
+/* RFC 3461 §4: bad or repeated DSN parameters are 501 5.5.4; unknown
+ * RCPT parameters 555 (RFC 5321 §4.1.1.11); the session goes on. */
+static void
+test_dsn_bad_params (Fixture *f, gconstpointer data)
+{
+  greet (f);
+  send_text (f, "MAIL FROM:<a@b.example> RET=FULL RET=HDRS\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  send_text (f, "MAIL FROM:<a@b.example> RET=SOME\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  send_text (f, "MAIL FROM:<a@b.example> ENVID=a+2\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  command (f, "MAIL FROM:<a@b.example> ENVID=ok", SMTP_REPLY_OK);
+  send_text (f, "RCPT TO:<alice@example.test> NOTIFY=NEVER,DELAY\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  send_text (f, "RCPT TO:<alice@example.test> ORCPT=alice@example.test\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  send_text (f, "RCPT TO:<alice@example.test> NOTIFY=DELAY NOTIFY=DELAY\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETER_SYNTAX_ERROR, "5.5.4");
+  send_text (f, "RCPT TO:<alice@example.test> FOO=1\r\n");
+  expect_enhanced (f, SMTP_REPLY_PARAMETERS_NOT_RECOGNIZED, "5.5.4");
+  command (f, "RCPT TO:<alice@example.test> NOTIFY=DELAY", SMTP_REPLY_OK);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1249,5 +1366,10 @@ main (int argc, char **argv)
        test_bdat_vanish_mid_chunk);
   add ("/smtp/session/bdat/relayed-through-queue", &submission,
        test_bdat_relayed_through_queue);
+  add ("/smtp/session/dsn/params-reach-the-queue", &submission,
+       test_dsn_params_reach_the_queue);
+  add ("/smtp/session/dsn/local-success-through-queue", &mta,
+       test_dsn_local_success_through_queue);
+  add ("/smtp/session/dsn/bad-params-501", &mta, test_dsn_bad_params);
   return g_test_run ();
 }
