@@ -18,10 +18,13 @@
 /* Raise it when the format of the lines, or what they are computed from,
  * changes. 2: a message holding NUL is described as stored (version 1
  * described it with those parts in base64). */
-#define IMAP_CACHE_VERSION 2
-/* The slot of the message header, after the FETCH items. */
+#define IMAP_CACHE_VERSION 3 /* 3: the address fields' search text */
+/* The slot of the message header, after the FETCH items; then those of
+ * the text SEARCH FROM, TO, CC and BCC look in (RFC 9051 §6.4.4). */
 #define IMAP_CACHE_HEADER IMAP_CACHE_N_ITEMS
-#define IMAP_CACHE_N_SLOTS (IMAP_CACHE_N_ITEMS + 1)
+#define IMAP_CACHE_ADDRESS (IMAP_CACHE_HEADER + 1)
+#define IMAP_CACHE_N_ADDRESSES 4
+#define IMAP_CACHE_N_SLOTS (IMAP_CACHE_ADDRESS + IMAP_CACHE_N_ADDRESSES)
 /* check, name, size, the header and the FETCH items */
 #define IMAP_CACHE_FIELDS (3 + IMAP_CACHE_N_SLOTS)
 /* A larger file (some 700,000 messages of 1.5 KiB each) is not read:
@@ -114,6 +117,36 @@ imap_cache_get_dir (ImapCache *cache)
 
 /* ---- the items -------------------------------------------------------- */
 
+/* The address fields whose text has a slot, in slot order. */
+static const char *const imap_cache_addresses[IMAP_CACHE_N_ADDRESSES] = {
+  "From",
+  "To",
+  "Cc",
+  "Bcc",
+};
+
+/* The slot of address field @field (any case), or -1. */
+static int
+imap_cache_address_slot (const char *field)
+{
+  for (guint i = 0; i < IMAP_CACHE_N_ADDRESSES; i++)
+    if (g_ascii_strcasecmp (field, imap_cache_addresses[i]) == 0)
+      return (int) (IMAP_CACHE_ADDRESS + i);
+  return -1;
+}
+
+/* An address slot holds "+" and the text of the fields
+ * (imap_message_get_address_text ()), or "-" when the message has no
+ * such field: an empty slot is one not computed yet. */
+static GBytes *
+imap_cache_address_value (const char *text)
+{
+  g_autofree char *value = g_strconcat (text ? "+" : "-", text, NULL);
+
+  return g_bytes_new_take (g_steal_pointer (&value),
+                           strlen (text ? text : "") + 1);
+}
+
 /* What goes in @slot for @parsed, as FETCH sends it, or for the header
  * slot the octets of the top-level header as shown (transfer full). */
 static GBytes *
@@ -121,6 +154,13 @@ imap_cache_compute (ImapMessage *parsed, guint slot)
 {
   g_autoptr (GString) text = g_string_new (NULL);
 
+  if (slot >= IMAP_CACHE_ADDRESS)
+    {
+      g_autofree char *addresses = imap_message_get_address_text (
+          parsed, imap_cache_addresses[slot - IMAP_CACHE_ADDRESS]);
+
+      return imap_cache_address_value (addresses);
+    }
   if (slot == IMAP_CACHE_HEADER)
     {
       gsize end = imap_message_get_header_end (parsed);
@@ -140,7 +180,18 @@ imap_cache_compute (ImapMessage *parsed, guint slot)
 static guint
 imap_cache_field_of (guint slot)
 {
-  return slot == IMAP_CACHE_HEADER ? 3 : 4 + slot;
+  return slot == IMAP_CACHE_HEADER  ? 3
+         : slot < IMAP_CACHE_HEADER ? 4 + slot
+                                    : 3 + slot;
+}
+
+/* The slot that field @field (3 and on) of a line holds. */
+static guint
+imap_cache_slot_of (guint field)
+{
+  return field == 3                       ? IMAP_CACHE_HEADER
+         : field < 4 + IMAP_CACHE_N_ITEMS ? field - 4
+                                          : field - 3;
 }
 
 /* The entry of @message: the one kept if it is for this size, else a
@@ -405,7 +456,7 @@ imap_cache_append_line (GString *out,
   g_string_append_printf (line, "\t%" G_GUINT64_FORMAT, entry->size);
   for (guint field = 3; field < IMAP_CACHE_FIELDS; field++)
     {
-      guint slot = field == 3 ? IMAP_CACHE_HEADER : field - 4;
+      guint slot = imap_cache_slot_of (field);
 
       g_string_append_c (line, '\t');
       /* an item not asked for yet is an empty field */
@@ -662,6 +713,44 @@ imap_cache_get_header (ImapCache *cache, const MailMessage *message)
   if (!imap_cache_append_slot (cache, message, IMAP_CACHE_HEADER, text))
     return NULL;
   return g_string_free_to_bytes (g_steal_pointer (&text));
+}
+
+gboolean
+imap_cache_get_address (ImapCache *cache,
+                        const MailMessage *message,
+                        const char *field,
+                        GString *out,
+                        gboolean *out_present)
+{
+  int slot = imap_cache_address_slot (field);
+  gsize before = out->len;
+
+  g_return_val_if_fail (cache != NULL && message != NULL, FALSE);
+  if (slot < 0 || !imap_cache_append_slot (cache, message, (guint) slot, out))
+    return FALSE;
+  /* "+text" or "-": the mark goes, the text stays */
+  *out_present = out->len > before && out->str[before] == '+';
+  g_string_erase (out, (gssize) before, out->len > before ? 1 : 0);
+  return TRUE;
+}
+
+void
+imap_cache_add_address (ImapCache *cache,
+                        const MailMessage *message,
+                        const char *field,
+                        const char *text)
+{
+  int slot = imap_cache_address_slot (field);
+  ImapCacheEntry *entry = NULL;
+
+  g_return_if_fail (cache != NULL && message != NULL);
+  if (slot < 0)
+    return;
+  entry = imap_cache_entry_for (cache, message);
+  if (entry->items[slot] != NULL)
+    return;
+  entry->items[slot] = imap_cache_address_value (text);
+  cache->dirty = TRUE;
 }
 
 void

@@ -14,20 +14,22 @@
  *   <folder dir>/mailwire-imap-cache
  *     mailwire-imap-cache TAB 1 TAB <fingerprint> LF
  *     <check> TAB <name> TAB <size> TAB <header> TAB <envelope>
- *       TAB <body> TAB <bodystructure> LF             (one per message)
+ *       TAB <body> TAB <bodystructure> TAB <from> TAB <to> TAB <cc>
+ *       TAB <bcc> LF                                  (one per message)
  * An entry is keyed by the message's Maildir base name (stable across
  * flag changes) and its size, so a file replaced under the same name
  * with other octets is computed again. <check> is an FNV-1a hash of the
  * rest of the line: a damaged line is skipped, never sent to a client.
  * <header> is the top-level header as BODY[HEADER] shows it, up to and
- * with its empty line. A line is taken apart only when one of its items
- * is asked for, and its check tested then.
- * The fingerprint is that of the four items computed for a built-in
- * sample message: when imap-message*.c answers differently (a new
- * version), a file written by the old code is stale as a whole. Values
- * are the response text as sent, with backslash, TAB, CR, LF and NUL
- * written as \\ \t \r \n \0; an empty field is an item not yet
- * computed.
+ * with its empty line. <from> ... <bcc> are the text SEARCH FROM, TO, CC
+ * and BCC look in (imap_message_get_address_text ()): "+" and the text,
+ * or "-" when the message has no such field. A line is taken apart only when
+ * one of its items is asked for, and its check tested then. The fingerprint is
+ * that of the four items computed for a built-in sample message: when
+ * imap-message*.c answers differently (a new version), a file written by the
+ * old code is stale as a whole. Values are the response text as sent, with
+ * backslash, TAB, CR, LF and NUL written as \\ \t \r \n \0; an empty field is
+ * an item not yet computed.
  *
  * Writers replace the file whole (a temporary file in the Maildir's
  * tmp/, then rename; no fsync: losing it loses nothing), so a reader
@@ -96,6 +98,23 @@ void imap_cache_add (ImapCache *cache,
  * it answers imap_message_get_header_text (), _get_address_text () and
  * _get_sent_day () as one of the whole message does. */
 GBytes *imap_cache_get_header (ImapCache *cache, const MailMessage *message);
+
+/* The text of the address fields @field (From, To, Cc or Bcc, any
+ * case) of @message, as imap_message_get_address_text () gives it,
+ * appended to @out with *out_present TRUE, or *out_present FALSE when
+ * the message has no such field; FALSE if the cache does not know (or
+ * @field is another). SEARCH FROM on a big folder asks this of every
+ * message: it parses nothing and allocates nothing but @out's room. */
+gboolean imap_cache_get_address (ImapCache *cache,
+                                 const MailMessage *message,
+                                 const char *field,
+                                 GString *out,
+                                 gboolean *out_present);
+/* Keeps @text (NULL: no such field) as that of @field of @message. */
+void imap_cache_add_address (ImapCache *cache,
+                             const MailMessage *message,
+                             const char *field,
+                             const char *text);
 
 /* Keeps the header of @message, from @parsed, its octets. */
 void imap_cache_add_header (ImapCache *cache,

@@ -35,6 +35,7 @@ typedef struct
   guint index;
   gboolean header_only;
   ImapMessage *parsed;
+  GString *scratch; /* the search's room for an address text */
 } ImapSearchLoad;
 
 /* The folder's cache, made on first need (transfer none). */
@@ -76,6 +77,39 @@ imap_search_load (gpointer user_data)
         imap_cache_add_header (cache, message, load->parsed);
     }
   return load->parsed;
+}
+
+/* The text SEARCH FROM, TO, CC or BCC looks in, from the folder's cache
+ * when it holds it (no header parsed, nothing allocated), else from the
+ * header, and then kept in the cache for the next SEARCH. */
+static gboolean
+imap_search_address (gpointer user_data,
+                     const char *field,
+                     const char **out_text)
+{
+  ImapSearchLoad *load = user_data;
+  const MailMessage *message = NULL;
+  ImapCache *cache = NULL;
+  ImapMessage *parsed = NULL;
+  g_autofree char *text = NULL;
+  gboolean present = FALSE;
+
+  if (!load->header_only)
+    return FALSE;
+  message = mail_folder_get_message (load->session->folder, load->index);
+  cache = imap_search_get_cache (load->session, message);
+  g_string_truncate (load->scratch, 0);
+  if (!imap_cache_get_address (cache, message, field, load->scratch, &present))
+    {
+      if ((parsed = imap_search_load (load)) == NULL)
+        return FALSE;
+      text = imap_message_get_address_text (parsed, field);
+      imap_cache_add_address (cache, message, field, text);
+      present = text != NULL;
+      g_string_assign (load->scratch, text ? text : "");
+    }
+  *out_text = present ? load->scratch->str : NULL;
+  return TRUE;
 }
 
 /* RFC 4731 §3.1: RETURN (options); RETURN () means ALL. FALSE after BAD. */
@@ -126,11 +160,12 @@ imap_search_run (ImapSession *session,
   GArray *found = g_array_new (FALSE, FALSE, sizeof (guint32));
   gboolean header_only = !imap_search_needs_body (key);
   g_autoptr (GError) error = NULL;
+  g_autoptr (GString) scratch = g_string_sized_new (256);
 
   for (guint i = 0; i < count; i++)
     {
       const MailMessage *message = mail_folder_get_message (folder, i);
-      ImapSearchLoad load = { session, i, header_only, NULL };
+      ImapSearchLoad load = { session, i, header_only, NULL, scratch };
       ImapSearchCandidate candidate = {
         .seq = i + 1,
         .uid = message->uid,
@@ -141,6 +176,7 @@ imap_search_run (ImapSession *session,
         .recent = message->recent,
         .modseq = message->modseq,
         .load = imap_search_load,
+        .address = imap_search_address,
         .user_data = &load,
       };
       guint32 number = session->uid ? message->uid : i + 1;

@@ -115,10 +115,17 @@ text_contains (const char *text, const char *needle)
 static gboolean
 match_text_key (const ImapSearchKey *key, SearchMatch *match)
 {
-  ImapMessage *message = match_message (match);
+  const ImapSearchCandidate *c = match->candidate;
+  ImapMessage *message = NULL;
   g_autofree char *header = NULL;
+  const char *known = NULL;
   gint64 day = 0;
 
+  /* the address text a cache holds: no message to parse */
+  if (key->kind == KEY_ADDRESS && !match->loaded && c->address != NULL &&
+      c->address (c->user_data, key->field, &known))
+    return known != NULL && text_contains (known, key->text);
+  message = match_message (match);
   if (message == NULL)
     return FALSE;
   switch (key->kind)

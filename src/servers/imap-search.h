@@ -61,6 +61,13 @@ typedef struct
    * caller's, and must live until imap_search_matches () returns. NULL
    * (a file gone) matches no text key. */
   ImapMessage *(*load) (gpointer user_data);
+  /* Optional: the text of address field @field (From, To, Cc, Bcc) as
+   * imap_message_get_address_text () would give it, without loading
+   * the message: TRUE and *out_text (transfer none, valid until the
+   * next call; NULL: no such field), or FALSE: load it. */
+  gboolean (*address) (gpointer user_data,
+                       const char *field,
+                       const char **out_text);
   gpointer user_data;
 } ImapSearchCandidate;
 

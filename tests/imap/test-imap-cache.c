@@ -292,7 +292,7 @@ test_hit_is_fresh_parse (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (path, G_FILE_TEST_EXISTS));
   write_cache (f, cold);
   text = read_file (path);
-  g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t2\t"));
+  g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t3\t"));
   /* the literal's CRLF and the TAB are escaped, the lines are whole */
   g_assert_nonnull (strstr (literal, "}\r\nGr"));
   g_assert_nonnull (strstr (literal, "\tand"));
@@ -300,6 +300,57 @@ test_hit_is_fresh_parse (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (text, "\\tand"));
   warm = load_cache (f);
   g_assert_cmpuint (count_hits (f, warm, NULL), ==, f->texts->len);
+}
+
+/* The text SEARCH FROM, TO, CC and BCC look in (RFC 9051 §6.4.4), kept
+ * for every message and read back from the file by another cache: what
+ * a fresh parse gives, a field the message lacks told from an empty
+ * one, and nothing for a field that has no slot. */
+static void
+test_address_text_is_what_a_fresh_parse_gives (Fixture *f, gconstpointer data)
+{
+  static const char *const fields[] = { "From", "to", "Cc", "BCC" };
+  g_autoptr (ImapCache) cold = load_cache (f);
+  g_autoptr (ImapCache) warm = NULL;
+  g_autoptr (GString) out = g_string_new (NULL);
+  gboolean present = FALSE;
+  guint absent = 0;
+
+  for (guint i = 0; i < mail_folder_get_count (f->folder); i++)
+    for (guint k = 0; k < G_N_ELEMENTS (fields); k++)
+      {
+        const MailMessage *message = mail_folder_get_message (f->folder, i);
+        g_autoptr (ImapMessage) parsed = parse (f, i);
+        g_autofree char *text =
+            imap_message_get_address_text (parsed, fields[k]);
+
+        g_assert_false (
+            imap_cache_get_address (cold, message, fields[k], out, &present));
+        imap_cache_add_address (cold, message, fields[k], text);
+      }
+  write_cache (f, cold);
+  warm = load_cache (f);
+  for (guint i = 0; i < mail_folder_get_count (f->folder); i++)
+    for (guint k = 0; k < G_N_ELEMENTS (fields); k++)
+      {
+        const MailMessage *message = mail_folder_get_message (f->folder, i);
+        g_autoptr (ImapMessage) parsed = parse (f, i);
+        g_autofree char *text =
+            imap_message_get_address_text (parsed, fields[k]);
+
+        g_string_assign (out, "before:");
+        g_assert_true (
+            imap_cache_get_address (warm, message, fields[k], out, &present));
+        g_assert_cmpint (present, ==, text != NULL);
+        absent += text == NULL;
+        if (text != NULL)
+          g_assert_cmpstr (out->str + strlen ("before:"), ==, text);
+        else
+          g_assert_cmpstr (out->str, ==, "before:");
+      }
+  g_assert_cmpuint (absent, >, 0); /* the rows lack a Bcc: both are seen */
+  g_assert_false (imap_cache_get_address (
+      warm, mail_folder_get_message (f->folder, 0), "Subject", out, &present));
 }
 
 typedef enum
@@ -614,7 +665,8 @@ test_items_fill_in_separately (Fixture *f, gconstpointer data)
     }
   write_cache (f, envelopes);
   text = read_file (path);
-  g_assert_nonnull (strstr (text, ")\t\t\n")); /* no BODY, no BODYSTRUCTURE */
+  /* no BODY, no BODYSTRUCTURE, no address text */
+  g_assert_nonnull (strstr (text, ")\t\t\t\t\t\t\n"));
   write_cache (f, structures);
   after = load_cache (f);
   for (guint i = 0; i < count; i++)
@@ -852,7 +904,7 @@ test_imapd_same_answers (Server *s, gconstpointer data)
       g_assert_cmpstr (restarted, ==, cold);
       g_free (text);
       text = read_file (path);
-      g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t2\t"));
+      g_assert_true (g_str_has_prefix (text, "mailwire-imap-cache\t3\t"));
     }
   g_assert_cmpint (g_unlink (path), ==, 0);
   server_restart (s);
@@ -922,6 +974,8 @@ main (int argc, char **argv)
   g_test_add ("/imap/cache/" path, Fixture, NULL, fixture_set_up, func,        \
               fixture_tear_down)
   ADD ("hit-is-what-a-fresh-parse-gives", test_hit_is_fresh_parse);
+  ADD ("address-text-is-what-a-fresh-parse-gives",
+       test_address_text_is_what_a_fresh_parse_gives);
   ADD ("cut-file-keeps-the-lines-before", test_cut_file_keeps_the_lines_before);
   ADD ("same-name-other-size-is-recomputed", test_other_size_is_recomputed);
   ADD ("gone-messages-are-dropped-on-write", test_gone_messages_are_dropped);
