@@ -29,8 +29,8 @@ on_enqueue (gpointer user_data,
             GError **error)
 {
   return smtp_queue_enqueue (user_data, reverse_path, recipients, data, length,
-                             (flags & SMTP_ENQUEUE_SMTPUTF8) != 0, dsn,
-                             out_id, error);
+                             (flags & SMTP_ENQUEUE_SMTPUTF8) != 0, dsn, out_id,
+                             error);
 }
 
 static gboolean
