@@ -103,8 +103,12 @@ chmod 600 "$state/password"
   --password-file "$state/password" >/dev/null
 cp -a "$root/u0/Maildir/cur/." "$state/mail/u0/Maildir/cur/"
 chown -R "$MAIL_UID:$MAIL_GID" "$state"
-# setpriv execs: $! is mw-imapd itself
-setpriv --reuid "$MAIL_UID" --regid "$MAIL_GID" --clear-groups \
+# In a session of its own, as Dovecot's master is (it calls setsid ()):
+# with autogroup scheduling (Debian's default) each session shares out
+# the CPU as one group, so mw-imapd left in this script's session would
+# share one group with the clients while Dovecot has one to itself (see
+# imap-bench.sh). setsid and setpriv exec: $! is mw-imapd itself
+setsid setpriv --reuid "$MAIL_UID" --regid "$MAIL_GID" --clear-groups \
   "$build/src/servers/mw-imapd" --config "$state/mailwire.conf" \
   >"$state/mw-imapd.out" 2>"$state/mw-imapd.err" &
 imapd_pid=$!
