@@ -282,14 +282,11 @@ inferred_actor (const JourneySession *session, TraceHopKind kind)
 static JourneySession *
 encrypted_smtp_before (TraceJourneys *journeys, gint64 before)
 {
-  GHashTableIter iter;
-  gpointer value;
   JourneySession *best = NULL;
 
-  g_hash_table_iter_init (&iter, journeys->sessions);
-  while (g_hash_table_iter_next (&iter, NULL, &value))
+  for (guint i = 0; i < journeys->sessions->len; i++)
     {
-      JourneySession *session = value;
+      JourneySession *session = journeys->sessions->pdata[i];
       if (session->protocol != TRACE_PROTO_SMTP || !session->encrypted ||
           session->inferred || session->first_us > before)
         continue;

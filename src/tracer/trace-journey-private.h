@@ -20,10 +20,11 @@ typedef struct
   guint64 octets;     /* both directions, TLS records included */
   gboolean encrypted; /* TLS that was not decrypted */
   guint16 server_port;
-  char *server_name; /* from the SMTP greeting (RFC 5321 §4.3.1), or NULL */
-  char *helo;        /* SMTP: the client's EHLO/HELO name, or NULL */
-  char *retr;        /* POP3: the argument of the RETR being answered */
-  gboolean inferred; /* an inferred hop stands for it already */
+  char *server_name;    /* from the SMTP greeting (RFC 5321 §4.3.1), or NULL */
+  char *helo;           /* SMTP: the client's EHLO/HELO name, or NULL */
+  char *retr;           /* POP3: the argument of the RETR being answered */
+  gboolean inferred;    /* an inferred hop stands for it already */
+  GPtrArray *sightings; /* its Sightings (not owned), for DELE */
 } JourneySession;
 
 typedef enum
@@ -83,7 +84,7 @@ struct _TraceJourney
 
 struct _TraceJourneys
 {
-  GHashTable *sessions; /* stream -> JourneySession */
+  GPtrArray *sessions;  /* JourneySession, in order of first report */
   GPtrArray *sightings; /* Sighting */
   GPtrArray *refusals;  /* SmtpRefusal */
   GPtrArray *pushes;    /* IdlePush */

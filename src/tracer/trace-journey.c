@@ -20,6 +20,7 @@ session_free (gpointer data)
   g_free (session->server_name);
   g_free (session->helo);
   g_free (session->retr);
+  g_ptr_array_unref (session->sightings);
   g_free (session);
 }
 
@@ -83,8 +84,7 @@ trace_journeys_new (void)
 {
   TraceJourneys *journeys = g_new0 (TraceJourneys, 1);
 
-  journeys->sessions =
-      g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, session_free);
+  journeys->sessions = g_ptr_array_new_with_free_func (session_free);
   journeys->sightings = g_ptr_array_new_with_free_func (sighting_free);
   journeys->refusals = g_ptr_array_new_with_free_func (refusal_free);
   journeys->pushes = g_ptr_array_new_with_free_func (push_free);
@@ -101,15 +101,14 @@ trace_journeys_free (TraceJourneys *journeys)
   g_ptr_array_unref (journeys->pushes);
   g_ptr_array_unref (journeys->refusals);
   g_ptr_array_unref (journeys->sightings);
-  g_hash_table_unref (journeys->sessions);
+  g_ptr_array_unref (journeys->sessions);
   g_free (journeys);
 }
 
 JourneySession *
 trace_journey_session_get (TraceJourneys *journeys, TraceSession *session)
 {
-  gpointer key = GUINT_TO_POINTER (session->flow->id);
-  JourneySession *record = g_hash_table_lookup (journeys->sessions, key);
+  JourneySession *record = session->journey;
 
   if (record == NULL)
     {
@@ -117,7 +116,9 @@ trace_journey_session_get (TraceJourneys *journeys, TraceSession *session)
       record->stream = session->flow->id;
       record->first_us = session->flow->first_us;
       record->server_port = session->flow->server_port;
-      g_hash_table_insert (journeys->sessions, key, record);
+      record->sightings = g_ptr_array_new ();
+      g_ptr_array_add (journeys->sessions, record);
+      session->journey = record;
     }
   record->protocol = session->protocol;
   record->last_us = session->now_us;
@@ -139,18 +140,31 @@ trace_journey_session_closed (TraceSession *session)
 
 /* ---- what decoders report -------------------------------------------- */
 
+#define RECEIVED_SPACE " \t\r\n;"
+
 /* RFC 5321 §4.4: "Received: from X by HOST ... id ID ...; date": the
- * words after "by" and "id" (Received fields are not parsed further). */
+ * word after @keyword ("by", "id"), or "" (transfer full). Received
+ * fields are not parsed further; a comment that holds the keyword would
+ * fool this, and mailwire's and Postfix's fields have none. */
 static char *
 received_word (const char *value, const char *keyword)
 {
-  g_auto (GStrv) words = g_strsplit_set (value, " \t\r\n;", -1);
+  gsize length = strlen (keyword);
+  const char *p = value;
 
-  for (guint i = 0; words[i] != NULL; i++)
-    if (g_ascii_strcasecmp (words[i], keyword) == 0)
-      for (guint j = i + 1; words[j] != NULL; j++)
-        if (words[j][0] != '\0')
-          return g_strdup (words[j]);
+  while (*p != '\0')
+    {
+      gsize word;
+      p += strspn (p, RECEIVED_SPACE);
+      word = strcspn (p, RECEIVED_SPACE);
+      if (word == length && g_ascii_strncasecmp (p, keyword, length) == 0)
+        {
+          p += word;
+          p += strspn (p, RECEIVED_SPACE);
+          return g_strndup (p, strcspn (p, RECEIVED_SPACE));
+        }
+      p += word;
+    }
   return g_strdup ("");
 }
 
@@ -169,6 +183,7 @@ sighting_new (TraceJourneys *journeys,
   sighting->received_by = g_ptr_array_new_with_free_func (g_free);
   sighting->recipients = g_ptr_array_new_with_free_func (g_free);
   sighting->group = journeys->sightings->len;
+  g_ptr_array_add (sighting->session->sightings, sighting);
   if (message != NULL)
     {
       sighting->message_id = g_strdup (trace_message_message_id (message));
@@ -311,11 +326,10 @@ trace_journey_pop3_response (TraceSession *session,
   if (strcmp (verb, "DELE") != 0)
     return;
   /* RFC 1939 §5: DELE msg; the message RETR msg downloaded */
-  for (guint i = 0; i < journeys->sightings->len; i++)
+  for (guint i = 0; i < record->sightings->len; i++)
     {
-      Sighting *sighting = journeys->sightings->pdata[i];
-      if (sighting->session == record && sighting->how != NULL &&
-          g_str_has_prefix (sighting->how, "RETR ") &&
+      Sighting *sighting = record->sightings->pdata[i];
+      if (sighting->how != NULL && g_str_has_prefix (sighting->how, "RETR ") &&
           strcmp (sighting->how + strlen ("RETR "), argument) == 0)
         sighting->deleted = TRUE;
     }

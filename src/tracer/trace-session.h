@@ -123,7 +123,8 @@ struct _TraceSession
   guint64 octets[2];         /* octets seen per direction, TLS included */
   guint lint_count;
   TcpFlowEnd end;
-  gpointer svg; /* its TraceSvgSession when it is drawn (not owned) */
+  gpointer svg;     /* its TraceSvgSession when it is drawn (not owned) */
+  gpointer journey; /* what trace-journey.c keeps of it (not owned) */
 };
 
 TraceSession *
