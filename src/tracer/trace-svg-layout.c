@@ -391,9 +391,10 @@ size_full (TraceSvg *svg, SvgLayout *layout)
         TIME_WIDTH + MARGIN + i * layout->gap;
 }
 
-/* 1280x720: rows between 15 and 36 units high, the meaning under a line
- * only when there is room for it; more lanes than fit widen the picture
- * (and its height, to stay 16:9). */
+/* 1280x720 at most: rows between 15 and 36 units high, the meaning under
+ * a line only when there is room for it; fewer rows make a shorter
+ * picture, more lanes than fit a wider one (its room for rows still 720,
+ * its height at most 16:9 of its width). */
 static void
 size_slide (TraceSvg *svg, SvgLayout *layout)
 {
@@ -416,7 +417,10 @@ size_slide (TraceSvg *svg, SvgLayout *layout)
            (SLIDE_WIDTH - TIME_WIDTH - 2 * SLIDE_MARGIN) / (lanes - 1));
   layout->width = MAX (SLIDE_WIDTH, TIME_WIDTH + 2 * SLIDE_MARGIN +
                                         (lanes - 1) * layout->gap);
-  layout->height = layout->width * 9 / 16;
+  /* at most 16:9; a short story is no taller than its rows */
+  layout->height =
+      MIN (layout->width * 9 / 16,
+           SLIDE_TOP + layout->skip + n * layout->row + SLIDE_FOOTER);
   for (guint i = 0; i < layout->lanes->len; i++)
     ((SvgLane *) g_ptr_array_index (layout->lanes, i))->x =
         TIME_WIDTH + SLIDE_MARGIN + (int) i * layout->gap;
