@@ -268,12 +268,54 @@ mw_sync_compare (gconstpointer a, gconstpointer b)
                              *(const char *const *) b);
 }
 
+/* Is @flags already as mw_sync_flags_normalize () writes it? Nearly
+ * every message's flags are ("", "\\Seen"): telling so takes one pass
+ * and no allocation, where normalising takes several per message. */
+static gboolean
+mw_sync_flags_are_normal (const char *flags)
+{
+  const char *previous = NULL;
+  gsize previous_length = 0;
+
+  for (const char *word = flags; *word != '\0';)
+    {
+      gsize length = strcspn (word, " ");
+      int order = 0;
+
+      if (length == 0 ||
+          (length == 7 && g_ascii_strncasecmp (word, "\\Recent", 7) == 0))
+        return FALSE;
+      for (guint s = 0; word[0] == '\\' && mw_sync_system_flags[s] != NULL; s++)
+        if (strlen (mw_sync_system_flags[s]) == length &&
+            g_ascii_strncasecmp (word, mw_sync_system_flags[s], length) == 0 &&
+            strncmp (word, mw_sync_system_flags[s], length) != 0)
+          return FALSE; /* another spelling of a system flag */
+      if (previous != NULL)
+        {
+          order = g_ascii_strncasecmp (previous, word,
+                                       MIN (previous_length, length));
+          if (order > 0 || (order == 0 && previous_length >= length))
+            return FALSE;
+        }
+      previous = word;
+      previous_length = length;
+      word += length;
+      if (*word == ' ' && *++word == '\0')
+        return FALSE; /* a trailing space */
+    }
+  return TRUE;
+}
+
 char *
 mw_sync_flags_normalize (const char *flags)
 {
-  g_auto (GStrv) words = g_strsplit (flags ? flags : "", " ", -1);
-  g_autoptr (GPtrArray) kept = g_ptr_array_new ();
+  g_auto (GStrv) words = NULL;
+  g_autoptr (GPtrArray) kept = NULL;
 
+  if (flags == NULL || mw_sync_flags_are_normal (flags))
+    return g_strdup (flags ? flags : "");
+  words = g_strsplit (flags, " ", -1);
+  kept = g_ptr_array_new ();
   for (guint i = 0; words[i] != NULL; i++)
     {
       const char *word = words[i];
@@ -307,12 +349,20 @@ static const struct
 char *
 mw_sync_local_flags (const MailMessage *message)
 {
-  g_autoptr (GString) flags = g_string_new (NULL);
+  g_autoptr (GString) flags = g_string_sized_new (32);
 
+  /* the system flags in their sorted order, each once: with no keyword
+   * that is the normal form already */
   for (guint i = 0; i < G_N_ELEMENTS (mw_sync_local_names); i++)
     if (message->flags & mw_sync_local_names[i].flag)
-      g_string_append_printf (flags, " %s", mw_sync_local_names[i].name);
-  for (guint i = 0; message->keywords && message->keywords[i]; i++)
+      {
+        if (flags->len > 0)
+          g_string_append_c (flags, ' ');
+        g_string_append (flags, mw_sync_local_names[i].name);
+      }
+  if (message->keywords == NULL || message->keywords[0] == NULL)
+    return g_string_free (g_steal_pointer (&flags), FALSE);
+  for (guint i = 0; message->keywords[i]; i++)
     g_string_append_printf (flags, " %s", message->keywords[i]);
   return mw_sync_flags_normalize (flags->str);
 }
