@@ -57,6 +57,10 @@ typedef struct
   gboolean trace;
   gboolean chunking; /* BDAT when offered (RFC 3030) */
   gboolean smtputf8; /* MAIL ... SMTPUTF8 (RFC 6531) */
+  char *notify;      /* RFC 3461 §4.1 NOTIFY, for every recipient */
+  char *ret;         /* RFC 3461 §4.3 RET */
+  char *envid;       /* RFC 3461 §4.4 ENVID, as text (sent as xtext) */
+  GStrv orcpt;       /* RFC 3461 §4.2: the Nth for the Nth recipient */
 } MwSendOptions;
 
 static void
@@ -72,6 +76,10 @@ mw_send_options_clear (MwSendOptions *o)
   g_free (o->password_file);
   g_free (o->auth);
   g_free (o->from);
+  g_free (o->notify);
+  g_free (o->ret);
+  g_free (o->envid);
+  g_strfreev (o->orcpt);
   g_strfreev (o->to);
   g_strfreev (o->cc);
   g_strfreev (o->bcc);
@@ -311,6 +319,75 @@ mw_send_report_recipients (GPtrArray *results)
   return all;
 }
 
+/* The DSN request of --notify, --ret, --envid and --orcpt, checked with
+ * the grammar the server uses (RFC 3461 §4): the values are put in the
+ * parameters they will be sent as and parsed back. NULL with @error for
+ * a bad one; an empty request when none was given. */
+static SmtpDsnEnvelope *
+mw_send_dsn_request (const MwSendOptions *o, guint recipients, GError **error)
+{
+  g_autofree SmtpDsnEnvelope *dsn = g_new0 (SmtpDsnEnvelope, 1);
+  g_autofree char *envid = o->envid ? smtp_proto_xtext_encode (o->envid) : NULL;
+  g_autofree char *mail = g_strdup_printf (
+      "FROM:<>%s%s%s%s", o->ret ? " RET=" : "", o->ret ? o->ret : "",
+      envid ? " ENVID=" : "", envid ? envid : "");
+  g_autoptr (SmtpPath) path =
+      smtp_proto_parse_path (mail, SMTP_PATH_REVERSE, error);
+
+  if (path == NULL ||
+      !smtp_proto_parse_dsn_mail (path, &dsn->ret, &dsn->envid, error))
+    return NULL;
+  if (o->orcpt != NULL && g_strv_length (o->orcpt) > recipients)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "%u --orcpt for %u recipients", g_strv_length (o->orcpt),
+                   recipients);
+      smtp_dsn_envelope_clear (dsn);
+      return NULL;
+    }
+  dsn->recipients =
+      g_ptr_array_new_with_free_func ((GDestroyNotify) smtp_dsn_recipient_free);
+  for (guint i = 0; i < recipients; i++)
+    {
+      const char *orcpt =
+          o->orcpt != NULL && i < g_strv_length (o->orcpt) ? o->orcpt[i] : NULL;
+      g_autofree char *encoded = orcpt ? smtp_proto_xtext_encode (orcpt) : NULL;
+      g_autofree char *rcpt = g_strdup_printf (
+          "TO:<x@x.invalid>%s%s%s%s", o->notify ? " NOTIFY=" : "",
+          o->notify ? o->notify : "", encoded ? " ORCPT=rfc822;" : "",
+          encoded ? encoded : "");
+      g_autoptr (SmtpPath) rpath =
+          smtp_proto_parse_path (rcpt, SMTP_PATH_FORWARD, error);
+      SmtpDsnRecipient *asked =
+          rpath ? smtp_proto_parse_dsn_rcpt (rpath, error) : NULL;
+
+      if (asked == NULL)
+        {
+          smtp_dsn_envelope_clear (dsn);
+          return NULL;
+        }
+      g_ptr_array_add (dsn->recipients, asked);
+    }
+  return g_steal_pointer (&dsn);
+}
+
+static gboolean
+mw_send_wants_dsn (const MwSendOptions *o)
+{
+  return o->notify != NULL || o->ret != NULL || o->envid != NULL ||
+         o->orcpt != NULL;
+}
+
+static void
+mw_send_dsn_free (SmtpDsnEnvelope *dsn)
+{
+  if (dsn == NULL)
+    return;
+  smtp_dsn_envelope_clear (dsn);
+  g_free (dsn);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (SmtpDsnEnvelope, mw_send_dsn_free)
+
 static int
 mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
 {
@@ -320,6 +397,7 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
   g_autofree char *host = NULL;
   guint16 port = 0;
   g_autoptr (GPtrArray) from = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (SmtpDsnEnvelope) dsn = NULL;
 
   if (!mail_net_parse_host_port (o->server, o->implicit_tls ? 2465 : 2525,
                                  &host, &port, &error) ||
@@ -334,8 +412,19 @@ mw_send_run (const MwSendOptions *o, GPtrArray *recipients, GString *text)
     smtp_client_set_trace (client, mail_cli_print_trace, NULL);
   smtp_client_set_chunking (client, o->chunking);
   smtp_client_set_smtputf8 (client, o->smtputf8);
+  dsn = mw_send_dsn_request (o, recipients->len, &error);
+  if (dsn == NULL)
+    {
+      g_printerr ("mw-send: %s\n", error->message);
+      return MW_SEND_EXIT_USAGE;
+    }
+  smtp_client_set_dsn (client, dsn);
   g_ptr_array_add (recipients, NULL);
-  if (!mw_send_open (client, o, host, port, &error) ||
+  if (mw_send_open (client, o, host, port, &error) && mw_send_wants_dsn (o) &&
+      (smtp_client_get_extensions (client) & SMTP_EXT_DSN) == 0)
+    g_printerr ("mw-send: warning: the server does not offer DSN (RFC "
+                "3461): sending without --notify, --ret, --envid, --orcpt\n");
+  if (error != NULL ||
       !smtp_client_send (client, g_ptr_array_index (from, 0),
                          (const char *const *) recipients->pdata, text->str,
                          text->len, &results, &error))
@@ -455,6 +544,19 @@ mw_send_parse_options (MwSendOptions *o,
       "Ask for SMTPUTF8 (RFC 6531) on MAIL, for UTF-8 header fields; it is "
       "asked for anyway when an address is not ASCII",
       NULL },
+    { "notify", 0, 0, G_OPTION_ARG_STRING, &o->notify,
+      "Ask for delivery status notifications (RFC 3461 DSN): NEVER, or a "
+      "list of SUCCESS,FAILURE,DELAY, for every recipient",
+      "LIST" },
+    { "ret", 0, 0, G_OPTION_ARG_STRING, &o->ret,
+      "A bounce returns the FULL message or only its HDRS (RFC 3461 §4.3)",
+      "FULL|HDRS" },
+    { "envid", 0, 0, G_OPTION_ARG_STRING, &o->envid,
+      "An id of yours, quoted back in every notice (RFC 3461 §4.4)", "ID" },
+    { "orcpt", 0, 0, G_OPTION_ARG_STRING_ARRAY, &o->orcpt,
+      "The original address of the Nth recipient, quoted back in notices "
+      "(RFC 3461 §4.2; repeatable)",
+      "ADDRESS" },
     { NULL },
   };
   g_autoptr (GOptionContext) context =

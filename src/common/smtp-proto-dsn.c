@@ -1,12 +1,45 @@
 /* SPDX-License-Identifier: MIT
- * smtp-proto-dsn.c: the grammar of the DSN parameters of MAIL and RCPT
- * (RFC 3461 §4: NOTIFY §4.1, ORCPT §4.2, RET §4.3, ENVID §4.4; xtext §4;
- * RFC 6533 §3 utf-8-addr-xtext for ORCPT=utf-8), for mw-smtpd, the
- * client library and the tracer. Pure: strings in, values out.
+ * smtp-proto-dsn.c: the parameters of MAIL and RCPT: what each means (the
+ * catalog the tracer and --trace explain them with), and the grammar of
+ * the DSN ones (RFC 3461 §4: NOTIFY §4.1, ORCPT §4.2, RET §4.3, ENVID
+ * §4.4; xtext §4; RFC 6533 §3 utf-8-addr-xtext for ORCPT=utf-8), for
+ * mw-smtpd, the client library and the tracer. Pure: strings in, values
+ * out.
  */
 #include <string.h>
 
 #include "smtp-proto.h"
+
+const MailCatalogEntry smtp_proto_parameters[] = {
+  { "SIZE", "MAIL: the message's size in octets, refused early if too big",
+    "RFC 1870 §6" },
+  { "BODY", "MAIL: 7BIT or 8BITMIME, what the text holds", "RFC 6152 §2" },
+  { "SMTPUTF8", "MAIL: UTF-8 addresses or headers; every hop must offer it",
+    "RFC 6531 §3.4" },
+  { "AUTH", "MAIL: who submitted the message, for the next hop",
+    "RFC 4954 §5" },
+  { "RET", "MAIL: a bounce returns the FULL message or only its HDRS",
+    "RFC 3461 §4.3" },
+  { "ENVID",
+    "MAIL: the sender's id for this message, quoted back in every "
+    "delivery status notification",
+    "RFC 3461 §4.4" },
+  { "NOTIFY",
+    "RCPT: when to send a delivery status notification: NEVER, or "
+    "on SUCCESS, FAILURE, DELAY",
+    "RFC 3461 §4.1" },
+  { "ORCPT",
+    "RCPT: the address the sender first gave, quoted back in "
+    "notifications (type;xtext)",
+    "RFC 3461 §4.2" },
+  { NULL },
+};
+
+const MailCatalogEntry *
+smtp_proto_parameter_info (const char *keyword)
+{
+  return mail_catalog_find (smtp_proto_parameters, keyword);
+}
 
 static gboolean
 smtp_dsn_fail (GError **error, const char *message)

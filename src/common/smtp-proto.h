@@ -111,6 +111,9 @@ extern const MailCatalogEntry smtp_proto_commands[];
 extern const MailCatalogEntry smtp_proto_replies[];
 extern const MailCatalogEntry smtp_proto_enhanced_codes[];
 extern const MailCatalogEntry smtp_proto_extensions[];
+/* MAIL and RCPT parameters (esmtp-keyword, RFC 5321 §4.1.2): "NOTIFY"
+ * explained as "RCPT: when to send a delivery status notification ...". */
+extern const MailCatalogEntry smtp_proto_parameters[];
 
 /* Lookups, case-insensitive; NULL if unknown. (transfer none) */
 const MailCatalogEntry *smtp_proto_command_info (const char *verb);
@@ -119,6 +122,7 @@ const MailCatalogEntry *smtp_proto_reply_info (guint code);
  * subject.detail of a known class. */
 const MailCatalogEntry *smtp_proto_enhanced_info (const char *code);
 const MailCatalogEntry *smtp_proto_extension_info (const char *keyword);
+const MailCatalogEntry *smtp_proto_parameter_info (const char *keyword);
 
 /* One line of explanation for --trace and mw-trace:
  *   "requested action completed (RFC 5321 §4.2.2); 2.1.5 destination

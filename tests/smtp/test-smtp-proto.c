@@ -705,6 +705,21 @@ test_dsn_xtext_round_trip (void)
     }
 }
 
+/* The catalog explains every parameter the server takes. */
+static void
+test_dsn_parameter_catalog (void)
+{
+  static const char *const keywords[] = { "SIZE",   "BODY",  "SMTPUTF8",
+                                          "AUTH",   "RET",   "ENVID",
+                                          "NOTIFY", "ORCPT", NULL };
+
+  for (guint i = 0; keywords[i] != NULL; i++)
+    g_assert_nonnull (smtp_proto_parameter_info (keywords[i]));
+  g_assert_cmpstr (smtp_proto_parameter_info ("notify")->rfc, ==,
+                   "RFC 3461 §4.1");
+  g_assert_null (smtp_proto_parameter_info ("XFOO"));
+}
+
 static void
 test_dsn_notify_strings (void)
 {
@@ -780,5 +795,7 @@ main (int argc, char **argv)
   g_test_add_func ("/smtp/proto/dsn/xtext-round-trip",
                    test_dsn_xtext_round_trip);
   g_test_add_func ("/smtp/proto/dsn/notify-strings", test_dsn_notify_strings);
+  g_test_add_func ("/smtp/proto/catalog/parameters",
+                   test_dsn_parameter_catalog);
   return g_test_run ();
 }
