@@ -27,6 +27,7 @@ struct _MwHarness
   char *cert;
   GPtrArray *servers; /* GSubprocess, started here */
   GHashTable *ports;  /* label -> port */
+  GStrv wrapper;      /* argv before each server's, e.g. valgrind; or NULL */
 };
 
 static const char *const harness_users[][2] = {
@@ -137,6 +138,7 @@ mw_harness_free (MwHarness *harness)
     stop_server (harness->servers->pdata[i]);
   g_ptr_array_unref (harness->servers);
   g_hash_table_unref (harness->ports);
+  g_strfreev (harness->wrapper);
   if (g_getenv ("MW_KEEP_TEST_DIR") == NULL)
     remove_tree (harness->dir);
   else
@@ -261,6 +263,8 @@ server_argv (MwHarness *harness, const char *program)
 {
   GPtrArray *argv = g_ptr_array_new_with_free_func (g_free);
 
+  for (guint i = 0; harness->wrapper != NULL && harness->wrapper[i]; i++)
+    g_ptr_array_add (argv, g_strdup (harness->wrapper[i]));
   g_ptr_array_add (argv, mw_harness_program (program));
   g_assert_nonnull (argv->pdata[0]);
   g_ptr_array_add (argv, g_strdup ("--config"));
@@ -403,6 +407,13 @@ mw_harness_port (MwHarness *harness, const char *label)
 
   g_assert_nonnull (port);
   return GPOINTER_TO_UINT (port);
+}
+
+void
+mw_harness_set_wrapper (MwHarness *harness, const char *const *wrapper)
+{
+  g_strfreev (harness->wrapper);
+  harness->wrapper = g_strdupv ((char **) wrapper);
 }
 
 void

@@ -61,6 +61,11 @@ GPid mw_harness_start_on_tmpfs (MwHarness *harness,
  * VmRSS measures what they hold. No effect without ASan. */
 void mw_harness_measure_memory (void);
 
+/* Servers started after this run under @wrapper (NULL-terminated, e.g.
+ * { "valgrind", "--log-file=F", NULL }), which execs the server's argv
+ * as its own last arguments in the same process. NULL: none. */
+void mw_harness_set_wrapper (MwHarness *harness, const char *const *wrapper);
+
 /* VmRSS of @pid in KiB (Linux /proc/PID/status), and the highest seen
  * over @seconds, sampled every 20 ms. */
 guint64 mw_harness_rss_kib (GPid pid);
