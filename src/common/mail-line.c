@@ -474,27 +474,10 @@ mail_stream_read_exact (MailStream *stream,
   return mail_line_framer_take_bytes (&stream->framer, length);
 }
 
-/* Appends one received line of dot-stuffed text to @out, unless the text
- * has outgrown @max_size; then it is only counted. */
+/* The sink of mail_stream_read_dot_text (): appends to a GString. */
 static void
-keep_text_line (GString *out,
-                gsize start,
-                gsize max_size,
-                gboolean *inout_too_big,
-                const char *line,
-                gsize length,
-                MailLineFlags flags)
+append_text_line (const char *line, gsize length, const char *end, gpointer out)
 {
-  const char *end = (flags & MAIL_LINE_BARE_LF) ? "\n" : "\r\n";
-
-  if (*inout_too_big)
-    return;
-  if (max_size > 0 && out->len - start + length + strlen (end) > max_size)
-    {
-      *inout_too_big = TRUE;
-      g_string_truncate (out, start); /* never keep half a message */
-      return;
-    }
   g_string_append_len (out, line, length);
   g_string_append (out, end);
 }
@@ -508,6 +491,24 @@ mail_stream_read_dot_text (MailStream *stream,
                            GError **error)
 {
   gsize start = out->len;
+
+  if (mail_stream_read_dot_text_to (stream, append_text_line, out, max_size,
+                                    out_seen, cancellable, error))
+    return TRUE;
+  g_string_truncate (out, start); /* never keep half a message */
+  return FALSE;
+}
+
+gboolean
+mail_stream_read_dot_text_to (MailStream *stream,
+                              MailTextSink sink,
+                              gpointer user_data,
+                              gsize max_size,
+                              MailLineFlags *out_seen,
+                              GCancellable *cancellable,
+                              GError **error)
+{
+  gsize kept = 0;
   gboolean too_big = FALSE;
   gboolean previous_crlf = TRUE; /* the command line ended in CRLF */
   gsize saved_max = stream->framer.max_line;
@@ -520,10 +521,11 @@ mail_stream_read_dot_text (MailStream *stream,
     {
       const guint8 *line;
       const char *text;
+      const char *end;
       gsize length;
       MailLineFlags flags;
 
-      /* in place: message text is appended once, never copied per line */
+      /* in place: message text is handed on once, never copied per line */
       if (!stream_next_line (stream, &line, &length, &flags, cancellable,
                              error))
         {
@@ -536,8 +538,16 @@ mail_stream_read_dot_text (MailStream *stream,
       if (mail_dot_unstuff (&text, &length) && flags == MAIL_LINE_CRLF &&
           previous_crlf)
         break;
-      keep_text_line (out, start, max_size, &too_big, text, length, flags);
       previous_crlf = (flags & MAIL_LINE_BARE_LF) == 0;
+      /* past @max_size the rest is only read, to find the end */
+      end = (flags & MAIL_LINE_BARE_LF) ? "\n" : "\r\n";
+      if (too_big || (max_size > 0 && kept + length + strlen (end) > max_size))
+        {
+          too_big = TRUE;
+          continue;
+        }
+      sink (text, length, end, user_data);
+      kept += length + strlen (end);
     }
   stream->framer.max_line = saved_max;
   if (too_big)

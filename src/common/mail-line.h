@@ -168,6 +168,25 @@ gboolean mail_stream_read_dot_text (MailStream *stream,
                                     GCancellable *cancellable,
                                     GError **error);
 
+/* The same, handing each un-stuffed line to @sink as it comes instead of
+ * keeping the text: @line (@length octets, not NUL-terminated) and its own
+ * terminator @end ("\r\n", or "\n" after a bare LF), valid only during the
+ * call. Past @max_size nothing more is handed on, and the call fails with
+ * MAIL_LINE_ERROR_TOO_BIG once the end has been read; what @sink was given
+ * by then is the caller's to drop. So a server can write the text to disk
+ * while it reads it (mw-smtpd's DATA). */
+typedef void (*MailTextSink) (const char *line,
+                              gsize length,
+                              const char *end,
+                              gpointer user_data);
+gboolean mail_stream_read_dot_text_to (MailStream *stream,
+                                       MailTextSink sink,
+                                       gpointer user_data,
+                                       gsize max_size,
+                                       MailLineFlags *out_seen,
+                                       GCancellable *cancellable,
+                                       GError **error);
+
 /* Number of received octets not taken yet (pipelined input). */
 gsize mail_stream_get_pending (MailStream *stream);
 
