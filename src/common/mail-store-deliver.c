@@ -41,21 +41,30 @@ hostname_escaped (void)
   return g_string_free (escaped, FALSE);
 }
 
-/* <time>.M<usec>P<pid>Q<n>.<host>,S=<size>: unique because one process
- * counts its deliveries and no two live processes share a pid. */
-static char *
-maildir_unique_name (gsize size, gsize wire_size)
+/* <time>.M<usec>P<pid>Q<n>.<host>: unique because one process counts
+ * its deliveries and no two live processes share a pid. */
+char *
+maildir_unique_base (void)
 {
   static gint counter = 0;
   gint64 now = g_get_real_time ();
   guint n = (guint) g_atomic_int_add (&counter, 1) + 1;
   g_autofree char *host = hostname_escaped ();
 
-  /* ",W=": the size with CRLF line ends, as Dovecot names its files */
-  return g_strdup_printf ("%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT
-                          "P%ldQ%u.%s,S=%" G_GSIZE_FORMAT ",W=%" G_GSIZE_FORMAT,
-                          now / G_USEC_PER_SEC, now % G_USEC_PER_SEC,
-                          (long) getpid (), n, host, size, wire_size);
+  return g_strdup_printf (
+      "%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%ldQ%u.%s",
+      now / G_USEC_PER_SEC, now % G_USEC_PER_SEC, (long) getpid (), n, host);
+}
+
+/* The unique base name and its sizes: <base>,S=<size>,W=<size as sent>
+ * (",W=": the size with CRLF line ends, as Dovecot names its files). */
+static char *
+maildir_unique_name (gsize size, gsize wire_size)
+{
+  g_autofree char *base = maildir_unique_base ();
+
+  return g_strdup_printf ("%s,S=%" G_GSIZE_FORMAT ",W=%" G_GSIZE_FORMAT, base,
+                          size, wire_size);
 }
 
 gsize

@@ -60,6 +60,34 @@ gboolean mail_maildir_deliver (const char *maildir,
                                char **out_name,
                                GError **error);
 
+/* A message written to disk while it arrives (SMTP DATA and BDAT), so
+ * that no session holds a whole message in memory: one file in tmp/ of
+ * the first recipient's Maildir, hard-linked into the others' new/ at
+ * delivery (mail-store-spool.c). With @maildir NULL (no local recipient)
+ * the message is kept in memory instead, for the queue. A write error
+ * (ENOSPC) is kept and given by mail_spool_deliver (). Freeing a spool
+ * that was not delivered removes its file: nothing half-written stays. */
+typedef struct _MailSpool MailSpool;
+MailSpool *mail_spool_new (const char *maildir, GError **error);
+void mail_spool_free (MailSpool *spool);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailSpool, mail_spool_free)
+void mail_spool_write (MailSpool *spool, const void *data, gsize length);
+/* Octets written so far. */
+gsize mail_spool_get_size (MailSpool *spool);
+/* Delivers the message into new/ of each of @maildirs (NULL-terminated;
+ * the first is the spool's own, made by mail_spool_new ()), as
+ * mail_maildir_deliver () would, and returns only once every copy is
+ * durable: file and directories fsynced, grouped with the deliveries of
+ * other threads (one fsync of a directory for all the renames into it).
+ * @out_paths (optional) gets the full path of each copy, for undoing.
+ * ENOSPC gives MAIL_STORE_ERROR_NO_SPACE; on any failure no copy stays. */
+gboolean mail_spool_deliver (MailSpool *spool,
+                             const char *const *maildirs,
+                             GPtrArray *out_paths,
+                             GError **error);
+/* (transfer full) the message from octet @offset to its end. */
+GBytes *mail_spool_read (MailSpool *spool, gsize offset, GError **error);
+
 /* The size of @data as sent to clients: with every line ended by CRLF
  * (RFC 5322 §2.1, RFC 9051 RFC822.SIZE). Other programs (mutt,
  * Dovecot) write Maildir files with bare LF; the store counts and
