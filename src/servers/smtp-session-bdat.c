@@ -25,14 +25,38 @@
  * discard costs no memory however large it says it is. */
 #define SMTP_BDAT_PIECE (256 * 1024)
 
-/* Reads the @size octets of one chunk, appending them to @keep (NULL:
- * read and drop them). FALSE if the connection failed on the way. */
+/* What DATA's framer would have flagged in the same text: bare LF, bare
+ * CR and NUL, which smtp_session_finish_message () refuses. Scanned piece
+ * by piece as the chunks come, so the state carries over: a CR ending one
+ * chunk may be followed by the LF that starts the next. */
+static void
+smtp_bdat_scan (SmtpTransaction *transaction, const char *data, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      char c = data[i];
+
+      if (transaction->after_cr && c != '\n')
+        transaction->seen |= MAIL_LINE_BARE_CR;
+      if (c == '\0')
+        transaction->seen |= MAIL_LINE_HAS_NUL;
+      else if (c == '\n' && !transaction->after_cr)
+        transaction->seen |= MAIL_LINE_BARE_LF;
+      transaction->after_cr = c == '\r';
+    }
+}
+
+/* Reads the @size octets of one chunk, scanning them and writing them to
+ * the transaction's spool as they come (@keep FALSE: read and drop them).
+ * FALSE if the connection failed on the way. */
 static gboolean
 smtp_session_read_chunk (SmtpSession *session,
                          guint64 size,
-                         GString *keep,
+                         gboolean keep,
                          GError **error)
 {
+  SmtpTransaction *transaction = &session->transaction;
+
   while (size > 0)
     {
       gsize piece = (gsize) MIN (size, (guint64) SMTP_BDAT_PIECE);
@@ -41,35 +65,16 @@ smtp_session_read_chunk (SmtpSession *session,
 
       if (octets == NULL)
         return FALSE;
-      if (keep != NULL)
-        g_string_append_len (keep, g_bytes_get_data (octets, NULL), piece);
+      if (keep)
+        {
+          const char *data = g_bytes_get_data (octets, NULL);
+
+          smtp_bdat_scan (transaction, data, piece);
+          mail_spool_write (transaction->spool, data, piece);
+        }
       size -= piece;
     }
   return TRUE;
-}
-
-/* What DATA's framer would have flagged in the same text: bare LF, bare
- * CR and NUL, which smtp_session_finish_message () refuses. Scanned once
- * over the whole message, because a CR ending one chunk may be followed
- * by the LF that starts the next. */
-static MailLineFlags
-smtp_bdat_scan (const GString *message, gsize from)
-{
-  MailLineFlags seen = MAIL_LINE_CRLF;
-
-  for (gsize i = from; i < message->len; i++)
-    {
-      char c = message->str[i];
-
-      if (c == '\0')
-        seen |= MAIL_LINE_HAS_NUL;
-      else if (c == '\n' && (i == from || message->str[i - 1] != '\r'))
-        seen |= MAIL_LINE_BARE_LF;
-      else if (c == '\r' &&
-               (i + 1 == message->len || message->str[i + 1] != '\n'))
-        seen |= MAIL_LINE_BARE_CR;
-    }
-  return seen;
 }
 
 /* A chunk that comes where no message can take it: read it, then say
@@ -79,7 +84,7 @@ smtp_session_refuse_chunk (SmtpSession *session, guint64 size)
 {
   g_autoptr (GError) error = NULL;
 
-  if (!smtp_session_read_chunk (session, size, NULL, &error))
+  if (!smtp_session_read_chunk (session, size, FALSE, &error))
     {
       smtp_session_enter_state (session, SMTP_STATE_CLOSED);
       return;
@@ -94,16 +99,35 @@ smtp_session_refuse_chunk (SmtpSession *session, guint64 size)
 }
 
 /* The first chunk opens the message: our trace fields go first, as for
- * DATA (RFC 5321 §4.4). */
-static void
-smtp_session_begin_chunks (SmtpSession *session)
+ * DATA (RFC 5321 §4.4). FALSE with @error if the spool cannot be made. */
+static gboolean
+smtp_session_begin_chunks (SmtpSession *session, GError **error)
 {
   SmtpTransaction *transaction = &session->transaction;
 
-  transaction->message = g_string_new (NULL);
-  transaction->id = smtp_session_begin_message (session, transaction->message,
-                                                &transaction->relay_offset);
+  transaction->spool = smtp_session_begin_message (
+      session, &transaction->id, &transaction->relay_offset, error);
+  if (transaction->spool == NULL)
+    return FALSE;
   smtp_session_enter_state (session, SMTP_STATE_BDAT);
+  return TRUE;
+}
+
+/* A first chunk with no room for it (a full disk): read, then 452. */
+static void
+smtp_session_chunk_not_stored (SmtpSession *session,
+                               guint64 size,
+                               const GError *why)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!smtp_session_read_chunk (session, size, FALSE, &error))
+    {
+      smtp_session_enter_state (session, SMTP_STATE_CLOSED);
+      return;
+    }
+  smtp_session_reply_not_stored (session, "(not begun)", why);
+  smtp_session_reset (session);
 }
 
 void
@@ -115,7 +139,6 @@ smtp_cmd_bdat (SmtpSession *session, const char *arguments)
   guint64 size = 0;
   gboolean last = FALSE;
   gboolean too_big = FALSE;
-  gsize start = 0;
   g_autofree char *how = NULL;
 
   if (!smtp_proto_parse_bdat (arguments, &size, &last))
@@ -134,24 +157,25 @@ smtp_cmd_bdat (SmtpSession *session, const char *arguments)
       smtp_session_refuse_chunk (session, size);
       return;
     }
-  if (session->state == SMTP_STATE_RCPT)
-    smtp_session_begin_chunks (session);
+  if (session->state == SMTP_STATE_RCPT &&
+      !smtp_session_begin_chunks (session, &error))
+    {
+      smtp_session_chunk_not_stored (session, size, error);
+      return;
+    }
   /* RFC 1870 §6, per chunk: past the limit the chunk is read and dropped,
    * and so is the message. */
   too_big =
       max_size > 0 && size > max_size - MIN (transaction->chunked, max_size);
-  start = transaction->message->len;
-  if (!smtp_session_read_chunk (session, size,
-                                too_big ? NULL : transaction->message, &error))
+  if (!smtp_session_read_chunk (session, size, !too_big, &error))
     {
-      /* A client that vanished mid-chunk: nothing was stored. */
+      /* A client that vanished mid-chunk: nothing was stored (the spool's
+       * file goes with the transaction). */
       g_message ("%s: connection lost during BDAT: %s", session->peer,
                  error->message);
       smtp_session_enter_state (session, SMTP_STATE_CLOSED);
       return;
     }
-  transaction->chunked += transaction->message->len - start;
-  transaction->chunks++;
   if (too_big)
     {
       smtp_reply (session, SMTP_REPLY_EXCEEDED_STORAGE,
@@ -162,19 +186,23 @@ smtp_cmd_bdat (SmtpSession *session, const char *arguments)
       smtp_session_reset (session);
       return;
     }
+  transaction->chunked += size;
+  transaction->chunks++;
   if (!last)
     {
       smtp_reply (session, SMTP_REPLY_OK, SMTP_ENHANCED_OK,
                   "%" G_GUINT64_FORMAT " octets received", size);
       return;
     }
+  /* a CR that ends the last chunk is followed by nothing */
+  if (transaction->after_cr)
+    transaction->seen |= MAIL_LINE_BARE_CR;
   how = g_strdup_printf ("(%" G_GSIZE_FORMAT " octets in %u BDAT chunk%s)",
                          transaction->chunked, transaction->chunks,
                          transaction->chunks == 1 ? "" : "s");
-  smtp_session_finish_message (
-      session, transaction->message, transaction->relay_offset,
-      smtp_bdat_scan (transaction->message, transaction->relay_offset),
-      transaction->id, how);
+  smtp_session_finish_message (session, transaction->spool,
+                               transaction->relay_offset, transaction->seen,
+                               transaction->id, how);
   if (session->state != SMTP_STATE_CLOSED)
     smtp_session_reset (session);
 }

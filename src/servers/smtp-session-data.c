@@ -88,7 +88,7 @@ smtp_session_add_trace_headers (SmtpSession *session,
   g_string_append_printf (out, "; %s\r\n", date);
 }
 
-/* Removes the copies already delivered when a later one failed, so a
+/* Removes the copies already delivered when a later step failed, so a
  * message is either everywhere or nowhere. */
 static void
 smtp_session_undeliver (GPtrArray *delivered)
@@ -104,43 +104,43 @@ smtp_session_undeliver (GPtrArray *delivered)
     }
 }
 
-/* Durable before yes (RFC 5321 §6.1): every local copy is fsynced and
- * remote recipients are in the queue before this returns TRUE. @message
- * starts with the Return-Path line, which only final delivery keeps
- * (RFC 5321 §4.4): a relay must not add it, so the queued copy starts
- * @relay_offset octets in, and the next hop adds its own. */
+/* Durable before yes (RFC 5321 §6.1): every local copy is fsynced
+ * (mail_spool_deliver ()) and remote recipients are in the queue before
+ * this returns TRUE. The spool starts with the Return-Path line, which
+ * only final delivery keeps (RFC 5321 §4.4): a relay must not add it, so
+ * the queued copy starts @relay_offset octets in, and the next hop adds
+ * its own. */
 static gboolean
 smtp_session_store (SmtpSession *session,
-                    GString *message,
+                    MailSpool *spool,
                     gsize relay_offset,
                     GError **error)
 {
   SmtpTransaction *transaction = &session->transaction;
   g_autoptr (GPtrArray) delivered = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GBytes) queued = NULL;
   SmtpContext *context = session->context;
+  GPtrArray *maildirs = transaction->local_maildirs;
 
-  for (guint i = 0; i < transaction->local_maildirs->len; i++)
+  if (maildirs->len > 0)
     {
-      const char *maildir = g_ptr_array_index (transaction->local_maildirs, i);
-      g_autofree char *name = NULL;
+      g_autofree const char **list = g_new0 (const char *, maildirs->len + 1);
 
-      if (!mail_maildir_deliver (maildir, NULL, message->str, message->len,
-                                 &name, error))
-        {
-          smtp_session_undeliver (delivered);
-          return FALSE;
-        }
-      g_ptr_array_add (delivered,
-                       g_build_filename (maildir, "new", name, NULL));
+      memcpy (list, maildirs->pdata, maildirs->len * sizeof (char *));
+      if (!mail_spool_deliver (spool, list, delivered, error))
+        return FALSE;
     }
-  /* The queue comes last: a queued message cannot be taken back. */
+  /* The queue comes last: a queued message cannot be taken back. It takes
+   * the message in memory, so it is read back from the delivered file. */
   if (transaction->remote_recipients->len > 0)
     {
+      queued = mail_spool_read (spool, relay_offset, error);
       g_ptr_array_add (transaction->remote_recipients, NULL);
-      if (!context->enqueue (
+      if (queued == NULL ||
+          !context->enqueue (
               context->enqueue_data, transaction->reverse_path,
               (const char *const *) transaction->remote_recipients->pdata,
-              message->str + relay_offset, message->len - relay_offset,
+              g_bytes_get_data (queued, NULL), g_bytes_get_size (queued),
               transaction->utf8 ? SMTP_ENQUEUE_SMTPUTF8 : SMTP_ENQUEUE_NONE,
               &transaction->dsn, NULL, error))
         {
@@ -151,11 +151,27 @@ smtp_session_store (SmtpSession *session,
   return TRUE;
 }
 
+void
+smtp_session_reply_not_stored (SmtpSession *session,
+                               const char *id,
+                               const GError *error)
+{
+  gboolean full =
+      g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE);
+
+  g_warning ("%s: message %s not stored: %s", session->peer, id,
+             error->message);
+  smtp_reply (session,
+              full ? SMTP_REPLY_INSUFFICIENT_STORAGE : SMTP_REPLY_LOCAL_ERROR,
+              full ? SMTP_ENHANCED_SYSTEM_FULL : SMTP_ENHANCED_SYSTEM_ERROR,
+              "message not stored, try again later");
+}
+
 /* Answers the end of DATA (or BDAT LAST) once the text has been read to
  * its real end. */
 void
 smtp_session_finish_message (SmtpSession *session,
-                             GString *message,
+                             MailSpool *spool,
                              gsize relay_offset,
                              MailLineFlags seen,
                              const char *id,
@@ -170,7 +186,8 @@ smtp_session_finish_message (SmtpSession *session,
    * outright instead of repairing it, and a NUL too (RFC 5321 §4.5.2
    * text is US-ASCII or 8BITMIME text, never NUL). 554 5.6.0: the
    * transaction failed because of the content; as the text was read to
-   * the real CRLF.CRLF, the session stays in step and goes on. */
+   * the real CRLF.CRLF, the session stays in step and goes on. What was
+   * written of it goes with the spool. */
   if (seen & (MAIL_LINE_BARE_LF | MAIL_LINE_BARE_CR | MAIL_LINE_HAS_NUL))
     {
       smtp_reply (session, SMTP_REPLY_TRANSACTION_FAILED,
@@ -179,18 +196,9 @@ smtp_session_finish_message (SmtpSession *session,
                   "lines must end in CRLF (RFC 5321 §2.3.8)");
       return;
     }
-  if (!smtp_session_store (session, message, relay_offset, &error))
+  if (!smtp_session_store (session, spool, relay_offset, &error))
     {
-      gboolean full =
-          g_error_matches (error, MAIL_STORE_ERROR, MAIL_STORE_ERROR_NO_SPACE);
-
-      g_warning ("%s: message %s not stored: %s", session->peer, id,
-                 error->message);
-      smtp_reply (session,
-                  full ? SMTP_REPLY_INSUFFICIENT_STORAGE
-                       : SMTP_REPLY_LOCAL_ERROR,
-                  full ? SMTP_ENHANCED_SYSTEM_FULL : SMTP_ENHANCED_SYSTEM_ERROR,
-                  "message not stored, try again later");
+      smtp_session_reply_not_stored (session, id, error);
       return;
     }
   g_message ("%s: message %s from <%s> accepted for %u recipient(s)",
@@ -227,24 +235,47 @@ smtp_session_data_failed (SmtpSession *session, const GError *error)
   smtp_session_enter_state (session, SMTP_STATE_CLOSED);
 }
 
-char *
+MailSpool *
 smtp_session_begin_message (SmtpSession *session,
-                            GString *message,
-                            gsize *out_relay_offset)
+                            char **out_id,
+                            gsize *out_relay_offset,
+                            GError **error)
 {
-  char *id = g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
+  GPtrArray *maildirs = session->transaction.local_maildirs;
+  g_autoptr (GString) head = g_string_new (NULL);
+  g_autofree char *id =
+      g_strdup_printf ("%08X%08X", g_random_int (), g_random_int ());
+  /* the file goes where its first copy will be, so that copy is a rename */
+  MailSpool *spool = mail_spool_new (
+      maildirs->len > 0 ? g_ptr_array_index (maildirs, 0) : NULL, error);
 
-  g_string_append_printf (message, "Return-Path: <%s>\r\n",
+  if (spool == NULL)
+    return NULL;
+  g_string_append_printf (head, "Return-Path: <%s>\r\n",
                           session->transaction.reverse_path);
-  *out_relay_offset = message->len;
-  smtp_session_add_trace_headers (session, message, id);
-  return id;
+  *out_relay_offset = head->len;
+  smtp_session_add_trace_headers (session, head, id);
+  mail_spool_write (spool, head->str, head->len);
+  *out_id = g_steal_pointer (&id);
+  return spool;
+}
+
+/* DATA's lines go to the spool as they are read (mail_stream_read_dot_text_to
+ * ()). */
+static void
+smtp_data_write_line (const char *line,
+                      gsize length,
+                      const char *end,
+                      gpointer spool)
+{
+  mail_spool_write (spool, line, length);
+  mail_spool_write (spool, end, strlen (end));
 }
 
 void
 smtp_cmd_data (SmtpSession *session, const char *arguments)
 {
-  g_autoptr (GString) message = g_string_new (NULL);
+  g_autoptr (MailSpool) spool = NULL;
   g_autoptr (GError) error = NULL;
   g_autofree char *id = NULL;
   MailLineFlags seen = MAIL_LINE_CRLF;
@@ -256,23 +287,32 @@ smtp_cmd_data (SmtpSession *session, const char *arguments)
                   SMTP_ENHANCED_INVALID_ARGUMENTS, "DATA takes no argument");
       return;
     }
-  id = smtp_session_begin_message (session, message, &relay_offset);
+  /* Before the 354: a disk too full for even an empty file is said now
+   * (RFC 5321 §4.3.2 allows 451 and 452 to DATA), not after the text. */
+  spool = smtp_session_begin_message (session, &id, &relay_offset, &error);
+  if (spool == NULL)
+    {
+      smtp_session_reply_not_stored (session, "(not begun)", error);
+      smtp_session_reset (session);
+      return;
+    }
   smtp_reply (session, SMTP_REPLY_START_MAIL_INPUT, NULL,
               "start mail input; end with <CRLF>.<CRLF>");
   /* [faults] may have hung up instead (text sent before the 354): then
-   * nothing of what came is read, and nothing stored */
+   * nothing of what came is read, and nothing stored (the spool's file
+   * goes with it) */
   if (session->state == SMTP_STATE_CLOSED)
     return;
   smtp_session_enter_state (session, SMTP_STATE_DATA);
-  /* SIZE is enforced while reading (RFC 1870 §6): past the limit the rest
-   * is read and dropped, never stored. */
-  if (!mail_stream_read_dot_text (session->stream, message,
-                                  session->config->smtp_max_size, &seen, NULL,
-                                  &error))
+  /* Written to disk while read, so no session holds a whole message.
+   * SIZE is enforced while reading (RFC 1870 §6): past the limit the rest
+   * is read and dropped, and so is the spool. */
+  if (!mail_stream_read_dot_text_to (session->stream, smtp_data_write_line,
+                                     spool, session->config->smtp_max_size,
+                                     &seen, NULL, &error))
     smtp_session_data_failed (session, error);
   else
-    smtp_session_finish_message (session, message, relay_offset, seen, id,
-                                 NULL);
+    smtp_session_finish_message (session, spool, relay_offset, seen, id, NULL);
   if (session->state != SMTP_STATE_CLOSED)
     smtp_session_reset (session);
 }

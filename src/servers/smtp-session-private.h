@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "mail-faults.h"
+#include "mail-store.h"
 #include "smtp-proto.h"
 #include "smtp-session.h"
 
@@ -55,12 +56,14 @@ typedef struct
    * entry, in the same order; for the queue. */
   SmtpDsnEnvelope dsn;
   /* BDAT (RFC 3030 §2): the message as its chunks come, after our trace
-   * fields; NULL until the first chunk. */
-  GString *message;
+   * fields, written to disk as they come; NULL until the first chunk. */
+  MailSpool *spool;
   gsize relay_offset; /* where the queued copy starts (after Return-Path) */
   gsize chunked;      /* octets of the client's chunks so far */
   guint chunks;       /* how many chunks */
   char *id;           /* the message's id, in Received and the 250 */
+  MailLineFlags seen; /* bare LF, bare CR, NUL in the chunks so far */
+  gboolean after_cr;  /* the last chunk ended in CR: is the next LF? */
 } SmtpTransaction;
 
 struct _SmtpContext
@@ -116,21 +119,30 @@ void smtp_session_reset (SmtpSession *session);
 gboolean smtp_session_offers_auth (SmtpSession *session);
 gboolean smtp_session_offers_starttls (SmtpSession *session);
 
-/* The message as DATA and BDAT both begin it (smtp-session-data.c): a new
- * id (transfer full), and @message given Return-Path and Received;
- * *out_relay_offset is where the queued copy starts (RFC 5321 §4.4). */
-char *smtp_session_begin_message (SmtpSession *session,
-                                  GString *message,
-                                  gsize *out_relay_offset);
+/* The message as DATA and BDAT both begin it (smtp-session-data.c): a
+ * spool in the first local recipient's Maildir (in memory when there is
+ * none) holding Return-Path and Received, and a new id (transfer full);
+ * *out_relay_offset is where the queued copy starts (RFC 5321 §4.4).
+ * NULL and @error if the spool cannot be made (a full disk). */
+MailSpool *smtp_session_begin_message (SmtpSession *session,
+                                       char **out_id,
+                                       gsize *out_relay_offset,
+                                       GError **error);
 /* Refuses smuggling-prone text (@seen, MailLineFlags), or stores the
  * message durably and answers 250 with @id (RFC 5321 §6.1), and @how
  * (NULL, or how it came: "in 3 BDAT chunks") in the reply's text. */
 void smtp_session_finish_message (SmtpSession *session,
-                                  GString *message,
+                                  MailSpool *spool,
                                   gsize relay_offset,
                                   MailLineFlags seen,
                                   const char *id,
                                   const char *how);
+
+/* Logs why message @id was not stored and answers 452 (a full disk) or
+ * 451, so the client tries again later. */
+void smtp_session_reply_not_stored (SmtpSession *session,
+                                    const char *id,
+                                    const GError *error);
 
 /* Command handlers that live in their own files. */
 void smtp_cmd_mail (SmtpSession *session, const char *arguments);

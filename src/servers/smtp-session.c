@@ -215,12 +215,13 @@ smtp_transaction_clear (SmtpTransaction *transaction)
   g_clear_pointer (&transaction->remote_recipients, g_ptr_array_unref);
   smtp_dsn_envelope_clear (&transaction->dsn);
   transaction->utf8 = FALSE;
-  if (transaction->message != NULL)
-    g_string_free (g_steal_pointer (&transaction->message), TRUE);
+  g_clear_pointer (&transaction->spool, mail_spool_free);
   g_clear_pointer (&transaction->id, g_free);
   transaction->relay_offset = 0;
   transaction->chunked = 0;
   transaction->chunks = 0;
+  transaction->seen = MAIL_LINE_CRLF;
+  transaction->after_cr = FALSE;
 }
 
 void
