@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "decode-text.h"
 #include "pop3-proto.h"
 #include "trace-message.h"
 #include "trace-output.h"
@@ -441,6 +442,38 @@ pop3_line (TraceSession *session,
     status_line (session, pop3, line);
 }
 
+/* TraceDecoder.scan: the lines of a RETR or TOP message are events only
+ * with --body, so without it the plain ones (decode-text.h) are read here
+ * straight from the segment, for the message's summary, exactly as
+ * multiline_line () reads them; the others are left to it. */
+static gsize
+pop3_scan (TraceSession *session,
+           gpointer state,
+           TraceDirection direction,
+           const guint8 *data,
+           gsize length)
+{
+  Pop3Trace *pop3 = state;
+  gsize used = 0;
+  gsize size;
+
+  if (direction != TRACE_SERVER_TO_CLIENT ||
+      pop3->flow != POP3_FLOW_MULTILINE || pop3->message == NULL ||
+      session->options->body)
+    return 0;
+  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
+    {
+      trace_message_feed_line (pop3->message, (const char *) data + used,
+                               size - 2);
+      pop3->multiline_lines++;
+      session->lines[direction]++;
+      used += size;
+    }
+  if (used > 0)
+    pop3->previous_crlf = TRUE;
+  return used;
+}
+
 static void
 pop3_raw (TraceSession *session,
           gpointer state,
@@ -534,6 +567,7 @@ const TraceDecoder trace_decoder_pop3 = {
   .state_free = pop3_trace_free,
   .line = pop3_line,
   .raw = pop3_raw,
+  .scan = pop3_scan,
   .gap = pop3_gap,
   .finish = pop3_finish,
   .tls_readable = pop3_tls_readable,

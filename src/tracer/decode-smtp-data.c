@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "decode-smtp-private.h"
+#include "decode-text.h"
 
 /* ---- message text (RFC 5321 §4.1.1.4, §4.5.2) -------------------------- */
 
@@ -167,4 +168,34 @@ smtp_trace_data_line (TraceSession *session,
     trace_message_feed_line (smtp->message, line + 1, length - 1);
   else
     trace_message_feed_line (smtp->message, line, length);
+}
+
+/* TraceDecoder.scan: without --body no text line is an event, so the
+ * plain ones (decode-text.h) are read here straight from the segment,
+ * for the message's summary only, exactly as smtp_trace_data_line ()
+ * reads them; the others are left to it. */
+gsize
+smtp_trace_scan (TraceSession *session,
+                 gpointer state,
+                 TraceDirection direction,
+                 const guint8 *data,
+                 gsize length)
+{
+  SmtpTrace *smtp = state;
+  gsize used = 0;
+  gsize size;
+
+  if (direction != TRACE_CLIENT_TO_SERVER || smtp->state != SMTP_TRACE_DATA ||
+      session->options->body)
+    return 0;
+  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
+    {
+      trace_message_feed_line (smtp->message, (const char *) data + used,
+                               size - 2);
+      session->lines[direction]++;
+      used += size;
+    }
+  if (used > 0)
+    smtp->previous_crlf = TRUE;
+  return used;
 }

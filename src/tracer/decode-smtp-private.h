@@ -81,5 +81,11 @@ void smtp_trace_data_line (TraceSession *session,
                            const char *line,
                            gsize length,
                            MailLineFlags flags);
+/* TraceDecoder.scan: the plain lines of the text, when none is shown. */
+gsize smtp_trace_scan (TraceSession *session,
+                       gpointer state,
+                       TraceDirection direction,
+                       const guint8 *data,
+                       gsize length);
 
 G_END_DECLS

@@ -778,6 +778,7 @@ const TraceDecoder trace_decoder_smtp = {
   .state_free = smtp_trace_free,
   .line = smtp_line,
   .raw = smtp_raw,
+  .scan = smtp_trace_scan,
   .gap = smtp_gap,
   .finish = smtp_finish,
   .tls_readable = smtp_tls_readable,
