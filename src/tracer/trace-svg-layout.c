@@ -24,7 +24,7 @@
 #define SLIDE_TOP 104   /* below title, legend and lane names */
 #define SLIDE_FOOTER 30 /* the notes under the rows */
 #define SLIDE_MIN_ROW 15
-#define SLIDE_MAX_ROW 36
+#define SLIDE_MAX_ROW 30 /* as --svg-compact draws them */
 #define SLIDE_MIN_GAP 120
 
 static void
@@ -391,7 +391,7 @@ size_full (TraceSvg *svg, SvgLayout *layout)
         TIME_WIDTH + MARGIN + i * layout->gap;
 }
 
-/* 1280x720 at most: rows between 15 and 36 units high, the meaning under
+/* 1280x720 at most: rows between 15 and 30 units high, the meaning under
  * a line only when there is room for it; fewer rows make a shorter
  * picture, more lanes than fit a wider one (its room for rows still 720,
  * its height at most 16:9 of its width). */

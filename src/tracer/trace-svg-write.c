@@ -220,6 +220,9 @@ write_push_mark (GString *out, const SvgLayout *layout, int x, int y)
                           x + 4, y - 8, palette (layout)->idle);
 }
 
+/* The line above its arrow, and under it the meaning; a lint finding
+ * (bold) takes the meaning's place, except on an end-of-data look-alike,
+ * whose meaning already says what the finding does. */
 static void
 write_label (GString *out,
              const SvgLayout *layout,
@@ -232,7 +235,8 @@ write_label (GString *out,
   g_autofree char *meaning = NULL;
   g_autofree char *folded = NULL;
   glong room = chars_in (layout, span - 16, layout->text);
-  const char *below = row->lint != NULL ? row->lint : row->meaning;
+  const char *below =
+      row->lint != NULL && !row->look_alike ? row->lint : row->meaning;
 
   if (row->folded > 0)
     folded = g_strdup_printf (row->kind == SVG_ROW_TLS ? " (+%u more records)"
@@ -249,8 +253,8 @@ write_label (GString *out,
   if (meaning[0] != '\0' && layout->meaning)
     g_string_append_printf (
         out, "<text x=\"%d\" y=\"%d\" class=\"m\"%s>%s</text>\n", x,
-        y + layout->small + 2, row->lint != NULL ? " font-weight=\"bold\"" : "",
-        meaning);
+        y + layout->small + 2,
+        below == row->lint ? " font-weight=\"bold\"" : "", meaning);
 }
 
 static const char *
