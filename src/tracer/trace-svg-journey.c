@@ -35,12 +35,17 @@ drawn_session (TraceSvg *svg, guint stream)
 }
 
 /* The row of @session at the hop's time: the last one that began by
- * then; -1 when none did (the hop is outside what is drawn). */
+ * then; or its first row, when the hop came after the connection began
+ * but before any line (an inferred hop has the session's time) and the
+ * diagram starts with the session (no --svg-from); -1 when the hop is
+ * outside what is drawn. */
 static int
-hop_item (const SvgLayout *layout,
+hop_item (TraceSvg *svg,
+          const SvgLayout *layout,
           const TraceSvgSession *session,
           gint64 time_us)
 {
+  gboolean early = svg->skipped == 0 && time_us >= session->first_us;
   int found = -1;
 
   for (guint i = 0; i < layout->items->len; i++)
@@ -49,7 +54,7 @@ hop_item (const SvgLayout *layout,
       if (item->row == NULL || item->row->session != session)
         continue;
       if (item->row->time_us > time_us)
-        break;
+        return found >= 0 || !early ? found : (int) i;
       found = (int) i;
     }
   return found;
@@ -102,7 +107,7 @@ write_thread (GString *out,
       const TraceJourneyHop *hop = trace_journey_hop (journey, i);
       const TraceSvgSession *session = drawn_session (svg, hop->stream);
       int item =
-          session != NULL ? hop_item (layout, session, hop->time_us) : -1;
+          session != NULL ? hop_item (svg, layout, session, hop->time_us) : -1;
       int x;
       int y;
 
@@ -156,7 +161,8 @@ svg_has_journeys (TraceSvg *svg, const SvgLayout *layout)
         {
           const TraceJourneyHop *hop = trace_journey_hop (journey, j);
           const TraceSvgSession *session = drawn_session (svg, hop->stream);
-          if (session != NULL && hop_item (layout, session, hop->time_us) >= 0)
+          if (session != NULL &&
+              hop_item (svg, layout, session, hop->time_us) >= 0)
             return TRUE;
         }
     }
