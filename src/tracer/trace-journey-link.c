@@ -52,6 +52,33 @@ has_string (GPtrArray *strings, const char *text)
   return FALSE;
 }
 
+/* The id of the newest Received: field, the last server's, or NULL. */
+static const char *
+newest_stamp (const Sighting *sighting)
+{
+  const char *id =
+      sighting->received_ids->len > 0 ? sighting->received_ids->pdata[0] : NULL;
+
+  return id != NULL && *id != '\0' ? id : NULL;
+}
+
+/* Two copies that the same server stamped last with the same id are one
+ * delivered message, pulled twice (RFC 5321 §4.4: the id is the server's
+ * own); the same size says the copy is the same too. */
+static char *
+same_stamp (const Sighting *earlier, const Sighting *later)
+{
+  const char *id = newest_stamp (later);
+
+  if (id == NULL || g_strcmp0 (newest_stamp (earlier), id) != 0)
+    return NULL;
+  if (earlier->size == later->size)
+    return g_strdup_printf (
+        "the same Received: id %s and size (%" G_GUINT64_FORMAT " octets)", id,
+        later->size);
+  return g_strdup_printf ("the same Received: id %s", id);
+}
+
 /* What links @later to @earlier, or NULL (transfer full). */
 static char *
 evidence (const Sighting *earlier, const Sighting *later)
@@ -60,6 +87,8 @@ evidence (const Sighting *earlier, const Sighting *later)
                      g_strcmp0 (earlier->message_id, later->message_id) == 0;
   gboolean stamped = has_string (later->received_ids, earlier->queue_id);
 
+  if (!same_id && !stamped)
+    return same_stamp (earlier, later);
   if (same_id && stamped)
     return g_strdup_printf ("Message-ID, and queue id %s in Received:",
                             earlier->queue_id);
@@ -96,15 +125,16 @@ link_pair (GPtrArray *sightings, guint i, guint j)
 }
 
 /* In time order, each sighting is linked to the last earlier one with
- * its Message-ID and to the 250 of each queue id its Received: fields
- * name: by hash tables, so a capture of many messages is linked in one
- * pass. */
+ * its Message-ID, to the 250 of each queue id its Received: fields name,
+ * and to the last earlier copy stamped last with the same id: by hash
+ * tables, so a capture of many messages is linked in one pass. */
 static void
 link_sightings (GPtrArray *sightings)
 {
   g_autoptr (GHashTable) by_id = g_hash_table_new (g_str_hash, g_str_equal);
   g_autoptr (GHashTable) by_queue_id =
       g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) by_stamp = g_hash_table_new (g_str_hash, g_str_equal);
 
   g_ptr_array_sort (sightings, by_time);
   for (guint j = 0; j < sightings->len; j++)
@@ -121,6 +151,13 @@ link_sightings (GPtrArray *sightings)
         if (g_hash_table_lookup_extended (
                 by_queue_id, sighting->received_ids->pdata[k], NULL, &earlier))
           link_pair (sightings, GPOINTER_TO_UINT (earlier), j);
+      if (newest_stamp (sighting) != NULL &&
+          g_hash_table_lookup_extended (by_stamp, newest_stamp (sighting), NULL,
+                                        &earlier))
+        link_pair (sightings, GPOINTER_TO_UINT (earlier), j);
+      if (newest_stamp (sighting) != NULL)
+        g_hash_table_insert (by_stamp, (gpointer) newest_stamp (sighting),
+                             GUINT_TO_POINTER (j));
       if (sighting->message_id != NULL)
         g_hash_table_insert (by_id, sighting->message_id, GUINT_TO_POINTER (j));
       if (sighting->queue_id != NULL)
@@ -277,10 +314,12 @@ inferred_actor (const JourneySession *session, TraceHopKind kind)
   return g_strdup (session->helo);
 }
 
-/* An encrypted SMTP session not yet used, begun at @before or earlier:
+/* An encrypted SMTP session not yet used, begun at @before or earlier,
+ * to a server that did not greet with another name than @by (RFC 5321
+ * §4.3.1: the greeting names the host that stamps "by" in Received:):
  * the latest one. */
 static JourneySession *
-encrypted_smtp_before (TraceJourneys *journeys, gint64 before)
+encrypted_smtp_before (TraceJourneys *journeys, gint64 before, const char *by)
 {
   JourneySession *best = NULL;
 
@@ -288,7 +327,9 @@ encrypted_smtp_before (TraceJourneys *journeys, gint64 before)
     {
       JourneySession *session = journeys->sessions->pdata[i];
       if (session->protocol != TRACE_PROTO_SMTP || !session->encrypted ||
-          session->inferred || session->first_us > before)
+          session->inferred || session->first_us > before ||
+          (session->server_name != NULL && *by != '\0' &&
+           g_ascii_strcasecmp (session->server_name, by) != 0))
         continue;
       if (best == NULL || session->first_us > best->first_us ||
           (session->first_us == best->first_us &&
@@ -353,7 +394,7 @@ infer_hops (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
 
       if (*id == '\0' || queue_id_seen (group, id))
         continue;
-      session = encrypted_smtp_before (journeys, first_stamped (group, id));
+      session = encrypted_smtp_before (journeys, first_stamped (group, id), by);
       if (session == NULL)
         continue;
       session->inferred = TRUE;
