@@ -180,6 +180,7 @@ typedef struct
   char *actor;              /* "alice's client", "mx.example.test", "carol" */
   char *target;             /* "mx.example.test:2587", or the protocol */
   const Sighting *sighting; /* or NULL (inferred, IDLE) */
+  char *stamp;              /* inferred: the Received: id it stands for */
 } Hop;
 
 static void
@@ -191,6 +192,7 @@ hop_free (gpointer data)
   g_free (hop->linked);
   g_free (hop->actor);
   g_free (hop->target);
+  g_free (hop->stamp);
   g_free (hop);
 }
 
@@ -411,6 +413,7 @@ infer_hops (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
           "inferred: an encrypted session of %s at that time", size);
       hop->linked =
           g_strdup_printf ("Received: by %s id %s, and the time", by, id);
+      hop->stamp = g_strdup (id);
       g_ptr_array_add (hops, hop);
     }
 }
@@ -536,6 +539,30 @@ delay_of (gint64 us)
 
   return g_strdup_printf (seconds < 1 ? "%.3f s later" : "%.1f s later",
                           seconds);
+}
+
+/* A hop seen first, after an inferred one: its copy carries the stamp
+ * the inferred hop stands for, and that is the link. */
+static void
+link_to_inferred (GPtrArray *hops)
+{
+  for (guint i = 1; i < hops->len; i++)
+    {
+      Hop *hop = hops->pdata[i];
+      if (hop->linked != NULL || hop->sighting == NULL)
+        continue;
+      for (guint k = i; k-- > 0;)
+        {
+          const Hop *inferred = hops->pdata[k];
+          if (inferred->stamp != NULL &&
+              has_string (hop->sighting->received_ids, inferred->stamp))
+            {
+              hop->linked = g_strdup_printf (
+                  "Received: id %s, the inferred hop's", inferred->stamp);
+              break;
+            }
+        }
+    }
 }
 
 /* The retries of SMTP hops go into their label. */
@@ -678,6 +705,7 @@ trace_journeys_finish (TraceJourneys *journeys)
       GPtrArray *hops = all_hops->pdata[i];
       g_ptr_array_sort (hops, hop_by_time);
       add_retries (journeys, hops);
+      link_to_inferred (hops);
       write_journey (journeys, groups->pdata[i], hops);
     }
   journeys->finished = TRUE;
