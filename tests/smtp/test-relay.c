@@ -123,7 +123,41 @@ relay_tear_down (Relay *r, gconstpointer data)
 }
 
 /* @user@a.test submits to A (STARTTLS + AUTH), as a mail program would;
- * with @option ("--smtputf8", or NULL) added to mw-send's. */
+ * with @options (NULL-terminated: "--smtputf8", "--notify" "SUCCESS"...)
+ * added to mw-send's. */
+static void
+send_from_options (Relay *r,
+                   const char *user,
+                   const char *password,
+                   const char *to,
+                   const char *body,
+                   const char *const *options)
+{
+  g_autofree char *server =
+      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
+  g_autofree char *from = g_strdup_printf ("%s@a.test", user);
+  const char *const base[] = { "mw-send",    "--server", server,
+                               "--starttls", "--cafile", mw_harness_cert (r->a),
+                               "--user",     user,       "--password",
+                               password,     "--from",   from,
+                               "--to",       to,         "--subject",
+                               "relay",      "--body",   body,
+                               NULL };
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  int status;
+
+  for (guint i = 0; base[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) base[i]);
+  for (guint i = 0; options[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) options[i]);
+  g_ptr_array_add (argv, NULL);
+  status = mw_harness_run (r->a, (const char *const *) argv->pdata, NULL, NULL,
+                           &err);
+  if (status != 0)
+    g_error ("mw-send exited %d: %s", status, err);
+}
+
 static void
 send_from_with (Relay *r,
                 const char *user,
@@ -132,21 +166,8 @@ send_from_with (Relay *r,
                 const char *body,
                 const char *option)
 {
-  g_autofree char *server =
-      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
-  g_autofree char *from = g_strdup_printf ("%s@a.test", user);
-  const char *argv[] = { "mw-send",    "--server", server,
-                         "--starttls", "--cafile", mw_harness_cert (r->a),
-                         "--user",     user,       "--password",
-                         password,     "--from",   from,
-                         "--to",       to,         "--subject",
-                         "relay",      "--body",   body,
-                         option,       NULL };
-  g_autofree char *err = NULL;
-  int status = mw_harness_run (r->a, argv, NULL, NULL, &err);
-
-  if (status != 0)
-    g_error ("mw-send exited %d: %s", status, err);
+  send_from_options (r, user, password, to, body,
+                     (const char *const[]){ option, NULL });
 }
 
 static void
@@ -419,7 +440,8 @@ test_stop_during_delivery (Relay *r, gconstpointer data)
 /* A private Postfix (as bench/peers.sh runs it): its own
  * config, queue and log under @dir, smtpd on 127.0.0.1:@port only,
  * accepting b.test for bob into @dir/mail/bob/Maildir (virtual(8) as
- * nobody), no outbound mail at all. */
+ * nobody), no outbound mail at all: its own notices to alice@a.test go
+ * to @dir/mail/alice/Maildir. */
 static void
 postfix_write_config (const char *dir, guint16 port)
 {
@@ -435,7 +457,7 @@ postfix_write_config (const char *dir, guint16 port)
       "default_transport = error:5.7.1 no outbound mail\n"
       "relay_transport = error:5.7.1 no outbound mail\n"
       "biff = no\nsmtpd_tls_security_level = none\n"
-      "virtual_mailbox_domains = b.test\n"
+      "virtual_mailbox_domains = b.test a.test\n"
       "virtual_mailbox_base = %1$s/mail\n"
       "virtual_mailbox_maps = texthash:%1$s/conf/vmailbox\n"
       "virtual_uid_maps = static:65534\nvirtual_gid_maps = static:65534\n"
@@ -477,8 +499,10 @@ postfix_write_config (const char *dir, guint16 port)
   g_assert_cmpint (chown (mail, 65534, 65534), ==, 0);
   g_assert_true (g_file_set_contents (main_path, main_cf, -1, NULL));
   g_assert_true (g_file_set_contents (master_path, master_cf, -1, NULL));
-  g_assert_true (
-      g_file_set_contents (vmailbox, "bob@b.test bob/Maildir/\n", -1, NULL));
+  g_assert_true (g_file_set_contents (vmailbox,
+                                      "bob@b.test bob/Maildir/\n"
+                                      "alice@a.test alice/Maildir/\n",
+                                      -1, NULL));
 }
 
 /* "postfix stop" only signals its master: wait (bounded) until it is
@@ -536,12 +560,41 @@ postfix_log (const char *dir)
   return log;
 }
 
-/* The next hop is Postfix 3 from Debian, not mw-smtpd: A's relay (the
- * SMTP client library, with PIPELINING, SIZE and 8BITMIME as Postfix
- * offers them) must be understood by another implementation. Needs root
- * (Postfix's own daemons switch users) and the postfix package. */
-static void
-test_to_postfix (void)
+/* The first message in @dir/mail/@user/Maildir/new, waiting for one;
+ * *out_path (optional) its file. NULL if none came (transfer full). */
+static char *
+postfix_wait_for_mail (const char *dir, const char *user, char **out_path)
+{
+  g_autofree char *inbox =
+      g_build_filename (dir, "mail", user, "Maildir", "new", NULL);
+  char *text = NULL;
+
+  for (guint i = 0; i < WAIT_STEPS && text == NULL; i++)
+    {
+      g_autoptr (GDir) listing = g_dir_open (inbox, 0, NULL);
+      const char *name = listing ? g_dir_read_name (listing) : NULL;
+      g_autofree char *path =
+          name != NULL ? g_build_filename (inbox, name, NULL) : NULL;
+
+      if (path == NULL || !g_file_get_contents (path, &text, NULL, NULL))
+        g_usleep (100 * 1000);
+      else if (out_path != NULL)
+        *out_path = g_steal_pointer (&path);
+    }
+  return text;
+}
+
+/* Relays one message from alice@a.test (mw-send @options) through A to
+ * Postfix as b.test; *out_text is what Postfix delivered to bob,
+ * *out_log its log; *out_notice (optional) the path of the first notice
+ * Postfix sent alice. FALSE (the test skipped or failed) without
+ * Postfix. */
+static gboolean
+postfix_relay (const char *body,
+               const char *const *options,
+               char **out_text,
+               char **out_log,
+               char **out_notice)
 {
   g_autofree char *postfix = NULL;
   guint16 port = free_port ();
@@ -552,14 +605,12 @@ test_to_postfix (void)
   g_autoptr (MwHarness) a = NULL;
   g_autofree char *dir = NULL;
   g_autofree char *conf = NULL;
-  g_autofree char *inbox = NULL;
   g_autofree char *text = NULL;
   g_autofree char *log = NULL;
   Relay relay = { 0 };
-  guint found = 0;
 
   if (!postfix_available (&postfix))
-    return;
+    return FALSE;
   a = mw_harness_new (a_config);
   /* Postfix's daemons run as postfix and nobody: let them in. */
   g_assert_cmpint (g_chmod (mw_harness_dir (a), 0755), ==, 0);
@@ -572,35 +623,95 @@ test_to_postfix (void)
 
   mw_harness_start (a, "mw-smtpd", NULL);
   relay.a = a;
-  send_from_alice (&relay, "bob@b.test", "pushed to Postfix");
-  inbox = g_build_filename (dir, "mail", "bob", "Maildir", "new", NULL);
-  for (guint i = 0; i < WAIT_STEPS && found == 0; i++)
+  send_from_options (&relay, "alice", "alice-secret", "bob@b.test", body,
+                     options);
+  text = postfix_wait_for_mail (dir, "bob", NULL);
+  if (out_notice != NULL)
     {
-      g_autoptr (GDir) listing = g_dir_open (inbox, 0, NULL);
-      const char *name = listing ? g_dir_read_name (listing) : NULL;
+      g_autofree char *notice =
+          postfix_wait_for_mail (dir, "alice", out_notice);
+      g_autofree char *copy = NULL;
 
-      if (name != NULL)
+      /* the harness removes @dir: keep the notice */
+      if (notice != NULL)
         {
-          g_autofree char *path = g_build_filename (inbox, name, NULL);
-
-          found++;
-          g_file_get_contents (path, &text, NULL, NULL);
+          copy =
+              g_build_filename (g_get_tmp_dir (), "mw-postfix-dsn.eml", NULL);
+          g_assert_true (g_file_set_contents (copy, notice, -1, NULL));
+          g_free (*out_notice);
+          *out_notice = g_steal_pointer (&copy);
         }
-      else
-        g_usleep (100 * 1000);
     }
   postfix_stop (a, stop, dir);
   log = postfix_log (dir);
-  if (found == 0)
+  if (text == NULL)
     g_error ("Postfix never delivered; its log:\n%s\nA's queue:\n%s", log,
              queue_list (a));
+  g_free (wait_for_queue (a, NULL));
+  *out_text = g_steal_pointer (&text);
+  *out_log = g_steal_pointer (&log);
+  return TRUE;
+}
+
+/* The next hop is Postfix 3 from Debian, not mw-smtpd: A's relay (the
+ * SMTP client library, with PIPELINING, SIZE and 8BITMIME as Postfix
+ * offers them) must be understood by another implementation. Needs root
+ * (Postfix's own daemons switch users) and the postfix package. */
+static void
+test_to_postfix (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *log = NULL;
+
+  if (!postfix_relay ("pushed to Postfix", (const char *const[]){ NULL }, &text,
+                      &log, NULL))
+    return;
   g_assert_nonnull (strstr (text, "pushed to Postfix"));
   g_assert_nonnull (strstr (text, "by mx.a.test"));
   /* Postfix offers CHUNKING, so A sent BDAT: Postfix counts the commands
    * of each session when it ends ("... bdat=1 quit=1 commands=5"). */
   if (strstr (log, " bdat=1") == NULL || strstr (log, " data=1") != NULL)
     g_error ("A's relay did not use BDAT (RFC 3030) with Postfix:\n%s", log);
-  g_free (wait_for_queue (a, NULL));
+}
+
+/* RFC 3461 §5.2.1: Postfix offers DSN, so A passes NOTIFY, ENVID and
+ * ORCPT on. Postfix, the last hop, answers NOTIFY=SUCCESS with a
+ * "delivered" notice of its own (RFC 3461 §5.2.3), read here with
+ * Python's email (dsn-fields.py): it quotes our ENVID and ORCPT. */
+static void
+test_to_postfix_dsn (void)
+{
+  g_autofree char *text = NULL;
+  g_autofree char *log = NULL;
+  g_autofree char *notice = NULL;
+  g_autofree char *script =
+      g_test_build_filename (G_TEST_DIST, "smtp", "dsn-fields.py", NULL);
+  g_autofree char *fields = NULL;
+  g_autoptr (MwHarness) h = NULL;
+
+  if (!postfix_relay ("with a receipt from Postfix",
+                      (const char *const[]){ "--notify", "SUCCESS", "--orcpt",
+                                             "robert@b.test", "--envid", "PF-1",
+                                             NULL },
+                      &text, &log, &notice))
+    return;
+  g_assert_nonnull (strstr (text, "with a receipt from Postfix"));
+  if (notice == NULL)
+    g_error ("Postfix sent no success notice (NOTIFY=SUCCESS lost?):\n%s", log);
+  h = mw_harness_new (NULL);
+  const char *argv[] = { "python3", script, notice, NULL };
+  g_assert_cmpint (mw_harness_run (h, argv, NULL, &fields, NULL), ==, 0);
+  g_unlink (notice);
+  for (const char *const *want =
+           (const char *const[]){
+               "message.Original-Envelope-Id=PF-1\n",
+               /* Postfix writes no space after ";" */
+               "recipient.0.Original-Recipient=rfc822;robert@b.test\n",
+               "recipient.0.Final-Recipient=rfc822; bob@b.test\n",
+               "recipient.0.Action=delivered\n", NULL };
+       *want != NULL; want++)
+    if (strstr (fields, *want) == NULL)
+      g_error ("\"%s\" not in Postfix's notice:\n%s", *want, fields);
 }
 
 /* mw-admin queue delete: the entry is gone and never delivered. */
@@ -670,6 +781,8 @@ main (int argc, char **argv)
               NULL, relay_set_up_b_down, test_stop_during_delivery,
               relay_tear_down);
   g_test_add_func ("/relay/to-postfix", test_to_postfix);
+  g_test_add_func ("/relay/to-postfix-carries-notify-and-orcpt",
+                   test_to_postfix_dsn);
   g_test_add ("/relay/smtputf8-relayed", Relay, NULL, relay_set_up_b_running,
               test_smtputf8_relayed, relay_tear_down);
   g_test_add_func ("/relay/smtputf8-bounces-where-next-hop-lacks-it",
