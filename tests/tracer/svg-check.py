@@ -6,9 +6,12 @@ For each case below, runs mw-trace --svg - and checks that the SVG is
 well-formed XML (xml.etree), that the slide layout's viewBox fits 16:9
 (1280 wide or more, at most 9/16 of that high) with no text under 11 px, and that nothing leaves the viewBox: every text
 (its width estimated from DejaVu Sans Mono's advance, 0.6 em, and its
-anchor), line, rect, circle and polyline point. TAP output, one test per
-case; exits 1 if one fails.
+anchor), line, rect, circle and polyline point. Then every SVG golden
+(tests/tracer/*.svg*.out) is checked the same way, but for the size. TAP
+output, one test per case or golden; exits 1 if one fails.
 """
+import glob
+import os
 import re
 import subprocess
 import sys
@@ -94,10 +97,30 @@ def problems(svg, slide):
     return out
 
 
+def check_goldens(captures, first):
+    """Every SVG golden (*.svg*.out): well-formed, inside its viewBox."""
+    failed = 0
+    goldens = sorted(glob.glob(os.path.join(captures, '*.svg*.out')))
+    for number, path in enumerate(goldens, first):
+        with open(path, encoding='utf-8') as f:
+            svg = f.read()
+        try:
+            found = problems(svg, False)
+        except ET.ParseError as error:
+            found = [f'not well-formed XML: {error}']
+        name = os.path.basename(path)
+        print(f'{"not ok" if found else "ok"} {number} - golden {name}')
+        for problem in found[:10]:
+            print(f'# {problem}')
+        failed += 1 if found else 0
+    return failed
+
+
 def main():
     tracer, captures = sys.argv[1], sys.argv[2]
     failed = 0
-    print(f'1..{len(CASES)}')
+    goldens = glob.glob(os.path.join(captures, '*.svg*.out'))
+    print(f'1..{len(CASES) + len(goldens)}')
     for number, (name, capture, options, slide) in enumerate(CASES, 1):
         args = [tracer, '--color=never', '-r', f'{captures}/{capture}',
                 '--svg', '-']
@@ -118,6 +141,7 @@ def main():
                 print(f'# {problem}')
         else:
             print(f'ok {number} - {name}')
+    failed += check_goldens(captures, len(CASES) + 1)
     return 1 if failed else 0
 
 
