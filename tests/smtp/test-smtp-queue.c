@@ -264,6 +264,127 @@ test_bounce_shape (void)
   free_entry (e);
 }
 
+/* RFC 3461 §4: RET, ENVID and each recipient's NOTIFY and ORCPT survive
+ * in the envelope, as does the mark that a delay notice went out. */
+static void
+test_dsn_request_kept (Fixture *f, gconstpointer data)
+{
+  const char *recipients[] = { "b@b.test", "c@c.test", NULL };
+  SmtpDsnRecipient asked = { SMTP_DSN_NOTIFY_SUCCESS | SMTP_DSN_NOTIFY_FAILURE,
+                             "rfc822", "old;name=x@b.test" };
+  g_autoptr (GPtrArray) per_recipient = g_ptr_array_new ();
+  SmtpDsnEnvelope dsn = { SMTP_DSN_RET_FULL, "env 1", per_recipient };
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
+  SmtpQueueEntry *e;
+  const SmtpQueueRecipient *b;
+  const SmtpQueueRecipient *c;
+
+  g_ptr_array_add (per_recipient, &asked);
+  g_ptr_array_add (per_recipient, &(SmtpDsnRecipient){ SMTP_DSN_NOTIFY_NEVER });
+  g_assert_true (smtp_queue_enqueue (f->queue, "a@a.test", recipients, message,
+                                     strlen (message), FALSE, &dsn, NULL,
+                                     &error));
+  entries = smtp_queue_list (f->config->queue_dir, &error);
+  g_assert_no_error (error);
+  e = g_ptr_array_index (entries, 0);
+  g_assert_cmpint (e->ret, ==, SMTP_DSN_RET_FULL);
+  g_assert_cmpstr (e->envid, ==, "env 1");
+  b = g_ptr_array_index (e->recipients, 0);
+  c = g_ptr_array_index (e->recipients, 1);
+  g_assert_cmpint (b->dsn.notify, ==, asked.notify);
+  g_assert_cmpstr (b->dsn.orcpt_type, ==, "rfc822");
+  g_assert_cmpstr (b->dsn.orcpt, ==, "old;name=x@b.test");
+  g_assert_cmpint (c->dsn.notify, ==, SMTP_DSN_NOTIFY_NEVER);
+  g_assert_null (c->dsn.orcpt);
+  g_assert_false (b->delay_notified);
+}
+
+/* An envelope written before DSN existed (no ret, envid, notify, orcpt)
+ * reads as a transaction that asked nothing: the defaults. */
+static void
+test_old_envelope_readable (Fixture *f, gconstpointer data)
+{
+  static const char old[] = "[envelope]\nsender=a@a.test\narrival=100\n"
+                            "attempts=3\nnext_attempt=160\n"
+                            "last_error=421 4.3.2 busy\n\n"
+                            "[recipient 0]\naddress=b@b.test\nstate=waiting\n"
+                            "reason=421 4.3.2 busy\n";
+  g_autofree char *env =
+      g_build_filename (f->config->queue_dir, "OLD1.env", NULL);
+  g_autofree char *msg =
+      g_build_filename (f->config->queue_dir, "OLD1.msg", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) entries = NULL;
+  SmtpQueueEntry *e;
+  const SmtpQueueRecipient *r;
+
+  g_assert_true (g_file_set_contents (msg, message, -1, NULL));
+  g_assert_true (g_file_set_contents (env, old, -1, NULL));
+  entries = smtp_queue_list (f->config->queue_dir, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (entries->len, ==, 1);
+  e = g_ptr_array_index (entries, 0);
+  g_assert_cmpuint (e->attempts, ==, 3);
+  g_assert_cmpint (e->ret, ==, SMTP_DSN_RET_DEFAULT);
+  g_assert_null (e->envid);
+  r = g_ptr_array_index (e->recipients, 0);
+  g_assert_cmpstr (r->address, ==, "b@b.test");
+  g_assert_cmpint (r->dsn.notify, ==, SMTP_DSN_NOTIFY_DEFAULT);
+  g_assert_null (r->dsn.orcpt);
+  g_assert_false (r->delay_notified);
+}
+
+/* Per-message and per-recipient fields of each kind of notice (RFC
+ * 3464 §2.2, §2.3), and RET=FULL returning the whole message. */
+static void
+test_notice_fields (void)
+{
+  SmtpQueueEntry *e = make_entry ("250 2.0.0 queued as X");
+  SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, 0);
+  g_autoptr (GString) delivered = NULL;
+  g_autoptr (GString) delayed = NULL;
+  g_autoptr (GString) full = NULL;
+
+  e->envid = g_strdup ("E1");
+  r->dsn.orcpt_type = g_strdup ("rfc822");
+  r->dsn.orcpt = g_strdup ("old@b.test");
+  r->remote_mta = g_strdup ("mx.b.test");
+  delivered = smtp_bounce_compose ("mx.a.test", e, SMTP_DSN_ACTION_RELAYED,
+                                   e->recipients, message, strlen (message), 0);
+  g_assert_nonnull (strstr (delivered->str,
+                            "\r\n\r\nOriginal-Envelope-Id: E1\r\n"
+                            "Reporting-MTA: dns; mx.a.test\r\n"));
+  g_assert_nonnull (strstr (delivered->str,
+                            "\r\n\r\nOriginal-Recipient: rfc822; old@b.test\r\n"
+                            "Final-Recipient: rfc822; nobody@b.test\r\n"
+                            "Action: relayed\r\nStatus: 2.0.0\r\n"
+                            "Remote-MTA: dns; mx.b.test\r\n"
+                            "Diagnostic-Code: smtp; 250 2.0.0 queued as X\r\n"
+                            "Last-Attempt-Date: "));
+  g_assert_null (strstr (delivered->str, "Will-Retry-Until"));
+  g_free (r->reason);
+  r->reason = g_strdup ("421 4.4.2 slow");
+  delayed = smtp_bounce_compose ("mx.a.test", e, SMTP_DSN_ACTION_DELAYED,
+                                 e->recipients, message, strlen (message),
+                                 e->arrival + 3600);
+  g_assert_nonnull (strstr (delayed->str, "Action: delayed\r\n"
+                                          "Status: 4.4.2\r\n"));
+  g_assert_nonnull (strstr (delayed->str, "\r\nWill-Retry-Until: "));
+  g_assert_null (strstr (delayed->str, "body\r\n")); /* headers only */
+  e->ret = SMTP_DSN_RET_FULL;
+  g_assert_null (strstr (delayed->str, "message/rfc822"));
+  full = smtp_bounce_compose ("mx.a.test", e, SMTP_DSN_ACTION_FAILED,
+                              e->recipients, message, strlen (message), 0);
+  g_assert_nonnull (strstr (full->str, "Content-Type: message/rfc822\r\n\r\n"
+                                       "From: a@a.test\r\nSubject: hi\r\n\r\n"
+                                       "body\r\n"));
+  g_free (r->dsn.orcpt_type);
+  g_free (r->dsn.orcpt);
+  g_free (r->remote_mta);
+  free_entry (e);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -282,5 +403,10 @@ main (int argc, char **argv)
     g_test_add_data_func (status_cases[i].path, &status_cases[i],
                           test_bounce_status);
   g_test_add_func ("/smtp/bounce/multipart-report-shape", test_bounce_shape);
+  g_test_add_func ("/smtp/bounce/notice-fields", test_notice_fields);
+  g_test_add ("/smtp/queue/dsn-request-kept", Fixture, NULL, fixture_set_up,
+              test_dsn_request_kept, fixture_tear_down);
+  g_test_add ("/smtp/queue/old-envelope-readable", Fixture, NULL,
+              fixture_set_up, test_old_envelope_readable, fixture_tear_down);
   return g_test_run ();
 }
