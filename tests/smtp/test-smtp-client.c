@@ -566,6 +566,81 @@ test_smtputf8_for_utf8_address (void)
   fake_server_finish (server, refused_transcript);
 }
 
+/* RFC 3461 §4: the DSN request goes out as parameters, values in xtext,
+ * only to a server that offers DSN; to one that does not, the same
+ * message goes without them (§5.2.2). */
+static void
+test_dsn_only_when_offered (void)
+{
+  static const char *const to[] = { "b@fake.test", "c@fake.test", NULL };
+  static const char *const dsn_script[] = {
+    GREETING,
+    "<",
+    "> 250-fake.test\r\n250 DSN",
+    "<",
+    "> 250 ok",
+    "<",
+    "> 250 ok",
+    "<",
+    "> 250 ok",
+    "<",
+    "> 354 go",
+    "<.",
+    "> 250 queued",
+    QUIT,
+    NULL,
+  };
+  static const char *const dsn_transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test> RET=HDRS ENVID=id+2B1+3D2",
+    "RCPT TO:<b@fake.test> NOTIFY=SUCCESS,DELAY ORCPT=rfc822;old+20b@fake.test",
+    "RCPT TO:<c@fake.test>",
+    "DATA",
+    "hi",
+    ".",
+    "QUIT",
+    NULL,
+  };
+  static const char *const plain_script[] = {
+    GREETING, EHLO_PLAIN, "<", "> 250 ok", "<",  "> 250 ok",
+    "<",      "> 250 ok", "<", "> 354 go", "<.", "> 250 queued",
+    QUIT,     NULL,
+  };
+  static const char *const plain_transcript[] = {
+    "EHLO client.test",
+    "MAIL FROM:<a@client.test>",
+    "RCPT TO:<b@fake.test>",
+    "RCPT TO:<c@fake.test>",
+    "DATA",
+    "hi",
+    ".",
+    "QUIT",
+    NULL,
+  };
+  SmtpDsnRecipient first = { SMTP_DSN_NOTIFY_SUCCESS | SMTP_DSN_NOTIFY_DELAY,
+                             "rfc822", "old b@fake.test" };
+  g_autoptr (GPtrArray) recipients = g_ptr_array_new ();
+  SmtpDsnEnvelope dsn = { SMTP_DSN_RET_HDRS, "id+1=2", recipients };
+  const char *const *scripts[] = { dsn_script, plain_script };
+  const char *const *transcripts[] = { dsn_transcript, plain_transcript };
+
+  g_ptr_array_add (recipients, &first);
+  g_ptr_array_add (recipients, &(SmtpDsnRecipient){ 0 });
+  for (guint i = 0; i < G_N_ELEMENTS (scripts); i++)
+    {
+      FakeServer *server = fake_server_start (scripts[i]);
+      g_autoptr (SmtpClient) client = connect_and_ehlo (server);
+      g_autoptr (GError) error = NULL;
+
+      smtp_client_set_dsn (client, &dsn);
+      g_assert_true (smtp_client_send (client, "a@client.test", to, "hi\r\n", 4,
+                                       NULL, &error));
+      g_assert_no_error (error);
+      smtp_client_quit (client);
+      fake_server_finish (server, transcripts[i]);
+    }
+}
+
 static void
 test_send (gconstpointer data)
 {
@@ -864,6 +939,8 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   for (guint i = 0; i < G_N_ELEMENTS (send_cases); i++)
     g_test_add_data_func (send_cases[i].path, &send_cases[i], test_send);
+  g_test_add_func ("/smtp/client/dsn-only-when-offered",
+                   test_dsn_only_when_offered);
   g_test_add_func ("/smtp/client/smtputf8-for-utf8-address",
                    test_smtputf8_for_utf8_address);
   g_test_add_func ("/smtp/client/bdat/pipelined-one-chunk-as-is",
