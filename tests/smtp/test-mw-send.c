@@ -329,6 +329,18 @@ static const FailureCase failure_cases[] = {
     "connect to 127.0.0.1" },
   { "/mw-send/exit/no-recipient-is-1-usage", "smtp",
     (const char *const[]){ NULL }, 1, "--to" },
+  /* RFC 3461 §4: checked with the server's grammar before connecting */
+  { "/mw-send/exit/dsn-never-with-success-is-1-usage", "smtp",
+    (const char *const[]){ "--to", "bob@example.test", "--notify",
+                           "NEVER,SUCCESS", NULL },
+    1, "NOTIFY=NEVER stands alone" },
+  { "/mw-send/exit/dsn-bad-ret-is-1-usage", "smtp",
+    (const char *const[]){ "--to", "bob@example.test", "--ret", "ALL", NULL },
+    1, "RET=FULL or RET=HDRS" },
+  { "/mw-send/exit/dsn-orcpt-without-recipient-is-1-usage", "smtp",
+    (const char *const[]){ "--to", "bob@example.test", "--orcpt", "a@b.test",
+                           "--orcpt", "c@d.test", NULL },
+    1, "2 --orcpt for 1 recipients" },
 };
 
 static void
