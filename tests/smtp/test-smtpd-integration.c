@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT
  * test-smtpd-integration.c: the real mw-smtpd process on loopback, started
  * by the harness: byte-exact delivery to Maildir, durability around
- * kill -9 (RFC 5321 §6.1: no 250 before the message is safe), hostile
+ * kill -9 (RFC 5321 §6.1: no 250 before the message is safe), DATA
+ * written to disk while it is read (whatever the cuts between the
+ * client's writes), one file hard-linked for several recipients, hostile
  * input that must not hurt the server, many sessions at once.
  */
 #include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "mail-net.h"
 #include "mw-harness.h"
@@ -200,6 +203,147 @@ test_kill_after_250 (Fixture *f, gconstpointer data)
   g_assert_cmpstr (stored, ==, "Subject: durable\r\n\r\nkept\r\n");
 }
 
+/* Sends @text in writes of the sizes in @cuts (cycled), each flushed on
+ * its own, so the server's reads end anywhere: between CR and LF, inside
+ * "\r\n.\r\n", after a stuffed dot. */
+static void
+send_in_pieces (MailStream *stream,
+                const char *text,
+                gsize length,
+                const gsize *cuts,
+                guint n_cuts)
+{
+  for (gsize done = 0, i = 0; done < length; i++)
+    {
+      gsize piece = MIN (cuts[i % n_cuts], length - done);
+      g_autoptr (GError) error = NULL;
+
+      mail_stream_write (stream, text + done, piece);
+      mail_stream_flush (stream, NULL, &error);
+      g_assert_no_error (error);
+      done += piece;
+    }
+}
+
+/* A body of about @size octets whose lines start with dots, hold lone
+ * dots, ".." and ". ", and are of many lengths up to 993. */
+static char *
+dotty_body (gsize size)
+{
+  GString *body = g_string_new ("Subject: dots\r\n\r\n");
+  static const char *const starts[] = { ".", "..", ". ", "", "x.", "...." };
+
+  for (guint i = 0; body->len < size; i++)
+    {
+      g_string_append (body, starts[i % G_N_ELEMENTS (starts)]);
+      for (guint k = 0; k < (i * 37) % 990; k++)
+        g_string_append_c (body, (char) ('a' + (i + k) % 26));
+      g_string_append (body, "\r\n");
+    }
+  return g_string_free (body, FALSE);
+}
+
+/* Streamed DATA, byte for byte: 1 MiB of dot-stuffed lines sent in
+ * writes of odd sizes (so CRLFs and stuffed dots fall across the
+ * server's reads and across its 64 KiB writes to the file). */
+static void
+test_streamed_big_byte_exact (Fixture *f, gconstpointer data)
+{
+  static const gsize cuts[] = { 1, 2, 3, 4093, 65537, 7, 511, 131071 };
+  g_autoptr (MailStream) stream = open_transaction (f);
+  g_autofree char *body = dotty_body (1 << 20);
+  g_autoptr (GString) stuffed = g_string_new (NULL);
+  g_autofree char *stored = NULL;
+
+  mail_dot_stuff (stuffed, body, strlen (body));
+  send_in_pieces (stream, stuffed->str, stuffed->len, cuts,
+                  G_N_ELEMENTS (cuts));
+  expect (stream, SMTP_REPLY_OK);
+  command (stream, "QUIT", SMTP_REPLY_CLOSING);
+  stored = read_alice_body (f);
+  g_assert_cmpuint (strlen (stored), ==, strlen (body));
+  g_assert_true (strcmp (stored, body) == 0);
+  g_assert_cmpuint (count_alice_files (f, "tmp"), ==, 0);
+}
+
+/* Trickled: one octet per write, the end of DATA too. A "." line that
+ * is not at the end, and a CR whose LF comes in the next write. */
+static void
+test_streamed_trickle (Fixture *f, gconstpointer data)
+{
+  static const gsize one[] = { 1 };
+  static const char body[] = "Subject: trickle\r\n\r\n"
+                             "line\r\n"
+                             ".\r\n"
+                             "..\r\n"
+                             ".. x\r\n"
+                             "last\r\n";
+  g_autoptr (MailStream) stream = open_transaction (f);
+  g_autoptr (GString) stuffed = g_string_new (NULL);
+  g_autofree char *stored = NULL;
+
+  mail_dot_stuff (stuffed, body, strlen (body));
+  send_in_pieces (stream, stuffed->str, stuffed->len, one, 1);
+  expect (stream, SMTP_REPLY_OK);
+  stored = read_alice_body (f);
+  g_assert_cmpstr (stored, ==, body);
+}
+
+/* kill -9 with 300 KiB of the text already written to disk: no message,
+ * and no half-written file in tmp/ either (it has no name until it is
+ * delivered, so the kernel frees it with the process). */
+static void
+test_kill_during_big_data (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MailStream) stream = open_transaction (f);
+  g_autofree char *body = dotty_body (300 * 1024);
+  g_autoptr (GString) stuffed = g_string_new (NULL);
+
+  mail_dot_stuff (stuffed, body, strlen (body));
+  g_string_truncate (stuffed, stuffed->len - 3); /* no end of DATA */
+  send_text (stream, stuffed->str);
+  /* time to read it and write most of it to the file (64 KiB at a time) */
+  g_usleep (300 * 1000);
+  mw_harness_signal (f->harness, f->server, SIGKILL);
+  g_assert_cmpuint (count_alice_files (f, "new"), ==, 0);
+  g_assert_cmpuint (count_alice_files (f, "cur"), ==, 0);
+  g_assert_cmpuint (count_alice_files (f, "tmp"), ==, 0);
+}
+
+/* One message to alice and bob: one file, two names (a hard link, no
+ * second copy to write and fsync), the same octets for both. */
+static void
+test_recipients_share_one_file (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MailStream) stream = client_connect (f);
+  g_auto (GStrv) alice = NULL;
+  g_auto (GStrv) bob = NULL;
+  g_autofree char *alice_text = NULL;
+  g_autofree char *bob_text = NULL;
+  struct stat a, b;
+
+  expect (stream, SMTP_REPLY_SERVICE_READY);
+  command (stream, "EHLO client.example", SMTP_REPLY_OK);
+  command (stream, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (stream, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (stream, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (stream, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (stream, "Subject: both\r\n\r\nfor two\r\n.\r\n");
+  expect (stream, SMTP_REPLY_OK);
+  alice = mw_harness_list_messages (f->harness, "alice", NULL);
+  bob = mw_harness_list_messages (f->harness, "bob", NULL);
+  g_assert_cmpuint (g_strv_length (alice), ==, 1);
+  g_assert_cmpuint (g_strv_length (bob), ==, 1);
+  g_assert_cmpint (stat (alice[0], &a), ==, 0);
+  g_assert_cmpint (stat (bob[0], &b), ==, 0);
+  g_assert_true (a.st_dev == b.st_dev && a.st_ino == b.st_ino);
+  g_assert_cmpuint (a.st_nlink, ==, 2);
+  g_assert_true (g_file_get_contents (alice[0], &alice_text, NULL, NULL));
+  g_assert_true (g_file_get_contents (bob[0], &bob_text, NULL, NULL));
+  g_assert_cmpstr (alice_text, ==, bob_text);
+  g_assert_nonnull (strstr (alice_text, "\r\n\r\nfor two\r\n"));
+}
+
 /* Sends raw octets on a fresh connection, then hangs up. */
 static void
 hostile_connection (Fixture *f, const void *data, gsize length)
@@ -296,6 +440,14 @@ main (int argc, char **argv)
        test_kill_during_data);
   add ("/smtpd/integration/kill-9-after-250-keeps-message",
        test_kill_after_250);
+  add ("/smtpd/integration/streamed/1-mib-dot-stuffed-odd-writes",
+       test_streamed_big_byte_exact);
+  add ("/smtpd/integration/streamed/trickled-one-octet-per-write",
+       test_streamed_trickle);
+  add ("/smtpd/integration/streamed/kill-9-mid-big-data-leaves-nothing",
+       test_kill_during_big_data);
+  add ("/smtpd/integration/recipients-share-one-hard-linked-file",
+       test_recipients_share_one_file);
   add ("/smtpd/integration/hostile-input-server-survives", test_hostile_input);
   add ("/smtpd/integration/silent-clients-block-nobody", test_many_sessions);
   add ("/smtpd/integration/user-added-without-restart",
