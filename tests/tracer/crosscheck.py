@@ -27,6 +27,13 @@ RULES = {
         "tshark treats the lines a client sends after a rejected DATA as "
         "message text; RFC 5321 §4.1.1.4 and §3.3: only a 354 reply starts "
         "the mail data, so after a 503 they are commands"),
+    "smtp-command-after-data-read-as-text": (
+        "tshark",
+        "when the line \".\" that ends the mail data comes in a TLS record of "
+        "its own (mutt writes it so), tshark 4.0 misses it and lists the "
+        "client's next lines as DATA fragments; RFC 5321 §4.1.1.4: the mail "
+        "data ends at that line, and the server's reply to it (seen by both) "
+        "says so, so what follows are commands"),
     "smtp-bdat-not-decoded": (
         "tshark",
         "tshark 4.0 does not decode BDAT; RFC 3030 §2 defines it as a "
@@ -72,10 +79,11 @@ def split(value):
     return [v for v in value.split("|") if v != ""] if value else []
 
 
-def tshark_tokens(tsv, protocol, literal_frames, servers):
+def tshark_tokens(tsv, protocol, literal_frames, servers, blank_frames):
     """flow (client port) -> list of (frame, token). @servers: the server
     ports (from mw-trace's open events: servers on ephemeral ports may have
-    the larger port number)."""
+    the larger port number). Fills @blank_frames with the SMTP client
+    frames tshark lists with no command (message text, as it sees it)."""
     flows = defaultdict(list)
     with open(tsv, newline="") as f:
         for row in csv.DictReader(f, delimiter="\t"):
@@ -88,6 +96,8 @@ def tshark_tokens(tsv, protocol, literal_frames, servers):
                 if from_client:
                     commands = [c.upper() for c in
                                 split(row["smtp.req.command"])]
+                    if not commands:
+                        blank_frames.add(frame)
                     if "STAR" in commands:
                         applied["smtp-starttls-cut"] += commands.count("STAR")
                     out += [(frame, "C:" + ("STARTTLS" if c == "STAR" else c))
@@ -180,12 +190,14 @@ TSHARK_SMTP_VERBS = {"HELO", "EHLO", "MAIL", "RCPT", "DATA", "RSET", "VRFY",
                      "BDAT", "ETRN", "TURN", "ATRN", "SEND", "SOML", "SAML"}
 
 
-def as_tshark_sees_smtp(tokens):
-    """tshark's view: text after a rejected DATA, no BDAT, no unknown verbs.
-    Replies are paired with commands in order (RFC 2920 §3.1) to find the
-    reply to DATA."""
+def as_tshark_sees_smtp(tokens, blank_frames):
+    """tshark's view: text after a rejected DATA, no BDAT, no unknown verbs,
+    commands after the end of data that tshark listed as text (frames in
+    @blank_frames). Replies are paired with commands in order (RFC 2920
+    §3.1) to find the reply to DATA and to its end."""
     out = []
     in_text = False
+    after_data = False  # the reply to the end of data has come
     waiting = []  # commands sent, not yet answered
     greeted = False
     for frame, token in tokens:
@@ -193,6 +205,9 @@ def as_tshark_sees_smtp(tokens):
             verb = token[2:]
             if in_text:
                 applied["smtp-text-after-rejected-data"] += 1
+                continue
+            if after_data and frame in blank_frames:
+                applied["smtp-command-after-data-read-as-text"] += 1
                 continue
             waiting.append(verb)
             if verb == "BDAT":
@@ -205,6 +220,7 @@ def as_tshark_sees_smtp(tokens):
             greeted = True
         elif waiting:
             answered = waiting.pop(0)
+            after_data = answered == "."
             if answered == "DATA" and token == "S:354":
                 waiting.insert(0, ".")  # the end of data gets a reply too
             elif answered == "DATA":
@@ -230,7 +246,8 @@ def main():
     events = mw_events(mw_trace, pcap, keylog)
     mw, literal_frames = mw_tokens(events, protocol)
     servers = {e["tcp.dstport"] for e in events if e["kind"] == "open"}
-    ts = tshark_tokens(tsv, protocol, literal_frames, servers)
+    blank_frames = set()
+    ts = tshark_tokens(tsv, protocol, literal_frames, servers, blank_frames)
     failed = False
     if sorted(mw) != sorted(ts):
         print(f"flows differ: mw-trace {sorted(mw)} tshark {sorted(ts)}")
@@ -238,7 +255,7 @@ def main():
     for flow in sorted(set(mw) | set(ts)):
         mine = mw.get(flow, [])
         if protocol == "smtp":
-            mine = as_tshark_sees_smtp(mine)
+            mine = as_tshark_sees_smtp(mine, blank_frames)
         elif protocol == "pop":
             mine = as_tshark_sees_pop(mine)
         a = [t for _, t in mine]

@@ -167,6 +167,50 @@ with c.wrap_socket(socket.create_connection(("127.0.0.1", int(sys.argv[1])))) as
             pass
 PY
 fi
+# tls-mutt: mutt, whose GnuTLS writes SSLKEYLOGFILE as mailwire's
+# programs do: a message sent in batch mode (no terminal needed) over
+# STARTTLS with AUTH on the submission port, then read over implicit TLS
+# in a pseudo-terminal (the index, the pager, quit)
+if [[ $what == *" tls "* || $what == *" tls-mutt "* ]]; then
+cat > "$dir/muttrc" <<MUTTRC
+set from="alice@example.test"
+set smtp_url="smtp://alice@127.0.0.1:$submission_port/"
+set smtp_pass="alice-secret"
+set folder="imaps://bob@127.0.0.1:$imaps_port/"
+set spoolfile="+INBOX"
+set imap_user="bob"
+set imap_pass="bob-secret"
+set ssl_starttls=yes
+set ssl_force_tls=yes
+set ssl_ca_certificates_file="$dir/cert.pem"
+set header_cache=""
+set message_cachedir=""
+set record=""
+set imap_check_subscribed=no
+set mark_old=no
+set wait_key=no
+set quit=yes
+set sleep_time=0
+set mail_check=60
+set imap_idle=no
+set charset="utf-8"
+set send_charset="utf-8"
+MUTTRC
+tls_capture tls-smtp-mutt "smtp:$submission_port" -- \
+    bash -c 'echo "Sent by mutt over STARTTLS." |
+             HOME="$0" mutt -n -F "$0/muttrc" -s "mutt over STARTTLS" bob@example.test' "$dir"
+cat > "$dir/mutt.steps" <<'STEPS'
+expect mutt over STARTTLS
+send \r
+expect Sent by mutt over STARTTLS.
+send q
+send q
+exit
+STEPS
+tls_capture tls-imap-mutt "tls/imap:$imaps_port" -- \
+    env HOME="$dir" python3 "$(dirname "$0")/../imap/interop-pty.py" "$dir/mutt.steps" -- \
+    mutt -n -F "$dir/muttrc"
+fi
 unset SSLKEYLOGFILE
 
 if [[ $what == *" tls "* ]]; then

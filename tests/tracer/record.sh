@@ -46,6 +46,10 @@
 #           curl imaps (1.3 AES-128), imaplib STARTTLS (1.2 GCM)
 #     tls-lint (also alone: WHAT tls-lint): an IMAP client over implicit
 #           TLS that reuses a tag and ends a line with a bare LF
+#     tls-mutt (also alone: WHAT tls-mutt): mutt (GnuTLS), a real mail
+#           program, sends in batch mode over STARTTLS with AUTH
+#           (tls-smtp-mutt), then reads the message over implicit TLS in a
+#           pseudo-terminal (tls-imap-mutt, tests/imap/interop-pty.py)
 #   tls-cut.pcap is tls-smtp.pcap with every frame cut to 300 octets
 #   (editcap -s 300: gaps in the longer records: the certificate, the
 #   message), tls-end.pcap the first 35 frames of tls-imap.pcap and 150
@@ -394,7 +398,7 @@ for end in ENDS:
 PY
 fi
 
-if [[ $what == *" tls "* || $what == *" tls-lint "* ]]; then
+if [[ $what == *" tls "* || $what == *" tls-lint "* || $what == *" tls-mutt "* ]]; then
     # shellcheck source=record-tls.sh
     . "$(dirname "$0")/record-tls.sh"
 fi
