@@ -5,7 +5,9 @@
  * lines (§4.1.1.1) and the catalog lookups the tracer makes.
  * Invariants: a parsed reply written again by smtp_proto_format_reply ()
  * parses to the same code, text and enhanced code; a parsed path written
- * as "<mailbox>" with its parameters parses to the same mailbox.
+ * as "<mailbox>" with its parameters parses to the same mailbox. The DSN
+ * parameters (RFC 3461 §4): xtext decodes what it encodes; a RCPT's
+ * NOTIFY and ORCPT written as the relay writes them parse to the same.
  */
 #include "fuzz.h"
 #include "smtp-proto.h"
@@ -101,6 +103,67 @@ check_path_round_trip (const SmtpPath *path, SmtpPathKind kind)
   g_assert_cmpuint (reparsed->parameters->len, ==, path->parameters->len);
 }
 
+/* RFC 3461 §4: what the queue and the relay write back must parse to
+ * the same request (the next hop reads it with this grammar too). */
+static void
+fuzz_dsn (const SmtpPath *path, SmtpPathKind kind)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (kind == SMTP_PATH_REVERSE)
+    {
+      SmtpDsnRet ret = SMTP_DSN_RET_DEFAULT;
+      g_autofree char *envid = NULL;
+
+      if (smtp_proto_parse_dsn_mail (path, &ret, &envid, &error))
+        {
+          g_autofree char *encoded =
+              envid != NULL ? smtp_proto_xtext_encode (envid) : NULL;
+          g_autofree char *decoded =
+              encoded != NULL ? smtp_proto_xtext_decode (encoded, NULL) : NULL;
+
+          g_assert_cmpstr (decoded, ==, envid);
+        }
+      else
+        g_assert_nonnull (error);
+      return;
+    }
+  {
+    g_autoptr (SmtpDsnRecipient) recipient =
+        smtp_proto_parse_dsn_rcpt (path, &error);
+    g_autoptr (SmtpDsnRecipient) copy = NULL;
+    g_autoptr (SmtpDsnRecipient) again = NULL;
+    g_autoptr (SmtpPath) written = NULL;
+    g_autofree char *notify = NULL;
+    g_autofree char *orcpt = NULL;
+    g_autofree char *line = NULL;
+
+    if (recipient == NULL)
+      {
+        g_assert_nonnull (error);
+        return;
+      }
+    copy = smtp_dsn_recipient_copy (recipient);
+    notify = smtp_dsn_notify_to_string (recipient->notify);
+    g_assert_cmpint (smtp_dsn_notify_from_string (notify), ==,
+                     recipient->notify);
+    orcpt = smtp_dsn_recipient_format_orcpt (copy);
+    line = g_strdup_printf ("TO:<a@b>%s%s%s", notify != NULL ? " NOTIFY=" : "",
+                            notify != NULL ? notify : "", orcpt);
+    written = smtp_proto_parse_path (line, SMTP_PATH_FORWARD, NULL);
+    g_assert_nonnull (written);
+    again = smtp_proto_parse_dsn_rcpt (written, NULL);
+    g_assert_nonnull (again);
+    g_assert_cmpint (again->notify, ==, recipient->notify);
+    g_assert_cmpstr (again->orcpt, ==, recipient->orcpt);
+    g_assert_true ((again->orcpt_type == NULL) ==
+                   (recipient->orcpt_type == NULL));
+    if (again->orcpt_type != NULL)
+      g_assert_cmpint (
+          g_ascii_strcasecmp (again->orcpt_type, recipient->orcpt_type), ==, 0);
+  }
+}
+
 static void
 fuzz_path (const char *arguments, SmtpPathKind kind)
 {
@@ -124,6 +187,7 @@ fuzz_path (const char *arguments, SmtpPathKind kind)
       smtp_proto_extension_info (parameter->keyword);
     }
   check_path_round_trip (path, kind);
+  fuzz_dsn (path, kind);
 }
 
 int

@@ -142,6 +142,13 @@ smtp_proto_xtext_decode (const char *xtext, GError **error)
                                 "upper-case hex digits (RFC 3461 §4)");
           return NULL;
         }
+      if (high == 0 && low == 0)
+        {
+          /* no address or envelope id holds a NUL, and a C string ends
+           * at one (found by fuzz-smtp-proto: "+00" cut the ORCPT short) */
+          smtp_dsn_fail (error, "xtext \"+00\" (a NUL) is not allowed");
+          return NULL;
+        }
       g_string_append_c (out, (char) (high * 16 + low));
       p += 2;
     }
@@ -177,8 +184,11 @@ smtp_dsn_utf8_addr_decode (const char *text, GError **error)
 
       if (g_str_has_prefix (p, "\\x{"))
         {
-          point = g_ascii_strtoull (p + 3, &end, 16);
-          if (end == p + 3 || end - (p + 3) > 6 || *end != '}' ||
+          /* HEXPOINT is hex digits only: strtoull would take a sign or
+           * blanks before them */
+          point =
+              g_ascii_isxdigit (p[3]) ? g_ascii_strtoull (p + 3, &end, 16) : 0;
+          if (end == NULL || end == p + 3 || end - (p + 3) > 6 || *end != '}' ||
               !g_unichar_validate ((gunichar) point) || point == 0)
             break;
           g_string_append_unichar (out, (gunichar) point);
