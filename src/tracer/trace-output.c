@@ -24,6 +24,7 @@ struct _TraceEvent
   /* Nothing of this event will be shown (-q hides it and no SVG draws
    * it), so the setters skip their work: -q is a fast summary mode. */
   gboolean muted;
+  gboolean always_shown; /* lint, summary, gap: shown even under -q */
   gboolean has_text;
   GString *text;
   GString *meaning;
@@ -46,7 +47,7 @@ static GString *output;
 /* GLib 2.74's g_string_append () is a call into g_string_insert_len ()
  * and its checks; rendering makes millions of small appends, so they copy
  * straight in when the buffer has room. */
-static void
+static inline void
 put_len (GString *out, const char *text, gsize length)
 {
   if (out->len + length < out->allocated_len)
@@ -59,7 +60,7 @@ put_len (GString *out, const char *text, gsize length)
     g_string_append_len (out, text, (gssize) length);
 }
 
-static void
+static inline void
 put (GString *out, const char *text)
 {
   put_len (out, text, strlen (text));
@@ -73,12 +74,12 @@ kind_always_shown (const char *kind)
 }
 
 static gboolean
-event_is_muted (TraceSession *session, const char *kind)
+event_is_muted (TraceSession *session, gboolean always_shown)
 {
   const TraceOptions *options = session->options;
 
   return !options->json && options->quiet && session->svg == NULL &&
-         !kind_always_shown (kind);
+         !always_shown;
 }
 
 TraceEvent *
@@ -96,7 +97,8 @@ trace_event_new (TraceSession *session, int direction, const char *kind)
   event->session = session;
   event->direction = direction;
   event->kind = kind;
-  event->muted = event_is_muted (session, kind);
+  event->always_shown = kind_always_shown (kind);
+  event->muted = event_is_muted (session, event->always_shown);
   event->has_text = FALSE;
   g_string_truncate (event->text, 0);
   g_string_truncate (event->meaning, 0);
@@ -170,6 +172,11 @@ trace_event_explain (TraceEvent *event, const char *format, ...)
     return;
   if (event->meaning->len > 0)
     put (event->meaning, "; ");
+  if (strchr (format, '%') == NULL)
+    {
+      put (event->meaning, format); /* most explanations are fixed text */
+      return;
+    }
   va_start (args, format);
   append_vprintf (event->meaning, format, args);
   va_end (args);
@@ -199,21 +206,44 @@ trace_event_shown (TraceEvent *event)
   return !event->muted;
 }
 
-/* Appends the decimal digits of @value (no printf: it is called for
- * every event). */
+/* "00" to "99", for writing numbers two digits at a time. */
+static const char two_digits[] = "00010203040506070809101112131415161718192021"
+                                 "22232425262728293031323334353637383940414243"
+                                 "44454647484950515253545556575859606162636465"
+                                 "66676869707172737475767778798081828384858687"
+                                 "888990919293949596979899";
+
+#define UINT_DIGITS 20 /* G_MAXUINT64 has 20 */
+
+/* The decimal digits of @value, right-aligned in @digits; returns where
+ * they start (no printf: it is called for every event). */
+static gsize
+format_uint (char digits[UINT_DIGITS], guint64 value)
+{
+  gsize n = UINT_DIGITS;
+
+  for (; value >= 100; value /= 100)
+    {
+      n -= 2;
+      memcpy (digits + n, two_digits + 2 * (value % 100), 2);
+    }
+  if (value >= 10)
+    {
+      n -= 2;
+      memcpy (digits + n, two_digits + 2 * value, 2);
+    }
+  else
+    digits[--n] = (char) ('0' + value);
+  return n;
+}
+
 static void
 append_uint (GString *out, guint64 value)
 {
-  char digits[24];
-  gsize n = sizeof digits;
+  char digits[UINT_DIGITS];
+  gsize n = format_uint (digits, value);
 
-  do
-    {
-      digits[--n] = (char) ('0' + value % 10);
-      value /= 10;
-    }
-  while (value > 0);
-  put_len (out, digits + n, (sizeof digits - n));
+  put_len (out, digits + n, UINT_DIGITS - n);
 }
 
 static void
@@ -228,14 +258,22 @@ append_int (GString *out, gint64 value)
     append_uint (out, (guint64) value);
 }
 
+/* ,"name": -- member names are the decoders' own literals, plain ASCII
+ * (trace-output.h), so they are written as they are. */
+static void
+append_member_name (GString *out, const char *name)
+{
+  put_len (out, ",\"", 2);
+  put (out, name);
+  put_len (out, "\":", 2);
+}
+
 void
 trace_event_field (TraceEvent *event, const char *name, const char *value)
 {
   if (value == NULL || !event->session->options->json)
     return; /* only JSON shows fields: the ladder need not build them */
-  g_string_append_c (event->fields, ',');
-  trace_json_append_string (event->fields, name);
-  g_string_append_c (event->fields, ':');
+  append_member_name (event->fields, name);
   trace_json_append_string (event->fields, value);
 }
 
@@ -244,9 +282,7 @@ trace_event_field_int (TraceEvent *event, const char *name, gint64 value)
 {
   if (!event->session->options->json)
     return;
-  g_string_append_c (event->fields, ',');
-  trace_json_append_string (event->fields, name);
-  g_string_append_c (event->fields, ':');
+  append_member_name (event->fields, name);
   append_int (event->fields, value);
 }
 
@@ -262,67 +298,143 @@ json_plain_init (void)
     json_plain[c] = c != '"' && c != '\\';
 }
 
-/* Length of the run at the start of @text that needs no escaping. */
+#define BYTES_OF(c) (G_GUINT64_CONSTANT (0x0101010101010101) * (c))
+#define HIGH_BITS BYTES_OF (0x80)
+
+/* Nonzero when one of the eight octets of @word is not plain: below 0x20,
+ * above 0x7e, a quote or a backslash (the classic "has a zero byte" bit
+ * tricks, each exact about whether any octet matches). */
+static inline guint64
+word_needs_escape (guint64 word)
+{
+  guint64 quote = word ^ BYTES_OF ('"');
+  guint64 backslash = word ^ BYTES_OF ('\\');
+
+  return ((word - BYTES_OF (0x20)) & ~word) |
+         ((quote - BYTES_OF (1)) & ~quote) |
+         ((backslash - BYTES_OF (1)) & ~backslash) | (word + BYTES_OF (1)) |
+         word;
+}
+
+/* Length of the run at the start of @text (@length octets) that needs no
+ * escaping, eight octets at a time while it lasts. */
 static gsize
-json_plain_length (const char *text)
+json_plain_length (const char *text, gsize length)
 {
   gsize n = 0;
 
   if (!json_plain[' '])
     json_plain_init ();
-  while (json_plain[(guchar) text[n]])
+  for (; n + 8 <= length; n += 8)
+    {
+      guint64 word;
+      memcpy (&word, text + n, 8);
+      if ((word_needs_escape (word) & HIGH_BITS) != 0)
+        break;
+    }
+  while (n < length && json_plain[(guchar) text[n]])
     n++;
   return n;
 }
 
-/* The general case: UTF-8 to repair, characters to escape. */
-static void
-json_append_escaped (GString *out, const char *text)
+/* Length of the ASCII run at the start of @text (@length octets). */
+static gsize
+json_ascii_length (const char *text, gsize length)
 {
-  g_autofree char *repaired = NULL;
-  const char *p = text;
+  gsize n = 0;
 
-  if (!g_utf8_validate (text, -1, NULL))
-    p = repaired = g_utf8_make_valid (text, -1);
-  while (*p != '\0')
+  for (; n + 8 <= length; n += 8)
     {
-      gsize plain = 0;
+      guint64 word;
+      memcpy (&word, text + n, 8);
+      if ((word & HIGH_BITS) != 0)
+        break;
+    }
+  while (n < length && (guchar) text[n] < 0x80)
+    n++;
+  return n;
+}
+
+/* One octet that is not plain, as RFC 8259 §7 escapes it. */
+static void
+json_append_escape (GString *out, guchar c)
+{
+  static const char hex[] = "0123456789abcdef";
+  char escape[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 0xf] };
+
+  if (c == '"' || c == '\\')
+    {
+      escape[1] = (char) c;
+      put_len (out, escape, 2);
+    }
+  else if (c == '\n')
+    put_len (out, "\\n", 2);
+  else if (c == '\r')
+    put_len (out, "\\r", 2);
+  else if (c == '\t')
+    put_len (out, "\\t", 2);
+  else
+    put_len (out, escape, 6);
+}
+
+/* @text (@length octets, valid UTF-8) from its first octet that is not
+ * plain: runs copied, escapes written, UTF-8 sequences copied whole. */
+static void
+json_append_escaped (GString *out, const char *text, gsize length)
+{
+  gsize i = 0;
+
+  while (i < length)
+    {
+      gsize plain = json_plain_length (text + i, length - i);
       guchar c;
 
-      /* copy runs that need no escaping in one go */
-      while (p[plain] != '\0' && p[plain] != '"' && p[plain] != '\\' &&
-             (guchar) p[plain] >= 0x20 && p[plain] != 0x7f)
-        plain++;
-      put_len (out, p, plain);
-      p += plain;
-      if (*p == '\0')
+      put_len (out, text + i, plain);
+      i += plain;
+      if (i == length)
         break;
-      c = (guchar) *p++;
-      if (c == '"' || c == '\\')
-        g_string_append_printf (out, "\\%c", c);
-      else if (c == '\n')
-        put (out, "\\n");
-      else if (c == '\r')
-        put (out, "\\r");
-      else if (c == '\t')
-        put (out, "\\t");
-      else
-        g_string_append_printf (out, "\\u%04x", c);
+      c = (guchar) text[i];
+      if (c < 0x80)
+        {
+          json_append_escape (out, c);
+          i++;
+          continue;
+        }
+      plain = MIN ((gsize) g_utf8_skip[c], length - i);
+      put_len (out, text + i, plain);
+      i += plain;
     }
 }
 
+/* One pass over the string: the plain run copied, the rest escaped; the
+ * UTF-8 after the first octet above 0x7f is checked once, and repaired
+ * (each invalid octet as U+FFFD) only when it is not valid. */
 void
 trace_json_append_string (GString *out, const char *text)
 {
-  gsize plain = json_plain_length (text);
+  gsize length = strlen (text);
+  gsize plain = json_plain_length (text, length);
+  const char *rest = text + plain;
+  gsize rest_length = length - plain;
+  g_autofree char *repaired = NULL;
 
-  g_string_append_c (out, '"');
-  /* Nearly every string on the wire is plain ASCII: one scan, one copy. */
-  if (text[plain] == '\0')
-    put_len (out, text, plain);
-  else
-    json_append_escaped (out, text);
-  g_string_append_c (out, '"');
+  put_len (out, "\"", 1);
+  put_len (out, text, plain);
+  if (rest_length > 0)
+    {
+      /* the run before was ASCII, so the rest validates on its own */
+      const char *wide = rest + json_ascii_length (rest, rest_length);
+      if (wide < text + length && !g_utf8_validate (wide, -1, NULL))
+        {
+          GString *fixed = g_string_new_len (rest, wide - rest);
+          g_autofree char *valid = g_utf8_make_valid (wide, -1);
+          g_string_append (fixed, valid);
+          rest_length = fixed->len;
+          rest = repaired = g_string_free (fixed, FALSE);
+        }
+      json_append_escaped (out, rest, rest_length);
+    }
+  put_len (out, "\"", 1);
 }
 
 static const char *
@@ -333,12 +445,21 @@ direction_name (int direction)
                                                : "";
 }
 
+/* The whole seconds of a clock, as last written: events come in time
+ * order, so most share the seconds of the event before. */
+typedef struct
+{
+  gint64 seconds; /* -1: nothing written yet */
+  char digits[UINT_DIGITS];
+  gsize start; /* where they begin in digits */
+} SecondsCache;
+
 /* Seconds with six decimals, as "%" G_GINT64_FORMAT ".%06d" would print
  * them, without printf. */
 static void
-append_json_seconds (GString *out, gint64 us)
+append_json_seconds (GString *out, SecondsCache *cache, gint64 us)
 {
-  char fraction[7];
+  char fraction[7] = ".";
   gint64 micro = us % G_USEC_PER_SEC;
 
   if (us < 0)
@@ -348,20 +469,22 @@ append_json_seconds (GString *out, gint64 us)
                               us / G_USEC_PER_SEC, (int) micro);
       return;
     }
-  append_uint (out, (guint64) (us / G_USEC_PER_SEC));
-  for (int i = 5; i >= 0; i--)
+  if (cache->seconds != us / G_USEC_PER_SEC)
     {
-      fraction[i] = (char) ('0' + micro % 10);
-      micro /= 10;
+      cache->seconds = us / G_USEC_PER_SEC;
+      cache->start = format_uint (cache->digits, (guint64) cache->seconds);
     }
-  fraction[6] = '\0';
-  g_string_append_c (out, '.');
-  put_len (out, fraction, 6);
+  put_len (out, cache->digits + cache->start, UINT_DIGITS - cache->start);
+  for (int i = 5; i > 0; i -= 2, micro /= 100)
+    memcpy (fraction + i, two_digits + 2 * (micro % 100), 2);
+  put_len (out, fraction, 7);
 }
 
 static void
 render_json (TraceEvent *event, GString *out)
 {
+  static SecondsCache time_cache = { -1 };
+  static SecondsCache rel_cache = { -1 };
   TraceSession *session = event->session;
   const char *proto =
       session->decoder != NULL ? session->decoder->json_name : "tcp";
@@ -374,9 +497,10 @@ render_json (TraceEvent *event, GString *out)
   put (out, ",\"frame.number\":");
   append_uint (out, frame);
   put (out, ",\"time\":");
-  append_json_seconds (out, session->now_us);
+  append_json_seconds (out, &time_cache, session->now_us);
   put (out, ",\"rel\":");
-  append_json_seconds (out, session->now_us - session->flow->first_us);
+  append_json_seconds (out, &rel_cache,
+                       session->now_us - session->flow->first_us);
   g_string_append_c (out, ',');
   if (event->direction >= 0)
     {
@@ -557,7 +681,7 @@ trace_event_emit (TraceEvent *event)
     }
   if (options->json)
     render_json (event, output);
-  else if (!options->quiet || kind_always_shown (event->kind))
+  else if (!options->quiet || event->always_shown)
     render_ladder (event, output);
   if (output->len > 0)
     fwrite (output->str, 1, output->len, options->out);

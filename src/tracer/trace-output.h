@@ -43,7 +43,8 @@ void trace_event_tone (TraceEvent *event, TraceTone tone);
  * may then skip building a costly explanation. */
 gboolean trace_event_shown (TraceEvent *event);
 /* A JSON member, e.g. "smtp.req.command": "MAIL". NULL values are
- * skipped. */
+ * skipped. @name is written as it is, unescaped: a literal of plain ASCII
+ * letters, digits, '.' and '_'. */
 void trace_event_field (TraceEvent *event, const char *name, const char *value);
 void trace_event_field_int (TraceEvent *event, const char *name, gint64 value);
 /* Renders and frees @event. */
