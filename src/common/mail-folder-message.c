@@ -215,6 +215,7 @@ mail_folder_delete_message (MailFolder *folder, guint index, GError **error)
       break; /* already removed by another session: same outcome */
     }
   entry->deleted = TRUE;
+  folder->keeps_removed = TRUE;
   dir = g_path_get_dirname (entry->message.path);
   return mail_fsync_directory (dir, error);
 }
@@ -258,6 +259,7 @@ mail_folder_move_message (MailFolder *folder,
   if (!entry_rename (folder, entry, target, error))
     return FALSE;
   entry->deleted = TRUE; /* it lives in the other folder now */
+  folder->keeps_removed = TRUE;
   if (out_name != NULL)
     *out_name = g_strdup (entry->message.name);
   return TRUE;

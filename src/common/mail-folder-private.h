@@ -58,6 +58,9 @@ struct _MailFolder
   gint64 scan_time;       /* when that scan began, nanoseconds */
   gint64 scan_coarse;     /* the same on the kernel's coarse clock */
   gboolean facts_learned; /* sizes and dates the uidlist lacks were read */
+  gboolean keeps_removed; /* entries gone (deleted here, or kept by
+                           * MAIL_FOLDER_SYNC_KEEP): the next plain sync
+                           * drops them, whatever the directories say */
 };
 
 /* A file found by scanning new/ and cur/, keyed by its base name. One

@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,16 +122,43 @@ folder_claim_recent (MailFolder *folder, UidList *list, gboolean *inout_durable)
   return first_recent;
 }
 
+/* Does this kernel's clock stamp @dir's directories? On the local file
+ * systems a Maildir lives on, yes; on a network file system the server
+ * stamps them with its own clock, which may lag ours: there only the
+ * second's margin of older code holds. */
+static gboolean
+dir_stamped_by_our_clock (const char *dir)
+{
+  static const unsigned long local[] = {
+    0xEF53,     /* ext2, ext3, ext4 */
+    0x58465342, /* xfs */
+    0x9123683E, /* btrfs */
+    0x01021994, /* tmpfs */
+    0xF2F52010, /* f2fs */
+  };
+  struct statfs fs;
+
+  if (statfs (dir, &fs) != 0)
+    return FALSE;
+  for (gsize i = 0; i < G_N_ELEMENTS (local); i++)
+    if ((unsigned long) fs.f_type == local[i])
+      return TRUE;
+  return FALSE;
+}
+
 /* Notes when a scan begins, on both clocks (nanoseconds), and then the
  * time stamps of new/ and cur/: in that order, so that a change after
- * the clocks were read can only be stamped later than they say. */
+ * the clocks were read can only be stamped later than they say. The
+ * coarse clock stays 0 where it does not stamp the directories. */
 static void
 folder_note_scan_start (MailFolder *folder)
 {
   struct timespec coarse = { 0, 0 };
 
   clock_gettime (CLOCK_REALTIME_COARSE, &coarse);
-  folder->scan_coarse = coarse.tv_sec * NS_PER_SECOND + coarse.tv_nsec;
+  folder->scan_coarse = dir_stamped_by_our_clock (folder->dir)
+                            ? coarse.tv_sec * NS_PER_SECOND + coarse.tv_nsec
+                            : 0;
   folder->scan_time = g_get_real_time () * 1000;
   dir_note_mtimes (folder->dir, folder->dir_mtime);
 }
@@ -621,11 +649,12 @@ mail_folder_find_uid (MailFolder *folder, guint32 uid)
 /* Puts the entries of @old that @fresh lacks back into @fresh, in UID
  * order, as deleted: the caller's numbering holds (MAIL_FOLDER_SYNC_KEEP).
  * What goes into @fresh are copies, as @old and its block and list are
- * freed by the caller. */
-static void
+ * freed by the caller. TRUE if there were any. */
+static gboolean
 entries_keep_removed (GPtrArray *fresh, GPtrArray *old)
 {
   guint at = 0;
+  gboolean kept = FALSE;
 
   for (guint i = 0; i < old->len; i++)
     {
@@ -639,9 +668,11 @@ entries_keep_removed (GPtrArray *fresh, GPtrArray *old)
           ((FolderEntry *) fresh->pdata[at])->message.uid == entry->message.uid)
         continue;
       entry->deleted = TRUE;
+      kept = TRUE;
       /* its load and list go with @old */
       g_ptr_array_insert (fresh, (gint) at++, folder_entry_take_alone (entry));
     }
+  return kept;
 }
 
 gboolean
@@ -686,9 +717,10 @@ mail_folder_sync_full (MailFolder *folder,
     *out_added = fresh->len - kept;
   if (out_removed != NULL)
     *out_removed = folder->entries->len - kept;
+  folder->keeps_removed = FALSE;
   if (flags & MAIL_FOLDER_SYNC_KEEP)
     {
-      entries_keep_removed (fresh, folder->entries);
+      folder->keeps_removed = entries_keep_removed (fresh, folder->entries);
       if (out_removed != NULL)
         *out_removed = 0;
     }
@@ -707,6 +739,9 @@ mail_folder_may_have_changed (MailFolder *folder)
   gint64 now[2];
 
   g_return_val_if_fail (folder != NULL, TRUE);
+  /* a sync would drop what this handle still shows as gone */
+  if (folder->keeps_removed)
+    return TRUE;
   dir_note_mtimes (folder->dir, now);
   for (int i = 0; i < 2; i++)
     {

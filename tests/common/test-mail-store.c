@@ -914,6 +914,74 @@ test_uid_same_second_delivery_is_seen (StoreFixture *f, gconstpointer data)
                                             G_GINT64_CONSTANT (1000000000));
 }
 
+/* A uidlist written by older code has no coarse scan time ("T" with
+ * three numbers): it is trusted only with the second's margin that code
+ * had, so a delivery that left new/'s stamp as that scan saw it, less
+ * than a second after, is still seen. */
+static void
+test_uid_older_list_keeps_its_rule (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *path = g_build_filename (f->root, "mailwire-uidlist", NULL);
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = NULL;
+  g_autofree char *contents = NULL;
+  g_autoptr (MailFolder) folder = open_folder (f, NULL);
+  g_autoptr (GString) older = NULL;
+  gint64 stamps[4] = { 0, 0, 0, 0 };
+  const char *field = NULL;
+  gint64 newest = 0;
+
+  contents = read_file (f->root, "mailwire-uidlist");
+  field = strstr (contents, " T");
+  g_assert_nonnull (field);
+  g_assert_cmpint (sscanf (field,
+                           " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT
+                           ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT,
+                           &stamps[0], &stamps[1], &stamps[2], &stamps[3]),
+                   ==, 4);
+  newest = MAX (stamps[0], stamps[1]);
+  /* as older code wrote it: its scan half a second after the stamps */
+  older = g_string_new_len (contents, field - contents);
+  g_string_append_printf (
+      older,
+      " T%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT ":%" G_GINT64_FORMAT "%s",
+      stamps[0], stamps[1], newest + G_GINT64_CONSTANT (500000000),
+      strchr (field, '\n'));
+  g_assert_true (g_file_set_contents (path, older->str, -1, NULL));
+  second = deliver (f, NULL, MESSAGE_TEXT);
+  stamp_directory (f, "new", stamps[0]); /* the same tick: no change seen */
+  g_clear_pointer (&folder, mail_folder_free);
+  folder = open_folder (f, NULL);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+}
+
+/* RFC 9051 §7.5.1: a sync during FETCH keeps a message another session
+ * removed (MAIL_FOLDER_SYNC_KEEP); the next command that may tell of
+ * expunges must sync again to drop it, though the directories have not
+ * changed since: may_have_changed says so. */
+static void
+test_sync_kept_removal_is_still_news (StoreFixture *f, gconstpointer data)
+{
+  g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
+  g_autofree char *second = deliver (f, NULL, MESSAGE_TEXT);
+  g_autoptr (MailFolder) viewer = open_folder (f, NULL);
+  g_autoptr (MailFolder) other = open_folder (f, NULL);
+  g_autoptr (GError) error = NULL;
+  guint added = 0;
+  guint removed = 0;
+
+  g_assert_true (mail_folder_delete_message (other, 0, &error));
+  g_assert_no_error (error);
+  g_assert_true (mail_folder_sync_full (viewer, MAIL_FOLDER_SYNC_KEEP, &added,
+                                        &removed, &error));
+  g_assert_cmpuint (mail_folder_get_count (viewer), ==, 2); /* kept, gone */
+  wait_until_directories_settle (f);
+  g_assert_true (mail_folder_may_have_changed (viewer));
+  sync_folder (viewer, 0, 1);
+  wait_until_directories_settle (f);
+  g_assert_false (mail_folder_may_have_changed (viewer));
+}
+
 /* RFC 6851: a move is one rename: flags, keywords (with the target's
  * letters) and date go along, and the source no longer has the file */
 static void
@@ -1733,6 +1801,10 @@ main (int argc, char **argv)
                   test_uid_same_tick_delivery_is_seen);
   add_store_test ("/store/uid/delivery-in-the-scan's-second-is-seen",
                   test_uid_same_second_delivery_is_seen);
+  add_store_test ("/store/uid/list-by-older-code-keeps-its-one-second-rule",
+                  test_uid_older_list_keeps_its_rule);
+  add_store_test ("/store/sync/kept-removal-is-still-news",
+                  test_sync_kept_removal_is_still_news);
   add_store_test ("/store/folder/move-is-one-rename-keeping-flags",
                   test_folder_move_message);
   add_store_test ("/store/deliver/bare-lf-file-is-read-with-crlf",
