@@ -141,10 +141,12 @@ gboolean mail_store_lock_maildrop (MailStore *store, GError **error);
 void mail_store_unlock_maildrop (MailStore *store);
 
 /* Opens a folder: takes the store lock, moves nothing, lists new/ and
- * cur/, gives every message not yet in the uidlist the next UID (in
- * delivery order), writes the uidlist back (fsynced) and unlocks. UIDs
- * and UIDVALIDITY persist across reopen and are unique even when several
- * processes deliver and open at once. */
+ * cur/ (unless the uidlist still describes them), gives every message
+ * not yet in the uidlist the next UID (in delivery order), writes the
+ * uidlist back (fsynced when it hands out UIDs; a folder's first list is
+ * not, and is replaced under a new UIDVALIDITY if a crash loses it) and
+ * unlocks. UIDs and UIDVALIDITY persist across reopen and are unique
+ * even when several processes deliver and open at once. */
 MailFolder *
 mail_folder_open (MailStore *store, const char *name, GError **error);
 typedef enum
