@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: MIT
+# shellcheck shell=bash disable=SC2154 # dir, build, out: record.sh; pid_NAME: journey_start
 # record-journey.sh: sourced by record.sh (WHAT journey and/or
 # journey-tls), after the IMAP client of the recordings was written.
 # The journey of one message across two organisations on loopback
