@@ -1025,8 +1025,11 @@ imap_trace_data (TraceSession *session,
   if (keyword == NULL)
     return;
   if (strcmp (keyword, "FETCH") == 0)
-    fetch_summarise (session, imap, &imap->message[TRACE_SERVER_TO_CLIENT],
-                     args);
+    {
+      fetch_summarise (session, imap, &imap->message[TRACE_SERVER_TO_CLIENT],
+                       args);
+      trace_journey_imap_fetch (session, imap->data_number, args, imap->user);
+    }
   else if (strcmp (keyword, "ENABLED") == 0)
     data_enabled (imap, args);
   else if (strcmp (keyword, "VANISHED") == 0)

@@ -624,8 +624,6 @@ fetch_summary (TraceSession *session, ImapTrace *imap)
   trace_event_rfc (event, "RFC 9051 §7.5.2");
   trace_event_field (event, "mw.imap.fetch", imap->fetch_summary->str);
   trace_event_emit (event);
-  trace_journey_imap_fetch (session, imap->data_number,
-                            imap->fetch_summary->str);
   g_string_truncate (imap->fetch_summary, 0);
 }
 

@@ -25,6 +25,8 @@ typedef struct
   char *retr;           /* POP3: the argument of the RETR being answered */
   gboolean inferred;    /* an inferred hop stands for it already */
   GPtrArray *sightings; /* its Sightings (not owned), for DELE */
+  gpointer fetched;     /* IMAP: the Sighting of the FETCH literal whose
+                         * response is not complete yet, or NULL */
 } JourneySession;
 
 typedef enum

@@ -6,6 +6,7 @@
  */
 #include <string.h>
 
+#include "imap-parser.h"
 #include "smtp-proto.h"
 #include "trace-journey-private.h"
 #include "trace-message.h"
@@ -356,7 +357,10 @@ trace_journey_pulled (TraceSession *session,
   if (session->protocol == TRACE_PROTO_POP3 && sighting->session->retr != NULL)
     sighting->how = g_strdup (sighting->session->retr);
   else
-    sighting->how = g_strdup ("FETCH");
+    {
+      sighting->how = g_strdup ("FETCH");
+      sighting->session->fetched = sighting; /* its response goes on */
+    }
 }
 
 void
@@ -380,46 +384,97 @@ trace_journey_imap_untagged (TraceSession *session,
   g_ptr_array_add (journeys->pushes, push);
 }
 
-/* "UID 3" in a FETCH summary ("FLAGS (\\Seen), UID 3, ..."); 0 if none */
-static guint64
-uid_in (const char *summary)
+/* The values of a FETCH response's items (RFC 9051 §7.5.2). */
+typedef struct
 {
-  const char *p = summary;
+  guint64 uid;
+  guint64 size;            /* RFC822.SIZE */
+  const ImapArg *envelope; /* ENVELOPE (...), or NULL */
+  gboolean literal;        /* some value was a literal */
+} FetchItems;
 
-  while ((p = strstr (p, "UID ")) != NULL)
+static void
+fetch_items_read (GPtrArray *args, FetchItems *out)
+{
+  const ImapArg *items = args->len == 1 ? args->pdata[0] : NULL;
+
+  if (items == NULL || items->type != IMAP_ARG_LIST)
+    return;
+  for (guint i = 0; i + 1 < items->list->len; i += 2)
     {
-      if (p == summary || p[-1] == ' ')
-        return g_ascii_strtoull (p + strlen ("UID "), NULL, 10);
-      p++;
+      const ImapArg *name = items->list->pdata[i];
+      const ImapArg *value = items->list->pdata[i + 1];
+      out->literal = out->literal || value->type == IMAP_ARG_LITERAL;
+      if (imap_arg_is_atom (name, "UID") && value->type == IMAP_ARG_ATOM)
+        out->uid = g_ascii_strtoull (value->data, NULL, 10);
+      else if (imap_arg_is_atom (name, "RFC822.SIZE") &&
+               value->type == IMAP_ARG_ATOM)
+        out->size = g_ascii_strtoull (value->data, NULL, 10);
+      else if (imap_arg_is_atom (name, "ENVELOPE") &&
+               value->type == IMAP_ARG_LIST && value->list->len >= 10)
+        out->envelope = value;
     }
-  return 0;
+}
+
+/* RFC 9051 §7.5.2: envelope = "(" date SP subject SP from SP sender SP
+ * reply-to SP to SP cc SP bcc SP in-reply-to SP message-id ")" */
+static void
+envelope_sighting (TraceSession *session,
+                   guint32 number,
+                   const FetchItems *items,
+                   const char *user)
+{
+  const char *message_id = imap_arg_string (items->envelope->list->pdata[9]);
+  const char *subject = imap_arg_string (items->envelope->list->pdata[1]);
+  Sighting *sighting;
+
+  if (message_id == NULL || *message_id == '\0')
+    return;
+  sighting =
+      sighting_new (session->options->journeys, SIGHTING_PULL, session, NULL);
+  sighting->message_id = g_strdup (message_id);
+  sighting->subject = g_strdup (subject);
+  sighting->size = items->size;
+  sighting->user = g_strdup (user);
+  sighting->number = number;
+  sighting->how =
+      items->uid > 0
+          ? g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ") ENVELOPE",
+                             number, items->uid)
+          : g_strdup_printf ("FETCH %u ENVELOPE", number);
 }
 
 void
 trace_journey_imap_fetch (TraceSession *session,
                           guint32 number,
-                          const char *summary)
+                          GPtrArray *args,
+                          const char *user)
 {
   TraceJourneys *journeys = session->options->journeys;
   JourneySession *record;
-  Sighting *last;
-  guint64 uid;
+  Sighting *body;
+  FetchItems items = { 0 };
 
-  if (journeys == NULL || journeys->sightings->len == 0)
+  if (journeys == NULL)
     return;
   record = trace_journey_session_get (journeys, session);
-  last = journeys->sightings->pdata[journeys->sightings->len - 1];
-  /* the literal of this very response was the last message seen */
-  if (last->session != record || g_strcmp0 (last->how, "FETCH") != 0)
-    return;
-  uid = uid_in (summary);
-  last->number = number;
-  g_free (last->how);
-  if (uid > 0)
-    last->how =
-        g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ")", number, uid);
+  fetch_items_read (args, &items);
+  /* a response whose literal was too big to parse is not this one */
+  body = items.literal ? g_steal_pointer (&record->fetched) : NULL;
+  if (body == NULL)
+    {
+      if (items.envelope != NULL)
+        envelope_sighting (session, number, &items, user);
+      return;
+    }
+  /* the literal of this very response held the message */
+  body->number = number;
+  g_free (body->how);
+  if (items.uid > 0)
+    body->how = g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ")", number,
+                                 items.uid);
   else
-    last->how = g_strdup_printf ("FETCH %u", number);
+    body->how = g_strdup_printf ("FETCH %u", number);
 }
 
 /* ---- the read API ----------------------------------------------------- */

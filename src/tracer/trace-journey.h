@@ -127,11 +127,14 @@ void trace_journey_imap_untagged (TraceSession *session,
                                   gboolean idle,
                                   const char *user);
 
-/* IMAP (decode-imap.c): a whole "* N FETCH" response, @summary its items
- * as the info event says them ("UID 3, RFC822.SIZE 531, BODY[] ..."): the
- * message number and UID of the message its literal held. */
+/* IMAP (decode-imap-message.c): a whole "* N FETCH" response, @args its
+ * data parsed with the shared grammar (RFC 9051 §7.5.2: one list of
+ * item names and values): the number, UID and size of the message its
+ * literal held, or, with no body literal, the Message-ID of its ENVELOPE
+ * (a sighting of its own). */
 void trace_journey_imap_fetch (TraceSession *session,
                                guint32 number,
-                               const char *summary);
+                               GPtrArray *args,
+                               const char *user);
 
 G_END_DECLS
