@@ -85,19 +85,6 @@ gboolean mail_maildir_deliver_into (const char *dir,
                                     char **out_name,
                                     GError **error);
 
-/* One fsync for mail_sync_requests (): a file's descriptor, or (fd -1)
- * a directory's path. */
-typedef struct
-{
-  int fd;
-  const char *directory;
-  int error;     /* out: 0 once durable, else the errno of fsync */
-  gboolean done; /* the syncer's, under its lock */
-} MailSyncRequest;
-/* Makes every request durable through the process's one syncer thread
- * (mail-store-spool-sync.c), in a batch with the requests other threads
- * made meanwhile; returns once all of @requests are done. */
-void mail_sync_requests (MailSyncRequest *requests, guint n);
 /* (transfer full) a fresh unique base name for a Maildir file, before
  * its ",S=" size is known (mail-store-deliver.c). */
 char *maildir_unique_base (void);

@@ -77,8 +77,7 @@ gsize mail_spool_get_size (MailSpool *spool);
 /* Delivers the message into new/ of each of @maildirs (NULL-terminated;
  * the first is the spool's own, made by mail_spool_new ()), as
  * mail_maildir_deliver () would, and returns only once every copy is
- * durable: file and directories fsynced, grouped with the deliveries of
- * other threads (one fsync of a directory for all the renames into it).
+ * durable: file and directories fsynced.
  * @out_paths (optional) gets the full path of each copy, for undoing.
  * ENOSPC gives MAIL_STORE_ERROR_NO_SPACE; on any failure no copy stays. */
 gboolean mail_spool_deliver (MailSpool *spool,
