@@ -29,6 +29,10 @@ struct _TcpFlowTable
   TcpFlowCallbacks callbacks;
   gpointer user_data;
   GHashTable *flows; /* FlowKey* -> TcpFlow* (both owned) */
+  /* The flow of the segment before and its key: segments mostly come in
+   * runs of one connection, and this spares the hash of every one. */
+  FlowKey last_key;
+  TcpFlow *last_flow;
   guint next_id;
   gboolean warned_full;
 };
@@ -349,6 +353,14 @@ check_fin (TcpFlowTable *table,
 }
 
 static TcpFlow *
+remember_flow (TcpFlowTable *table, const FlowKey *key, TcpFlow *flow)
+{
+  table->last_key = *key;
+  table->last_flow = flow;
+  return flow;
+}
+
+static TcpFlow *
 find_flow (TcpFlowTable *table, const TracePacket *packet, gint64 time_us)
 {
   FlowKey key;
@@ -357,9 +369,13 @@ find_flow (TcpFlowTable *table, const TracePacket *packet, gint64 time_us)
       (packet->flags & (TRACE_TCP_SYN | TRACE_TCP_ACK)) == TRACE_TCP_SYN;
 
   flow_key_from_packet (packet, &key);
-  flow = g_hash_table_lookup (table->flows, &key);
+  if (table->last_flow != NULL &&
+      memcmp (&key, &table->last_key, sizeof key) == 0)
+    flow = table->last_flow;
+  else
+    flow = g_hash_table_lookup (table->flows, &key);
   if (flow != NULL && !(flow->closed && syn))
-    return flow;
+    return remember_flow (table, &key, flow);
   /* A closed flow stays in the table so its last ACKs are not taken for
    * a new connection; only a new SYN reuses the four-tuple. */
   if (flow == NULL && g_hash_table_size (table->flows) >= TCP_FLOW_MAX_FLOWS)
@@ -377,7 +393,7 @@ find_flow (TcpFlowTable *table, const TracePacket *packet, gint64 time_us)
   flow = flow_new (table, packet, time_us);
   g_hash_table_replace (table->flows, g_memdup2 (&key, sizeof key), flow);
   table->callbacks.open (flow, time_us, table->user_data);
-  return flow;
+  return remember_flow (table, &key, flow);
 }
 
 void
