@@ -31,6 +31,9 @@ a_smtp=$((2525 + off)) a_sub=$((2587 + off)) a_smtps=$((2465 + off))
 a_pop3=$((2110 + off)) a_pop3s=$((2995 + off))
 a_imap=$((2143 + off)) a_imaps=$((2993 + off))
 b_smtp=$((3525 + off)) b_pop3=$((3110 + off))
+# what mw-trace captures and decodes: every port above (without the offset
+# mw-trace knows A's by their defaults; with it, only by being told)
+trace_ports="$a_smtp,$a_sub,$a_smtps,$a_pop3,$a_pop3s,$a_imap,$a_imaps,$b_smtp,$b_pop3"
 pids=()
 
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
@@ -134,7 +137,7 @@ echo "   TLS secrets of the demo's sessions: $SSLKEYLOGFILE (SSLKEYLOGFILE, for 
 tracing=no
 if have tracer/mw-trace; then
   # mw-trace exits at once with a clear message when it may not capture
-  "$(prog mw-trace)" -i lo -q -w "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3" \
+  "$(prog mw-trace)" -i lo -q -w "$state/demo.pcap" -p "$trace_ports" \
     >"$state/trace.out" 2>"$state/trace.err" &
   trace_pid=$!; sleep 1
   if kill -0 "$trace_pid" 2>/dev/null; then
@@ -263,7 +266,12 @@ if [ "$tracing" = yes ]; then
   say "What went over the wire (mw-trace; C ==> S: inside TLS, decrypted with $SSLKEYLOGFILE)"
   sleep 1.2   # let the capture see the last segments
   kill -INT "$trace_pid" 2>/dev/null; wait "$trace_pid" 2>/dev/null
-  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$b_smtp" -p "$b_pop3" --keylog "$SSLKEYLOGFILE"
+  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$trace_ports" --keylog "$SSLKEYLOGFILE"
+  # the same story on one picture: every session on one timeline, push and
+  # pull in their colours, each message's journey as a thread (docs/trace-svg.md)
+  "$(prog mw-trace)" -r "$state/demo.pcap" -p "$trace_ports" --keylog "$SSLKEYLOGFILE" \
+    -q --svg "$state/demo.svg" >/dev/null 2>&1 &&
+    echo "   The whole story on one slide: $state/demo.svg (open it in a browser)"
 fi
 
 say "What POP3 did, and what IMAP did"
