@@ -1137,6 +1137,7 @@ static void
 test_uidvalidity_kill_after_first_open (StoreFixture *f, gconstpointer data)
 {
   g_autoptr (MailFolder) folder = NULL;
+  g_autofree char *listed = NULL;
   g_autofree char *uids = NULL;
   char shown[128] = "";
   int fds[2];
@@ -1151,8 +1152,9 @@ test_uidvalidity_kill_after_first_open (StoreFixture *f, gconstpointer data)
     {
       g_autoptr (MailStore) store = mail_store_open (f->root, NULL);
       MailFolder *open = mail_folder_open (store, NULL, NULL);
-      g_autofree char *seen = g_strdup_printf (
-          "%u %s", mail_folder_get_uidvalidity (open), uids_of (open));
+      g_autofree char *held = uids_of (open);
+      g_autofree char *seen =
+          g_strdup_printf ("%u %s", mail_folder_get_uidvalidity (open), held);
 
       if (write (fds[1], seen, strlen (seen)) < 0)
         _exit (1);
@@ -1164,8 +1166,9 @@ test_uidvalidity_kill_after_first_open (StoreFixture *f, gconstpointer data)
   g_assert_cmpint (waitpid (child, &status, 0), ==, child);
   g_assert_true (WIFSIGNALED (status));
   folder = open_folder (f, NULL);
-  uids = g_strdup_printf ("%u %s", mail_folder_get_uidvalidity (folder),
-                          uids_of (folder));
+  listed = uids_of (folder);
+  uids =
+      g_strdup_printf ("%u %s", mail_folder_get_uidvalidity (folder), listed);
   if (g_ascii_strtoull (shown, NULL, 10) ==
       mail_folder_get_uidvalidity (folder))
     g_assert_cmpstr (uids, ==, shown);
