@@ -273,6 +273,20 @@ wait_for_traffic (GMutex *lock, GHashTable *acknowledged, guint round)
   g_assert_true (flows);
 }
 
+/* Files left in @user's Maildir/tmp/. */
+static guint
+count_tmp_files (MwHarness *harness, const char *user)
+{
+  g_autofree char *maildir = mw_harness_maildir (harness, user);
+  g_autofree char *tmp = g_build_filename (maildir, "tmp", NULL);
+  g_autoptr (GDir) dir = g_dir_open (tmp, 0, NULL);
+  guint count = 0;
+
+  while (dir != NULL && g_dir_read_name (dir) != NULL)
+    count++;
+  return count;
+}
+
 static void
 test_kill_9_rounds (gconstpointer data)
 {
@@ -332,6 +346,9 @@ test_kill_9_rounds (gconstpointer data)
   while (g_hash_table_iter_next (&iter, &token, NULL))
     g_assert_cmpuint (GPOINTER_TO_UINT (g_hash_table_lookup (copies, token)),
                       ==, 1);
+  /* the messages the kills cut off in the middle left no file in tmp/:
+   * mw-smtpd writes them there unnamed, so they died with the process */
+  g_assert_cmpuint (count_tmp_files (harness, "alice"), ==, 0);
 }
 
 /* ---- a full disk ------------------------------------------------------ */

@@ -344,6 +344,60 @@ test_recipients_share_one_file (Fixture *f, gconstpointer data)
   g_assert_nonnull (strstr (alice_text, "\r\n\r\nfor two\r\n"));
 }
 
+/* Greeting, EHLO, MAIL, RCPT alice: ready for BDAT chunks. */
+static MailStream *
+open_chunks (Fixture *f)
+{
+  MailStream *stream = client_connect (f);
+
+  expect (stream, SMTP_REPLY_SERVICE_READY);
+  command (stream, "EHLO client.example", SMTP_REPLY_OK);
+  command (stream, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (stream, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  return stream;
+}
+
+/* One BDAT chunk (RFC 3030 §2) of @octets, LAST or not. */
+static void
+send_chunk (MailStream *stream, const char *octets, gboolean last)
+{
+  g_autofree char *line =
+      g_strdup_printf ("BDAT %zu%s\r\n", strlen (octets), last ? " LAST" : "");
+
+  mail_stream_write (stream, line, strlen (line));
+  send_text (stream, octets);
+}
+
+/* BDAT chunks are checked as they are written to disk, so the check
+ * carries from one chunk to the next: a CR that ends a chunk is fine when
+ * the next begins with LF, and a bare CR when it does not, or when it
+ * ends the message (RFC 5321 §2.3.8). */
+static void
+test_chunks_checked_across_boundaries (Fixture *f, gconstpointer data)
+{
+  g_autoptr (MailStream) good = open_chunks (f);
+  g_autoptr (MailStream) split = NULL;
+  g_autoptr (MailStream) end = NULL;
+  g_autofree char *stored = NULL;
+
+  send_chunk (good, "Subject: cr\r\n\r\nab\r", FALSE);
+  expect (good, SMTP_REPLY_OK);
+  send_chunk (good, "\ncd\r\n", TRUE);
+  expect (good, SMTP_REPLY_OK);
+  stored = read_alice_body (f);
+  g_assert_cmpstr (stored, ==, "Subject: cr\r\n\r\nab\r\ncd\r\n");
+  split = open_chunks (f);
+  send_chunk (split, "Subject: cr\r\n\r\nab\r", FALSE);
+  expect (split, SMTP_REPLY_OK);
+  send_chunk (split, "x\r\n", TRUE);
+  expect (split, SMTP_REPLY_TRANSACTION_FAILED);
+  end = open_chunks (f);
+  send_chunk (end, "Subject: cr\r\n\r\nab\r", TRUE);
+  expect (end, SMTP_REPLY_TRANSACTION_FAILED);
+  g_assert_cmpuint (count_alice_files (f, "new"), ==, 1);
+  g_assert_cmpuint (count_alice_files (f, "tmp"), ==, 0);
+}
+
 /* Sends raw octets on a fresh connection, then hangs up. */
 static void
 hostile_connection (Fixture *f, const void *data, gsize length)
@@ -446,6 +500,8 @@ main (int argc, char **argv)
        test_streamed_trickle);
   add ("/smtpd/integration/streamed/kill-9-mid-big-data-leaves-nothing",
        test_kill_during_big_data);
+  add ("/smtpd/integration/streamed/bdat-checked-across-chunks",
+       test_chunks_checked_across_boundaries);
   add ("/smtpd/integration/recipients-share-one-hard-linked-file",
        test_recipients_share_one_file);
   add ("/smtpd/integration/hostile-input-server-survives", test_hostile_input);
