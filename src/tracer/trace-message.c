@@ -208,9 +208,10 @@ trace_message_feed_line (TraceMessage *message, const char *line, gsize length)
       return;
     }
   message->size += length + 2;
-  if (room == 0)
+  if (room == 0 ||
+      (message->in_body && (length < 2 || line[0] != '-' || line[1] != '-')))
     {
-      /* A body line with no MIME boundary to look for: only counted. */
+      /* A body line that is not a MIME boundary: only counted. */
       take_line (message, "");
       return;
     }
