@@ -21,6 +21,11 @@ G_DEFINE_QUARK (mail_config_error, mail_config_error)
 #define MAIL_CONFIG_DEFAULT_DNS_TIMEOUT 5 /* glibc's RES_TIMEOUT */
 /* RFC 3461 §4.1 leaves when to send "delayed" to us: Sendmail's 4 h. */
 #define MAIL_CONFIG_DEFAULT_DELAY_NOTICE (4 * 3600)
+/* Relay connections at once, in all and per next-hop domain: Postfix's
+ * default_process_limit is 100 and its destination concurrency 20; a
+ * teaching server on a laptop needs far fewer. */
+#define MAIL_CONFIG_DEFAULT_MAX_CONNECTIONS 10
+#define MAIL_CONFIG_DEFAULT_MAX_PER_DESTINATION 2
 #define MAIL_CONFIG_DEFAULT_MX_PORT 25 /* RFC 5321 §4.5.4.2 */
 
 /* How the text of a value is read. Each kind has one parser below. */
@@ -76,6 +81,8 @@ static const ConfigKey config_keys[] = {
   { "relay", "dns_timeout", CONFIG_SECONDS, FIELD (dns_timeout) },
   { "relay", "mx_port", CONFIG_PORT, FIELD (mx_port) },
   { "relay", "delay_notice", CONFIG_SECONDS, FIELD (delay_notice) },
+  { "relay", "max_connections", CONFIG_COUNT, FIELD (max_connections) },
+  { "relay", "max_per_destination", CONFIG_COUNT, FIELD (max_per_destination) },
   { "pop3", "listen", CONFIG_ADDRESS, FIELD (pop3.listen) },
   { "pop3", "port", CONFIG_PORT, FIELD (pop3.port) },
   { "pop3", "pop3s_port", CONFIG_PORT, FIELD (pop3s.port) },
@@ -566,6 +573,8 @@ config_new_defaults (const char *base_dir)
   config->queue_lifetime = MAIL_CONFIG_DEFAULT_LIFETIME;
   config->dns_timeout = MAIL_CONFIG_DEFAULT_DNS_TIMEOUT;
   config->delay_notice = MAIL_CONFIG_DEFAULT_DELAY_NOTICE;
+  config->max_connections = MAIL_CONFIG_DEFAULT_MAX_CONNECTIONS;
+  config->max_per_destination = MAIL_CONFIG_DEFAULT_MAX_PER_DESTINATION;
   config->mx_port = MAIL_CONFIG_DEFAULT_MX_PORT;
   config->routes =
       g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);

@@ -15,7 +15,9 @@
  *              dns_timeout (seconds per DNS query), mx_port (of MX and
  *              implicit-MX hops, 25): routing by DNS, docs/relay-dns.md;
  *              delay_notice (seconds a message waits before its sender
- *              is told it is delayed, RFC 3461; 4 h): docs/dsn.md
+ *              is told it is delayed, RFC 3461; 4 h): docs/dsn.md;
+ *              max_connections (deliveries at once, 10) and
+ *              max_per_destination (at once to one next-hop domain, 2)
  *   [pop3]     listen, port, pop3s_port, plaintext_auth (never|loopback|
  *              always)
  *   [imap]     listen, port, imaps_port, plaintext_auth (as [pop3]); the
@@ -89,10 +91,12 @@ typedef struct
   guint retry_min, retry_max, queue_lifetime; /* seconds */
   GHashTable *routes; /* domain (lower case) -> "host:port" */
   /* [relay] */
-  char *dns_server;   /* "127.0.0.1:5353"; NULL: the system's resolver */
-  guint dns_timeout;  /* seconds one DNS query waits for its answer */
-  int mx_port;        /* RFC 5321 §4.5.4.2: 25, other for labs and tests */
-  guint delay_notice; /* seconds before a "delayed" DSN (RFC 3464 §2.3.3) */
+  char *dns_server;      /* "127.0.0.1:5353"; NULL: the system's resolver */
+  guint dns_timeout;     /* seconds one DNS query waits for its answer */
+  int mx_port;           /* RFC 5321 §4.5.4.2: 25, other for labs and tests */
+  guint delay_notice;    /* seconds before a "delayed" DSN (RFC 3464 §2.3.3) */
+  guint max_connections; /* queue deliveries at once */
+  guint max_per_destination; /* of them to one next-hop domain */
   /* [pop3] */
   MailListen pop3, pop3s;
   MailPlaintextAuth pop3_plaintext_auth;

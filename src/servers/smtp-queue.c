@@ -5,9 +5,13 @@
  * smtp-queue-envelope.c; which notices go back (RFC 3461) is
  * smtp-queue-notify.c and their text (RFC 3464) smtp-bounce.c.
  *
- * One agent thread works through due entries one at a time, holding
- * SMTP_QUEUE_LOCK_FILE while it does, so mw-admin can delete an entry
- * without racing a delivery. Delivered exactly once? Almost: an entry's
+ * One agent thread finds the due entries and hands each to a pool of
+ * worker threads, [relay] max_connections at once and at most
+ * max_per_destination to one next-hop domain, so a slow domain holds
+ * only its own mail; entries to one destination start in order of
+ * arrival. A worker holds the entry's lock file (ID.lock) while it works
+ * on it, so mw-admin can delete an entry without racing a delivery.
+ * Delivered exactly once? Almost: an entry's
  * recipient is marked delivered only after the next hop's 250 to the
  * text, so a crash between that 250 and the envelope update sends the
  * message again after restart. RFC 5321 §6.1 prefers a duplicate to a
@@ -25,7 +29,7 @@
 #include "smtp-queue-private.h"
 #include "smtp-relay.h"
 
-#define SMTP_QUEUE_LOCK_FILE "lock"
+#define SMTP_QUEUE_LOCK_FILE "lock" /* before ID.lock; still left alone */
 /* How often the agent looks for the flush file. */
 #define SMTP_QUEUE_POLL_US G_USEC_PER_SEC
 
@@ -42,14 +46,22 @@ struct _SmtpQueue
   gboolean stop;
   GThread *thread;
   GCancellable *cancellable; /* cancelled by smtp_queue_free () */
+  /* The workers; the mutex also guards what they hold: */
+  GThreadPool *workers;
+  GHashTable *busy;            /* ids being worked on */
+  GHashTable *per_destination; /* domain -> deliveries to it now */
+  guint active;                /* deliveries now */
+  GHashTable *flush_pending;   /* ids a flush found busy or over a limit */
 };
 
 /* ---- the lock shared with mw-admin ------------------------------------ */
 
+/* ID.lock, taken by a worker for the time it works on entry @id and by
+ * mw-admin to delete it; removed with the entry. */
 static int
-smtp_queue_lock (const char *dir, GError **error)
+smtp_queue_lock (const char *dir, const char *id, GError **error)
 {
-  g_autofree char *path = g_build_filename (dir, SMTP_QUEUE_LOCK_FILE, NULL);
+  g_autofree char *path = smtp_queue_path (dir, id, ".lock");
   int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 
   if (fd < 0 || flock (fd, LOCK_EX) != 0)
@@ -65,9 +77,15 @@ smtp_queue_lock (const char *dir, GError **error)
   return fd;
 }
 
+/* @gone: the entry no longer exists, so its lock file goes too (after
+ * its envelope: whoever opens the file next finds no entry). */
 static void
-smtp_queue_unlock (int fd)
+smtp_queue_unlock (const char *dir, const char *id, int fd, gboolean gone)
 {
+  g_autofree char *path = smtp_queue_path (dir, id, ".lock");
+
+  if (gone)
+    g_unlink (path);
   if (fd >= 0)
     close (fd); /* releases the flock */
 }
@@ -85,11 +103,11 @@ smtp_queue_delete (const char *dir, const char *id, GError **error)
                    id);
       return FALSE;
     }
-  fd = smtp_queue_lock (dir, error);
+  fd = smtp_queue_lock (dir, id, error);
   if (fd < 0)
     return FALSE;
   ok = smtp_queue_remove_files (dir, id, error);
-  smtp_queue_unlock (fd);
+  smtp_queue_unlock (dir, id, fd, ok);
   return ok;
 }
 
@@ -128,6 +146,11 @@ smtp_queue_new (const MailConfig *config,
   queue->cancellable = g_cancellable_new ();
   g_mutex_init (&queue->mutex);
   g_cond_init (&queue->cond);
+  queue->busy = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  queue->per_destination =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  queue->flush_pending =
+      g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   return queue;
 }
 
@@ -406,10 +429,157 @@ smtp_queue_process (SmtpQueue *queue, SmtpQueueEntry *e, gint64 now)
     g_warning ("%s: %s", e->id, error->message);
 }
 
+/* ---- the workers ------------------------------------------------------ */
+
+/* One entry handed to a worker, with the destinations it counts
+ * against. */
+typedef struct
+{
+  char *id;
+  GPtrArray *destinations; /* of char *, the next-hop domains */
+} SmtpQueueJob;
+
+static void
+smtp_queue_job_free (SmtpQueueJob *job)
+{
+  g_free (job->id);
+  g_ptr_array_unref (job->destinations);
+  g_free (job);
+}
+
+/* RFC 5321 §5.1: the next hop is found per domain, so a domain is a
+ * destination; local recipients (notices coming home) need none. */
+static GPtrArray *
+smtp_queue_destinations (SmtpQueue *queue, const SmtpQueueEntry *e)
+{
+  GPtrArray *domains = g_ptr_array_new_with_free_func (g_free);
+
+  for (guint i = 0; i < e->recipients->len; i++)
+    {
+      const SmtpQueueRecipient *r = g_ptr_array_index (e->recipients, i);
+      g_autofree char *domain =
+          g_ascii_strdown (smtp_queue_domain_of (r->address), -1);
+      gboolean known = FALSE;
+
+      if (r->state != SMTP_QUEUE_WAITING ||
+          mail_config_is_local_domain (queue->config, domain))
+        continue;
+      for (guint j = 0; j < domains->len && !known; j++)
+        known = g_str_equal (domains->pdata[j], domain);
+      if (!known)
+        g_ptr_array_add (domains, g_steal_pointer (&domain));
+    }
+  return domains;
+}
+
+/* Under the mutex: may @destinations take one more delivery each? */
+static gboolean
+smtp_queue_has_room (SmtpQueue *queue, GPtrArray *destinations)
+{
+  if (queue->active >= queue->config->max_connections)
+    return FALSE;
+  for (guint i = 0; i < destinations->len; i++)
+    if (GPOINTER_TO_UINT (g_hash_table_lookup (queue->per_destination,
+                                               destinations->pdata[i])) >=
+        queue->config->max_per_destination)
+      return FALSE;
+  return TRUE;
+}
+
+/* Under the mutex: counts the job's delivery in (@step 1) or out (-1). */
+static void
+smtp_queue_count (SmtpQueue *queue, SmtpQueueJob *job, int step)
+{
+  queue->active += step;
+  for (guint i = 0; i < job->destinations->len; i++)
+    {
+      const char *domain = job->destinations->pdata[i];
+      guint now = GPOINTER_TO_UINT (
+                      g_hash_table_lookup (queue->per_destination, domain)) +
+                  step;
+
+      if (now == 0)
+        g_hash_table_remove (queue->per_destination, domain);
+      else
+        g_hash_table_insert (queue->per_destination, g_strdup (domain),
+                             GUINT_TO_POINTER (now));
+    }
+  if (step > 0)
+    g_hash_table_add (queue->busy, g_strdup (job->id));
+  else
+    g_hash_table_remove (queue->busy, job->id);
+}
+
+/* A worker: the entry under its lock, reread there (mw-admin may have
+ * deleted it), then room for the next one and a pass of the agent. */
+static void
+smtp_queue_work (gpointer data, gpointer user_data)
+{
+  SmtpQueueJob *job = data;
+  SmtpQueue *queue = user_data;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (SmtpQueueEntry) fresh = NULL;
+  int fd = smtp_queue_lock (queue->dir, job->id, &error);
+
+  if (fd < 0)
+    g_warning ("%s", error->message);
+  else
+    fresh = smtp_queue_load_entry (queue->dir, job->id, NULL);
+  if (fresh != NULL)
+    smtp_queue_process (queue, fresh, g_get_real_time () / G_USEC_PER_SEC);
+  smtp_queue_unlock (queue->dir, job->id, fd,
+                     fd >= 0 && (fresh == NULL || smtp_queue_all_done (fresh)));
+  g_mutex_lock (&queue->mutex);
+  smtp_queue_count (queue, job, -1);
+  queue->wake = TRUE;
+  g_cond_signal (&queue->cond);
+  g_mutex_unlock (&queue->mutex);
+  smtp_queue_job_free (job);
+}
+
+/* Hands @e to a worker if it is not being worked on and its destinations
+ * have room; FALSE if it must wait for a worker to finish. */
+static gboolean
+smtp_queue_dispatch (SmtpQueue *queue, const SmtpQueueEntry *e)
+{
+  SmtpQueueJob *job = g_new0 (SmtpQueueJob, 1);
+  gboolean room;
+
+  job->id = g_strdup (e->id);
+  job->destinations = smtp_queue_destinations (queue, e);
+  g_mutex_lock (&queue->mutex);
+  room = !g_hash_table_contains (queue->busy, e->id) &&
+         smtp_queue_has_room (queue, job->destinations);
+  if (room)
+    smtp_queue_count (queue, job, 1);
+  g_mutex_unlock (&queue->mutex);
+  if (!room)
+    {
+      smtp_queue_job_free (job);
+      return FALSE;
+    }
+  g_thread_pool_push (queue->workers, job, NULL);
+  return TRUE;
+}
+
 /* ---- the agent thread ------------------------------------------------- */
 
-/* Tries every due entry; returns when the next one falls due (Unix
- * seconds, G_MAXINT64 if the queue is empty). */
+/* Under the mutex: TRUE once for an entry a flush could not start. */
+static gboolean
+smtp_queue_take_flush_pending (SmtpQueue *queue, const char *id)
+{
+  gboolean pending;
+
+  g_mutex_lock (&queue->mutex);
+  pending = g_hash_table_remove (queue->flush_pending, id);
+  g_mutex_unlock (&queue->mutex);
+  return pending;
+}
+
+/* Hands every due entry that has room to a worker, oldest first; an
+ * entry waiting for room is tried when a worker finishes (it wakes the
+ * agent). Returns when the next one falls due (Unix seconds, G_MAXINT64
+ * if none). */
 static gint64
 smtp_queue_run_pass (SmtpQueue *queue, gboolean flush)
 {
@@ -426,25 +596,16 @@ smtp_queue_run_pass (SmtpQueue *queue, gboolean flush)
     {
       SmtpQueueEntry *e = g_ptr_array_index (entries, i);
       gint64 now = g_get_real_time () / G_USEC_PER_SEC;
-      g_autoptr (SmtpQueueEntry) fresh = NULL;
-      int fd;
+      gboolean flushed = flush || smtp_queue_take_flush_pending (queue, e->id);
 
-      if (!flush && e->next_attempt > now)
+      if (!flushed && e->next_attempt > now)
+        next = MIN (next, e->next_attempt);
+      else if (!smtp_queue_dispatch (queue, e) && flushed)
         {
-          next = MIN (next, e->next_attempt);
-          continue;
+          g_mutex_lock (&queue->mutex);
+          g_hash_table_add (queue->flush_pending, g_strdup (e->id));
+          g_mutex_unlock (&queue->mutex);
         }
-      fd = smtp_queue_lock (queue->dir, &error);
-      /* Reread under the lock: mw-admin may have deleted it. */
-      fresh = smtp_queue_load_entry (queue->dir, e->id, NULL);
-      if (fresh != NULL)
-        {
-          smtp_queue_process (queue, fresh, now);
-          if (!smtp_queue_all_done (fresh))
-            next = MIN (next, fresh->next_attempt);
-        }
-      smtp_queue_unlock (fd);
-      g_clear_error (&error);
     }
   return next;
 }
@@ -489,8 +650,9 @@ smtp_queue_wait (SmtpQueue *queue,
 }
 
 /* What a crash can leave behind: a .msg whose envelope was never written
- * (its sender never got a 250) and temporary files of
- * g_file_set_contents (). Only old ones: a session may be writing now. */
+ * (its sender never got a 250), the .lock of an entry that is gone, and
+ * temporary files of g_file_set_contents (). Only old ones: a session
+ * may be writing now. */
 static void
 smtp_queue_remove_leftovers (SmtpQueue *queue)
 {
@@ -505,9 +667,11 @@ smtp_queue_remove_leftovers (SmtpQueue *queue)
       g_autofree char *env_path = smtp_queue_path (queue->dir, id, ".env");
       GStatBuf st;
 
-      if (g_str_has_suffix (name, ".env") || g_str_equal (name, "lock") ||
+      if (g_str_has_suffix (name, ".env") ||
+          g_str_equal (name, SMTP_QUEUE_LOCK_FILE) ||
           g_str_equal (name, SMTP_QUEUE_FLUSH_FILE) ||
-          (g_str_has_suffix (name, ".msg") &&
+          ((g_str_has_suffix (name, ".msg") ||
+            g_str_has_suffix (name, ".lock")) &&
            g_file_test (env_path, G_FILE_TEST_EXISTS)))
         continue;
       if (g_stat (path, &st) == 0 && st.st_mtime < old)
@@ -540,7 +704,13 @@ smtp_queue_agent (gpointer data)
 void
 smtp_queue_start (SmtpQueue *queue)
 {
+  g_autoptr (GError) error = NULL;
+
   g_return_if_fail (queue->thread == NULL);
+  queue->workers = g_thread_pool_new_full (
+      smtp_queue_work, queue, (GDestroyNotify) smtp_queue_job_free,
+      (int) queue->config->max_connections, FALSE, &error);
+  g_assert_no_error (error); /* only fails for exclusive pools */
   queue->thread = g_thread_new ("smtp-queue", smtp_queue_agent, queue);
 }
 
@@ -558,7 +728,12 @@ smtp_queue_free (SmtpQueue *queue)
       g_cond_signal (&queue->cond);
       g_mutex_unlock (&queue->mutex);
       g_thread_join (queue->thread);
+      /* Every delivery in progress was cancelled: wait for them. */
+      g_thread_pool_free (queue->workers, TRUE, TRUE);
     }
+  g_clear_pointer (&queue->busy, g_hash_table_unref);
+  g_clear_pointer (&queue->per_destination, g_hash_table_unref);
+  g_clear_pointer (&queue->flush_pending, g_hash_table_unref);
   g_mutex_clear (&queue->mutex);
   g_cond_clear (&queue->cond);
   g_clear_object (&queue->cancellable);

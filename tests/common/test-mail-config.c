@@ -82,6 +82,8 @@ assert_defaults (const MailConfig *config, const char *base_dir)
   g_assert_cmpuint (config->retry_max, ==, 3600);
   g_assert_cmpuint (config->queue_lifetime, ==, 5 * 24 * 3600);
   g_assert_cmpuint (config->delay_notice, ==, 4 * 3600); /* RFC 3461 */
+  g_assert_cmpuint (config->max_connections, ==, 10);
+  g_assert_cmpuint (config->max_per_destination, ==, 2);
   g_assert_cmpuint (g_hash_table_size (config->routes), ==, 0);
   g_assert_cmpint (config->pop3_plaintext_auth, ==,
                    MAIL_PLAINTEXT_AUTH_LOOPBACK);
@@ -134,6 +136,8 @@ static const char full_config[] = "[general]\n"
                                   "lifetime = 60\n"
                                   "[relay]\n"
                                   "delay_notice = 90\n"
+                                  "max_connections = 7\n"
+                                  "max_per_destination = 3\n"
                                   "[routes]\n"
                                   "Example.NET = 127.0.0.1:2526\n"
                                   "v6.test = [::1]:25\n"
@@ -176,6 +180,8 @@ test_every_key (ConfigFixture *fixture, gconstpointer data)
   g_assert_cmpuint (config->retry_max, ==, 2);
   g_assert_cmpuint (config->queue_lifetime, ==, 60);
   g_assert_cmpuint (config->delay_notice, ==, 90);
+  g_assert_cmpuint (config->max_connections, ==, 7);
+  g_assert_cmpuint (config->max_per_destination, ==, 3);
   assert_listen (&config->pop3, "127.0.0.1", 0);
   assert_listen (&config->pop3s, "127.0.0.1", 0);
   g_assert_cmpint (config->pop3_plaintext_auth, ==, MAIL_PLAINTEXT_AUTH_NEVER);
@@ -285,6 +291,10 @@ static const ErrorCase error_cases[] = {
     MAIL_CONFIG_ERROR_VALUE, ":2: ", "[routes] example.net" },
   { "delay-notice-zero", "[relay]\ndelay_notice = 0\n", MAIL_CONFIG_ERROR_VALUE,
     ":2: ", "[relay] delay_notice" },
+  { "max-connections-zero", "[relay]\nmax_connections = 0\n",
+    MAIL_CONFIG_ERROR_VALUE, ":2: ", "[relay] max_connections" },
+  { "max-per-destination-text", "[relay]\nmax_per_destination = many\n",
+    MAIL_CONFIG_ERROR_VALUE, ":2: ", "[relay] max_per_destination" },
   { "retry-min-above-max", "[queue]\nretry_max = 10\nretry_min = 20\n",
     MAIL_CONFIG_ERROR_VALUE, ":3: ", "retry_min (20)" },
   { "cert-without-key", "[general]\ntls_cert = c.pem\n",

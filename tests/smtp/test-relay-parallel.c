@@ -1,0 +1,169 @@
+/* SPDX-License-Identifier: MIT
+ * test-relay-parallel.c: the queue delivers to several destinations at
+ * once (suite integration). Organisation A (a.test) relays to B (b.test,
+ * a real mw-smtpd) and to slow.test, a next hop that accepts TCP at once
+ * and greets only seconds later (slow-smtp.py, which logs each
+ * connection and delivery). The claims are about the order of events and
+ * the number of connections open at once, never about durations.
+ */
+#include <string.h>
+
+#include "mw-harness.h"
+
+#define WAIT_STEPS 400 /* of 100 ms: 40 s at most */
+#define SLOW_MESSAGES 4
+#define PER_DESTINATION 2
+
+typedef struct
+{
+  MwHarness *a;
+  MwHarness *b;
+  GSubprocess *slow;
+  char *slow_log;
+} Parallel;
+
+/* slow-smtp.py, waiting @delay seconds before each greeting; its port. */
+static guint16
+slow_start (Parallel *p, const char *delay)
+{
+  g_autofree char *script =
+      g_test_build_filename (G_TEST_DIST, "smtp", "slow-smtp.py", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GDataInputStream) out = NULL;
+  g_autofree char *line = NULL;
+
+  p->slow_log = g_build_filename (mw_harness_dir (p->b), "slow.log", NULL);
+  p->slow = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error, "python3",
+                              script, delay, p->slow_log, NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (p->slow));
+  line = g_data_input_stream_read_line (out, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (line);
+  return (guint16) g_ascii_strtoull (line, NULL, 10);
+}
+
+static void
+parallel_set_up (Parallel *p, gconstpointer data)
+{
+  g_autofree char *a_config = NULL;
+  guint16 slow_port;
+
+  p->b = mw_harness_new ("[general]\nhostname = mx.b.test\n"
+                         "domains = b.test;localhost\n");
+  mw_harness_start (p->b, "mw-smtpd", NULL);
+  slow_port = slow_start (p, "6"); /* its log in B's directory */
+  a_config = g_strdup_printf (
+      "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
+      "[routes]\nb.test = 127.0.0.1:%u\nslow.test = 127.0.0.1:%u\n"
+      "[relay]\nmax_connections = 6\nmax_per_destination = %u\n",
+      mw_harness_port (p->b, "smtp"), slow_port, PER_DESTINATION);
+  p->a = mw_harness_new (a_config);
+  mw_harness_start (p->a, "mw-smtpd", NULL);
+}
+
+static void
+parallel_tear_down (Parallel *p, gconstpointer data)
+{
+  if (p->slow != NULL)
+    g_subprocess_force_exit (p->slow);
+  g_clear_object (&p->slow);
+  g_clear_pointer (&p->a, mw_harness_free);
+  g_clear_pointer (&p->b, mw_harness_free);
+  g_free (p->slow_log);
+}
+
+static void
+send_from_alice (Parallel *p, const char *to, const char *body)
+{
+  g_autofree char *server =
+      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (p->a, "submission"));
+  const char *argv[] = { "mw-send",    "--server",
+                         server,       "--starttls",
+                         "--cafile",   mw_harness_cert (p->a),
+                         "--user",     "alice",
+                         "--password", "alice-secret",
+                         "--from",     "alice@a.test",
+                         "--to",       to,
+                         "--subject",  "parallel",
+                         "--body",     body,
+                         NULL };
+  g_autofree char *err = NULL;
+  int status = mw_harness_run (p->a, argv, NULL, NULL, &err);
+
+  if (status != 0)
+    g_error ("mw-send exited %d: %s", status, err);
+}
+
+/* The slow server's log so far: how many "delivered", and the most
+ * connections it had open at once. */
+static guint
+slow_events (Parallel *p, guint *out_most_open)
+{
+  g_autofree char *text = NULL;
+  g_auto (GStrv) lines = NULL;
+  guint delivered = 0;
+
+  *out_most_open = 0;
+  if (!g_file_get_contents (p->slow_log, &text, NULL, NULL))
+    return 0;
+  lines = g_strsplit (text, "\n", -1);
+  for (guint i = 0; lines[i] != NULL; i++)
+    if (g_str_equal (lines[i], "delivered"))
+      delivered++;
+    else if (g_str_has_prefix (lines[i], "open "))
+      *out_most_open = MAX (*out_most_open,
+                            (guint) g_ascii_strtoull (lines[i] + 5, NULL, 10));
+  return delivered;
+}
+
+static guint
+count_messages (MwHarness *h, const char *user)
+{
+  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
+
+  return g_strv_length (files);
+}
+
+/* Mail to b.test is not held behind mail to a slow domain submitted
+ * before it: bob has his message while slow.test has taken none of its
+ * own, with slow.test's connections already open. */
+static void
+test_slow_domain_holds_only_itself (Parallel *p, gconstpointer data)
+{
+  guint most_open = 0;
+  guint delivered = 0;
+
+  for (guint i = 0; i < SLOW_MESSAGES; i++)
+    {
+      g_autofree char *body = g_strdup_printf ("slow %u", i);
+
+      send_from_alice (p, "carol@slow.test", body);
+    }
+  send_from_alice (p, "bob@b.test", "fast");
+  for (guint i = 0; i < WAIT_STEPS && count_messages (p->b, "bob") == 0; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (count_messages (p->b, "bob"), ==, 1);
+  delivered = slow_events (p, &most_open);
+  g_assert_cmpuint (delivered, ==, 0); /* the slow ones still waiting */
+  g_assert_cmpuint (most_open, >=, 1);
+  /* Then every slow message arrives, never more than the limit at once,
+   * and the limit itself reached: they were delivered side by side. */
+  for (guint i = 0; i < WAIT_STEPS && delivered < SLOW_MESSAGES; i++)
+    {
+      g_usleep (100 * 1000);
+      delivered = slow_events (p, &most_open);
+    }
+  g_assert_cmpuint (delivered, ==, SLOW_MESSAGES);
+  g_assert_cmpuint (most_open, ==, PER_DESTINATION);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add ("/relay/parallel/slow-domain-holds-only-itself", Parallel, NULL,
+              parallel_set_up, test_slow_domain_holds_only_itself,
+              parallel_tear_down);
+  return g_test_run ();
+}
