@@ -261,15 +261,15 @@ smtp_hop (const Sighting *sighting)
   hop->kind =
       sighting->received_ids->len == 0 ? TRACE_HOP_PUSH : TRACE_HOP_RELAY;
   if (hop->kind == TRACE_HOP_PUSH && sighting->user != NULL)
-    hop->actor = g_strdup_printf ("%s's client", sighting->user);
+    hop->actor = g_strconcat (sighting->user, "'s client", NULL);
   else if (hop->kind == TRACE_HOP_PUSH)
-    hop->actor = g_strdup_printf ("the client %s",
-                                  sighting->helo ? sighting->helo : "?");
+    hop->actor = g_strconcat ("the client ",
+                              sighting->helo ? sighting->helo : "?", NULL);
   else
     hop->actor = g_strdup (sighting->helo ? sighting->helo : "a server");
   hop->target = server_of (sighting->session, NULL);
   hop->label = sighting->queue_id != NULL
-                   ? g_strdup_printf ("250 queued as %s", sighting->queue_id)
+                   ? g_strconcat ("250 queued as ", sighting->queue_id, NULL)
                    : g_strdup ("250");
   hop->linked = g_strdup (sighting->linked);
   return hop;
@@ -287,8 +287,8 @@ pull_hop (const Sighting *sighting)
   hop->actor = g_strdup (user_or (sighting->user, "a client"));
   hop->target = g_strdup (
       sighting->session->protocol == TRACE_PROTO_POP3 ? "POP3" : "IMAP");
-  hop->label = g_strdup_printf ("%s%s", sighting->how,
-                                sighting->deleted ? ", then DELE" : "");
+  hop->label =
+      g_strconcat (sighting->how, sighting->deleted ? ", then DELE" : "", NULL);
   hop->linked = g_strdup (sighting->linked);
   return hop;
 }
@@ -588,6 +588,16 @@ add_retries (TraceJourneys *journeys, GPtrArray *hops)
     }
 }
 
+/* The words of a clause, one after the other. The stories are written
+ * for every message of a capture, even under -q, so without printf
+ * (g_string_append_printf () formats into a fresh string each call). */
+static void
+put_words (GString *story, const char *const *words)
+{
+  for (; *words != NULL; words++)
+    g_string_append (story, *words);
+}
+
 /* One clause of the story: "pushed by alice's client to
  * mx.example.test:2587 (session 0, 250 queued as X, 12:00:01.204 UTC)". */
 static void
@@ -596,26 +606,29 @@ tell_hop (GString *story, const Hop *hop, const Hop *previous)
   g_autofree char *when = previous == NULL
                               ? clock_of (hop->time_us)
                               : delay_of (hop->time_us - previous->time_us);
+  char session[16];
 
   if (previous != NULL)
     g_string_append (story, "; ");
   if (hop->kind == TRACE_HOP_PUSH || hop->kind == TRACE_HOP_RELAY)
-    g_string_append_printf (story, "pushed by %s to %s", hop->actor,
-                            hop->target);
+    put_words (story, (const char *const[]){ "pushed by ", hop->actor, " to ",
+                                             hop->target, NULL });
   else if (hop->kind == TRACE_HOP_PULL)
-    g_string_append_printf (story, "%s by %s over %s",
-                            strcmp (hop->target, "POP3") == 0 ? "pulled"
-                                                              : "fetched",
-                            hop->actor, hop->target);
+    put_words (story, (const char *const[]){
+                          strcmp (hop->target, "POP3") == 0 ? "pulled by "
+                                                            : "fetched by ",
+                          hop->actor, " over ", hop->target, NULL });
   else
-    g_string_append_printf (story, "seen over IMAP by %s during IDLE",
-                            hop->actor);
-  g_string_append_printf (story, " (session %u, %s", hop->session->stream,
-                          hop->label);
+    put_words (story, (const char *const[]){ "seen over IMAP by ", hop->actor,
+                                             " during IDLE", NULL });
+  g_snprintf (session, sizeof session, "%u", hop->session->stream);
+  put_words (story, (const char *const[]){ " (session ", session, ", ",
+                                           hop->label, NULL });
   if (hop->kind != TRACE_HOP_IDLE_PUSH)
-    g_string_append_printf (story, ", %s", when);
+    put_words (story, (const char *const[]){ ", ", when, NULL });
   if (hop->linked != NULL)
-    g_string_append_printf (story, "; linked by %s", hop->linked);
+    put_words (story,
+               (const char *const[]){ "; linked by ", hop->linked, NULL });
   g_string_append_c (story, ')');
 }
 
