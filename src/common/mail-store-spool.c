@@ -137,12 +137,6 @@ mail_spool_write (MailSpool *spool, const void *data, gsize length)
     spool_flush (spool);
 }
 
-gsize
-mail_spool_get_size (MailSpool *spool)
-{
-  return spool->size;
-}
-
 GBytes *
 mail_spool_read (MailSpool *spool, gsize offset, GError **error)
 {
@@ -180,9 +174,9 @@ mail_spool_read (MailSpool *spool, gsize offset, GError **error)
 /* Removes the copies made so far (a later one failed): everywhere or
  * nowhere. Each directory is fsynced so a crash cannot bring one back. */
 static void
-spool_undo (GPtrArray *paths, guint from)
+spool_undo (GPtrArray *paths)
 {
-  for (guint i = from; i < paths->len; i++)
+  for (guint i = 0; i < paths->len; i++)
     {
       const char *path = g_ptr_array_index (paths, i);
       g_autofree char *directory = g_path_get_dirname (path);
@@ -191,7 +185,7 @@ spool_undo (GPtrArray *paths, guint from)
         g_warning ("cannot remove %s: %s", path, g_strerror (errno));
       mail_fsync_directory (directory, NULL);
     }
-  g_ptr_array_set_size (paths, from);
+  g_ptr_array_set_size (paths, 0);
 }
 
 /* A recipient's copy of the message whose first copy is @first: a hard
@@ -256,9 +250,9 @@ spool_name (MailSpool *spool, const char *path, GError **error)
  * Each session fsyncs for itself: when several finish at once, the
  * journal (ext4's jbd2) commits their fsyncs together anyway. A syncer
  * thread taking every session's fsyncs in batches was tried and measured
- * (bench/smtp-bench.sh loads, same run): twice as slow with the files'
- * fsyncs in it, which it puts in a row, and no faster with only the
- * directories'. */
+ * (bench/smtp_load.sh, 10 and 50 sessions, both builds in turn): twice
+ * as slow with the files' fsyncs in it, which it puts in a row, and no
+ * faster with only the directories'. */
 static gboolean
 spool_sync_directories (const char *const *maildirs, GError **error)
 {
@@ -304,14 +298,14 @@ mail_spool_deliver (MailSpool *spool,
   for (guint i = 1; maildirs[i] != NULL; i++)
     if (!spool_add_copy (spool, first, maildirs[i], name, paths, error))
       {
-        spool_undo (paths, 0);
+        spool_undo (paths);
         return FALSE;
       }
   /* Step 3: the renames and links themselves. Only now may the server
    * say yes. */
   if (!spool_sync_directories (maildirs, error))
     {
-      spool_undo (paths, 0);
+      spool_undo (paths);
       return FALSE;
     }
   if (out_paths != NULL)

@@ -72,8 +72,6 @@ MailSpool *mail_spool_new (const char *maildir, GError **error);
 void mail_spool_free (MailSpool *spool);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailSpool, mail_spool_free)
 void mail_spool_write (MailSpool *spool, const void *data, gsize length);
-/* Octets written so far. */
-gsize mail_spool_get_size (MailSpool *spool);
 /* Delivers the message into new/ of each of @maildirs (NULL-terminated;
  * the first is the spool's own, made by mail_spool_new ()), as
  * mail_maildir_deliver () would, and returns only once every copy is
