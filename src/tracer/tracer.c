@@ -526,7 +526,12 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
   if (live)
     setvbuf (tracer->options.out, NULL, _IOLBF, 0);
   else
-    setvbuf (tracer->options.out, NULL, _IOFBF, TRACE_OUTPUT_BUFFER);
+    {
+      /* glibc takes the size only with a buffer: given NULL it keeps its
+       * own of 4 KiB, one write () per dozen JSON events */
+      static char buffer[TRACE_OUTPUT_BUFFER];
+      setvbuf (tracer->options.out, buffer, _IOFBF, sizeof buffer);
+    }
   tracer->flows = tcp_flow_table_new (&flow_callbacks, tracer);
   if (live)
     status = capture_live (tracer, max_packets);
