@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * trace-journey-private.h: what the two files of the journey share:
- * trace-journey.c (what the decoders and sessions report, the read API)
- * and trace-journey-link.c (linking the sightings, the journeys section
- * and the JSON events).
+ * trace-journey.c (what the decoders and sessions report, the read API),
+ * trace-journey-link.c (linking the sightings into hops) and
+ * trace-journey-story.c (the hops in words, the journeys section and the
+ * JSON events).
  */
 #pragma once
 
@@ -93,6 +94,28 @@ struct _TraceJourneys
   GPtrArray *journeys;  /* TraceJourney, once finished */
   gboolean finished;
 };
+
+/* trace-journey-link.c: a hop being written: the story's clause and what the
+ * read API gives. */
+typedef struct
+{
+  const JourneySession *session;
+  TraceHopKind kind;
+  gint64 time_us;
+  gboolean inferred;
+  char *label;
+  char *linked;
+  char *actor;              /* "alice's client", "mx.example.test", "carol" */
+  char *target;             /* "mx.example.test:2587", or the protocol */
+  const Sighting *sighting; /* or NULL (inferred, IDLE) */
+  char *stamp;              /* inferred: the Received: id it stands for */
+} Hop;
+
+/* trace-journey-story.c: @group's journey (its Sightings, time order)
+ * with @hops (Hop, time order) as its hops and its story. */
+void trace_journey_write (TraceJourneys *journeys,
+                          GPtrArray *group,
+                          GPtrArray *hops);
 
 /* The session's record, made on first use (transfer none). */
 JourneySession *trace_journey_session_get (TraceJourneys *journeys,
