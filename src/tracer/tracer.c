@@ -352,6 +352,21 @@ want_color (const char *mode)
          g_strcmp0 (g_getenv ("TERM"), "dumb") != 0;
 }
 
+/* Stop signals end the capture cleanly; SA_RESTART, so that output
+ * being written when one comes is not cut. */
+static void
+catch_stop_signals (Tracer *tracer)
+{
+  struct sigaction action = { 0 };
+
+  interrupt_pcap = tracer->pcap;
+  action.sa_handler = on_interrupt;
+  action.sa_flags = SA_RESTART;
+  sigemptyset (&action.sa_mask);
+  sigaction (SIGINT, &action, NULL);
+  sigaction (SIGTERM, &action, NULL);
+}
+
 static gboolean
 open_capture (Tracer *tracer,
               const char *file,
@@ -370,8 +385,16 @@ open_capture (Tracer *tracer,
           return FALSE;
         }
     }
-  else if (!open_live (tracer, interface) || !set_filter (tracer))
+  else if (!open_live (tracer, interface))
     return FALSE;
+  else
+    {
+      /* Before "capturing" is said: a script that waits for it and then
+       * stops mw-trace must find the handler in place. */
+      catch_stop_signals (tracer);
+      if (!set_filter (tracer))
+        return FALSE;
+    }
   tracer->linktype = pcap_datalink (tracer->pcap);
   if (!trace_packet_linktype_supported (tracer->linktype))
     {
@@ -450,21 +473,6 @@ capture_live (Tracer *tracer, gint64 max_packets)
   if (!stop_requested)
     return 0; /* -c reached */
   return drain_live (tracer, max_packets);
-}
-
-/* Stop signals end the capture cleanly; SA_RESTART, so that output
- * being written when one comes is not cut. */
-static void
-catch_stop_signals (Tracer *tracer)
-{
-  struct sigaction action = { 0 };
-
-  interrupt_pcap = tracer->pcap;
-  action.sa_handler = on_interrupt;
-  action.sa_flags = SA_RESTART;
-  sigemptyset (&action.sa_mask);
-  sigaction (SIGINT, &action, NULL);
-  sigaction (SIGTERM, &action, NULL);
 }
 
 /* Packets the kernel dropped for want of room: the capture has gaps. */
