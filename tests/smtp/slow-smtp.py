@@ -1,23 +1,25 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
 """A slow next hop for test-relay-parallel.c: accepts TCP on 127.0.0.1 at
-once, then waits DELAY seconds before its 220 greeting, then takes one
-message per connection with the least SMTP (RFC 5321 §4.1) there is.
+once, then says nothing until the file RELEASE exists (the test creates
+it), then greets and takes one message per connection with the least
+SMTP (RFC 5321 §4.1) there is.
 
-Usage: slow-smtp.py DELAY LOG. Prints its port on stdout. Appends to LOG
+Usage: slow-smtp.py RELEASE LOG. Prints its port on stdout. Appends to LOG
 one line per event, flushed at once:
   open N       a connection came; N are open now (this one included)
   delivered    a message was taken (the 250 after the text)
 Stops by itself after 60 s, and when its parent (the test) dies.
 """
 import ctypes
+import os
 import signal
 import socket
 import sys
 import threading
 import time
 
-DELAY = float(sys.argv[1])
+RELEASE = sys.argv[1]
 LOG = open(sys.argv[2], "a", buffering=1)
 lock = threading.Lock()
 open_now = 0
@@ -35,7 +37,8 @@ def serve(conn):
         count = open_now
     log(f"open {count}")
     try:
-        time.sleep(DELAY)
+        while not os.path.exists(RELEASE):
+            time.sleep(0.05)
         f = conn.makefile("rwb", buffering=0)
         f.write(b"220 slow.test ESMTP, at last\r\n")
         while True:
