@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * mail-auth.c: the users file, PBKDF2 password hashes (RFC 8018 §5.2) and
  * the SASL PLAIN (RFC 4616 §2) and LOGIN messages, in strict base64
- * (RFC 4648 §4).
+ * (RFC 4648 §4). What a running server keeps of them: mail-auth-cache.c.
  */
 #include "mail-auth.h"
 
@@ -530,10 +530,8 @@ mail_users_remove (MailUsers *users, const char *name, GError **error)
   return TRUE;
 }
 
-/* A hash of a random password, checked when the user does not exist, so
- * that "no such user" takes as long as "wrong password". */
-static const char *
-users_dummy_hash (void)
+const char *
+mail_password_dummy_hash (void)
 {
   static char *dummy = NULL;
 
@@ -559,8 +557,8 @@ mail_users_verify (MailUsers *users, const char *name, const char *password)
   g_return_val_if_fail (name != NULL && password != NULL, FALSE);
 
   user = users_find (users, name, NULL);
-  ok = mail_password_verify (password,
-                             user != NULL ? user->hash : users_dummy_hash ());
+  ok = mail_password_verify (
+      password, user != NULL ? user->hash : mail_password_dummy_hash ());
   return user != NULL && ok;
 }
 
@@ -666,85 +664,4 @@ mail_sasl_login_decode (const char *base64, char **out_text, GError **error)
   *out_text = g_strdup ((const char *) data);
   explicit_bzero (data, length);
   return TRUE;
-}
-
-/* ---- the users file of a running server -------------------------------- */
-
-struct _MailUsersCache
-{
-  const MailConfig *config;
-  GMutex lock; /* guards the members below */
-  MailUsers *users;
-  gint64 mtime; /* of the file loaded, microseconds; -1: never loaded */
-  gint64 size;
-};
-
-MailUsersCache *
-mail_users_cache_new (const MailConfig *config)
-{
-  MailUsersCache *cache = g_new0 (MailUsersCache, 1);
-
-  cache->config = config;
-  g_mutex_init (&cache->lock);
-  cache->mtime = -1;
-  return cache;
-}
-
-void
-mail_users_cache_free (MailUsersCache *cache)
-{
-  if (cache == NULL)
-    return;
-  g_clear_pointer (&cache->users, mail_users_free);
-  g_mutex_clear (&cache->lock);
-  g_free (cache);
-}
-
-/* Reloads the users file if it changed; call with the lock held. */
-static void
-mail_users_cache_refresh (MailUsersCache *cache)
-{
-  struct stat st;
-  gint64 mtime = -1;
-  gint64 size = -1;
-  g_autoptr (GError) error = NULL;
-  MailUsers *users = NULL;
-
-  if (stat (cache->config->users_file, &st) == 0)
-    {
-      mtime = (gint64) st.st_mtim.tv_sec * G_USEC_PER_SEC +
-              st.st_mtim.tv_nsec / 1000;
-      size = st.st_size;
-    }
-  if (cache->users != NULL && mtime == cache->mtime && size == cache->size)
-    return;
-  users = mail_users_load (cache->config->users_file, &error);
-  if (users == NULL)
-    {
-      g_warning ("users file: %s", error->message);
-      return;
-    }
-  g_clear_pointer (&cache->users, mail_users_free);
-  cache->users = users;
-  cache->mtime = mtime;
-  cache->size = size;
-}
-
-char *
-mail_users_cache_check_login (MailUsersCache *cache,
-                              const char *name,
-                              const char *password)
-{
-  g_autoptr (GMutexLocker) locker = NULL;
-  const MailUser *user = NULL;
-
-  g_return_val_if_fail (cache != NULL, NULL);
-  locker = g_mutex_locker_new (&cache->lock);
-  mail_users_cache_refresh (cache);
-  if (cache->users == NULL || !mail_users_verify (cache->users, name, password))
-    return NULL;
-  user = mail_users_lookup (cache->users, name);
-  if (user == NULL)
-    return NULL;
-  return mail_config_user_maildir (cache->config, user->name, user->maildir);
 }

@@ -74,6 +74,9 @@ mail_users_verify (MailUsers *users, const char *name, const char *password);
 /* "$pbkdf2-sha256$..." for @password with a random salt (transfer full). */
 char *mail_password_hash (const char *password, guint iterations);
 gboolean mail_password_verify (const char *password, const char *encoded);
+/* A hash of a random password, verified in the place of an unknown
+ * user's, so that "no such user" takes as long as "wrong password". */
+const char *mail_password_dummy_hash (void);
 /* Constant-time equality of two buffers of the same length. */
 gboolean mail_auth_equal (const void *a, const void *b, gsize length);
 /* Sleeps after the @failures-th failed attempt: 1 s, 2 s, 4 s ... 8 s max,
@@ -86,7 +89,14 @@ void mail_auth_failure_delay (guint failures);
  * loaded at the first login and reloaded whenever its modification time
  * or size changes, so "mw-admin user add" needs no restart. A file that
  * fails to load keeps the old list (with a warning) rather than lock
- * everyone out. Thread-safe. */
+ * everyone out. Thread-safe; the PBKDF2 of one login does not hold up the
+ * others. A login verified with PBKDF2 is remembered for an hour (as
+ * Dovecot's auth cache does): the same user with the same password, and
+ * the same hash in the file, is let in again without PBKDF2. Mail
+ * clients log in again and again (each sync, each folder, each device),
+ * and 100,000 PBKDF2 rounds are 12 ms of CPU a time. What is kept is a
+ * keyed HMAC of the password, under a key made at random by this process:
+ * never the password, and nothing a wrong password could match. */
 typedef struct _MailUsersCache MailUsersCache;
 
 /* @config (transfer none) must outlive the cache. */
@@ -98,6 +108,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MailUsersCache, mail_users_cache_free)
 char *mail_users_cache_check_login (MailUsersCache *cache,
                                     const char *name,
                                     const char *password);
+/* How many logins this cache checked with PBKDF2 so far (the others were
+ * answered from the logins verified lately): for tests and statistics. */
+guint mail_users_cache_pbkdf2_runs (MailUsersCache *cache);
 
 /* ---- SASL ------------------------------------------------------------- */
 

@@ -413,6 +413,75 @@ test_lookup_address (gconstpointer data)
   g_rmdir (dir);
 }
 
+/* ---- a running server's users (MailUsersCache) ------------------------ */
+
+/* Writes the users file with @name's @password (a fresh hash each time,
+ * so a second call changes the file even with the same password). */
+static void
+set_password (const char *path, const char *name, const char *password)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailUsers) users = mail_users_load (path, &error);
+
+  g_assert_no_error (error);
+  g_assert_true (mail_users_set (users, name, password, NULL, TRUE, &error));
+  g_assert_no_error (error);
+  g_assert_true (mail_users_save (users, &error));
+  g_assert_no_error (error);
+}
+
+static gboolean
+logs_in (MailUsersCache *cache, const char *name, const char *password)
+{
+  g_autofree char *maildir =
+      mail_users_cache_check_login (cache, name, password);
+
+  return maildir != NULL;
+}
+
+/* A login PBKDF2 let in is let in again without it; a wrong password, an
+ * unknown user and a changed password are each checked with PBKDF2, and
+ * a password changed in the file takes effect at once. */
+static void
+test_cache_remembers_verified_logins (void)
+{
+  g_autofree char *dir = g_dir_make_tmp ("test-mail-auth-XXXXXX", NULL);
+  g_autofree char *conf = g_build_filename (dir, "mailwire.conf", NULL);
+  g_autofree char *path = g_build_filename (dir, "users", NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MailConfig) config = NULL;
+  g_autoptr (MailUsersCache) cache = NULL;
+
+  write_file (conf, "[general]\ndomains = example.test\nusers_file = users\n");
+  config = mail_config_load (conf, &error);
+  g_assert_no_error (error);
+  set_password (path, "alice", "first");
+  cache = mail_users_cache_new (config);
+
+  g_assert_true (logs_in (cache, "alice", "first"));
+  g_assert_cmpuint (mail_users_cache_pbkdf2_runs (cache), ==, 1);
+  g_assert_true (logs_in (cache, "alice", "first"));
+  g_assert_true (logs_in (cache, "alice", "first"));
+  g_assert_cmpuint (mail_users_cache_pbkdf2_runs (cache), ==, 1);
+  /* nothing remembered matches another password, or another user */
+  g_assert_false (logs_in (cache, "alice", "firsT"));
+  g_assert_false (logs_in (cache, "bob", "first"));
+  g_assert_cmpuint (mail_users_cache_pbkdf2_runs (cache), ==, 3);
+  /* "mw-admin user passwd": the old password is refused at once */
+  set_password (path, "alice", "second");
+  g_assert_false (logs_in (cache, "alice", "first"));
+  g_assert_true (logs_in (cache, "alice", "second"));
+  g_assert_true (logs_in (cache, "alice", "second"));
+  g_assert_cmpuint (mail_users_cache_pbkdf2_runs (cache), ==, 5);
+  /* the same password hashed anew (another salt) is checked again */
+  set_password (path, "alice", "second");
+  g_assert_true (logs_in (cache, "alice", "second"));
+  g_assert_cmpuint (mail_users_cache_pbkdf2_runs (cache), ==, 6);
+  g_unlink (path);
+  g_unlink (conf);
+  g_rmdir (dir);
+}
+
 /* ---- SASL ------------------------------------------------------------- */
 
 typedef struct
@@ -599,6 +668,8 @@ main (int argc, char **argv)
   g_test_add_func ("/auth/password/rfc7914-known-answer",
                    test_password_known_answer);
   g_test_add_func ("/auth/equal", test_auth_equal);
+  g_test_add_func ("/auth/cache/remembers-verified-logins",
+                   test_cache_remembers_verified_logins);
   g_test_add_func ("/auth/failure-delay/doubles-and-caps",
                    test_failure_delay_doubles_and_caps);
   add_users_test ("/auth/users/missing-file-is-empty",
