@@ -3,7 +3,10 @@
 # bench/trace-bench.sh [BUILD_DIR] [FILE] [RUNS]: offline decode speed of
 # mw-trace against tshark (the fields of tests/tracer/captures/README.md)
 # and against `tcpdump -r FILE -w /dev/null`, the floor of just reading
-# the file. Prints median seconds, packets/s, MB/s, peak RSS and ratios.
+# the file. Prints median wall seconds, packets/s, MB/s, peak RSS and the
+# ratios; and the same ratios on CPU time (user + sys), which a loaded
+# machine disturbs less than wall time; each command runs RUNS times
+# (default 3) after a warm-up.
 #
 # Without FILE it builds a mixed SMTP/POP3/IMAP capture by concatenating
 # the reference captures of tests/tracer/captures (Postfix and Dovecot
@@ -38,14 +41,14 @@ packets=$(capinfos -c -M "$file" | awk -F: '/Number of packets/ {gsub(/ /,"",$2)
 bytes=$(stat -c %s "$file")
 echo "file=$file packets=$packets bytes=$bytes runs=$runs"
 
-# measure NAME CMD...: median wall seconds over $runs (after one warm-up)
-# and the peak RSS of the last run
+# measure NAME CMD...: median wall and CPU seconds over $runs (after one
+# warm-up) and the peak RSS of the last run
 measure() {
     local name=$1; shift
     "$@" > /dev/null 2>&1 || true
     local times=()
     for _ in $(seq "$runs"); do
-        /usr/bin/time -f "%e %M" -o "$work/time" "$@" > /dev/null 2> /dev/null || true
+        /usr/bin/time -f "%e %M %U %S" -o "$work/time" "$@" > /dev/null 2> /dev/null || true
         times+=("$(cat "$work/time")")
     done
     printf '%s\n' "${times[@]}" | python3 -c '
@@ -53,10 +56,12 @@ import statistics, sys
 name, packets, size = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 rows = [l.split() for l in sys.stdin if l.strip()]
 med = statistics.median(float(r[0]) for r in rows)
+cpu = statistics.median(float(r[2]) + float(r[3]) for r in rows)
 rss = int(rows[-1][1]) / 1024
-print(f"{name}: median_s={med:.3f} pkts_s={packets / max(med, 1e-3):.0f} "
+print(f"{name}: median_s={med:.3f} cpu_s={cpu:.3f} "
+      f"pkts_s={packets / max(med, 1e-3):.0f} "
       f"MB_s={size / max(med, 1e-3) / 1e6:.1f} maxrss_MiB={rss:.0f}")
-print(f"{name} {med}", file=open(sys.argv[4], "a"))
+print(f"{name} {med} {cpu}", file=open(sys.argv[4], "a"))
 ' "$name" "$packets" "$bytes" "$work/medians"
 }
 
@@ -70,9 +75,13 @@ measure tshark-fields tshark -r "$file" $DECODE_AS -Y 'smtp || imap || pop' \
     -e imap.request.command -e pop.request.command
 python3 - "$work/medians" <<'PY'
 import sys
-m = dict(line.split() for line in open(sys.argv[1]))
-m = {k: float(v) for k, v in m.items()}
+m = {}
+for line in open(sys.argv[1]):
+    name, wall, cpu = line.split()
+    m[name] = (float(wall), float(cpu))
 for mode in ("mw-trace-json", "mw-trace-ladder", "mw-trace-quiet"):
-    print(f"{mode}: {m['tshark-fields'] / m[mode]:.1f}x tshark's speed, "
-          f"{m[mode] / max(m['read-floor'], 1e-3):.1f}x the read floor")
+    t, f, x = m["tshark-fields"], m["read-floor"], m[mode]
+    print(f"{mode}: {t[0] / x[0]:.1f}x tshark's speed, "
+          f"{x[0] / max(f[0], 1e-3):.1f}x the read floor; in CPU time "
+          f"{t[1] / max(x[1], 1e-3):.1f}x and {x[1] / max(f[1], 1e-3):.1f}x")
 PY
