@@ -874,15 +874,16 @@ assert_same_tick_delivery_is_seen (StoreFixture *f, gint64 stamp_ns)
   g_autofree char *first = deliver (f, NULL, MESSAGE_TEXT);
   g_autofree char *second = NULL;
   g_autoptr (MailFolder) folder = NULL;
+  guint before = 0;
 
   stamp_directory (f, "new", stamp_ns);
   folder = open_folder (f, NULL);
-  g_assert_cmpuint (mail_folder_get_count (folder), ==, 1);
+  before = mail_folder_get_count (folder);
   second = deliver (f, NULL, MESSAGE_TEXT);
   stamp_directory (f, "new", stamp_ns); /* the same tick: no change seen */
   g_clear_pointer (&folder, mail_folder_free);
   folder = open_folder (f, NULL);
-  g_assert_cmpuint (mail_folder_get_count (folder), ==, 2);
+  g_assert_cmpuint (mail_folder_get_count (folder), ==, before + 1);
 }
 
 static void
@@ -891,27 +892,43 @@ test_uid_same_tick_delivery_is_seen (StoreFixture *f, gconstpointer data)
   struct timespec now;
 
   g_assert_cmpint (clock_gettime (CLOCK_REALTIME_COARSE, &now), ==, 0);
-  /* a stamp not older than the scan: the scan's own tick, or later */
+  /* a stamp not older than the scan: the scan's own tick, or later (a
+   * minute ahead, so that a loaded machine cannot make it the past) */
   assert_same_tick_delivery_is_seen (
-      f, (now.tv_sec + 1) * G_GINT64_CONSTANT (1000000000) + 1);
+      f, (now.tv_sec + 60) * G_GINT64_CONSTANT (1000000000) + 1);
 }
 
 static void
 test_uid_same_second_delivery_is_seen (StoreFixture *f, gconstpointer data)
 {
   struct timespec now;
+  struct timespec after;
 
-  /* early in a second, so the test runs within it */
-  for (int i = 0; i < 1000; i++)
+  /* The premise: the scans and the deliveries all fall in the second the
+   * stamp names, as on a file system that keeps seconds. A loaded machine
+   * may take longer than that second; then what was tested is not the
+   * premise, so it is run again (a stamp of a past second is trusted by
+   * design: a real delivery then would have stamped a later second). */
+  for (int attempt = 0; attempt < 5; attempt++)
     {
-      g_assert_cmpint (clock_gettime (CLOCK_REALTIME, &now), ==, 0);
-      if (now.tv_nsec < 500000000)
-        break;
-      g_usleep (1000);
+      /* early in a second, so the test runs within it */
+      for (int i = 0; i < 1000; i++)
+        {
+          g_assert_cmpint (clock_gettime (CLOCK_REALTIME, &now), ==, 0);
+          if (now.tv_nsec < 500000000)
+            break;
+          g_usleep (1000);
+        }
+      /* what a file system that keeps seconds stamps a change made now with */
+      assert_same_tick_delivery_is_seen (f, now.tv_sec *
+                                                G_GINT64_CONSTANT (1000000000));
+      g_assert_cmpint (clock_gettime (CLOCK_REALTIME_COARSE, &after), ==, 0);
+      if (after.tv_sec == now.tv_sec)
+        return;
+      g_test_message ("attempt %d did not fit in its second: again", attempt);
     }
-  /* what a file system that keeps seconds stamps a change made now with */
-  assert_same_tick_delivery_is_seen (f, now.tv_sec *
-                                            G_GINT64_CONSTANT (1000000000));
+  g_test_incomplete ("five attempts in a row did not fit in one second "
+                     "(a loaded machine)");
 }
 
 /* A uidlist written by older code has no coarse scan time ("T" with
