@@ -13,6 +13,8 @@
 # sessions) many times, each copy time-shifted (editcap -t, mergecap -a):
 # about 200k packets. A recorded load run (tcpdump -i lo during a bench) is
 # the better input when one is at hand: pass it as FILE and set DECODE_AS.
+# BEFORE=OTHER_BUILD_DIR measures that build's mw-trace too, in the same
+# run ("before-" rows), for a change's before and after.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
@@ -66,20 +68,30 @@ print(f"{name} {med} {cpu}", file=open(sys.argv[4], "a"))
 }
 
 measure read-floor tcpdump -r "$file" -w /dev/null
-measure mw-trace-quiet "$tracer" -r "$file" -q
-measure mw-trace-ladder "$tracer" -r "$file" --color=never
-measure mw-trace-json "$tracer" -r "$file" --json
+modes="mw-trace-json mw-trace-ladder mw-trace-quiet"
+# tracers NAME-PREFIX MW-TRACE: its three modes
+tracers() {
+    measure "$1mw-trace-quiet" "$2" -r "$file" -q
+    measure "$1mw-trace-ladder" "$2" -r "$file" --color=never
+    measure "$1mw-trace-json" "$2" -r "$file" --json
+}
+tracers "" "$tracer"
+if [ -n "${BEFORE:-}" ]; then
+    tracers before- "$(cd "$BEFORE" && pwd)/src/tracer/mw-trace"
+    modes="$modes before-mw-trace-json before-mw-trace-ladder before-mw-trace-quiet"
+fi
 # shellcheck disable=SC2086
 measure tshark-fields tshark -r "$file" $DECODE_AS -Y 'smtp || imap || pop' \
     -T fields -e frame.number -e smtp.req.command -e smtp.response.code \
     -e imap.request.command -e pop.request.command
-python3 - "$work/medians" <<'PY'
+# shellcheck disable=SC2086
+python3 - "$work/medians" $modes <<'PY'
 import sys
 m = {}
 for line in open(sys.argv[1]):
     name, wall, cpu = line.split()
     m[name] = (float(wall), float(cpu))
-for mode in ("mw-trace-json", "mw-trace-ladder", "mw-trace-quiet"):
+for mode in sys.argv[2:]:
     t, f, x = m["tshark-fields"], m["read-floor"], m[mode]
     print(f"{mode}: {t[0] / x[0]:.1f}x tshark's speed, "
           f"{x[0] / max(f[0], 1e-3):.1f}x the read floor; in CPU time "

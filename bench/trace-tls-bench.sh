@@ -17,7 +17,8 @@
 # time (editcap -t, mergecap -a): the same sessions, so the same key log
 # decrypts them all, and enough octets for CPU times to mean something.
 # With FILE, set PORT to the TCP port SMTP runs on (for tshark's -d).
-# RUNS (default 3): runs of each command after a warm-up.
+# RUNS (default 3): runs of each command after a warm-up. KEEP=DIR keeps
+# the recording there (tls.pcap, tls.keylog, its PORT in tls.port).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 build=$(cd "${1:-$here/../build}" && pwd)
@@ -112,6 +113,11 @@ PY
     mergecap -a -w "$work/tls-copies.pcap" "${parts[@]}"
     rm -f "${parts[@]}"
     file=$work/tls-copies.pcap
+    if [ -n "${KEEP:-}" ]; then
+        cp "$file" "$KEEP/tls.pcap"
+        cp "$keylog" "$KEEP/tls.keylog"
+        echo "$PORT" > "$KEEP/tls.port"
+    fi
 }
 
 if [ -z "$file" ]; then
