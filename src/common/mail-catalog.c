@@ -13,8 +13,11 @@ mail_catalog_find (const MailCatalogEntry *table, const char *name)
 
   if (name == NULL)
     return NULL;
+  /* the first letters first: most rows differ there, and this is on
+   * every line the tracer explains */
   for (const MailCatalogEntry *entry = table; entry->name != NULL; entry++)
-    if (g_ascii_strcasecmp (entry->name, name) == 0)
+    if (g_ascii_tolower (entry->name[0]) == g_ascii_tolower (name[0]) &&
+        g_ascii_strcasecmp (entry->name, name) == 0)
       return entry;
   return NULL;
 }
