@@ -94,5 +94,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       tcp_flow_table_add (table, &packet, now);
     }
   tcp_flow_table_free (table, now);
+  trace_harness_finish (&harness);
   return 0;
 }

@@ -58,6 +58,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   if (trace_packet_linktype_supported (file.linktype))
     pcap_loop (pcap, 10000, on_packet, (u_char *) &file);
   tcp_flow_table_free (file.flows, 0);
+  trace_harness_finish (&file.harness);
   pcap_close (pcap);
   return 0;
 }

@@ -53,5 +53,6 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     }
   trace_session_close (session, TCP_FLOW_END_FIN, now);
   trace_session_free (session);
+  trace_harness_finish (&harness);
   return 0;
 }

@@ -3,6 +3,8 @@
  * tracer targets: the flow callbacks of tracer.c (a TraceSession per TCP
  * flow) and TraceOptions chosen by one input octet, writing to
  * /dev/null (decoders report through trace-output, which writes there).
+ * The journeys (trace-journey.h) are collected too, linked and written
+ * at the end (trace_harness_finish ()), as mw-trace does after a capture.
  */
 #pragma once
 
@@ -10,6 +12,7 @@
 
 #include "fuzz.h"
 #include "tcp-flow.h"
+#include "trace-journey.h"
 #include "trace-output.h"
 #include "trace-packet.h"
 #include "trace-session.h"
@@ -43,7 +46,21 @@ trace_harness_init (TraceHarness *harness, guint8 choice)
   harness->options.show_secrets = (choice & 4) != 0;
   harness->options.quiet = (choice & 8) != 0;
   harness->options.frame = &harness->frame;
+  harness->options.journeys = trace_journeys_new ();
   harness->extra_port = 8025;
+}
+
+/* After the last session: links the journeys and writes them, ladder or
+ * JSON as the options say, then frees them. */
+static inline void
+trace_harness_finish (TraceHarness *harness)
+{
+  trace_journeys_finish (harness->options.journeys);
+  if (harness->options.json)
+    trace_journeys_print_json (harness->options.journeys, harness->options.out);
+  else
+    trace_journeys_print (harness->options.journeys, harness->options.out);
+  g_clear_pointer (&harness->options.journeys, trace_journeys_free);
 }
 
 static gboolean
