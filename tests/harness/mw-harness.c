@@ -694,3 +694,20 @@ mw_harness_idle_clients (GPid pid,
     if (fds[i] >= 0)
       close (fds[i]);
 }
+
+guint
+mw_harness_count_messages (MwHarness *harness, const char *user)
+{
+  g_auto (GStrv) files = mw_harness_list_messages (harness, user, NULL);
+
+  return g_strv_length (files);
+}
+
+void
+mw_harness_wait_for_messages (MwHarness *harness, const char *user, guint count)
+{
+  for (guint i = 0;
+       i < 300 && mw_harness_count_messages (harness, user) < count; i++)
+    g_usleep (100 * 1000);
+  g_assert_cmpuint (mw_harness_count_messages (harness, user), ==, count);
+}

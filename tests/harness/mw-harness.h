@@ -135,5 +135,12 @@ GSubprocess *mw_harness_python_smtpd (MwHarness *harness,
 GStrv mw_harness_list_messages (MwHarness *harness,
                                 const char *user,
                                 const char *folder);
+/* How many messages @user's INBOX holds (new/ and cur/); and waiting,
+ * up to 30 s, until it holds @count (asserted: a delivery that never
+ * comes fails the test). */
+guint mw_harness_count_messages (MwHarness *harness, const char *user);
+void mw_harness_wait_for_messages (MwHarness *harness,
+                                   const char *user,
+                                   guint count);
 
 G_END_DECLS

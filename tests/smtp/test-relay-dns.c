@@ -344,14 +344,6 @@ wait_for_queue (MwHarness *h, const char *text)
   g_error ("queue never showed \"%s\":\n%s", want, queue_list (h));
 }
 
-static guint
-count_messages (MwHarness *h, const char *user)
-{
-  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
-
-  return g_strv_length (files);
-}
-
 /* Waits for one message in @user's INBOX at @h and returns its text. */
 static char *
 wait_for_message (MwHarness *h, const char *user)
@@ -359,7 +351,8 @@ wait_for_message (MwHarness *h, const char *user)
   g_auto (GStrv) files = NULL;
   char *text = NULL;
 
-  for (guint i = 0; i < WAIT_STEPS && count_messages (h, user) == 0; i++)
+  for (guint i = 0; i < WAIT_STEPS && mw_harness_count_messages (h, user) == 0;
+       i++)
     g_usleep (100 * 1000);
   files = mw_harness_list_messages (h, user, NULL);
   g_assert_cmpuint (g_strv_length (files), ==, 1);
@@ -379,7 +372,7 @@ assert_delivered_to (DnsRelay *r, const char *to, MwHarness *hop)
   g_assert_nonnull (strstr (text, "routed by dns"));
   g_assert_nonnull (strstr (text, "by mx.a.test"));
   g_free (wait_for_queue (r->a, NULL));
-  g_assert_cmpuint (count_messages (other, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (other, "bob"), ==, 0);
 }
 
 /* alice gets one bounce for @to with @status and @diagnostic in it. */
@@ -401,8 +394,8 @@ assert_bounced (DnsRelay *r,
     g_error ("not a %s bounce for %s saying \"%s\":\n%s", status, to,
              diagnostic, bounce);
   g_free (wait_for_queue (r->a, NULL));
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
-  g_assert_cmpuint (count_messages (r->c, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->c, "bob"), ==, 0);
 }
 
 /* ---- the cases -------------------------------------------------------- */
@@ -506,13 +499,14 @@ test_dns_down_then_up (DnsRelay *r, gconstpointer data)
   send_from_alice (r, "bob@pref.test", "after the outage");
   listing = wait_for_queue (r->a, "DNS: no usable answer to MX pref.test");
   g_assert_nonnull (strstr (listing, "        <bob@pref.test>"));
-  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0); /* no bounce */
+  g_assert_cmpuint (mw_harness_count_messages (r->a, "alice"), ==,
+                    0); /* no bounce */
   dns_start (r);
   text = wait_for_message (r->b, "bob");
   g_assert_nonnull (strstr (text, "after the outage"));
   g_free (wait_for_queue (r->a, NULL));
-  g_assert_cmpuint (count_messages (r->c, "bob"), ==, 0);
-  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->c, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->a, "alice"), ==, 0);
 }
 
 /* Slow records: every answer comes 1 s late through slow-dns.py, well
@@ -552,8 +546,8 @@ test_too_slow_waits (DnsRelay *r, gconstpointer data)
   send_from_alice (r, "bob@pref.test", "too slow");
   listing = wait_for_queue (r->a, "timed out");
   g_assert_nonnull (strstr (listing, "DNS: no usable answer to MX pref.test"));
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
-  g_assert_cmpuint (count_messages (r->a, "alice"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->a, "alice"), ==, 0);
 }
 
 /* Waits until the file at @path contains @text. */
@@ -612,7 +606,7 @@ test_stop_during_dns (DnsRelay *r, gconstpointer data)
   wait_for_file_text (proxy_log, "delayed ");
   log = read_file_or_empty (proxy_log);
   g_assert_cmpuint (count_lines_with (log, "got "), ==, 1);
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
 }
 
 /* RFC 5321 §5.1: a static route still comes first: pref.test routed to

@@ -110,22 +110,6 @@ send_from_alice (MwHarness *a,
     g_error ("mw-send exited %d: %s", status, err);
 }
 
-static guint
-count_messages (MwHarness *h, const char *user)
-{
-  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
-
-  return g_strv_length (files);
-}
-
-static void
-wait_for_messages (MwHarness *h, const char *user, guint count)
-{
-  for (guint i = 0; i < WAIT_STEPS && count_messages (h, user) < count; i++)
-    g_usleep (100 * 1000);
-  g_assert_cmpuint (count_messages (h, user), ==, count);
-}
-
 /* The queue directory's entries (ID.env files) of @h. */
 static guint
 count_queued (MwHarness *h)
@@ -217,8 +201,8 @@ test_local_success (Orgs *o, gconstpointer data)
   send_from_alice (o->a, "bob@a.test", "for bob, with a receipt",
                    (const char *const[]){ "--notify", "SUCCESS", "--envid",
                                           "QQ 314159+", NULL });
-  wait_for_messages (o->a, "bob", 1);
-  wait_for_messages (o->a, "alice", 1);
+  mw_harness_wait_for_messages (o->a, "bob", 1);
+  mw_harness_wait_for_messages (o->a, "alice", 1);
   dsn = read_dsn (o->a, "alice", "for bob");
   assert_field (dsn, "header.To", "<alice@a.test>");
   assert_field (dsn, "header.Auto-Submitted", "auto-replied");
@@ -245,7 +229,7 @@ test_failure_with_orcpt (Orgs *o, gconstpointer data)
   send_from_alice (o->a, "nobody@b.test", "to no one",
                    (const char *const[]){ "--notify", "FAILURE", "--orcpt",
                                           "old+name@b.test", NULL });
-  wait_for_messages (o->a, "alice", 1);
+  mw_harness_wait_for_messages (o->a, "alice", 1);
   dsn = read_dsn (o->a, "alice", "to no one");
   assert_field (dsn, "header.Subject", "Undelivered Mail Returned to Sender");
   assert_field (dsn, "recipient.0.Original-Recipient",
@@ -276,7 +260,7 @@ test_ret_shapes_bounce (Orgs *o, gconstpointer data)
   send_from_alice (
       o->a, "nobody@b.test", "body two",
       (const char *const[]){ "--ret", "FULL", "--envid", "full", NULL });
-  wait_for_messages (o->a, "alice", 2);
+  mw_harness_wait_for_messages (o->a, "alice", 2);
   files = mw_harness_list_messages (o->a, "alice", NULL);
   first = read_dsn_file (o->a, files[0], "body ");
   second = read_dsn_file (o->a, files[1], "body ");
@@ -308,7 +292,7 @@ test_never_no_bounce (Orgs *o, gconstpointer data)
    * delivered to alice's local mailbox by the same queue: once the queue
    * is empty any notice would be in her INBOX. */
   wait_for_empty_queue (o->a);
-  g_assert_cmpuint (count_messages (o->a, "alice"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (o->a, "alice"), ==, 0);
 }
 
 /* Waits until the one entry in @h's queue was tried @count times (its
@@ -352,7 +336,7 @@ test_delay_notice (void)
   orgs_start (&o, free_port (), "[relay]\ndelay_notice = 1\n");
   send_from_alice (o.a, "bob@b.test", "waits a while",
                    (const char *const[]){ NULL });
-  wait_for_messages (o.a, "alice", 1);
+  mw_harness_wait_for_messages (o.a, "alice", 1);
   dsn = read_dsn (o.a, "alice", "waits");
   assert_field (dsn, "header.Subject", "Delayed Mail (still being retried)");
   assert_field (dsn, "recipient.0.Final-Recipient", "rfc822; bob@b.test");
@@ -363,7 +347,7 @@ test_delay_notice (void)
   /* Still queued, and retried (every second) without a second notice. */
   wait_for_attempts (o.a, 4);
   g_assert_cmpuint (count_queued (o.a), ==, 1);
-  g_assert_cmpuint (count_messages (o.a, "alice"), ==, 1);
+  g_assert_cmpuint (mw_harness_count_messages (o.a, "alice"), ==, 1);
   orgs_tear_down (&o, NULL);
 }
 
@@ -408,7 +392,7 @@ test_envid_orcpt_across_relay (Orgs *o, gconstpointer data)
                    (const char *const[]){ "--notify", "SUCCESS,FAILURE",
                                           "--envid", "E-2", "--orcpt",
                                           "robert@b.test", NULL });
-  wait_for_messages (o->b, "bob", 1);
+  mw_harness_wait_for_messages (o->b, "bob", 1);
   notice = wait_for_queued_text (o->b);
   dsn = read_dsn_file (o->b, notice, "across");
   assert_field (dsn, "header.To", "<alice@a.test>");
@@ -418,7 +402,7 @@ test_envid_orcpt_across_relay (Orgs *o, gconstpointer data)
   assert_field (dsn, "recipient.0.Final-Recipient", "rfc822; bob@b.test");
   assert_field (dsn, "recipient.0.Action", "delivered");
   wait_for_empty_queue (o->a);
-  g_assert_cmpuint (count_messages (o->a, "alice"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (o->a, "alice"), ==, 0);
 }
 
 /* RFC 3461 §5.2.2: a next hop without DSN (Python's smtpd) cannot report
@@ -442,7 +426,7 @@ test_relayed_to_next_hop_without_dsn (void)
   orgs_start (&o, free_port (), routes);
   send_from_alice (o.a, "carol@c.test", "to a plain server",
                    (const char *const[]){ "--notify", "SUCCESS", NULL });
-  wait_for_messages (o.a, "alice", 1);
+  mw_harness_wait_for_messages (o.a, "alice", 1);
   dsn = read_dsn (o.a, "alice", NULL);
   assert_field (dsn, "recipient.0.Final-Recipient", "rfc822; carol@c.test");
   assert_field (dsn, "recipient.0.Action", "relayed");

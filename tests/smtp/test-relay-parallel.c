@@ -122,14 +122,6 @@ slow_events (Parallel *p, guint *out_most_open)
   return delivered;
 }
 
-static guint
-count_messages (MwHarness *h, const char *user)
-{
-  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
-
-  return g_strv_length (files);
-}
-
 /* Mail to b.test is not held behind mail to a slow domain submitted
  * before it: bob has his message while slow.test has taken none of its
  * own, with as many connections to slow.test open as the limit allows
@@ -147,14 +139,15 @@ test_slow_domain_holds_only_itself (Parallel *p, gconstpointer data)
       send_from_alice (p, "carol@slow.test", body);
     }
   send_from_alice (p, "bob@b.test", "fast");
-  for (guint i = 0; i < WAIT_STEPS && (count_messages (p->b, "bob") == 0 ||
-                                       most_open < PER_DESTINATION);
+  for (guint i = 0;
+       i < WAIT_STEPS && (mw_harness_count_messages (p->b, "bob") == 0 ||
+                          most_open < PER_DESTINATION);
        i++)
     {
       g_usleep (100 * 1000);
       slow_events (p, &most_open);
     }
-  g_assert_cmpuint (count_messages (p->b, "bob"), ==, 1);
+  g_assert_cmpuint (mw_harness_count_messages (p->b, "bob"), ==, 1);
   delivered = slow_events (p, &most_open);
   g_assert_cmpuint (delivered, ==, 0); /* the slow ones still waiting */
   g_assert_cmpuint (most_open, ==, PER_DESTINATION);

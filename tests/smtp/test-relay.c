@@ -197,22 +197,6 @@ queue_list (MwHarness *h)
   return out;
 }
 
-static guint
-count_messages (MwHarness *h, const char *user)
-{
-  g_auto (GStrv) files = mw_harness_list_messages (h, user, NULL);
-
-  return g_strv_length (files);
-}
-
-static void
-wait_for_messages (MwHarness *h, const char *user, guint count)
-{
-  for (guint i = 0; i < WAIT_STEPS && count_messages (h, user) < count; i++)
-    g_usleep (100 * 1000);
-  g_assert_cmpuint (count_messages (h, user), ==, count);
-}
-
 /* Waits until the queue listing of @h contains @text (NULL: is empty);
  * returns the listing. */
 static char *
@@ -251,7 +235,7 @@ test_a_to_b (Relay *r, gconstpointer data)
   g_autofree char *listing = NULL;
 
   send_from_alice (r, "bob@b.test", "pushed twice");
-  wait_for_messages (r->b, "bob", 1);
+  mw_harness_wait_for_messages (r->b, "bob", 1);
   text = read_only_message (r->b, "bob");
   g_assert_nonnull (strstr (text, "pushed twice"));
   g_assert_nonnull (strstr (text, "From: alice@a.test"));
@@ -260,7 +244,7 @@ test_a_to_b (Relay *r, gconstpointer data)
   g_assert_true (g_str_has_prefix (text, "Return-Path: <alice@a.test>\r\n"));
   g_assert_null (strstr (text + 1, "Return-Path:"));
   listing = wait_for_queue (r->a, NULL);
-  g_assert_cmpuint (count_messages (r->a, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->a, "bob"), ==, 0);
 }
 
 /* RFC 6531 §3.5: mail submitted with SMTPUTF8 is relayed with it, since B
@@ -272,7 +256,7 @@ test_smtputf8_relayed (Relay *r, gconstpointer data)
 
   send_from_with (r, "alice", "alice-secret", "bob@b.test",
                   "asks for SMTPUTF8 all the way", "--smtputf8");
-  wait_for_messages (r->b, "bob", 1);
+  mw_harness_wait_for_messages (r->b, "bob", 1);
   text = read_only_message (r->b, "bob");
   /* UTF8SMTPS: A took B's STARTTLS */
   g_assert_nonnull (strstr (text, "by mx.b.test (mailwire) with UTF8SMTPS id"));
@@ -302,7 +286,7 @@ test_smtputf8_needs_next_hop (void)
   relay_set_up_with (&relay, free_port (), a_extra, "");
   send_from_with (&relay, "alice", "alice-secret", "carol@c.test",
                   "needs UTF-8 all the way", "--smtputf8");
-  wait_for_messages (relay.a, "alice", 1);
+  mw_harness_wait_for_messages (relay.a, "alice", 1);
   bounce = read_only_message (relay.a, "alice");
   if (strstr (bounce, "Final-Recipient: rfc822; carol@c.test") == NULL ||
       strstr (bounce, "Status: 5.6.7") == NULL ||
@@ -329,11 +313,11 @@ test_b_down_then_up (Relay *r, gconstpointer data)
   g_assert_nonnull (strstr (listing, "1 message."));
 
   mw_harness_start (r->b, "mw-smtpd", NULL);
-  wait_for_messages (r->b, "bob", 1);
+  mw_harness_wait_for_messages (r->b, "bob", 1);
   after = wait_for_queue (r->a, NULL);
   /* Longer than retry_max (2 s): no second copy turns up. */
   g_usleep (3 * G_USEC_PER_SEC);
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 1);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 1);
 }
 
 /* RFC 3464: B answers 550 5.1.1, so A returns a delivery status
@@ -345,7 +329,7 @@ test_550_bounces (Relay *r, gconstpointer data)
   g_autofree char *listing = NULL;
 
   send_from_alice (r, "nobody@b.test", "to no one");
-  wait_for_messages (r->a, "alice", 1);
+  mw_harness_wait_for_messages (r->a, "alice", 1);
   bounce = read_only_message (r->a, "alice");
   for (const char *const *want =
            (const char *const[]){
@@ -375,12 +359,12 @@ test_size_refused_bounces (Relay *r, gconstpointer data)
   g_autofree char *listing = NULL;
 
   send_from_alice (r, "bob@b.test", body);
-  wait_for_messages (r->a, "alice", 1);
+  mw_harness_wait_for_messages (r->a, "alice", 1);
   bounce = read_only_message (r->a, "alice");
   if (strstr (bounce, "Diagnostic-Code: smtp; 552") == NULL ||
       strstr (bounce, "Status: 5.3.4") == NULL)
     g_error ("not a 552 5.3.4 bounce:\n%s", bounce);
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
   listing = wait_for_queue (r->a, NULL);
 }
 
@@ -393,7 +377,7 @@ test_expired_bounces (Relay *r, gconstpointer data)
   g_autofree char *listing = NULL;
 
   send_from_alice (r, "bob@b.test", "too late");
-  wait_for_messages (r->a, "alice", 1);
+  mw_harness_wait_for_messages (r->a, "alice", 1);
   bounce = read_only_message (r->a, "alice");
   g_assert_nonnull (strstr (bounce, "Final-Recipient: rfc822; bob@b.test"));
   g_assert_nonnull (strstr (bounce, "Status: 4.4.7"));
@@ -738,7 +722,7 @@ test_queue_delete (Relay *r, gconstpointer data)
   g_assert_cmpint (mw_harness_run (r->a, delete, NULL, NULL, NULL), ==, 1);
   mw_harness_start (r->b, "mw-smtpd", NULL);
   g_usleep (3 * G_USEC_PER_SEC);
-  g_assert_cmpuint (count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
 }
 
 /* A user added with mw-admin while A runs gets its bounces too: the queue
@@ -754,7 +738,7 @@ test_bounce_to_user_added_later (Relay *r, gconstpointer data)
   g_assert_cmpint (mw_harness_run (r->a, argv, "dave-secret\n", NULL, NULL), ==,
                    0);
   send_from (r, "dave", "dave-secret", "nobody@b.test", "to no one");
-  wait_for_messages (r->a, "dave", 1);
+  mw_harness_wait_for_messages (r->a, "dave", 1);
   bounce = read_only_message (r->a, "dave");
   g_assert_nonnull (strstr (bounce, "Final-Recipient: rfc822; nobody@b.test"));
 }
