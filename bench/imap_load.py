@@ -215,6 +215,7 @@ def mode_ops(a):
             one_run(a, op)
         rows = []
         for r in range(1, a.repeat + 1):
+            time.sleep(a.pause)
             row, n, nbytes, result = one_run(a, op)
             rows.append(row)
             print(f"{a.label} run op={op} run={r} user={a.user} n={n} bytes={nbytes} "
@@ -469,6 +470,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--reset", action="append", default=[])
+    ap.add_argument("--pause", type=float, default=0.0,
+                    help="ops: seconds to wait before each run (untimed)")
     ap.add_argument("--text", default="005000")
     ap.add_argument("--from", dest="from_", default="Generator")
     ap.add_argument("--server-pid", type=int, action="append", default=[])
