@@ -206,6 +206,11 @@ pop3_cmd_quit (Pop3Session *session, const char *argument)
           failed++;
         }
     }
+  /* RFC 1939 §6 releases the lock after the reply; released before it,
+   * a client that logs in again at once (poplib, fetchmail's next poll)
+   * never finds the maildrop still "in use" by the session it ended.
+   * The deletions above are done: nothing is left to guard. */
+  mail_store_unlock_maildrop (session->store);
   if (failed > 0)
     pop3_reply_err (session, POP3_CODE_SYS_TEMP,
                     "%u marked messages could not be deleted", failed);
