@@ -599,11 +599,10 @@ test_write_at_sigint (void)
 int
 main (int argc, char **argv)
 {
-  static const char *const captures[] = { "smtp-postfix", "pop3-dovecot",
-                                          "imap-dovecot", "tls-smtp",
-                                          "tls-pop3",     "tls-imap",
-                                          "tls-lint",     "tls-smtp-mutt",
-                                          "tls-imap-mutt" };
+  static const char *const captures[] = {
+    "smtp-postfix", "pop3-dovecot", "imap-dovecot",  "tls-smtp",     "tls-pop3",
+    "tls-imap",     "tls-lint",     "tls-smtp-mutt", "tls-imap-mutt"
+  };
   g_autofree char *cases_path = NULL;
   g_autofree char *cases = NULL;
   g_auto (GStrv) lines = NULL;
