@@ -711,3 +711,39 @@ mw_harness_wait_for_messages (MwHarness *harness, const char *user, guint count)
     g_usleep (100 * 1000);
   g_assert_cmpuint (mw_harness_count_messages (harness, user), ==, count);
 }
+
+void
+mw_harness_submit (MwHarness *harness,
+                   const char *user,
+                   const char *password,
+                   const char *from,
+                   const char *to,
+                   const char *subject,
+                   const char *body,
+                   const char *const *extra)
+{
+  g_autofree char *server =
+      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (harness, "submission"));
+  const char *const base[] = {
+    "mw-send",    "--server", server,
+    "--starttls", "--cafile", mw_harness_cert (harness),
+    "--user",     user,       "--password",
+    password,     "--from",   from,
+    "--to",       to,         "--subject",
+    subject,      "--body",   body,
+    NULL
+  };
+  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
+  g_autofree char *err = NULL;
+  int status;
+
+  for (guint i = 0; base[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) base[i]);
+  for (guint i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) extra[i]);
+  g_ptr_array_add (argv, NULL);
+  status = mw_harness_run (harness, (const char *const *) argv->pdata, NULL,
+                           NULL, &err);
+  if (status != 0)
+    g_error ("mw-send exited %d: %s", status, err);
+}

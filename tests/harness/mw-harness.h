@@ -135,6 +135,19 @@ GSubprocess *mw_harness_python_smtpd (MwHarness *harness,
 GStrv mw_harness_list_messages (MwHarness *harness,
                                 const char *user,
                                 const char *folder);
+/* @user (password @password) submits a message from @from to @to
+ * through @harness's submission port with STARTTLS and AUTH, as a mail
+ * program does (mw-send), with @extra options (NULL-terminated, may be
+ * NULL); fails the test, with mw-send's stderr, unless it exits 0. */
+void mw_harness_submit (MwHarness *harness,
+                        const char *user,
+                        const char *password,
+                        const char *from,
+                        const char *to,
+                        const char *subject,
+                        const char *body,
+                        const char *const *extra);
+
 /* How many messages @user's INBOX holds (new/ and cur/); and waiting,
  * up to 30 s, until it holds @count (asserted: a delivery that never
  * comes fails the test). */

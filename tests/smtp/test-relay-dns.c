@@ -296,23 +296,8 @@ dns_relay_tear_down (DnsRelay *r, gconstpointer data)
 static void
 send_from_alice (DnsRelay *r, const char *to, const char *body)
 {
-  g_autofree char *server =
-      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
-  const char *argv[] = { "mw-send",    "--server",
-                         server,       "--starttls",
-                         "--cafile",   mw_harness_cert (r->a),
-                         "--user",     "alice",
-                         "--password", "alice-secret",
-                         "--from",     "alice@a.test",
-                         "--to",       to,
-                         "--subject",  "by dns",
-                         "--body",     body,
-                         NULL };
-  g_autofree char *err = NULL;
-  int status = mw_harness_run (r->a, argv, NULL, NULL, &err);
-
-  if (status != 0)
-    g_error ("mw-send exited %d: %s", status, err);
+  mw_harness_submit (r->a, "alice", "alice-secret", "alice@a.test", to,
+                     "by dns", body, NULL);
 }
 
 static char *

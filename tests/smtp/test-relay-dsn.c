@@ -84,30 +84,8 @@ send_from_alice (MwHarness *a,
                  const char *body,
                  const char *const *dsn_options)
 {
-  g_autofree char *server =
-      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (a, "submission"));
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  const char *const base[] = {
-    "mw-send",      "--server", server,
-    "--starttls",   "--cafile", mw_harness_cert (a),
-    "--user",       "alice",    "--password",
-    "alice-secret", "--from",   "alice@a.test",
-    "--to",         to,         "--subject",
-    "dsn test",     "--body",   body,
-    NULL,
-  };
-  g_autofree char *err = NULL;
-  int status;
-
-  for (guint i = 0; base[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) base[i]);
-  for (guint i = 0; dsn_options[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) dsn_options[i]);
-  g_ptr_array_add (argv, NULL);
-  status =
-      mw_harness_run (a, (const char *const *) argv->pdata, NULL, NULL, &err);
-  if (status != 0)
-    g_error ("mw-send exited %d: %s", status, err);
+  mw_harness_submit (a, "alice", "alice-secret", "alice@a.test", to, "dsn test",
+                     body, dsn_options);
 }
 
 /* The queue directory's entries (ID.env files) of @h. */

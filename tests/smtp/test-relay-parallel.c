@@ -81,23 +81,8 @@ parallel_tear_down (Parallel *p, gconstpointer data)
 static void
 send_from_alice (Parallel *p, const char *to, const char *body)
 {
-  g_autofree char *server =
-      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (p->a, "submission"));
-  const char *argv[] = { "mw-send",    "--server",
-                         server,       "--starttls",
-                         "--cafile",   mw_harness_cert (p->a),
-                         "--user",     "alice",
-                         "--password", "alice-secret",
-                         "--from",     "alice@a.test",
-                         "--to",       to,
-                         "--subject",  "parallel",
-                         "--body",     body,
-                         NULL };
-  g_autofree char *err = NULL;
-  int status = mw_harness_run (p->a, argv, NULL, NULL, &err);
-
-  if (status != 0)
-    g_error ("mw-send exited %d: %s", status, err);
+  mw_harness_submit (p->a, "alice", "alice-secret", "alice@a.test", to,
+                     "parallel", body, NULL);
 }
 
 /* The slow server's log so far: how many "delivered", and the most

@@ -133,29 +133,9 @@ send_from_options (Relay *r,
                    const char *body,
                    const char *const *options)
 {
-  g_autofree char *server =
-      g_strdup_printf ("127.0.0.1:%u", mw_harness_port (r->a, "submission"));
   g_autofree char *from = g_strdup_printf ("%s@a.test", user);
-  const char *const base[] = { "mw-send",    "--server", server,
-                               "--starttls", "--cafile", mw_harness_cert (r->a),
-                               "--user",     user,       "--password",
-                               password,     "--from",   from,
-                               "--to",       to,         "--subject",
-                               "relay",      "--body",   body,
-                               NULL };
-  g_autoptr (GPtrArray) argv = g_ptr_array_new ();
-  g_autofree char *err = NULL;
-  int status;
 
-  for (guint i = 0; base[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) base[i]);
-  for (guint i = 0; options[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) options[i]);
-  g_ptr_array_add (argv, NULL);
-  status = mw_harness_run (r->a, (const char *const *) argv->pdata, NULL, NULL,
-                           &err);
-  if (status != 0)
-    g_error ("mw-send exited %d: %s", status, err);
+  mw_harness_submit (r->a, user, password, from, to, "relay", body, options);
 }
 
 static void
