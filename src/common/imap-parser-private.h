@@ -4,9 +4,11 @@
  * atom and quoted-string scanners the FETCH section parser reuses (RFC
  * 9051 §9). The grammar is split by concern (STYLE §1):
  *   imap-parser.c  the cursor, arguments, the message assembler, reading
- *                  a message from a connection, writing strings
+ *                  a message from a connection
  *   imap-seqset.c  sequence sets and FETCH sections
- *   imap-text.c    dates and date-times, modified UTF-7 mailbox names
+ *   imap-text.c    dates and date-times, modified UTF-7 mailbox names,
+ *                  writing strings
+ *   imap-arena.c   the memory one parsed message's arguments live in
  * Not a public interface: imap-parser.h is the one header for users; only
  * these files include this one.
  */
@@ -25,6 +27,7 @@ typedef struct
   gsize pos;
   guint depth;          /* lists open around pos */
   gboolean lists_touch; /* "(a)(b)" is two lists (a server's data) */
+  ImapArgArena *arena;  /* where imap_parse_args () puts what it parses */
 } ImapParser;
 
 /* ---- imap-parser.c: the cursor ---------------------------------------- */
@@ -59,12 +62,31 @@ G_GNUC_INTERNAL gboolean parse_nz_number (ImapParser *p,
                                           guint32 *out,
                                           GError **error);
 
+/* ---- imap-arena.c: the memory of one parsed message ------------------- */
+
+/* A new arena, held once (by the parser), sized for @input_length
+ * octets of message. */
+G_GNUC_INTERNAL ImapArgArena *imap_arena_new (gsize input_length);
+/* @size octets, aligned for an ImapArg, freed with the arena. */
+G_GNUC_INTERNAL gpointer imap_arena_alloc (ImapArgArena *arena, gsize size);
+/* An empty GPtrArray (no free function) the arena unrefs when it goes. */
+G_GNUC_INTERNAL GPtrArray *imap_arena_new_list (ImapArgArena *arena);
+G_GNUC_INTERNAL ImapArgArena *imap_arena_ref (ImapArgArena *arena);
+G_GNUC_INTERNAL void imap_arena_unref (ImapArgArena *arena);
+
 /* ---- imap-parser.c: atoms and quoted strings -------------------------- */
 
 /* RFC 9051 §9 ATOM-CHAR. */
 G_GNUC_INTERNAL gboolean is_strict_atom_char (int c);
-/* RFC 9051 §9 quoted, at a '"': the unescaped text (transfer full), or
- * NULL and @error. */
+/* RFC 9051 §9 quoted, at a '"': moves past the closing '"' and gives
+ * the octets between the quotes, still escaped (@out_text, @out_length,
+ * in p->data) and how many "\" escapes they hold; or FALSE and @error. */
+G_GNUC_INTERNAL gboolean scan_quoted_span (ImapParser *p,
+                                           const char **out_text,
+                                           gsize *out_length,
+                                           gsize *out_escapes,
+                                           GError **error);
+/* The same, as the unescaped text (transfer full), or NULL and @error. */
 G_GNUC_INTERNAL GString *scan_quoted (ImapParser *p, GError **error);
 
 G_END_DECLS

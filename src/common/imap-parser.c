@@ -2,9 +2,9 @@
  * imap-parser.c: the IMAP grammar below the line level: the cursor over
  * untrusted octets, arguments, the message assembler, reading a message
  * from a connection, and string output (RFC 9051 §4, §9; RFC 7888 §3,
- * §4; RFC 3516 §4.2 literal8; RFC 6855 §3). Sequence sets and sections
- * are in imap-seqset.c, dates and modified UTF-7 in imap-text.c
- * (imap-parser-private.h).
+ * §4; RFC 3516 §4.2 literal8). Sequence sets and sections are in
+ * imap-seqset.c; dates, modified UTF-7 and writing strings in imap-text.c;
+ * the memory of parsed arguments in imap-arena.c (imap-parser-private.h).
  */
 #include <string.h>
 
@@ -27,6 +27,7 @@ parser_init (ImapParser *p, const char *data, gsize length)
   p->pos = 0;
   p->depth = 0;
   p->lists_touch = FALSE;
+  p->arena = NULL;
 }
 
 /* The octet at the cursor, or -1 at the end. */
@@ -150,31 +151,32 @@ parse_nz_number (ImapParser *p, guint32 *out, GError **error)
 
 /* ---- arguments (RFC 9051 §4, §9) --------------------------------------- */
 
+/* An argument and its @length octets (copied from @octets when not NULL,
+ * NUL-terminated) in one piece of the parser's arena (imap-arena.c). */
 static ImapArg *
-arg_new (ImapArgType type, char *data, gsize length)
+arg_new (ImapParser *p, ImapArgType type, const char *octets, gsize length)
 {
-  ImapArg *arg = g_new0 (ImapArg, 1);
+  gsize room = type == IMAP_ARG_LIST ? 0 : length + 1;
+  ImapArg *arg = imap_arena_alloc (p->arena, sizeof (ImapArg) + room);
 
+  memset (arg, 0, sizeof *arg);
   arg->type = type;
-  arg->data = data;
+  arg->arena = p->arena;
+  if (type == IMAP_ARG_LIST)
+    return arg;
+  arg->data = (char *) (arg + 1);
   arg->length = length;
+  if (octets != NULL)
+    memcpy (arg->data, octets, length);
+  arg->data[length] = '\0';
   return arg;
 }
 
 void
 imap_arg_free (ImapArg *arg)
 {
-  if (arg == NULL)
-    return;
-  g_free (arg->data);
-  g_clear_pointer (&arg->list, g_ptr_array_unref);
-  g_free (arg);
-}
-
-static GPtrArray *
-arg_list_new (void)
-{
-  return g_ptr_array_new_with_free_func ((GDestroyNotify) imap_arg_free);
+  if (arg != NULL && arg->arena != NULL)
+    imap_arena_unref (arg->arena);
 }
 
 const char *
@@ -192,7 +194,8 @@ imap_arg_astring (const ImapArg *arg)
   g_return_val_if_fail (arg != NULL, NULL);
   if (arg->type == IMAP_ARG_LIST)
     return NULL;
-  if (memchr (arg->data, '\0', arg->length) != NULL)
+  /* only a literal8 may hold NUL (parse_literal ()) */
+  if (arg->literal8 && memchr (arg->data, '\0', arg->length) != NULL)
     return NULL;
   return arg->data;
 }
@@ -205,12 +208,33 @@ imap_arg_is_atom (const ImapArg *arg, const char *word)
          g_ascii_strcasecmp (arg->data, word) == 0;
 }
 
-/* RFC 9051 §9 ATOM-CHAR: any CHAR except atom-specials
- * "(" ")" "{" SP CTL list-wildcards quoted-specials resp-specials. */
+/* RFC 9051 §9 atom-specials other than SP and CTL: "(" ")" "{"
+ * list-wildcards quoted-specials resp-specials. A switch, not strchr ():
+ * this runs for every octet of every atom. */
+static gboolean
+is_atom_special (int c)
+{
+  switch (c)
+    {
+    case '(':
+    case ')':
+    case '{':
+    case '%':
+    case '*':
+    case '"':
+    case '\\':
+    case ']':
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+/* RFC 9051 §9 ATOM-CHAR: any CHAR except atom-specials. */
 gboolean
 is_strict_atom_char (int c)
 {
-  return c > 0x20 && c < 0x7f && strchr ("(){%*\"\\]", c) == NULL;
+  return c > 0x20 && c < 0x7f && !is_atom_special (c);
 }
 
 /* ATOM-CHAR widened by list-wildcards "%" "*" (LIST patterns, 1:*) and
@@ -219,17 +243,25 @@ is_strict_atom_char (int c)
 static gboolean
 is_atom_char (int c)
 {
-  return c > 0x20 && c < 0x7f && strchr ("(){\"\\[", c) == NULL;
+  if (c == '%' || c == '*' || c == ']')
+    return TRUE;
+  return is_strict_atom_char (c) && c != '[';
 }
 
 /* RFC 9051 §9: quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR = <any
  * TEXT-CHAR except quoted-specials> / "\" quoted-specials / UTF8-2..4.
- * Returns the unescaped text, or NULL. */
-GString *
-scan_quoted (ImapParser *p, GError **error)
+ * The escapes are ASCII and escape ASCII, so the text is UTF-8 exactly
+ * when its escaped form is: that is what gets checked. */
+gboolean
+scan_quoted_span (ImapParser *p,
+                  const char **out_text,
+                  gsize *out_length,
+                  gsize *out_escapes,
+                  GError **error)
 {
-  g_autoptr (GString) text = g_string_new (NULL);
   gsize open = p->pos++;
+  gsize escapes = 0;
+  gsize length;
 
   while (!parser_skip (p, '"'))
     {
@@ -240,24 +272,57 @@ scan_quoted (ImapParser *p, GError **error)
           p->pos++;
           c = parser_peek (p);
           if (c != '\\' && c != '"')
-            return parser_fail_null (p, error, "'\\' or '\"' after '\\'");
+            return parser_fail (p, error, "'\\' or '\"' after '\\'");
+          escapes++;
         }
       else if (c <= 0 || c == '\r' || c == '\n')
         {
           g_autofree char *expected = g_strdup_printf (
               "'\"' closing the string at offset %" G_GSIZE_FORMAT, open);
-          return parser_fail_null (p, error, expected);
+          return parser_fail (p, error, expected);
         }
-      g_string_append_c (text, (char) c);
       p->pos++;
     }
-  if (!g_utf8_validate_len (text->str, text->len, NULL))
+  length = p->pos - open - 2;
+  if (!g_utf8_validate_len (p->data + open + 1, length, NULL))
     {
       p->pos = open;
-      parser_fail_with (p, error, "this quoted string is not UTF-8");
-      return NULL;
+      return parser_fail_with (p, error, "this quoted string is not UTF-8");
     }
-  return g_steal_pointer (&text);
+  *out_text = p->data + open + 1;
+  *out_length = length;
+  *out_escapes = escapes;
+  return TRUE;
+}
+
+/* Copies the quoted text @text (@length octets, still escaped) to @out
+ * without its escapes; @out has room for the result and a NUL. */
+static void
+unescape_quoted (char *out, const char *text, gsize length)
+{
+  for (gsize i = 0; i < length; i++)
+    {
+      if (text[i] == '\\')
+        i++;
+      *out++ = text[i];
+    }
+  *out = '\0';
+}
+
+GString *
+scan_quoted (ImapParser *p, GError **error)
+{
+  const char *text;
+  gsize length;
+  gsize escapes;
+  GString *out;
+
+  if (!scan_quoted_span (p, &text, &length, &escapes, error))
+    return NULL;
+  out = g_string_sized_new (length - escapes);
+  unescape_quoted (out->str, text, length);
+  out->len = length - escapes;
+  return out;
 }
 
 /* RFC 9051 §6.4.5: section = "[" [section-spec] "]"; inside may be SP,
@@ -273,9 +338,11 @@ scan_brackets (ImapParser *p, GError **error)
 
       if (c == '"')
         {
-          g_autoptr (GString) quoted = scan_quoted (p, error);
+          const char *text;
+          gsize length;
+          gsize escapes;
 
-          if (quoted == NULL)
+          if (!scan_quoted_span (p, &text, &length, &escapes, error))
             return FALSE;
           continue;
         }
@@ -299,11 +366,19 @@ parse_atom (ImapParser *p, GError **error)
   gboolean flag = parser_skip (p, '\\');
   gsize length;
 
-  while (is_atom_char (parser_peek (p)) || parser_peek (p) == '[')
+  for (;;)
     {
+      int c = parser_peek (p);
       gsize bracket = p->pos;
 
-      if (parser_peek (p) == '[' && scan_brackets (p, NULL))
+      if (is_atom_char (c))
+        {
+          p->pos++;
+          continue;
+        }
+      if (c != '[')
+        break;
+      if (scan_brackets (p, NULL))
         continue;
       /* §9: "[" is an ATOM-CHAR too (a mailbox may be "a[}"), so one
        * that is never closed is just a character */
@@ -315,20 +390,23 @@ parse_atom (ImapParser *p, GError **error)
                              flag ? "a flag name after '\\'"
                                   : "an atom, string, literal or list");
   if (length == 3 && g_ascii_strncasecmp (p->data + start, "NIL", 3) == 0)
-    return arg_new (IMAP_ARG_NIL, g_strndup (p->data + start, 3), 3);
-  return arg_new (IMAP_ARG_ATOM, g_strndup (p->data + start, length), length);
+    return arg_new (p, IMAP_ARG_NIL, p->data + start, 3);
+  return arg_new (p, IMAP_ARG_ATOM, p->data + start, length);
 }
 
 static ImapArg *
 parse_quoted (ImapParser *p, GError **error)
 {
-  GString *text = scan_quoted (p, error);
+  const char *text;
   gsize length;
+  gsize escapes;
+  ImapArg *arg;
 
-  if (text == NULL)
+  if (!scan_quoted_span (p, &text, &length, &escapes, error))
     return NULL;
-  length = text->len;
-  return arg_new (IMAP_ARG_QUOTED, g_string_free (text, FALSE), length);
+  arg = arg_new (p, IMAP_ARG_QUOTED, NULL, length - escapes);
+  unescape_quoted (arg->data, text, length);
+  return arg;
 }
 
 /* RFC 9051 §9: literal = "{" number64 ["+"] "}" CRLF *CHAR8 (no NUL);
@@ -364,9 +442,7 @@ parse_literal (ImapParser *p, gboolean literal8, GError **error)
                                "CHAR8 in a literal (only a literal8 ~{n} "
                                "may hold NUL, RFC 3516 §4.2)");
     }
-  arg = arg_new (IMAP_ARG_LITERAL, g_malloc (size + 1), size);
-  memcpy (arg->data, p->data + p->pos, size);
-  arg->data[size] = '\0';
+  arg = arg_new (p, IMAP_ARG_LITERAL, p->data + p->pos, size);
   arg->literal8 = literal8;
   p->pos += size;
   return arg;
@@ -379,7 +455,7 @@ parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error);
 static ImapArg *
 parse_list (ImapParser *p, GError **error)
 {
-  g_autoptr (ImapArg) arg = arg_new (IMAP_ARG_LIST, NULL, 0);
+  ImapArg *arg;
   gsize open = p->pos;
   gboolean ok;
 
@@ -390,12 +466,13 @@ parse_list (ImapParser *p, GError **error)
                    p->pos, IMAP_PARSER_MAX_DEPTH);
       return NULL;
     }
-  arg->list = arg_list_new ();
+  arg = arg_new (p, IMAP_ARG_LIST, NULL, 0);
+  arg->list = imap_arena_new_list (p->arena);
   p->depth++;
   p->pos++;
   ok = parse_elements (p, arg->list, (gssize) open, error);
   p->depth--;
-  return ok ? g_steal_pointer (&arg) : NULL;
+  return ok ? arg : NULL;
 }
 
 static ImapArg *
@@ -430,7 +507,8 @@ fail_after_element (ImapParser *p, gssize open, GError **error)
 }
 
 /* Elements separated by exactly one SP, up to ")" when @open (the offset
- * of the "(") is not negative, else up to the end. */
+ * of the "(") is not negative, else up to the end: the top level, whose
+ * every element holds the arena (imap-arena.c). */
 static gboolean
 parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error)
 {
@@ -444,6 +522,8 @@ parse_elements (ImapParser *p, GPtrArray *into, gssize open, GError **error)
 
       if (arg == NULL)
         return FALSE;
+      if (open < 0)
+        imap_arena_ref (p->arena);
       g_ptr_array_add (into, arg);
       if (parser_peek (p) == close)
         return close < 0 || parser_skip (p, close);
@@ -465,14 +545,21 @@ parse_args (const char *data,
             gboolean lists_touch,
             GError **error)
 {
-  g_autoptr (GPtrArray) args = arg_list_new ();
+  g_autoptr (GPtrArray) args = NULL;
   ImapParser p;
+  gboolean ok;
 
   g_return_val_if_fail (data != NULL || length == 0, NULL);
+  args = g_ptr_array_new_with_free_func ((GDestroyNotify) imap_arg_free);
   parser_init (&p, data, length);
   p.lists_touch = lists_touch;
-  if (!parse_elements (&p, args, -1, error))
-    return NULL;
+  p.arena = imap_arena_new (length);
+  ok = parse_elements (&p, args, -1, error);
+  /* the parser's hold: from here the top-level arguments hold the arena,
+   * and without them (an empty list, or after an error) it goes now */
+  if (!ok)
+    g_clear_pointer (&args, g_ptr_array_unref);
+  imap_arena_unref (p.arena);
   return g_steal_pointer (&args);
 }
 
@@ -487,7 +574,6 @@ imap_parse_response_args (const char *data, gsize length, GError **error)
 {
   return parse_args (data, length, TRUE, error);
 }
-
 /* ---- the assembler (RFC 9051 §4.3, RFC 7888 §3) ------------------------ */
 
 void
@@ -675,69 +761,4 @@ imap_read_message (MailStream *stream,
   if (out_flags != NULL)
     *out_flags = flags;
   return ok;
-}
-
-/* ---- writing strings (RFC 9051 §4.3) ----------------------------------- */
-
-/* An atom a strict peer reads back as this text, and not as NIL. */
-static gboolean
-can_be_atom (const char *text, gsize length)
-{
-  if (length == 0 || (length == 3 && g_ascii_strncasecmp (text, "NIL", 3) == 0))
-    return FALSE;
-  for (gsize i = 0; i < length; i++)
-    if (!is_strict_atom_char ((guchar) text[i]))
-      return FALSE;
-  return TRUE;
-}
-
-/* RFC 9051 §9 quoted: no CR, LF or NUL; 8-bit only as UTF-8, and only to
- * a peer that accepts it (RFC 6855 §3). */
-static gboolean
-can_be_quoted (const char *text, gsize length, gboolean utf8)
-{
-  gboolean eight_bit = FALSE;
-
-  for (gsize i = 0; i < length; i++)
-    {
-      guchar c = (guchar) text[i];
-
-      if (c == '\0' || c == '\r' || c == '\n')
-        return FALSE;
-      eight_bit |= c >= 0x80;
-    }
-  return !eight_bit || (utf8 && g_utf8_validate_len (text, length, NULL));
-}
-
-void
-imap_append_string (GString *out,
-                    const char *text,
-                    gsize length,
-                    gboolean allow_atom,
-                    gboolean utf8)
-{
-  g_return_if_fail (out != NULL);
-  if (text == NULL)
-    g_string_append (out, "NIL");
-  else if (allow_atom && can_be_atom (text, length))
-    g_string_append_len (out, text, length);
-  else if (can_be_quoted (text, length, utf8))
-    {
-      g_string_append_c (out, '"');
-      for (gsize i = 0; i < length; i++)
-        {
-          if (text[i] == '"' || text[i] == '\\')
-            g_string_append_c (out, '\\');
-          g_string_append_c (out, text[i]);
-        }
-      g_string_append_c (out, '"');
-    }
-  else
-    {
-      /* RFC 3516 §4.2: only a literal8 may carry NUL */
-      g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n",
-                              memchr (text, '\0', length) != NULL ? "~" : "",
-                              length);
-      g_string_append_len (out, text, length);
-    }
 }

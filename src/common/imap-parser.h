@@ -44,17 +44,26 @@ typedef enum
 } ImapArgType;
 
 typedef struct _ImapArg ImapArg;
+typedef struct _ImapArgArena ImapArgArena;
 struct _ImapArg
 {
   ImapArgType type;
-  char *data;        /* atom, quoted or literal octets, NUL-terminated
-                      * (only a literal8 may hold NULs: see length); the
-                      * atom for NIL; NULL for lists */
-  gsize length;      /* octets in data */
-  gboolean literal8; /* the literal was ~{n} (RFC 3516 §4.2) */
-  GPtrArray *list;   /* IMAP_ARG_LIST: the ImapArg elements, else NULL */
+  char *data;          /* atom, quoted or literal octets, NUL-terminated
+                        * (only a literal8 may hold NULs: see length); the
+                        * atom for NIL; NULL for lists */
+  gsize length;        /* octets in data */
+  gboolean literal8;   /* the literal was ~{n} (RFC 3516 §4.2) */
+  GPtrArray *list;     /* IMAP_ARG_LIST: the ImapArg elements, else NULL */
+  ImapArgArena *arena; /* private: the parser's one block of memory that
+                        * holds this argument, its octets and everything
+                        * in its lists; NULL for an ImapArg built by hand */
 };
 
+/* The free function of the list imap_parse_args () returns: the arguments
+ * of one parsed message live in one arena, freed with the last top-level
+ * argument (so an argument taken out of the list with
+ * g_ptr_array_steal_index () stays valid until it is freed itself). Not
+ * for the elements of nested lists, which belong to their list. */
 void imap_arg_free (ImapArg *arg);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ImapArg, imap_arg_free)
 

@@ -2,7 +2,8 @@
  * imap-text.c: the IMAP grammar of values written as text: dates and
  * date-times (RFC 9051 §9 date, date-time, as SEARCH and APPEND take
  * them and INTERNALDATE shows them) and modified UTF-7 mailbox names
- * (RFC 3501 §5.1.3; RFC 9051 §5.1 and RFC 6855 §3 for UTF-8 instead).
+ * (RFC 3501 §5.1.3; RFC 9051 §5.1 and RFC 6855 §3 for UTF-8 instead),
+ * and astrings written the way a peer reads them back (RFC 9051 §4.3).
  */
 #include <string.h>
 
@@ -404,4 +405,69 @@ imap_utf8_to_mutf7 (const char *utf8)
         g_string_append_c (out, '-'); /* RFC 3501 §5.1.3: "&" is "&-" */
     }
   return g_string_free (out, FALSE);
+}
+
+/* ---- writing strings (RFC 9051 §4.3) ----------------------------------- */
+
+/* An atom a strict peer reads back as this text, and not as NIL. */
+static gboolean
+can_be_atom (const char *text, gsize length)
+{
+  if (length == 0 || (length == 3 && g_ascii_strncasecmp (text, "NIL", 3) == 0))
+    return FALSE;
+  for (gsize i = 0; i < length; i++)
+    if (!is_strict_atom_char ((guchar) text[i]))
+      return FALSE;
+  return TRUE;
+}
+
+/* RFC 9051 §9 quoted: no CR, LF or NUL; 8-bit only as UTF-8, and only to
+ * a peer that accepts it (RFC 6855 §3). */
+static gboolean
+can_be_quoted (const char *text, gsize length, gboolean utf8)
+{
+  gboolean eight_bit = FALSE;
+
+  for (gsize i = 0; i < length; i++)
+    {
+      guchar c = (guchar) text[i];
+
+      if (c == '\0' || c == '\r' || c == '\n')
+        return FALSE;
+      eight_bit |= c >= 0x80;
+    }
+  return !eight_bit || (utf8 && g_utf8_validate_len (text, length, NULL));
+}
+
+void
+imap_append_string (GString *out,
+                    const char *text,
+                    gsize length,
+                    gboolean allow_atom,
+                    gboolean utf8)
+{
+  g_return_if_fail (out != NULL);
+  if (text == NULL)
+    g_string_append (out, "NIL");
+  else if (allow_atom && can_be_atom (text, length))
+    g_string_append_len (out, text, length);
+  else if (can_be_quoted (text, length, utf8))
+    {
+      g_string_append_c (out, '"');
+      for (gsize i = 0; i < length; i++)
+        {
+          if (text[i] == '"' || text[i] == '\\')
+            g_string_append_c (out, '\\');
+          g_string_append_c (out, text[i]);
+        }
+      g_string_append_c (out, '"');
+    }
+  else
+    {
+      /* RFC 3516 §4.2: only a literal8 may carry NUL */
+      g_string_append_printf (out, "%s{%" G_GSIZE_FORMAT "}\r\n",
+                              memchr (text, '\0', length) != NULL ? "~" : "",
+                              length);
+      g_string_append_len (out, text, length);
+    }
 }

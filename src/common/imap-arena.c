@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: MIT
+ * imap-arena.c: the memory of one parsed IMAP message. A FETCH response
+ * is dozens of arguments; given a malloc () each (and one more for each
+ * one's octets), allocating and freeing them was most of what parsing
+ * cost (mw-trace, mw-imap sync). So imap_parse_args () puts every
+ * ImapArg and its octets in one arena: a few blocks, each taken by
+ * moving a pointer, all freed at once. Lists still need a GPtrArray
+ * each (that is the API); the arena remembers them and frees them too.
+ *
+ * Who holds the arena: the parser while it runs, and each top-level
+ * argument of the list it returns (whose free function is
+ * imap_arg_free ()). So g_ptr_array_unref () of that list frees the
+ * arena, and an argument stolen from it keeps the arena alive.
+ */
+#include "imap-parser-private.h"
+
+typedef struct _ArenaBlock ArenaBlock;
+struct _ArenaBlock
+{
+  ArenaBlock *next; /* the block filled before this one */
+  gsize size;       /* octets in data */
+  gsize used;
+  char data[];
+};
+
+typedef struct _ArenaList ArenaList;
+struct _ArenaList
+{
+  GPtrArray *list; /* a list of arguments, freed with the arena */
+  ArenaList *next;
+};
+
+struct _ImapArgArena
+{
+  guint refs;         /* the parser, and each top-level argument */
+  ArenaBlock *blocks; /* the newest first */
+  ArenaList *lists;
+};
+
+/* Every piece is aligned for the ImapArg it may hold. */
+#define ARENA_ALIGN                                                            \
+  (sizeof (gpointer) > sizeof (gsize) ? sizeof (gpointer) : sizeof (gsize))
+
+static ArenaBlock *
+block_new (gsize size, ArenaBlock *next)
+{
+  ArenaBlock *block = g_malloc (sizeof (ArenaBlock) + size);
+
+  block->next = next;
+  block->size = size;
+  block->used = 0;
+  return block;
+}
+
+ImapArgArena *
+imap_arena_new (gsize input_length)
+{
+  ImapArgArena *arena = g_new (ImapArgArena, 1);
+
+  arena->refs = 1;
+  /* an ImapArg is 48 octets: short arguments take several times their
+   * text, a literal just its octets. So the first block is the input and
+   * three times it again up to 64 KiB, which holds most messages */
+  arena->blocks =
+      block_new (input_length + MIN (input_length, 65536) * 3 + 256, NULL);
+  arena->lists = NULL;
+  return arena;
+}
+
+gpointer
+imap_arena_alloc (ImapArgArena *arena, gsize size)
+{
+  ArenaBlock *block = arena->blocks;
+  gsize aligned = (size + ARENA_ALIGN - 1) & ~(ARENA_ALIGN - 1);
+  gpointer piece;
+
+  g_return_val_if_fail (aligned >= size, NULL);
+  if (block->size - block->used < aligned)
+    {
+      /* doubling keeps the blocks few; a big literal gets its own */
+      block = block_new (MAX (aligned, block->size * 2), block);
+      arena->blocks = block;
+    }
+  piece = block->data + block->used;
+  block->used += aligned;
+  return piece;
+}
+
+GPtrArray *
+imap_arena_new_list (ImapArgArena *arena)
+{
+  ArenaList *node = imap_arena_alloc (arena, sizeof (ArenaList));
+
+  node->list = g_ptr_array_new ();
+  node->next = arena->lists;
+  arena->lists = node;
+  return node->list;
+}
+
+ImapArgArena *
+imap_arena_ref (ImapArgArena *arena)
+{
+  g_return_val_if_fail (arena->refs < G_MAXUINT, arena);
+  arena->refs++;
+  return arena;
+}
+
+void
+imap_arena_unref (ImapArgArena *arena)
+{
+  ArenaBlock *block;
+
+  if (--arena->refs > 0)
+    return;
+  /* the list nodes live in the blocks: unref the lists first */
+  for (ArenaList *node = arena->lists; node != NULL; node = node->next)
+    g_ptr_array_unref (node->list);
+  block = arena->blocks;
+  while (block != NULL)
+    {
+      ArenaBlock *next = block->next;
+
+      g_free (block);
+      block = next;
+    }
+  g_free (arena);
+}
