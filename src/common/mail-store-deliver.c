@@ -22,7 +22,7 @@
 
 /* maildir(5): '/' and ':' in the host name become "\057" and "\072". */
 static char *
-hostname_escaped (void)
+hostname_escape (void)
 {
   char host[256] = "";
   GString *escaped = g_string_new (NULL);
@@ -41,6 +41,23 @@ hostname_escaped (void)
   return g_string_free (escaped, FALSE);
 }
 
+/* The host part of every unique name, found once per process: asking
+ * the kernel (uname) and escaping it for each message was work repeated
+ * per delivery for a name that does not change while the server runs. */
+static const char *
+hostname_escaped (void)
+{
+  static gsize once = 0;
+  static const char *host = NULL;
+
+  if (g_once_init_enter (&once))
+    {
+      host = hostname_escape ();
+      g_once_init_leave (&once, 1);
+    }
+  return host;
+}
+
 /* <time>.M<usec>P<pid>Q<n>.<host>: unique because one process counts
  * its deliveries and no two live processes share a pid. */
 char *
@@ -49,7 +66,7 @@ maildir_unique_base (void)
   static gint counter = 0;
   gint64 now = g_get_real_time ();
   guint n = (guint) g_atomic_int_add (&counter, 1) + 1;
-  g_autofree char *host = hostname_escaped ();
+  const char *host = hostname_escaped ();
 
   return g_strdup_printf (
       "%" G_GINT64_FORMAT ".M%" G_GINT64_FORMAT "P%ldQ%u.%s",

@@ -31,6 +31,28 @@ struct _MailSpool
   GError *error;   /* the first write that failed */
 };
 
+/* open (@path, @flags) for a file in @maildir, making the Maildir's
+ * tmp/, new/ and cur/ only when the open finds them missing (ENOENT), not
+ * before every message: they exist for every message but a user's first,
+ * and making them each time cost three failing mkdir () and three stat ()
+ * calls per message (strace). A Maildir removed while the server runs is
+ * made again the same way. -1 with errno, or with @made_error set when
+ * the Maildir could not be made. */
+static int
+spool_open_making (const char *maildir,
+                   const char *path,
+                   int flags,
+                   GError **made_error)
+{
+  int fd = open (path, flags, 0600);
+
+  if (fd >= 0 || errno != ENOENT)
+    return fd;
+  if (!maildir_make (maildir, FALSE, made_error))
+    return -1;
+  return open (path, flags, 0600);
+}
+
 /* The file has no name until it is delivered (Linux O_TMPFILE, in tmp/
  * so it is on the Maildir's filesystem): a session that dies, even by
  * kill -9, leaves nothing behind, as the kernel frees an unnamed inode
@@ -41,9 +63,16 @@ static gboolean
 spool_open (MailSpool *spool, GError **error)
 {
   g_autofree char *tmp = g_build_filename (spool->maildir, "tmp", NULL);
+  GError *made_error = NULL;
 
 #ifdef O_TMPFILE
-  spool->fd = open (tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  spool->fd = spool_open_making (spool->maildir, tmp,
+                                 O_TMPFILE | O_RDWR | O_CLOEXEC, &made_error);
+  if (made_error != NULL)
+    {
+      g_propagate_error (error, made_error);
+      return FALSE;
+    }
   if (spool->fd >= 0)
     return TRUE;
   if (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL)
@@ -53,7 +82,14 @@ spool_open (MailSpool *spool, GError **error)
     {
       g_autofree char *path = g_build_filename (tmp, spool->base, NULL);
 
-      spool->fd = open (path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+      spool->fd = spool_open_making (spool->maildir, path,
+                                     O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC,
+                                     &made_error);
+      if (made_error != NULL)
+        {
+          g_propagate_error (error, made_error);
+          return FALSE;
+        }
       if (spool->fd >= 0)
         {
           spool->tmp_path = g_steal_pointer (&path);
@@ -75,8 +111,6 @@ mail_spool_new (const char *maildir, GError **error)
   spool->buffer = g_string_sized_new (maildir ? SPOOL_BUFFER : 4096);
   if (maildir == NULL)
     return g_steal_pointer (&spool);
-  if (!maildir_make (maildir, FALSE, error))
-    return NULL;
   spool->maildir = g_strdup (maildir);
   spool->base = maildir_unique_base ();
   if (!spool_open (spool, error))
@@ -188,6 +222,23 @@ spool_undo (GPtrArray *paths)
   g_ptr_array_set_size (paths, 0);
 }
 
+/* link (), making @maildir when the link finds its new/ missing (as
+ * spool_open_making ()). */
+static int
+spool_link_making (const char *maildir,
+                   const char *first,
+                   const char *path,
+                   GError **made_error)
+{
+  if (link (first, path) == 0)
+    return 0;
+  if (errno != ENOENT)
+    return -1;
+  if (!maildir_make (maildir, FALSE, made_error))
+    return -1;
+  return link (first, path);
+}
+
 /* A recipient's copy of the message whose first copy is @first: a hard
  * link (same file, no second write, no second file fsync), or where the
  * filesystem cannot link there, a copy delivered durably on its own. */
@@ -204,13 +255,17 @@ spool_add_copy (MailSpool *spool,
   g_autofree char *copy_name = NULL;
   gsize length;
   const char *octets;
+  GError *made_error = NULL;
 
-  if (!maildir_make (maildir, FALSE, error))
-    return FALSE;
-  if (link (first, path) == 0)
+  if (spool_link_making (maildir, first, path, &made_error) == 0)
     {
       g_ptr_array_add (paths, g_steal_pointer (&path));
       return TRUE;
+    }
+  if (made_error != NULL)
+    {
+      g_propagate_error (error, made_error);
+      return FALSE;
     }
   if (errno != EXDEV && errno != EPERM && errno != EMLINK && errno != ENOTSUP)
     return mail_store_fail_errno (error, errno, "link", path);

@@ -494,6 +494,70 @@ test_deliver_local (Fixture *f, gconstpointer data)
   command (f, "MAIL FROM:<> BODY=8BITMIME", SMTP_REPLY_OK);
 }
 
+/* Removes a Maildir whole: its tmp/, new/ and cur/ hold only files. */
+static void
+remove_maildir (const char *maildir)
+{
+  static const char *const subdirs[] = { "tmp", "new", "cur" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
+    {
+      g_autofree char *dir = g_build_filename (maildir, subdirs[i], NULL);
+      g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
+      const char *name;
+
+      while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
+        {
+          g_autofree char *path = g_build_filename (dir, name, NULL);
+
+          g_assert_cmpint (g_unlink (path), ==, 0);
+        }
+      g_rmdir (dir);
+    }
+  g_rmdir (maildir);
+}
+
+/* The Maildirs are made when delivery finds them missing, not before
+ * every message: a user's Maildir removed between two messages (and
+ * another recipient's, which gets a hard link) is made again, and both
+ * get the second message. */
+static void
+test_deliver_remakes_missing_maildirs (Fixture *f, gconstpointer data)
+{
+  g_autofree char *alice = mw_harness_maildir (f->harness, "alice");
+  g_autofree char *bob = mw_harness_maildir (f->harness, "bob");
+
+  greet (f);
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, simple_body);
+  send_text (f, ".\r\n");
+  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
+  remove_maildir (alice);
+  remove_maildir (bob);
+  g_assert_false (g_file_test (alice, G_FILE_TEST_EXISTS));
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
+  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, simple_body);
+  send_text (f, ".\r\n");
+  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
+  g_assert_cmpuint (count_messages (f, "bob"), ==, 1);
+  for (guint i = 0; i < 2; i++)
+    for (guint j = 0; j < 3; j++)
+      {
+        static const char *const subdirs[] = { "tmp", "new", "cur" };
+        g_autofree char *path =
+            g_build_filename (i == 0 ? alice : bob, subdirs[j], NULL);
+
+        g_assert_true (g_file_test (path, G_FILE_TEST_IS_DIR));
+      }
+}
+
 /* The same transaction, every octet in its own write (split reads). */
 static void
 test_deliver_trickle (Fixture *f, gconstpointer data)
@@ -1325,6 +1389,8 @@ main (int argc, char **argv)
        test_too_many_errors_closes);
   add ("/smtp/session/deliver-local-byte-exact", &mta, test_deliver_local);
   add ("/smtp/session/deliver-trickle", &mta, test_deliver_trickle);
+  add ("/smtp/session/deliver-remakes-missing-maildirs", &mta,
+       test_deliver_remakes_missing_maildirs);
   add ("/smtp/session/pipelining-and-null-sender", &mta, test_pipelining);
   add ("/smtp/session/relay-denied-is-550-5.7.1", &mta, test_relay_denied);
   add ("/smtp/session/too-many-recipients-is-452", &small,
