@@ -57,7 +57,8 @@ struct _ImapMessage
   gsize length;
   gsize header_end;   /* from SPLIT on: where the top-level body starts */
   GByteArray *source; /* GMime's view of the octets, not a copy */
-  GMimeMessage *mime; /* NULL before parsing, or if GMime found no header */
+  GMimeObject *mime;  /* the top-level entity as a MIME part; NULL before
+                       * parsing, or if GMime found no header */
   ImapPart *root;     /* NULL before parsing */
 };
 
