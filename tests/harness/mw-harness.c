@@ -120,8 +120,8 @@ stop_server (GSubprocess *server)
   g_subprocess_wait (server, NULL, NULL);
 }
 
-static gboolean
-remove_tree (const char *path)
+gboolean
+mw_harness_remove_tree (const char *path)
 {
   const char *argv[] = { "rm", "-rf", path, NULL };
 
@@ -140,7 +140,7 @@ mw_harness_free (MwHarness *harness)
   g_hash_table_unref (harness->ports);
   g_strfreev (harness->wrapper);
   if (g_getenv ("MW_KEEP_TEST_DIR") == NULL)
-    remove_tree (harness->dir);
+    mw_harness_remove_tree (harness->dir);
   else
     g_test_message ("kept %s", harness->dir);
   g_free (harness->dir);

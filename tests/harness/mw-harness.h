@@ -30,6 +30,8 @@ const char *mw_harness_config (MwHarness *harness);
 const char *mw_harness_cert (MwHarness *harness); /* CA file for clients */
 /* Maildir root of @user (transfer full). */
 char *mw_harness_maildir (MwHarness *harness, const char *user);
+/* Removes @path and everything under it (rm -rf); TRUE when rm ran. */
+gboolean mw_harness_remove_tree (const char *path);
 
 /* Delivers @text into @user's INBOX as an MDA would (new/), asserting
  * that it worked. */

@@ -494,27 +494,22 @@ test_deliver_local (Fixture *f, gconstpointer data)
   command (f, "MAIL FROM:<> BODY=8BITMIME", SMTP_REPLY_OK);
 }
 
-/* Removes a Maildir whole: its tmp/, new/ and cur/ hold only files. */
+/* One message from sender@b.example to @recipients (NULL-terminated),
+ * answered 250 2.0.0. */
 static void
-remove_maildir (const char *maildir)
+deliver_simple (Fixture *f, const char *const *recipients)
 {
-  static const char *const subdirs[] = { "tmp", "new", "cur" };
-
-  for (guint i = 0; i < G_N_ELEMENTS (subdirs); i++)
+  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
+  for (guint i = 0; recipients[i] != NULL; i++)
     {
-      g_autofree char *dir = g_build_filename (maildir, subdirs[i], NULL);
-      g_autoptr (GDir) listing = g_dir_open (dir, 0, NULL);
-      const char *name;
+      g_autofree char *rcpt = g_strdup_printf ("RCPT TO:<%s>", recipients[i]);
 
-      while (listing != NULL && (name = g_dir_read_name (listing)) != NULL)
-        {
-          g_autofree char *path = g_build_filename (dir, name, NULL);
-
-          g_assert_cmpint (g_unlink (path), ==, 0);
-        }
-      g_rmdir (dir);
+      command (f, rcpt, SMTP_REPLY_OK);
     }
-  g_rmdir (maildir);
+  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
+  send_text (f, simple_body);
+  send_text (f, ".\r\n");
+  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
 }
 
 /* The Maildirs are made when delivery finds them missing, not before
@@ -528,23 +523,14 @@ test_deliver_remakes_missing_maildirs (Fixture *f, gconstpointer data)
   g_autofree char *bob = mw_harness_maildir (f->harness, "bob");
 
   greet (f);
-  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
-  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
-  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
-  send_text (f, simple_body);
-  send_text (f, ".\r\n");
-  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  deliver_simple (f, (const char *const[]){ "alice@example.test", NULL });
   g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
-  remove_maildir (alice);
-  remove_maildir (bob);
+  g_assert_true (mw_harness_remove_tree (alice));
+  g_assert_true (mw_harness_remove_tree (bob));
   g_assert_false (g_file_test (alice, G_FILE_TEST_EXISTS));
-  command (f, "MAIL FROM:<sender@b.example>", SMTP_REPLY_OK);
-  command (f, "RCPT TO:<alice@example.test>", SMTP_REPLY_OK);
-  command (f, "RCPT TO:<bob@example.test>", SMTP_REPLY_OK);
-  command (f, "DATA", SMTP_REPLY_START_MAIL_INPUT);
-  send_text (f, simple_body);
-  send_text (f, ".\r\n");
-  expect_enhanced (f, SMTP_REPLY_OK, "2.0.0");
+  g_assert_false (g_file_test (bob, G_FILE_TEST_EXISTS));
+  deliver_simple (f, (const char *const[]){ "alice@example.test",
+                                            "bob@example.test", NULL });
   g_assert_cmpuint (count_messages (f, "alice"), ==, 1);
   g_assert_cmpuint (count_messages (f, "bob"), ==, 1);
   for (guint i = 0; i < 2; i++)
