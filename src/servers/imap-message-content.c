@@ -380,8 +380,7 @@ part_text (ImapMessage *message, const ImapPart *part)
     encoding = GMIME_CONTENT_ENCODING_BINARY;
   body = decode_body (message, part, encoding);
   octets = g_bytes_get_data (body, &length);
-  if (part->mime != NULL)
-    charset = g_mime_object_get_content_type_parameter (part->mime, "charset");
+  charset = g_mime_content_type_get_parameter (part->type, "charset");
   return text_to_utf8 (octets != NULL ? octets : "", length, charset);
 }
 

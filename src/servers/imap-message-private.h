@@ -3,9 +3,10 @@
  * text) and imap-message-structure.c (ENVELOPE, BODYSTRUCTURE) share.
  *
  * A message is a tree of MIME entities (RFC 2045 §2.4: a header and a
- * body). GMime parses the tree; each ImapPart pairs one GMime object with
- * where the entity lies in the stored octets, which GMime 3.2 does not
- * report for every part.
+ * body). The tree is found here, in the stored octets (imap-message.c);
+ * GMime parses the values of the two fields that shape it, Content-Type
+ * and Content-Disposition (RFC 2045 §5.1 and RFC 2183, with RFC 2231
+ * parameters).
  */
 #pragma once
 
@@ -31,8 +32,11 @@ typedef struct _ImapPart ImapPart;
 struct _ImapPart
 {
   ImapPartKind kind;
-  GMimeObject *mime;  /* (transfer none) in the GMime tree; NULL when GMime
-                       * has none (RFC 2045 §5.2 defaults apply) */
+  GMimeContentType *type; /* (owned) never NULL: with no Content-Type
+                           * field, text/plain (RFC 2045 §5.2), or in a
+                           * multipart/digest message/rfc822 (RFC 2046
+                           * §5.1.5) */
+  GMimeContentDisposition *disposition; /* (owned) NULL with no field */
   gsize header_start; /* header: [header_start, body_start), with the
                        * empty line that ends it */
   gsize body_start;   /* body: [body_start, body_end) */
@@ -46,7 +50,7 @@ typedef enum
 {
   IMAP_MESSAGE_STORED, /* the stored octets, nothing looked at */
   IMAP_MESSAGE_SPLIT,  /* header_end found (RFC 5322 §2.1) */
-  IMAP_MESSAGE_PARSED, /* and the MIME tree built: mime, root */
+  IMAP_MESSAGE_PARSED, /* and the MIME tree built: root */
 } ImapMessageStage;
 
 struct _ImapMessage
@@ -55,11 +59,8 @@ struct _ImapMessage
   GBytes *data;       /* the stored octets, what BODY[] sends */
   const char *octets; /* the data's octets */
   gsize length;
-  gsize header_end;   /* from SPLIT on: where the top-level body starts */
-  GByteArray *source; /* GMime's view of the octets, not a copy */
-  GMimeObject *mime;  /* the top-level entity as a MIME part; NULL before
-                       * parsing, or if GMime found no header */
-  ImapPart *root;     /* NULL before parsing */
+  gsize header_end; /* from SPLIT on: where the top-level body starts */
+  ImapPart *root;   /* NULL before parsing */
 };
 
 /* The entity tree, parsed on first use (transfer none). */

@@ -533,10 +533,8 @@ append_params (GString *out, GMimeParamList *params, gboolean is_text)
 static void
 append_disposition (GString *out, const ImapPart *part)
 {
-  GMimeContentDisposition *disposition = NULL;
+  GMimeContentDisposition *disposition = part->disposition;
 
-  if (part->mime != NULL)
-    disposition = g_mime_object_get_content_disposition (part->mime);
   if (disposition == NULL)
     {
       g_string_append (out, "NIL");
@@ -589,13 +587,6 @@ append_extension_tail (GString *out, const char *data, const ImapPart *part)
   append_nstring (out, location);
 }
 
-static GMimeContentType *
-part_content_type (const ImapPart *part)
-{
-  return part->mime != NULL ? g_mime_object_get_content_type (part->mime)
-                            : NULL;
-}
-
 /* body-type-mpart: 1*body SP media-subtype [SP body-ext-mpart]. */
 static void
 append_multipart (GString *out,
@@ -603,7 +594,7 @@ append_multipart (GString *out,
                   const ImapPart *part,
                   gboolean extensible)
 {
-  GMimeContentType *type = part_content_type (part);
+  GMimeContentType *type = part->type;
 
   g_string_append_c (out, '(');
   for (guint i = 0; i < part->children->len; i++)
@@ -639,7 +630,7 @@ count_lines (const char *data, gsize start, gsize end)
 static void
 append_body_fields (GString *out, const char *data, const ImapPart *part)
 {
-  GMimeContentType *type = part_content_type (part);
+  GMimeContentType *type = part->type;
   const char *media = NULL;
   const char *subtype = NULL;
   g_autofree char *id = imap_part_get_header (part, data, "Content-ID");
@@ -648,19 +639,14 @@ append_body_fields (GString *out, const char *data, const ImapPart *part)
   g_autofree char *encoding =
       imap_part_get_header (part, data, "Content-Transfer-Encoding");
 
-  if (type != NULL)
-    {
-      media = g_mime_content_type_get_media_type (type);
-      subtype = g_mime_content_type_get_media_subtype (type);
-    }
-  /* RFC 2045 §5.2: no Content-Type is text/plain; charset=us-ascii. */
+  media = g_mime_content_type_get_media_type (type);
+  subtype = g_mime_content_type_get_media_subtype (type);
   append_nstring (out, media != NULL ? media : "text");
   g_string_append_c (out, ' ');
   append_nstring (out, subtype != NULL ? subtype : "plain");
   g_string_append_c (out, ' ');
-  append_params (
-      out, type != NULL ? g_mime_content_type_get_parameters (type) : NULL,
-      part->kind == IMAP_PART_TEXT);
+  append_params (out, g_mime_content_type_get_parameters (type),
+                 part->kind == IMAP_PART_TEXT);
   g_string_append_c (out, ' ');
   append_nstring (out, id);
   g_string_append_c (out, ' ');
@@ -727,7 +713,6 @@ imap_message_append_bodystructure (ImapMessage *message,
   const ImapPart *root = NULL;
 
   g_return_if_fail (message != NULL && out != NULL);
-  /* first: for a message with NUL it changes message->octets */
   root = imap_message_get_root (message);
   append_body (out, message->octets, root, extensible);
 }

@@ -3,12 +3,16 @@
  * §6.4.5 sections; RFC 2046 §5.1.1 delimiters; RFC 5322 §2.2 header
  * fields). BINARY and the SEARCH text are imap-message-content.c.
  *
- * GMime builds the MIME tree. Where each entity lies in the stored
- * octets is found here, top down: an entity's header runs to its first
- * empty line (RFC 5322 §2.1), and a multipart body is cut at the
- * delimiter lines of the boundary GMime read (RFC 2046 §5.1.1), each
- * piece going to the GMime child of the same index. The CRLF before a
- * delimiter belongs to the delimiter, so it is in no part.
+ * The MIME tree is found here, top down, in the stored octets: an
+ * entity's header runs to its first empty line (RFC 5322 §2.1), its
+ * Content-Type says what its body is (GMime parses the field's value),
+ * and a multipart body is cut at the delimiter lines of its boundary
+ * (RFC 2046 §5.1.1), each piece a child entity. The CRLF before a
+ * delimiter belongs to the delimiter, so it is in no part. Cutting the
+ * outer body first means an inner multipart whose close delimiter is
+ * missing still ends where its parent's next part starts.
+ * No GMime object tree is built: for the structure it was most of the
+ * cost of a cold BODYSTRUCTURE, and it held nothing read here.
  *
  * Each query reads only as far as it needs (ImapMessageStage): BODY[]
  * reads nothing; the top-level HEADER, HEADER.FIELDS and TEXT, ENVELOPE
@@ -24,7 +28,7 @@ G_DEFINE_QUARK (imap_message_error, imap_message_error)
 static void imap_part_free (gpointer data);
 static gsize find_body_start (const char *data, gsize start, gsize end);
 static ImapPart *imap_part_new (
-    const char *data, GMimeObject *mime, gsize start, gsize end, guint depth);
+    const char *data, gsize start, gsize end, gboolean in_digest, guint depth);
 
 /* ---- lifecycle --------------------------------------------------------- */
 
@@ -48,55 +52,17 @@ imap_message_new (GBytes *data)
   return message;
 }
 
-/* GMime reads the octets where they are (g_mime_stream_mem_new_with_buffer
- * () would copy them): a byte array over them that the memory stream does
- * not own, so it never frees it, and that nothing grows, as the parser
- * only reads. With a persistent stream, the parts' contents are
- * substreams of it, not copies. The octets go back to their GBytes
- * before the array is freed.
- * The top level is parsed as a MIME part, not as a GMimeMessage: the
- * tree is all that is asked of it (the header fields are read from the
- * octets, imap_header_iter_init ()), and a GMimeMessage would also parse
- * every address, date and subject of the header, a third of the cost of
- * a cold BODYSTRUCTURE. A message/rfc822 part inside is a message as
- * before. */
-static GMimeObject *
-parse_mime (ImapMessage *message)
-{
-  GMimeStream *stream = NULL;
-  GMimeParser *parser = NULL;
-  GMimeObject *mime = NULL;
-
-  message->source =
-      g_byte_array_new_take ((guint8 *) message->octets, message->length);
-  stream = g_mime_stream_mem_new_with_byte_array (message->source);
-  g_mime_stream_mem_set_owner (GMIME_STREAM_MEM (stream), FALSE);
-  parser = g_mime_parser_new_with_stream (stream);
-  g_mime_parser_set_persist_stream (parser, TRUE);
-  mime = g_mime_parser_construct_part (parser, NULL);
-  g_object_unref (parser);
-  g_object_unref (stream);
-  return mime;
-}
-
 static void
 clear_tree (ImapMessage *message)
 {
   g_clear_pointer (&message->root, imap_part_free);
-  /* the last reference to the stream over message->source */
-  g_clear_object (&message->mime);
-  if (message->source != NULL)
-    g_byte_array_steal (message->source, NULL);
-  g_clear_pointer (&message->source, g_byte_array_unref);
 }
 
 /* -> PARSED */
 static void
 parse_tree (ImapMessage *message)
 {
-  message->mime = parse_mime (message);
-  message->root =
-      imap_part_new (message->octets, message->mime, 0, message->length, 0);
+  message->root = imap_part_new (message->octets, 0, message->length, FALSE, 0);
   message->header_end = message->root->body_start;
   message->stage = IMAP_MESSAGE_PARSED;
 }
@@ -231,88 +197,121 @@ content_end (const char *data, gsize start, gsize line_start)
   return end;
 }
 
+/* The children of multipart @part: the pieces between the delimiter
+ * lines of its boundary, the preamble before the first and the epilogue
+ * after the close delimiter left out (RFC 2046 §5.1.1). With no close
+ * delimiter the last part runs to the end of the body. */
 static void
 layout_multipart (ImapPart *part, const char *data, guint depth)
 {
-  GMimeMultipart *multipart = GMIME_MULTIPART (part->mime);
-  const char *boundary = g_mime_multipart_get_boundary (multipart);
-  int count = g_mime_multipart_get_count (multipart);
+  const char *boundary =
+      g_mime_content_type_get_parameter (part->type, "boundary");
+  gboolean in_digest =
+      g_mime_content_type_is_type (part->type, "multipart", "digest");
   ImapDelimiter delimiter = { 0 };
-  gboolean found =
-      boundary != NULL && find_delimiter (data, part->body_start,
-                                          part->body_end, boundary, &delimiter);
+  gboolean found = boundary != NULL && boundary[0] != '\0' &&
+                   find_delimiter (data, part->body_start, part->body_end,
+                                   boundary, &delimiter);
 
-  for (int i = 0; i < count; i++)
+  while (found && !delimiter.close)
     {
-      gsize start = found && !delimiter.close ? delimiter.next : part->body_end;
+      gsize start = delimiter.next;
       gsize end = part->body_end;
-      GMimeObject *child = g_mime_multipart_get_part (multipart, i);
 
       found =
-          found && !delimiter.close &&
           find_delimiter (data, start, part->body_end, boundary, &delimiter);
       if (found)
         end = content_end (data, start, delimiter.line_start);
       g_ptr_array_add (part->children,
-                       imap_part_new (data, child, start, end, depth + 1));
+                       imap_part_new (data, start, end, in_digest, depth + 1));
     }
   /* RFC 9051 §9 body-type-mpart needs one part at least: an empty
    * text/plain stands in, as in Dovecot. */
-  if (count == 0)
-    g_ptr_array_add (part->children, imap_part_new (data, NULL, part->body_end,
-                                                    part->body_end, depth + 1));
+  if (part->children->len == 0)
+    g_ptr_array_add (
+        part->children,
+        imap_part_new (data, part->body_end, part->body_end, FALSE, depth + 1));
+}
+
+/* What GMime parses (RFC 2231 parameters, RFC 2047 words in them,
+ * comments): the value unfolded (RFC 5322 §2.2.3), as a string of its
+ * own. Unfolding first matters inside a quoted string: a boundary
+ * "foo<CRLF> bar" is "foo bar". */
+static char *
+field_value (const ImapHeaderField *field)
+{
+  return imap_header_unfold (field->value, field->value_length);
+}
+
+/* The first Content-Type and Content-Disposition of @part's header, or
+ * the defaults: text/plain (RFC 2045 §5.2), message/rfc822 for a part
+ * of a multipart/digest (RFC 2046 §5.1.5). */
+static void
+read_mime_fields (ImapPart *part, const char *data, gboolean in_digest)
+{
+  ImapHeaderIter iter;
+  ImapHeaderField field;
+
+  imap_header_iter_init (&iter, data, part->header_start, part->body_start);
+  while (imap_header_iter_next (&iter, &field))
+    {
+      if (part->type == NULL && imap_header_field_is (&field, "Content-Type"))
+        {
+          g_autofree char *value = field_value (&field);
+
+          part->type = g_mime_content_type_parse (NULL, value);
+        }
+      else if (part->disposition == NULL &&
+               imap_header_field_is (&field, "Content-Disposition"))
+        {
+          g_autofree char *value = field_value (&field);
+
+          part->disposition = g_mime_content_disposition_parse (NULL, value);
+        }
+    }
+  if (part->type == NULL)
+    part->type = in_digest ? g_mime_content_type_new ("message", "rfc822")
+                           : g_mime_content_type_new ("text", "plain");
 }
 
 static ImapPartKind
-part_kind (GMimeObject *mime, guint depth)
+part_kind (GMimeContentType *type, guint depth)
 {
-  GMimeContentType *type = NULL;
-
-  if (mime == NULL)
-    return IMAP_PART_TEXT; /* RFC 2045 §5.2: text/plain; charset=us-ascii */
-  type = g_mime_object_get_content_type (mime);
   if (depth >= IMAP_MESSAGE_MAX_DEPTH)
     return IMAP_PART_BASIC;
-  if (GMIME_IS_MULTIPART (mime))
+  if (g_mime_content_type_is_type (type, "multipart", "*"))
     return IMAP_PART_MULTIPART;
   /* Even with no message inside: BODYSTRUCTURE must give an envelope. */
-  if (GMIME_IS_MESSAGE_PART (mime) &&
-      (g_mime_content_type_is_type (type, "message", "rfc822") ||
-       g_mime_content_type_is_type (type, "message", "global")))
+  if (g_mime_content_type_is_type (type, "message", "rfc822") ||
+      g_mime_content_type_is_type (type, "message", "global"))
     return IMAP_PART_MESSAGE;
-  if (type != NULL && g_mime_content_type_is_type (type, "text", "*"))
+  if (g_mime_content_type_is_type (type, "text", "*"))
     return IMAP_PART_TEXT;
   return IMAP_PART_BASIC;
 }
 
-/* The entity @mime, which is data[start, end). */
+/* The entity data[start, end); @in_digest: its parent is a
+ * multipart/digest. */
 static ImapPart *
 imap_part_new (
-    const char *data, GMimeObject *mime, gsize start, gsize end, guint depth)
+    const char *data, gsize start, gsize end, gboolean in_digest, guint depth)
 {
   ImapPart *part = g_new0 (ImapPart, 1);
-  GMimeMessage *embedded = NULL;
 
-  part->kind = part_kind (mime, depth);
-  part->mime = mime;
   part->header_start = start;
   part->body_start = find_body_start (data, start, end);
   part->body_end = end;
+  read_mime_fields (part, data, in_digest);
+  part->kind = part_kind (part->type, depth);
   if (part->kind == IMAP_PART_BASIC || part->kind == IMAP_PART_TEXT)
     return part;
   part->children = g_ptr_array_new_with_free_func (imap_part_free);
   if (part->kind == IMAP_PART_MULTIPART)
-    {
-      layout_multipart (part, data, depth);
-      return part;
-    }
-  embedded = g_mime_message_part_get_message (GMIME_MESSAGE_PART (mime));
-  g_ptr_array_add (part->children,
-                   imap_part_new (data,
-                                  embedded != NULL
-                                      ? g_mime_message_get_mime_part (embedded)
-                                      : NULL,
-                                  part->body_start, part->body_end, depth + 1));
+    layout_multipart (part, data, depth);
+  else /* the embedded message is the whole body */
+    g_ptr_array_add (part->children,
+                     imap_part_new (data, part->body_start, part->body_end,
+                                    FALSE, depth + 1));
   return part;
 }
 
@@ -322,6 +321,8 @@ imap_part_free (gpointer data)
   ImapPart *part = data;
 
   g_clear_pointer (&part->children, g_ptr_array_unref);
+  g_clear_object (&part->type);
+  g_clear_object (&part->disposition);
   g_free (part);
 }
 

@@ -8,10 +8,11 @@
  * a stored NUL goes out as 0x80): sections, BODYSTRUCTURE sizes and
  * SEARCH see the same octets, and only BINARY decodes (RFC 3516 §4.2).
  * Binary content APPENDed in a literal8 is stored in base64
- * (imap_message_encode_binary ()), as Dovecot stores it. GMime 3 parses
- * the MIME structure (content types, parameters, dispositions, transfer
- * encodings, charsets, RFC 2047 words); every offset and every raw
- * header value comes from those octets, so sizes and sections are exact.
+ * (imap_message_encode_binary ()), as Dovecot stores it. The MIME
+ * structure is found in those octets (header ends, RFC 2046 delimiters),
+ * so sizes and sections are exact; GMime 3 parses field values (content
+ * types, parameters, dispositions) and decodes (transfer encodings,
+ * charsets, RFC 2047 words).
  *
  * Parsing is lazy: imap_message_new () only keeps the octets (a
  * reference, never a copy), and each call reads only what it needs.

@@ -222,6 +222,19 @@ static const StructureCase structure_cases[] = {
       "\"digest\")",
   },
   {
+      /* the boundary's quoted string is folded: unfolded, "foo bar" */
+      "multipart-folded-boundary",
+      "(NIL \"folded boundary\" ((NIL NIL \"a\" \"b.c\")) ((NIL NIL \"a\" "
+      "\"b.c\")) ((NIL NIL \"a\" \"b.c\")) NIL NIL NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "3 0 NIL NIL NIL NIL)(\"text\" \"html\" (\"charset\" \"us-ascii\") "
+      "NIL NIL \"7bit\" 10 0 NIL NIL NIL NIL) \"mixed\" (\"boundary\" "
+      "\"foo bar\") NIL NIL NIL)",
+      "((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
+      "3 0)(\"text\" \"html\" (\"charset\" \"us-ascii\") NIL NIL "
+      "\"7bit\" 10 0) \"mixed\")",
+  },
+  {
       "multipart-in-multipart",
       "(NIL NIL NIL NIL NIL NIL NIL NIL NIL NIL)",
       "(((\"text\" \"plain\" (\"charset\" \"us-ascii\") NIL NIL \"7bit\" "
