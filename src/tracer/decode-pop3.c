@@ -13,7 +13,6 @@
  */
 #include <string.h>
 
-#include "decode-text.h"
 #include "pop3-proto.h"
 #include "trace-message.h"
 #include "trace-output.h"
@@ -454,21 +453,16 @@ pop3_scan (TraceSession *session,
            gsize length)
 {
   Pop3Trace *pop3 = state;
-  gsize used = 0;
-  gsize size;
+  guint lines = 0;
+  gsize used;
 
   if (direction != TRACE_SERVER_TO_CLIENT ||
       pop3->flow != POP3_FLOW_MULTILINE || pop3->message == NULL ||
       session->options->body)
     return 0;
-  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
-    {
-      trace_message_feed_line (pop3->message, (const char *) data + used,
-                               size - 2);
-      pop3->multiline_lines++;
-      session->lines[direction]++;
-      used += size;
-    }
+  used = trace_message_feed_text (pop3->message, data, length, &lines);
+  pop3->multiline_lines += lines;
+  session->lines[direction] += lines;
   if (used > 0)
     pop3->previous_crlf = TRUE;
   return used;

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "decode-smtp-private.h"
-#include "decode-text.h"
 
 /* ---- message text (RFC 5321 §4.1.1.4, §4.5.2) -------------------------- */
 
@@ -182,19 +181,14 @@ smtp_trace_scan (TraceSession *session,
                  gsize length)
 {
   SmtpTrace *smtp = state;
-  gsize used = 0;
-  gsize size;
+  guint lines = 0;
+  gsize used;
 
   if (direction != TRACE_CLIENT_TO_SERVER || smtp->state != SMTP_TRACE_DATA ||
       session->options->body)
     return 0;
-  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
-    {
-      trace_message_feed_line (smtp->message, (const char *) data + used,
-                               size - 2);
-      session->lines[direction]++;
-      used += size;
-    }
+  used = trace_message_feed_text (smtp->message, data, length, &lines);
+  session->lines[direction] += lines;
   if (used > 0)
     smtp->previous_crlf = TRUE;
   return used;

@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "decode-text.h"
+
 #define MAX_FIELD 998 /* RFC 5322 §2.1.1 line limit, enough for a summary */
 /* Received: fields kept for the journey (trace-journey.c); a message that
  * went through more servers than this is a loop (RFC 5321 §6.3 counts
@@ -161,6 +163,26 @@ line_room (TraceMessage *message)
   return 0;
 }
 
+/* TRUE when a body line is only counted, whatever it holds: no MIME
+ * boundary is looked for (take_line ()), so nothing of the line is kept. */
+static gboolean
+counting_only (TraceMessage *message)
+{
+  return message->in_body && message->boundary == NULL;
+}
+
+/* The lines that end in @data: its LFs. */
+static guint
+count_line_ends (const guint8 *data, gsize length)
+{
+  const guint8 *end = data + length;
+  guint lines = 0;
+
+  for (const guint8 *p = data; (p = memchr (p, '\n', end - p)) != NULL; p++)
+    lines++;
+  return lines;
+}
+
 void
 trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
 {
@@ -169,7 +191,7 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
     g_string_append_len (
         message->body, (const char *) data,
         MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
-  while (length > 0)
+  while (length > 0 && !counting_only (message))
     {
       const guint8 *lf = memchr (data, '\n', length);
       gsize chunk = lf != NULL ? (gsize) (lf - data) + 1 : length;
@@ -190,6 +212,9 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
       data += chunk;
       length -= chunk;
     }
+  /* The rest of the body (a literal's, RFC 9051 §4.3; a BDAT chunk's) is
+   * skipped, not split in lines. */
+  message->lines += count_line_ends (data, length);
 }
 
 void
@@ -222,6 +247,40 @@ trace_message_feed_line (TraceMessage *message, const char *line, gsize length)
     g_string_truncate (message->line, keep - 1);
   take_line (message, message->line->str);
   g_string_truncate (message->line, 0);
+}
+
+/* TRUE when trace_message_feed_line () would only count @line: a body
+ * line that cannot be a MIME boundary, with nothing of it to keep. */
+static gboolean
+only_counted (TraceMessage *message, const guint8 *line)
+{
+  return message->in_body && message->line->len == 0 && message->body == NULL &&
+         (message->boundary == NULL || line[0] != '-');
+}
+
+gsize
+trace_message_feed_text (TraceMessage *message,
+                         const guint8 *data,
+                         gsize length,
+                         guint *out_lines)
+{
+  gsize used = 0;
+  gsize size;
+
+  *out_lines = 0;
+  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
+    {
+      if (only_counted (message, data + used))
+        {
+          message->size += size;
+          message->lines++;
+        }
+      else
+        trace_message_feed_line (message, (const char *) data + used, size - 2);
+      (*out_lines)++;
+      used += size;
+    }
+  return used;
 }
 
 guint64

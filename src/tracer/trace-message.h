@@ -27,6 +27,17 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length);
  * as feeding the line and then "\r\n", in one cheaper call. */
 void
 trace_message_feed_line (TraceMessage *message, const char *line, gsize length);
+/* Message text as SMTP DATA and POP3 RETR/TOP carry it (dot-stuffed,
+ * RFC 5321 §4.5.2, RFC 1939 §3), read straight from a segment when no line
+ * of it is printed: the plain lines at the start of @data (decode-text.h),
+ * each as trace_message_feed_line () takes it, but a body line that cannot
+ * be a MIME boundary is only counted, not looked at. Returns the octets
+ * taken, whole lines only, and their number in *out_lines; the line after
+ * them is not plain (or not complete) and is the caller's. */
+gsize trace_message_feed_text (TraceMessage *message,
+                               const guint8 *data,
+                               gsize length,
+                               guint *out_lines);
 guint64 trace_message_size (TraceMessage *message);
 const char *trace_message_subject (TraceMessage *message);
 /* The Message-ID field as sent (RFC 5322 §3.6.4), or NULL. */
