@@ -85,30 +85,40 @@ find_boundary (const char *value)
   return end != NULL ? g_strndup (p, end - p) : NULL;
 }
 
+/* TRUE if the field name @name (@length octets, up to the colon) is
+ * @wanted: RFC 5322 §1.2.2, field names are compared without case. The
+ * name is compared where it lies, not copied: every field of every
+ * header comes here. */
+static gboolean
+field_is (const char *name, gsize length, const char *wanted)
+{
+  return length == strlen (wanted) &&
+         g_ascii_strncasecmp (name, wanted, length) == 0;
+}
+
 static void
 take_field (TraceMessage *message)
 {
-  const char *text = message->field->str;
-  const char *colon = strchr (text, ':');
+  const char *name = message->field->str;
+  const char *colon = strchr (name, ':');
   char **slot = NULL;
-  g_autofree char *name = NULL;
+  gsize length;
 
   if (colon == NULL)
     return;
-  name = g_strndup (text, colon - text);
-  if (g_ascii_strcasecmp (name, "From") == 0)
+  length = (gsize) (colon - name);
+  if (field_is (name, length, "From"))
     slot = &message->from;
-  else if (g_ascii_strcasecmp (name, "To") == 0)
+  else if (field_is (name, length, "To"))
     slot = &message->to;
-  else if (g_ascii_strcasecmp (name, "Subject") == 0)
+  else if (field_is (name, length, "Subject"))
     slot = &message->subject;
-  else if (g_ascii_strcasecmp (name, "Message-ID") == 0)
+  else if (field_is (name, length, "Message-ID"))
     slot = &message->message_id;
-  else if (g_ascii_strcasecmp (name, "Received") == 0 &&
+  else if (field_is (name, length, "Received") &&
            message->received->len < MAX_RECEIVED)
     g_ptr_array_add (message->received, g_strstrip (g_strdup (colon + 1)));
-  else if (g_ascii_strcasecmp (name, "Content-Type") == 0 &&
-           message->boundary == NULL)
+  else if (field_is (name, length, "Content-Type") && message->boundary == NULL)
     message->boundary = find_boundary (colon + 1);
   if (slot != NULL && *slot == NULL)
     *slot = g_strstrip (g_strdup (colon + 1));
