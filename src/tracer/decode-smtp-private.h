@@ -27,6 +27,10 @@ typedef struct
 {
   char *verb;     /* "MAIL"; "." for the end of data; "SASL" */
   char *argument; /* as sent (masked for AUTH) */
+  /* BDAT ... LAST: the message its chunks made, sent whole and delivered
+   * by this reply; the next transaction may already be on its way (RFC
+   * 3030 §4, pipelining). NULL for any other command. */
+  TraceMessage *message;
 } SmtpPending;
 
 typedef struct
@@ -52,7 +56,7 @@ typedef struct
   TraceMessage *message;
   gboolean previous_crlf; /* the last DATA line ended in CRLF, not bare LF */
   guint bare_line_ends;
-  gboolean bdat_last;
+  gboolean bdat_last; /* the chunk being sent is the LAST one */
   /* SASL */
   char *mechanism;
   char *challenge;

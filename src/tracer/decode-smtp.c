@@ -24,6 +24,7 @@ pending_free (gpointer data)
 
   g_free (pending->verb);
   g_free (pending->argument);
+  trace_message_free (pending->message);
   g_free (pending);
 }
 
@@ -100,14 +101,38 @@ pending_has (SmtpTrace *smtp, const char *verb)
   return FALSE;
 }
 
+/* What the replies made of the transaction: its sender and recipients. */
+static void
+transaction_reset_replies (SmtpTrace *smtp)
+{
+  g_clear_pointer (&smtp->mail_from, g_free);
+  g_ptr_array_set_size (smtp->recipients, 0);
+}
+
 static void
 transaction_reset (SmtpTrace *smtp)
 {
   smtp->mail_sent = FALSE;
-  g_clear_pointer (&smtp->mail_from, g_free);
-  g_ptr_array_set_size (smtp->recipients, 0);
+  transaction_reset_replies (smtp);
   g_clear_pointer (&smtp->message, trace_message_free);
   smtp->bdat_last = FALSE;
+}
+
+/* The LAST chunk has been sent whole (RFC 3030 §2): for the client the
+ * transaction is over. Its message waits for the reply with its BDAT
+ * command, the newest one pending, so that a next transaction pipelined
+ * behind it (RFC 3030 §4) starts a message of its own. */
+static void
+bdat_message_sent (SmtpTrace *smtp)
+{
+  SmtpPending *pending = g_queue_peek_tail (&smtp->pending);
+
+  smtp->bdat_last = FALSE;
+  smtp->mail_sent = FALSE;
+  if (pending == NULL || strcmp (pending->verb, "BDAT") != 0)
+    return;
+  trace_message_free (pending->message);
+  pending->message = g_steal_pointer (&smtp->message);
 }
 
 /* ---- SASL (RFC 4954 §4, RFC 4616 PLAIN, LOGIN) ------------------------ */
@@ -360,6 +385,10 @@ client_command (TraceSession *session,
   command_effects (session, smtp, event, verb, arguments);
   smtp_trace_push_pending (smtp, verb, arguments);
   trace_event_emit (event);
+  /* BDAT 0 LAST: no octets follow, so smtp_raw () will not say it */
+  if (strcmp (verb, "BDAT") == 0 && smtp->bdat_last &&
+      session->raw_remaining[TRACE_CLIENT_TO_SERVER] == 0)
+    bdat_message_sent (smtp);
 }
 
 /* ---- client lines -------------------------------------------------------- */
@@ -434,9 +463,9 @@ reply_tone (guint code)
 }
 
 static void
-remember_delivery (SmtpTrace *smtp)
+remember_delivery (SmtpTrace *smtp, TraceMessage *message)
 {
-  guint64 size = smtp->message != NULL ? trace_message_size (smtp->message) : 0;
+  guint64 size = message != NULL ? trace_message_size (message) : 0;
 
   smtp->accepted++;
   smtp->accepted_bytes += size;
@@ -509,11 +538,18 @@ reply_effects (TraceSession *session,
         }
       release_held (session, smtp);
     }
-  else if (strcmp (verb, ".") == 0 ||
-           (strcmp (verb, "BDAT") == 0 && (smtp->bdat_last || !ok)))
+  else if (strcmp (verb, "BDAT") == 0 && answered->message != NULL)
+    {
+      /* the reply to a LAST chunk: what the client sends since is not
+       * this transaction's */
+      if (ok)
+        remember_delivery (smtp, answered->message);
+      transaction_reset_replies (smtp);
+    }
+  else if (strcmp (verb, ".") == 0 || (strcmp (verb, "BDAT") == 0 && !ok))
     {
       if (ok)
-        remember_delivery (smtp);
+        remember_delivery (smtp, smtp->message);
       transaction_reset (smtp);
     }
   else if (strcmp (verb, "RSET") == 0)
@@ -612,8 +648,10 @@ server_reply_line (TraceSession *session,
   trace_event_emit (event);
   trace_journey_smtp_reply (
       session, answered != NULL ? answered->verb : NULL, code, text,
-      answered != NULL ? answered->argument : NULL, smtp->message, smtp->helo,
-      smtp->authenticated ? smtp->user : NULL, smtp->mail_from,
+      answered != NULL ? answered->argument : NULL,
+      answered != NULL && answered->message != NULL ? answered->message
+                                                    : smtp->message,
+      smtp->helo, smtp->authenticated ? smtp->user : NULL, smtp->mail_from,
       smtp->recipients);
   reply_effects (session, smtp, answered, code, text);
   if (answered != NULL)
@@ -694,6 +732,8 @@ smtp_raw (TraceSession *session,
     }
   trace_event_rfc (event, "RFC 3030 §2");
   trace_event_emit (event);
+  if (smtp->bdat_last)
+    bdat_message_sent (smtp);
 }
 
 static void

@@ -431,11 +431,40 @@ def smtp_midsession(out):
     write(os.path.join(out, "smtp-midsession.pcap"), c, segs, 276)
 
 
+def smtp_bdat_pipelined(out):
+    """RFC 3030 §4 (BDAT with PIPELINING): two transactions sent in a row,
+    each ending in BDAT ... LAST; the replies to the first come in while
+    the second chunk is still on its way. Each message is delivered by the
+    reply to its own last chunk."""
+    first = (b"Subject: first\r\nMessage-ID: <b1@example.test>\r\n\r\n"
+             b"the first message\r\n")
+    second = (b"Subject: second\r\nMessage-ID: <b2@example.test>\r\n\r\n"
+              b"the second message,\r\nin two lines\r\n")
+    c = Conn(cport=40007, sport=2525)
+    c.handshake()
+    c.s(b"220 mx.example.test ESMTP mailwire\r\n")
+    c.c(b"EHLO client.example.test\r\n")
+    c.s(b"250-mx.example.test\r\n250-PIPELINING\r\n250 CHUNKING\r\n")
+    c.c(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+        b"BDAT %d LAST\r\n" % len(first) + first +
+        b"MAIL FROM:<carol@example.test>\r\nRCPT TO:<dave@example.test>\r\n"
+        b"BDAT %d LAST\r\n" % len(second) + second[:20])
+    c.s(b"250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n"
+        b"250 2.0.0 Queued as B1\r\n")
+    c.c(second[20:])
+    c.s(b"250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n"
+        b"250 2.0.0 Queued as B2\r\n")
+    c.c(b"QUIT\r\n")
+    c.s(b"221 2.0.0 Bye\r\n")
+    c.close()
+    write(os.path.join(out, "smtp-bdat-pipelined.pcap"), c, c.segments, 1)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
                  smtp_lint_starttls, smtp_midsession, imap_grammar,
-                 imap_qresync):
+                 imap_qresync, smtp_bdat_pipelined):
         make(out)
 
 
