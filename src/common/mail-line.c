@@ -476,10 +476,9 @@ mail_stream_read_exact (MailStream *stream,
 
 /* The sink of mail_stream_read_dot_text (): appends to a GString. */
 static void
-append_text_line (const char *line, gsize length, const char *end, gpointer out)
+append_text_line (const char *line, gsize length, gpointer out)
 {
   g_string_append_len (out, line, length);
-  g_string_append (out, end);
 }
 
 gboolean
@@ -521,8 +520,8 @@ mail_stream_read_dot_text_to (MailStream *stream,
     {
       const guint8 *line;
       const char *text;
-      const char *end;
       gsize length;
+      gsize with_end;
       MailLineFlags flags;
 
       /* in place: message text is handed on once, never copied per line */
@@ -539,15 +538,17 @@ mail_stream_read_dot_text_to (MailStream *stream,
           previous_crlf)
         break;
       previous_crlf = (flags & MAIL_LINE_BARE_LF) == 0;
+      /* the line's own terminator follows it in the buffer: CR LF, or the
+       * bare LF */
+      with_end = length + ((flags & MAIL_LINE_BARE_LF) ? 1 : 2);
       /* past @max_size the rest is only read, to find the end */
-      end = (flags & MAIL_LINE_BARE_LF) ? "\n" : "\r\n";
-      if (too_big || (max_size > 0 && kept + length + strlen (end) > max_size))
+      if (too_big || (max_size > 0 && kept + with_end > max_size))
         {
           too_big = TRUE;
           continue;
         }
-      sink (text, length, end, user_data);
-      kept += length + strlen (end);
+      sink (text, with_end, user_data);
+      kept += with_end;
     }
   stream->framer.max_line = saved_max;
   if (too_big)

@@ -169,15 +169,15 @@ gboolean mail_stream_read_dot_text (MailStream *stream,
                                     GError **error);
 
 /* The same, handing each un-stuffed line to @sink as it comes instead of
- * keeping the text: @line (@length octets, not NUL-terminated) and its own
- * terminator @end ("\r\n", or "\n" after a bare LF), valid only during the
- * call. Past @max_size nothing more is handed on, and the call fails with
+ * keeping the text: @line is @length octets with its own terminator
+ * ("\r\n", or "\n" after a bare LF), not NUL-terminated, valid only
+ * during the call (it lies in the stream's buffer: one write per line, no
+ * copy). Past @max_size nothing more is handed on, and the call fails with
  * MAIL_LINE_ERROR_TOO_BIG once the end has been read; what @sink was given
  * by then is the caller's to drop. So a server can write the text to disk
  * while it reads it (mw-smtpd's DATA). */
 typedef void (*MailTextSink) (const char *line,
                               gsize length,
-                              const char *end,
                               gpointer user_data);
 gboolean mail_stream_read_dot_text_to (MailStream *stream,
                                        MailTextSink sink,

@@ -260,16 +260,12 @@ smtp_session_begin_message (SmtpSession *session,
   return spool;
 }
 
-/* DATA's lines go to the spool as they are read (mail_stream_read_dot_text_to
- * ()). */
+/* DATA's lines, each with its line end, go to the spool as they are read
+ * (mail_stream_read_dot_text_to ()). */
 static void
-smtp_data_write_line (const char *line,
-                      gsize length,
-                      const char *end,
-                      gpointer spool)
+smtp_data_write_line (const char *line, gsize length, gpointer spool)
 {
   mail_spool_write (spool, line, length);
-  mail_spool_write (spool, end, strlen (end));
 }
 
 void
