@@ -185,9 +185,12 @@ counting_only (TraceMessage *message)
 static guint
 count_line_ends (const guint8 *data, gsize length)
 {
-  const guint8 *end = data + length;
+  const guint8 *end;
   guint lines = 0;
 
+  if (length == 0)
+    return 0; /* data may be NULL then: no memchr on it */
+  end = data + length;
   for (const guint8 *p = data; (p = memchr (p, '\n', end - p)) != NULL; p++)
     lines++;
   return lines;
