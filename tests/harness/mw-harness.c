@@ -105,19 +105,49 @@ mw_harness_new (const char *extra_config)
   return harness;
 }
 
+/* How a server ended, for a test's log; NULL if it exited with status 0. */
+static char *
+describe_end (GSubprocess *server)
+{
+  if (g_subprocess_get_if_signaled (server))
+    return g_strdup_printf ("killed by signal %d",
+                            g_subprocess_get_term_sig (server));
+  if (g_subprocess_get_exit_status (server) != 0)
+    return g_strdup_printf ("exit status %d",
+                            g_subprocess_get_exit_status (server));
+  return NULL;
+}
+
 /* SIGTERM, then SIGKILL if the server is still there after 5 s. GLib's
- * worker thread reaps the child and clears its identifier. */
-static void
+ * worker thread reaps the child and clears its identifier. Returns why
+ * the server did not end well, or NULL: a server that had ended before
+ * (a crash: servers the test stopped itself are no longer listed), that
+ * needed the SIGKILL, or that exited with an error (what AddressSanitizer
+ * and valgrind's --error-exitcode do after a report) fails the test. */
+static char *
 stop_server (GSubprocess *server)
 {
+  g_autofree char *how = NULL;
+
   if (g_subprocess_get_identifier (server) == NULL)
-    return; /* already exited */
+    {
+      g_subprocess_wait (server, NULL, NULL);
+      how = describe_end (server);
+      return g_strdup_printf ("ended before the test stopped it (%s)",
+                              how != NULL ? how : "exit status 0");
+    }
   g_subprocess_send_signal (server, SIGTERM);
   for (guint i = 0; i < 50 && g_subprocess_get_identifier (server); i++)
     g_usleep (100 * 1000);
   if (g_subprocess_get_identifier (server) != NULL)
-    g_subprocess_force_exit (server);
+    {
+      g_subprocess_force_exit (server);
+      g_subprocess_wait (server, NULL, NULL);
+      return g_strdup ("still running 5 s after SIGTERM");
+    }
   g_subprocess_wait (server, NULL, NULL);
+  how = describe_end (server);
+  return how != NULL ? g_strdup_printf ("on SIGTERM: %s", how) : NULL;
 }
 
 gboolean
@@ -135,7 +165,15 @@ mw_harness_free (MwHarness *harness)
   if (harness == NULL)
     return;
   for (guint i = 0; i < harness->servers->len; i++)
-    stop_server (harness->servers->pdata[i]);
+    {
+      g_autofree char *why = stop_server (harness->servers->pdata[i]);
+
+      if (why != NULL)
+        {
+          g_test_message ("server %u of this test: %s", i + 1, why);
+          g_test_fail ();
+        }
+    }
   g_ptr_array_unref (harness->servers);
   g_hash_table_unref (harness->ports);
   g_strfreev (harness->wrapper);
@@ -360,6 +398,7 @@ mw_harness_start_on_tmpfs (MwHarness *harness,
   g_assert_true (g_subprocess_get_if_exited (server));
   g_assert_cmpint (g_subprocess_get_exit_status (server), ==,
                    MW_HARNESS_NO_PRIVILEGE_EXIT);
+  g_ptr_array_remove (harness->servers, server); /* its end was foreseen */
   return 0;
 }
 
@@ -427,8 +466,12 @@ mw_harness_signal (MwHarness *harness, GPid pid, int signal)
       if (id == NULL || atoi (id) != pid)
         continue;
       g_subprocess_send_signal (server, signal);
+      /* ended on purpose: no longer the harness's to judge */
       if (signal == SIGKILL || signal == SIGTERM)
-        g_subprocess_wait (server, NULL, NULL);
+        {
+          g_subprocess_wait (server, NULL, NULL);
+          g_ptr_array_remove_index (harness->servers, i);
+        }
       return;
     }
   g_error ("pid %d was not started by this harness", pid);
