@@ -28,6 +28,9 @@ smtp_trace_data_end (TraceSession *session, SmtpTrace *smtp, const char *how)
                         smtp->bare_line_ends);
   smtp->bare_line_ends = 0;
   smtp->state = SMTP_TRACE_COMMANDS;
+  /* the client's transaction is over: RFC 2920 §3.1 lets it send the
+   * next MAIL right behind the "." */
+  smtp->mail_sent = FALSE;
   smtp_trace_push_pending (smtp, ".", NULL);
 }
 

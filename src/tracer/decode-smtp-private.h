@@ -49,7 +49,7 @@ typedef struct
   gboolean greeted;
   gboolean reply_open; /* inside a multi-line reply */
   /* the transaction (RFC 5321 §3.3) */
-  gboolean mail_sent;
+  gboolean mail_sent; /* the client's view: MAIL sent, the text not ended */
   char *mail_from;
   GPtrArray *recipients; /* accepted */
   guint refused;

@@ -546,12 +546,16 @@ reply_effects (TraceSession *session,
         remember_delivery (smtp, answered->message);
       transaction_reset_replies (smtp);
     }
-  else if (strcmp (verb, ".") == 0 || (strcmp (verb, "BDAT") == 0 && !ok))
+  else if (strcmp (verb, ".") == 0)
     {
+      /* mail_sent stays: a MAIL pipelined behind the "." set it anew */
       if (ok)
         remember_delivery (smtp, smtp->message);
-      transaction_reset (smtp);
+      transaction_reset_replies (smtp);
+      g_clear_pointer (&smtp->message, trace_message_free);
     }
+  else if (strcmp (verb, "BDAT") == 0 && !ok)
+    transaction_reset (smtp);
   else if (strcmp (verb, "RSET") == 0)
     transaction_reset (smtp);
   else if (strcmp (verb, "AUTH") == 0 || strcmp (verb, "SASL") == 0)

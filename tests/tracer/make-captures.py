@@ -460,11 +460,35 @@ def smtp_bdat_pipelined(out):
     write(os.path.join(out, "smtp-bdat-pipelined.pcap"), c, c.segments, 1)
 
 
+def smtp_data_pipelined(out):
+    """RFC 2920 §3.1: the next transaction's MAIL, RCPT and DATA sent right
+    behind the "." that ends a message, before its reply."""
+    c = Conn(cport=40009, sport=2525)
+    c.handshake()
+    c.s(b"220 mx.example.test ESMTP mailwire\r\n")
+    c.c(b"EHLO client.example.test\r\n")
+    c.s(b"250-mx.example.test\r\n250 PIPELINING\r\n")
+    c.c(b"MAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+        b"DATA\r\n")
+    c.s(b"250 2.1.0 Sender ok\r\n250 2.1.5 Recipient ok\r\n354 Go ahead\r\n")
+    c.c(b"Subject: one\r\n\r\nthe first message\r\n.\r\n"
+        b"MAIL FROM:<carol@example.test>\r\nRCPT TO:<dave@example.test>\r\n"
+        b"DATA\r\n")
+    c.s(b"250 2.0.0 Queued as D1\r\n250 2.1.0 Sender ok\r\n"
+        b"250 2.1.5 Recipient ok\r\n354 Go ahead\r\n")
+    c.c(b"Subject: two\r\n\r\nthe second message\r\n.\r\n")
+    c.s(b"250 2.0.0 Queued as D2\r\n")
+    c.c(b"QUIT\r\n")
+    c.s(b"221 2.0.0 Bye\r\n")
+    c.close()
+    write(os.path.join(out, "smtp-data-pipelined.pcap"), c, c.segments, 1)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
                  smtp_lint_starttls, smtp_midsession, imap_grammar,
-                 imap_qresync, smtp_bdat_pipelined):
+                 imap_qresync, smtp_bdat_pipelined, smtp_data_pipelined):
         make(out)
 
 
