@@ -10,6 +10,7 @@
 # rates are given as a fraction of it.
 #
 # Environment: REPEAT=3, N4K=2000 (messages of 4 KiB), N1M=100 (of 1 MiB),
+# WARM=500 (the unmeasured first load of each server),
 # CONCS="1 10 50", MW_PORT=24525, BUILD=build, PEERS_DIR=/tmp/perfpeers-smtp
 # (Postfix on SMTP_PORT=24725). Every run is bounded (N messages, and
 # smtp_load.sh's RUN_TIMEOUT). Stops what it started, by PID.
@@ -84,11 +85,32 @@ run_one() { # LABEL HOST PORT N CONC SIZE MAILROOT PID
     "$here/smtp_load.sh" "$2" "$3" "$4" "$5" | sed "s/^summary/$1/"
 }
 median() { sed -n "s/.* $2=\([0-9.]*\).*/\1/p" <<<"$1"; }
+# Before each server's runs: write out what is dirty and drop the page and
+# buffer caches (root only). On ext4 without a journal, as here, a new
+# inode skips every free inode whose dtime says it was freed in the last
+# 5 s, or 300 s when its inode table block is in memory and dirty
+# (recently_deleted () in fs/ext4/ialloc.c); a server whose Maildir was
+# placed in the block group where another program had just removed a big
+# tree paid that on every message (perf: 34% of mw-smtpd's CPU at 4 KiB x
+# 50 sessions, 4% once the caches were dropped). Both servers get the same.
+settle_fs() {
+  sync
+  if [ "$(id -u)" -eq 0 ]; then echo 3 >/proc/sys/vm/drop_caches; fi
+}
+
+# One unmeasured load for each server first (WARM messages, one session):
+# Postfix's smtpd, cleanup and local processes started, both Maildirs
+# made and in use, the caches of both warm alike before the first row.
+WARM=${WARM:-500}
+REPEAT=1 run_one mailwire 127.0.0.1 "$MW_PORT" "$WARM" 1 4096 "$state/mail" "$mw_pid" >/dev/null
+REPEAT=1 run_one postfix 127.0.0.1 "$SMTP_PORT" "$WARM" 1 4096 "$pf_root/u0" "$pf_pid" >/dev/null
 
 printf '%-34s %10s %10s %10s %10s %10s %7s %9s %7s %7s\n' load mw_msg_s pf_msg_s floor_msg_s mw_cpu_ms pf_cpu_ms rate_x cpu_ratio mw_flr pf_flr
 for spec in $(for c in $CONCS; do echo "$N4K:$c:4096"; done) $(for c in $CONCS; do echo "$N1M:$c:1048576"; done); do
   IFS=: read -r n c size <<<"$spec"
+  settle_fs
   mw=$(run_one mailwire 127.0.0.1 "$MW_PORT" "$n" "$c" "$size" "$state/mail" "$mw_pid")
+  settle_fs
   pf=$(run_one postfix 127.0.0.1 "$SMTP_PORT" "$n" "$c" "$size" "$pf_root/u0" "$pf_pid")
   mwr=$(median "$mw" deliver_msg_s); pfr=$(median "$pf" deliver_msg_s)
   mwc=$(median "$mw" server_cpu_s); pfc=$(median "$pf" server_cpu_s)
