@@ -26,6 +26,7 @@ struct _MailServer
   gpointer user_data;
   GMainLoop *loop;
   GHashTable *listeners; /* GSocketListener source object -> listener */
+  GThreadPool *pool;     /* runs the sessions, max_sessions at once */
   gint sessions;         /* running now (atomic) */
 };
 
@@ -41,18 +42,21 @@ typedef struct
  * under them. */
 #define MAIL_SERVER_STOP_GRACE_MS 2000
 
-static gpointer
-session_thread (gpointer data)
+/* Session threads kept idle for the next sessions (see mail_server_new). */
+#define MAIL_SERVER_IDLE_THREADS 16
+
+/* One session, in a thread of the pool. */
+static void
+session_run (gpointer data, gpointer user_data)
 {
   MailSessionStart *start = data;
-  MailServer *server = start->server;
+  MailServer *server = user_data;
 
   server->func (start->connection, start->listener, server->user_data);
   g_io_stream_close (G_IO_STREAM (start->connection), NULL, NULL);
   g_object_unref (start->connection);
   g_free (start);
   g_atomic_int_dec_and_test (&server->sessions);
-  return NULL;
 }
 
 /* Full: the client hears so at once (SMTP 421, POP3 -ERR [SYS/TEMP],
@@ -79,7 +83,10 @@ refuse (MailServer *server,
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 }
 
-/* In the main thread: a thread per session, up to max_sessions. */
+/* In the main thread: each session to a thread of its own, up to
+ * max_sessions at once. The threads come from a pool and go back to it:
+ * a client that connects once per message (as smtp-source and most MTAs
+ * do) does not pay for a thread being made and torn down each time. */
 static gboolean
 on_incoming (GSocketService *service,
              GSocketConnection *connection,
@@ -90,7 +97,6 @@ on_incoming (GSocketService *service,
   const MailServerListener *listener =
       g_hash_table_lookup (server->listeners, source_object);
   MailSessionStart *start = NULL;
-  GThread *thread = NULL;
 
   if ((guint) g_atomic_int_add (&server->sessions, 1) >= server->max_sessions)
     {
@@ -100,8 +106,7 @@ on_incoming (GSocketService *service,
     }
   start = g_new0 (MailSessionStart, 1);
   *start = (MailSessionStart){ server, g_object_ref (connection), listener };
-  thread = g_thread_try_new ("session", session_thread, start, NULL);
-  if (thread == NULL)
+  if (!g_thread_pool_push (server->pool, start, NULL))
     {
       g_atomic_int_dec_and_test (&server->sessions);
       g_object_unref (start->connection);
@@ -109,7 +114,6 @@ on_incoming (GSocketService *service,
       refuse (server, connection, listener);
       return TRUE;
     }
-  g_thread_unref (thread); /* it ends by itself */
   return TRUE;
 }
 
@@ -144,6 +148,13 @@ mail_server_new (const char *program,
                                  MAIL_SERVER_BACKLOG);
   server->func = func;
   server->user_data = user_data;
+  /* Not exclusive: a thread is made when a session finds none idle, and
+   * up to MAIL_SERVER_IDLE_THREADS idle ones wait for the next sessions
+   * (GLib keeps 2; one burst of clients should not make each next burst
+   * pay again). */
+  server->pool =
+      g_thread_pool_new (session_run, server, (gint) max_sessions, FALSE, NULL);
+  g_thread_pool_set_max_unused_threads (MAIL_SERVER_IDLE_THREADS);
   server->loop = g_main_loop_new (NULL, FALSE);
   server->listeners =
       g_hash_table_new_full (NULL, NULL, g_object_unref, listener_free);
@@ -167,6 +178,9 @@ mail_server_free (MailServer *server)
   g_socket_service_stop (server->service);
   g_socket_listener_close (G_SOCKET_LISTENER (server->service));
   g_clear_object (&server->service);
+  /* no session is left (mail_server_run () waited for them) */
+  if (server->pool != NULL)
+    g_thread_pool_free (server->pool, FALSE, TRUE);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->listeners, g_hash_table_unref);
   g_free (server->busy_reply);
