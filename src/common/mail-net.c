@@ -85,8 +85,8 @@ refuse (MailServer *server,
 
 /* In the main thread: each session to a thread of its own, up to
  * max_sessions at once. The threads come from a pool and go back to it:
- * a client that connects once per message (as smtp-source and most MTAs
- * do) does not pay for a thread being made and torn down each time. */
+ * a client that connects once per message (smtp-source does, and so do
+ * many MTAs) does not pay for a thread made and torn down each time. */
 static gboolean
 on_incoming (GSocketService *service,
              GSocketConnection *connection,
