@@ -329,9 +329,26 @@ test_delay_notice (void)
   orgs_tear_down (&o, NULL);
 }
 
-/* The first .msg in @h's queue (transfer full), waiting for one. */
+/* Whether the queue entry @env is a notice: its sender is the null
+ * reverse-path (RFC 3461 §6.2). Mail for a local user also passes
+ * through the queue on its way to the mailbox, and is gone once
+ * delivered. */
+static gboolean
+is_queued_notice (const char *env)
+{
+  g_autoptr (GKeyFile) key_file = g_key_file_new ();
+  g_autofree char *sender = NULL;
+
+  if (!g_key_file_load_from_file (key_file, env, G_KEY_FILE_NONE, NULL))
+    return FALSE;
+  sender = g_key_file_get_string (key_file, "envelope", "sender", NULL);
+  return sender != NULL && sender[0] == '\0';
+}
+
+/* The first notice's .msg in @h's queue (transfer full), waiting for
+ * one. */
 static char *
-wait_for_queued_text (MwHarness *h)
+wait_for_queued_notice (MwHarness *h)
 {
   g_autofree char *dir = g_build_filename (mw_harness_dir (h), "queue", NULL);
 
@@ -348,12 +365,12 @@ wait_for_queued_text (MwHarness *h)
           if (!g_str_has_suffix (name, ".msg"))
             continue;
           env = g_strdup_printf ("%s/%s.env", dir, id);
-          if (g_file_test (env, G_FILE_TEST_EXISTS))
+          if (is_queued_notice (env))
             return g_build_filename (dir, name, NULL);
         }
       g_usleep (100 * 1000);
     }
-  g_error ("nothing was queued in %s", dir);
+  g_error ("no notice was queued in %s", dir);
 }
 
 /* RFC 3461 §5.2.1: A relays to B, which offers DSN, with NOTIFY, ENVID
@@ -371,7 +388,7 @@ test_envid_orcpt_across_relay (Orgs *o, gconstpointer data)
                                           "--envid", "E-2", "--orcpt",
                                           "robert@b.test", NULL });
   mw_harness_wait_for_messages (o->b, "bob", 1);
-  notice = wait_for_queued_text (o->b);
+  notice = wait_for_queued_notice (o->b);
   dsn = read_dsn_file (o->b, notice, "across");
   assert_field (dsn, "header.To", "<alice@a.test>");
   assert_field (dsn, "message.Original-Envelope-Id", "E-2");
