@@ -173,10 +173,11 @@ line_room (TraceMessage *message)
   return 0;
 }
 
-/* TRUE when a body line is only counted, whatever it holds: no MIME
- * boundary is looked for (take_line ()), so nothing of the line is kept. */
+/* For trace_message_feed (): TRUE when the rest of the body is only
+ * counted, whatever it holds: no MIME boundary is looked for (take_line
+ * ()), so nothing of its lines is kept. */
 static gboolean
-counting_only (TraceMessage *message)
+rest_is_only_counted (TraceMessage *message)
 {
   return message->in_body && message->boundary == NULL;
 }
@@ -204,7 +205,7 @@ trace_message_feed (TraceMessage *message, const guint8 *data, gsize length)
     g_string_append_len (
         message->body, (const char *) data,
         MIN (length, TRACE_MESSAGE_MAX_BODY - message->body->len));
-  while (length > 0 && !counting_only (message))
+  while (length > 0 && !rest_is_only_counted (message))
     {
       const guint8 *lf = memchr (data, '\n', length);
       gsize chunk = lf != NULL ? (gsize) (lf - data) + 1 : length;
@@ -262,10 +263,11 @@ trace_message_feed_line (TraceMessage *message, const char *line, gsize length)
   g_string_truncate (message->line, 0);
 }
 
-/* TRUE when trace_message_feed_line () would only count @line: a body
- * line that cannot be a MIME boundary, with nothing of it to keep. */
+/* For trace_message_feed_text (): TRUE when trace_message_feed_line ()
+ * would only count @line: a body line that cannot be a MIME boundary
+ * (RFC 2046 §5.1.1: it starts "--"), with nothing of it to keep. */
 static gboolean
-only_counted (TraceMessage *message, const guint8 *line)
+line_is_only_counted (TraceMessage *message, const guint8 *line)
 {
   return message->in_body && message->line->len == 0 && message->body == NULL &&
          (message->boundary == NULL || line[0] != '-');
@@ -283,7 +285,7 @@ trace_message_feed_text (TraceMessage *message,
   *out_lines = 0;
   while ((size = trace_text_plain_line (data + used, length - used)) > 0)
     {
-      if (only_counted (message, data + used))
+      if (line_is_only_counted (message, data + used))
         {
           message->size += size;
           message->lines++;
