@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT
  * mail-net.c: listeners and connections for every server and client.
- * One thread per session keeps each session readable top to bottom; the
- * main thread only accepts and waits for a signal.
+ * One thread per session keeps each session readable top to bottom. The
+ * threads take turns at accepting (leader and followers): one thread of
+ * the pool waits for the next connection, hands the waiting on to another
+ * and serves the connection itself. The main thread waits for a signal.
  */
 #include "mail-net.h"
 
@@ -19,24 +21,17 @@
 struct _MailServer
 {
   char *program;
-  GSocketService *service; /* accepts in the main thread */
+  GSocketListener *sockets; /* every listening socket */
+  GCancellable *stopping;   /* cancels the accept when the server stops */
   guint max_sessions;
   char *busy_reply; /* said to a client refused when full, or NULL */
   MailServerSessionFunc func;
   gpointer user_data;
   GMainLoop *loop;
   GHashTable *listeners; /* GSocketListener source object -> listener */
-  GThreadPool *pool;     /* runs the sessions, max_sessions at once */
+  GThreadPool *pool;     /* the acceptor and up to max_sessions sessions */
   gint sessions;         /* running now (atomic) */
 };
-
-/* One session's thread and what it was started with. */
-typedef struct
-{
-  MailServer *server;
-  GSocketConnection *connection;
-  const MailServerListener *listener;
-} MailSessionStart;
 
 /* On SIGTERM, how long sessions get to finish before the process ends
  * under them. */
@@ -45,17 +40,15 @@ typedef struct
 /* Session threads kept idle for the next sessions (see mail_server_new). */
 #define MAIL_SERVER_IDLE_THREADS 16
 
-/* One session, in a thread of the pool. */
+/* One session, in the pool thread that accepted it; takes @connection. */
 static void
-session_run (gpointer data, gpointer user_data)
+session_run (MailServer *server,
+             GSocketConnection *connection,
+             const MailServerListener *listener)
 {
-  MailSessionStart *start = data;
-  MailServer *server = user_data;
-
-  server->func (start->connection, start->listener, server->user_data);
-  g_io_stream_close (G_IO_STREAM (start->connection), NULL, NULL);
-  g_object_unref (start->connection);
-  g_free (start);
+  server->func (connection, listener, server->user_data);
+  g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
+  g_object_unref (connection);
   g_atomic_int_dec_and_test (&server->sessions);
 }
 
@@ -83,38 +76,57 @@ refuse (MailServer *server,
   g_io_stream_close (G_IO_STREAM (connection), NULL, NULL);
 }
 
-/* In the main thread: each session to a thread of its own, up to
- * max_sessions at once. The threads come from a pool and go back to it:
- * a client that connects once per message (smtp-source does, and so do
- * many MTAs) does not pay for a thread made and torn down each time. */
-static gboolean
-on_incoming (GSocketService *service,
-             GSocketConnection *connection,
-             GObject *source_object,
-             gpointer user_data)
+/* How long an acceptor rests after accept () failed for a reason other
+ * than stopping (out of descriptors, say), so it does not spin. */
+#define MAIL_SERVER_ACCEPT_PAUSE_US (100 * 1000)
+
+static void accept_and_serve (gpointer job, gpointer user_data);
+
+/* Gives the waiting for the next connection to a thread of the pool (an
+ * idle one, or a new one). Exactly one such job is ever outstanding. */
+static void
+pass_on_accepting (MailServer *server)
+{
+  g_thread_pool_push (server->pool, GINT_TO_POINTER (1), NULL);
+}
+
+/* One turn of a pool thread: wait for the next connection on any
+ * listener, pass the waiting on, and serve the connection here, each
+ * session to a thread of its own, up to max_sessions at once. The thread
+ * that accepted a connection greets it: between the client's SYN and the
+ * greeting no other thread has to be woken, which a client that connects
+ * once per message (smtp-source does, and so do many MTAs) would pay for
+ * every message. The threads come from a pool and go back to it. */
+static void
+accept_and_serve (gpointer job, gpointer user_data)
 {
   MailServer *server = user_data;
-  const MailServerListener *listener =
-      g_hash_table_lookup (server->listeners, source_object);
-  MailSessionStart *start = NULL;
+  GObject *source = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSocketConnection) connection = g_socket_listener_accept (
+      server->sockets, &source, server->stopping, &error);
+  const MailServerListener *listener;
 
+  (void) job;
+  if (connection == NULL)
+    {
+      if (g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        return; /* stopping: nobody accepts any more */
+      g_message ("%s: accept: %s", server->program, error->message);
+      g_usleep (MAIL_SERVER_ACCEPT_PAUSE_US);
+      pass_on_accepting (server);
+      return;
+    }
+  listener = g_hash_table_lookup (server->listeners, source);
   if ((guint) g_atomic_int_add (&server->sessions, 1) >= server->max_sessions)
     {
       g_atomic_int_dec_and_test (&server->sessions);
+      pass_on_accepting (server);
       refuse (server, connection, listener);
-      return TRUE;
+      return;
     }
-  start = g_new0 (MailSessionStart, 1);
-  *start = (MailSessionStart){ server, g_object_ref (connection), listener };
-  if (!g_thread_pool_push (server->pool, start, NULL))
-    {
-      g_atomic_int_dec_and_test (&server->sessions);
-      g_object_unref (start->connection);
-      g_free (start);
-      refuse (server, connection, listener);
-      return TRUE;
-    }
-  return TRUE;
+  pass_on_accepting (server);
+  session_run (server, g_steal_pointer (&connection), listener);
 }
 
 static void
@@ -136,30 +148,27 @@ mail_server_new (const char *program,
 
   server->program = g_strdup (program);
   server->max_sessions = max_sessions;
-  server->service = g_socket_service_new ();
-  /* A GSocketService accepts from birth; each listener added later then
-   * cancels the outstanding accept, and a client connecting right after
-   * "ready" could be accepted by the cancelled call and closed unserved.
-   * Stopped until mail_server_run (), one accept covers every listener. */
-  g_socket_service_stop (server->service);
+  /* A plain listener, not a GSocketService: nothing accepts before
+   * mail_server_run () starts the first acceptor, and then one accept
+   * covers every listener. */
+  server->sockets = g_socket_listener_new ();
+  server->stopping = g_cancellable_new ();
   /* GLib's default backlog is 10: a burst of clients beyond it would sit
    * in SYN retransmission (1 s, 3 s, 7 s ...) before being accepted. */
-  g_socket_listener_set_backlog (G_SOCKET_LISTENER (server->service),
-                                 MAIL_SERVER_BACKLOG);
+  g_socket_listener_set_backlog (server->sockets, MAIL_SERVER_BACKLOG);
   server->func = func;
   server->user_data = user_data;
-  /* Not exclusive: a thread is made when a session finds none idle, and
-   * up to MAIL_SERVER_IDLE_THREADS idle ones wait for the next sessions
-   * (GLib keeps 2; one burst of clients should not make each next burst
-   * pay again). */
-  server->pool =
-      g_thread_pool_new (session_run, server, (gint) max_sessions, FALSE, NULL);
+  /* max_sessions sessions and the one thread waiting to accept. Not
+   * exclusive: a thread is made when a job finds none idle, and up to
+   * MAIL_SERVER_IDLE_THREADS idle ones wait for the next sessions (GLib
+   * keeps 2; one burst of clients should not make each next burst pay
+   * again). */
+  server->pool = g_thread_pool_new (accept_and_serve, server,
+                                    (gint) max_sessions + 1, FALSE, NULL);
   g_thread_pool_set_max_unused_threads (MAIL_SERVER_IDLE_THREADS);
   server->loop = g_main_loop_new (NULL, FALSE);
   server->listeners =
       g_hash_table_new_full (NULL, NULL, g_object_unref, listener_free);
-  g_signal_connect (server->service, "incoming", G_CALLBACK (on_incoming),
-                    server);
   return server;
 }
 
@@ -175,12 +184,14 @@ mail_server_free (MailServer *server)
 {
   if (server == NULL)
     return;
-  g_socket_service_stop (server->service);
-  g_socket_listener_close (G_SOCKET_LISTENER (server->service));
-  g_clear_object (&server->service);
-  /* no session is left (mail_server_run () waited for them) */
+  /* no session is left (mail_server_run () waited for them), and an
+   * acceptor still to start finds the server stopping */
+  g_cancellable_cancel (server->stopping);
   if (server->pool != NULL)
     g_thread_pool_free (server->pool, FALSE, TRUE);
+  g_socket_listener_close (server->sockets);
+  g_clear_object (&server->sockets);
+  g_clear_object (&server->stopping);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->listeners, g_hash_table_unref);
   g_free (server->busy_reply);
@@ -215,7 +226,7 @@ mail_server_add_listener (MailServer *server,
   wanted = g_inet_socket_address_new (inet, listen->port);
   key = g_object_new (G_TYPE_OBJECT, NULL);
   if (!g_socket_listener_add_address (
-          G_SOCKET_LISTENER (server->service), wanted, G_SOCKET_TYPE_STREAM,
+          server->sockets, wanted, G_SOCKET_TYPE_STREAM,
           G_SOCKET_PROTOCOL_TCP, key, &bound, error))
     {
       g_prefix_error (error, "%s on %s:%d: ", label, listen->listen,
@@ -254,13 +265,15 @@ mail_server_run (MailServer *server)
   guint sigint = g_unix_signal_add (SIGINT, on_stop_signal, server);
   guint sigterm = g_unix_signal_add (SIGTERM, on_stop_signal, server);
 
-  g_socket_service_start (server->service);
+  pass_on_accepting (server); /* the first acceptor */
   printf ("%s: ready\n", server->program);
   fflush (stdout);
   g_main_loop_run (server->loop);
   g_source_remove (sigint);
   g_source_remove (sigterm);
-  g_socket_service_stop (server->service);
+  /* The acceptor's wait ends; one that accepted just now passes on to a
+   * job that ends at once. Then no connection is taken any more. */
+  g_cancellable_cancel (server->stopping);
   /* Sessions still running use what main () is about to free (the
    * context, the configuration): let them end, or end with them. */
   for (guint waited = 0; g_atomic_int_get (&server->sessions) > 0 &&
