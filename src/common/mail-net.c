@@ -226,8 +226,8 @@ mail_server_add_listener (MailServer *server,
   wanted = g_inet_socket_address_new (inet, listen->port);
   key = g_object_new (G_TYPE_OBJECT, NULL);
   if (!g_socket_listener_add_address (
-          server->sockets, wanted, G_SOCKET_TYPE_STREAM,
-          G_SOCKET_PROTOCOL_TCP, key, &bound, error))
+          server->sockets, wanted, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
+          key, &bound, error))
     {
       g_prefix_error (error, "%s on %s:%d: ", label, listen->listen,
                       listen->port);
