@@ -19,6 +19,7 @@ typedef enum
   SMTP_DNS_ERROR_NO_ADDRESS, /* MX hosts, none of them with an address */
   SMTP_DNS_ERROR_TEMPORARY,  /* SERVFAIL, timeout, no server answered */
   SMTP_DNS_ERROR_CONFIG,     /* a dns_server we cannot use */
+  SMTP_DNS_ERROR_LOOPS_BACK, /* we are the best MX: nowhere better to go */
 } SmtpDnsError;
 GQuark smtp_dns_error_quark (void);
 

@@ -43,8 +43,86 @@ smtp_relay_add_hop (GPtrArray *hops,
   g_ptr_array_add (hops, hop);
 }
 
+/* Is @address (an IP literal) one where our smtp listener would answer a
+ * connection on mx_port? The listener's own address, or for a wildcard
+ * listener any address of this host: one we can bind to. The port
+ * matters: in a lab several MTAs share 127.0.0.1, each on a port of
+ * its own, and only the one on mx_port is reached through an MX. */
+static gboolean
+smtp_relay_address_is_self (const MailConfig *config, const char *address)
+{
+  g_autoptr (GInetAddress) inet = g_inet_address_new_from_string (address);
+  g_autoptr (GInetAddress) listen = NULL;
+  g_autoptr (GSocket) probe = NULL;
+  g_autoptr (GSocketAddress) local = NULL;
+
+  if (inet == NULL || config->smtp.port != config->mx_port)
+    return FALSE;
+  listen = g_inet_address_new_from_string (config->smtp.listen);
+  if (listen == NULL)
+    return FALSE;
+  if (!g_inet_address_get_is_any (listen))
+    return g_inet_address_equal (inet, listen);
+  if (g_inet_address_get_family (inet) != g_inet_address_get_family (listen))
+    return FALSE;
+  probe = g_socket_new (g_inet_address_get_family (inet),
+                        G_SOCKET_TYPE_DATAGRAM, G_SOCKET_PROTOCOL_UDP, NULL);
+  local = g_inet_socket_address_new (inet, 0);
+  return probe != NULL && g_socket_bind (probe, local, FALSE, NULL);
+}
+
+/* Is @host this server: named as our [general] hostname, or reaching us
+ * at one of its addresses? */
+static gboolean
+smtp_relay_host_is_self (const MailConfig *config, const SmtpDnsHost *host)
+{
+  if (config->hostname != NULL &&
+      g_ascii_strcasecmp (host->name, config->hostname) == 0)
+    return TRUE;
+  for (guint i = 0; host->addresses[i] != NULL; i++)
+    if (smtp_relay_address_is_self (config, host->addresses[i]))
+      return TRUE;
+  return FALSE;
+}
+
+/* RFC 5321 §5.1: the relay looks in the MX list (@hosts, sorted by
+ * preference) for "any of the names or addresses by which it might be
+ * known"; if one is found, "all records at that preference level and
+ * higher-numbered ones MUST be discarded". We only ever hand mail to a
+ * better MX, never to ourselves or to a backup behind us, which would
+ * hand it back. "If there are no records left at that point, ... the
+ * message MUST be returned as undeliverable": Postfix's "mail for ...
+ * loops back to myself". */
+static gboolean
+smtp_relay_drop_self (const MailConfig *config,
+                      const char *domain,
+                      GPtrArray *hosts,
+                      GError **error)
+{
+  guint better = 0; /* hosts before the first that is us */
+
+  while (better < hosts->len &&
+         !smtp_relay_host_is_self (config, g_ptr_array_index (hosts, better)))
+    better++;
+  if (better == hosts->len)
+    return TRUE; /* we are not an MX of @domain */
+  /* an MX of the same preference as ours is no better than we are */
+  while (better > 0 &&
+         ((SmtpDnsHost *) g_ptr_array_index (hosts, better - 1))->preference ==
+             ((SmtpDnsHost *) g_ptr_array_index (hosts, better))->preference)
+    better--;
+  g_ptr_array_set_size (hosts, better);
+  if (better > 0)
+    return TRUE;
+  g_set_error (error, SMTP_DNS_ERROR, SMTP_DNS_ERROR_LOOPS_BACK,
+               "mail for %s loops back to myself: %s is its best MX", domain,
+               config->hostname);
+  return FALSE;
+}
+
 /* RFC 5321 §5.1: every address of every MX host, in order of preference
- * (or of the domain itself, the implicit MX), all on [relay] mx_port. */
+ * (or of the domain itself, the implicit MX), all on [relay] mx_port;
+ * none of ours, nor any behind us. */
 static gboolean
 smtp_relay_add_dns_hops (const MailConfig *config,
                          const char *domain,
@@ -55,7 +133,7 @@ smtp_relay_add_dns_hops (const MailConfig *config,
   g_autoptr (GPtrArray) hosts = smtp_dns_lookup_mx (
       config->dns_server, config->dns_timeout, domain, cancellable, error);
 
-  if (hosts == NULL)
+  if (hosts == NULL || !smtp_relay_drop_self (config, domain, hosts, error))
     return FALSE;
   for (guint i = 0; i < hosts->len; i++)
     {
@@ -95,8 +173,9 @@ smtp_relay_next_hops (const MailConfig *config,
 /* What the queue records when DNS alone decides, as a reply line so that
  * the bounce takes its Status from it: RFC 7505 §4.2 (null MX: 556
  * 5.1.10, RFC 7504 §3), RFC 3463 §3.2 (5.1.2 bad destination system),
- * §3.5 (5.4.4 unable to route, 4.4.3 directory server failure) and
- * §3.4 (4.3.5 system incorrectly configured). Transfer full. */
+ * §3.5 (5.4.4 unable to route, 4.4.3 directory server failure, 5.4.6
+ * routing loop detected) and §3.4 (4.3.5 system incorrectly configured).
+ * Transfer full. */
 static char *
 smtp_relay_dns_reason (const GError *error, guint *out_code)
 {
@@ -111,6 +190,7 @@ smtp_relay_dns_reason (const GError *error, guint *out_code)
     { SMTP_DNS_ERROR_NO_ADDRESS, SMTP_REPLY_MAILBOX_UNAVAILABLE, "5.4.4" },
     { SMTP_DNS_ERROR_TEMPORARY, SMTP_REPLY_LOCAL_ERROR, "4.4.3" },
     { SMTP_DNS_ERROR_CONFIG, SMTP_REPLY_LOCAL_ERROR, "4.3.5" },
+    { SMTP_DNS_ERROR_LOOPS_BACK, SMTP_REPLY_TRANSACTION_FAILED, "5.4.6" },
   };
 
   g_return_val_if_fail (error->domain == SMTP_DNS_ERROR, NULL);

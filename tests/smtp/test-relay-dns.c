@@ -11,6 +11,12 @@
  *   nullmx.test  MX 0 "." (RFC 7505 null MX), and an A record all the same
  *   noaddr.test  MX 10 mx.noaddr.test, a name with no address
  *   missing.test no such name (dnsmasq is authoritative for .test)
+ *   backup.test  MX 10 mx1.down.test (127.0.0.4), MX 20 mx.a.test (A),
+ *                MX 30 mx2.pref.test (C): A is a backup MX
+ *   self.test    MX 10 mx.a.test (A), MX 20 mx2.pref.test (C)
+ *   tie.test     MX 10 mx1.pref.test (B), MX 10 mx.a.test (A)
+ *   alias.test   MX 10 mx.alias.test (127.0.0.1), MX 20 mx2.pref.test (C):
+ *                A by its address, when A listens on 127.0.0.1:mx_port
  *
  * Waiting on other processes has no callback to hook, so the waits poll
  * the Maildir or "mw-admin queue list" every 100 ms, bounded.
@@ -60,8 +66,9 @@ try_bind (const char *address, GSocketType type, guint16 port)
   return g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
 }
 
-/* A TCP port the kernel gave us on 127.0.0.2 that is free on 127.0.0.3
- * and 127.0.0.4 too, for B, C and the MX that is down. */
+/* A TCP port the kernel gave us on 127.0.0.2 that is free on 127.0.0.3,
+ * 127.0.0.4 and 127.0.0.1 too, for B, C, the MX that is down and A when
+ * it is an MX itself. */
 static guint16
 free_mx_port (void)
 {
@@ -70,10 +77,11 @@ free_mx_port (void)
       guint16 port = try_bind ("127.0.0.2", G_SOCKET_TYPE_STREAM, 0);
 
       if (try_bind ("127.0.0.3", G_SOCKET_TYPE_STREAM, port) == port &&
-          try_bind ("127.0.0.4", G_SOCKET_TYPE_STREAM, port) == port)
+          try_bind ("127.0.0.4", G_SOCKET_TYPE_STREAM, port) == port &&
+          try_bind ("127.0.0.1", G_SOCKET_TYPE_STREAM, port) == port)
         return port;
     }
-  g_error ("no port free on 127.0.0.2, .3 and .4 at once in 50 tries");
+  g_error ("no port free on 127.0.0.1 to .4 at once in 50 tries");
 }
 
 /* A port free for both UDP and TCP on 127.0.0.1, as dnsmasq serves both. */
@@ -165,6 +173,17 @@ dns_start (DnsRelay *r)
                          "--mx-host=nullmx.test,.,0",
                          "--mx-host=noaddr.test,mx.noaddr.test,10",
                          "--host-record=nullmx.test,127.0.0.2",
+                         "--mx-host=backup.test,mx1.down.test,10",
+                         "--mx-host=backup.test,mx.a.test,20",
+                         "--mx-host=backup.test,mx2.pref.test,30",
+                         "--host-record=mx.a.test,127.0.0.1",
+                         "--mx-host=self.test,mx.a.test,10",
+                         "--mx-host=self.test,mx2.pref.test,20",
+                         "--mx-host=tie.test,mx1.pref.test,10",
+                         "--mx-host=tie.test,mx.a.test,10",
+                         "--mx-host=alias.test,mx.alias.test,10",
+                         "--mx-host=alias.test,mx2.pref.test,20",
+                         "--host-record=mx.alias.test,127.0.0.1",
                          "--log-queries",
                          log,
                          NULL };
@@ -236,17 +255,33 @@ next_hop_start (DnsRelay *r, const char *address, const char *hostname)
 }
 
 /* A (a.test) asks the DNS server on @dns_port, with @timeout seconds per
- * query, and relays to MX hosts on r->mx_port. */
+ * query, and relays to MX hosts on r->mx_port; with @on_mx_port, A's own
+ * port 25 is 127.0.0.1:mx_port, where an MX host could reach it. */
 static void
-a_start (DnsRelay *r, guint16 dns_port, guint timeout)
+a_start_with (DnsRelay *r, guint16 dns_port, guint timeout, gboolean on_mx_port)
 {
+  g_autofree char *smtp =
+      on_mx_port ? g_strdup_printf ("[smtp]\nport = %u\n", r->mx_port)
+                 : g_strdup ("");
   g_autofree char *config = g_strdup_printf (
       "[general]\nhostname = mx.a.test\ndomains = a.test;localhost\n"
-      "[relay]\ndns_server = 127.0.0.1:%u\ndns_timeout = %u\nmx_port = %u\n",
-      dns_port, timeout, r->mx_port);
+      "[relay]\ndns_server = 127.0.0.1:%u\ndns_timeout = %u\nmx_port = %u\n%s",
+      dns_port, timeout, r->mx_port, smtp);
 
   r->a = mw_harness_new (config);
   mw_harness_start (r->a, "mw-smtpd", NULL);
+}
+
+static void
+a_start (DnsRelay *r, guint16 dns_port, guint timeout)
+{
+  a_start_with (r, dns_port, timeout, FALSE);
+}
+
+static void
+a_start_on_mx_port (DnsRelay *r, guint16 dns_port, guint timeout)
+{
+  a_start_with (r, dns_port, timeout, TRUE);
 }
 
 /* B, C and the DNS server up; A not yet started. */
@@ -276,6 +311,15 @@ dns_relay_set_up (DnsRelay *r, gconstpointer data)
   dns_relay_set_up_hops (r, data);
   if (r->dnsmasq != NULL)
     a_start (r, r->dns_port, 5);
+}
+
+/* Everything up, A's port 25 on mx_port. */
+static void
+dns_relay_set_up_a_on_mx_port (DnsRelay *r, gconstpointer data)
+{
+  dns_relay_set_up_hops (r, data);
+  if (r->dnsmasq != NULL)
+    a_start_on_mx_port (r, r->dns_port, 5);
 }
 
 static void
@@ -535,6 +579,61 @@ test_too_slow_waits (DnsRelay *r, gconstpointer data)
   g_assert_cmpuint (mw_harness_count_messages (r->a, "alice"), ==, 0);
 }
 
+/* RFC 5321 §5.1: A finds its own name at preference 20 and discards
+ * itself and everything behind it: only the MX at 10 is left, which is
+ * down, so the mail waits in A's queue. Without the rule A would have
+ * tried itself and then handed the mail to C at 30 in the same attempt,
+ * the backup behind it. */
+static void
+test_backup_mx_only_hands_to_better (DnsRelay *r, gconstpointer data)
+{
+  g_autofree char *listing = NULL;
+  g_autofree char *log = NULL;
+
+  if (r->dnsmasq == NULL)
+    return;
+  send_from_alice (r, "bob@backup.test", "for the primary only");
+  listing = wait_for_queue (r->a, "127.0.0.4");
+  g_assert_nonnull (strstr (listing, "        <bob@backup.test>"));
+  log = read_file_or_empty (r->dns_log);
+  g_assert_nonnull (strstr (log, "query[MX] backup.test"));
+  g_assert_cmpuint (mw_harness_count_messages (r->c, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->b, "bob"), ==, 0);
+  g_assert_cmpuint (mw_harness_count_messages (r->a, "alice"), ==,
+                    0); /* no bounce: the primary may come back */
+}
+
+/* RFC 5321 §5.1: A is the best MX of self.test, so no record is left
+ * ("the message MUST be returned as undeliverable"): a bounce at once,
+ * 5.4.6 routing loop (RFC 3463 §3.5), and C at 20 gets nothing. */
+static void
+test_best_mx_bounces_loop (DnsRelay *r, gconstpointer data)
+{
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@self.test", "5.4.6", "loops back to myself");
+}
+
+/* "all records at that preference level": B shares A's preference 10,
+ * so it is no better than A and is discarded with it. */
+static void
+test_equal_preference_is_no_better (DnsRelay *r, gconstpointer data)
+{
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@tie.test", "5.4.6", "loops back to myself");
+}
+
+/* "names or addresses": mx.alias.test is not A's name, but its address
+ * is where A listens on mx_port, so it is A all the same. */
+static void
+test_self_found_by_address (DnsRelay *r, gconstpointer data)
+{
+  if (r->dnsmasq == NULL)
+    return;
+  assert_bounced (r, "bob@alias.test", "5.4.6", "loops back to myself");
+}
+
 /* Waits until the file at @path contains @text. */
 static void
 wait_for_file_text (const char *path, const char *text)
@@ -691,6 +790,17 @@ main (int argc, char **argv)
               dns_relay_tear_down);
   g_test_add ("/relay/dns/static-route-comes-first", DnsRelay, NULL,
               dns_relay_set_up_hops, test_static_route_first,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/backup-mx-hands-only-to-a-better-one", DnsRelay, NULL,
+              dns_relay_set_up, test_backup_mx_only_hands_to_better,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/best-mx-bounces-5.4.6-loop", DnsRelay, NULL,
+              dns_relay_set_up, test_best_mx_bounces_loop, dns_relay_tear_down);
+  g_test_add ("/relay/dns/equal-preference-is-no-better", DnsRelay, NULL,
+              dns_relay_set_up, test_equal_preference_is_no_better,
+              dns_relay_tear_down);
+  g_test_add ("/relay/dns/self-found-by-address", DnsRelay, NULL,
+              dns_relay_set_up_a_on_mx_port, test_self_found_by_address,
               dns_relay_tear_down);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_relay_keys); i++)
     {
