@@ -105,27 +105,37 @@ WARM=${WARM:-500}
 REPEAT=1 run_one mailwire 127.0.0.1 "$MW_PORT" "$WARM" 1 4096 "$state/mail" "$mw_pid" >/dev/null
 REPEAT=1 run_one postfix 127.0.0.1 "$SMTP_PORT" "$WARM" 1 4096 "$pf_root/u0" "$pf_pid" >/dev/null
 
-printf '%-34s %10s %10s %10s %10s %10s %7s %9s %7s %7s\n' load mw_msg_s pf_msg_s floor_msg_s mw_cpu_ms pf_cpu_ms rate_x cpu_ratio mw_flr pf_flr
+# Each load runs REPEAT times, the two servers taking turns (mailwire,
+# Postfix, mailwire, ...), so that each pair of runs sees the same state of
+# a noisy machine; rate_x is the ratio of the two medians, and rate_x_range
+# the lowest and highest ratio within one pair.
+printf '%-34s %10s %10s %10s %10s %10s %7s %11s %9s %7s %7s\n' load mw_msg_s pf_msg_s floor_msg_s mw_cpu_ms pf_cpu_ms rate_x rate_x_range cpu_ratio mw_flr pf_flr
 for spec in $(for c in $CONCS; do echo "$N4K:$c:4096"; done) $(for c in $CONCS; do echo "$N1M:$c:1048576"; done); do
   IFS=: read -r n c size <<<"$spec"
-  settle_fs
-  mw=$(run_one mailwire 127.0.0.1 "$MW_PORT" "$n" "$c" "$size" "$state/mail" "$mw_pid")
-  settle_fs
-  pf=$(run_one postfix 127.0.0.1 "$SMTP_PORT" "$n" "$c" "$size" "$pf_root/u0" "$pf_pid")
-  mwr=$(median "$mw" deliver_msg_s); pfr=$(median "$pf" deliver_msg_s)
-  mwc=$(median "$mw" server_cpu_s); pfc=$(median "$pf" server_cpu_s)
+  pairs=()
+  for _ in $(seq "$REPEAT"); do
+    settle_fs
+    mw=$(REPEAT=1 run_one mailwire 127.0.0.1 "$MW_PORT" "$n" "$c" "$size" "$state/mail" "$mw_pid")
+    settle_fs
+    pf=$(REPEAT=1 run_one postfix 127.0.0.1 "$SMTP_PORT" "$n" "$c" "$size" "$pf_root/u0" "$pf_pid")
+    pairs+=("$(median "$mw" deliver_msg_s):$(median "$pf" deliver_msg_s):$(median "$mw" server_cpu_s):$(median "$pf" server_cpu_s)")
+  done
   # same filesystem as both servers' Maildirs (/tmp), same message count,
   # in a directory of its own (see the note on deleting above)
   floor=$(python3 "$here/fsync_floor.py" "$floor_dir" "$n" "$c" "$size" | sed -n 's/.* msg_s=//p')
-  python3 - "$n" "$c" "$size" "$mwr" "$pfr" "$floor" "$mwc" "$pfc" <<'PY'
-import sys
+  python3 - "$n" "$c" "$size" "$floor" "${pairs[@]}" <<'PY'
+import statistics, sys
 n, c, size = (int(x) for x in sys.argv[1:4])
-mwr, pfr, flr, mwc, pfc = (float(x) for x in sys.argv[4:])
+flr = float(sys.argv[4])
+runs = [[float(x) for x in p.split(":")] for p in sys.argv[5:]]
+mwr, pfr, mwc, pfc = (statistics.median(r[i] for r in runs) for i in range(4))
+ratios = [r[0] / r[1] for r in runs]
 mwm, pfm = 1000 * mwc / n, 1000 * pfc / n
+spread = f"{min(ratios):.2f}..{max(ratios):.2f}"
 print(f"{f'n={n} conc={c} size={size}':34s} {mwr:10.1f} {pfr:10.1f} {flr:10.1f} {mwm:10.3f} {pfm:10.3f}"
-      f" {mwr / pfr:7.2f} {mwm / pfm if pfm else 0:9.2f} {mwr / flr:7.2f} {pfr / flr:7.2f}")
+      f" {mwr / pfr:7.2f} {spread:>11s} {mwm / pfm if pfm else 0:9.2f} {mwr / flr:7.2f} {pfr / flr:7.2f}")
 PY
 done
-echo "rate_x: mailwire delivered msg/s over Postfix's; cpu_ratio: mailwire server CPU per message over Postfix's (goal: rate_x >= 2, cpu_ratio <= 0.33)"
+echo "rate_x: mailwire delivered msg/s over Postfix's (medians), rate_x_range: lowest..highest of one pair of runs; cpu_ratio: mailwire server CPU per message over Postfix's (goal: rate_x >= 2, cpu_ratio <= 0.33)"
 echo "floor_msg_s: bare write + fsync + rename + directory fsync, as many writers as sessions (fsync_floor.py); mw_flr, pf_flr: each server's rate over it"
 echo "uptime: $(uptime)"
