@@ -7,6 +7,7 @@
  */
 #include "mail-net.h"
 
+#include <errno.h>
 #include <glib-unix.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,14 +22,14 @@
 struct _MailServer
 {
   char *program;
-  GSocketListener *sockets; /* every listening socket */
-  GCancellable *stopping;   /* cancels the accept when the server stops */
+  GPtrArray *sockets;     /* every listening GSocket, non-blocking */
+  GCancellable *stopping; /* cancels the accept when the server stops */
   guint max_sessions;
   char *busy_reply; /* said to a client refused when full, or NULL */
   MailServerSessionFunc func;
   gpointer user_data;
   GMainLoop *loop;
-  GHashTable *listeners; /* GSocketListener source object -> listener */
+  GHashTable *listeners; /* listening GSocket -> MailServerListener */
   GThreadPool *pool;     /* the acceptor and up to max_sessions sessions */
   gint sessions;         /* running now (atomic) */
 };
@@ -90,6 +91,68 @@ pass_on_accepting (MailServer *server)
   g_thread_pool_push (server->pool, GINT_TO_POINTER (1), NULL);
 }
 
+/* Takes the connection waiting on the listener @i, if it is still there
+ * (a client may leave between poll () and accept ()). FALSE on an error
+ * that is not that. */
+static gboolean
+take_connection (MailServer *server,
+                 guint i,
+                 GSocketConnection **out_connection,
+                 const MailServerListener **out_listener,
+                 GError **error)
+{
+  GSocket *listening = g_ptr_array_index (server->sockets, i);
+  g_autoptr (GError) failed = NULL;
+  g_autoptr (GSocket) accepted = g_socket_accept (listening, NULL, &failed);
+
+  if (accepted == NULL)
+    {
+      if (g_error_matches (failed, G_IO_ERROR, G_IO_ERROR_WOULD_BLOCK))
+        return TRUE;
+      g_propagate_error (error, g_steal_pointer (&failed));
+      return FALSE;
+    }
+  *out_connection = g_socket_connection_factory_create_connection (accepted);
+  *out_listener = g_hash_table_lookup (server->listeners, listening);
+  return TRUE;
+}
+
+/* Waits for a connection on any listener and takes it, or for the server
+ * to stop (NULL with G_IO_ERROR_CANCELLED): one poll () over every
+ * listening socket and the stop's file descriptor. */
+static GSocketConnection *
+accept_next (MailServer *server,
+             const MailServerListener **out_listener,
+             GError **error)
+{
+  guint n = server->sockets->len;
+  g_autofree GPollFD *fds = g_new0 (GPollFD, n + 1);
+  GSocketConnection *connection = NULL;
+  gboolean ok = TRUE;
+
+  g_cancellable_make_pollfd (server->stopping, &fds[n]);
+  while (ok && connection == NULL)
+    {
+      for (guint i = 0; i < n; i++)
+        fds[i] =
+            (GPollFD){ g_socket_get_fd (g_ptr_array_index (server->sockets, i)),
+                       G_IO_IN, 0 };
+      if (g_poll (fds, n + 1, -1) < 0 && errno != EINTR)
+        {
+          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (errno),
+                       "poll: %s", g_strerror (errno));
+          ok = FALSE;
+        }
+      else if (g_cancellable_set_error_if_cancelled (server->stopping, error))
+        ok = FALSE;
+      for (guint i = 0; ok && i < n && connection == NULL; i++)
+        if (fds[i].revents & G_IO_IN)
+          ok = take_connection (server, i, &connection, out_listener, error);
+    }
+  g_cancellable_release_fd (server->stopping);
+  return connection;
+}
+
 /* One turn of a pool thread: wait for the next connection on any
  * listener, pass the waiting on, and serve the connection here, each
  * session to a thread of its own, up to max_sessions at once. The thread
@@ -101,11 +164,10 @@ static void
 accept_and_serve (gpointer job, gpointer user_data)
 {
   MailServer *server = user_data;
-  GObject *source = NULL;
+  const MailServerListener *listener = NULL;
   g_autoptr (GError) error = NULL;
-  g_autoptr (GSocketConnection) connection = g_socket_listener_accept (
-      server->sockets, &source, server->stopping, &error);
-  const MailServerListener *listener;
+  g_autoptr (GSocketConnection) connection =
+      accept_next (server, &listener, &error);
 
   (void) job;
   if (connection == NULL)
@@ -117,7 +179,6 @@ accept_and_serve (gpointer job, gpointer user_data)
       pass_on_accepting (server);
       return;
     }
-  listener = g_hash_table_lookup (server->listeners, source);
   if ((guint) g_atomic_int_add (&server->sessions, 1) >= server->max_sessions)
     {
       g_atomic_int_dec_and_test (&server->sessions);
@@ -148,14 +209,10 @@ mail_server_new (const char *program,
 
   server->program = g_strdup (program);
   server->max_sessions = max_sessions;
-  /* A plain listener, not a GSocketService: nothing accepts before
-   * mail_server_run () starts the first acceptor, and then one accept
-   * covers every listener. */
-  server->sockets = g_socket_listener_new ();
+  /* Nothing accepts before mail_server_run () starts the first acceptor,
+   * and then one poll covers every listener. */
+  server->sockets = g_ptr_array_new_with_free_func (g_object_unref);
   server->stopping = g_cancellable_new ();
-  /* GLib's default backlog is 10: a burst of clients beyond it would sit
-   * in SYN retransmission (1 s, 3 s, 7 s ...) before being accepted. */
-  g_socket_listener_set_backlog (server->sockets, MAIL_SERVER_BACKLOG);
   server->func = func;
   server->user_data = user_data;
   /* max_sessions sessions and the one thread waiting to accept. Not
@@ -167,8 +224,7 @@ mail_server_new (const char *program,
                                     (gint) max_sessions + 1, FALSE, NULL);
   g_thread_pool_set_max_unused_threads (MAIL_SERVER_IDLE_THREADS);
   server->loop = g_main_loop_new (NULL, FALSE);
-  server->listeners =
-      g_hash_table_new_full (NULL, NULL, g_object_unref, listener_free);
+  server->listeners = g_hash_table_new_full (NULL, NULL, NULL, listener_free);
   return server;
 }
 
@@ -189,14 +245,38 @@ mail_server_free (MailServer *server)
   g_cancellable_cancel (server->stopping);
   if (server->pool != NULL)
     g_thread_pool_free (server->pool, FALSE, TRUE);
-  g_socket_listener_close (server->sockets);
-  g_clear_object (&server->sockets);
+  for (guint i = 0; i < server->sockets->len; i++)
+    g_socket_close (g_ptr_array_index (server->sockets, i), NULL);
+  g_clear_pointer (&server->sockets, g_ptr_array_unref);
   g_clear_object (&server->stopping);
   g_clear_pointer (&server->loop, g_main_loop_unref);
   g_clear_pointer (&server->listeners, g_hash_table_unref);
   g_free (server->busy_reply);
   g_free (server->program);
   g_free (server);
+}
+
+/* A TCP socket bound to @wanted and listening, non-blocking (the acceptor
+ * polls first; a connection gone before accept () is no error). */
+static GSocket *
+listen_on (GSocketAddress *wanted, GError **error)
+{
+  g_autoptr (GSocket) socket =
+      g_socket_new (g_socket_address_get_family (wanted), G_SOCKET_TYPE_STREAM,
+                    G_SOCKET_PROTOCOL_TCP, error);
+
+  if (socket == NULL)
+    return NULL;
+  /* GLib's default backlog is 10: a burst of clients beyond it would sit
+   * in SYN retransmission (1 s, 3 s, 7 s ...) before being accepted. */
+  g_socket_set_listen_backlog (socket, MAIL_SERVER_BACKLOG);
+  /* SO_REUSEADDR: a restarted server binds while old connections linger
+   * in TIME_WAIT */
+  if (!g_socket_bind (socket, wanted, TRUE, error) ||
+      !g_socket_listen (socket, error))
+    return NULL;
+  g_socket_set_blocking (socket, FALSE);
+  return g_steal_pointer (&socket);
 }
 
 gboolean
@@ -211,7 +291,7 @@ mail_server_add_listener (MailServer *server,
   g_autoptr (GSocketAddress) bound = NULL;
   g_autofree char *address = NULL;
   MailServerListener *listener;
-  GObject *key;
+  GSocket *socket;
 
   if (listen->port < 0)
     return TRUE; /* this listener is switched off in the config */
@@ -224,14 +304,13 @@ mail_server_add_listener (MailServer *server,
       return FALSE;
     }
   wanted = g_inet_socket_address_new (inet, listen->port);
-  key = g_object_new (G_TYPE_OBJECT, NULL);
-  if (!g_socket_listener_add_address (
-          server->sockets, wanted, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP,
-          key, &bound, error))
+  socket = listen_on (wanted, error);
+  bound = socket ? g_socket_get_local_address (socket, error) : NULL;
+  if (bound == NULL)
     {
       g_prefix_error (error, "%s on %s:%d: ", label, listen->listen,
                       listen->port);
-      g_object_unref (key);
+      g_clear_object (&socket);
       return FALSE;
     }
   listener = g_new0 (MailServerListener, 1);
@@ -239,7 +318,8 @@ mail_server_add_listener (MailServer *server,
   listener->implicit_tls = implicit_tls;
   listener->port =
       g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
-  g_hash_table_insert (server->listeners, key, listener);
+  g_ptr_array_add (server->sockets, socket);
+  g_hash_table_insert (server->listeners, socket, listener);
   address = g_inet_address_to_string (inet);
   /* Scripts and tests read this line to learn an ephemeral port. */
   printf ("%s: %s listening on %s%s%s:%u\n", server->program, label,
