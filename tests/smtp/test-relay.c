@@ -596,11 +596,15 @@ postfix_relay (const char *body,
           postfix_wait_for_mail (dir, "alice", out_notice);
       g_autofree char *copy = NULL;
 
-      /* the harness removes @dir: keep the notice */
+      /* the harness removes @dir: keep the notice, in a file of this run
+       * alone (a fixed name in /tmp is shared with any other run of the
+       * suite on the machine, a sanitizer build's, say) */
       if (notice != NULL)
         {
-          copy =
-              g_build_filename (g_get_tmp_dir (), "mw-postfix-dsn.eml", NULL);
+          int fd = g_file_open_tmp ("mw-postfix-dsn-XXXXXX.eml", &copy, NULL);
+
+          g_assert_cmpint (fd, >=, 0);
+          close (fd);
           g_assert_true (g_file_set_contents (copy, notice, -1, NULL));
           g_free (*out_notice);
           *out_notice = g_steal_pointer (&copy);
