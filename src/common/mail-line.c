@@ -173,6 +173,28 @@ mail_line_framer_take (MailLineFramer *framer,
   return status;
 }
 
+/* The same line as mail_line_framer_take () finds, left where it lies:
+ * its terminator (already taken) is overwritten with the NUL, so no copy
+ * and no allocation is made per line. */
+MailLineStatus
+mail_line_framer_take_view (MailLineFramer *framer,
+                            const char **out_line,
+                            gsize *out_length,
+                            MailLineFlags *out_flags)
+{
+  const guint8 *data;
+  MailLineStatus status =
+      framer_next_line (framer, &data, out_length, out_flags);
+
+  if (status == MAIL_LINE_COMPLETE)
+    {
+      framer->pending->data[(data - framer->pending->data) + *out_length] =
+          '\0';
+      *out_line = (const char *) data;
+    }
+  return status;
+}
+
 GBytes *
 mail_line_framer_take_bytes (MailLineFramer *framer, gsize length)
 {

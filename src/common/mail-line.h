@@ -76,6 +76,15 @@ MailLineStatus mail_line_framer_take (MailLineFramer *framer,
                                       char **out_line,
                                       gsize *out_length,
                                       MailLineFlags *out_flags);
+/* As mail_line_framer_take (), without a copy: *out_line (transfer none)
+ * points into the framer's buffer, NUL-terminated there, and is valid
+ * only until the next push, take or clear of @framer (a push may move
+ * or overwrite the buffer). For a reader that is done with each line
+ * before it feeds the framer again (mw-trace frames millions of lines). */
+MailLineStatus mail_line_framer_take_view (MailLineFramer *framer,
+                                           const char **out_line,
+                                           gsize *out_length,
+                                           MailLineFlags *out_flags);
 /* Octets received and not taken yet. */
 gsize mail_line_framer_get_pending (const MailLineFramer *framer);
 /* Takes exactly @length raw octets if that many are buffered (literals). */

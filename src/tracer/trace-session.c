@@ -332,7 +332,13 @@ reading_lines (TraceSession *session)
 }
 
 /* Takes every complete line out of the framer; stops early when a line
- * switched the stream to raw octets or to TLS. */
+ * switched the stream to raw octets or to TLS. Each line is handed over
+ * where it lies in the framer (a view, not a copy: a malloc () and a
+ * free () saved per line). That is safe because nothing pushes into
+ * this framer while the decoder handles the line: only frame_line ()
+ * pushes, for this direction's octets, which arrive after this line;
+ * STARTTLS in a line takes the framer's pending octets, and there are
+ * none, since frame_line () pushes one line at a time. */
 static void
 drain_lines (TraceSession *session, TraceDirection direction)
 {
@@ -340,14 +346,14 @@ drain_lines (TraceSession *session, TraceDirection direction)
 
   for (;;)
     {
-      g_autofree char *line = NULL;
+      const char *line = NULL;
       gsize length = 0;
       MailLineFlags flags = 0;
       MailLineStatus status;
 
       if (!reading_lines (session) || session->raw_remaining[direction] > 0)
         return;
-      status = mail_line_framer_take (framer, &line, &length, &flags);
+      status = mail_line_framer_take_view (framer, &line, &length, &flags);
       if (status == MAIL_LINE_NEED_MORE)
         return;
       if (status == MAIL_LINE_OVERLONG)
@@ -357,7 +363,9 @@ drain_lines (TraceSession *session, TraceDirection direction)
                                 "a line longer than %d octets", TRACE_MAX_LINE);
           continue;
         }
+      session->in_line[direction] = TRUE;
       handle_line (session, direction, line, length, flags);
+      session->in_line[direction] = FALSE;
     }
 }
 
@@ -408,6 +416,8 @@ frame_line (TraceSession *session,
   const guint8 *lf = memchr (data, '\n', length);
   gsize used = lf != NULL ? (gsize) (lf - data) + 1 : length;
 
+  /* a push now would move the line drain_lines () is handing over */
+  g_return_val_if_fail (!session->in_line[direction], length);
   mail_line_framer_push (&session->framer[direction], data, used);
   drain_lines (session, direction);
   drain_framer_pending (session, direction);

@@ -109,6 +109,7 @@ struct _TraceSession
   MailLineFramer framer[2];
   guint64 raw_remaining[2]; /* octets owed to decoder->raw */
   gboolean resync[2];       /* drop octets up to the next LF */
+  gboolean in_line[2];      /* the decoder holds a line of framer[d] */
   gboolean started[2];      /* octets of this direction were seen */
   gboolean tls;             /* records from now on, not lines */
   gboolean implicit_tls;    /* TLS from the first octet (port 465 ...) */
