@@ -145,6 +145,45 @@ trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
     event->rfc = entry->rfc;
 }
 
+/* TRUE when the only conversions in @format are %s, %u and %%. */
+static gboolean
+format_is_simple (const char *format)
+{
+  for (const char *p = strchr (format, '%'); p != NULL; p = strchr (p + 2, '%'))
+    if (p[1] != 's' && p[1] != 'u' && p[1] != '%')
+      return FALSE;
+  return TRUE;
+}
+
+static void append_uint (GString *out, guint64 value);
+
+/* @format, whose only conversions are %s, %u and %% (format_is_simple
+ * ()), as printf would write it, without printf: most explanations are a
+ * word or a number put into a sentence, and vsnprintf () cost more than
+ * everything else in making them. */
+static void
+append_simple_vprintf (GString *out, const char *format, va_list args)
+{
+  const char *p = format;
+  const char *percent;
+
+  while ((percent = strchr (p, '%')) != NULL)
+    {
+      put_len (out, p, (gsize) (percent - p));
+      if (percent[1] == 's')
+        {
+          const char *text = va_arg (args, const char *);
+          put (out, text != NULL ? text : "(null)"); /* as glibc's printf */
+        }
+      else if (percent[1] == 'u')
+        append_uint (out, va_arg (args, unsigned int));
+      else
+        put_len (out, "%", 1);
+      p = percent + 2;
+    }
+  put (out, p);
+}
+
 /* g_string_append_vprintf () allocates a new string every call; most
  * explanations are short enough for a buffer on the stack. */
 static void
@@ -154,6 +193,11 @@ append_vprintf (GString *out, const char *format, va_list args)
   va_list copy;
   int length;
 
+  if (format_is_simple (format))
+    {
+      append_simple_vprintf (out, format, args);
+      return;
+    }
   va_copy (copy, args);
   length = g_vsnprintf (buffer, sizeof buffer, format, copy);
   va_end (copy);
