@@ -105,12 +105,17 @@ static void
 emit_open (TraceSession *session)
 {
   TcpFlow *flow = session->flow;
-  g_autofree char *client =
-      trace_packet_address_to_string (flow->family, flow->client_address);
-  g_autofree char *server =
-      trace_packet_address_to_string (flow->family, flow->server_address);
   TraceEvent *event = trace_event_new (session, -1, "open");
+  g_autofree char *client = NULL;
+  g_autofree char *server = NULL;
 
+  if (!trace_event_shown (event))
+    {
+      trace_event_emit (event); /* -q: the addresses would not be shown */
+      return;
+    }
+  client = trace_packet_address_to_string (flow->family, flow->client_address);
+  server = trace_packet_address_to_string (flow->family, flow->server_address);
   trace_event_explain (event, "%s connection %s%s%s:%u -> %s%s%s:%u%s%s",
                        session->decoder->name, flow->family == 6 ? "[" : "",
                        client, flow->family == 6 ? "]" : "", flow->client_port,

@@ -2,9 +2,12 @@
  * test-tcp-flow.c: the reassembler on a case table (RFC 9293 §3.4,
  * §3.10.7.4): segments of "hello world" given in an order, with
  * retransmissions, overlaps, a hole acknowledged by the peer and sequence
- * numbers that wrap, must come out as the right stream and gaps.
+ * numbers that wrap, must come out as the right stream and gaps. And
+ * the addresses the sessions are named by, as inet_ntop () writes them.
  */
+#include <arpa/inet.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "tcp-flow.h"
 
@@ -214,6 +217,25 @@ test_flow_fin (void)
   g_string_free (collector.out, TRUE);
 }
 
+/* trace_packet_address_to_string () writes IPv4 itself (trace-packet.c):
+ * every octet value, in every place, as inet_ntop () would. */
+static void
+test_ipv4_as_inet_ntop (void)
+{
+  for (guint value = 0; value < 256; value++)
+    for (guint place = 0; place < 4; place++)
+      {
+        guint8 address[4] = { 192, 0, 2, 1 };
+        char expected[INET_ADDRSTRLEN] = "";
+        g_autofree char *text = NULL;
+
+        address[place] = (guint8) value;
+        inet_ntop (AF_INET, address, expected, sizeof expected);
+        text = trace_packet_address_to_string (4, address);
+        g_assert_cmpstr (text, ==, expected);
+      }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -226,5 +248,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/tracer/tcp-flow/fin-both-ways-ends-the-flow",
                    test_flow_fin);
+  g_test_add_func ("/tracer/trace-packet/ipv4-as-inet-ntop",
+                   test_ipv4_as_inet_ntop);
   return g_test_run ();
 }
