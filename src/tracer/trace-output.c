@@ -145,21 +145,41 @@ trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
     event->rfc = entry->rfc;
 }
 
-/* TRUE when the only conversions in @format are %s, %u and %%. */
+/* The length of the simple conversion at @p (just after its '%'): "s",
+ * "u", "lu" or "llu" (G_GUINT64_FORMAT, G_GSIZE_FORMAT) or "%"; 0 for
+ * any other. */
+static gsize
+simple_conversion (const char *p)
+{
+  if (p[0] == 's' || p[0] == 'u' || p[0] == '%')
+    return 1;
+  if (p[0] == 'l' && p[1] == 'u')
+    return 2;
+  if (p[0] == 'l' && p[1] == 'l' && p[2] == 'u')
+    return 3;
+  return 0;
+}
+
+/* TRUE when every conversion in @format is simple (simple_conversion ()). */
 static gboolean
 format_is_simple (const char *format)
 {
-  for (const char *p = strchr (format, '%'); p != NULL; p = strchr (p + 2, '%'))
-    if (p[1] != 's' && p[1] != 'u' && p[1] != '%')
-      return FALSE;
+  for (const char *p = strchr (format, '%'); p != NULL; p = strchr (p, '%'))
+    {
+      gsize length = simple_conversion (p + 1);
+
+      if (length == 0)
+        return FALSE;
+      p += 1 + length;
+    }
   return TRUE;
 }
 
 static void append_uint (GString *out, guint64 value);
 
-/* @format, whose only conversions are %s, %u and %% (format_is_simple
- * ()), as printf would write it, without printf: most explanations are a
- * word or a number put into a sentence, and vsnprintf () cost more than
+/* @format, whose conversions are all simple (format_is_simple ()), as
+ * printf would write it, without printf: most explanations are a word or
+ * a number put into a sentence, and vsnprintf () cost more than
  * everything else in making them. */
 static void
 append_simple_vprintf (GString *out, const char *format, va_list args)
@@ -169,6 +189,8 @@ append_simple_vprintf (GString *out, const char *format, va_list args)
 
   while ((percent = strchr (p, '%')) != NULL)
     {
+      gsize length = simple_conversion (percent + 1);
+
       put_len (out, p, (gsize) (percent - p));
       if (percent[1] == 's')
         {
@@ -177,9 +199,13 @@ append_simple_vprintf (GString *out, const char *format, va_list args)
         }
       else if (percent[1] == 'u')
         append_uint (out, va_arg (args, unsigned int));
+      else if (length == 2)
+        append_uint (out, va_arg (args, unsigned long));
+      else if (length == 3)
+        append_uint (out, va_arg (args, unsigned long long));
       else
         put_len (out, "%", 1);
-      p = percent + 2;
+      p = percent + 1 + length;
     }
   put (out, p);
 }
