@@ -689,6 +689,8 @@ fetch_note (ImapTrace *imap, const char *format, ...)
 {
   va_list args;
 
+  if (!imap->fetch_summary_shown)
+    return; /* -q: the summary line is not printed, so not written */
   if (imap->fetch_summary->len > 0)
     g_string_append (imap->fetch_summary, ", ");
   va_start (args, format);
@@ -877,6 +879,8 @@ fetch_summarise (TraceSession *session,
   gboolean modseq = FALSE;
 
   g_string_truncate (imap->fetch_summary, 0);
+  /* fetch_summary () (decode-imap.c) prints the notes as an "info" line */
+  imap->fetch_summary_shown = trace_session_shows (session, "info");
   if (items == NULL || items->type != IMAP_ARG_LIST ||
       items->list->len % 2 != 0)
     {

@@ -75,6 +75,7 @@ typedef struct
   guint32 data_number;
   gboolean data_has_number; /* "* 3 VANISHED": linted, not read */
   GString *fetch_summary;
+  gboolean fetch_summary_shown; /* FALSE under -q: no note is made */
   char *sasl_tag;
   char *idle_tag;
   gboolean utf8_names;     /* ENABLE IMAP4rev2 or UTF8=ACCEPT (RFC 6855) */

@@ -276,6 +276,12 @@ trace_event_shown (TraceEvent *event)
   return !event->muted;
 }
 
+gboolean
+trace_session_shows (TraceSession *session, const char *kind)
+{
+  return !event_is_muted (session, kind_always_shown (kind));
+}
+
 /* "00" to "99", for writing numbers two digits at a time. */
 static const char two_digits[] = "00010203040506070809101112131415161718192021"
                                  "22232425262728293031323334353637383940414243"

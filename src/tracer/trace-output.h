@@ -42,6 +42,9 @@ void trace_event_tone (TraceEvent *event, TraceTone tone);
 /* FALSE when nothing of @event will be printed (-q hides it): a decoder
  * may then skip building a costly explanation. */
 gboolean trace_event_shown (TraceEvent *event);
+/* FALSE when no event of @kind of @session will be printed (-q hides
+ * it): a decoder may then skip what it gathers only for such an event. */
+gboolean trace_session_shows (TraceSession *session, const char *kind);
 /* A JSON member, e.g. "smtp.req.command": "MAIL". NULL values are
  * skipped. @name is written as it is, unescaped: a literal of plain ASCII
  * letters, digits, '.' and '_'. */
