@@ -275,9 +275,12 @@ client_command (TraceSession *session,
     g_hash_table_add (imap->tags_seen, g_strdup (tag));
   shown = masked_command (session, line, verb, arguments);
   trace_event_text (event, shown);
-  trace_event_meaning (event, imap_proto_command_info (verb));
-  if (strcmp (verb, "UID") == 0)
-    trace_event_meaning (event, imap_proto_command_info (full_verb + 4));
+  if (trace_event_shown (event)) /* -q: no meaning is shown */
+    {
+      trace_event_meaning (event, imap_proto_command_info (verb));
+      if (strcmp (verb, "UID") == 0)
+        trace_event_meaning (event, imap_proto_command_info (full_verb + 4));
+    }
   trace_event_field (event, "imap.request.tag", tag);
   /* Wireshark names the command after UID ("UID FETCH" is FETCH) */
   trace_event_field (event, "imap.request.command",
@@ -432,13 +435,10 @@ same_rfc (const char *a, const char *b)
   return strncmp (a, b, length) == 0 && (b[length] == '\0' || b[length] == ' ');
 }
 
+/* The catalog's meaning of the status and of the response code. */
 static void
-explain_response (TraceSession *session,
-                  ImapTrace *imap,
-                  TraceEvent *event,
-                  ImapResponse *response)
+response_meaning (TraceEvent *event, ImapResponse *response, const char *status)
 {
-  const char *status = imap_proto_status_name (response->status);
   const MailCatalogEntry *status_info =
       status != NULL ? imap_proto_status_info (status) : NULL;
   const MailCatalogEntry *code_info =
@@ -452,6 +452,18 @@ explain_response (TraceSession *session,
   if (status_info != NULL && code_info != NULL &&
       !same_rfc (status_info->rfc, code_info->rfc))
     trace_event_rfc (event, code_info->rfc);
+}
+
+static void
+explain_response (TraceSession *session,
+                  ImapTrace *imap,
+                  TraceEvent *event,
+                  ImapResponse *response)
+{
+  const char *status = imap_proto_status_name (response->status);
+
+  if (trace_event_shown (event)) /* -q: no meaning is shown */
+    response_meaning (event, response, status);
   imap_trace_response_code (session, imap, event, response);
   trace_event_field (event, "imap.response.status", status);
   trace_event_field (event, "imap.response.code", response->code);
@@ -527,7 +539,8 @@ server_untagged (TraceSession *session,
                                    : TRACE_TONE_ERROR);
       return;
     }
-  trace_event_meaning (event, imap_proto_data_info (response->keyword));
+  if (trace_event_shown (event)) /* -q: no meaning is shown */
+    trace_event_meaning (event, imap_proto_data_info (response->keyword));
   trace_event_field (event, "imap.response.command", response->keyword);
   trace_journey_imap_untagged (session, response->keyword, response->number,
                                imap->flow == IMAP_FLOW_IDLE, imap->user);

@@ -208,7 +208,9 @@ pop3_client_line (TraceSession *session,
   lint_state (session, pop3, verb);
   shown = masked_line (session, line, verb, argument);
   trace_event_text (event, shown);
-  trace_event_meaning (event, mail_catalog_find (pop3_catalog_commands, verb));
+  if (trace_event_shown (event)) /* -q: no meaning is shown */
+    trace_event_meaning (event,
+                         mail_catalog_find (pop3_catalog_commands, verb));
   trace_event_field (event, "pop.request.command", verb);
   if (argument != NULL)
     trace_event_field (event, "pop.request.parameter",
@@ -300,7 +302,8 @@ multiline_line (TraceSession *session,
                                text);
           trace_event_rfc (event, "RFC 1939 §3");
         }
-      if (strcmp (pop3->multiline_verb, "CAPA") == 0)
+      if (strcmp (pop3->multiline_verb, "CAPA") == 0 &&
+          trace_event_shown (event))
         {
           g_autofree char *tag = g_strndup (text, strcspn (text, " "));
           trace_event_meaning (
@@ -403,10 +406,15 @@ status_line (TraceSession *session, Pop3Trace *pop3, const char *line)
   else if (!pop3->greeted)
     trace_event_explain (event, "the greeting");
   pop3->greeted = TRUE;
-  trace_event_meaning (event, mail_catalog_find (pop3_catalog_status,
-                                                 indicators[response.status]));
-  trace_event_meaning (
-      event, mail_catalog_find (pop3_catalog_response_codes, response.code));
+  if (trace_event_shown (event)) /* -q: no meaning is shown */
+    {
+      trace_event_meaning (
+          event,
+          mail_catalog_find (pop3_catalog_status, indicators[response.status]));
+      trace_event_meaning (
+          event,
+          mail_catalog_find (pop3_catalog_response_codes, response.code));
+    }
   trace_event_tone (event, response.status == POP3_STATUS_OK ? TRACE_TONE_OK
                            : response.status == POP3_STATUS_ERR
                                ? TRACE_TONE_ERROR

@@ -357,6 +357,7 @@ client_command (TraceSession *session,
   g_autofree char *shown = NULL;
   g_autofree char *as_sent = g_strndup (line, strcspn (line, " "));
   const char *arguments = "";
+  const MailCatalogEntry *info;
   TraceEvent *event;
 
   lint_command_line (session, smtp, length, flags);
@@ -374,8 +375,9 @@ client_command (TraceSession *session,
   shown = shown_command (session, line, verb, arguments);
   event = trace_event_new (session, TRACE_CLIENT_TO_SERVER, "command");
   trace_event_text (event, shown);
-  if (smtp_proto_command_info (verb) != NULL)
-    trace_event_meaning (event, smtp_proto_command_info (verb));
+  info = smtp_proto_command_info (verb);
+  if (info != NULL)
+    trace_event_meaning (event, info);
   else
     trace_event_explain (event, "a command this tracer does not know");
   /* Wireshark keeps the verb as sent (smtp.req.command) */
@@ -629,7 +631,9 @@ server_reply_line (TraceSession *session,
     {
       g_autofree char *keyword = NULL;
       const char *params = NULL;
-      if (!first && smtp_proto_parse_ehlo_line (text, &keyword, &params))
+      /* -q: the extension's meaning would not be shown, so not sought */
+      if (!first && trace_event_shown (event) &&
+          smtp_proto_parse_ehlo_line (text, &keyword, &params))
         trace_event_meaning (event, smtp_proto_extension_info (keyword));
       else if (first)
         trace_event_explain (event, "first line of a multi-line reply");
