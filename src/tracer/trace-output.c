@@ -66,11 +66,14 @@ put (GString *out, const char *text)
   put_len (out, text, strlen (text));
 }
 
+/* Asked for every event: the first letter decides before strcmp () is
+ * called, as no other kind begins with l, s or g. */
 static gboolean
 kind_always_shown (const char *kind)
 {
-  return strcmp (kind, "lint") == 0 || strcmp (kind, "summary") == 0 ||
-         strcmp (kind, "gap") == 0;
+  return (kind[0] == 'l' && strcmp (kind, "lint") == 0) ||
+         (kind[0] == 's' && strcmp (kind, "summary") == 0) ||
+         (kind[0] == 'g' && strcmp (kind, "gap") == 0);
 }
 
 static gboolean
@@ -100,12 +103,14 @@ trace_event_new (TraceSession *session, int direction, const char *kind)
   event->always_shown = kind_always_shown (kind);
   event->muted = event_is_muted (session, event->always_shown);
   event->has_text = FALSE;
-  g_string_truncate (event->text, 0);
-  g_string_truncate (event->meaning, 0);
   event->rfc = NULL;
   event->tone = TRACE_TONE_PLAIN;
   event->pushed = FALSE;
   event->decrypted = session->decrypting;
+  if (event->muted)
+    return event; /* its buffers are neither written nor read */
+  g_string_truncate (event->text, 0);
+  g_string_truncate (event->meaning, 0);
   g_string_truncate (event->fields, 0);
   return event;
 }
