@@ -135,7 +135,10 @@ trace_event_text (TraceEvent *event, const char *text)
   if (event->muted || text == NULL)
     return;
   event->has_text = TRUE;
-  g_string_assign (event->text, text);
+  /* g_string_assign () is a truncate and an append through GLib's
+   * checks: every line has its text set */
+  g_string_truncate (event->text, 0);
+  put (event->text, text);
 }
 
 void
