@@ -168,30 +168,17 @@ simple_conversion (const char *p)
   return 0;
 }
 
-/* TRUE when every conversion in @format is simple (simple_conversion ()). */
-static gboolean
-format_is_simple (const char *format)
-{
-  for (const char *p = strchr (format, '%'); p != NULL; p = strchr (p, '%'))
-    {
-      gsize length = simple_conversion (p + 1);
-
-      if (length == 0)
-        return FALSE;
-      p += 1 + length;
-    }
-  return TRUE;
-}
-
 static void append_uint (GString *out, guint64 value);
 
-/* @format, whose conversions are all simple (format_is_simple ()), as
- * printf would write it, without printf: most explanations are a word or
- * a number put into a sentence, and vsnprintf () cost more than
- * everything else in making them. */
-static void
+/* @format as printf would write it, without printf, while its
+ * conversions are simple (simple_conversion ()): most explanations are a
+ * word or a number put into a sentence, and vsnprintf () cost more than
+ * everything else in making them. At any other conversion, what was
+ * written is taken back and FALSE returned: vsnprintf () does it all. */
+static gboolean
 append_simple_vprintf (GString *out, const char *format, va_list args)
 {
+  gsize start = out->len;
   const char *p = format;
   const char *percent;
 
@@ -199,6 +186,11 @@ append_simple_vprintf (GString *out, const char *format, va_list args)
     {
       gsize length = simple_conversion (percent + 1);
 
+      if (length == 0)
+        {
+          g_string_truncate (out, start);
+          return FALSE;
+        }
       put_len (out, p, (gsize) (percent - p));
       if (percent[1] == 's')
         {
@@ -216,6 +208,7 @@ append_simple_vprintf (GString *out, const char *format, va_list args)
       p = percent + 1 + length;
     }
   put (out, p);
+  return TRUE;
 }
 
 /* g_string_append_vprintf () allocates a new string every call; most
@@ -225,13 +218,14 @@ append_vprintf (GString *out, const char *format, va_list args)
 {
   char buffer[512];
   va_list copy;
+  gboolean simple;
   int length;
 
-  if (format_is_simple (format))
-    {
-      append_simple_vprintf (out, format, args);
-      return;
-    }
+  va_copy (copy, args);
+  simple = append_simple_vprintf (out, format, copy);
+  va_end (copy);
+  if (simple)
+    return;
   va_copy (copy, args);
   length = g_vsnprintf (buffer, sizeof buffer, format, copy);
   va_end (copy);
