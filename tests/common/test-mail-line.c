@@ -136,6 +136,48 @@ test_framer_nul_kept (void)
   mail_line_framer_clear (&framer);
 }
 
+/* mail_line_framer_take_view (), mw-trace's take: the same lines, lengths
+ * and flags as the copying take, each NUL-terminated where it lies, and
+ * writing that NUL over a line's end leaves the next line whole. */
+static void
+test_framer_view_matches_take (void)
+{
+  static const char input[] = "EHLO a\r\nNOOP\na\rb\r\n\r\nx\0y\nQUIT\r\nrest";
+  MailLineFramer copying;
+  MailLineFramer viewing;
+  guint lines = 0;
+
+  mail_line_framer_init (&copying, 512);
+  mail_line_framer_init (&viewing, 512);
+  mail_line_framer_push (&copying, input, sizeof input - 1);
+  mail_line_framer_push (&viewing, input, sizeof input - 1);
+  for (;;)
+    {
+      g_autofree char *copy = NULL;
+      const char *view = NULL;
+      gsize copy_length = 0, view_length = 0;
+      MailLineFlags copy_flags = 0, view_flags = 0;
+      MailLineStatus copied =
+          mail_line_framer_take (&copying, &copy, &copy_length, &copy_flags);
+      MailLineStatus viewed = mail_line_framer_take_view (
+          &viewing, &view, &view_length, &view_flags);
+
+      g_assert_cmpint (viewed, ==, copied);
+      if (copied != MAIL_LINE_COMPLETE)
+        break;
+      g_assert_cmpmem (view, view_length, copy, copy_length);
+      g_assert_cmpint (view[view_length], ==, '\0');
+      g_assert_cmpint (view_flags, ==, copy_flags);
+      lines++;
+    }
+  g_assert_cmpuint (lines, ==, 6);
+  /* the unterminated "rest" is still pending, in both */
+  g_assert_cmpuint (mail_line_framer_get_pending (&viewing), ==, 4);
+  g_assert_cmpuint (mail_line_framer_get_pending (&copying), ==, 4);
+  mail_line_framer_clear (&copying);
+  mail_line_framer_clear (&viewing);
+}
+
 /* ---- dot-stuffing (RFC 5321 §4.5.2) ---------------------------------- */
 
 typedef struct
@@ -557,6 +599,8 @@ main (int argc, char **argv)
                    test_framer_overlong_then_next);
   g_test_add_func ("/line/framer/nul-octets-are-kept-and-flagged",
                    test_framer_nul_kept);
+  g_test_add_func ("/line/framer/view-gives-the-lines-take-gives",
+                   test_framer_view_matches_take);
   for (guint i = 0; i < G_N_ELEMENTS (dot_cases); i++)
     {
       g_autofree char *path = g_strdup_printf ("/line/dot/stuff-case-%u", i);
