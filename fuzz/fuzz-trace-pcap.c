@@ -23,8 +23,7 @@ on_packet (u_char *user, const struct pcap_pkthdr *header, const u_char *bytes)
   TraceFile *file = (TraceFile *) user;
   TracePacket packet;
   gsize cut = 0;
-  gint64 time_us =
-      (gint64) header->ts.tv_sec * G_USEC_PER_SEC + header->ts.tv_usec;
+  gint64 time_us = trace_packet_time_us (header->ts.tv_sec, header->ts.tv_usec);
 
   file->harness.frame++;
   if (trace_packet_parse (file->linktype, bytes, header->caplen, &packet,

@@ -286,3 +286,11 @@ trace_packet_address_to_string (guint8 family, const guint8 *address)
   inet_ntop (AF_INET6, address, text, sizeof text);
   return g_strdup (text);
 }
+
+gint64
+trace_packet_time_us (gint64 seconds, gint64 microseconds)
+{
+  seconds = CLAMP (seconds, 0, TRACE_PACKET_LAST_SECOND);
+  microseconds = CLAMP (microseconds, 0, G_USEC_PER_SEC - 1);
+  return seconds * G_USEC_PER_SEC + microseconds;
+}

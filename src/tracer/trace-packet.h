@@ -55,6 +55,17 @@ TracePacketResult trace_packet_parse (int linktype,
 /* TRUE if mw-trace can read frames of this pcap link type. */
 gboolean trace_packet_linktype_supported (int linktype);
 
+/* The latest time a capture's timestamp is taken to say: the last second
+ * of year 9999 (UTC), as seconds since 1970. */
+#define TRACE_PACKET_LAST_SECOND G_GINT64_CONSTANT (253402300799)
+
+/* A capture header's time (@seconds, @microseconds) in microseconds
+ * since 1970. The file is untrusted: a pcapng timestamp can say any
+ * 64-bit number of its units, which times a million would overflow, so
+ * the seconds are held to 0 ... TRACE_PACKET_LAST_SECOND, and any two
+ * times can still be subtracted. */
+gint64 trace_packet_time_us (gint64 seconds, gint64 microseconds);
+
 /* "192.0.2.1" or "2001:db8::1" (transfer full). */
 char *trace_packet_address_to_string (guint8 family, const guint8 *address);
 

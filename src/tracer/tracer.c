@@ -140,8 +140,7 @@ on_packet (u_char *user, const struct pcap_pkthdr *header, const u_char *bytes)
   Tracer *tracer = (Tracer *) user;
   TracePacket packet;
   gsize cut = 0;
-  gint64 time_us =
-      (gint64) header->ts.tv_sec * G_USEC_PER_SEC + header->ts.tv_usec;
+  gint64 time_us = trace_packet_time_us (header->ts.tv_sec, header->ts.tv_usec);
 
   tracer->packets++;
   tracer->octets += header->caplen;

@@ -219,6 +219,22 @@ test_flow_fin (void)
 
 /* trace_packet_address_to_string () writes IPv4 itself (trace-packet.c):
  * every octet value, in every place, as inet_ntop () would. */
+/* A capture's timestamps are untrusted: times past year 9999 (a pcapng
+ * count of units can say millions of years) or before 1970 are held to
+ * that range, so that no multiplication or subtraction overflows. */
+static void
+test_time_held_to_range (void)
+{
+  g_assert_cmpint (trace_packet_time_us (1700000000, 5), ==,
+                   G_GINT64_CONSTANT (1700000000000005));
+  g_assert_cmpint (trace_packet_time_us (G_MAXINT64, G_MAXINT64), ==,
+                   TRACE_PACKET_LAST_SECOND * G_USEC_PER_SEC + G_USEC_PER_SEC -
+                       1);
+  g_assert_cmpint (trace_packet_time_us (18376481795471, 0), ==,
+                   TRACE_PACKET_LAST_SECOND * G_USEC_PER_SEC);
+  g_assert_cmpint (trace_packet_time_us (G_MININT64, -1), ==, 0);
+}
+
 static void
 test_ipv4_as_inet_ntop (void)
 {
@@ -250,5 +266,7 @@ main (int argc, char **argv)
                    test_flow_fin);
   g_test_add_func ("/tracer/trace-packet/ipv4-as-inet-ntop",
                    test_ipv4_as_inet_ntop);
+  g_test_add_func ("/tracer/trace-packet/time-held-to-year-1970-to-9999",
+                   test_time_held_to_range);
   return g_test_run ();
 }
