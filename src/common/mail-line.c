@@ -158,24 +158,8 @@ copy_line (const guint8 *data, gsize length)
   return line;
 }
 
-MailLineStatus
-mail_line_framer_take (MailLineFramer *framer,
-                       char **out_line,
-                       gsize *out_length,
-                       MailLineFlags *out_flags)
-{
-  const guint8 *data;
-  MailLineStatus status =
-      framer_next_line (framer, &data, out_length, out_flags);
-
-  if (status == MAIL_LINE_COMPLETE)
-    *out_line = copy_line (data, *out_length);
-  return status;
-}
-
-/* The same line as mail_line_framer_take () finds, left where it lies:
- * its terminator (already taken) is overwritten with the NUL, so no copy
- * and no allocation is made per line. */
+/* The next line, left where it lies: its terminator (already taken) is
+ * overwritten with the NUL, so no copy and no allocation is made. */
 MailLineStatus
 mail_line_framer_take_view (MailLineFramer *framer,
                             const char **out_line,
@@ -192,6 +176,22 @@ mail_line_framer_take_view (MailLineFramer *framer,
           '\0';
       *out_line = (const char *) data;
     }
+  return status;
+}
+
+/* The same line, copied out of the framer. */
+MailLineStatus
+mail_line_framer_take (MailLineFramer *framer,
+                       char **out_line,
+                       gsize *out_length,
+                       MailLineFlags *out_flags)
+{
+  const char *view;
+  MailLineStatus status =
+      mail_line_framer_take_view (framer, &view, out_length, out_flags);
+
+  if (status == MAIL_LINE_COMPLETE)
+    *out_line = copy_line ((const guint8 *) view, *out_length);
   return status;
 }
 
