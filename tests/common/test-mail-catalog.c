@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "imap-proto.h"
 #include "mail-catalog.h"
 #include "pop3-proto.h"
 #include "smtp-proto.h"
@@ -24,6 +25,12 @@ static const CatalogTable tables[] = {
   { "pop3-status", pop3_catalog_status },
   { "pop3-response-codes", pop3_catalog_response_codes },
   { "pop3-capabilities", pop3_catalog_capabilities },
+  { "smtp-parameters", smtp_proto_parameters },
+  { "imap-commands", imap_proto_commands },
+  { "imap-statuses", imap_proto_statuses },
+  { "imap-response-codes", imap_proto_response_codes },
+  { "imap-data-responses", imap_proto_data_responses },
+  { "imap-fetch-items", imap_proto_fetch_items },
 };
 
 /* Each row: a name, a sentence, and a findable "RFC NNNN" citation. */
@@ -60,6 +67,51 @@ test_find_ignores_case (void)
   g_assert_cmpstr (entry->name, ==, "EHLO");
   g_assert_null (mail_catalog_find (smtp_proto_commands, "XYZZY"));
   g_assert_null (mail_catalog_find (smtp_proto_commands, NULL));
+}
+
+/* Every row is found by its own name, in capitals and in small letters
+ * (mail_catalog_find () looks names up in a hashed index of the table:
+ * a row the index lost, or a probe that stops early, fails here). */
+static void
+test_find_every_row (gconstpointer data)
+{
+  const CatalogTable *t = data;
+
+  for (const MailCatalogEntry *e = t->table; e->name != NULL; e++)
+    {
+      g_autofree char *upper = g_ascii_strup (e->name, -1);
+      g_autofree char *lower = g_ascii_strdown (e->name, -1);
+      g_autofree char *longer = g_strconcat (e->name, "X", NULL);
+
+      g_assert_true (mail_catalog_find (t->table, upper) == e);
+      g_assert_true (mail_catalog_find (t->table, lower) == e);
+      g_assert_true (mail_catalog_find (t->table, longer) != e);
+    }
+}
+
+/* More tables than the catalog indexes (64): the later ones are
+ * searched row by row, with the same answers. */
+#define MANY_TABLES 80
+static void
+test_find_past_the_indexed_tables (void)
+{
+  static MailCatalogEntry many[MANY_TABLES][3];
+  static char names[MANY_TABLES][2][16];
+
+  for (guint i = 0; i < MANY_TABLES; i++)
+    for (guint row = 0; row < 2; row++)
+      {
+        g_snprintf (names[i][row], sizeof names[i][row], "T%uR%u", i, row);
+        many[i][row] = (MailCatalogEntry){ names[i][row], "a row", "RFC 1" };
+      }
+  for (guint i = 0; i < MANY_TABLES; i++)
+    {
+      g_autofree char *asked = g_strdup_printf ("t%ur1", i);
+      g_autofree char *other = g_strdup_printf ("T%uR1", (i + 1) % MANY_TABLES);
+
+      g_assert_true (mail_catalog_find (many[i], asked) == &many[i][1]);
+      g_assert_null (mail_catalog_find (many[i], other));
+    }
 }
 
 /* The sentence a student sees for 354 names the end of mail data. */
@@ -110,7 +162,16 @@ main (int argc, char **argv)
 
       g_test_add_data_func (path, &tables[i], test_table_well_formed);
     }
+  for (guint i = 0; i < G_N_ELEMENTS (tables); i++)
+    {
+      g_autofree char *path =
+          g_strdup_printf ("/catalog/%s/every-row-is-found", tables[i].name);
+
+      g_test_add_data_func (path, &tables[i], test_find_every_row);
+    }
   g_test_add_func ("/catalog/find/ignores-case", test_find_ignores_case);
+  g_test_add_func ("/catalog/find/past-the-indexed-tables-too",
+                   test_find_past_the_indexed_tables);
   g_test_add_func ("/catalog/describe/354-cites-rfc-5321", test_describe_354);
   for (guint i = 0; i < G_N_ELEMENTS (mask_cases); i++)
     {
