@@ -603,35 +603,41 @@ test_backup_mx_only_hands_to_better (DnsRelay *r, gconstpointer data)
                     0); /* no bounce: the primary may come back */
 }
 
-/* RFC 5321 §5.1: A is the best MX of self.test, so no record is left
- * ("the message MUST be returned as undeliverable"): a bounce at once,
- * 5.4.6 routing loop (RFC 3463 §3.5), and C at 20 gets nothing. */
-static void
-test_best_mx_bounces_loop (DnsRelay *r, gconstpointer data)
+/* A mail to @to that bounces at once, with @status and @diagnostic. */
+typedef struct
 {
-  if (r->dnsmasq == NULL)
-    return;
-  assert_bounced (r, "bob@self.test", "5.4.6", "loops back to myself");
-}
+  const char *path;
+  const char *to;
+  const char *status;
+  const char *diagnostic;
+  gboolean a_on_mx_port; /* A's port 25 is 127.0.0.1:mx_port */
+} BounceCase;
 
-/* "all records at that preference level": B shares A's preference 10,
- * so it is no better than A and is discarded with it. */
-static void
-test_equal_preference_is_no_better (DnsRelay *r, gconstpointer data)
-{
-  if (r->dnsmasq == NULL)
-    return;
-  assert_bounced (r, "bob@tie.test", "5.4.6", "loops back to myself");
-}
+/* RFC 5321 §5.1: "all records at that preference level and
+ * higher-numbered ones MUST be discarded", and "if there are no records
+ * left at that point ... the message MUST be returned as undeliverable":
+ * 5.4.6, routing loop (RFC 3463 §3.5), and no other MX gets the mail. */
+static const BounceCase self_mx_cases[] = {
+  /* A is the best MX: C at 20 is behind it */
+  { "/relay/dns/best-mx-bounces-5.4.6-loop", "bob@self.test", "5.4.6",
+    "loops back to myself", FALSE },
+  /* B shares A's preference 10, so it is no better than A */
+  { "/relay/dns/equal-preference-is-no-better", "bob@tie.test", "5.4.6",
+    "loops back to myself", FALSE },
+  /* "names or addresses": mx.alias.test is not A's name, but its address
+   * is where A listens on mx_port */
+  { "/relay/dns/self-found-by-address", "bob@alias.test", "5.4.6",
+    "loops back to myself", TRUE },
+};
 
-/* "names or addresses": mx.alias.test is not A's name, but its address
- * is where A listens on mx_port, so it is A all the same. */
 static void
-test_self_found_by_address (DnsRelay *r, gconstpointer data)
+test_bounces (DnsRelay *r, gconstpointer data)
 {
+  const BounceCase *c = data;
+
   if (r->dnsmasq == NULL)
     return;
-  assert_bounced (r, "bob@alias.test", "5.4.6", "loops back to myself");
+  assert_bounced (r, c->to, c->status, c->diagnostic);
 }
 
 /* Waits until the file at @path contains @text. */
@@ -794,14 +800,11 @@ main (int argc, char **argv)
   g_test_add ("/relay/dns/backup-mx-hands-only-to-a-better-one", DnsRelay, NULL,
               dns_relay_set_up, test_backup_mx_only_hands_to_better,
               dns_relay_tear_down);
-  g_test_add ("/relay/dns/best-mx-bounces-5.4.6-loop", DnsRelay, NULL,
-              dns_relay_set_up, test_best_mx_bounces_loop, dns_relay_tear_down);
-  g_test_add ("/relay/dns/equal-preference-is-no-better", DnsRelay, NULL,
-              dns_relay_set_up, test_equal_preference_is_no_better,
-              dns_relay_tear_down);
-  g_test_add ("/relay/dns/self-found-by-address", DnsRelay, NULL,
-              dns_relay_set_up_a_on_mx_port, test_self_found_by_address,
-              dns_relay_tear_down);
+  for (gsize i = 0; i < G_N_ELEMENTS (self_mx_cases); i++)
+    g_test_add (self_mx_cases[i].path, DnsRelay, &self_mx_cases[i],
+                self_mx_cases[i].a_on_mx_port ? dns_relay_set_up_a_on_mx_port
+                                              : dns_relay_set_up,
+                test_bounces, dns_relay_tear_down);
   for (gsize i = 0; i < G_N_ELEMENTS (bad_relay_keys); i++)
     {
       g_autofree char *path = g_strdup_printf ("/relay/dns/config/refused/%s",
