@@ -248,6 +248,14 @@ is_atom_char (int c)
   return is_strict_atom_char (c) && c != '[';
 }
 
+/* A QUOTED-CHAR that is neither an escape nor the closing DQUOTE, nor
+ * what a quoted string may not hold (NUL, CR, LF). */
+static inline gboolean
+is_plain_quoted_char (char c)
+{
+  return c != '"' && c != '\\' && c != '\0' && c != '\r' && c != '\n';
+}
+
 /* RFC 9051 §9: quoted = DQUOTE *QUOTED-CHAR DQUOTE; QUOTED-CHAR = <any
  * TEXT-CHAR except quoted-specials> / "\" quoted-specials / UTF8-2..4.
  * The escapes are ASCII and escape ASCII, so the text is UTF-8 exactly
@@ -263,25 +271,28 @@ scan_quoted_span (ImapParser *p,
   gsize escapes = 0;
   gsize length;
 
-  while (!parser_skip (p, '"'))
+  for (;;)
     {
-      int c = parser_peek (p);
-
-      if (c == '\\')
+      /* the octets that need no second look, read where they lie: every
+       * quoted string of every FETCH response comes through here */
+      while (p->pos < p->length && is_plain_quoted_char (p->data[p->pos]))
+        p->pos++;
+      if (parser_skip (p, '"'))
+        break;
+      if (parser_skip (p, '\\'))
         {
-          p->pos++;
-          c = parser_peek (p);
+          int c = parser_peek (p);
+
           if (c != '\\' && c != '"')
             return parser_fail (p, error, "'\\' or '\"' after '\\'");
           escapes++;
+          p->pos++;
+          continue;
         }
-      else if (c <= 0 || c == '\r' || c == '\n')
-        {
-          g_autofree char *expected = g_strdup_printf (
-              "'\"' closing the string at offset %" G_GSIZE_FORMAT, open);
-          return parser_fail (p, error, expected);
-        }
-      p->pos++;
+      /* the end, NUL, CR or LF */
+      g_autofree char *expected = g_strdup_printf (
+          "'\"' closing the string at offset %" G_GSIZE_FORMAT, open);
+      return parser_fail (p, error, expected);
     }
   length = p->pos - open - 2;
   if (!g_utf8_validate_len (p->data + open + 1, length, NULL))
@@ -368,15 +379,14 @@ parse_atom (ImapParser *p, GError **error)
 
   for (;;)
     {
-      int c = parser_peek (p);
-      gsize bracket = p->pos;
+      gsize bracket;
 
-      if (is_atom_char (c))
-        {
-          p->pos++;
-          continue;
-        }
-      if (c != '[')
+      /* the atom's plain octets, read where they lie (an atom is most of
+       * what a message holds) */
+      while (p->pos < p->length && is_atom_char ((guchar) p->data[p->pos]))
+        p->pos++;
+      bracket = p->pos;
+      if (parser_peek (p) != '[')
         break;
       if (scan_brackets (p, NULL))
         continue;

@@ -795,6 +795,9 @@ fetch_list (ImapTrace *imap, const char *name, const ImapArg *value)
   g_autoptr (GString) flags = NULL;
   const char *subject = NULL;
 
+  if (!imap->fetch_summary_shown)
+    return; /* -q: a list only makes a note, and notes are not made */
+
   /* RFC 7162 §3.1.4.2: MODSEQ (mod-sequence-value) */
   if (strcmp (name, "MODSEQ") == 0 && value->list->len == 1 &&
       ((ImapArg *) value->list->pdata[0])->type == IMAP_ARG_ATOM)
@@ -834,7 +837,9 @@ fetch_item (ImapTrace *imap,
             const ImapArg *value,
             guint *inout_literal)
 {
-  g_autofree char *name = NULL;
+  char short_name[64];
+  g_autofree char *long_name = NULL;
+  const char *name = short_name;
   const ImapTraceLiteral *literal;
 
   if (item->type != IMAP_ARG_ATOM)
@@ -842,7 +847,14 @@ fetch_item (ImapTrace *imap,
       *inout_literal += count_literals (item) + count_literals (value);
       return;
     }
-  name = g_ascii_strup (item->data, -1);
+  /* the name in capitals, on the stack when it is short (as item names
+   * but long BODY[HEADER.FIELDS (...)] sections are): every item of every
+   * FETCH response comes here */
+  if (item->length < sizeof short_name)
+    for (gsize i = 0; i <= item->length; i++)
+      short_name[i] = g_ascii_toupper (item->data[i]);
+  else
+    name = long_name = g_ascii_strup (item->data, -1);
   if (value->type == IMAP_ARG_LITERAL &&
       *inout_literal < message->literals->len)
     {
