@@ -87,11 +87,14 @@ imap_arena_alloc (ImapArgArena *arena, gsize size)
 }
 
 GPtrArray *
-imap_arena_new_list (ImapArgArena *arena)
+imap_arena_new_list (ImapArgArena *arena, ImapArg *const *items, guint count)
 {
   ArenaList *node = imap_arena_alloc (arena, sizeof (ArenaList));
 
-  node->list = g_ptr_array_new ();
+  /* sized once: the list never grows (imap-parser.c, ImapArgStack) */
+  node->list = g_ptr_array_sized_new (count);
+  for (guint i = 0; i < count; i++)
+    g_ptr_array_add (node->list, items[i]);
   node->next = arena->lists;
   arena->lists = node;
   return node->list;

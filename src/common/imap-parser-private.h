@@ -18,6 +18,8 @@
 
 G_BEGIN_DECLS
 
+typedef struct _ImapArgStack ImapArgStack; /* imap-parser.c */
+
 /* Every grammar here reads through this: it knows the length (the data may
  * hold NUL) and says where an error is. */
 typedef struct
@@ -28,6 +30,7 @@ typedef struct
   guint depth;          /* lists open around pos */
   gboolean lists_touch; /* "(a)(b)" is two lists (a server's data) */
   ImapArgArena *arena;  /* where imap_parse_args () puts what it parses */
+  ImapArgStack *stack;  /* imap_parse_args ()'s elements of open lists */
 } ImapParser;
 
 /* ---- imap-parser.c: the cursor ---------------------------------------- */
@@ -69,8 +72,10 @@ G_GNUC_INTERNAL gboolean parse_nz_number (ImapParser *p,
 G_GNUC_INTERNAL ImapArgArena *imap_arena_new (gsize input_length);
 /* @size octets, aligned for an ImapArg, freed with the arena. */
 G_GNUC_INTERNAL gpointer imap_arena_alloc (ImapArgArena *arena, gsize size);
-/* An empty GPtrArray (no free function) the arena unrefs when it goes. */
-G_GNUC_INTERNAL GPtrArray *imap_arena_new_list (ImapArgArena *arena);
+/* A GPtrArray (no free function) of the @count @items, which the arena
+ * unrefs when it goes. */
+G_GNUC_INTERNAL GPtrArray *
+imap_arena_new_list (ImapArgArena *arena, ImapArg *const *items, guint count);
 G_GNUC_INTERNAL ImapArgArena *imap_arena_ref (ImapArgArena *arena);
 G_GNUC_INTERNAL void imap_arena_unref (ImapArgArena *arena);
 

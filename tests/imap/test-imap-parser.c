@@ -328,6 +328,55 @@ test_args_too_deep_is_refused (void)
     }
 }
 
+/* Elements wait on the parser's stack until their list closes
+ * (imap-parser.c, ImapArgStack): lists of hundreds of elements, nested
+ * inside each other and after an error, come out whole and in order. */
+static void
+test_args_long_lists_keep_their_order (void)
+{
+  g_autoptr (GString) text = g_string_new (NULL);
+  g_autoptr (GString) dumped = g_string_new (NULL);
+  g_autoptr (GString) expected = g_string_new (NULL);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) args = NULL;
+
+  /* "a0 (b0 ... b199 (c0 ... c199) b200 ... b299) a1 ... a99" */
+  for (guint i = 0; i < 100; i++)
+    {
+      g_string_append_printf (text, "%sa%u", i > 0 ? " " : "", i);
+      for (guint j = 0; i == 0 && j < 300; j++)
+        {
+          g_string_append_printf (text, "%sb%u", j > 0 ? " " : " (", j);
+          for (guint k = 0; j == 199 && k < 200; k++)
+            g_string_append_printf (text, "%sc%u", k > 0 ? " " : " (", k);
+          if (j == 199)
+            g_string_append_c (text, ')');
+        }
+      if (i == 0)
+        g_string_append_c (text, ')');
+    }
+  /* as dump_args () writes it: each atom as A<atom> */
+  for (const char *c = text->str; *c != '\0'; c++)
+    if (g_ascii_isalnum (*c) && (c == text->str || !g_ascii_isalnum (c[-1])))
+      g_string_append_printf (expected, "A<%c", *c);
+    else if (g_ascii_isalnum (*c) && !g_ascii_isalnum (c[1]))
+      g_string_append_printf (expected, "%c>", *c);
+    else
+      g_string_append_c (expected, *c);
+  args = imap_parse_args (text->str, text->len, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (args->len, ==, 101);
+  dump_args (dumped, args);
+  g_assert_cmpstr (dumped->str, ==, expected->str);
+
+  /* the same with an error at the end: nothing is kept, nothing leaks */
+  g_string_append (text, " (x \"");
+  g_clear_pointer (&args, g_ptr_array_unref);
+  args = imap_parse_args (text->str, text->len, &error);
+  g_assert_null (args);
+  g_assert_error (error, IMAP_PARSER_ERROR, IMAP_PARSER_ERROR_SYNTAX);
+}
+
 /* RFC 9051 §9 body-type-mpart = 1*body SP media-subtype, env-from = "("
  * 1*address ")": in a server's data two lists may touch inside a list,
  * in a command they may not; an atom still needs its SP. */
@@ -1200,6 +1249,8 @@ main (int argc, char **argv)
                    test_args_too_deep_is_refused);
   g_test_add_func ("/imap/parser/args/astring-nstring-and-atom-views",
                    test_args_string_views);
+  g_test_add_func ("/imap/parser/args/long-lists-keep-their-order",
+                   test_args_long_lists_keep_their_order);
   g_test_add_func ("/imap/parser/response-args/lists-may-touch",
                    test_response_args_lists_may_touch);
   g_test_add_func ("/imap/parser/assembler/lines-and-literals-make-a-message",
