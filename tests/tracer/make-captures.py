@@ -179,6 +179,36 @@ def pop3_ipv6(out):
     write(os.path.join(out, "pop3-ipv6.pcap"), c, c.segments, 113)
 
 
+def pop3_multipart(out):
+    """Ethernet, IPv4: RETR of a MIME multipart message (RFC 2046
+    §5.1.1) split over small segments: body lines that start with "-"
+    but are no boundary, boundaries, a dot-stuffed line, the closing
+    boundary; then TOP of the headers only."""
+    c = Conn(cport=40010, sport=2110)
+    c.handshake()
+    c.s(b"+OK ready\r\n")
+    c.c(b"USER bob\r\n")
+    c.s(b"+OK\r\n")
+    c.c(b"PASS bob-secret\r\n")
+    c.s(b"+OK 1 message\r\n")
+    c.c(b"RETR 1\r\n")
+    c.s(b"+OK message follows\r\n"
+        b"From: alice@example.test\r\nSubject: parts\r\n"
+        b"Message-ID: <parts@example.test>\r\n"
+        b"Content-Type: multipart/mixed;\r\n boundary=\"b1\"\r\n\r\n"
+        b"preamble\r\n- a dash, no boundary\r\n--b2 not ours\r\n"
+        b"--b1\r\nContent-Type: text/plain\r\n\r\nfirst part\r\n"
+        b"..a stuffed dot\r\n-- a signature dash\r\n--b1\r\n\r\n"
+        b"second part\r\n--b1--\r\nepilogue\r\n.\r\n", mss=23)
+    c.c(b"TOP 1 0\r\n")
+    c.s(b"+OK headers\r\nFrom: alice@example.test\r\nSubject: parts\r\n"
+        b"\r\n.\r\n")
+    c.c(b"QUIT\r\n")
+    c.s(b"+OK bye\r\n")
+    c.close()
+    write(os.path.join(out, "pop3-multipart.pcap"), c, c.segments, 1)
+
+
 def imap_literals(out):
     """Raw IP: literals both ways ({n} and {n+}), IDLE/DONE, a reused tag,
     a literal whose length is wrong, FETCH items."""
@@ -488,7 +518,8 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
                  smtp_lint_starttls, smtp_midsession, imap_grammar,
-                 imap_qresync, smtp_bdat_pipelined, smtp_data_pipelined):
+                 imap_qresync, smtp_bdat_pipelined, smtp_data_pipelined,
+                 pop3_multipart):
         make(out)
 
 
