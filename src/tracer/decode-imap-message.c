@@ -947,6 +947,21 @@ data_enabled (ImapTrace *imap, GPtrArray *args)
       imap->condstore = imap->qresync = TRUE;
 }
 
+/* TRUE if @text holds @word (in capitals) in capitals or small letters,
+ * anywhere: RFC 9051 §9, atoms are compared without case. */
+static gboolean
+holds_nocase (const char *text, const char *word)
+{
+  gsize length = strlen (word);
+  char first[3] = { word[0], g_ascii_tolower (word[0]), '\0' };
+
+  for (const char *c = strpbrk (text, first); c != NULL;
+       c = strpbrk (c + 1, first))
+    if (g_ascii_strncasecmp (c, word, length) == 0)
+      return TRUE;
+  return FALSE;
+}
+
 /* RFC 9051 §7.2.2: CAPABILITY, as data or as a response code; RFC 7162
  * §3.2.4 asks more of a server that has QRESYNC. */
 static void
@@ -1118,6 +1133,11 @@ imap_trace_response_code (TraceSession *session,
   if (g_strcmp0 (response->code, "CAPABILITY") == 0 &&
       response->code_args != NULL)
     {
+      /* capabilities () looks for one atom only: a list whose text does
+       * not hold it is not parsed (every greeting and LOGIN reply of a
+       * capture has this code, and its list is long) */
+      if (!holds_nocase (response->code_args, "QRESYNC"))
+        return;
       args = imap_parse_args (response->code_args, strlen (response->code_args),
                               NULL);
       capabilities (imap, args);

@@ -273,6 +273,44 @@ line_is_only_counted (TraceMessage *message, const guint8 *line)
          (message->boundary == NULL || line[0] != '-');
 }
 
+/* For trace_message_feed_text (): the plain lines (decode-text.h) at the
+ * start of @data while every one is only counted (line_is_only_counted
+ * ()), in the body, the most of most messages: each line is looked for
+ * its LF and a bare CR, and counted, with nothing else done per line. A
+ * line that may be a MIME boundary (RFC 2046 §5.1.1: it starts "--") is
+ * left to the caller. Returns the octets counted and adds their lines to
+ * *inout_lines. */
+static gsize
+count_body_lines (TraceMessage *message,
+                  const guint8 *data,
+                  gsize length,
+                  guint *inout_lines)
+{
+  const guint8 *line = data;
+  const guint8 *end = data + length;
+  guint lines = 0;
+
+  if (!message->in_body || message->line->len > 0 || message->body != NULL)
+    return 0;
+  while (line < end)
+    {
+      const guint8 *lf =
+          memchr (line, '\n', MIN ((gsize) (end - line), TRACE_TEXT_MAX_LINE));
+
+      /* as trace_text_plain_line () */
+      if (lf == NULL || lf == line || lf[-1] != '\r' || line[0] == '.' ||
+          (line[0] == '-' && message->boundary != NULL) ||
+          memchr (line, '\r', (gsize) (lf - line) - 1) != NULL)
+        break;
+      lines++;
+      line = lf + 1;
+    }
+  message->size += (gsize) (line - data);
+  message->lines += lines;
+  *inout_lines += lines;
+  return (gsize) (line - data);
+}
+
 gsize
 trace_message_feed_text (TraceMessage *message,
                          const guint8 *data,
@@ -283,8 +321,12 @@ trace_message_feed_text (TraceMessage *message,
   gsize size;
 
   *out_lines = 0;
-  while ((size = trace_text_plain_line (data + used, length - used)) > 0)
+  for (;;)
     {
+      used += count_body_lines (message, data + used, length - used, out_lines);
+      size = trace_text_plain_line (data + used, length - used);
+      if (size == 0)
+        return used;
       if (line_is_only_counted (message, data + used))
         {
           message->size += size;
@@ -295,7 +337,6 @@ trace_message_feed_text (TraceMessage *message,
       (*out_lines)++;
       used += size;
     }
-  return used;
 }
 
 guint64
