@@ -55,14 +55,20 @@ block_new (gsize size, ArenaBlock *next)
 ImapArgArena *
 imap_arena_new (gsize input_length)
 {
-  ImapArgArena *arena = g_new (ImapArgArena, 1);
-
-  arena->refs = 1;
   /* an ImapArg is 48 octets: short arguments take several times their
    * text, a literal just its octets. So the first block is the input and
-   * three times it again up to 64 KiB, which holds most messages */
-  arena->blocks =
-      block_new (input_length + MIN (input_length, 65536) * 3 + 256, NULL);
+   * three times it again up to 64 KiB, which holds most messages. It is
+   * allocated with the arena, in one piece: most arenas need no more. */
+  gsize size = input_length + MIN (input_length, 65536) * 3 + 256;
+  ImapArgArena *arena =
+      g_malloc (sizeof (ImapArgArena) + sizeof (ArenaBlock) + size);
+  ArenaBlock *first = (ArenaBlock *) (arena + 1);
+
+  first->next = NULL;
+  first->size = size;
+  first->used = 0;
+  arena->refs = 1;
+  arena->blocks = first;
   arena->lists = NULL;
   return arena;
 }
@@ -118,8 +124,9 @@ imap_arena_unref (ImapArgArena *arena)
   /* the list nodes live in the blocks: unref the lists first */
   for (ArenaList *node = arena->lists; node != NULL; node = node->next)
     g_ptr_array_unref (node->list);
+  /* the blocks added after the first; the first is part of the arena */
   block = arena->blocks;
-  while (block != NULL)
+  while (block->next != NULL)
     {
       ArenaBlock *next = block->next;
 

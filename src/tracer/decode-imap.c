@@ -153,6 +153,9 @@ check_after_literal (TraceSession *session,
 /* ---- client
  * ------------------------------------------------------------------ */
 
+/* The line with its password or SASL response masked (transfer full),
+ * or NULL when it holds none and is shown as sent (most lines: not
+ * copied). */
 static char *
 masked_command (TraceSession *session,
                 const char *line,
@@ -162,12 +165,12 @@ masked_command (TraceSession *session,
   const char *space;
 
   if (session->options->show_secrets)
-    return g_strdup (line);
+    return NULL;
   if (strcmp (verb, "LOGIN") == 0 && (space = strchr (arguments, ' ')))
     return g_strdup_printf ("%.*s ***", (int) (space - line), line);
   if (strcmp (verb, "AUTHENTICATE") == 0 && (space = strchr (arguments, ' ')))
     return g_strdup_printf ("%.*s ***", (int) (space - line), line);
-  return g_strdup (line);
+  return NULL;
 }
 
 /* After the user name's literal, the rest of a LOGIN line holds the
@@ -244,7 +247,7 @@ client_command (TraceSession *session,
 {
   g_autofree char *tag = NULL;
   g_autofree char *verb = NULL;
-  g_autofree char *shown = NULL;
+  g_autofree char *masked = NULL;
   g_autofree char *full_verb = NULL;
   const char *arguments = "";
   TraceEvent *event =
@@ -273,8 +276,8 @@ client_command (TraceSession *session,
                             : "");
   else if (g_hash_table_size (imap->tags_seen) < IMAP_TRACE_MAX_TAGS)
     g_hash_table_add (imap->tags_seen, g_strdup (tag));
-  shown = masked_command (session, line, verb, arguments);
-  trace_event_text (event, shown);
+  masked = masked_command (session, line, verb, arguments);
+  trace_event_text (event, masked != NULL ? masked : line);
   if (trace_event_shown (event)) /* -q: no meaning is shown */
     {
       trace_event_meaning (event, imap_proto_command_info (verb));
@@ -289,13 +292,15 @@ client_command (TraceSession *session,
     trace_event_field_int (event, "mw.imap.uid", 1);
   client_effects (imap, event, tag, verb);
   g_free (imap->client_verb);
-  imap->client_verb = g_strdup (verb);
-  pending = g_new0 (ImapPending, 1);
-  pending->tag = g_strdup (tag);
-  pending->verb = g_steal_pointer (&full_verb);
-  g_hash_table_replace (imap->pending, pending->tag, pending);
   g_free (imap->client_tag);
   imap->client_tag = g_strdup (tag);
+  /* from here the verb is the last command's and the tag the pending
+   * one's: kept, not copied */
+  imap->client_verb = g_steal_pointer (&verb);
+  pending = g_new0 (ImapPending, 1);
+  pending->tag = g_steal_pointer (&tag);
+  pending->verb = g_steal_pointer (&full_verb);
+  g_hash_table_replace (imap->pending, pending->tag, pending);
   complete = imap_trace_message_begin (&imap->message[TRACE_CLIENT_TO_SERVER],
                                        line, length, arguments - line);
   announce_literal (session, imap, TRACE_CLIENT_TO_SERVER, event, line, length);

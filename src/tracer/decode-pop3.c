@@ -127,6 +127,8 @@ lint_state (TraceSession *session, Pop3Trace *pop3, const char *verb)
                         "%s after logging in (TRANSACTION state)", verb);
 }
 
+/* The line with its secret masked (transfer full), or NULL when it
+ * holds none to mask and is shown as sent: most lines, not copied. */
 static char *
 masked_line (TraceSession *session,
              const char *line,
@@ -134,7 +136,7 @@ masked_line (TraceSession *session,
              const char *argument)
 {
   if (session->options->show_secrets || argument == NULL)
-    return g_strdup (line);
+    return NULL;
   if (strcmp (verb, "PASS") == 0)
     return g_strdup_printf ("%.*s ***", (int) strcspn (line, " "), line);
   if (strcmp (verb, "AUTH") == 0 && strchr (argument, ' ') != NULL)
@@ -144,7 +146,7 @@ masked_line (TraceSession *session,
       return g_strdup_printf ("%.*s ***",
                               (int) (strchr (mechanism, ' ') - line), line);
     }
-  return g_strdup (line);
+  return NULL;
 }
 
 static void
@@ -182,7 +184,8 @@ pop3_client_line (TraceSession *session,
 {
   g_autofree char *verb = NULL;
   g_autofree char *argument = NULL;
-  g_autofree char *shown = NULL;
+  g_autofree char *masked = NULL;
+  const char *shown = line;
   TraceEvent *event;
 
   if (pop3->flow == POP3_FLOW_TLS)
@@ -206,7 +209,9 @@ pop3_client_line (TraceSession *session,
       return;
     }
   lint_state (session, pop3, verb);
-  shown = masked_line (session, line, verb, argument);
+  masked = masked_line (session, line, verb, argument);
+  if (masked != NULL)
+    shown = masked;
   trace_event_text (event, shown);
   if (trace_event_shown (event)) /* -q: no meaning is shown */
     trace_event_meaning (event,

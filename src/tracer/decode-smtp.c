@@ -287,20 +287,22 @@ lint_command_line (TraceSession *session,
                         "a pipelined group)");
 }
 
-/* What the line looks like on the ladder: AUTH arguments are masked. */
+/* What the line looks like on the ladder: AUTH arguments are masked
+ * (transfer full); NULL when nothing is, and the line is shown as sent
+ * (most lines: not copied). */
 static char *
-shown_command (TraceSession *session,
-               const char *line,
-               const char *verb,
-               const char *arguments)
+masked_command (TraceSession *session,
+                const char *line,
+                const char *verb,
+                const char *arguments)
 {
   g_auto (GStrv) words = NULL;
 
   if (strcmp (verb, "AUTH") != 0 || session->options->show_secrets)
-    return g_strdup (line);
+    return NULL;
   words = g_strsplit (arguments, " ", 2);
   if (words[0] == NULL || words[1] == NULL)
-    return g_strdup (line);
+    return NULL;
   return g_strdup_printf ("%.*s%s ***", (int) (arguments - line), line,
                           words[0]);
 }
@@ -354,7 +356,8 @@ client_command (TraceSession *session,
                 MailLineFlags flags)
 {
   g_autofree char *verb = NULL;
-  g_autofree char *shown = NULL;
+  g_autofree char *masked = NULL;
+  const char *shown = line;
   g_autofree char *as_sent = g_strndup (line, strcspn (line, " "));
   const char *arguments = "";
   const MailCatalogEntry *info;
@@ -372,7 +375,9 @@ client_command (TraceSession *session,
       return;
     }
   lint_order (session, smtp, verb);
-  shown = shown_command (session, line, verb, arguments);
+  masked = masked_command (session, line, verb, arguments);
+  if (masked != NULL)
+    shown = masked;
   event = trace_event_new (session, TRACE_CLIENT_TO_SERVER, "command");
   trace_event_text (event, shown);
   info = smtp_proto_command_info (verb);
