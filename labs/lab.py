@@ -198,7 +198,8 @@ SETUP = """#!/usr/bin/env bash
 set -euo pipefail
 apt-get update -q
 DEBIAN_FRONTEND=noninteractive apt-get install -y -q meson ninja-build pkg-config gcc make \\
-  python3 libglib2.0-dev glib-networking libgnutls28-dev libpcap-dev libgmime-3.0-dev
+  python3 libglib2.0-dev glib-networking libgnutls28-dev libpcap-dev libgmime-3.0-dev \\
+  libjemalloc-dev
 cd /autograder/source/mailwire
 meson setup build >/dev/null
 ninja -C build src/servers/mw-smtpd src/servers/mw-pop3d src/servers/mw-imapd src/tools/mw-admin \\
