@@ -21,7 +21,7 @@ dir=build-fuzz
 targets=(mail-line smtp-proto pop3-proto imap-args imap-assembler imap-seqset
   imap-section imap-date imap-mutf7 imap-proto imap-message mail-config
   mail-users mail-sasl maildir trace-packet tcp-flow trace-session trace-pcap
-  tls-decrypt)
+  trace-file tls-decrypt)
 
 die() { echo "run fuzz: $*" >&2; exit 2; }
 

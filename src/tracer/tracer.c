@@ -15,6 +15,7 @@
 
 #include "tcp-flow.h"
 #include "tls-decrypt.h"
+#include "trace-file.h"
 #include "trace-journey.h"
 #include "trace-output.h"
 #include "trace-session.h"
@@ -37,6 +38,8 @@ typedef struct
 {
   TraceOptions options;
   pcap_t *pcap;
+  TraceFile *mapped; /* -r FILE, read in place (trace-file.h), or NULL */
+  guint64 skip;      /* packets pcap_loop () is to pass over (read_file) */
   pcap_dumper_t *dumper;
   int linktype;
   TcpFlowTable *flows;
@@ -429,6 +432,9 @@ open_capture (Tracer *tracer,
                   tracer->linktype);
       return FALSE;
     }
+  if (file != NULL && strcmp (file, "-") != 0)
+    tracer->mapped =
+        trace_file_open (file, (guint32) pcap_snapshot (tracer->pcap));
   if (write_file != NULL)
     {
       tracer->dumper = pcap_dump_open (tracer->pcap, write_file);
@@ -549,6 +555,49 @@ setup_journey_only (Tracer *tracer)
   return tracer->options.out != NULL;
 }
 
+/* For pcap_loop () after trace_file_next () stopped: the packets it
+ * handed over already are skipped. */
+static void
+on_packet_after_mapped (u_char *user,
+                        const struct pcap_pkthdr *header,
+                        const u_char *bytes)
+{
+  Tracer *tracer = (Tracer *) user;
+
+  if (tracer->skip > 0)
+    tracer->skip--;
+  else
+    on_packet (user, header, bytes);
+}
+
+/* A file: its packets read in place (trace-file.h) as far as that goes;
+ * if it stops short, libpcap reads the file, from the start. */
+static int
+read_file (Tracer *tracer, gint64 max_packets)
+{
+  TraceFile *file = tracer->mapped;
+  struct pcap_pkthdr header;
+  const guint8 *bytes;
+  int left;
+
+  if (file == NULL)
+    return pcap_loop (tracer->pcap, packets_left (tracer, max_packets),
+                      on_packet, (u_char *) tracer);
+  while (!stop_requested && packets_left (tracer, max_packets) != 0 &&
+         trace_file_next (file, &header, &bytes))
+    on_packet ((u_char *) tracer, &header, bytes);
+  /* (and a count of 0 would be no limit to pcap_loop ()) */
+  if (stop_requested || packets_left (tracer, max_packets) == 0 ||
+      trace_file_done (file))
+    return 0;
+  tracer->skip = trace_file_packets (file);
+  left = packets_left (tracer, max_packets);
+  return pcap_loop (
+      tracer->pcap,
+      left < 0 ? -1 : (int) MIN ((gint64) left + tracer->skip, G_MAXINT),
+      on_packet_after_mapped, (u_char *) tracer);
+}
+
 static int
 run (Tracer *tracer, gint64 max_packets, gboolean live)
 {
@@ -570,8 +619,7 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
   if (live)
     status = capture_live (tracer, max_packets);
   else
-    status = pcap_loop (tracer->pcap, packets_left (tracer, max_packets),
-                        on_packet, (u_char *) tracer);
+    status = read_file (tracer, max_packets);
   if (status == PCAP_ERROR)
     g_printerr ("mw-trace: %s\n", pcap_geterr (tracer->pcap));
   if (live)
@@ -592,6 +640,7 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
              " octets, %u mail sessions\n",
              tracer->packets, tracer->octets, tracer->sessions);
   fflush (tracer->options.out);
+  trace_file_close (tracer->mapped);
   pcap_close (tracer->pcap);
   return status == PCAP_ERROR || error != NULL ? 1 : 0;
 }

@@ -265,6 +265,49 @@ test_resegmented (gconstpointer data)
   g_assert_cmpstr (got, ==, expected);
 }
 
+/* ---- files read in place (trace-file.h) or by libpcap ---------------------
+ */
+
+/* A capture written again as pcapng by to-pcapng.py: with one interface
+ * mw-trace reads it in place, with a second one described halfway it
+ * stops there and libpcap reads the file, passing over the packets
+ * decoded already. Either way the decoding is the original's, byte for
+ * byte, whole and under -c (which counts the packets passed over too). */
+static void
+test_repacked (gconstpointer data)
+{
+  g_auto (GStrv) words = g_strsplit (data, " ", 2);
+  g_autofree char *script =
+      g_test_build_filename (G_TEST_DIST, "tracer", "to-pcapng.py", NULL);
+  g_autofree char *name = g_strdup_printf ("%s.pcap", words[0]);
+  g_autofree char *source =
+      g_test_build_filename (G_TEST_DIST, "tracer", "captures", name, NULL);
+  g_autofree char *tracer = tracer_path ();
+  g_autofree char *target = NULL;
+  g_autoptr (GError) error = NULL;
+
+  g_close (g_file_open_tmp ("repacked-XXXXXX.pcapng", &target, &error), NULL);
+  g_assert_no_error (error);
+  {
+    const char *argv[] = { "python3", script, source, target, words[1], NULL };
+    g_free (run (argv, NULL));
+  }
+  for (guint i = 0; i < 2; i++)
+    {
+      const char *count = i == 0 ? "-1" : "100";
+      const char *original_argv[] = { tracer, "--json", "-r", source,
+                                      "-c",   count,    NULL };
+      const char *repacked_argv[] = { tracer, "--json", "-r", target,
+                                      "-c",   count,    NULL };
+      g_autofree char *original = run (original_argv, NULL);
+      g_autofree char *repacked = run (repacked_argv, NULL);
+
+      g_assert_cmpuint (strlen (original), >, 1000);
+      g_assert_cmpstr (repacked, ==, original);
+    }
+  g_unlink (target);
+}
+
 /* ---- live capture on lo ------------------------------------------------- */
 
 /* A four-line SMTP server for one connection (runs in a thread). */
@@ -639,6 +682,16 @@ main (int argc, char **argv)
                         test_resegmented);
   g_test_add_data_func ("/tracer/tls/resegmented/batch", "batch",
                         test_resegmented);
+  for (gsize i = 0; i < 3; i++)
+    for (guint how = 0; how < 2; how++)
+      {
+        const char *hows[] = { "plain", "second-interface" };
+        char *spec = g_strdup_printf ("%s %s", captures[i], hows[how]);
+        g_autofree char *path = g_strdup_printf ("/tracer/file/pcapng-%s/%s",
+                                                 hows[how], captures[i]);
+        /* the spec lives as long as the test run */
+        g_test_add_data_func_full (path, spec, test_repacked, g_free);
+      }
   g_test_add_func ("/tracer/live/lo", test_live);
   g_test_add_func ("/tracer/live/write-file-whole-at-close",
                    test_write_at_close);
