@@ -11,10 +11,9 @@
  * mergecap and dumpcap write), in either byte order (pcap-savefile(5);
  * the pcapng draft, draft-ietf-opsawg-pcapng §4). At anything else
  * (nanosecond times, a second interface or section, an odd or cut-off
- * record) the
- * reader stops, and libpcap reads the file instead, skipping the packets
- * already handed over: it reads the rest as it always did and says what
- * is wrong with it.
+ * record) the reader stops, and libpcap reads the file instead, skipping
+ * the packets already handed over: it reads the rest as it always did and
+ * says what is wrong with it.
  */
 #pragma once
 
