@@ -10,30 +10,83 @@
 #include "trace-journey-private.h"
 #include "trace-output.h"
 
-/* "12:00:01.204", UTC: the capture's clock */
+/* The stories are written for every message of a capture, even under -q,
+ * so their numbers are written without printf () where that is exact. */
+
+/* @value in decimal, at least @width digits (zero-padded), at @out;
+ * returns the end. */
 static char *
-clock_of (gint64 time_us)
+put_number (char *out, guint64 value, guint width)
+{
+  char digits[20];
+  guint count = 0;
+
+  do
+    {
+      digits[count++] = (char) ('0' + value % 10);
+      value /= 10;
+    }
+  while (value > 0);
+  for (; width > count; width--)
+    *out++ = '0';
+  while (count > 0)
+    *out++ = digits[--count];
+  return out;
+}
+
+/* "12:00:01.204 UTC", the capture's clock, into @out (32 octets) */
+static void
+clock_of (char *out, gint64 time_us)
 {
   gint64 seconds = time_us / G_USEC_PER_SEC;
+  char *p = out;
 
-  return g_strdup_printf ("%02d:%02d:%02d.%03d UTC",
-                          (int) (seconds / 3600 % 24),
-                          (int) (seconds / 60 % 60), (int) (seconds % 60),
-                          (int) (time_us % G_USEC_PER_SEC / 1000));
+  if (time_us < 0)
+    {
+      /* as printf () writes a negative time (C division truncates) */
+      g_snprintf (out, 32, "%02d:%02d:%02d.%03d UTC",
+                  (int) (seconds / 3600 % 24), (int) (seconds / 60 % 60),
+                  (int) (seconds % 60),
+                  (int) (time_us % G_USEC_PER_SEC / 1000));
+      return;
+    }
+  p = put_number (p, (guint64) (seconds / 3600 % 24), 2);
+  *p++ = ':';
+  p = put_number (p, (guint64) (seconds / 60 % 60), 2);
+  *p++ = ':';
+  p = put_number (p, (guint64) (seconds % 60), 2);
+  *p++ = '.';
+  p = put_number (p, (guint64) (time_us % G_USEC_PER_SEC / 1000), 3);
+  strcpy (p, " UTC");
 }
 
-static char *
-delay_of (gint64 us)
+/* "0.123 s later" (milliseconds below a second, else tenths), into @out
+ * (48 octets). %.3f and %.1f round the binary double: a delay that
+ * falls half-way between two roundings is left to printf (), which
+ * alone knows which side the double lies on; every other delay rounds
+ * to the nearest in whole numbers alike. */
+static void
+delay_of (char *out, gint64 us)
 {
   double seconds = us / (double) G_USEC_PER_SEC;
+  gint64 unit = seconds < 1 ? 1000 : 100000; /* a millisecond, a tenth */
+  guint64 rounded;
+  char *p = out;
 
-  return g_strdup_printf (seconds < 1 ? "%.3f s later" : "%.1f s later",
-                          seconds);
+  if (us < 0 || us % unit == unit / 2)
+    {
+      g_snprintf (out, 48, seconds < 1 ? "%.3f s later" : "%.1f s later",
+                  seconds);
+      return;
+    }
+  rounded = (guint64) ((us + unit / 2) / unit);
+  p = put_number (p, rounded / (G_USEC_PER_SEC / unit), 1);
+  *p++ = '.';
+  p = put_number (p, rounded % (G_USEC_PER_SEC / unit), unit == 1000 ? 3 : 1);
+  strcpy (p, " s later");
 }
 
-/* The words of a clause, one after the other. The stories are written
- * for every message of a capture, even under -q, so without printf
- * (g_string_append_printf () formats into a fresh string each call). */
+/* The words of a clause, one after the other (without printf: above). */
 static void
 put_words (GString *story, const char *const *words)
 {
@@ -46,10 +99,13 @@ put_words (GString *story, const char *const *words)
 static void
 tell_hop (GString *story, const Hop *hop, const Hop *previous)
 {
-  g_autofree char *when = previous == NULL
-                              ? clock_of (hop->time_us)
-                              : delay_of (hop->time_us - previous->time_us);
-  char session[16];
+  char when[48];
+  char session[24];
+
+  if (previous == NULL)
+    clock_of (when, hop->time_us);
+  else
+    delay_of (when, hop->time_us - previous->time_us);
 
   if (previous != NULL)
     g_string_append (story, "; ");
@@ -64,7 +120,7 @@ tell_hop (GString *story, const Hop *hop, const Hop *previous)
   else
     put_words (story, (const char *const[]){ "seen over IMAP by ", hop->actor,
                                              " during IDLE", NULL });
-  g_snprintf (session, sizeof session, "%u", hop->session->stream);
+  *put_number (session, hop->session->stream, 1) = '\0';
   put_words (story, (const char *const[]){ " (session ", session, ", ",
                                            hop->label, NULL });
   if (hop->kind != TRACE_HOP_IDLE_PUSH)
