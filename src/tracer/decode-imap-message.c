@@ -92,11 +92,22 @@ imap_trace_message_begin (ImapTraceMessage *message,
                           gsize length,
                           gsize args_offset)
 {
+  guint64 size = 0;
+  gboolean non_sync = FALSE;
+
   imap_assembler_reset (&message->assembler);
   g_array_set_size (message->literals, 0);
   message->args_offset = args_offset;
   message->broken = FALSE;
   message->linted = FALSE;
+  /* a response nobody parses (a status, a tagged reply) that announces
+   * no literal is whole as it is: nothing to assemble */
+  if (args_offset == G_MAXSIZE &&
+      !imap_proto_line_literal (line, length, &size, &non_sync))
+    {
+      message->keep = FALSE; /* as message_take_line () would say */
+      return TRUE;
+    }
   return message_take_line (message, line, length);
 }
 
