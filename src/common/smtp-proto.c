@@ -230,7 +230,17 @@ smtp_proto_reply_info (guint code)
 {
   char name[16];
 
-  g_snprintf (name, sizeof name, "%u", code);
+  /* a reply code has three digits (RFC 5321 §4.2): written without
+   * printf, as the tracer looks one up for every reply line */
+  if (code >= 100 && code <= 999)
+    {
+      name[0] = (char) ('0' + code / 100);
+      name[1] = (char) ('0' + code / 10 % 10);
+      name[2] = (char) ('0' + code % 10);
+      name[3] = '\0';
+    }
+  else
+    g_snprintf (name, sizeof name, "%u", code);
   return mail_catalog_find (smtp_proto_replies, name);
 }
 
@@ -276,10 +286,12 @@ smtp_proto_describe_reply (guint code, const char *enhanced, const char *text)
     enhanced = found;
   if (enhanced != NULL)
     detail = smtp_proto_enhanced_info (enhanced);
+  /* g_strconcat (), not printf: the tracer describes every reply line.
+   * The catalog's meanings and sections are never NULL. */
   if (detail == NULL)
-    return g_strdup_printf ("%s (%s)", reply->meaning, reply->rfc);
-  return g_strdup_printf ("%s (%s); %s %s (%s)", reply->meaning, reply->rfc,
-                          enhanced, detail->meaning, detail->rfc);
+    return g_strconcat (reply->meaning, " (", reply->rfc, ")", NULL);
+  return g_strconcat (reply->meaning, " (", reply->rfc, "); ", enhanced, " ",
+                      detail->meaning, " (", detail->rfc, ")", NULL);
 }
 
 /* ---- reply classes (RFC 5321 §4.2.1) ---------------------------------- */
