@@ -364,76 +364,39 @@ trace_event_field_int (TraceEvent *event, const char *name, gint64 value)
   append_int (event->fields, value);
 }
 
-/* Octets JSON takes as they are (RFC 8259 §7): printable ASCII other than
- * the quote and the backslash. A table, because every string of every
- * event is scanned. */
-static gboolean json_plain[256];
-
-static void
-json_plain_init (void)
+/* What JSON does with each octet of a string (RFC 8259 §7). */
+enum
 {
-  for (int c = 0x20; c < 0x7f; c++)
-    json_plain[c] = c != '"' && c != '\\';
-}
+  JSON_ESCAPED, /* control characters, DEL, the quote and the backslash */
+  JSON_PLAIN,   /* the rest of ASCII: written as it is */
+  JSON_WIDE,    /* part of a UTF-8 sequence: written as it is once valid */
+};
 
-#define BYTES_OF(c) (G_GUINT64_CONSTANT (0x0101010101010101) * (c))
-#define HIGH_BITS BYTES_OF (0x80)
+/* A table, not comparisons, because every octet of every string of every
+ * event is looked at. */
+static const guint8 json_octet[256] = {
+  /* 0x00 - 0x1f: control characters */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* */
+  0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* */
+  /* 0x20 - 0x7f: printable, but for '"' (0x22), '\\' (0x5c) and DEL */
+  1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* */
+  1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, /* */
+  /* 0x80 - 0xff: UTF-8 */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+  2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
+};
 
-/* Nonzero when one of the eight octets of @word is not plain: below 0x20,
- * above 0x7e, a quote or a backslash (the classic "has a zero byte" bit
- * tricks, each exact about whether any octet matches). */
-static inline guint64
-word_needs_escape (guint64 word)
-{
-  guint64 quote = word ^ BYTES_OF ('"');
-  guint64 backslash = word ^ BYTES_OF ('\\');
-
-  return ((word - BYTES_OF (0x20)) & ~word) |
-         ((quote - BYTES_OF (1)) & ~quote) |
-         ((backslash - BYTES_OF (1)) & ~backslash) | (word + BYTES_OF (1)) |
-         word;
-}
-
-/* Length of the run at the start of @text (@length octets) that needs no
- * escaping, eight octets at a time while it lasts. */
-static gsize
-json_plain_length (const char *text, gsize length)
-{
-  gsize n = 0;
-
-  if (!json_plain[' '])
-    json_plain_init ();
-  for (; n + 8 <= length; n += 8)
-    {
-      guint64 word;
-      memcpy (&word, text + n, 8);
-      if ((word_needs_escape (word) & HIGH_BITS) != 0)
-        break;
-    }
-  while (n < length && json_plain[(guchar) text[n]])
-    n++;
-  return n;
-}
-
-/* Length of the ASCII run at the start of @text (@length octets). */
-static gsize
-json_ascii_length (const char *text, gsize length)
-{
-  gsize n = 0;
-
-  for (; n + 8 <= length; n += 8)
-    {
-      guint64 word;
-      memcpy (&word, text + n, 8);
-      if ((word & HIGH_BITS) != 0)
-        break;
-    }
-  while (n < length && (guchar) text[n] < 0x80)
-    n++;
-  return n;
-}
-
-/* One octet that is not plain, as RFC 8259 §7 escapes it. */
+/* One JSON_ESCAPED octet, as RFC 8259 §7 escapes it. */
 static void
 json_append_escape (GString *out, guchar c)
 {
@@ -455,62 +418,61 @@ json_append_escape (GString *out, guchar c)
     put_len (out, escape, 6);
 }
 
-/* @text (@length octets, valid UTF-8) from its first octet that is not
- * plain: runs copied, escapes written, UTF-8 sequences copied whole. */
+/* @text (valid UTF-8): runs copied, escapes written. The terminating NUL
+ * is JSON_ESCAPED too, so each run also stops at the end. */
 static void
-json_append_escaped (GString *out, const char *text, gsize length)
+json_append_escaped (GString *out, const char *text)
 {
-  gsize i = 0;
+  const char *p = text;
 
-  while (i < length)
+  while (*p != '\0')
     {
-      gsize plain = json_plain_length (text + i, length - i);
-      guchar c;
+      const char *run = p;
 
-      put_len (out, text + i, plain);
-      i += plain;
-      if (i == length)
-        break;
-      c = (guchar) text[i];
-      if (c < 0x80)
-        {
-          json_append_escape (out, c);
-          i++;
-          continue;
-        }
-      plain = MIN ((gsize) g_utf8_skip[c], length - i);
-      put_len (out, text + i, plain);
-      i += plain;
+      while (json_octet[(guchar) *p] != JSON_ESCAPED)
+        p++;
+      put_len (out, run, (gsize) (p - run));
+      if (*p != '\0')
+        json_append_escape (out, (guchar) *p++);
     }
 }
 
-/* One pass over the string: the plain run copied, the rest escaped; the
- * UTF-8 after the first octet above 0x7f is checked once, and repaired
- * (each invalid octet as U+FFFD) only when it is not valid. */
+/* @text when it is not valid UTF-8: a copy with each invalid octet as
+ * U+FFFD (g_utf8_make_valid ()); NULL when @text is valid. */
+static char *
+json_repaired (const char *text)
+{
+  const char *invalid;
+  GString *fixed;
+  g_autofree char *valid = NULL;
+
+  if (g_utf8_validate (text, -1, &invalid))
+    return NULL;
+  /* what comes before the first invalid octet is valid as it is */
+  fixed = g_string_new_len (text, invalid - text);
+  valid = g_utf8_make_valid (invalid, -1);
+  g_string_append (fixed, valid);
+  return g_string_free (fixed, FALSE);
+}
+
+/* Most strings are plain ASCII to their end: they are copied in one
+ * scan, which stops at the NUL (not JSON_PLAIN) without a strlen ().
+ * Only a string with more in it is checked for UTF-8, repaired when
+ * invalid, and escaped. */
 void
 trace_json_append_string (GString *out, const char *text)
 {
-  gsize length = strlen (text);
-  gsize plain = json_plain_length (text, length);
-  const char *rest = text + plain;
-  gsize rest_length = length - plain;
-  g_autofree char *repaired = NULL;
+  const char *p = text;
 
+  while (json_octet[(guchar) *p] == JSON_PLAIN)
+    p++;
   put_len (out, "\"", 1);
-  put_len (out, text, plain);
-  if (rest_length > 0)
+  put_len (out, text, (gsize) (p - text));
+  if (*p != '\0')
     {
-      /* the run before was ASCII, so the rest validates on its own */
-      const char *wide = rest + json_ascii_length (rest, rest_length);
-      if (wide < text + length && !g_utf8_validate (wide, -1, NULL))
-        {
-          GString *fixed = g_string_new_len (rest, wide - rest);
-          g_autofree char *valid = g_utf8_make_valid (wide, -1);
-          g_string_append (fixed, valid);
-          rest_length = fixed->len;
-          rest = repaired = g_string_free (fixed, FALSE);
-        }
-      json_append_escaped (out, rest, rest_length);
+      g_autofree char *repaired = json_repaired (p);
+
+      json_append_escaped (out, repaired != NULL ? repaired : p);
     }
   put_len (out, "\"", 1);
 }
