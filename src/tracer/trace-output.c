@@ -418,27 +418,56 @@ json_append_escape (GString *out, guchar c)
     put_len (out, escape, 6);
 }
 
-/* @text (valid UTF-8): runs copied, escapes written. The terminating NUL
- * is JSON_ESCAPED too, so each run also stops at the end. */
-static void
+/* Length of the UTF-8 character at @p, 0 when it is not valid. */
+static gsize
+utf8_valid_length (const char *p)
+{
+  gunichar c = g_utf8_get_char_validated (p, -1);
+
+  return c == (gunichar) -1 || c == (gunichar) -2 ? 0
+                                                  : g_utf8_skip[*(guchar *) p];
+}
+
+/* @text escaped: runs of plain ASCII and valid UTF-8 copied, escapes
+ * written. The terminating NUL is JSON_ESCAPED, so a run also stops at
+ * the end. At the first invalid UTF-8, what it wrote is taken back and
+ * FALSE returned. Each character is checked as it comes, rather than the
+ * whole string first: most strings hold one, a '§'. */
+static gboolean
 json_append_escaped (GString *out, const char *text)
 {
+  gsize start = out->len;
   const char *p = text;
 
   while (*p != '\0')
     {
       const char *run = p;
 
-      while (json_octet[(guchar) *p] != JSON_ESCAPED)
-        p++;
+      for (;;)
+        {
+          gsize wide;
+
+          while (json_octet[(guchar) *p] == JSON_PLAIN)
+            p++;
+          if (json_octet[(guchar) *p] != JSON_WIDE)
+            break;
+          wide = utf8_valid_length (p);
+          if (wide == 0)
+            {
+              g_string_truncate (out, start);
+              return FALSE;
+            }
+          p += wide;
+        }
       put_len (out, run, (gsize) (p - run));
       if (*p != '\0')
         json_append_escape (out, (guchar) *p++);
     }
+  return TRUE;
 }
 
 /* @text when it is not valid UTF-8: a copy with each invalid octet as
- * U+FFFD (g_utf8_make_valid ()); NULL when @text is valid. */
+ * U+FFFD (g_utf8_make_valid ()). */
 static char *
 json_repaired (const char *text)
 {
@@ -446,8 +475,7 @@ json_repaired (const char *text)
   GString *fixed;
   g_autofree char *valid = NULL;
 
-  if (g_utf8_validate (text, -1, &invalid))
-    return NULL;
+  g_utf8_validate (text, -1, &invalid);
   /* what comes before the first invalid octet is valid as it is */
   fixed = g_string_new_len (text, invalid - text);
   valid = g_utf8_make_valid (invalid, -1);
@@ -457,8 +485,8 @@ json_repaired (const char *text)
 
 /* Most strings are plain ASCII to their end: they are copied in one
  * scan, which stops at the NUL (not JSON_PLAIN) without a strlen ().
- * Only a string with more in it is checked for UTF-8, repaired when
- * invalid, and escaped. */
+ * Only a string with more in it is escaped, and repaired first if it
+ * is not valid UTF-8. */
 void
 trace_json_append_string (GString *out, const char *text)
 {
@@ -468,11 +496,11 @@ trace_json_append_string (GString *out, const char *text)
     p++;
   put_len (out, "\"", 1);
   put_len (out, text, (gsize) (p - text));
-  if (*p != '\0')
+  if (*p != '\0' && !json_append_escaped (out, p))
     {
       g_autofree char *repaired = json_repaired (p);
 
-      json_append_escaped (out, repaired != NULL ? repaired : p);
+      json_append_escaped (out, repaired);
     }
   put_len (out, "\"", 1);
 }
