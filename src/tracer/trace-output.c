@@ -4,6 +4,7 @@
  */
 #include "trace-output.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <string.h>
 
@@ -154,13 +155,15 @@ trace_event_meaning (TraceEvent *event, const MailCatalogEntry *entry)
 }
 
 /* The length of the simple conversion at @p (just after its '%'): "s",
- * "u", "lu" or "llu" (G_GUINT64_FORMAT, G_GSIZE_FORMAT) or "%"; 0 for
- * any other. */
+ * "u", "lu" or "llu" (G_GUINT64_FORMAT, G_GSIZE_FORMAT), ".3f" (every
+ * summary's seconds) or "%"; 0 for any other. */
 static gsize
 simple_conversion (const char *p)
 {
   if (p[0] == 's' || p[0] == 'u' || p[0] == '%')
     return 1;
+  if (p[0] == '.' && p[1] == '3' && p[2] == 'f')
+    return 3;
   if (p[0] == 'l' && p[1] == 'u')
     return 2;
   if (p[0] == 'l' && p[1] == 'l' && p[2] == 'u')
@@ -169,6 +172,30 @@ simple_conversion (const char *p)
 }
 
 static void append_uint (GString *out, guint64 value);
+
+/* @value as "%.3f" prints it, when that is sure without printf: printf
+ * rounds the exact binary value to thousandths, and value * 1000 is
+ * within 2^-12 of it below 1e9, so away from a tie (0.499 of a
+ * thousandth) its nearest integer is printf's. FALSE, nothing written,
+ * for negative, huge, NaN and near-tie values. */
+static gboolean
+append_thousandths (GString *out, double value)
+{
+  double scaled = value * 1000;
+  char fraction[4] = ".";
+  guint64 units;
+
+  if (!(value >= 0 && value < 1e9) || signbit (value))
+    return FALSE;
+  units = (guint64) (scaled + 0.5);
+  if (fabs (scaled - (double) units) > 0.499)
+    return FALSE;
+  append_uint (out, units / 1000);
+  for (int i = 3; i > 0; i--, units /= 10)
+    fraction[i] = (char) ('0' + units % 10);
+  put_len (out, fraction, 4);
+  return TRUE;
+}
 
 /* @format as printf would write it, without printf, while its
  * conversions are simple (simple_conversion ()): most explanations are a
@@ -199,6 +226,14 @@ append_simple_vprintf (GString *out, const char *format, va_list args)
         }
       else if (percent[1] == 'u')
         append_uint (out, va_arg (args, unsigned int));
+      else if (percent[1] == '.')
+        {
+          if (!append_thousandths (out, va_arg (args, double)))
+            {
+              g_string_truncate (out, start);
+              return FALSE;
+            }
+        }
       else if (length == 2)
         append_uint (out, va_arg (args, unsigned long));
       else if (length == 3)
