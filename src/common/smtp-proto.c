@@ -244,16 +244,21 @@ smtp_proto_reply_info (guint code)
   return mail_catalog_find (smtp_proto_replies, name);
 }
 
+/* "5.999.999" and its NUL: the longest code enhanced_code_end () takes */
+#define ENHANCED_CODE_SIZE 10
+
+static gboolean copy_enhanced_code (const char *text,
+                                    char code[ENHANCED_CODE_SIZE]);
+
 const MailCatalogEntry *
 smtp_proto_enhanced_info (const char *code)
 {
   const MailCatalogEntry *entry = NULL;
-  g_autofree char *generic = NULL;
-  const char *rest = NULL;
+  char generic[ENHANCED_CODE_SIZE];
   char class_name[] = "0.X.X";
 
   g_return_val_if_fail (code != NULL, NULL);
-  if (!smtp_proto_split_enhanced (code, &generic, &rest))
+  if (!copy_enhanced_code (code, generic))
     return NULL;
   /* "5.7.1" -> "X.7.1": RFC 3463 §3 gives subject.detail one meaning in
    * every class. */
@@ -276,13 +281,11 @@ smtp_proto_describe_reply (guint code, const char *enhanced, const char *text)
 {
   const MailCatalogEntry *reply = smtp_proto_reply_info (code);
   const MailCatalogEntry *detail = NULL;
-  g_autofree char *found = NULL;
-  const char *rest = NULL;
+  char found[ENHANCED_CODE_SIZE];
 
   if (reply == NULL)
     return NULL;
-  if (enhanced == NULL && text != NULL &&
-      smtp_proto_split_enhanced (text, &found, &rest))
+  if (enhanced == NULL && text != NULL && copy_enhanced_code (text, found))
     enhanced = found;
   if (enhanced != NULL)
     detail = smtp_proto_enhanced_info (enhanced);
@@ -356,25 +359,53 @@ smtp_proto_skip_number (const char *p)
   return digits >= 1 && digits <= 3 ? p : NULL;
 }
 
+/* The end of the enhanced status code that starts @text, followed by its
+ * end or a space; NULL if none does. */
+static const char *
+enhanced_code_end (const char *text)
+{
+  const char *p = text;
+
+  /* RFC 3463 §2: status-code = class "." subject "." detail */
+  if (*p != '2' && *p != '4' && *p != '5')
+    return NULL;
+  if (*++p != '.')
+    return NULL;
+  p = smtp_proto_skip_number (p + 1);
+  if (p == NULL || *p != '.')
+    return NULL;
+  p = smtp_proto_skip_number (p + 1);
+  if (p == NULL || (*p != '\0' && *p != ' '))
+    return NULL;
+  return p;
+}
+
+/* The enhanced status code that starts @text copied into @code, as
+ * smtp_proto_split_enhanced () finds it, but on the stack: it is at most
+ * "5.999.999", and mw-trace looks one up for every reply line. */
+static gboolean
+copy_enhanced_code (const char *text, char code[ENHANCED_CODE_SIZE])
+{
+  const char *end = enhanced_code_end (text);
+
+  if (end == NULL)
+    return FALSE;
+  memcpy (code, text, (gsize) (end - text));
+  code[end - text] = '\0';
+  return TRUE;
+}
+
 gboolean
 smtp_proto_split_enhanced (const char *text,
                            char **out_code,
                            const char **out_rest)
 {
-  const char *p = text;
+  const char *p;
 
   g_return_val_if_fail (text != NULL, FALSE);
 
-  /* RFC 3463 §2: status-code = class "." subject "." detail */
-  if (*p != '2' && *p != '4' && *p != '5')
-    return FALSE;
-  if (*++p != '.')
-    return FALSE;
-  p = smtp_proto_skip_number (p + 1);
-  if (p == NULL || *p != '.')
-    return FALSE;
-  p = smtp_proto_skip_number (p + 1);
-  if (p == NULL || (*p != '\0' && *p != ' '))
+  p = enhanced_code_end (text);
+  if (p == NULL)
     return FALSE;
   *out_code = g_strndup (text, p - text);
   *out_rest = *p == ' ' ? p + 1 : p;
