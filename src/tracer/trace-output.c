@@ -462,14 +462,20 @@ json_append_escape (GString *out, guchar c)
     put_len (out, escape, 6);
 }
 
-/* Length of the UTF-8 character at @p, 0 when it is not valid. */
+/* Length of the UTF-8 character at @p, 0 when it is not valid. A
+ * two-octet one (U+0080 to U+07FF, like the sections' '§') is checked
+ * here: a lead octet 0xc2 to 0xdf and one continuation octet (RFC 3629
+ * §4); GLib checks the rest. */
 static gsize
 utf8_valid_length (const char *p)
 {
-  gunichar c = g_utf8_get_char_validated (p, -1);
+  guchar lead = (guchar) p[0];
+  gunichar c;
 
-  return c == (gunichar) -1 || c == (gunichar) -2 ? 0
-                                                  : g_utf8_skip[*(guchar *) p];
+  if (lead >= 0xc2 && lead <= 0xdf)
+    return ((guchar) p[1] & 0xc0) == 0x80 ? 2 : 0;
+  c = g_utf8_get_char_validated (p, -1);
+  return c == (gunichar) -1 || c == (gunichar) -2 ? 0 : g_utf8_skip[lead];
 }
 
 /* @text escaped: runs of plain ASCII and valid UTF-8 copied, escapes
