@@ -818,8 +818,9 @@ render_ladder (TraceEvent *event, GString *out)
   g_string_append_c (out, '\n');
 }
 
-void
-trace_event_emit (TraceEvent *event)
+/* @event drawn (--svg) and printed, as the options say. */
+static void
+show (TraceEvent *event)
 {
   TraceSession *session = event->session;
   const TraceOptions *options = session->options;
@@ -842,6 +843,13 @@ trace_event_emit (TraceEvent *event)
     render_ladder (event, output);
   if (output->len > 0)
     fwrite (output->str, 1, output->len, options->out);
+}
+
+void
+trace_event_emit (TraceEvent *event)
+{
+  if (!event->muted) /* -q: nothing of a muted event is drawn or printed */
+    show (event);
   trace_event_free (event);
 }
 
