@@ -36,10 +36,12 @@ name_hash (const char *name)
   return hash;
 }
 
+/* Octets equal as they are are not folded: the names on the wire are
+ * mostly in the catalog's own case. */
 static gboolean
 name_equal (const char *a, const char *b)
 {
-  for (; fold (*a) == fold (*b); a++, b++)
+  for (; *a == *b || fold (*a) == fold (*b); a++, b++)
     if (*a == '\0')
       return TRUE;
   return FALSE;
