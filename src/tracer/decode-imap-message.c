@@ -705,7 +705,7 @@ fetch_note (ImapTrace *imap, const char *format, ...)
   if (imap->fetch_summary->len > 0)
     g_string_append (imap->fetch_summary, ", ");
   va_start (args, format);
-  g_string_append_vprintf (imap->fetch_summary, format, args);
+  trace_string_append_vprintf (imap->fetch_summary, format, args);
   va_end (args);
 }
 

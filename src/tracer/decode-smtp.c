@@ -476,14 +476,14 @@ remember_delivery (SmtpTrace *smtp, TraceMessage *message)
 
   smtp->accepted++;
   smtp->accepted_bytes += size;
-  g_string_append_printf (smtp->deliveries, "%s%s -> ",
-                          smtp->deliveries->len > 0 ? "; " : "",
-                          smtp->mail_from != NULL ? smtp->mail_from : "?");
+  trace_string_append_printf (smtp->deliveries, "%s%s -> ",
+                              smtp->deliveries->len > 0 ? "; " : "",
+                              smtp->mail_from != NULL ? smtp->mail_from : "?");
   for (guint i = 0; i < smtp->recipients->len; i++)
-    g_string_append_printf (smtp->deliveries, "%s%s", i > 0 ? ", " : "",
-                            (char *) smtp->recipients->pdata[i]);
-  g_string_append_printf (smtp->deliveries, " (%" G_GUINT64_FORMAT " bytes)",
-                          size);
+    trace_string_append_printf (smtp->deliveries, "%s%s", i > 0 ? ", " : "",
+                                (char *) smtp->recipients->pdata[i]);
+  trace_string_append_printf (smtp->deliveries,
+                              " (%" G_GUINT64_FORMAT " bytes)", size);
 }
 
 static char *

@@ -189,17 +189,40 @@ append_member (GString *out, const char *name, const char *value)
   trace_json_append_string (out, value);
 }
 
+/* "S.UUUUUU", a time in seconds to the microsecond (as %ld.%06d writes
+ * it; a negative time, which printf () alone writes so, by it) */
+static void
+append_seconds (GString *out, gint64 time_us)
+{
+  char digits[48];
+  char *end = digits;
+
+  if (time_us < 0)
+    {
+      g_string_append_printf (out, "%" G_GINT64_FORMAT ".%06d",
+                              time_us / G_USEC_PER_SEC,
+                              (int) (time_us % G_USEC_PER_SEC));
+      return;
+    }
+  end = put_number (end, (guint64) (time_us / G_USEC_PER_SEC), 1);
+  *end++ = '.';
+  end = put_number (end, (guint64) (time_us % G_USEC_PER_SEC), 6);
+  g_string_append_len (out, digits, end - digits);
+}
+
 static void
 append_hop_json (GString *out, const TraceJourneyHop *hop)
 {
-  g_string_append_printf (out,
-                          "{\"tcp.stream\":%u,\"kind\":\"%s\","
-                          "\"time\":%" G_GINT64_FORMAT ".%06d,"
-                          "\"inferred\":%s",
-                          hop->stream, trace_hop_kind_name (hop->kind),
-                          hop->time_us / G_USEC_PER_SEC,
-                          (int) (hop->time_us % G_USEC_PER_SEC),
-                          hop->inferred ? "true" : "false");
+  char stream[24];
+
+  *put_number (stream, hop->stream, 1) = '\0';
+  put_words (out, (const char *const[]){
+                      "{\"tcp.stream\":", stream, ",\"kind\":\"",
+                      trace_hop_kind_name (hop->kind), "\",\"time\":", NULL });
+  append_seconds (out, hop->time_us);
+  put_words (out,
+             (const char *const[]){
+                 ",\"inferred\":", hop->inferred ? "true" : "false", NULL });
   append_member (out, "label", hop->label);
   append_member (out, "linked", hop->linked);
   g_string_append_c (out, '}');

@@ -280,6 +280,22 @@ append_vprintf (GString *out, const char *format, va_list args)
 }
 
 void
+trace_string_append_vprintf (GString *out, const char *format, va_list args)
+{
+  append_vprintf (out, format, args);
+}
+
+void
+trace_string_append_printf (GString *out, const char *format, ...)
+{
+  va_list args;
+
+  va_start (args, format);
+  append_vprintf (out, format, args);
+  va_end (args);
+}
+
+void
 trace_event_explain (TraceEvent *event, const char *format, ...)
 {
   va_list args;

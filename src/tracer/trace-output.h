@@ -63,6 +63,13 @@ void trace_session_lint (TraceSession *session,
 /* Appends @text to @out as a JSON string, quotes included; invalid UTF-8
  * is replaced, control characters escaped. */
 void trace_json_append_string (GString *out, const char *text);
+/* g_string_append_printf () for text made for every line or message:
+ * %s, %u, %lu, %llu and %.3f are written without printf (which costs more
+ * than all else in making such text), any other conversion by it. */
+void trace_string_append_printf (GString *out, const char *format, ...)
+    G_GNUC_PRINTF (2, 3);
+void
+trace_string_append_vprintf (GString *out, const char *format, va_list args);
 
 /* The line is what the server sent unasked during IDLE (RFC 9051
  * §6.3.13): --svg marks it. */
