@@ -408,9 +408,9 @@ tagged_effects (TraceSession *session,
   if (strcmp (verb, "LOGIN") == 0 || strcmp (verb, "AUTHENTICATE") == 0)
     imap->logged_in = TRUE;
   if (strcmp (verb, "SELECT") == 0 || strcmp (verb, "EXAMINE") == 0)
-    g_ptr_array_add (
-        imap->folders,
-        g_strdup_printf ("%s%s",
+    g_ptr_array_add (imap->folders,
+                     trace_strdup_printf (
+                         "%s%s",
                          answered->mailbox != NULL ? answered->mailbox : "?",
                          verb[0] == 'E' ? " (read-only)" : ""));
   else if (g_str_has_suffix (verb, "FETCH"))

@@ -493,7 +493,7 @@ path_of (const char *arguments, SmtpPathKind kind)
 
   if (path == NULL)
     return g_strdup (arguments);
-  return g_strdup_printf ("<%s>", path->mailbox);
+  return trace_strdup_printf ("<%s>", path->mailbox);
 }
 
 /* What a complete reply does to the flow state. */

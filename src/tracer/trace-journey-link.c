@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "trace-journey-private.h"
+#include "trace-output.h"
 
 #define IDLE_PUSH_MAX_US (300 * G_USEC_PER_SEC) /* a push this late is news */
 
@@ -72,10 +73,10 @@ same_stamp (const Sighting *earlier, const Sighting *later)
   if (id == NULL || g_strcmp0 (newest_stamp (earlier), id) != 0)
     return NULL;
   if (earlier->size == later->size)
-    return g_strdup_printf (
+    return trace_strdup_printf (
         "the same Received: id %s and size (%" G_GUINT64_FORMAT " octets)", id,
         later->size);
-  return g_strdup_printf ("the same Received: id %s", id);
+  return trace_strdup_printf ("the same Received: id %s", id);
 }
 
 /* What links @later to @earlier, or NULL (transfer full). */
@@ -89,12 +90,12 @@ evidence (const Sighting *earlier, const Sighting *later)
   if (!same_id && !stamped)
     return same_stamp (earlier, later);
   if (same_id && stamped)
-    return g_strdup_printf ("Message-ID, and queue id %s in Received:",
-                            earlier->queue_id);
+    return trace_strdup_printf ("Message-ID, and queue id %s in Received:",
+                                earlier->queue_id);
   if (same_id)
     return g_strdup ("Message-ID");
   if (stamped)
-    return g_strdup_printf ("queue id %s in Received:", earlier->queue_id);
+    return trace_strdup_printf ("queue id %s in Received:", earlier->queue_id);
   return NULL;
 }
 
@@ -188,8 +189,8 @@ server_of (const JourneySession *session, const char *fallback)
   if (name == NULL || *name == '\0')
     name = fallback;
   if (name == NULL || *name == '\0')
-    return g_strdup_printf ("the server on port %u", session->server_port);
-  return g_strdup_printf ("%s:%u", name, session->server_port);
+    return trace_strdup_printf ("the server on port %u", session->server_port);
+  return trace_strdup_printf ("%s:%u", name, session->server_port);
 }
 
 /* The user a pull names: "(SASL)" and the like stand for a login the
@@ -282,10 +283,10 @@ static char *
 size_of (guint64 octets)
 {
   if (octets < 1024)
-    return g_strdup_printf ("%" G_GUINT64_FORMAT " bytes", octets);
+    return trace_strdup_printf ("%" G_GUINT64_FORMAT " bytes", octets);
   if (octets < 1024 * 1024)
-    return g_strdup_printf ("%.1f KiB", octets / 1024.0);
-  return g_strdup_printf ("%.1f MiB", octets / (1024.0 * 1024.0));
+    return trace_strdup_printf ("%.1f KiB", octets / 1024.0);
+  return trace_strdup_printf ("%.1f MiB", octets / (1024.0 * 1024.0));
 }
 
 /* Who pushed in an encrypted session: the EHLO before STARTTLS is in
@@ -296,7 +297,7 @@ inferred_actor (const JourneySession *session, TraceHopKind kind)
   if (session->helo == NULL)
     return g_strdup (kind == TRACE_HOP_PUSH ? "a client" : "a server");
   if (kind == TRACE_HOP_PUSH)
-    return g_strdup_printf ("the client %s", session->helo);
+    return trace_strdup_printf ("the client %s", session->helo);
   return g_strdup (session->helo);
 }
 
@@ -393,10 +394,10 @@ infer_hops (TraceJourneys *journeys, GPtrArray *group, GPtrArray *hops)
           k + 1 == trail->received_ids->len ? TRACE_HOP_PUSH : TRACE_HOP_RELAY;
       hop->actor = inferred_actor (session, hop->kind);
       hop->target = server_of (session, by);
-      hop->label = g_strdup_printf (
+      hop->label = trace_strdup_printf (
           "inferred: an encrypted session of %s at that time", size);
       hop->linked =
-          g_strdup_printf ("Received: by %s id %s, and the time", by, id);
+          trace_strdup_printf ("Received: by %s id %s, and the time", by, id);
       hop->stamp = g_strdup (id);
       g_ptr_array_add (hops, hop);
     }
@@ -494,10 +495,10 @@ assign_pushes (TraceJourneys *journeys, GPtrArray *all_hops)
       hop->kind = TRACE_HOP_IDLE_PUSH;
       hop->actor = g_strdup (push->user);
       hop->target = g_strdup ("IMAP");
-      hop->label = g_strdup_printf (
+      hop->label = trace_strdup_printf (
           "pushed * %u EXISTS %.3f s after delivery", push->number,
           (push->time_us - delivery->time_us) / (double) G_USEC_PER_SEC);
-      hop->linked = g_strdup_printf (
+      hop->linked = trace_strdup_printf (
           "recipient %s is the IMAP user, the time%s", push->user,
           by_number ? ", and the FETCH of that number after it" : "");
       g_ptr_array_add (target, hop);
@@ -520,7 +521,7 @@ link_to_inferred (GPtrArray *hops)
           if (inferred->stamp != NULL &&
               has_string (hop->sighting->received_ids, inferred->stamp))
             {
-              hop->linked = g_strdup_printf (
+              hop->linked = trace_strdup_printf (
                   "Received: id %s, the inferred hop's", inferred->stamp);
               break;
             }
@@ -544,8 +545,8 @@ add_retries (TraceJourneys *journeys, GPtrArray *hops)
       retries = count_retries (journeys->refusals, hop, since);
       if (retries == 0)
         continue;
-      label = g_strdup_printf ("%s, after %u %s", hop->label, retries,
-                               retries == 1 ? "retry" : "retries");
+      label = trace_strdup_printf ("%s, after %u %s", hop->label, retries,
+                                   retries == 1 ? "retry" : "retries");
       g_free (hop->label);
       hop->label = label;
     }

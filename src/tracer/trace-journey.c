@@ -321,7 +321,7 @@ trace_journey_pop3_response (TraceSession *session,
   if (strcmp (verb, "RETR") == 0 || strcmp (verb, "TOP") == 0)
     {
       g_free (record->retr);
-      record->retr = g_strdup_printf ("%s %s", verb, argument);
+      record->retr = trace_strdup_printf ("%s %s", verb, argument);
       return;
     }
   if (strcmp (verb, "DELE") != 0)
@@ -437,11 +437,11 @@ envelope_sighting (TraceSession *session,
   sighting->size = items->size;
   sighting->user = g_strdup (user);
   sighting->number = number;
-  sighting->how =
-      items->uid > 0
-          ? g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ") ENVELOPE",
-                             number, items->uid)
-          : g_strdup_printf ("FETCH %u ENVELOPE", number);
+  sighting->how = items->uid > 0
+                      ? trace_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT
+                                             ") ENVELOPE",
+                                             number, items->uid)
+                      : trace_strdup_printf ("FETCH %u ENVELOPE", number);
 }
 
 void
@@ -471,10 +471,10 @@ trace_journey_imap_fetch (TraceSession *session,
   body->number = number;
   g_free (body->how);
   if (items.uid > 0)
-    body->how = g_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ")", number,
-                                 items.uid);
+    body->how = trace_strdup_printf ("FETCH %u (UID %" G_GUINT64_FORMAT ")",
+                                     number, items.uid);
   else
-    body->how = g_strdup_printf ("FETCH %u", number);
+    body->how = trace_strdup_printf ("FETCH %u", number);
 }
 
 /* ---- the read API ----------------------------------------------------- */

@@ -295,6 +295,18 @@ trace_string_append_printf (GString *out, const char *format, ...)
   va_end (args);
 }
 
+char *
+trace_strdup_printf (const char *format, ...)
+{
+  GString *out = g_string_sized_new (64);
+  va_list args;
+
+  va_start (args, format);
+  append_vprintf (out, format, args);
+  va_end (args);
+  return g_string_free (out, FALSE);
+}
+
 void
 trace_event_explain (TraceEvent *event, const char *format, ...)
 {

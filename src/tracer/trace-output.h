@@ -70,6 +70,8 @@ void trace_string_append_printf (GString *out, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
 void
 trace_string_append_vprintf (GString *out, const char *format, va_list args);
+/* g_strdup_printf () the same way (transfer full). */
+char *trace_strdup_printf (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
 /* The line is what the server sent unasked during IDLE (RFC 9051
  * §6.3.13): --svg marks it. */
