@@ -7,8 +7,7 @@
  * says the file is done, libpcap read it without an error and found no
  * more packets.
  */
-#include <pcap/pcap.h>
-
+#include "fuzz-capture.h"
 #include "fuzz.h"
 #include "trace-file.h"
 
@@ -39,28 +38,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
   g_autoptr (GArray) expected = g_array_new (FALSE, FALSE, sizeof (Packet));
   g_autofree uint8_t *copy = NULL;
-  char errbuf[PCAP_ERRBUF_SIZE];
   struct pcap_pkthdr header;
   const guint8 *bytes;
   TraceFile file;
-  FILE *stream;
   pcap_t *pcap;
   int status;
   guint handed = 0;
 
   fuzz_init ();
   g_array_set_clear_func (expected, packet_clear);
-  if (size == 0)
-    return 0;
-  stream = fmemopen ((void *) data, size, "rb");
-  if (stream == NULL)
-    return 0;
-  pcap = pcap_fopen_offline (stream, errbuf); /* closes @stream */
+  pcap = fuzz_capture_open (data, size);
   if (pcap == NULL)
-    {
-      fclose (stream);
-      return 0; /* mw-trace does not read a file libpcap cannot open */
-    }
+    return 0; /* mw-trace does not read a file libpcap cannot open */
   status = pcap_loop (pcap, MAX_PACKETS, collect, (u_char *) expected);
   /* a copy of exactly the file, so a read past it is caught */
   copy = g_memdup2 (data, size);

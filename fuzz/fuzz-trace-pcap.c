@@ -6,8 +6,7 @@
  * SMTP, POP3 and IMAP conversations.
  * Input: the capture file.
  */
-#include <pcap/pcap.h>
-
+#include "fuzz-capture.h"
 #include "trace-harness.h"
 
 typedef struct
@@ -34,23 +33,13 @@ on_packet (u_char *user, const struct pcap_pkthdr *header, const u_char *bytes)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char errbuf[PCAP_ERRBUF_SIZE];
   TraceFile file;
-  FILE *stream;
   pcap_t *pcap;
 
   fuzz_init ();
-  if (size == 0)
-    return 0;
-  stream = fmemopen ((void *) data, size, "rb");
-  if (stream == NULL)
-    return 0;
-  pcap = pcap_fopen_offline (stream, errbuf); /* closes @stream */
+  pcap = fuzz_capture_open (data, size);
   if (pcap == NULL)
-    {
-      fclose (stream);
-      return 0;
-    }
+    return 0;
   trace_harness_init (&file.harness, 0);
   file.linktype = pcap_datalink (pcap);
   file.flows = tcp_flow_table_new (&trace_harness_callbacks, &file.harness);

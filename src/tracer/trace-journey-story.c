@@ -100,7 +100,6 @@ static void
 tell_hop (GString *story, const Hop *hop, const Hop *previous)
 {
   char when[48];
-  char session[24];
 
   if (previous == NULL)
     clock_of (when, hop->time_us);
@@ -120,9 +119,9 @@ tell_hop (GString *story, const Hop *hop, const Hop *previous)
   else
     put_words (story, (const char *const[]){ "seen over IMAP by ", hop->actor,
                                              " during IDLE", NULL });
-  *put_number (session, hop->session->stream, 1) = '\0';
-  put_words (story, (const char *const[]){ " (session ", session, ", ",
-                                           hop->label, NULL });
+  g_string_append (story, " (session ");
+  trace_string_append_uint (story, hop->session->stream);
+  put_words (story, (const char *const[]){ ", ", hop->label, NULL });
   if (hop->kind != TRACE_HOP_IDLE_PUSH)
     put_words (story, (const char *const[]){ ", ", when, NULL });
   if (hop->linked != NULL)
@@ -189,37 +188,15 @@ append_member (GString *out, const char *name, const char *value)
   trace_json_append_string (out, value);
 }
 
-/* "S.UUUUUU", a time in seconds to the microsecond (as %ld.%06d writes
- * it; a negative time, which printf () alone writes so, by it) */
-static void
-append_seconds (GString *out, gint64 time_us)
-{
-  char digits[48];
-  char *end = digits;
-
-  if (time_us < 0)
-    {
-      g_string_append_printf (out, "%" G_GINT64_FORMAT ".%06d",
-                              time_us / G_USEC_PER_SEC,
-                              (int) (time_us % G_USEC_PER_SEC));
-      return;
-    }
-  end = put_number (end, (guint64) (time_us / G_USEC_PER_SEC), 1);
-  *end++ = '.';
-  end = put_number (end, (guint64) (time_us % G_USEC_PER_SEC), 6);
-  g_string_append_len (out, digits, end - digits);
-}
-
 static void
 append_hop_json (GString *out, const TraceJourneyHop *hop)
 {
-  char stream[24];
-
-  *put_number (stream, hop->stream, 1) = '\0';
-  put_words (out, (const char *const[]){
-                      "{\"tcp.stream\":", stream, ",\"kind\":\"",
-                      trace_hop_kind_name (hop->kind), "\",\"time\":", NULL });
-  append_seconds (out, hop->time_us);
+  g_string_append (out, "{\"tcp.stream\":");
+  trace_string_append_uint (out, hop->stream);
+  put_words (out, (const char *const[]){ ",\"kind\":\"",
+                                         trace_hop_kind_name (hop->kind),
+                                         "\",\"time\":", NULL });
+  trace_string_append_seconds (out, hop->time_us);
   put_words (out,
              (const char *const[]){
                  ",\"inferred\":", hop->inferred ? "true" : "false", NULL });

@@ -294,16 +294,12 @@ count_body_lines (TraceMessage *message,
     return 0;
   while (line < end)
     {
-      const guint8 *lf =
-          memchr (line, '\n', MIN ((gsize) (end - line), TRACE_TEXT_MAX_LINE));
+      gsize size = trace_text_plain_line (line, (gsize) (end - line));
 
-      /* as trace_text_plain_line () */
-      if (lf == NULL || lf == line || lf[-1] != '\r' || line[0] == '.' ||
-          (line[0] == '-' && message->boundary != NULL) ||
-          memchr (line, '\r', (gsize) (lf - line) - 1) != NULL)
+      if (size == 0 || (line[0] == '-' && message->boundary != NULL))
         break;
       lines++;
-      line = lf + 1;
+      line += size;
     }
   message->size += (gsize) (line - data);
   message->lines += lines;

@@ -626,6 +626,20 @@ append_json_seconds (GString *out, SecondsCache *cache, gint64 us)
   put_len (out, fraction, 7);
 }
 
+void
+trace_string_append_uint (GString *out, guint64 value)
+{
+  append_uint (out, value);
+}
+
+void
+trace_string_append_seconds (GString *out, gint64 us)
+{
+  SecondsCache cache = { -1 };
+
+  append_json_seconds (out, &cache, us);
+}
+
 /* The start of a JSON line, up to its "rel" member, as last written:
  * half the events share it with the one before (the lines of one
  * packet), and copying it is cheaper than writing four numbers again. */

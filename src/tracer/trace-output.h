@@ -70,6 +70,10 @@ void trace_string_append_printf (GString *out, const char *format, ...)
     G_GNUC_PRINTF (2, 3);
 void
 trace_string_append_vprintf (GString *out, const char *format, va_list args);
+/* @value in decimal, and a time as seconds with six decimals ("%ld.%06d"),
+ * without printf. */
+void trace_string_append_uint (GString *out, guint64 value);
+void trace_string_append_seconds (GString *out, gint64 us);
 /* g_strdup_printf () the same way (transfer full). */
 char *trace_strdup_printf (const char *format, ...) G_GNUC_PRINTF (1, 2);
 
