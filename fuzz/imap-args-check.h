@@ -10,7 +10,7 @@
 #include "fuzz.h"
 #include "imap-parser.h"
 
-static void fuzz_imap_write_args (GString *out, GPtrArray *args);
+static void fuzz_imap_write_args (GString *out, const ImapArgList *args);
 
 static void
 fuzz_imap_write_arg (GString *out, const ImapArg *arg)
@@ -36,13 +36,13 @@ fuzz_imap_write_arg (GString *out, const ImapArg *arg)
 }
 
 static void
-fuzz_imap_write_args (GString *out, GPtrArray *args)
+fuzz_imap_write_args (GString *out, const ImapArgList *args)
 {
   for (guint i = 0; i < args->len; i++)
     {
       if (i > 0)
         g_string_append_c (out, ' ');
-      fuzz_imap_write_arg (out, g_ptr_array_index (args, i));
+      fuzz_imap_write_arg (out, args->pdata[i]);
     }
 }
 
@@ -53,13 +53,13 @@ fuzz_imap_is_string (const ImapArg *arg)
 }
 
 static void
-fuzz_imap_assert_same_args (GPtrArray *a, GPtrArray *b)
+fuzz_imap_assert_same_args (const ImapArgList *a, const ImapArgList *b)
 {
   g_assert_cmpuint (a->len, ==, b->len);
   for (guint i = 0; i < a->len; i++)
     {
-      const ImapArg *x = g_ptr_array_index (a, i);
-      const ImapArg *y = g_ptr_array_index (b, i);
+      const ImapArg *x = a->pdata[i];
+      const ImapArg *y = b->pdata[i];
 
       if (fuzz_imap_is_string (x))
         g_assert_true (fuzz_imap_is_string (y));
@@ -81,11 +81,11 @@ fuzz_imap_assert_same_args (GPtrArray *a, GPtrArray *b)
  * "[ {3}CRLFabc ]" is three arguments and the "[ \"abc\" ]" the writer
  * makes of them is one. Not a round trip to check. */
 static gboolean
-fuzz_imap_can_write_back (GPtrArray *args)
+fuzz_imap_can_write_back (const ImapArgList *args)
 {
   for (guint i = 0; i < args->len; i++)
     {
-      const ImapArg *arg = g_ptr_array_index (args, i);
+      const ImapArg *arg = args->pdata[i];
       int depth = 0;
 
       if (arg->type == IMAP_ARG_LIST)
@@ -109,11 +109,11 @@ fuzz_imap_can_write_back (GPtrArray *args)
 
 /* The accessors on every argument of a tree; they must not fail. */
 static void
-fuzz_imap_touch_args (GPtrArray *args)
+fuzz_imap_touch_args (const ImapArgList *args)
 {
   for (guint i = 0; i < args->len; i++)
     {
-      const ImapArg *arg = g_ptr_array_index (args, i);
+      const ImapArg *arg = args->pdata[i];
 
       imap_arg_string (arg);
       imap_arg_astring (arg);
@@ -134,6 +134,7 @@ fuzz_imap_check_args (const char *data, gsize length, gboolean response)
   g_autoptr (GPtrArray) args = NULL;
   g_autoptr (GPtrArray) again = NULL;
   g_autoptr (GString) written = g_string_new (NULL);
+  ImapArgList list, list_again;
 
   args = response ? imap_parse_response_args (data, length, &error)
                   : imap_parse_args (data, length, &error);
@@ -143,13 +144,15 @@ fuzz_imap_check_args (const char *data, gsize length, gboolean response)
       return;
     }
   g_assert_no_error (error);
-  fuzz_imap_touch_args (args);
-  if (!fuzz_imap_can_write_back (args))
+  list = imap_arg_list_view (args);
+  fuzz_imap_touch_args (&list);
+  if (!fuzz_imap_can_write_back (&list))
     return;
-  fuzz_imap_write_args (written, args);
+  fuzz_imap_write_args (written, &list);
   again = response
               ? imap_parse_response_args (written->str, written->len, &error)
               : imap_parse_args (written->str, written->len, &error);
   g_assert_no_error (error);
-  fuzz_imap_assert_same_args (args, again);
+  list_again = imap_arg_list_view (again);
+  fuzz_imap_assert_same_args (&list, &list_again);
 }

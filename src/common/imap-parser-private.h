@@ -72,9 +72,8 @@ G_GNUC_INTERNAL gboolean parse_nz_number (ImapParser *p,
 G_GNUC_INTERNAL ImapArgArena *imap_arena_new (gsize input_length);
 /* @size octets, aligned for an ImapArg, freed with the arena. */
 G_GNUC_INTERNAL gpointer imap_arena_alloc (ImapArgArena *arena, gsize size);
-/* A GPtrArray (no free function) of the @count @items, which the arena
- * unrefs when it goes. */
-G_GNUC_INTERNAL GPtrArray *
+/* A list of the @count @items, in the arena. */
+G_GNUC_INTERNAL ImapArgList *
 imap_arena_new_list (ImapArgArena *arena, ImapArg *const *items, guint count);
 G_GNUC_INTERNAL ImapArgArena *imap_arena_ref (ImapArgArena *arena);
 G_GNUC_INTERNAL void imap_arena_unref (ImapArgArena *arena);

@@ -462,7 +462,7 @@ parse_literal (ImapParser *p, gboolean literal8, GError **error)
 static gboolean parse_elements (ImapParser *p, gssize open, GError **error);
 
 /* The elements of the lists being parsed, the innermost list's last. A
- * list's elements gather here and go into a GPtrArray of their number
+ * list's elements gather here and go into an ImapArgList of their number
  * once its ")" is read: a GPtrArray that grows element by element is
  * reallocated at 2, 4, 8 and 16 elements, and those reallocations were a
  * tenth of what parsing a FETCH response cost (mw-trace). */

@@ -45,6 +45,26 @@ typedef enum
 
 typedef struct _ImapArg ImapArg;
 typedef struct _ImapArgArena ImapArgArena;
+
+/* The elements of a parenthesised list (RFC 9051 §4.4). Read like a
+ * GPtrArray (list->len, list->pdata[i], g_ptr_array_index ()), but not
+ * one: it lives in the parser's arena with its elements and goes with
+ * them, so a FETCH response's dozens of lists cost no allocation each. */
+typedef struct
+{
+  ImapArg **pdata;
+  guint len;
+} ImapArgList;
+
+/* The top-level arguments imap_parse_args () returns, seen as a list,
+ * for code that walks a message and the lists in it alike (valid while
+ * @args is). */
+static inline ImapArgList
+imap_arg_list_view (GPtrArray *args)
+{
+  return (ImapArgList){ (ImapArg **) args->pdata, args->len };
+}
+
 struct _ImapArg
 {
   ImapArgType type;
@@ -53,7 +73,7 @@ struct _ImapArg
                         * atom for NIL; NULL for lists */
   gsize length;        /* octets in data */
   gboolean literal8;   /* the literal was ~{n} (RFC 3516 §4.2) */
-  GPtrArray *list;     /* IMAP_ARG_LIST: the ImapArg elements, else NULL */
+  ImapArgList *list;   /* IMAP_ARG_LIST: its elements, else NULL */
   ImapArgArena *arena; /* private: the parser's one block of memory that
                         * holds this argument, its octets and everything
                         * in its lists; NULL for an ImapArg built by hand */

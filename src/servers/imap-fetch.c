@@ -552,7 +552,7 @@ imap_fetch_modifiers (ImapSession *session,
                       guint64 *out_since,
                       gboolean *out_vanished)
 {
-  GPtrArray *list = arg->type == IMAP_ARG_LIST ? arg->list : NULL;
+  const ImapArgList *list = arg->type == IMAP_ARG_LIST ? arg->list : NULL;
 
   *out_since = 0;
   *out_vanished = FALSE;

@@ -149,7 +149,7 @@ static void
 imap_session_qresync (ImapSession *session, const ImapArg *params)
 {
   MailFolder *folder = session->folder;
-  GPtrArray *list = params->list;
+  const ImapArgList *list = params->list;
   g_autoptr (ImapSeqSet) known = NULL;
   g_autoptr (GArray) gone = NULL;
   g_autoptr (GString) line = g_string_new ("VANISHED (EARLIER) ");

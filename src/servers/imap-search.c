@@ -145,7 +145,7 @@ imap_search_key_free (ImapSearchKey *key)
 
 typedef struct
 {
-  GPtrArray *args; /* ImapArg */
+  const ImapArgList *args;
   guint at;
 } SearchParser;
 
@@ -330,7 +330,7 @@ parse_argument (SearchParser *p,
 /* One or more keys to the end of @args, all to match; one key stands
  * for itself. */
 static ImapSearchKey *
-parse_keys (GPtrArray *args, guint first, guint depth, GError **error)
+parse_keys (const ImapArgList *args, guint first, guint depth, GError **error)
 {
   SearchParser p = { args, first };
   g_autoptr (ImapSearchKey) all = key_new (KEY_AND);
@@ -452,14 +452,17 @@ imap_search_parse (GPtrArray *args,
                    char **out_charset,
                    GError **error)
 {
-  SearchParser p = { args, first };
+  ImapArgList list;
+  SearchParser p;
   g_autofree char *charset = NULL;
   ImapSearchKey *key = NULL;
 
   g_return_val_if_fail (args != NULL, NULL);
+  list = imap_arg_list_view (args);
+  p = (SearchParser){ &list, first };
   if ((charset = parse_charset (&p, error)) == NULL)
     return NULL;
-  if ((key = parse_keys (args, p.at, 0, error)) == NULL)
+  if ((key = parse_keys (&list, p.at, 0, error)) == NULL)
     return NULL;
   if (out_charset != NULL)
     *out_charset = charset[0] != '\0' ? g_steal_pointer (&charset) : NULL;

@@ -465,8 +465,8 @@ imap_store_parse (ImapSession *session,
                   GPtrArray *args,
                   ImapStoreRequest *request)
 {
-  g_autoptr (GPtrArray) flag_args = g_ptr_array_new ();
-  ImapArg flag_list = { .type = IMAP_ARG_LIST, .list = flag_args };
+  ImapArgList flag_items;
+  ImapArg flag_list = { .type = IMAP_ARG_LIST, .list = &flag_items };
   g_autoptr (GError) error = NULL;
   const ImapArg *modifiers = args->len > 1 ? args->pdata[1] : NULL;
   guint first = 1;
@@ -486,8 +486,9 @@ imap_store_parse (ImapSession *session,
   if (args->len < first + 2 ||
       !imap_store_mode (args->pdata[first], &request->mode, &request->silent))
     return imap_store_bad (session);
-  for (guint i = first + 1; i < args->len; i++)
-    g_ptr_array_add (flag_args, args->pdata[i]);
+  /* flags without parentheses: the rest of the arguments, as one list */
+  flag_items.pdata = (ImapArg **) args->pdata + first + 1;
+  flag_items.len = args->len - first - 1;
   if (!imap_parse_flag_list (args->len == first + 2 ? args->pdata[first + 1]
                                                     : &flag_list,
                              &request->flags, &request->keywords, &error))

@@ -499,7 +499,7 @@ qresync_param (TraceSession *session,
                TraceEvent *event,
                const ImapArg *value)
 {
-  GPtrArray *list =
+  const ImapArgList *list =
       value != NULL && value->type == IMAP_ARG_LIST ? value->list : NULL;
 
   check_qresync_enabled (session, imap, "SELECT (QRESYNC ...)");

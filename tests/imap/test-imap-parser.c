@@ -108,7 +108,7 @@ static const ArgsCase args_cases[] = {
     IMAP_PARSER_ERROR_SYNTAX },
 };
 
-static void dump_args (GString *out, GPtrArray *args);
+static void dump_list (GString *out, const ImapArgList *list);
 
 static void
 dump_arg (GString *out, const ImapArg *arg)
@@ -121,7 +121,7 @@ dump_arg (GString *out, const ImapArg *arg)
   if (arg->type == IMAP_ARG_LIST)
     {
       g_string_append_c (out, '(');
-      dump_args (out, arg->list);
+      dump_list (out, arg->list);
       g_string_append_c (out, ')');
       return;
     }
@@ -137,14 +137,23 @@ dump_arg (GString *out, const ImapArg *arg)
 
 /* "A<atom> Q<quoted> L<literal> L8<literal8> NIL<nil> (A<in a list>)" */
 static void
-dump_args (GString *out, GPtrArray *args)
+dump_list (GString *out, const ImapArgList *list)
 {
-  for (guint i = 0; i < args->len; i++)
+  for (guint i = 0; i < list->len; i++)
     {
       if (i > 0)
         g_string_append_c (out, ' ');
-      dump_arg (out, g_ptr_array_index (args, i));
+      dump_arg (out, list->pdata[i]);
     }
+}
+
+/* The same for the top-level arguments imap_parse_args () returns. */
+static void
+dump_args (GString *out, GPtrArray *args)
+{
+  ImapArgList view = imap_arg_list_view (args);
+
+  dump_list (out, &view);
 }
 
 static char *
