@@ -42,8 +42,14 @@ struct _TraceEvent
  * allocation is made per line. */
 static TraceEvent *spare_event;
 
-/* The rendered event, reused for the same reason. */
+/* The rendered events not written yet: reading a file, they are written
+ * TRACE_OUTPUT_BATCH octets at a time, one fwrite () where there was one
+ * per event, and one bigger than the FILE's buffer, which glibc writes
+ * without copying; live, each event at once. trace_output_flush () writes
+ * what is left before anything else is written to the output. */
 static GString *output;
+
+#define TRACE_OUTPUT_BATCH (1024 * 1024)
 
 /* GLib 2.74's g_string_append () is a call into g_string_insert_len ()
  * and its checks; rendering makes millions of small appends, so they copy
@@ -868,8 +874,7 @@ show (TraceEvent *event)
   const TraceOptions *options = session->options;
 
   if (output == NULL)
-    output = g_string_sized_new (4096);
-  clear (output);
+    output = g_string_sized_new (TRACE_OUTPUT_BATCH + 4096);
   /* --svg draws the lines, and lint findings as marks on them */
   if (session->svg != NULL && ((event->direction >= 0 && event->has_text) ||
                                strcmp (event->kind, "lint") == 0))
@@ -883,8 +888,17 @@ show (TraceEvent *event)
     render_json (event, output);
   else if (!options->quiet || event->always_shown)
     render_ladder (event, output);
-  if (output->len > 0)
-    fwrite (output->str, 1, output->len, options->out);
+  if (output->len >= TRACE_OUTPUT_BATCH || options->live)
+    trace_output_flush (options);
+}
+
+void
+trace_output_flush (const TraceOptions *options)
+{
+  if (output == NULL || output->len == 0)
+    return;
+  fwrite (output->str, 1, output->len, options->out);
+  clear (output);
 }
 
 void

@@ -52,6 +52,9 @@ void trace_event_field (TraceEvent *event, const char *name, const char *value);
 void trace_event_field_int (TraceEvent *event, const char *name, gint64 value);
 /* Renders and frees @event. */
 void trace_event_emit (TraceEvent *event);
+/* Writes the rendered events still held (reading a file, they are
+ * written in batches) to options->out: before anything else is. */
+void trace_output_flush (const TraceOptions *options);
 
 /* A lint finding: @rule is the RFC section the peer broke. */
 void trace_session_lint (TraceSession *session,

@@ -23,8 +23,6 @@
 #define TRACE_SNAPLEN 262144
 #define TRACE_MAX_EXTRA_PORTS 64
 #define TRACE_MAX_SVG_SESSIONS 16
-/* Reading a file, output is written in big blocks: fewer system calls. */
-#define TRACE_OUTPUT_BUFFER (1024 * 1024)
 /* The kernel's capture buffer (libpcap's default is 2 MiB). In
  * immediate mode each packet takes a slot as large as the largest one
  * (64 KiB on lo), so the default holds a few dozen packets: a burst while
@@ -606,15 +604,12 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
 
   catch_stop_signals (tracer);
   tracer->live = live;
+  /* Live, each line is written as it comes. Reading a file, the events
+   * are written in big batches by trace-output (trace_output_flush ()),
+   * which glibc passes to write () without copying them into the FILE's
+   * own buffer, so that buffer is left as it is. */
   if (live)
     setvbuf (tracer->options.out, NULL, _IOLBF, 0);
-  else
-    {
-      /* glibc takes the size only with a buffer: given NULL it keeps its
-       * own of 4 KiB, one write () per dozen JSON events */
-      static char buffer[TRACE_OUTPUT_BUFFER];
-      setvbuf (tracer->options.out, buffer, _IOFBF, sizeof buffer);
-    }
   tracer->flows = tcp_flow_table_new (&flow_callbacks, tracer);
   if (live)
     status = capture_live (tracer, max_packets);
@@ -633,6 +628,7 @@ run (Tracer *tracer, gint64 max_packets, gboolean live)
   g_clear_pointer (&tracer->options.svg, trace_svg_free);
   if (tracer->dumper != NULL)
     pcap_dump_close (tracer->dumper);
+  trace_output_flush (&tracer->options); /* the sessions' last events */
   print_journeys (tracer);
   if (!tracer->options.json)
     fprintf (tracer->options.out,
