@@ -695,10 +695,59 @@ append_json_line_start (GString *out,
   put_len (out, text->str, text->len);
 }
 
+/* What comes after "rel", up to the "line" member, as last written in
+ * the same direction: most events are of few kinds (a command one way, a
+ * reply the other), and copying the members is cheaper than writing them
+ * again. */
+typedef struct
+{
+  int direction;
+  const char *proto; /* a decoder's json_name, "tcp" */
+  const char *kind;  /* the literal the event was made with */
+  GString *text;     /* NULL: nothing written yet */
+} JsonLineKind;
+
+static void
+append_json_line_kind (GString *out,
+                       JsonLineKind *last,
+                       int direction,
+                       const char *proto,
+                       const char *kind)
+{
+  GString *text = last->text;
+
+  if (text != NULL && last->direction == direction && last->proto == proto &&
+      last->kind == kind)
+    {
+      put_len (out, text->str, text->len);
+      return;
+    }
+  if (text == NULL)
+    text = last->text = g_string_sized_new (64);
+  last->direction = direction;
+  last->proto = proto;
+  last->kind = kind;
+  clear (text);
+  g_string_append_c (text, ',');
+  if (direction >= 0)
+    {
+      put (text, "\"dir\":\"");
+      put (text, direction_name (direction));
+      put (text, "\",");
+    }
+  put (text, "\"proto\":\"");
+  put (text, proto);
+  put (text, "\",\"kind\":\"");
+  put (text, kind);
+  g_string_append_c (text, '"');
+  put_len (out, text->str, text->len);
+}
+
 static void
 render_json (TraceEvent *event, GString *out)
 {
   static JsonLineStart line_start;
+  static JsonLineKind line_kind[3]; /* by direction: none, C->S, S->C */
   TraceSession *session = event->session;
   const char *proto =
       session->decoder != NULL ? session->decoder->json_name : "tcp";
@@ -706,18 +755,8 @@ render_json (TraceEvent *event, GString *out)
       session->options->frame != NULL ? *session->options->frame : 0;
 
   append_json_line_start (out, &line_start, session, frame);
-  g_string_append_c (out, ',');
-  if (event->direction >= 0)
-    {
-      put (out, "\"dir\":\"");
-      put (out, direction_name (event->direction));
-      put (out, "\",");
-    }
-  put (out, "\"proto\":\"");
-  put (out, proto);
-  put (out, "\",\"kind\":\"");
-  put (out, event->kind);
-  g_string_append_c (out, '"');
+  append_json_line_kind (out, &line_kind[CLAMP (event->direction, -1, 1) + 1],
+                         event->direction, proto, event->kind);
   if (event->has_text)
     {
       put (out, ",\"line\":");
