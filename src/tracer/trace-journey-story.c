@@ -173,8 +173,14 @@ trace_journeys_print (const TraceJourneys *journeys, FILE *out)
            "(linked by Message-ID, queue id and Received:, user and time):\n",
            count, count == 1 ? "" : "s");
   for (guint i = 0; i < count; i++)
-    fprintf (out, "  %s\n",
-             ((TraceJourney *) journeys->journeys->pdata[i])->story->str);
+    {
+      g_autoptr (GString) shown = g_string_new (NULL);
+
+      /* a subject or a Message-ID is what the sender chose it to be */
+      trace_string_append_shown (
+          shown, ((TraceJourney *) journeys->journeys->pdata[i])->story->str);
+      fprintf (out, "  %s\n", shown->str);
+    }
 }
 
 static void

@@ -589,6 +589,62 @@ trace_json_append_string (GString *out, const char *text)
   put_len (out, "\"", 1);
 }
 
+/* One octet as "\\xHH" (trace_string_append_shown ()). */
+static void
+append_hex_octet (GString *out, guchar c)
+{
+  static const char hex[] = "0123456789abcdef";
+  char shown[4] = { '\\', 'x', hex[c >> 4], hex[c & 0xf] };
+
+  put_len (out, shown, sizeof shown);
+}
+
+/* A terminal runs the control characters it is sent: ESC [ 2 J clears
+ * it, ESC ] 0 ; retitles it, a lone CR writes over the line, and a peer
+ * on the wire chooses what a line holds. So what the ladder, the
+ * journeys and the drawing show of it (the drawing: XML forbids them,
+ * XML 1.0 §2.2) has its control characters (C0 but the tab and the line
+ * ends, DEL, C1) and the octets that are not UTF-8 written as \xHH, and
+ * the rest of UTF-8 as it is. JSON escapes its own
+ * way (trace_json_append_string ()). */
+void
+trace_string_append_shown (GString *out, const char *text)
+{
+  const char *p = text;
+
+  while (*p != '\0')
+    {
+      const char *run = p;
+      gunichar c;
+
+      /* printable ASCII (0x20 to 0x7e: one comparison), the tab, and the
+       * line ends of a multi-line text (--body): LF, and CR before LF */
+      while ((guchar) (*p - 0x20) < 0x5f || *p == '\t' || *p == '\n' ||
+             (p[0] == '\r' && p[1] == '\n'))
+        p++;
+      put_len (out, run, (gsize) (p - run));
+      if (*p == '\0')
+        return;
+      c = (guchar) *p < 0x80 ? (gunichar) (guchar) *p
+                             : g_utf8_get_char_validated (p, -1);
+      if (c >= 0xa0 && c != (gunichar) -1 && c != (gunichar) -2)
+        {
+          gsize wide = (gsize) g_utf8_skip[(guchar) *p];
+
+          put_len (out, p, wide); /* a printable character of UTF-8 */
+          p += wide;
+        }
+      else if (c >= 0x80 && c < 0xa0)
+        {
+          append_hex_octet (out, (guchar) p[0]); /* C1: two octets */
+          append_hex_octet (out, (guchar) p[1]);
+          p += 2;
+        }
+      else
+        append_hex_octet (out, (guchar) *p++); /* C0, DEL, not UTF-8 */
+    }
+}
+
 static const char *
 direction_name (int direction)
 {
@@ -873,7 +929,8 @@ render_ladder (TraceEvent *event, GString *out)
   put (out, arrow);
   put (out, "  ");
   put (out, paint);
-  put (out, event->has_text ? event->text->str : event->meaning->str);
+  trace_string_append_shown (out, event->has_text ? event->text->str
+                                                  : event->meaning->str);
   put (out, reset);
   g_string_append_c (out, '\n');
   if (!event->has_text || event->meaning->len == 0)
@@ -894,7 +951,7 @@ render_ladder (TraceEvent *event, GString *out)
   put (out, indent);
   put (out, dim);
   put (out, "= ");
-  put (out, event->meaning->str);
+  trace_string_append_shown (out, event->meaning->str);
   if (event->rfc != NULL)
     {
       put (out, " (");

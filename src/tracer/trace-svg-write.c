@@ -48,12 +48,19 @@ pull_dash (const SvgLayout *layout)
   return layout->slide || layout->print ? " stroke-dasharray=\"7,3\"" : "";
 }
 
-/* The first line of @text, markup-escaped, at most @max characters. */
+/* The first line of @text, markup-escaped, at most @max characters; its
+ * control characters and octets that are not UTF-8 shown as \xHH (XML
+ * allows neither: trace_string_append_shown ()). */
 char *
 svg_shorten (const char *text, glong max)
 {
-  g_autofree char *first = g_strndup (text, strcspn (text, "\r\n"));
+  g_autofree char *line = g_strndup (text, strcspn (text, "\r\n"));
+  g_autoptr (GString) shown = g_string_new (NULL);
+  const char *first = NULL;
   g_autofree char *cut = NULL;
+
+  trace_string_append_shown (shown, line);
+  first = shown->str;
 
   if (max < 2)
     max = 2;
@@ -680,7 +687,7 @@ write_header (GString *out, TraceSvg *svg, const SvgLayout *layout)
     said = fallback = default_title (svg, layout);
   title = layout->slide
               ? svg_shorten (said, chars_in (layout, layout->width - 20, 15))
-              : g_markup_escape_text (said, -1);
+              : svg_shorten (said, G_MAXLONG);
   g_string_append_printf (
       out,
       "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
