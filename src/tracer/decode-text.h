@@ -16,11 +16,13 @@ G_BEGIN_DECLS
 
 /* The size of the plain line at the start of @data, its CRLF included, or
  * 0 when the line is not plain or not complete. A plain line ends in CRLF
- * within TRACE_TEXT_MAX_LINE octets, holds no other CR and does not start
- * with ".": it can neither end the text nor break a rule, so a decoder
- * learns all it needs from it without framing it. Any other line (the
- * end, a stuffed dot, a bare CR or LF, an overlong line) goes to the
- * framer and the decoder's line handler, which lint it. */
+ * within TRACE_TEXT_MAX_LINE octets, holds no other CR and no NUL, and
+ * does not start with ".": it can neither end the text nor break a rule,
+ * so a decoder learns all it needs from it without framing it. Any other
+ * line (the end, a stuffed dot, a bare CR or LF, a NUL, an overlong line)
+ * goes to the framer and the decoder's line handler, which lint it. The
+ * NUL is the caller's to look for: once in all of its @data, as NULs are
+ * rare, rather than in every line (trace_message_feed_text ()). */
 static inline gsize
 trace_text_plain_line (const guint8 *data, gsize length)
 {

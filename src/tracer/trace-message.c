@@ -273,38 +273,58 @@ line_is_only_counted (TraceMessage *message, const guint8 *line)
          (message->boundary == NULL || line[0] != '-');
 }
 
-/* For trace_message_feed_text (): the plain lines (decode-text.h) at the
- * start of @data while every one is only counted (line_is_only_counted
- * ()), in the body, the most of most messages: each line is looked for
- * its LF and a bare CR, and counted, with nothing else done per line. A
- * line that may be a MIME boundary (RFC 2046 §5.1.1: it starts "--") is
- * left to the caller. Returns the octets counted and adds their lines to
- * *inout_lines. */
+/* For count_body_lines (): how many octets of @data[0..@length) are plain
+ * lines (decode-text.h) that are only counted (line_is_only_counted ()),
+ * and in *out_lines how many lines. A line that may be a MIME boundary
+ * (RFC 2046 §5.1.1: it starts "--") ends them. */
 static gsize
-count_body_lines (TraceMessage *message,
-                  const guint8 *data,
-                  gsize length,
-                  guint *inout_lines)
+counted_extent (TraceMessage *message,
+                const guint8 *data,
+                gsize length,
+                guint *out_lines)
 {
   const guint8 *line = data;
   const guint8 *end = data + length;
-  guint lines = 0;
 
-  if (!message->in_body || message->line->len > 0 || message->body != NULL)
-    return 0;
+  *out_lines = 0;
   while (line < end)
     {
       gsize size = trace_text_plain_line (line, (gsize) (end - line));
 
       if (size == 0 || (line[0] == '-' && message->boundary != NULL))
         break;
-      lines++;
+      (*out_lines)++;
       line += size;
     }
-  message->size += (gsize) (line - data);
+  return (gsize) (line - data);
+}
+
+/* For trace_message_feed_text (): the lines at the start of @data that are
+ * only counted, in the body, the most of most messages: each line is
+ * looked for its LF and a bare CR, and counted, with nothing else done
+ * per line; then all of them for a NUL at once, and if one is there only
+ * the lines before it are counted (the caller frames the rest). Returns
+ * the octets counted and adds their lines to *inout_lines. */
+static gsize
+count_body_lines (TraceMessage *message,
+                  const guint8 *data,
+                  gsize length,
+                  guint *inout_lines)
+{
+  guint lines = 0;
+  gsize size;
+  const guint8 *nul;
+
+  if (!message->in_body || message->line->len > 0 || message->body != NULL)
+    return 0;
+  size = counted_extent (message, data, length, &lines);
+  nul = size > 0 ? memchr (data, '\0', size) : NULL;
+  if (nul != NULL)
+    size = counted_extent (message, data, (gsize) (nul - data), &lines);
+  message->size += size;
   message->lines += lines;
   *inout_lines += lines;
-  return (gsize) (line - data);
+  return size;
 }
 
 gsize
@@ -321,8 +341,8 @@ trace_message_feed_text (TraceMessage *message,
     {
       used += count_body_lines (message, data + used, length - used, out_lines);
       size = trace_text_plain_line (data + used, length - used);
-      if (size == 0)
-        return used;
+      if (size == 0 || memchr (data + used, '\0', size) != NULL)
+        return used; /* a NUL: the framer flags it */
       if (line_is_only_counted (message, data + used))
         {
           message->size += size;

@@ -235,6 +235,24 @@ reveal_protocol (TraceSession *session, TraceProtocol protocol)
   trace_event_emit (event);
 }
 
+/* No line of the three protocols may hold a NUL: SMTP's are ASCII or
+ * 8BITMIME text (RFC 5321 §2.4; RFC 6152's 8bit is RFC 2045 §2.8's, with
+ * no NUL), POP3's ASCII (RFC 1939 §3), IMAP's CHAR8 (RFC 9051 §9; only a
+ * literal8 may). mw-smtpd refuses such a message, mw-pop3d and mw-imapd
+ * such a command; the line is shown up to the NUL. */
+static void
+lint_nul (TraceSession *session, TraceDirection direction, const char *line)
+{
+  const char *rule = session->protocol == TRACE_PROTO_POP3   ? "RFC 1939 §3"
+                     : session->protocol == TRACE_PROTO_IMAP ? "RFC 9051 §9"
+                                                             : "RFC 5321 §2.4";
+
+  trace_session_lint (session, direction, rule,
+                      "a NUL octet in the line, after %" G_GSIZE_FORMAT
+                      " octets (shown up to it)",
+                      strlen (line));
+}
+
 static void
 handle_line (TraceSession *session,
              TraceDirection direction,
@@ -253,6 +271,8 @@ handle_line (TraceSession *session,
         set_protocol (session, protocol);
     }
   session->lines[direction]++;
+  if ((flags & MAIL_LINE_HAS_NUL) != 0)
+    lint_nul (session, direction, line);
   session->decoder->line (session, session->state, direction, line, length,
                           flags);
 }

@@ -514,12 +514,45 @@ def smtp_data_pipelined(out):
     write(os.path.join(out, "smtp-data-pipelined.pcap"), c, c.segments, 1)
 
 
+def smtp_hostile_text(out):
+    """Ethernet, IPv4: octets JSON has to escape or repair (RFC 8259 §7,
+    RFC 3629 §3) in commands, replies and message text: '"', '\\', a tab,
+    ESC, DEL, a NUL, valid UTF-8 of two, three and four octets (SMTPUTF8,
+    RFC 6531), and invalid UTF-8: a lone 0xff, a cut sequence, an
+    overlong '/' (0xc0 0xaf) and a UTF-16 surrogate (0xed 0xa0 0x80)."""
+    c = Conn(cport=40011, sport=2525)
+    c.handshake()
+    c.s(b"220 mx.example.test ESMTP \"quoted\" \\ back\\slash\r\n")
+    c.c(b"EHLO h\xc3\xa9llo.example.test\r\n")
+    c.s(b"250-mx.example.test\r\n250-SMTPUTF8\r\n250 8BITMIME\r\n")
+    c.c(b"MAIL FROM:<j\xc3\xbcrgen@example.test> SMTPUTF8\r\n")
+    c.s(b"250 2.1.0 Ok\r\n")
+    c.c(b"RCPT TO:<\xff\xfe@example.test>\r\n")
+    c.s(b"553 5.1.3 Bad \x1b[1mmailbox\x1b[0m\tsyntax\x7f\r\n")
+    c.c(b"RCPT TO:<\xe2\x82\xac\xf0\x9f\x93\xa7@example.test>\r\n")
+    c.s(b"250 2.1.5 Ok\r\n")
+    c.c(b"DATA\r\n")
+    c.s(b"354 End data with <CR><LF>.<CR><LF>\r\n")
+    c.c(b"From: \"J\\\"rgen\" <j\xc3\xbcrgen@example.test>\r\n"
+        b"To: <\xe2\x82\xac\xf0\x9f\x93\xa7@example.test>\r\n"
+        b"Subject: caf\xc3\xa9 \xe2\x82 cut, \xc0\xaf overlong, "
+        b"\xed\xa0\x80 surrogate\r\n"
+        b"Message-ID: <hostile@example.test>\r\n\r\n"
+        b"a tab\there, a NUL \x00 here, \"quotes\" and \\ too\r\n"
+        b"\xff\xff\xff\r\n.\r\n")
+    c.s(b"250 2.0.0 Ok: queued as H05T1LE\r\n")
+    c.c(b"QUIT\r\n")
+    c.s(b"221 2.0.0 Bye\r\n")
+    c.close()
+    write(os.path.join(out, "smtp-hostile.pcap"), c, c.segments, 1)
+
+
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(__file__)
     for make in (smtp_pipelining, pop3_ipv6, imap_literals,
                  smtp_lint_starttls, smtp_midsession, imap_grammar,
                  imap_qresync, smtp_bdat_pipelined, smtp_data_pipelined,
-                 pop3_multipart):
+                 pop3_multipart, smtp_hostile_text):
         make(out)
 
 

@@ -32,6 +32,8 @@ CASES = [
     ('imap-idle', 'mailwire-imap.pcap', ['--svg-from', 'IDLE'], True),
     ('full', 'mailwire-condstore.pcap', ['--session', '3,2', '--svg-compact'], False),
     ('full-smtp', 'mailwire-smtp.pcap', ['--svg-size', 'full'], False),
+    # ESC, DEL and octets that are not UTF-8 on the wire: still XML
+    ('hostile', 'smtp-hostile.pcap', [], True),
 ]
 
 
@@ -134,6 +136,8 @@ def main():
                 found = problems(run.stdout.decode(), slide)
             except ET.ParseError as error:
                 found = [f'not well-formed XML: {error}']
+            except UnicodeDecodeError as error:
+                found = [f'not UTF-8: {error}']
         if found:
             failed += 1
             print(f'not ok {number} - {name}')
