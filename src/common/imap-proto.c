@@ -311,6 +311,44 @@ imap_proto_split_command (const char *line,
   return TRUE;
 }
 
+/* A copy of @word[0..@length), in upper case if @upper (codes and
+ * keywords are compared without case, RFC 9051 §9), in @out's words when
+ * it fits, else allocated (a long CAPABILITY code's arguments). */
+static char *
+response_word (ImapResponse *out,
+               const char *word,
+               gsize length,
+               gboolean upper)
+{
+  char *copy;
+
+  if (length < sizeof out->words - out->words_used)
+    {
+      copy = out->words + out->words_used;
+      out->words_used += length + 1;
+    }
+  else
+    copy = g_malloc (length + 1);
+  memcpy (copy, word, length);
+  copy[length] = '\0';
+  for (gsize i = 0; upper && i < length; i++)
+    if (copy[i] >= 'a' && copy[i] <= 'z')
+      copy[i] = (char) (copy[i] - ('a' - 'A'));
+  return copy;
+}
+
+/* Frees *@word unless it lies in @response's words. */
+static void
+response_word_clear (ImapResponse *response, char **word)
+{
+  const char *words = response->words;
+
+  if (*word != NULL &&
+      (*word < words || *word >= words + sizeof response->words))
+    g_free (*word);
+  *word = NULL;
+}
+
 static ImapStatus
 status_from (const char *word, gsize length)
 {
@@ -332,10 +370,11 @@ parse_resp_text (const char *text, ImapResponse *out)
   if (text[0] != '[' || (close = strchr (text, ']')) == NULL)
     return;
   name_length = strcspn (text + 1, " ]");
-  out->code = g_ascii_strup (text + 1, name_length);
+  out->code = response_word (out, text + 1, name_length, TRUE);
   if (text[1 + name_length] == ' ')
     out->code_args =
-        g_strndup (text + 2 + name_length, close - (text + 2 + name_length));
+        response_word (out, text + 2 + name_length,
+                       (gsize) (close - (text + 2 + name_length)), FALSE);
   out->text = close[1] == ' ' ? close + 2 : close + 1;
 }
 
@@ -360,7 +399,7 @@ parse_untagged (const char *rest, ImapResponse *out)
       rest += word + (rest[word] == ' ' ? 1 : 0);
       word = strcspn (rest, " ");
     }
-  out->keyword = g_ascii_strup (rest, word);
+  out->keyword = response_word (out, rest, word, TRUE);
   out->text = rest + word + (rest[word] == ' ' ? 1 : 0);
 }
 
@@ -393,7 +432,7 @@ imap_proto_parse_response (const char *line, ImapResponse *out)
       return FALSE; /* §7.1: tagged responses are OK, NO or BAD */
     }
   out->kind = IMAP_RESPONSE_TAGGED;
-  out->tag = g_strndup (line, tag_length);
+  out->tag = response_word (out, line, tag_length, FALSE);
   line += tag_length + 1 + word;
   parse_resp_text (*line == ' ' ? line + 1 : line, out);
   return TRUE;
@@ -402,10 +441,11 @@ imap_proto_parse_response (const char *line, ImapResponse *out)
 void
 imap_response_clear (ImapResponse *response)
 {
-  g_clear_pointer (&response->tag, g_free);
-  g_clear_pointer (&response->code, g_free);
-  g_clear_pointer (&response->code_args, g_free);
-  g_clear_pointer (&response->keyword, g_free);
+  response_word_clear (response, &response->tag);
+  response_word_clear (response, &response->code);
+  response_word_clear (response, &response->code_args);
+  response_word_clear (response, &response->keyword);
+  response->words_used = 0;
 }
 
 gboolean

@@ -123,6 +123,10 @@ typedef struct
   gboolean has_number;
   const char *text; /* points into the line: what follows the status,
                      * code, keyword (and number) */
+  /* private: tag, code, code_args and keyword are kept here when they
+   * fit, not allocated each (mw-trace parses every response) */
+  char words[160];
+  gsize words_used;
 } ImapResponse;
 
 /* Parses one response line (the part before any literal). FALSE for a
