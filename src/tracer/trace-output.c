@@ -607,42 +607,79 @@ append_hex_octet (GString *out, guchar c)
  * ends, DEL, C1) and the octets that are not UTF-8 written as \xHH, and
  * the rest of UTF-8 as it is. JSON escapes its own
  * way (trace_json_append_string ()). */
+/* Eight octets at once: TRUE when all are printable ASCII (0x20 to 0x7e).
+ * w - 0x20 sets the high bit of an octet below 0x20, w + 1 that of DEL,
+ * w itself that of one from 0x80; a borrow or carry between octets comes
+ * only from an octet already caught, so the answer for the word is
+ * exact. Most of what the ladder shows is such words. */
+static inline gboolean
+word_is_printable_ascii (const char *p)
+{
+  const guint64 ones = G_GUINT64_CONSTANT (0x0101010101010101);
+  guint64 w;
+
+  memcpy (&w, p, sizeof w); /* any alignment */
+  return (((w - 0x20 * ones) | w | (w + ones)) & (0x80 * ones)) == 0;
+}
+
+/* How many octets at @p are shown as they are: 1 for printable ASCII, the
+ * tab and LF, 2 for CR LF, the size of a printable UTF-8 character (from
+ * U+00A0); 0 for what is shown as \xHH. */
+static gsize
+shown_as_is (const char *p, const char *end)
+{
+  guchar c = (guchar) *p;
+  gunichar wide;
+
+  if ((guchar) (c - 0x20) < 0x5f || c == '\t' || c == '\n')
+    return 1;
+  if (c == '\r')
+    return p + 1 < end && p[1] == '\n' ? 2 : 0;
+  if (c < 0x80)
+    return 0; /* C0 and DEL */
+  wide = g_utf8_get_char_validated (p, end - p);
+  if (wide == (gunichar) -1 || wide == (gunichar) -2 || wide < 0xa0)
+    return 0; /* not UTF-8, or C1 */
+  return (gsize) g_utf8_skip[c];
+}
+
+void
+trace_string_append_shown_len (GString *out, const char *text, gsize length)
+{
+  const char *p = text;
+  const char *end = text + length;
+  const char *run = p;
+
+  while (p < end)
+    {
+      gsize size;
+
+      if (end - p >= 8 && word_is_printable_ascii (p))
+        {
+          p += 8;
+          continue;
+        }
+      size = shown_as_is (p, end);
+      if (size > 0)
+        {
+          p += size;
+          continue;
+        }
+      put_len (out, run, (gsize) (p - run));
+      /* a C1 character is two octets of UTF-8, both shown */
+      if ((guchar) p[0] == 0xc2 && p + 1 < end && (guchar) p[1] >= 0x80 &&
+          (guchar) p[1] < 0xa0)
+        append_hex_octet (out, (guchar) *p++);
+      append_hex_octet (out, (guchar) *p++); /* C0, DEL, not UTF-8 */
+      run = p;
+    }
+  put_len (out, run, (gsize) (p - run));
+}
+
 void
 trace_string_append_shown (GString *out, const char *text)
 {
-  const char *p = text;
-
-  while (*p != '\0')
-    {
-      const char *run = p;
-      gunichar c;
-
-      /* printable ASCII (0x20 to 0x7e: one comparison), the tab, and the
-       * line ends of a multi-line text (--body): LF, and CR before LF */
-      while ((guchar) (*p - 0x20) < 0x5f || *p == '\t' || *p == '\n' ||
-             (p[0] == '\r' && p[1] == '\n'))
-        p++;
-      put_len (out, run, (gsize) (p - run));
-      if (*p == '\0')
-        return;
-      c = (guchar) *p < 0x80 ? (gunichar) (guchar) *p
-                             : g_utf8_get_char_validated (p, -1);
-      if (c >= 0xa0 && c != (gunichar) -1 && c != (gunichar) -2)
-        {
-          gsize wide = (gsize) g_utf8_skip[(guchar) *p];
-
-          put_len (out, p, wide); /* a printable character of UTF-8 */
-          p += wide;
-        }
-      else if (c >= 0x80 && c < 0xa0)
-        {
-          append_hex_octet (out, (guchar) p[0]); /* C1: two octets */
-          append_hex_octet (out, (guchar) p[1]);
-          p += 2;
-        }
-      else
-        append_hex_octet (out, (guchar) *p++); /* C0, DEL, not UTF-8 */
-    }
+  trace_string_append_shown_len (out, text, strlen (text));
 }
 
 static const char *
@@ -929,8 +966,11 @@ render_ladder (TraceEvent *event, GString *out)
   put (out, arrow);
   put (out, "  ");
   put (out, paint);
-  trace_string_append_shown (out, event->has_text ? event->text->str
-                                                  : event->meaning->str);
+  if (event->has_text)
+    trace_string_append_shown_len (out, event->text->str, event->text->len);
+  else
+    trace_string_append_shown_len (out, event->meaning->str,
+                                   event->meaning->len);
   put (out, reset);
   g_string_append_c (out, '\n');
   if (!event->has_text || event->meaning->len == 0)
@@ -951,7 +991,7 @@ render_ladder (TraceEvent *event, GString *out)
   put (out, indent);
   put (out, dim);
   put (out, "= ");
-  trace_string_append_shown (out, event->meaning->str);
+  trace_string_append_shown_len (out, event->meaning->str, event->meaning->len);
   if (event->rfc != NULL)
     {
       put (out, " (");

@@ -69,6 +69,9 @@ void trace_json_append_string (GString *out, const char *text);
 /* Appends @text as a terminal or an SVG may show it: control characters
  * and octets that are not UTF-8 written as \xHH, the rest as it is. */
 void trace_string_append_shown (GString *out, const char *text);
+/* The same for @text[0..@length), which holds no NUL. */
+void
+trace_string_append_shown_len (GString *out, const char *text, gsize length);
 /* g_string_append_printf () for text made for every line or message:
  * %s, %u, %lu, %llu and %.3f are written without printf (which costs more
  * than all else in making such text), any other conversion by it. */
