@@ -599,14 +599,6 @@ append_hex_octet (GString *out, guchar c)
   put_len (out, shown, sizeof shown);
 }
 
-/* A terminal runs the control characters it is sent: ESC [ 2 J clears
- * it, ESC ] 0 ; retitles it, a lone CR writes over the line, and a peer
- * on the wire chooses what a line holds. So what the ladder, the
- * journeys and the drawing show of it (the drawing: XML forbids them,
- * XML 1.0 §2.2) has its control characters (C0 but the tab and the line
- * ends, DEL, C1) and the octets that are not UTF-8 written as \xHH, and
- * the rest of UTF-8 as it is. JSON escapes its own
- * way (trace_json_append_string ()). */
 /* Eight octets at once: TRUE when all are printable ASCII (0x20 to 0x7e).
  * w - 0x20 sets the high bit of an octet below 0x20, w + 1 that of DEL,
  * w itself that of one from 0x80; a borrow or carry between octets comes
@@ -643,6 +635,15 @@ shown_as_is (const char *p, const char *end)
   return (gsize) g_utf8_skip[c];
 }
 
+/* A terminal runs the control characters it is sent: ESC [ 2 J clears
+ * it, ESC ] 0 ; retitles it, a lone CR writes over the line, and a peer
+ * on the wire chooses what a line holds. So what the ladder, the
+ * journeys and the drawing show of it (the drawing: XML forbids them,
+ * XML 1.0 §2.2) has its control characters (C0 but the tab and the line
+ * ends, DEL, C1) and the octets that are not UTF-8 (RFC 3629 §3) written
+ * as \xHH, and the rest of UTF-8 as it is: runs of what is shown as it
+ * is are copied at once. JSON escapes its own way
+ * (trace_json_append_string ()). */
 void
 trace_string_append_shown_len (GString *out, const char *text, gsize length)
 {

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 
 #include "imap-parser.h"
+#include "imap-proto.h"
 #include "mail-line.h"
 
 /* A string literal and its length, for test data that holds NUL. */
@@ -1244,6 +1245,64 @@ add_cases (const char *prefix,
     }
 }
 
+/* ---- responses (imap-proto.h, RFC 9051 §7) ---------------------------- */
+
+static void
+test_response_tagged_with_code (void)
+{
+  ImapResponse response = { 0 };
+
+  g_assert_true (imap_proto_parse_response (
+      "a1 ok [uidvalidity 3857529045] UIDs valid", &response));
+  g_assert_cmpint (response.kind, ==, IMAP_RESPONSE_TAGGED);
+  g_assert_cmpstr (response.tag, ==, "a1"); /* a tag keeps its case */
+  g_assert_cmpint (response.status, ==, IMAP_STATUS_OK);
+  g_assert_cmpstr (response.code, ==, "UIDVALIDITY");
+  g_assert_cmpstr (response.code_args, ==, "3857529045");
+  g_assert_cmpstr (response.text, ==, "UIDs valid");
+  imap_response_clear (&response);
+  g_assert_null (response.tag);
+  g_assert_null (response.code);
+}
+
+static void
+test_response_untagged_keyword (void)
+{
+  ImapResponse response = { 0 };
+
+  g_assert_true (imap_proto_parse_response ("* 23 exists", &response));
+  g_assert_cmpint (response.kind, ==, IMAP_RESPONSE_UNTAGGED);
+  g_assert_cmpstr (response.keyword, ==, "EXISTS");
+  g_assert_true (response.has_number);
+  g_assert_cmpuint (response.number, ==, 23);
+  imap_response_clear (&response);
+}
+
+/* The words are kept in the response while they fit, and allocated when
+ * they do not (a long [CAPABILITY ...]); clearing frees only those, and
+ * the same response parses the next line as well. */
+static void
+test_response_long_code_args (void)
+{
+  ImapResponse response = { 0 };
+  g_autoptr (GString) capabilities = g_string_new ("IMAP4rev1");
+  g_autofree char *line = NULL;
+
+  while (capabilities->len < 3 * sizeof response.words)
+    g_string_append (capabilities, " AUTH=PLAIN X-LONG-EXTENSION");
+  line = g_strdup_printf ("* OK [CAPABILITY %s] ready", capabilities->str);
+  g_assert_true (imap_proto_parse_response (line, &response));
+  g_assert_cmpstr (response.code, ==, "CAPABILITY");
+  g_assert_cmpstr (response.code_args, ==, capabilities->str);
+  g_assert_cmpstr (response.text, ==, "ready");
+  imap_response_clear (&response);
+  g_assert_true (imap_proto_parse_response ("t2 NO [ALERT] full", &response));
+  g_assert_cmpstr (response.tag, ==, "t2");
+  g_assert_cmpstr (response.code, ==, "ALERT");
+  g_assert_null (response.code_args);
+  imap_response_clear (&response);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1286,6 +1345,12 @@ main (int argc, char **argv)
              G_N_ELEMENTS (datetime_cases), test_datetime_case);
   g_test_add_func ("/imap/parser/date-time/format-is-utc-and-reads-back",
                    test_datetime_format);
+  g_test_add_func ("/imap/proto/response/tagged-with-code",
+                   test_response_tagged_with_code);
+  g_test_add_func ("/imap/proto/response/untagged-keyword-in-upper-case",
+                   test_response_untagged_keyword);
+  g_test_add_func ("/imap/proto/response/long-code-args-are-allocated",
+                   test_response_long_code_args);
   add_cases ("/imap/parser/mutf7", mutf7_cases, sizeof mutf7_cases[0],
              G_N_ELEMENTS (mutf7_cases), test_mutf7_case);
   add_cases ("/imap/parser/append-string", append_cases, sizeof append_cases[0],
